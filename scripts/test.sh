@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# README command 2: set up, build and run every test. .ci/run calls this.
+#   1. Release build, warnings as errors, CUDA code compiled where nvcc exists; all tests (GPU tests
+#      skip with their reason where there is no GPU).
+#   2. The CPU code again under AddressSanitizer + UndefinedBehaviorSanitizer; all tests.
+#   3. The scenario parser under libFuzzer for a bounded time (ECSIM_FUZZ_SECONDS, default 60).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+"$root/scripts/setup.sh"
+
+echo "== release build (warnings as errors)"
+"$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=Release -DECSIM_WERROR=ON
+ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
+
+echo "== sanitizer build (ASan + UBSan, CPU code)"
+"$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DECSIM_SANITIZE=ON -DECSIM_WERROR=ON
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs"
+
+echo "== scenario parser fuzzing (${ECSIM_FUZZ_SECONDS:-60}s)"
+CXX=clang++ "$root/scripts/build.sh" "$root/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DECSIM_FUZZ=ON \
+  -DECSIM_ENABLE_CUDA=OFF >/dev/null
+corpus=$(mktemp -d)
+trap 'rm -rf "$corpus"' EXIT
+"$root/build-fuzz/bin/scenario_fuzz" -max_total_time="${ECSIM_FUZZ_SECONDS:-60}" -artifact_prefix="$root/build-fuzz/" \
+  "$corpus" "$root/tests/fuzz/corpus" "$root/scenarios/models" "$root/tests/bad_inputs"
+echo "fuzz: no crash in ${ECSIM_FUZZ_SECONDS:-60}s"

@@ -1,0 +1,92 @@
+// Bad input, as a user would give it: each file under tests/bad_inputs/ goes through the real
+// `ecsim model` binary, which must exit 2, name the file and the JSON path, and write nothing.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <sys/wait.h>
+
+namespace {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+RunResult run_command(const std::string& cmd) {
+  RunResult r;
+  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr) r.output += buf.data();
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+struct BadCase {
+  const char* file;     // under tests/bad_inputs/
+  const char* where;    // file and JSON path the message must name
+  const char* what;     // a phrase the message must hold
+};
+
+// Each case: the input, the place it must name, and why it is wrong.
+constexpr std::array<BadCase, 23> kCases{{
+    {"unknown_key.json", "unknown_key.json: /hiden", "unknown key"},
+    {"wrong_type.json", "wrong_type.json: /hidden", "must be a whole number"},
+    {"missing_key.json", "missing_key.json: /", "missing required key 'layers'"},
+    {"negative_capacity.json", "negative_capacity.json: /moe/routing/capacity_factor", "must be > 0, got -1"},
+    {"kv_heads_not_dividing.json", "kv_heads_not_dividing.json: /attention/kv_heads", "does not divide heads"},
+    {"mask_ratio_out_of_range.json", "mask_ratio_out_of_range.json: /dit/mask_ratio", "must be in [0, 0.95]"},
+    {"patch_not_dividing.json", "patch_not_dividing.json: /dit/patch", "does not divide latent_size"},
+    {"unknown_routing.json", "unknown_routing.json: /moe/routing/kind", "must be one of"},
+    {"zero_capacity.json", "zero_capacity.json: /moe/routing/group_tokens", "at least one token"},
+    {"bare_number_bandwidth.json", "bare_number_bandwidth.json: /cluster/nvlink/bandwidth", "bare number"},
+    {"unknown_unit.json", "unknown_unit.json: /cluster/network/nic_bandwidth", "unknown bandwidth unit 'Gbs'"},
+    {"unknown_gpu.json", "unknown_gpu.json: /cluster/gpu", "unknown GPU 'H900'"},
+    {"bad_zero_stage.json", "bad_zero_stage.json: /layout/zero", "must be in [0, 3]"},
+    {"bad_run_mode.json", "bad_run_mode.json: /run/mode", "must be one of \"train\", \"infer\""},
+    {"missing_reference.json", "missing_reference.json: /model", "cannot open file"},
+    {"reference_cycle_a.json", "reference_cycle_b.json: /", "reference cycle"},
+    {"error_in_referenced_file.json", "wrong_type.json: /hidden", "must be a whole number"},
+    {"not_json.json", "not_json.json: /", "not valid JSON"},
+    {"negative_duration.json", "negative_duration.json: /cluster/nvlink/latency", "must not be negative"},
+    {"fractional_layers.json", "fractional_layers.json: /layers", "must be a whole number, got 27.5"},
+    {"partial_node.json", "partial_node.json: /cluster/gpus", "do not fill whole nodes"},
+    {"does_not_exist.json", "does_not_exist.json", "does not exist"},
+    {"number_out_of_range.json", "number_out_of_range.json: /", "not usable JSON"},  // found by the fuzzer
+}};
+
+}  // namespace
+
+TEST_CASE("bad inputs exit 2, name the file and JSON path, and write no output") {
+  const std::filesystem::path dir = std::filesystem::path(ECSIM_SOURCE_DIR) / "tests" / "bad_inputs";
+  const std::filesystem::path out_dir = std::filesystem::temp_directory_path() / "ecsim_bad_input_test";
+  std::filesystem::create_directories(out_dir);
+  for (const auto& c : kCases) {
+    const std::string name = c.file;
+    CAPTURE(name);
+    const auto out = out_dir / (std::string(c.file) + ".out.json");
+    std::filesystem::remove(out);
+    const RunResult r = run_command(std::string(ECSIM_BINARY) + " model '" + (dir / c.file).string() + "' --json '" +
+                                    out.string() + "'");
+    CAPTURE(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(c.where) != std::string::npos);
+    CHECK(r.output.find(c.what) != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(out));
+  }
+  // The directory holds no leftover temporary files either.
+  CHECK(std::filesystem::is_empty(out_dir));
+  std::filesystem::remove_all(out_dir);
+}
+
+TEST_CASE("unknown flags and missing arguments exit 2") {
+  const std::string bin = ECSIM_BINARY;
+  CHECK(run_command(bin + " model").exit_code == 2);
+  CHECK(run_command(bin + " model x.json --no-such-flag").exit_code == 2);
+  CHECK(run_command(bin + " no-such-command").exit_code == 2);
+  CHECK(run_command(bin + " --help").exit_code == 0);
+}
