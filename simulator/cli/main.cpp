@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/model_command.hpp"
+#include "app/simulate_command.hpp"
 #include "core/errors.hpp"
 
 int main(int argc, char** argv) {
@@ -19,6 +20,21 @@ int main(int argc, char** argv) {
   model->add_option("--json", model_opts.json_out, "write the numbers as JSON to FILE (keys in DESIGN.md)")
       ->option_text("FILE");
 
+  ecsim::SimulateOptions sim_opts;
+  CLI::App* simulate = app.add_subcommand(
+      "simulate", "predict step time, throughput, memory and communication of a scenario under a layout");
+  simulate->add_option("scenario", sim_opts.scenario,
+                       "scenario JSON file (default: the embedded EC-DiT-M-64E training on 1024 H100)")
+      ->check(CLI::ExistingFile);
+  simulate->add_option("--layout", sim_opts.layout, "override layout keys: dp=..,tp=..,pp=..,vpp=..,ep=..,zero=..,mbs=..,recompute=..")
+      ->option_text("SPEC");
+  simulate->add_option("--profile", sim_opts.profile, "price kernels from this profile (default: analytic model of the GPU)")
+      ->option_text("FILE")
+      ->check(CLI::ExistingFile);
+  simulate->add_option("--json", sim_opts.json_out, "write the result JSON (schema ecsim.result/1)")->option_text("FILE");
+  simulate->add_option("--csv", sim_opts.csv_out, "write one CSV row per simulated operator")->option_text("FILE");
+  simulate->add_option("--trace", sim_opts.trace_out, "write a Chrome trace (opens in ui.perfetto.dev)")->option_text("FILE");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -27,6 +43,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*model) ecsim::run_model_command(model_opts, std::cout);
+    if (*simulate) ecsim::run_simulate_command(sim_opts, std::cout);
   } catch (const ecsim::InputError& e) {
     std::cerr << "ecsim: error: " << e.what() << "\n";
     return 2;

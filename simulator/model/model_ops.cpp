@@ -81,6 +81,7 @@ std::vector<Op> dit_block(const ModelSpec& m, std::int64_t layer, const OpContex
   const std::int64_t s = m.tokens_per_sample(ctx.training);
   const std::int64_t t = ctx.samples * s;
   const std::int64_t d = m.hidden;
+  const std::int64_t t_sp = t / ctx.tp;  // sequence parallel: norms and residuals see 1/tp of the tokens
   const bool cross = dit.text_tokens > 0;
   const bool modulate_cross = dit.adaln_vectors == 9;
   std::vector<Op> ops;
@@ -96,34 +97,35 @@ std::vector<Op> dit_block(const ModelSpec& m, std::int64_t layer, const OpContex
     table.activated_params = table.params;
     ops.push_back(std::move(table));
   }
-  ops.push_back(adaln_layernorm("self_attn.norm", t, d));
+  ops.push_back(adaln_layernorm("self_attn.norm", t_sp, d));
   append_attention(ops, m, Component::kSelfAttention, "self_attn.", t, t, s, d, m.attention.kv_heads, ctx);
-  ops.push_back(gate_residual("self_attn.residual", t, d));
+  ops.push_back(gate_residual("self_attn.residual", t_sp, d));
   if (cross) {
-    ops.push_back(modulate_cross ? adaln_layernorm("cross_attn.norm", t, d)
-                                 : make_elementwise("layernorm", "cross_attn.norm", Component::kNorm, t * d, 1, 1, 7, 1));
+    ops.push_back(modulate_cross ? adaln_layernorm("cross_attn.norm", t_sp, d)
+                                 : make_elementwise("layernorm", "cross_attn.norm", Component::kNorm, t_sp * d, 1, 1, 7, 1));
     append_attention(ops, m, Component::kCrossAttention, "cross_attn.", t, ctx.samples * dit.text_tokens,
                      dit.text_tokens, dit.text_width, dit.cross_kv_heads, ctx);
-    ops.push_back(modulate_cross ? gate_residual("cross_attn.residual", t, d)
-                                 : make_elementwise("residual_add", "cross_attn.residual", Component::kNorm, t * d, 2, 1, 1, 0));
+    ops.push_back(modulate_cross ? gate_residual("cross_attn.residual", t_sp, d)
+                                 : make_elementwise("residual_add", "cross_attn.residual", Component::kNorm, t_sp * d, 2, 1, 1, 0));
   }
-  ops.push_back(adaln_layernorm("ffn.norm", t, d));
+  ops.push_back(adaln_layernorm("ffn.norm", t_sp, d));
   append_ffn(ops, m, layer, t, ctx);
-  ops.push_back(gate_residual("ffn.residual", t, d));
+  ops.push_back(gate_residual("ffn.residual", t_sp, d));
   return ops;
 }
 
 std::vector<Op> llm_block(const ModelSpec& m, std::int64_t layer, const OpContext& ctx) {
   const std::int64_t s = m.llm.seq_len;
   const std::int64_t t = ctx.samples * s;
+  const std::int64_t t_sp = t / ctx.tp;  // sequence parallel
   const std::int64_t d = m.hidden;
   std::vector<Op> ops;
-  ops.push_back(rmsnorm("self_attn.norm", t, d));
+  ops.push_back(rmsnorm("self_attn.norm", t_sp, d));
   append_attention(ops, m, Component::kSelfAttention, "self_attn.", t, t, s, d, m.attention.kv_heads, ctx);
-  ops.push_back(make_elementwise("residual_add", "self_attn.residual", Component::kNorm, t * d, 2, 1, 1, 0));
-  ops.push_back(rmsnorm("ffn.norm", t, d));
+  ops.push_back(make_elementwise("residual_add", "self_attn.residual", Component::kNorm, t_sp * d, 2, 1, 1, 0));
+  ops.push_back(rmsnorm("ffn.norm", t_sp, d));
   append_ffn(ops, m, layer, t, ctx);
-  ops.push_back(make_elementwise("residual_add", "ffn.residual", Component::kNorm, t * d, 2, 1, 1, 0));
+  ops.push_back(make_elementwise("residual_add", "ffn.residual", Component::kNorm, t_sp * d, 2, 1, 1, 0));
   return ops;
 }
 

@@ -1,0 +1,146 @@
+// LayerNorm without affine parameters fused with the adaLN modulation (op `adaln_layernorm`):
+//   y[b, s, :] = (x[b, s, :] - mean) * rstd * (1 + scale[b, :]) + shift[b, :]
+//   x, y, dy, dx [B, S, d] bf16; shift, scale, dshift, dscale [B, d] bf16; mean, rstd [B, S] fp32.
+// bf16 storage, fp32 arithmetic. The forward takes one block per row and reads the row three times
+// (mean, variance about the mean, output): two passes keep the variance free of the cancellation
+// that E[x^2] - mean^2 suffers, and the re-reads hit L1/L2 at these row widths (d <= a few
+// thousand). The backward splits into a row kernel (dx) and a column kernel (dshift, dscale),
+// each a fixed-order sum, so the result does not depend on scheduling.
+// CPU reference: ref/adaln_layernorm.hpp. Test: ctest -R adaln_layernorm (tests/kernels/
+// adaln_layernorm_gpu_test.cpp; skipped without a GPU).
+#include <string>
+
+#include "adaln_layernorm.cuh"
+#include "block_reduce.cuh"
+#include "cuda_check.hpp"
+#include "launch_check.hpp"
+
+namespace ecsim {
+namespace {
+
+constexpr int kRowThreads = 256;
+constexpr int kColumnThreads = 256;
+
+// One block per row [d]; blockIdx.x = b * S + s.
+__global__ void __launch_bounds__(kRowThreads)
+    adaln_layernorm_fwd_kernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ shift,
+                               const __nv_bfloat16* __restrict__ scale, __nv_bfloat16* __restrict__ y,
+                               float* __restrict__ mean_out, float* __restrict__ rstd_out, int seq, int hidden,
+                               float eps) {
+  const std::int64_t row = blockIdx.x;
+  const std::int64_t b = row / seq;
+  const __nv_bfloat16* xr = x + row * hidden;  // [d]
+  float sum = 0;
+  for (int c = threadIdx.x; c < hidden; c += kRowThreads) sum += __bfloat162float(xr[c]);
+  const float mean = block_sum<kRowThreads>(sum) / static_cast<float>(hidden);
+  float squares = 0;
+  for (int c = threadIdx.x; c < hidden; c += kRowThreads) {
+    const float centered = __bfloat162float(xr[c]) - mean;
+    squares += centered * centered;
+  }
+  const float rstd = rsqrtf(block_sum<kRowThreads>(squares) / static_cast<float>(hidden) + eps);
+  const __nv_bfloat16* sh = shift + b * hidden;  // [d]
+  const __nv_bfloat16* sc = scale + b * hidden;  // [d]
+  for (int c = threadIdx.x; c < hidden; c += kRowThreads) {
+    const float xhat = (__bfloat162float(xr[c]) - mean) * rstd;
+    y[row * hidden + c] = __float2bfloat16(xhat * (1.0f + __bfloat162float(sc[c])) + __bfloat162float(sh[c]));
+  }
+  if (threadIdx.x == 0) {
+    mean_out[row] = mean;
+    rstd_out[row] = rstd;
+  }
+}
+
+// One block per row: dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * (1 + scale).
+__global__ void __launch_bounds__(kRowThreads)
+    adaln_layernorm_bwd_dx_kernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ scale,
+                                  const float* __restrict__ mean, const float* __restrict__ rstd,
+                                  const __nv_bfloat16* __restrict__ dy, __nv_bfloat16* __restrict__ dx, int seq,
+                                  int hidden) {
+  const std::int64_t row = blockIdx.x;
+  const std::int64_t b = row / seq;
+  const float mu = mean[row];
+  const float r = rstd[row];
+  const __nv_bfloat16* sc = scale + b * hidden;  // [d]
+  float sum_g = 0, sum_gx = 0;
+  for (int c = threadIdx.x; c < hidden; c += kRowThreads) {
+    const float g = __bfloat162float(dy[row * hidden + c]) * (1.0f + __bfloat162float(sc[c]));
+    sum_g += g;
+    sum_gx += g * (__bfloat162float(x[row * hidden + c]) - mu) * r;
+  }
+  const float mean_g = block_sum<kRowThreads>(sum_g) / static_cast<float>(hidden);
+  const float mean_gx = block_sum<kRowThreads>(sum_gx) / static_cast<float>(hidden);
+  for (int c = threadIdx.x; c < hidden; c += kRowThreads) {
+    const float g = __bfloat162float(dy[row * hidden + c]) * (1.0f + __bfloat162float(sc[c]));
+    const float xhat = (__bfloat162float(x[row * hidden + c]) - mu) * r;
+    dx[row * hidden + c] = __float2bfloat16(r * (g - mean_g - xhat * mean_gx));
+  }
+}
+
+// One thread per (sample, column), walking the S rows in order: coalesced across columns and a
+// fixed summation order. grid = (ceil(d / kColumnThreads), B).
+__global__ void __launch_bounds__(kColumnThreads)
+    adaln_modulation_bwd_kernel(const __nv_bfloat16* __restrict__ x, const float* __restrict__ mean,
+                                const float* __restrict__ rstd, const __nv_bfloat16* __restrict__ dy,
+                                __nv_bfloat16* __restrict__ dshift, __nv_bfloat16* __restrict__ dscale, int seq,
+                                int hidden) {
+  const int c = blockIdx.x * kColumnThreads + threadIdx.x;
+  const std::int64_t b = blockIdx.y;
+  if (c >= hidden) return;
+  float sum_dy = 0, sum_dy_xhat = 0;
+  for (int s = 0; s < seq; ++s) {
+    const std::int64_t row = b * seq + s;
+    const float g = __bfloat162float(dy[row * hidden + c]);
+    sum_dy += g;
+    sum_dy_xhat += g * (__bfloat162float(x[row * hidden + c]) - mean[row]) * rstd[row];
+  }
+  dshift[b * hidden + c] = __float2bfloat16(sum_dy);
+  dscale[b * hidden + c] = __float2bfloat16(sum_dy_xhat);
+}
+
+void check_shape(std::int64_t batch, std::int64_t seq, std::int64_t hidden, const char* op) {
+  require_positive(batch, op, "batch");
+  require_positive(seq, op, "seq");
+  require_positive(hidden, op, "hidden");
+  require_int32(batch * seq, op, "rows (batch * seq)");
+  require_int32(hidden, op, "hidden");
+  require(batch <= 65535, std::string(op) + ": batch " + std::to_string(batch) + " exceeds the grid's y limit 65535");
+}
+
+}  // namespace
+
+void adaln_layernorm_fwd(const __nv_bfloat16* x, const __nv_bfloat16* shift, const __nv_bfloat16* scale,
+                         __nv_bfloat16* y, float* mean, float* rstd, std::int64_t batch, std::int64_t seq,
+                         std::int64_t hidden, float eps, cudaStream_t stream) {
+  constexpr const char* op = "adaln_layernorm_fwd";
+  check_shape(batch, seq, hidden, op);
+  require(eps > 0, std::string(op) + ": eps must be positive");
+  require_pointers(op, {{"x", x}, {"shift", shift}, {"scale", scale}, {"y", y}, {"mean", mean}, {"rstd", rstd}});
+  adaln_layernorm_fwd_kernel<<<static_cast<unsigned>(batch * seq), kRowThreads, 0, stream>>>(
+      x, shift, scale, y, mean, rstd, static_cast<int>(seq), static_cast<int>(hidden), eps);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, const float* mean, const float* rstd,
+                         const __nv_bfloat16* dy, __nv_bfloat16* dx, __nv_bfloat16* dshift, __nv_bfloat16* dscale,
+                         std::int64_t batch, std::int64_t seq, std::int64_t hidden, cudaStream_t stream) {
+  constexpr const char* op = "adaln_layernorm_bwd";
+  check_shape(batch, seq, hidden, op);
+  require_pointers(op, {{"x", x},
+                        {"scale", scale},
+                        {"mean", mean},
+                        {"rstd", rstd},
+                        {"dy", dy},
+                        {"dx", dx},
+                        {"dshift", dshift},
+                        {"dscale", dscale}});
+  adaln_layernorm_bwd_dx_kernel<<<static_cast<unsigned>(batch * seq), kRowThreads, 0, stream>>>(
+      x, scale, mean, rstd, dy, dx, static_cast<int>(seq), static_cast<int>(hidden));
+  CUDA_CHECK(cudaGetLastError());
+  const dim3 grid(static_cast<unsigned>((hidden + kColumnThreads - 1) / kColumnThreads), static_cast<unsigned>(batch));
+  adaln_modulation_bwd_kernel<<<grid, kColumnThreads, 0, stream>>>(x, mean, rstd, dy, dshift, dscale,
+                                                                   static_cast<int>(seq), static_cast<int>(hidden));
+  CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace ecsim

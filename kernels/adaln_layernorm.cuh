@@ -1,0 +1,23 @@
+// Launchers for LayerNorm without affine parameters fused with the adaLN modulation (op
+// `adaln_layernorm`); kernels in adaln_layernorm.cu, CPU reference in ref/adaln_layernorm.hpp.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace ecsim {
+
+// y = LN(x) * (1 + scale[b]) + shift[b]; also stores each row's mean and 1/sqrt(var + eps).
+//   x, y [B, S, d] bf16; shift, scale [B, d] bf16; mean, rstd [B, S] fp32
+void adaln_layernorm_fwd(const __nv_bfloat16* x, const __nv_bfloat16* shift, const __nv_bfloat16* scale,
+                         __nv_bfloat16* y, float* mean, float* rstd, std::int64_t batch, std::int64_t seq,
+                         std::int64_t hidden, float eps, cudaStream_t stream);
+
+// dx [B, S, d]; dshift, dscale [B, d] (sums over the S rows of each sample), all bf16.
+void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, const float* mean, const float* rstd,
+                         const __nv_bfloat16* dy, __nv_bfloat16* dx, __nv_bfloat16* dshift, __nv_bfloat16* dscale,
+                         std::int64_t batch, std::int64_t seq, std::int64_t hidden, cudaStream_t stream);
+
+}  // namespace ecsim

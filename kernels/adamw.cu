@@ -1,0 +1,56 @@
+// One AdamW step over a flat fp32 buffer (op `adamw`; as torch.optim.AdamW computes it):
+//   p <- p (1 - lr wd);  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
+//   p <- p - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+//   param, grad, m, v [n] fp32 (master weights and moments; the bf16 copy is made elsewhere).
+// One pass over all of a rank's parameters (the "fused" form): it is bound by reading 4 and
+// writing 3 fp32 values per element. The bias corrections depend only on the step, so the host
+// computes them once in fp64.
+// CPU reference: ref/adamw.hpp. Test: ctest -R adamw (tests/kernels/elementwise_gpu_test.cpp;
+// skipped without a GPU).
+#include <cmath>
+#include <string>
+
+#include "adamw.cuh"
+#include "cuda_check.hpp"
+#include "elementwise_launch.cuh"
+#include "launch_check.hpp"
+
+namespace ecsim {
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void __launch_bounds__(kThreads)
+    adamw_kernel(float* __restrict__ param, const float* __restrict__ grad, float* __restrict__ m,
+                 float* __restrict__ v, std::int64_t n, float lr, float beta1, float beta2, float eps, float decay,
+                 float correction1, float correction2) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
+    const float g = grad[i];
+    const float mi = beta1 * m[i] + (1.0f - beta1) * g;
+    const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    param[i] = param[i] * decay - lr * (mi / correction1) / (sqrtf(vi / correction2) + eps);
+  }
+}
+
+}  // namespace
+
+void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, const float* grad, float* m, float* v,
+                std::int64_t n, cudaStream_t stream) {
+  constexpr const char* op = "adamw_step";
+  require_positive(n, op, "n");
+  require(step >= 1, std::string(op) + ": step counts from 1, got " + std::to_string(step));
+  require(h.beta1 >= 0 && h.beta1 < 1 && h.beta2 >= 0 && h.beta2 < 1, std::string(op) + ": betas must lie in [0, 1)");
+  require_pointers(op, {{"param", param}, {"grad", grad}, {"m", m}, {"v", v}});
+  const double t = static_cast<double>(step);
+  const auto correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(h.beta1), t));
+  const auto correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(h.beta2), t));
+  const auto decay = static_cast<float>(1.0 - static_cast<double>(h.lr) * static_cast<double>(h.weight_decay));
+  adamw_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(param, grad, m, v, n, h.lr, h.beta1, h.beta2,
+                                                                         h.eps, decay, correction1, correction2);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace ecsim

@@ -1,0 +1,94 @@
+// Gated residual of a DiT block (op `gate_residual`):
+//   out[b, s, :] = x[b, s, :] + gate[b, :] * y[b, s, :]
+//   x, y, out, dout, dy [B, S, d] bf16; gate, dgate [B, d] bf16; fp32 arithmetic.
+// dgate is a column sum over the S rows of each sample, one thread per (sample, column) walking
+// the rows in order: coalesced and in a fixed order, so it is reproducible without atomics.
+// CPU reference: ref/gate_residual.hpp. Test: ctest -R "gated residual" (tests/kernels/
+// elementwise_gpu_test.cpp; skipped without a GPU).
+#include <string>
+
+#include "cuda_check.hpp"
+#include "elementwise_launch.cuh"
+#include "gate_residual.cuh"
+#include "launch_check.hpp"
+
+namespace ecsim {
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void __launch_bounds__(kThreads)
+    gate_residual_fwd_kernel(const __nv_bfloat16* x, const __nv_bfloat16* __restrict__ y,
+                             const __nv_bfloat16* __restrict__ gate, __nv_bfloat16* out, std::int64_t seq_hidden,
+                             int hidden, std::int64_t n) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
+    const std::int64_t g = (i / seq_hidden) * hidden + i % hidden;  // gate[b, c]
+    out[i] = __float2bfloat16(__bfloat162float(x[i]) + __bfloat162float(gate[g]) * __bfloat162float(y[i]));
+  }
+}
+
+__global__ void __launch_bounds__(kThreads)
+    gate_residual_bwd_dy_kernel(const __nv_bfloat16* __restrict__ gate, const __nv_bfloat16* __restrict__ dout,
+                                __nv_bfloat16* __restrict__ dy, std::int64_t seq_hidden, int hidden, std::int64_t n) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
+    const std::int64_t g = (i / seq_hidden) * hidden + i % hidden;
+    dy[i] = __float2bfloat16(__bfloat162float(gate[g]) * __bfloat162float(dout[i]));
+  }
+}
+
+// grid = (ceil(d / kThreads), B); thread (b, c) sums dout * y over the S rows of sample b.
+__global__ void __launch_bounds__(kThreads)
+    gate_residual_bwd_dgate_kernel(const __nv_bfloat16* __restrict__ y, const __nv_bfloat16* __restrict__ dout,
+                                   __nv_bfloat16* __restrict__ dgate, int seq, int hidden) {
+  const int c = blockIdx.x * kThreads + threadIdx.x;
+  const std::int64_t b = blockIdx.y;
+  if (c >= hidden) return;
+  float sum = 0;
+  for (int s = 0; s < seq; ++s) {
+    const std::int64_t i = (b * seq + s) * hidden + c;
+    sum += __bfloat162float(dout[i]) * __bfloat162float(y[i]);
+  }
+  dgate[b * hidden + c] = __float2bfloat16(sum);
+}
+
+void check_shape(std::int64_t batch, std::int64_t seq, std::int64_t hidden, const char* op) {
+  require_positive(batch, op, "batch");
+  require_positive(seq, op, "seq");
+  require_positive(hidden, op, "hidden");
+  require_int32(seq, op, "seq");
+  require_int32(hidden, op, "hidden");
+  require(batch <= 65535, std::string(op) + ": batch " + std::to_string(batch) + " exceeds the grid's y limit 65535");
+}
+
+}  // namespace
+
+void gate_residual_fwd(const __nv_bfloat16* x, const __nv_bfloat16* y, const __nv_bfloat16* gate, __nv_bfloat16* out,
+                       std::int64_t batch, std::int64_t seq, std::int64_t hidden, cudaStream_t stream) {
+  constexpr const char* op = "gate_residual_fwd";
+  check_shape(batch, seq, hidden, op);
+  require_pointers(op, {{"x", x}, {"y", y}, {"gate", gate}, {"out", out}});
+  const std::int64_t n = batch * seq * hidden;
+  gate_residual_fwd_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(x, y, gate, out, seq * hidden,
+                                                                                     static_cast<int>(hidden), n);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void gate_residual_bwd(const __nv_bfloat16* y, const __nv_bfloat16* gate, const __nv_bfloat16* dout, __nv_bfloat16* dy,
+                       __nv_bfloat16* dgate, std::int64_t batch, std::int64_t seq, std::int64_t hidden,
+                       cudaStream_t stream) {
+  constexpr const char* op = "gate_residual_bwd";
+  check_shape(batch, seq, hidden, op);
+  require_pointers(op, {{"y", y}, {"gate", gate}, {"dout", dout}, {"dy", dy}, {"dgate", dgate}});
+  const std::int64_t n = batch * seq * hidden;
+  gate_residual_bwd_dy_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(gate, dout, dy, seq * hidden,
+                                                                                        static_cast<int>(hidden), n);
+  CUDA_CHECK(cudaGetLastError());
+  const dim3 grid(static_cast<unsigned>((hidden + kThreads - 1) / kThreads), static_cast<unsigned>(batch));
+  gate_residual_bwd_dgate_kernel<<<grid, kThreads, 0, stream>>>(y, dout, dgate, static_cast<int>(seq),
+                                                                static_cast<int>(hidden));
+  CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace ecsim

@@ -1,0 +1,22 @@
+// Launchers for the gated residual of a DiT block (op `gate_residual`); kernels in
+// gate_residual.cu, CPU reference in ref/gate_residual.hpp.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace ecsim {
+
+// out = x + gate[b] * y;  x, y, out [B, S, d] bf16; gate [B, d] bf16. out may alias x.
+void gate_residual_fwd(const __nv_bfloat16* x, const __nv_bfloat16* y, const __nv_bfloat16* gate, __nv_bfloat16* out,
+                       std::int64_t batch, std::int64_t seq, std::int64_t hidden, cudaStream_t stream);
+
+// dy = gate[b] * dout [B, S, d]; dgate = sum over s of dout * y [B, d]. dx is dout itself (the
+// residual path passes the gradient through), so no kernel writes it.
+void gate_residual_bwd(const __nv_bfloat16* y, const __nv_bfloat16* gate, const __nv_bfloat16* dout, __nv_bfloat16* dy,
+                       __nv_bfloat16* dgate, std::int64_t batch, std::int64_t seq, std::int64_t hidden,
+                       cudaStream_t stream);
+
+}  // namespace ecsim

@@ -1,0 +1,57 @@
+// GeLU in its tanh form (op `gelu`), the activation between the two GEMMs of every FFN and expert:
+//   gelu(x) = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
+//   x, y, dy, dx [n] bf16, arithmetic in fp32, one rounding per stored value.
+// The backward recomputes tanh(u) from x rather than saving it: one more transcendental is cheaper
+// than another tensor's worth of memory traffic.
+// CPU reference: ref/gelu.hpp. Test: ctest -R gelu (tests/kernels/elementwise_gpu_test.cpp;
+// skipped without a GPU).
+#include "cuda_check.hpp"
+#include "elementwise_launch.cuh"
+#include "gelu.cuh"
+#include "launch_check.hpp"
+
+namespace ecsim {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr float kSqrt2OverPi = 0.7978845608028654f;
+constexpr float kCubic = 0.044715f;
+
+__global__ void __launch_bounds__(kThreads)
+    gelu_fwd_kernel(const __nv_bfloat16* __restrict__ x, __nv_bfloat16* __restrict__ y, std::int64_t n) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
+    const float v = __bfloat162float(x[i]);
+    y[i] = __float2bfloat16(0.5f * v * (1.0f + tanhf(kSqrt2OverPi * (v + kCubic * v * v * v))));
+  }
+}
+
+__global__ void __launch_bounds__(kThreads)
+    gelu_bwd_kernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ dy,
+                    __nv_bfloat16* __restrict__ dx, std::int64_t n) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
+    const float v = __bfloat162float(x[i]);
+    const float th = tanhf(kSqrt2OverPi * (v + kCubic * v * v * v));
+    const float du = kSqrt2OverPi * (1.0f + 3.0f * kCubic * v * v);
+    dx[i] = __float2bfloat16(__bfloat162float(dy[i]) * (0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * du));
+  }
+}
+
+}  // namespace
+
+void gelu_fwd(const __nv_bfloat16* x, __nv_bfloat16* y, std::int64_t n, cudaStream_t stream) {
+  require_positive(n, "gelu_fwd", "n");
+  require_pointers("gelu_fwd", {{"x", x}, {"y", y}});
+  gelu_fwd_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(x, y, n);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void gelu_bwd(const __nv_bfloat16* x, const __nv_bfloat16* dy, __nv_bfloat16* dx, std::int64_t n, cudaStream_t stream) {
+  require_positive(n, "gelu_bwd", "n");
+  require_pointers("gelu_bwd", {{"x", x}, {"dy", dy}, {"dx", dx}});
+  gelu_bwd_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(x, dy, dx, n);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace ecsim

@@ -1,0 +1,5 @@
+# Sources of simulator/comm/ (collective cost models), added to ecsim_core.
+target_sources(ecsim_core PRIVATE
+  comm/collective.cpp
+  comm/comm_constants.cpp
+)

@@ -1,0 +1,47 @@
+// The analytic kernel model's parts, exposed for tests and for the interpolation's work measure:
+// time = launches x launch overhead + max(FLOPs / (matmul ceiling x efficiency(shape)),
+//                                        bytes / (HBM ceiling x fraction(kind))).
+// Efficiencies are fractions of the GPU's measured ceilings (GpuSpec::matmul_ceiling,
+// hbm_ceiling); the curves come from the H100 measurements in ../shared/ANCHORS.md and are
+// applied to other GPUs as the same fractions of their own ceilings (an assumption).
+#pragma once
+
+#include <string>
+
+#include "core/units.hpp"
+#include "hardware/gpu.hpp"
+#include "model/op.hpp"
+
+namespace ecsim {
+
+enum class KernelClass {
+  kMatmul,     // gemm, batched_gemm, grouped_gemm, grouped_gemm_wgrad
+  kAttention,  // attention_fwd, attention_bwd
+  kMemory,     // everything else: elementwise, norms, routing, permutes, optimizer
+};
+KernelClass kernel_class(const std::string& family);
+
+// Memory-bound kernel kinds, one row each in analytic_model.cpp.
+enum class MemoryKernel { kStreaming, kRowReduction, kGather, kRouting, kOptimizer };
+struct MemoryKernelRow {
+  MemoryKernel kind;
+  double hbm_fraction;  // of GpuSpec::hbm_ceiling
+  int launches;         // kernels one call launches
+  const char* source;
+};
+// The row for a family; "X_bwd" uses X's row; unknown families stream.
+const MemoryKernelRow& memory_kernel(const std::string& family);
+
+Seconds launch_overhead();
+// Fraction of hbm_ceiling a GEMM reaches while it streams its operands (weight-bound shapes).
+double matmul_hbm_fraction();
+
+// Fraction of the matmul ceiling a matmul-family kernel of this shape reaches.
+double matmul_efficiency(const std::string& family, const OpShape& shape);
+// The short-side-equivalent rows of a GEMM (the x of the ANCHORS expert-GEMM curve):
+// min(m,n,k) * sqrt(batch * (product of the other two) / (12288 * 3072)).
+double gemm_equivalent_rows(double m, double n, double k, double batch);
+// Fraction of the matmul ceiling an attention kernel of this shape reaches.
+double attention_efficiency(const GpuSpec& gpu, bool backward, const OpShape& shape);
+
+}  // namespace ecsim

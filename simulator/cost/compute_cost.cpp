@@ -1,0 +1,90 @@
+// ComputeCostModel: an operator's kernels, each priced from the profile where it has measured
+// neighbours and from the analytic model elsewhere; the two counts go into PricingStats.
+#include "cost/compute_cost.hpp"
+
+#include <cmath>
+#include <unordered_map>
+#include <utility>
+
+#include "cost/interpolation.hpp"
+
+namespace ecsim {
+
+struct PriceCache {
+  std::unordered_map<std::string, std::pair<Nanos, bool>> prices;  // key -> (time, from profile)
+};
+
+namespace {
+
+std::string call_key(const KernelCall& c) {
+  std::string key = c.op + "|" + c.dtype;
+  for (const auto& [name, v] : c.shape) key += "|" + name + "=" + std::to_string(v);
+  return key;
+}
+
+}  // namespace
+
+ComputeCostModel ComputeCostModel::analytic(const GpuSpec& gpu) {
+  ComputeCostModel m;
+  m.gpu_ = gpu;
+  m.cache_ = std::make_shared<PriceCache>();
+  return m;
+}
+
+ComputeCostModel ComputeCostModel::from_profile(Profile profile, const GpuSpec& gpu) {
+  ComputeCostModel m;
+  m.gpu_ = gpu;
+  // The fallback uses the ceilings measured next to the kernels it stands in for.
+  m.gpu_.matmul_ceiling = profile.matmul_ceiling;
+  m.gpu_.hbm_ceiling = profile.hbm_ceiling;
+  m.profile_ = std::make_shared<const Profile>(std::move(profile));
+  m.index_ = std::make_shared<const ProfileIndex>(*m.profile_);
+  m.cache_ = std::make_shared<PriceCache>();
+  return m;
+}
+
+Nanos ComputeCostModel::kernel(const KernelCall& call) const {
+  const std::string key = call_key(call);
+  auto it = cache_->prices.find(key);
+  if (it == cache_->prices.end()) {
+    std::pair<Nanos, bool> priced{Nanos{}, false};
+    if (index_) {
+      if (auto t = index_->price_ns(call.op, call.dtype, call.shape)) {
+        priced = {Nanos{std::llround(*t)}, true};
+      }
+    }
+    if (!priced.second) priced.first = analytic_kernel_time(gpu_, call);
+    it = cache_->prices.emplace(key, priced).first;
+  }
+  if (it->second.second) {
+    ++stats_->from_profile;
+  } else {
+    ++stats_->from_roofline;
+  }
+  return it->second.first;
+}
+
+Nanos ComputeCostModel::forward(const Op& op) const {
+  Nanos t;
+  for (const KernelCall& c : forward_kernels(op)) t += kernel(c);
+  return t;
+}
+
+Nanos ComputeCostModel::backward(const Op& op) const {
+  Nanos t;
+  for (const KernelCall& c : backward_kernels(op)) t += kernel(c);
+  return t;
+}
+
+Nanos ComputeCostModel::optimizer_step(double params) const {
+  if (params < 1) return Nanos{};
+  return kernel(optimizer_kernel(params));
+}
+
+std::string ComputeCostModel::description() const {
+  if (!profile_) return "analytic " + gpu_.name;
+  return "profile " + profile_->file.string() + " (" + profile_->source + ", " + profile_->device.name + ", " +
+         std::to_string(profile_->ops.size()) + " kernel shapes)";
+}
+
+}  // namespace ecsim

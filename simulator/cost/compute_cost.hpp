@@ -1,0 +1,130 @@
+// Compute costs: how long one operator's forward and backward kernels take on one GPU, from a
+// profile file (schema "ecsim.profile/1" in ../shared/DESIGN.md), measured or analytic. An
+// operator whose shape lies inside the profile's measured range is priced from its nearest
+// measured shapes (interpolated in a space where time is smooth: log time over log size along
+// one swept dimension, interpolation.cpp); outside it, from the analytic roofline
+// (analytic_model.cpp), and the model counts how often.
+//
+// Files: profile_file.cpp (schema reader and writer), kernel_calls.cpp (operator -> kernel
+// calls), analytic_model.cpp (roofline x efficiency curves, constants with sources),
+// interpolation.cpp (pricing from measured neighbours, leave-one-out check),
+// analytic_profile.cpp (the shapes an analytic profile covers), compute_cost.cpp (this class).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/json_input.hpp"
+#include "core/units.hpp"
+#include "hardware/gpu.hpp"
+#include "model/op.hpp"
+
+namespace ecsim {
+
+// One entry of a profile's "ops" array.
+struct ProfileEntry {
+  std::string op;     // kernel family, e.g. "gemm", "attention_bwd", "gelu_bwd", "adamw"
+  std::string dtype;  // "bf16"
+  OpShape shape;
+  double p10_ns = 0, p50_ns = 0, p90_ns = 0;
+  std::int64_t samples = 0;  // timed runs behind the percentiles; 0 in an analytic profile
+};
+
+// One entry of a profile's optional "collectives" array (measured on several GPUs).
+struct ProfileCollective {
+  std::string op;  // "all_reduce", "all_gather", ...
+  std::int64_t ranks = 0;
+  Bytes bytes;
+  double p10_ns = 0, p50_ns = 0, p90_ns = 0;
+};
+
+// The device a profile was made on (for an analytic profile: the GPU table's row).
+struct ProfileDevice {
+  std::string name;
+  std::int64_t sms = 0;
+  Bytes hbm;
+  std::int64_t clock_mhz = 0;  // 0: not applicable (analytic)
+  std::string driver;
+  std::string cuda;
+};
+
+struct Profile {
+  std::string source;  // "measured" or "analytic"
+  ProfileDevice device;
+  std::string created;  // ISO 8601, UTC
+  std::string git_sha;  // tool.git_sha
+  std::string command;  // tool.command: what reproduces the file
+  FlopsPerSecond matmul_ceiling;
+  BytesPerSecond hbm_ceiling;
+  std::vector<ProfileEntry> ops;
+  std::vector<ProfileCollective> collectives;
+  std::filesystem::path file;  // where it was read from (empty when made in memory)
+};
+
+inline constexpr const char* kProfileSchema = "ecsim.profile/1";
+
+Profile load_profile(const std::filesystem::path& file);  // InputError with file and JSON path
+Json profile_to_json(const Profile& p);
+// The file text: the header keys indented, one op per line (diffs stay readable).
+std::string format_profile(const Profile& p);
+void write_profile(const std::filesystem::path& file, const Profile& p);  // atomic
+
+// The kernels a forward or backward operator runs, as profile keys: a gemm's backward is two
+// gemms (dX: [m,k,n], dW: [k,n,m]); a grouped_gemm's dW is a grouped_gemm_wgrad
+// {groups, m, n, k_total} (ragged inner dimension); attention_fwd -> attention_bwd;
+// any other (memory-bound) family X -> X_bwd with the same shape.
+struct KernelCall {
+  std::string op;
+  OpShape shape;
+  Flops flops;
+  Bytes bytes;  // read + written
+  std::string dtype = "bf16";
+};
+std::vector<KernelCall> forward_kernels(const Op& op);
+std::vector<KernelCall> backward_kernels(const Op& op);
+// The fused optimizer update over `params` parameters: kernel family "adamw" {params}, fp32 states.
+KernelCall optimizer_kernel(double params);
+
+struct PricingStats {
+  std::int64_t from_profile = 0;  // kernel calls priced from measured neighbours
+  std::int64_t from_roofline = 0; // outside the profile's range (or no profile): analytic
+};
+
+class ProfileIndex;  // interpolation.hpp
+struct PriceCache;
+
+// Copies share their statistics and cache; not for concurrent use from several threads.
+class ComputeCostModel {
+ public:
+  // Pure analytic model from the GPU table (roofline with measured ceilings and shape efficiency).
+  static ComputeCostModel analytic(const GpuSpec& gpu);
+  // Prices from `profile`; falls back to the analytic model with the profile's ceilings.
+  static ComputeCostModel from_profile(Profile profile, const GpuSpec& gpu);
+
+  Nanos forward(const Op& op) const;
+  Nanos backward(const Op& op) const;  // input and weight gradients
+  Nanos kernel(const KernelCall& call) const;
+  // Optimizer step over `params` parameters held on this GPU (fused AdamW over a flat buffer;
+  // RMSProp with momentum keeps as many fp32 states and moves the same bytes).
+  Nanos optimizer_step(double params) const;
+  const PricingStats& stats() const { return *stats_; }
+  std::string description() const;  // "profile profiles/h100-sxm.json (measured, ...)" or "analytic H100-SXM"
+
+ private:
+  ComputeCostModel() = default;
+  GpuSpec gpu_;
+  std::shared_ptr<const Profile> profile_;
+  std::shared_ptr<PricingStats> stats_ = std::make_shared<PricingStats>();
+  std::shared_ptr<const ProfileIndex> index_;  // per-family sweeps built from the profile
+  std::shared_ptr<PriceCache> cache_;          // priced calls by (family, dtype, shape)
+};
+
+// The analytic estimate of one kernel call (roofline x efficiency curve); also what
+// profiles/make_analytic_profile writes into profiles/<gpu>-analytic.json.
+Nanos analytic_kernel_time(const GpuSpec& gpu, const KernelCall& call);
+
+}  // namespace ecsim

@@ -1,0 +1,295 @@
+// Pricing from measured neighbours (the method is described in interpolation.hpp).
+#include "cost/interpolation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "cost/analytic_model.hpp"
+
+namespace ecsim {
+namespace {
+
+// Sizes closer than this in log space are the same size (shapes are whole numbers).
+constexpr double kSameLogSize = 1e-9;
+// Dimensions that are flags, matched exactly, never interpolated.
+bool is_flag(const std::string& dim) { return dim == "causal"; }
+
+double dv(const OpShape& s, const char* name) {
+  auto it = s.find(name);
+  return it == s.end() ? 0.0 : static_cast<double>(it->second);
+}
+
+// The dimensions a family is swept along; memory-bound families along their work measure only.
+const std::vector<std::string>& sweep_axes(const std::string& family) {
+  static const std::vector<std::string> gemm{"m", "n", "k"};
+  static const std::vector<std::string> batched{"m", "n", "k", "batch"};
+  static const std::vector<std::string> grouped{"m_total", "n", "k", "groups"};
+  static const std::vector<std::string> wgrad{"k_total", "m", "n", "groups"};
+  static const std::vector<std::string> attention{"batch", "heads", "q_len", "kv_len"};
+  static const std::vector<std::string> none;
+  if (family == "gemm") return gemm;
+  if (family == "batched_gemm") return batched;
+  if (family == "grouped_gemm") return grouped;
+  if (family == "grouped_gemm_wgrad") return wgrad;
+  if (family == "attention_fwd" || family == "attention_bwd") return attention;
+  return none;
+}
+
+constexpr const char* kWorkAxis = "work";
+
+std::string axis_key(const std::string& family, const std::string& dtype, const std::string& axis) {
+  return family + "|" + dtype + "|" + axis;
+}
+
+// The sweep through `shape` along `axis`: every other dimension fixed.
+std::string sweep_key(const std::string& family, const std::string& dtype, const std::string& axis,
+                      const OpShape& shape) {
+  std::string key = axis_key(family, dtype, axis);
+  if (axis == kWorkAxis) return key;
+  for (const auto& [name, v] : shape) {
+    if (name != axis) key += "|" + name + "=" + std::to_string(v);
+  }
+  return key;
+}
+
+double log_size(const std::string& family, const std::string& axis, const OpShape& shape) {
+  const double x = axis == kWorkAxis ? kernel_work(family, shape) : dv(shape, axis.c_str());
+  return x > 0 ? std::log(x) : -1e300;
+}
+
+std::string describe(const ProfileEntry& e) {
+  std::ostringstream os;
+  os << e.op << " " << e.dtype << " {";
+  bool first = true;
+  for (const auto& [name, v] : e.shape) {
+    os << (first ? "" : ", ") << name << ": " << v;
+    first = false;
+  }
+  os << "}";
+  return os.str();
+}
+
+// Nearest-rank percentile of sorted values.
+double percentile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
+}  // namespace
+
+double kernel_work(const std::string& family, const OpShape& s) {
+  switch (kernel_class(family)) {
+    case KernelClass::kMatmul: {
+      if (family == "gemm") return 2 * dv(s, "m") * dv(s, "n") * dv(s, "k");
+      if (family == "batched_gemm") return 2 * dv(s, "batch") * dv(s, "m") * dv(s, "n") * dv(s, "k");
+      if (family == "grouped_gemm") return 2 * dv(s, "m_total") * dv(s, "n") * dv(s, "k");
+      return 2 * dv(s, "m") * dv(s, "n") * dv(s, "k_total");
+    }
+    case KernelClass::kAttention:
+      return 4 * dv(s, "batch") * dv(s, "heads") * dv(s, "q_len") * dv(s, "kv_len") * dv(s, "head_dim") *
+             (dv(s, "causal") > 0 ? 0.5 : 1.0);
+    case KernelClass::kMemory: break;
+  }
+  if (s.count("elements")) return dv(s, "elements");
+  const bool unpermute = family == "unpermute" || family == "unpermute_bwd";
+  if (unpermute) return (dv(s, "rows") + dv(s, "tokens")) * dv(s, "hidden");
+  if (s.count("tokens") && s.count("experts")) return dv(s, "tokens") * dv(s, "experts");
+  double product = 1;
+  for (const auto& [name, v] : s) product *= static_cast<double>(v);
+  return product;
+}
+
+double ProfileIndex::log_roofline(const std::string& family, const OpShape& s) const {
+  // bf16 operands and results (fp32 weight gradients); attention reads Q, K, V and writes O
+  // (backward: about twice that).
+  double bytes = 0;
+  switch (kernel_class(family)) {
+    case KernelClass::kMemory: return 0;
+    case KernelClass::kMatmul:
+      if (family == "gemm" || family == "batched_gemm") {
+        const double m = dv(s, "m"), n = dv(s, "n"), k = dv(s, "k");
+        bytes = (family == "gemm" ? 1 : dv(s, "batch")) * (m * k + k * n + m * n);
+      } else if (family == "grouped_gemm") {
+        bytes = dv(s, "m_total") * (dv(s, "k") + dv(s, "n")) + dv(s, "groups") * dv(s, "k") * dv(s, "n");
+      } else {
+        // The weight gradients are written in fp32: twice the bf16 bytes.
+        bytes = dv(s, "k_total") * (dv(s, "m") + dv(s, "n")) + 2 * dv(s, "groups") * dv(s, "m") * dv(s, "n");
+      }
+      break;
+    case KernelClass::kAttention:
+      bytes = 2 * dv(s, "batch") * dv(s, "head_dim") *
+              (dv(s, "heads") * dv(s, "q_len") + dv(s, "kv_heads") * dv(s, "kv_len"));
+      if (family == "attention_bwd") bytes *= 2;
+      break;
+  }
+  const Seconds compute = compute_time(Flops{kernel_work(family, s)}, matmul_ceiling_);
+  const Seconds memory = transfer_time(Bytes{bytes * kBf16Bytes}, hbm_ceiling_);
+  const double t = std::max(compute, memory).value;
+  return t > 0 ? std::log(t * kNanosPerSecond) : 0;
+}
+
+ProfileIndex::ProfileIndex(const Profile& profile)
+    : matmul_ceiling_(profile.matmul_ceiling), hbm_ceiling_(profile.hbm_ceiling) {
+  for (std::size_t i = 0; i < profile.ops.size(); ++i) {
+    const ProfileEntry& e = profile.ops[i];
+    const double log_t = std::log(e.p50_ns) - log_roofline(e.op, e.shape);
+    std::vector<std::string> axes = sweep_axes(e.op);
+    if (axes.empty()) axes.push_back(kWorkAxis);
+    for (const auto& axis : axes) {
+      if (axis != kWorkAxis && !e.shape.count(axis)) continue;
+      Sweep& s = sweeps_[sweep_key(e.op, e.dtype, axis, e.shape)];
+      if (s.points.empty()) {
+        s.family = e.op;
+        s.axis = axis;
+        if (axis != kWorkAxis) {
+          s.fixed = e.shape;
+          s.fixed.erase(axis);
+        }
+        sweeps_by_axis_[axis_key(e.op, e.dtype, axis)].push_back(&s);
+      }
+      s.points.push_back({log_size(e.op, axis, e.shape), log_t, i});
+    }
+  }
+  for (auto& [key, s] : sweeps_) {
+    std::sort(s.points.begin(), s.points.end(),
+              [](const Point& a, const Point& b) { return a.log_x < b.log_x; });
+  }
+}
+
+std::optional<ProfileIndex::Bracket> ProfileIndex::bracket(const Sweep& s, double log_x,
+                                                           std::optional<std::size_t> exclude) {
+  // Mean log time of the entries at one size (several shapes can share a work measure).
+  auto mean_at = [&](std::size_t first, double at) {
+    double sum = 0;
+    int count = 0;
+    for (std::size_t i = first; i < s.points.size() && std::fabs(s.points[i].log_x - at) <= kSameLogSize; ++i) {
+      if (exclude && s.points[i].entry == *exclude) continue;
+      sum += s.points[i].log_t;
+      ++count;
+    }
+    return std::make_pair(sum, count);
+  };
+  const auto& pts = s.points;
+  auto first_not_below = std::lower_bound(pts.begin(), pts.end(), log_x - kSameLogSize,
+                                          [](const Point& p, double v) { return p.log_x < v; });
+  const auto mid = static_cast<std::size_t>(first_not_below - pts.begin());
+  if (mid < pts.size() && std::fabs(pts[mid].log_x - log_x) <= kSameLogSize) {
+    auto [sum, count] = mean_at(mid, pts[mid].log_x);
+    if (count > 0) return Bracket{sum / count, 0};
+  }
+  // The nearest size below with an entry left in, and the nearest above.
+  std::optional<std::pair<double, double>> lo, hi;  // (log_x, mean log_t)
+  for (std::size_t i = mid; i-- > 0;) {
+    if (exclude && pts[i].entry == *exclude) continue;
+    std::size_t start = i;
+    while (start > 0 && std::fabs(pts[start - 1].log_x - pts[i].log_x) <= kSameLogSize) --start;
+    auto [sum, count] = mean_at(start, pts[i].log_x);
+    lo = std::make_pair(pts[i].log_x, sum / count);
+    break;
+  }
+  for (std::size_t i = mid; i < pts.size(); ++i) {
+    if (std::fabs(pts[i].log_x - log_x) <= kSameLogSize) continue;
+    if (exclude && pts[i].entry == *exclude) continue;
+    auto [sum, count] = mean_at(i, pts[i].log_x);
+    hi = std::make_pair(pts[i].log_x, sum / count);
+    break;
+  }
+  if (!lo || !hi) return std::nullopt;
+  const double w = (log_x - lo->first) / (hi->first - lo->first);
+  return Bracket{lo->second + w * (hi->second - lo->second), hi->first - lo->first};
+}
+
+std::optional<ProfileIndex::Bracket> ProfileIndex::across(const std::string& family, const std::string& dtype,
+                                                          const std::string& axis, const std::string& other,
+                                                          const OpShape& shape,
+                                                          std::optional<std::size_t> exclude) const {
+  auto it = sweeps_by_axis_.find(axis_key(family, dtype, axis));
+  if (it == sweeps_by_axis_.end()) return std::nullopt;
+  const std::int64_t target = shape.at(other);
+  if (target <= 0) return std::nullopt;
+  const double log_x = log_size(family, axis, shape);
+  // The nearest sweeps below and above in `other` that reach the call's size along `axis`.
+  std::optional<std::pair<std::int64_t, Bracket>> lo, hi;
+  for (const Sweep* s : it->second) {
+    auto v = s->fixed.find(other);
+    if (v == s->fixed.end() || v->second == target || v->second <= 0) continue;
+    if (s->fixed.size() + 1 != shape.size()) continue;
+    bool same_elsewhere = true;
+    for (const auto& [name, value] : s->fixed) {
+      if (name == other) continue;
+      auto t = shape.find(name);
+      if (t == shape.end() || t->second != value) {
+        same_elsewhere = false;
+        break;
+      }
+    }
+    if (!same_elsewhere) continue;
+    const bool below = v->second < target;
+    auto& side = below ? lo : hi;
+    if (side && (below ? v->second < side->first : v->second > side->first)) continue;
+    if (auto b = bracket(*s, log_x, exclude)) side = std::make_pair(v->second, *b);
+  }
+  if (!lo || !hi) return std::nullopt;
+  const double l_lo = std::log(static_cast<double>(lo->first));
+  const double l_hi = std::log(static_cast<double>(hi->first));
+  const double w = (std::log(static_cast<double>(target)) - l_lo) / (l_hi - l_lo);
+  return Bracket{lo->second.log_t + w * (hi->second.log_t - lo->second.log_t),
+                 (l_hi - l_lo) + std::max(lo->second.span, hi->second.span)};
+}
+
+std::optional<double> ProfileIndex::price_ns(const std::string& family, const std::string& dtype,
+                                             const OpShape& shape, std::optional<std::size_t> exclude) const {
+  std::vector<std::string> axes = sweep_axes(family);
+  if (axes.empty()) axes.push_back(kWorkAxis);
+  std::optional<Bracket> best;
+  for (const auto& axis : axes) {
+    if (axis != kWorkAxis && !shape.count(axis)) continue;
+    auto it = sweeps_.find(sweep_key(family, dtype, axis, shape));
+    if (it == sweeps_.end()) continue;
+    const auto b = bracket(it->second, log_size(family, axis, shape), exclude);
+    if (b && (!best || b->span < best->span)) best = b;
+  }
+  if (best) return std::exp(best->log_t + log_roofline(family, shape));
+  // No sweep passes through the shape: interpolate between the sweeps on either side of it in
+  // one other dimension (bilinear in log space), along the closest pair.
+  for (const auto& axis : axes) {
+    if (axis == kWorkAxis || !shape.count(axis)) continue;
+    for (const auto& [other, value] : shape) {
+      if (other == axis || is_flag(other)) continue;
+      const auto b = across(family, dtype, axis, other, shape, exclude);
+      if (b && (!best || b->span < best->span)) best = b;
+    }
+  }
+  if (best) return std::exp(best->log_t + log_roofline(family, shape));
+  return std::nullopt;
+}
+
+LeaveOneOutResult leave_one_out(const Profile& profile) {
+  const ProfileIndex index(profile);
+  LeaveOneOutResult r;
+  r.entries = profile.ops.size();
+  std::vector<double> errors;
+  for (std::size_t i = 0; i < profile.ops.size(); ++i) {
+    const ProfileEntry& e = profile.ops[i];
+    const auto t = index.price_ns(e.op, e.dtype, e.shape, i);
+    if (!t) {
+      ++r.outside;
+      continue;
+    }
+    const double err = std::fabs(*t - e.p50_ns) / e.p50_ns;
+    if (errors.empty() || err > r.max) {
+      r.max = err;
+      r.worst = describe(e);
+    }
+    errors.push_back(err);
+  }
+  r.predicted = errors.size();
+  std::sort(errors.begin(), errors.end());
+  r.median = percentile(errors, 0.5);
+  r.p90 = percentile(errors, 0.9);
+  return r;
+}
+
+}  // namespace ecsim

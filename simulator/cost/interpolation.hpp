@@ -1,0 +1,84 @@
+// Pricing a kernel call from a profile's entries of the same family and dtype.
+//
+// A profile holds sweeps: entries that differ in one dimension only (a GEMM's rows, an attention's
+// batch, an elementwise kernel's size). A call is priced along such a sweep through its shape:
+// log time is interpolated linearly over log size between the two nearest entries that bracket it
+// (time grows smoothly, close to a power of the size, between neighbours). For matrix and
+// attention kernels the interpolated quantity is log(time / roofline time), the roofline taken
+// from the profile's own ceilings, so that the turn from memory-bound to compute-bound shapes
+// (a weight gradient over few tokens) is not smeared between neighbours: what is interpolated is
+// the efficiency, which varies slowly. Of several sweeps through
+// the shape (a GEMM can be swept in m, n or k), the one with the closest bracket wins. A shape that
+// no sweep passes through is priced between two sweeps that differ from it in one other dimension,
+// one below and one above (bilinear in log size), again the closest pair. Anything else is outside
+// the measured range: the caller falls back to the analytic model.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cost/compute_cost.hpp"
+
+namespace ecsim {
+
+// The size measure a family's time is smooth in: FLOPs for matrix and attention kernels, elements
+// moved for memory-bound ones (elements; rows x hidden; (rows + tokens) x hidden for unpermute;
+// tokens x experts for routing; params for the optimizer; else the product of the dimensions).
+double kernel_work(const std::string& family, const OpShape& shape);
+
+class ProfileIndex {
+ public:
+  explicit ProfileIndex(const Profile& profile);
+  // The call's time in nanoseconds, or nothing outside the measured range. `exclude` leaves one
+  // entry (by its index in profile.ops) out, for the leave-one-out check.
+  std::optional<double> price_ns(const std::string& family, const std::string& dtype, const OpShape& shape,
+                                 std::optional<std::size_t> exclude = std::nullopt) const;
+
+ private:
+  struct Point {
+    double log_x;
+    double log_t;
+    std::size_t entry;
+  };
+  struct Sweep {
+    std::string family;
+    std::string axis;
+    OpShape fixed;              // every dimension but the swept one
+    std::vector<Point> points;  // sorted by log_x
+  };
+  struct Bracket {
+    double log_t;
+    double span;  // log-size distance between the bracketing entries (0: an exact match)
+  };
+  static std::optional<Bracket> bracket(const Sweep& s, double log_x, std::optional<std::size_t> exclude);
+  // Between the sweeps along `axis` that differ from the call in `other` only.
+  std::optional<Bracket> across(const std::string& family, const std::string& dtype, const std::string& axis,
+                                const std::string& other, const OpShape& shape,
+                                std::optional<std::size_t> exclude) const;
+
+  // Log of the roofline time (ns) of a matrix or attention shape under the profile's own ceilings;
+  // 0 for memory-bound families.
+  double log_roofline(const std::string& family, const OpShape& shape) const;
+
+  FlopsPerSecond matmul_ceiling_;
+  BytesPerSecond hbm_ceiling_;
+  std::unordered_map<std::string, Sweep> sweeps_;                             // by sweep key
+  std::unordered_map<std::string, std::vector<const Sweep*>> sweeps_by_axis_; // family|dtype|axis
+};
+
+// Leave-one-out check of a profile: each entry predicted from all the others.
+struct LeaveOneOutResult {
+  std::size_t entries = 0;
+  std::size_t predicted = 0;  // priced from neighbours
+  std::size_t outside = 0;    // no bracketing neighbours once left out (ends of sweeps)
+  double median = 0;          // relative error |predicted - p50| / p50 over the predicted entries
+  double p90 = 0;
+  double max = 0;
+  std::string worst;          // the entry with the largest error, for the report
+};
+LeaveOneOutResult leave_one_out(const Profile& profile);
+
+}  // namespace ecsim

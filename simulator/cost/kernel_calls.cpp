@@ -1,0 +1,96 @@
+// Operator -> the kernel calls that run it, named and shaped as profile entries. The byte counts
+// of the backward calls split the operator's bwd_read/bwd_written (model/op.cpp) per kernel, so
+// the calls of one operator add up to its own formulas.
+#include "cost/compute_cost.hpp"
+
+#include "core/errors.hpp"
+
+namespace ecsim {
+namespace {
+
+double d(std::int64_t v) { return static_cast<double>(v); }
+
+std::int64_t dim(const Op& op, const char* name) {
+  auto it = op.shape.find(name);
+  if (it == op.shape.end()) {
+    throw RuntimeFailure("operator " + op.label + " (" + op.name + ") has no dimension '" + name + "'");
+  }
+  return it->second;
+}
+
+bool has_work(Flops f, Bytes b) { return f.value > 0 || b.value > 0; }
+
+// y[m,n] = x[m,k] W[k,n] over `batch` independent problems (batch 1: a plain gemm).
+// dX[m,k] = dY[m,n] W^T[n,k]: a gemm of shape [m, k, n], reads dY and W, writes dX.
+// dW[k,n] = X^T[k,m] dY[m,n]: a gemm of shape [k, n, m], reads X and dY, writes dW in fp32.
+void gemm_backward(const Op& op, std::int64_t batch, std::vector<KernelCall>& out) {
+  const std::int64_t m = dim(op, "m"), n = dim(op, "n"), k = dim(op, "k");
+  const double b = d(batch);
+  auto shaped = [&](std::int64_t mm, std::int64_t nn, std::int64_t kk) {
+    OpShape s{{"m", mm}, {"n", nn}, {"k", kk}};
+    if (op.name == "batched_gemm") s["batch"] = batch;
+    return s;
+  };
+  if (op.bwd_input.value > 0) {
+    const Bytes bytes{b * (d(m) * d(n) + d(k) * d(n) + d(m) * d(k)) * kBf16Bytes};
+    out.push_back({op.name, shaped(m, k, n), op.bwd_input, bytes});
+  }
+  if (op.bwd_weight.value > 0) {
+    const Bytes bytes{b * ((d(m) * d(n) + d(m) * d(k)) * kBf16Bytes + d(k) * d(n) * kFp32Bytes)};
+    out.push_back({op.name, shaped(k, n, m), op.bwd_weight, bytes});
+  }
+}
+
+// Ragged groups sharing n and k. dX is again a grouped gemm [m_total, k, n]; dW_g = X_g^T dY_g
+// is a [k, n] product per group whose inner dimension is the group's rows: grouped_gemm_wgrad.
+void grouped_backward(const Op& op, std::vector<KernelCall>& out) {
+  const std::int64_t g = dim(op, "groups"), mt = dim(op, "m_total"), n = dim(op, "n"), k = dim(op, "k");
+  if (op.bwd_input.value > 0) {
+    const Bytes bytes{(d(mt) * d(n) + d(g) * d(k) * d(n) + d(mt) * d(k)) * kBf16Bytes};
+    out.push_back({"grouped_gemm", {{"groups", g}, {"m_total", mt}, {"n", k}, {"k", n}}, op.bwd_input, bytes});
+  }
+  if (op.bwd_weight.value > 0) {
+    const Bytes bytes{(d(mt) * d(n) + d(mt) * d(k)) * kBf16Bytes + d(g) * d(k) * d(n) * kFp32Bytes};
+    out.push_back(
+        {"grouped_gemm_wgrad", {{"groups", g}, {"m", k}, {"n", n}, {"k_total", mt}}, op.bwd_weight, bytes});
+  }
+}
+
+}  // namespace
+
+std::vector<KernelCall> forward_kernels(const Op& op) {
+  const Bytes bytes = op.fwd_read + op.fwd_written;
+  if (!has_work(op.fwd, bytes)) return {};
+  return {{op.name, op.shape, op.fwd, bytes}};
+}
+
+std::vector<KernelCall> backward_kernels(const Op& op) {
+  std::vector<KernelCall> out;
+  if (op.name == "gemm") {
+    gemm_backward(op, 1, out);
+  } else if (op.name == "batched_gemm") {
+    gemm_backward(op, dim(op, "batch"), out);
+  } else if (op.name == "grouped_gemm") {
+    grouped_backward(op, out);
+  } else {
+    // attention_fwd -> attention_bwd (dQ, dK, dV in one kernel); elementwise X -> X_bwd.
+    const Flops flops = op.bwd_input + op.bwd_weight;
+    const Bytes bytes = op.bwd_read + op.bwd_written;
+    if (!has_work(flops, bytes)) return out;
+    const std::string name = op.name == "attention_fwd" ? "attention_bwd" : op.name + "_bwd";
+    out.push_back({name, op.shape, flops, bytes});
+  }
+  return out;
+}
+
+KernelCall optimizer_kernel(double params) {
+  // Per parameter: reads the fp32 master weight, gradient and two moments (4 x 4 B), writes the
+  // weight and both moments back (3 x 4 B) and the bf16 copy the next forward reads (2 B);
+  // about 12 FLOPs (two moment updates, square root, division, decay, step).
+  constexpr double kBytesPerParam = 4 * kFp32Bytes + 3 * kFp32Bytes + kBf16Bytes;
+  constexpr double kFlopsPerParam = 12;
+  const auto n = static_cast<std::int64_t>(params);
+  return {"adamw", {{"params", n}}, Flops{kFlopsPerParam * params}, Bytes{kBytesPerParam * params}, "fp32"};
+}
+
+}  // namespace ecsim

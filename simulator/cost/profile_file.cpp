@@ -1,0 +1,268 @@
+// Profile files (schema "ecsim.profile/1", ../shared/DESIGN.md): the strict reader, whose errors
+// name the file and the JSON path, and the writer. Keys that carry their unit in the name
+// (time_ns, hbm_bytes, *_per_s) hold plain numbers; the ceilings and byte counts also accept a
+// value with its unit ("794TFLOPS", "2.97TBps", "80GB").
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "core/atomic_file.hpp"
+#include "core/errors.hpp"
+#include "cost/compute_cost.hpp"
+
+namespace ecsim {
+namespace {
+
+constexpr std::array<const char*, 4> kDtypes{"bf16", "fp16", "fp32", "fp8"};
+
+// The dimensions a matrix or attention entry must have, exactly; other families name their own.
+const std::map<std::string, std::vector<std::string>>& required_dims() {
+  static const std::map<std::string, std::vector<std::string>> dims = {
+      {"gemm", {"k", "m", "n"}},
+      {"batched_gemm", {"batch", "k", "m", "n"}},
+      {"grouped_gemm", {"groups", "k", "m_total", "n"}},
+      {"grouped_gemm_wgrad", {"groups", "k_total", "m", "n"}},
+      {"attention_fwd", {"batch", "causal", "head_dim", "heads", "kv_heads", "kv_len", "q_len"}},
+      {"attention_bwd", {"batch", "causal", "head_dim", "heads", "kv_heads", "kv_len", "q_len"}},
+  };
+  return dims;
+}
+
+ObjectReader object(const Node& n) {
+  if (!n.is_object()) n.fail("must be an object");
+  return ObjectReader(n);
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+FlopsPerSecond read_flops_rate(const Node& n) {
+  const FlopsPerSecond r = n.json().is_number() ? FlopsPerSecond{n.as_number()} : n.as_flops_rate();
+  if (!(r.value > 0) || !std::isfinite(r.value)) n.fail("must be > 0");
+  return r;
+}
+
+BytesPerSecond read_bandwidth(const Node& n) {
+  const BytesPerSecond b = n.json().is_number() ? BytesPerSecond{n.as_number()} : n.as_bandwidth();
+  if (!(b.value > 0) || !std::isfinite(b.value)) n.fail("must be > 0");
+  return b;
+}
+
+Bytes read_bytes(const Node& n) {
+  if (!n.json().is_number()) return n.as_bytes();
+  const std::int64_t v = n.as_int();
+  if (v < 0) n.fail("must not be negative, got " + std::to_string(v));
+  return Bytes{static_cast<double>(v)};
+}
+
+struct Times {
+  double p10 = 0, p50 = 0, p90 = 0;
+};
+
+Times read_times(const Node& n) {
+  ObjectReader r = object(n);
+  Times t;
+  t.p10 = r.positive("p10");
+  t.p50 = r.positive("p50");
+  t.p90 = r.positive("p90");
+  if (t.p10 > t.p50) r.required("p10").fail("p10 exceeds p50 (" + std::to_string(t.p50) + ")");
+  if (t.p90 < t.p50) r.required("p90").fail("p90 is below p50 (" + std::to_string(t.p50) + ")");
+  r.finish();
+  return t;
+}
+
+OpShape read_shape(const Node& n, const std::string& family) {
+  if (!n.is_object()) n.fail("must be an object of named dimensions");
+  OpShape shape;
+  for (const auto& item : n.json().items()) {
+    const Node dim = n.child(item.key());
+    const std::int64_t v = dim.as_int();
+    if (v < 0) dim.fail("must not be negative, got " + std::to_string(v));
+    shape[item.key()] = v;
+  }
+  if (shape.empty()) n.fail("has no dimensions");
+  auto it = required_dims().find(family);
+  if (it != required_dims().end()) {
+    std::vector<std::string> have;
+    for (const auto& [name, v] : shape) have.push_back(name);
+    if (have != it->second) {
+      n.fail(family + " needs exactly the dimensions " + join(it->second) + ", got " + join(have));
+    }
+  }
+  if (shape.count("causal") && shape.at("causal") > 1) n.child("causal").fail("must be 0 or 1");
+  return shape;
+}
+
+std::string shape_key(const std::string& op, const std::string& dtype, const OpShape& shape) {
+  std::string key = op + "|" + dtype;
+  for (const auto& [name, v] : shape) key += "|" + name + "=" + std::to_string(v);
+  return key;
+}
+
+ProfileEntry read_entry(const Node& n) {
+  ObjectReader r = object(n);
+  ProfileEntry e;
+  e.op = r.string("op");
+  if (e.op.empty()) r.required("op").fail("must name a kernel family");
+  e.dtype = r.choice("dtype", {kDtypes.begin(), kDtypes.end()});
+  e.shape = read_shape(r.required("shape"), e.op);
+  const Times t = read_times(r.required("time_ns"));
+  e.p10_ns = t.p10, e.p50_ns = t.p50, e.p90_ns = t.p90;
+  e.samples = r.integer("samples", 0, std::int64_t{1} << 40);
+  r.finish();
+  return e;
+}
+
+ProfileCollective read_collective(const Node& n) {
+  ObjectReader r = object(n);
+  ProfileCollective c;
+  c.op = r.string("op");
+  c.ranks = r.integer("ranks", 2, std::int64_t{1} << 24);
+  c.bytes = read_bytes(r.required("bytes"));
+  const Times t = read_times(r.required("time_ns"));
+  c.p10_ns = t.p10, c.p50_ns = t.p50, c.p90_ns = t.p90;
+  r.finish();
+  return c;
+}
+
+std::string read_text(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) throw InputError("profile '" + file.string() + "' does not exist");
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    throw InputError("profile '" + file.string() + "' is not a regular file");
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError("cannot open profile '" + file.string() + "'");
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+// Times are whole nanoseconds in analytic profiles; write them without a fraction.
+Json number(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 9.0e15) return static_cast<std::int64_t>(v);
+  return v;
+}
+
+Json times_json(double p10, double p50, double p90) {
+  return {{"p10", number(p10)}, {"p50", number(p50)}, {"p90", number(p90)}};
+}
+
+}  // namespace
+
+Profile load_profile(const std::filesystem::path& file) {
+  // Parsed as it is (no "base" patches or file references: a profile is one self-contained file).
+  const JsonDocument doc = parse_json_text(read_text(file), file);
+  const Node root = Node::root(doc);
+  ObjectReader r = object(root);
+  Profile p;
+  p.file = file;
+  const std::string schema = r.string("schema");
+  if (schema != kProfileSchema) {
+    r.required("schema").fail("unsupported schema \"" + schema + "\" (this ecsim reads \"" + kProfileSchema + "\")");
+  }
+  p.source = r.choice("source", {"measured", "analytic"});
+
+  ObjectReader dev = object(r.required("device"));
+  p.device.name = dev.string("name");
+  p.device.sms = dev.integer("sms", 1, 1 << 20);
+  p.device.hbm = read_bytes(dev.required("hbm_bytes"));
+  p.device.clock_mhz = dev.integer("clock_mhz", 0, 1 << 20);
+  p.device.driver = dev.string("driver");
+  p.device.cuda = dev.string("cuda");
+  dev.finish();
+
+  p.created = r.string("created");
+  ObjectReader tool = object(r.required("tool"));
+  p.git_sha = tool.string("git_sha");
+  p.command = tool.string("command");
+  tool.finish();
+
+  ObjectReader ceilings = object(r.required("ceilings"));
+  p.matmul_ceiling = read_flops_rate(ceilings.required("bf16_matmul_flops_per_s"));
+  p.hbm_ceiling = read_bandwidth(ceilings.required("hbm_bytes_per_s"));
+  ceilings.finish();
+
+  std::map<std::string, std::string> seen;  // entry key -> its JSON path
+  for (const Node& n : r.required("ops").as_array()) {
+    ProfileEntry e = read_entry(n);
+    if (p.source == "measured" && e.samples < 1) n.child("samples").fail("a measured entry needs at least 1 sample");
+    auto [it, fresh] = seen.emplace(shape_key(e.op, e.dtype, e.shape), n.path());
+    if (!fresh) n.fail("duplicate of " + it->second + " (same op, dtype and shape)");
+    p.ops.push_back(std::move(e));
+  }
+  if (auto coll = r.optional("collectives")) {
+    for (const Node& n : coll->as_array()) p.collectives.push_back(read_collective(n));
+  }
+  r.finish();
+  return p;
+}
+
+Json profile_to_json(const Profile& p) {
+  Json ops = Json::array();
+  for (const auto& e : p.ops) {
+    Json shape = Json::object();
+    for (const auto& [name, v] : e.shape) shape[name] = v;
+    ops.push_back({{"op", e.op},
+                   {"dtype", e.dtype},
+                   {"shape", shape},
+                   {"time_ns", times_json(e.p10_ns, e.p50_ns, e.p90_ns)},
+                   {"samples", e.samples}});
+  }
+  Json j = {{"schema", kProfileSchema},
+            {"source", p.source},
+            {"device",
+             {{"name", p.device.name},
+              {"sms", p.device.sms},
+              {"hbm_bytes", number(p.device.hbm.value)},
+              {"clock_mhz", p.device.clock_mhz},
+              {"driver", p.device.driver},
+              {"cuda", p.device.cuda}}},
+            {"created", p.created},
+            {"tool", {{"git_sha", p.git_sha}, {"command", p.command}}},
+            {"ceilings",
+             {{"bf16_matmul_flops_per_s", number(p.matmul_ceiling.value)},
+              {"hbm_bytes_per_s", number(p.hbm_ceiling.value)}}},
+            {"ops", std::move(ops)}};
+  if (!p.collectives.empty()) {
+    Json coll = Json::array();
+    for (const auto& c : p.collectives) {
+      coll.push_back({{"op", c.op},
+                      {"ranks", c.ranks},
+                      {"bytes", number(c.bytes.value)},
+                      {"time_ns", times_json(c.p10_ns, c.p50_ns, c.p90_ns)}});
+    }
+    j["collectives"] = std::move(coll);
+  }
+  return j;
+}
+
+std::string format_profile(const Profile& p) {
+  const Json j = profile_to_json(p);
+  // Header keys first in the schema's order, then the arrays with one element per line.
+  const std::array<const char*, 6> header{"schema", "source", "device", "created", "tool", "ceilings"};
+  std::string out = "{\n";
+  for (const char* key : header) out += "  \"" + std::string(key) + "\": " + j.at(key).dump() + ",\n";
+  auto array = [&](const char* key, bool last) {
+    out += "  \"" + std::string(key) + "\": [";
+    const Json& items = j.at(key);
+    for (std::size_t i = 0; i < items.size(); ++i) out += (i == 0 ? "\n    " : ",\n    ") + items[i].dump();
+    out += items.empty() ? "]" : "\n  ]";
+    out += last ? "\n" : ",\n";
+  };
+  const bool has_collectives = j.contains("collectives");
+  array("ops", !has_collectives);
+  if (has_collectives) array("collectives", true);
+  out += "}\n";
+  return out;
+}
+
+void write_profile(const std::filesystem::path& file, const Profile& p) { write_file_atomic(file, format_profile(p)); }
+
+}  // namespace ecsim

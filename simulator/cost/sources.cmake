@@ -1,0 +1,9 @@
+# Sources of simulator/cost/ (compute costs from profiles), added to ecsim_core.
+target_sources(ecsim_core PRIVATE
+  cost/profile_file.cpp
+  cost/kernel_calls.cpp
+  cost/analytic_model.cpp
+  cost/interpolation.cpp
+  cost/analytic_profile.cpp
+  cost/compute_cost.cpp
+)

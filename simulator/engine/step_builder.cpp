@@ -1,0 +1,391 @@
+#include "engine/step_builder.hpp"
+
+#include <map>
+#include <tuple>
+
+#include "engine/pipeline_schedule.hpp"
+#include "parallel/stage_ops.hpp"
+
+namespace ecsim {
+namespace {
+
+// A collective attached to an operator: issued before or after its forward kernel; the backward
+// mirrors it (an all-gather before the forward becomes a reduce-scatter after the backward).
+struct CommHook {
+  CollectiveKind kind;
+  StreamKind stream;
+  const CommGroup* group;
+  Bytes buffer;
+  std::string label;
+};
+
+CollectiveKind mirror(CollectiveKind k) {
+  if (k == CollectiveKind::kAllGather) return CollectiveKind::kReduceScatter;
+  if (k == CollectiveKind::kReduceScatter) return CollectiveKind::kAllGather;
+  return k;
+}
+
+bool starts_tp_region(const std::string& label) {
+  return label == "self_attn.qkv" || label == "cross_attn.q" || label == "ffn.fc1" || label == "moe.router";
+}
+bool ends_tp_region(const std::string& label) {
+  return label == "self_attn.out" || label == "cross_attn.out" || label == "ffn.fc2" || label == "moe.combine";
+}
+bool is_elementwise(const Op& op) {
+  return !(op.name == "gemm" || op.name == "batched_gemm" || op.name == "grouped_gemm" || op.name == "attention_fwd");
+}
+
+struct LayerParams {
+  double dense = 0;
+  double expert = 0;
+};
+
+class StepBuilder {
+ public:
+  StepBuilder(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost)
+      : s_(s), p_(p), cost_(cost), cluster_(*s.cluster) {}
+
+  TaskGraph build() {
+    const std::int64_t pp = p_.layout.pp;
+    for (std::int64_t r = 0; r < pp; ++r) {
+      g_.rank_ids.push_back(r * p_.layout.dp * p_.layout.tp);
+      g_.rank_stage.push_back(r);
+      stages_.push_back(prepare_stage(r));
+    }
+    // Emit the stages' schedules interleaved so that every task's dependencies exist before it.
+    std::vector<std::size_t> next(static_cast<std::size_t>(pp), 0);
+    bool progress = true;
+    while (progress) {
+      progress = false;
+      for (std::int64_t r = 0; r < pp; ++r) {
+        auto& st = stages_[static_cast<std::size_t>(r)];
+        auto& i = next[static_cast<std::size_t>(r)];
+        while (i < st.schedule.size() && ready(r, st.schedule[i])) {
+          emit(r, st.schedule[i]);
+          ++i;
+          progress = true;
+        }
+      }
+    }
+    for (std::int64_t r = 0; r < pp; ++r) {
+      if (next[static_cast<std::size_t>(r)] != stages_[static_cast<std::size_t>(r)].schedule.size()) {
+        throw RuntimeFailure("step builder: pipeline schedule of stage " + std::to_string(r) + " cannot proceed");
+      }
+      if (p_.training) emit_optimizer(r);
+    }
+    return std::move(g_);
+  }
+
+ private:
+  struct OpEntry {
+    std::int32_t op_index;
+    Nanos fwd, bwd;
+    std::vector<CommHook> before, after;
+  };
+  struct Layer {
+    std::int64_t layer;
+    std::vector<OpEntry> ops;
+    LayerParams params;
+  };
+  struct Stage {
+    std::vector<std::vector<Layer>> chunks;
+    std::vector<ScheduleItem> schedule;
+    std::vector<TaskId> grad_syncs;
+    std::map<std::int64_t, TaskId> param_gather;  // ZeRO-1/2: per layer, at the start of the step
+    TaskId last_compute = -1;
+  };
+
+  Stage prepare_stage(std::int64_t r) {
+    Stage st;
+    const Bytes act{static_cast<double>(p_.tokens_per_micro_batch) * static_cast<double>(s_.model.hidden) * kBf16Bytes};
+    for (auto& chunk : stage_chunks(s_.model, p_, r)) {
+      std::vector<Layer> layers;
+      for (auto& ops : chunk.layers) {
+        Layer layer;
+        layer.layer = ops.empty() ? -1 : ops.front().layer;
+        for (Op& op : ops) {
+          OpEntry e;
+          e.fwd = cost_.forward(op);
+          e.bwd = p_.training ? cost_.backward(op) : Nanos{};
+          (op.sharding == ParamSharding::kExpertParallel ? layer.params.expert : layer.params.dense) += op.params;
+          if (p_.layout.tp > 1 && starts_tp_region(op.label)) {
+            e.before.push_back({CollectiveKind::kAllGather, StreamKind::kTp, &p_.tp_group, act, "tp.all_gather"});
+          }
+          if (p_.layout.tp > 1 && ends_tp_region(op.label)) {
+            e.after.push_back({CollectiveKind::kReduceScatter, StreamKind::kTp, &p_.tp_group, act, "tp.reduce_scatter"});
+          }
+          if (p_.layout.ep > 1 && op.is_comm_boundary) {
+            // What a rank sends: its rows of (token, expert) pairs, d wide in bf16.
+            const Bytes rows{static_cast<double>(op.shape.at("rows")) * static_cast<double>(s_.model.hidden) * kBf16Bytes};
+            if (op.name == "permute") {
+              e.after.push_back({CollectiveKind::kAllToAll, StreamKind::kEp, &p_.ep_group, rows, "ep.dispatch"});
+            } else {
+              e.before.push_back({CollectiveKind::kAllToAll, StreamKind::kEp, &p_.ep_group, rows, "ep.combine"});
+            }
+          }
+          g_.ops.push_back(std::move(op));
+          e.op_index = static_cast<std::int32_t>(g_.ops.size() - 1);
+          layer.ops.push_back(std::move(e));
+        }
+        layers.push_back(std::move(layer));
+      }
+      st.chunks.push_back(std::move(layers));
+    }
+    st.schedule = stage_schedule(p_.layout.pp, p_.layout.vpp, p_.micro_batches, r, p_.training);
+    return st;
+  }
+
+  std::int64_t virtual_stage(std::int64_t r, std::int64_t chunk) const { return chunk * p_.layout.pp + r; }
+  std::int64_t virtual_stages() const { return p_.layout.pp * p_.layout.vpp; }
+
+  bool ready(std::int64_t r, const ScheduleItem& it) const {
+    const std::int64_t vs = virtual_stage(r, it.chunk);
+    if (it.forward) return vs == 0 || fwd_out_.count({vs - 1, it.micro_batch});
+    return vs == virtual_stages() - 1 || bwd_out_.count({vs + 1, it.micro_batch});
+  }
+
+  std::int32_t plan(CollectiveKind kind, Bytes buffer, const CommGroup& group) {
+    const auto key = std::make_tuple(static_cast<int>(kind), buffer.value, group.ranks, group.ranks_per_node);
+    auto it = plan_cache_.find(key);
+    if (it != plan_cache_.end()) return it->second;
+    g_.plans.push_back(plan_collective(cluster_, kind, buffer, group));
+    const auto idx = static_cast<std::int32_t>(g_.plans.size() - 1);
+    plan_cache_.emplace(key, idx);
+    return idx;
+  }
+
+  TaskId comm(std::int64_t r, StreamKind stream, TaskPhase phase, CollectiveKind kind, Bytes buffer,
+              const CommGroup& group, std::string label, std::int64_t layer, std::int64_t mb, std::vector<TaskId> deps) {
+    Task t;
+    t.rank = static_cast<std::int32_t>(r);
+    t.stream = stream;
+    t.phase = phase;
+    t.is_comm = true;
+    t.plan = plan(kind, buffer, group);
+    t.name = collective_name(kind);
+    t.label = std::move(label);
+    t.layer = static_cast<std::int32_t>(layer);
+    t.micro_batch = static_cast<std::int32_t>(mb);
+    t.bytes = buffer;
+    t.deps = std::move(deps);
+    std::erase(t.deps, TaskId{-1});
+    return g_.add(std::move(t));
+  }
+
+  TaskId compute(std::int64_t r, const OpEntry& e, TaskPhase phase, std::int64_t mb, std::int64_t chunk,
+                 std::vector<TaskId> deps) {
+    const Op& op = g_.ops[static_cast<std::size_t>(e.op_index)];
+    Task t;
+    t.rank = static_cast<std::int32_t>(r);
+    t.phase = phase;
+    t.op = e.op_index;
+    t.name = phase == TaskPhase::kBackward ? (op.name == "attention_fwd" ? std::string("attention_bwd") : op.name + "_bwd")
+                                           : op.name;
+    if (phase == TaskPhase::kBackward && (op.name == "gemm" || op.name == "batched_gemm" || op.name == "grouped_gemm")) {
+      t.name = op.name;  // a GEMM's backward is GEMMs
+    }
+    t.label = op.label;
+    t.layer = static_cast<std::int32_t>(op.layer);
+    t.micro_batch = static_cast<std::int32_t>(mb);
+    t.chunk = static_cast<std::int32_t>(chunk);
+    const bool bwd = phase == TaskPhase::kBackward;
+    t.duration = bwd ? e.bwd : e.fwd;
+    t.flops = bwd ? op.bwd_input + op.bwd_weight : op.fwd;
+    t.bytes = bwd ? op.bwd_read + op.bwd_written : op.fwd_read + op.fwd_written;
+    t.deps = std::move(deps);
+    std::erase(t.deps, TaskId{-1});
+    const TaskId id = g_.add(std::move(t));
+    stages_[static_cast<std::size_t>(r)].last_compute = id;
+    return id;
+  }
+
+  // Parameter bytes a layer's gather or reduction moves, for the dense and the expert part.
+  void param_collectives(std::int64_t r, const Layer& layer, CollectiveKind kind, double bytes_per_param,
+                         TaskPhase phase, std::int64_t mb, const std::vector<TaskId>& deps, std::vector<TaskId>& out) {
+    const StreamKind stream = kind == CollectiveKind::kAllGather ? StreamKind::kDpGather : StreamKind::kDp;
+    if (layer.params.dense > 0 && p_.dp_group.ranks > 1) {
+      out.push_back(comm(r, stream, phase, kind, Bytes{layer.params.dense * bytes_per_param}, p_.dp_group,
+                         std::string("dp.") + collective_name(kind), layer.layer, mb, deps));
+    }
+    if (layer.params.expert > 0 && p_.expert_dp_group.ranks > 1) {
+      out.push_back(comm(r, stream, phase, kind, Bytes{layer.params.expert * bytes_per_param},
+                         p_.expert_dp_group, std::string("edp.") + collective_name(kind), layer.layer, mb, deps));
+    }
+  }
+
+  void emit(std::int64_t r, const ScheduleItem& it) {
+    if (it.forward) {
+      emit_forward(r, it);
+    } else {
+      emit_backward(r, it);
+    }
+  }
+
+  void emit_forward(std::int64_t r, const ScheduleItem& it) {
+    Stage& st = stages_[static_cast<std::size_t>(r)];
+    const std::int64_t vs = virtual_stage(r, it.chunk);
+    TaskId prev = vs == 0 ? -1 : fwd_out_.at({vs - 1, it.micro_batch});
+    const int zero = p_.layout.zero;
+    auto& layers = st.chunks[static_cast<std::size_t>(it.chunk)];
+    if (p_.training && zero >= 1 && zero <= 2 && st.param_gather.empty()) {
+      // The previous step's updated parameters are gathered while this step runs (Megatron's
+      // overlapped parameter all-gather): one gather per layer, in layer order.
+      for (const auto& chunk : st.chunks) {
+        for (const Layer& layer : chunk) {
+          std::vector<TaskId> ids;
+          param_collectives(r, layer, CollectiveKind::kAllGather, kBf16Bytes, TaskPhase::kParamGather, -1, {}, ids);
+          if (!ids.empty()) st.param_gather[layer.layer] = ids.back();
+        }
+      }
+    }
+    std::vector<TaskId> layer_ends;  // last compute task of each layer of this item (prefetch bound)
+    for (const Layer& layer : layers) {
+      std::vector<TaskId> deps{prev};
+      if (it.micro_batch == 0 && st.param_gather.count(layer.layer)) deps.push_back(st.param_gather.at(layer.layer));
+      if (zero == 3) {
+        // FSDP: gather this layer's shards, at most one layer ahead of the compute.
+        std::vector<TaskId> ids;
+        const TaskId bound = layer_ends.size() >= 2 ? layer_ends[layer_ends.size() - 2] : -1;
+        param_collectives(r, layer, CollectiveKind::kAllGather, kBf16Bytes, TaskPhase::kParamGather, it.micro_batch,
+                          {bound}, ids);
+        deps.insert(deps.end(), ids.begin(), ids.end());
+      }
+      for (const OpEntry& e : layer.ops) {
+        for (const CommHook& h : e.before) {
+          prev = comm(r, h.stream, TaskPhase::kForward, h.kind, h.buffer, *h.group, h.label, layer.layer, it.micro_batch, deps);
+          deps = {prev};
+        }
+        prev = compute(r, e, TaskPhase::kForward, it.micro_batch, it.chunk, deps);
+        deps = {prev};
+        for (const CommHook& h : e.after) {
+          prev = comm(r, h.stream, TaskPhase::kForward, h.kind, h.buffer, *h.group, h.label, layer.layer, it.micro_batch, deps);
+          deps = {prev};
+        }
+      }
+      layer_ends.push_back(prev);
+    }
+    if (vs < virtual_stages() - 1) {
+      fwd_out_[{vs, it.micro_batch}] =
+          comm(r, StreamKind::kPp, TaskPhase::kPipeline, CollectiveKind::kSendRecv, boundary_bytes(), pair_group(),
+               "pp.send_activations", -1, it.micro_batch, {prev});
+    } else {
+      fwd_out_[{vs, it.micro_batch}] = prev;
+    }
+  }
+
+  void emit_backward(std::int64_t r, const ScheduleItem& it) {
+    Stage& st = stages_[static_cast<std::size_t>(r)];
+    const std::int64_t vs = virtual_stage(r, it.chunk);
+    TaskId prev = vs == virtual_stages() - 1 ? fwd_out_.at({vs, it.micro_batch}) : bwd_out_.at({vs + 1, it.micro_batch});
+    const int zero = p_.layout.zero;
+    const bool last_mb = it.micro_batch == p_.micro_batches - 1;
+    auto& layers = st.chunks[static_cast<std::size_t>(it.chunk)];
+    std::vector<TaskId> layer_ends;
+    for (auto li = layers.rbegin(); li != layers.rend(); ++li) {
+      const Layer& layer = *li;
+      std::vector<TaskId> deps{prev};
+      if (zero == 3) {
+        // Gathered again for the backward, at most one layer ahead.
+        std::vector<TaskId> ids;
+        const TaskId bound = layer_ends.size() >= 2 ? layer_ends[layer_ends.size() - 2] : -1;
+        param_collectives(r, layer, CollectiveKind::kAllGather, kBf16Bytes, TaskPhase::kParamGather, it.micro_batch,
+                          {bound}, ids);
+        deps.insert(deps.end(), ids.begin(), ids.end());
+      }
+      if (p_.layout.recompute != Recompute::kNone) {
+        for (const OpEntry& e : layer.ops) {
+          if (p_.layout.recompute == Recompute::kSelective && !is_elementwise(g_.ops[static_cast<std::size_t>(e.op_index)])) {
+            continue;
+          }
+          prev = compute(r, e, TaskPhase::kRecompute, it.micro_batch, it.chunk, deps);
+          deps = {prev};
+        }
+      }
+      for (auto oi = layer.ops.rbegin(); oi != layer.ops.rend(); ++oi) {
+        const OpEntry& e = *oi;
+        for (auto h = e.after.rbegin(); h != e.after.rend(); ++h) {
+          prev = comm(r, h->stream, TaskPhase::kBackward, mirror(h->kind), h->buffer, *h->group, h->label, layer.layer,
+                      it.micro_batch, deps);
+          deps = {prev};
+        }
+        prev = compute(r, e, TaskPhase::kBackward, it.micro_batch, it.chunk, deps);
+        deps = {prev};
+        for (auto h = e.before.rbegin(); h != e.before.rend(); ++h) {
+          prev = comm(r, h->stream, TaskPhase::kBackward, mirror(h->kind), h->buffer, *h->group, h->label, layer.layer,
+                      it.micro_batch, deps);
+          deps = {prev};
+        }
+      }
+      const double grad_bytes = dtype_bytes(s_.run.optimizer.grads);
+      if (zero == 3) {
+        param_collectives(r, layer, CollectiveKind::kReduceScatter, grad_bytes, TaskPhase::kGradSync, it.micro_batch,
+                          {prev}, st.grad_syncs);
+      } else if (last_mb) {
+        // Gradients are accumulated over the micro-batches and reduced once, layer by layer,
+        // while the backward of the earlier layers goes on.
+        param_collectives(r, layer, zero == 0 ? CollectiveKind::kAllReduce : CollectiveKind::kReduceScatter, grad_bytes,
+                          TaskPhase::kGradSync, it.micro_batch, {prev}, st.grad_syncs);
+      }
+      layer_ends.push_back(prev);
+    }
+    if (vs > 0) {
+      bwd_out_[{vs, it.micro_batch}] =
+          comm(r, StreamKind::kPp, TaskPhase::kPipeline, CollectiveKind::kSendRecv, boundary_bytes(), pair_group(),
+               "pp.send_gradients", -1, it.micro_batch, {prev});
+    }
+  }
+
+  void emit_optimizer(std::int64_t r) {
+    Stage& st = stages_[static_cast<std::size_t>(r)];
+    double dense = 0;
+    double expert = 0;
+    for (const auto& chunk : st.chunks) {
+      for (const Layer& layer : chunk) {
+        dense += layer.params.dense;
+        expert += layer.params.expert;
+      }
+    }
+    const bool sharded = p_.layout.zero >= 1;
+    const double params = sharded ? dense / static_cast<double>(p_.dp_group.ranks) +
+                                        expert / static_cast<double>(p_.expert_dp_group.ranks)
+                                  : dense + expert;
+    Task t;
+    t.rank = static_cast<std::int32_t>(r);
+    t.phase = TaskPhase::kOptimizer;
+    t.name = s_.run.optimizer.kind == "adamw" ? "adamw" : "rmsprop_momentum";
+    t.label = "optimizer.step";
+    t.duration = cost_.optimizer_step(params);
+    // Read params, grads, two moments and the master copy; write params, moments and master.
+    t.bytes = Bytes{params * 2 * (kBf16Bytes + 3 * kFp32Bytes)};
+    t.deps = st.grad_syncs;
+    t.deps.push_back(st.last_compute);
+    std::erase(t.deps, TaskId{-1});
+    st.last_compute = g_.add(std::move(t));
+  }
+
+  // Activations crossing a pipeline boundary: one micro-batch's tokens, d wide, 1/tp each under
+  // sequence parallelism.
+  Bytes boundary_bytes() const {
+    return Bytes{static_cast<double>(p_.tokens_per_micro_batch) * static_cast<double>(s_.model.hidden) * kBf16Bytes /
+                 static_cast<double>(p_.layout.tp)};
+  }
+  // Neighbouring stages: in one node only when a whole pipeline fits in it.
+  CommGroup pair_group() const { return CommGroup{2, p_.pp_group.ranks_per_node > 1 ? 2 : 1}; }
+
+  const Scenario& s_;
+  const LayoutPlan& p_;
+  const ComputeCostModel& cost_;
+  const ClusterSpec& cluster_;
+  TaskGraph g_;
+  std::vector<Stage> stages_;
+  std::map<std::pair<std::int64_t, std::int64_t>, TaskId> fwd_out_, bwd_out_;  // (virtual stage, micro-batch)
+  std::map<std::tuple<int, double, std::int64_t, std::int64_t>, std::int32_t> plan_cache_;
+};
+
+}  // namespace
+
+TaskGraph build_step_graph(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost) {
+  return StepBuilder(s, p, cost).build();
+}
+
+}  // namespace ecsim

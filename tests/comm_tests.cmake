@@ -1,0 +1,4 @@
+# Test sources for simulator/comm/, added to ecsim_unit_tests (paths relative to tests/).
+target_sources(ecsim_unit_tests PRIVATE
+  unit/collective_test.cpp
+)

@@ -1,0 +1,324 @@
+// Compute costs (simulator/cost/): the analytic model's closed forms and anchors, operator ->
+// kernel calls, the profile reader's errors, pricing from a profile, and the leave-one-out check
+// of the committed analytic profile. Expected values are derived in the comments.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <utility>
+
+#include "core/errors.hpp"
+#include "cost/analytic_model.hpp"
+#include "cost/compute_cost.hpp"
+#include "cost/interpolation.hpp"
+#include "model/model_ops.hpp"
+#include "scenario/scenario.hpp"
+
+using namespace ecsim;
+
+namespace {
+
+const std::filesystem::path kSource{ECSIM_SOURCE_DIR};
+
+GpuSpec h100() { return *find_gpu("H100-SXM"); }
+
+double ns(Nanos t) { return static_cast<double>(t.value); }
+
+// Achieved rate of one kernel call under the analytic model, in TFLOP/s.
+double tflops(const KernelCall& c) {
+  return c.flops.value / to_seconds(analytic_kernel_time(h100(), c)).value / parse_flops_rate("1TFLOPS").value;
+}
+
+KernelCall only_call(const Op& op) {
+  const auto calls = forward_kernels(op);
+  REQUIRE(calls.size() == 1);
+  return calls.front();
+}
+
+const Profile& h100_analytic_profile() {
+  static const Profile p = load_profile(kSource / "profiles" / "h100-sxm-analytic.json");
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("analytic: a large GEMM runs at the matmul ceiling times its efficiency") {
+  // 8192^3 is the shape that defines the ceiling (794 TFLOP/s on H100): efficiency 1, so
+  // t = 3 us launch + 2 * 8192^3 / 794e12 s = 3 us + 1384.8 us.
+  const KernelCall c = only_call(make_gemm("g", Component::kFfn, 8192, 8192, 8192, false));
+  const double e = matmul_efficiency("gemm", c.shape);
+  CHECK(e == doctest::Approx(1.0));
+  const Seconds expected = launch_overhead() + compute_time(c.flops, {h100().matmul_ceiling.value * e});
+  CHECK(ns(analytic_kernel_time(h100(), c)) == doctest::Approx(ns(to_nanos(expected))).epsilon(1e-9));
+  CHECK(ns(analytic_kernel_time(h100(), c)) == doctest::Approx(1387.8e3).epsilon(1e-3));
+
+  // The same closed form on another GPU: B200's own ceiling (1800 TFLOP/s in the table).
+  const GpuSpec b200 = *find_gpu("B200");
+  const Seconds on_b200 = launch_overhead() + compute_time(c.flops, b200.matmul_ceiling);
+  CHECK(ns(analytic_kernel_time(b200, c)) == doctest::Approx(ns(to_nanos(on_b200))).epsilon(1e-9));
+}
+
+TEST_CASE("analytic: the expert-GEMM anchors of ANCHORS.md are reproduced") {
+  // d=3072, f=12288, one expert: y[t, 12288] = x[t, 3072] W. Measured TFLOP/s include the launch,
+  // so the model's whole time must give back the measured rate.
+  const std::pair<std::int64_t, double> anchors[] = {{128, 217}, {256, 380}, {512, 584},
+                                                     {1024, 639}, {2048, 705}, {4096, 761}};
+  for (auto [tokens, measured] : anchors) {
+    CAPTURE(tokens);
+    const KernelCall c = only_call(make_batched_gemm("e", Component::kExperts, 1, tokens, 12288, 3072, false));
+    CHECK(tflops(c) == doctest::Approx(measured).epsilon(0.005));
+  }
+  // Eight experts batched (ANCHORS.md: 321 at 128 tokens, weight-streaming bound by construction;
+  // 708 at 512 tokens, where the model gives about 680: within 5%).
+  const KernelCall b128 = only_call(make_batched_gemm("e", Component::kExperts, 8, 128, 12288, 3072, false));
+  CHECK(tflops(b128) == doctest::Approx(321).epsilon(0.01));
+  const KernelCall b512 = only_call(make_batched_gemm("e", Component::kExperts, 8, 512, 12288, 3072, false));
+  CHECK(tflops(b512) == doctest::Approx(708).epsilon(0.05));
+}
+
+TEST_CASE("analytic: efficiency rises with tokens per expert") {
+  // Expert FFN of EC-DiT-M (d=3072, f=12288) with 8 local experts: achieved TFLOP/s never falls as
+  // tokens per expert grow from 16 to 16384, and 4096 tokens run over twice as fast as 128.
+  double previous = 0;
+  for (std::int64_t tokens = 16; tokens <= 16384; tokens *= 2) {
+    CAPTURE(tokens);
+    const double r = tflops(only_call(make_batched_gemm("e", Component::kExperts, 8, tokens, 12288, 3072, false)));
+    CHECK(r >= previous);
+    previous = r;
+  }
+  const auto rate_at = [](std::int64_t tokens) {
+    return tflops(only_call(make_batched_gemm("e", Component::kExperts, 8, tokens, 12288, 3072, false)));
+  };
+  CHECK(rate_at(4096) > 2 * rate_at(128));
+  // A smaller n*k (EC-DiT-XL, d=1152, f=4608 over TP 2) is less efficient at the same tokens.
+  const double xl = tflops(only_call(make_batched_gemm("e", Component::kExperts, 8, 512, 2304, 1152, false)));
+  CHECK(xl < rate_at(512));
+  // Ragged groups run at the grouped/batched ratio of ANCHORS.md (605 / 680) of uniform ones.
+  const std::vector<std::int64_t> rows(8, 2048);
+  const OpShape grouped{{"groups", 8}, {"m_total", 8 * 2048}, {"n", 12288}, {"k", 3072}};
+  const OpShape batched{{"batch", 8}, {"m", 2048}, {"n", 12288}, {"k", 3072}};
+  CHECK(matmul_efficiency("grouped_gemm", grouped) ==
+        doctest::Approx(matmul_efficiency("batched_gemm", batched) * 605.0 / 680.0));
+}
+
+TEST_CASE("analytic: a large elementwise op moves its bytes at a fraction of the HBM ceiling") {
+  // GeLU over 2^28 bf16 values reads and writes each once: 2^28 * 4 B = 1.074 GB, streamed at
+  // 0.90 x 2.97 TB/s = 2.673 TB/s: 401.7 us + 3 us launch.
+  const KernelCall c = only_call(make_elementwise("gelu", "act", Component::kFfn, std::int64_t{1} << 28, 1, 1, 8, 1));
+  CHECK(c.bytes.value == doctest::Approx(4.0 * (1 << 28)));
+  const double fraction = memory_kernel("gelu").hbm_fraction;
+  CHECK(fraction == doctest::Approx(0.90));
+  const Seconds expected = launch_overhead() + transfer_time(c.bytes, {h100().hbm_ceiling.value * fraction});
+  CHECK(ns(analytic_kernel_time(h100(), c)) == doctest::Approx(ns(to_nanos(expected))).epsilon(1e-9));
+  CHECK(ns(analytic_kernel_time(h100(), c)) == doctest::Approx(404.7e3).epsilon(1e-3));
+  // Its backward is gelu_bwd: reads dY and the saved input, writes dX (3 x 2^28 x 2 B).
+  const auto bwd =
+      backward_kernels(make_elementwise("gelu", "act", Component::kFfn, std::int64_t{1} << 28, 1, 1, 8, 1));
+  REQUIRE(bwd.size() == 1);
+  CHECK(bwd.front().op == "gelu_bwd");
+  CHECK(bwd.front().bytes.value == doctest::Approx(6.0 * (1 << 28)));
+}
+
+TEST_CASE("analytic: attention at EC-DiT shapes runs at 100-200 TFLOP/s forward") {
+  // ANCHORS.md, cuDNN SDPA, EC-DiT-M with masking: 32 images x 48 heads, 128 x 128, head dim 64:
+  // forward 98 TFLOP/s, forward+backward 61 (backward counted as 2.5x forward FLOPs).
+  const auto rates = [](const Op& a) {
+    const KernelCall fwd = only_call(a);
+    const auto bwd = backward_kernels(a);
+    REQUIRE(bwd.size() == 1);
+    CHECK(bwd.front().op == "attention_bwd");
+    const Seconds both = to_seconds(analytic_kernel_time(h100(), fwd) + analytic_kernel_time(h100(), bwd.front()));
+    return std::make_pair(tflops(fwd), 3.5 * fwd.flops.value / both.value / parse_flops_rate("1TFLOPS").value);
+  };
+  const auto [masked_fwd, masked_both] =
+      rates(make_attention("a", Component::kSelfAttention, 32, 48, 12, 128, 128, 64, false));
+  CHECK(masked_fwd == doctest::Approx(98).epsilon(0.005));
+  CHECK(masked_both == doctest::Approx(61).epsilon(0.005));
+  // 256 x 256 has two rows (XL self 156 / 117, M self 212 / 143); the model takes their geometric
+  // mean, so both shapes land between the two measurements.
+  for (auto [images, heads] : {std::pair<std::int64_t, std::int64_t>{64, 18}, {32, 48}}) {
+    const auto [fwd, both] =
+        rates(make_attention("a", Component::kSelfAttention, images, heads, 6, 256, 256, 64, false));
+    CHECK(fwd >= 156);
+    CHECK(fwd <= 212);
+    CHECK(both >= 117);
+    CHECK(both <= 143);
+  }
+  // Every EC-DiT self/cross shape of the table lands in 90-220 TFLOP/s forward.
+  for (auto [b, h, q, kv] : {std::array<std::int64_t, 4>{64, 18, 256, 256}, {64, 18, 256, 128},
+                             {32, 48, 256, 128}, {32, 48, 128, 128}}) {
+    const double r = tflops(only_call(make_attention("a", Component::kSelfAttention, b, h, 6, q, kv, 64, false)));
+    CHECK(r > 90);
+    CHECK(r < 220);
+  }
+  // One image of XL at TP 8 (2 heads x 2 query tiles = 4 blocks on 132 SMs) runs far slower per FLOP.
+  const double lone = tflops(only_call(make_attention("a", Component::kSelfAttention, 1, 2, 1, 256, 256, 64, false)));
+  CHECK(lone < 10);
+}
+
+TEST_CASE("kernel calls: a gemm's backward is two gemms of transposed shapes") {
+  // y[m,n] = x[m,k] W[k,n] with m=256, n=4608, k=1152.
+  // dX[m,k] = dY[m,n] W^T: gemm {m: 256, n: 1152, k: 4608}; dW[k,n] = X^T dY: gemm {m: 1152, n: 4608, k: 256}.
+  const Op g = make_gemm("fc1", Component::kFfn, 256, 4608, 1152, true);
+  const auto calls = backward_kernels(g);
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[0].op == "gemm");
+  CHECK(calls[0].shape == OpShape{{"m", 256}, {"n", 1152}, {"k", 4608}});
+  CHECK(calls[1].op == "gemm");
+  CHECK(calls[1].shape == OpShape{{"m", 1152}, {"n", 4608}, {"k", 256}});
+  CHECK(calls[0].flops.value == 2.0 * 256 * 4608 * 1152);
+  CHECK(calls[1].flops.value == 2.0 * 256 * 4608 * 1152);
+  // The two calls' bytes are the operator's backward traffic, split.
+  CHECK((calls[0].bytes + calls[1].bytes).value == (g.bwd_read + g.bwd_written).value);
+  // The cost model's backward is the sum of the two kernels.
+  const ComputeCostModel model = ComputeCostModel::analytic(h100());
+  CHECK(model.backward(g) == model.kernel(calls[0]) + model.kernel(calls[1]));
+  CHECK(model.forward(g) == analytic_kernel_time(h100(), forward_kernels(g).front()));
+
+  // Ragged groups: dX is a grouped gemm [m_total, k, n]; dW a grouped_gemm_wgrad {groups, k, n, m_total}.
+  const Op r = make_grouped_gemm("e", Component::kExperts, {100, 300, 0, 624}, 12288, 3072, false);
+  const auto rc = backward_kernels(r);
+  REQUIRE(rc.size() == 2);
+  CHECK(rc[0].shape == OpShape{{"groups", 4}, {"m_total", 1024}, {"n", 3072}, {"k", 12288}});
+  CHECK(rc[1].op == "grouped_gemm_wgrad");
+  CHECK(rc[1].shape == OpShape{{"groups", 4}, {"m", 3072}, {"n", 12288}, {"k_total", 1024}});
+  CHECK((rc[0].bytes + rc[1].bytes).value == (r.bwd_read + r.bwd_written).value);
+}
+
+TEST_CASE("profile files: bad ones name the file and the JSON path") {
+  struct Case {
+    const char* file;
+    const char* where;
+    const char* what;
+  };
+  const Case cases[] = {
+      {"wrong_schema.json", "wrong_schema.json: /schema", "unsupported schema \"ecsim.profile/2\""},
+      {"unknown_key.json", "unknown_key.json: /ops/1/shpe", "unknown key"},
+      {"missing_time.json", "missing_time.json: /ops/0", "missing required key 'time_ns'"},
+      {"p10_above_p50.json", "p10_above_p50.json: /ops/0/time_ns/p10", "p10 exceeds p50"},
+      {"gemm_missing_dim.json", "gemm_missing_dim.json: /ops/0/shape", "gemm needs exactly the dimensions k, m, n"},
+      {"bad_dtype.json", "bad_dtype.json: /ops/0/dtype", "must be one of"},
+      {"duplicate_entry.json", "duplicate_entry.json: /ops/3", "duplicate of /ops/0"},
+      {"bad_ceiling_unit.json", "bad_ceiling_unit.json: /ceilings/hbm_bytes_per_s", "unknown bandwidth unit"},
+      {"negative_ceiling.json", "negative_ceiling.json: /ceilings/bf16_matmul_flops_per_s", "must be > 0"},
+      {"measured_without_samples.json", "measured_without_samples.json: /ops/2/samples", "at least 1 sample"},
+      {"negative_dim.json", "negative_dim.json: /ops/1/shape/m", "must not be negative"},
+      {"device_not_object.json", "device_not_object.json: /device", "must be an object"},
+      {"unknown_source.json", "unknown_source.json: /source", "must be one of \"measured\", \"analytic\""},
+      {"ops_not_array.json", "ops_not_array.json: /ops", "must be an array"},
+      {"not_json.json", "not_json.json: /", "not valid JSON"},
+      {"does_not_exist.json", "does_not_exist.json", "does not exist"},
+  };
+  const std::filesystem::path dir = kSource / "tests" / "bad_inputs" / "profiles";
+  for (const Case& c : cases) {
+    CAPTURE(c.file);
+    std::string message;
+    try {
+      load_profile(dir / c.file);
+    } catch (const InputError& e) {
+      message = e.what();
+    }
+    CAPTURE(message);
+    CHECK(message.find(c.where) != std::string::npos);
+    CHECK(message.find(c.what) != std::string::npos);
+  }
+}
+
+TEST_CASE("profile files: written and read back unchanged") {
+  const std::vector<KernelCall> calls = {
+      only_call(make_gemm("g", Component::kFfn, 1024, 4608, 1152, true)),
+      only_call(make_attention("a", Component::kSelfAttention, 8, 18, 6, 128, 128, 64, false)),
+      only_call(make_elementwise("gelu", "act", Component::kFfn, 1 << 20, 1, 1, 8, 1)),
+  };
+  Profile p;
+  p.source = "analytic";
+  p.device = {"H100-SXM", 132, parse_bytes("80GB"), 0, "none (analytic)", "none (analytic)"};
+  p.created = "2026-11-26T00:00:00Z";
+  p.git_sha = "test";
+  p.command = "compute_cost_test";
+  p.matmul_ceiling = h100().matmul_ceiling;
+  p.hbm_ceiling = h100().hbm_ceiling;
+  for (const auto& c : calls) {
+    const auto t = static_cast<double>(analytic_kernel_time(h100(), c).value);
+    p.ops.push_back({c.op, c.dtype, c.shape, t, t, t, 0});
+  }
+  p.collectives.push_back({"all_reduce", 8, parse_bytes("256MiB"), 700e3, 710e3, 730e3});
+  const auto file = std::filesystem::temp_directory_path() / "ecsim_compute_cost_roundtrip.json";
+  write_profile(file, p);
+  const Profile back = load_profile(file);
+  std::filesystem::remove(file);
+  CHECK(back.device.name == "H100-SXM");
+  CHECK(back.matmul_ceiling == p.matmul_ceiling);
+  CHECK(back.hbm_ceiling == p.hbm_ceiling);
+  REQUIRE(back.ops.size() == p.ops.size());
+  for (std::size_t i = 0; i < p.ops.size(); ++i) {
+    CHECK(back.ops[i].op == p.ops[i].op);
+    CHECK(back.ops[i].shape == p.ops[i].shape);
+    CHECK(back.ops[i].p50_ns == p.ops[i].p50_ns);
+  }
+  REQUIRE(back.collectives.size() == 1);
+  CHECK(back.collectives[0].bytes == parse_bytes("256MiB"));
+}
+
+TEST_CASE("pricing from a profile: inside the measured range from neighbours, outside analytic") {
+  const GpuSpec gpu = h100();
+  const ComputeCostModel model = ComputeCostModel::from_profile(h100_analytic_profile(), gpu);
+  CHECK(model.description().find("h100-sxm-analytic.json (analytic, H100-SXM") != std::string::npos);
+
+  // A shape in the profile is priced as its entry: the analytic time, from the profile.
+  const Op listed = make_batched_gemm("e", Component::kExperts, 8, 512, 12288, 3072, true);
+  CHECK(model.forward(listed) == analytic_kernel_time(gpu, forward_kernels(listed).front()));
+  CHECK(model.stats().from_profile == 1);
+  CHECK(model.stats().from_roofline == 0);
+
+  // Between swept shapes (700 tokens per expert lies between 512 and 1024): interpolated, and
+  // within 3% of the analytic model it was made from.
+  const Op between = make_batched_gemm("e", Component::kExperts, 8, 700, 12288, 3072, true);
+  CHECK(ns(model.forward(between)) ==
+        doctest::Approx(ns(analytic_kernel_time(gpu, forward_kernels(between).front()))).epsilon(0.03));
+  CHECK(model.stats().from_profile == 2);
+
+  // Far outside (a million tokens per expert): the analytic fallback, counted.
+  const Op outside = make_batched_gemm("e", Component::kExperts, 8, 1 << 20, 12288, 3072, true);
+  CHECK(model.forward(outside) == analytic_kernel_time(gpu, forward_kernels(outside).front()));
+  CHECK(model.stats().from_roofline == 1);
+
+  // Optimizer steps: swept over 2^20..2^32 parameters, so 1e9 is interpolated (the time is
+  // linear in the parameters past the launch: within 1% of the analytic value).
+  const double analytic_step = ns(analytic_kernel_time(gpu, optimizer_kernel(1e9)));
+  CHECK(ns(model.optimizer_step(1e9)) == doctest::Approx(analytic_step).epsilon(0.01));
+  CHECK(model.stats().from_profile == 3);
+  CHECK(model.optimizer_step(0) == Nanos{});
+}
+
+TEST_CASE("pricing from a profile: the default scenario's kernels all lie inside the analytic profile") {
+  // EC-DiT-M-64E training, TP 2, EP 64, 8 images per micro-batch (scenarios/ecdit-m-64e-train.json).
+  const Scenario s = default_scenario();
+  REQUIRE(s.layout);
+  OpContext ctx;
+  ctx.samples = s.layout->mbs;
+  ctx.tp = s.layout->tp;
+  ctx.ep = s.layout->ep;
+  const ComputeCostModel model = ComputeCostModel::from_profile(h100_analytic_profile(), h100());
+  Nanos step;
+  for (const Op& op : model_ops(s.model, ctx)) step += model.forward(op) + model.backward(op);
+  CHECK(model.stats().from_roofline == 0);
+  CHECK(model.stats().from_profile > 0);
+  MESSAGE("default scenario, one micro-batch forward+backward on H100 (analytic profile): "
+          << format_duration(to_seconds(step), 4) << " over " << model.stats().from_profile << " kernel calls");
+}
+
+TEST_CASE("leave-one-out: the committed H100 analytic profile predicts each entry from the others") {
+  // Each entry dropped and priced from the rest; entries at the ends of every sweep through them
+  // have no bracketing neighbours left and are counted, not scored.
+  const LeaveOneOutResult r = leave_one_out(h100_analytic_profile());
+  MESSAGE("leave-one-out over profiles/h100-sxm-analytic.json: " << r.entries << " entries, " << r.predicted
+          << " predicted, " << r.outside << " outside; relative error median " << r.median * 100 << "%, p90 "
+          << r.p90 * 100 << "%, max " << r.max * 100 << "% (" << r.worst << ")");
+  CHECK(r.predicted >= r.entries * 3 / 4);
+  CHECK(r.median <= 0.05);
+  CHECK(r.p90 <= 0.15);
+}
