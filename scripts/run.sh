@@ -4,4 +4,4 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-"$root/build/bin/ecsim" model "$root/scenarios/models/ecdit-m-64e.json" "$@"
+"$root/build/bin/ecsim" simulate "$@"

@@ -129,6 +129,31 @@ Node Node::root(const JsonDocument& doc) {
 void Node::fail(const std::string& what) const { throw InputError(doc_->file.string(), path_, what); }
 
 Node Node::object_or_reference() const {
+  if (value_->is_object() && value_->contains("base")) {
+    // An inline object that patches a file: resolved like a file's "base", reported at this path.
+    const Json& base_name = (*value_)["base"];
+    if (!base_name.is_string()) child("base").fail("must be a file name, got " + describe(base_name));
+    const auto base_path = doc_->file.parent_path() / base_name.get<std::string>();
+    std::vector<std::filesystem::path> chain = doc_->chain;
+    if (chain.empty()) chain.push_back(doc_->file);
+    JsonDocument base;
+    try {
+      base = load_json_file(base_path, chain);
+    } catch (const InputError& e) {
+      if (!e.file().empty()) throw;
+      child("base").fail(e.what());
+    }
+    if (!base.root->is_object()) throw InputError(base_path.string(), "/", "a base file must hold an object");
+    Json merged = *base.root;
+    Json patch = *value_;
+    patch.erase("base");
+    merged.merge_patch(patch);
+    auto doc = std::make_shared<JsonDocument>();
+    doc->file = doc_->file;
+    doc->chain = doc_->chain;
+    doc->root = std::make_shared<const Json>(std::move(merged));
+    return Node(doc, doc->root.get(), path_);
+  }
   if (value_->is_object()) return *this;
   if (!value_->is_string()) fail("must be an object or the name of a file holding one, got " + describe(*value_));
   auto target = doc_->file.parent_path() / value_->get<std::string>();

@@ -114,6 +114,30 @@ TEST_CASE("a share changes when a transfer joins halfway") {
   CHECK(r.timing[static_cast<std::size_t>(y)].finish.value == 20);  // 500 B shared, 500 B alone
 }
 
+TEST_CASE("overlapping phases run together on their own ports; the stage ends with the slower") {
+  // NVLink phase 1000 B at 100 B/ns (10 ns) overlapped by a network phase 300 B at 10 B/ns (30 ns),
+  // then a second NVLink stage of 500 B (5 ns): 30 + 5 = 35 ns.
+  TaskGraph g = one_rank();
+  CollectivePlan p;
+  p.phases.push_back({Tier::kNvlink, Bytes{1000}, BytesPerSecond{100e9}});
+  p.phases.push_back({Tier::kNetwork, Bytes{300}, BytesPerSecond{10e9}, true});
+  p.phases.push_back({Tier::kNvlink, Bytes{500}, BytesPerSecond{100e9}});
+  g.plans.push_back(p);
+  Task t;
+  t.is_comm = true;
+  t.stream = StreamKind::kDp;
+  t.plan = 0;
+  g.add(t);
+  // A second transfer on NVLink alone shares the port only during the first 20 ns it is active.
+  transfer(g, 0, StreamKind::kEp, 1000, 100, 0, {});
+  const auto r = run_engine(g);
+  CHECK(p.time_alone().value == doctest::Approx(35e-9));
+  // Both NVLink transfers share 100 B/ns: 2000 B take 20 ns; the network phase ends at 30 ns,
+  // then 500 B alone: 35 ns.
+  CHECK(r.timing[0].finish.value == 35);
+  CHECK(r.timing[1].finish.value == 20);
+}
+
 TEST_CASE("latency comes before the bytes") {
   TaskGraph g = one_rank();
   transfer(g, 0, StreamKind::kDp, 1000, 100, 7, {});
