@@ -6,6 +6,7 @@
 
 #include "app/model_command.hpp"
 #include "app/simulate_command.hpp"
+#include "app/validate_command.hpp"
 #include "core/errors.hpp"
 
 int main(int argc, char** argv) {
@@ -35,6 +36,18 @@ int main(int argc, char** argv) {
   simulate->add_option("--csv", sim_opts.csv_out, "write one CSV row per simulated operator")->option_text("FILE");
   simulate->add_option("--trace", sim_opts.trace_out, "write a Chrome trace (opens in ui.perfetto.dev)")->option_text("FILE");
 
+  ecsim::ValidateOptions val_opts;
+  CLI::App* validate = app.add_subcommand("validate", "lay a simulation over a measured run, operator by operator");
+  validate->add_option("--measured", val_opts.measured, "the run's JSON (ecsim-run --json, schema ecsim.run/1)")
+      ->option_text("RUN.json")
+      ->required()
+      ->check(CLI::ExistingFile);
+  validate->add_option("--scenario", val_opts.scenario, "the scenario that ran")->option_text("S.json")->required()->check(CLI::ExistingFile);
+  validate->add_option("--profile", val_opts.profile, "price kernels from this profile (default: analytic model of the GPU)")
+      ->option_text("FILE")
+      ->check(CLI::ExistingFile);
+  validate->add_option("--json", val_opts.json_out, "write the comparison (schema ecsim.validation/1)")->option_text("FILE");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -44,6 +57,7 @@ int main(int argc, char** argv) {
   try {
     if (*model) ecsim::run_model_command(model_opts, std::cout);
     if (*simulate) ecsim::run_simulate_command(sim_opts, std::cout);
+    if (*validate) ecsim::run_validate_command(val_opts, std::cout);
   } catch (const ecsim::InputError& e) {
     std::cerr << "ecsim: error: " << e.what() << "\n";
     return 2;

@@ -1,0 +1,67 @@
+#include "validate/measured_run.hpp"
+
+namespace ecsim {
+
+MeasuredRun load_measured_run(const std::filesystem::path& file) {
+  const Node root = Node::root(load_json_file(file));
+  ObjectReader r(root);
+  MeasuredRun run;
+  run.file = file;
+  const std::string schema = r.string("schema");
+  if (schema != kRunSchema) r.required("schema").fail("expected \"" + std::string(kRunSchema) + "\", got \"" + schema + "\"");
+  {
+    ObjectReader s(r.required("scenario"));
+    run.scenario_name = s.string("name");
+    s.string_or("file", "");
+    s.finish();
+  }
+  run.layout = r.string("layout");
+  run.layers = r.integer_or("layers", 0, 0, 4096);
+  run.device = r.string("device");
+  r.string_or("created", "");
+  for (const Node& n : r.required("steps").as_array()) {
+    ObjectReader st(n);
+    st.integer("step", 0, std::int64_t{1} << 40);
+    const double t = st.positive("time_s");
+    st.finish();
+    run.step_times_s.push_back(t);
+  }
+  if (run.step_times_s.empty()) r.required("steps").fail("needs at least one measured step");
+  for (const Node& n : r.required("ops").as_array()) {
+    ObjectReader o(n);
+    MeasuredOp op;
+    op.rank = o.integer("rank", 0, std::int64_t{1} << 24);
+    op.name = o.string("name");
+    op.label = o.string("label");
+    op.layer = o.integer("layer", -1, 4096);
+    op.micro_batch = o.integer("micro_batch", -1, std::int64_t{1} << 24);
+    op.phase = o.choice("phase", {"forward", "backward", "recompute", "optimizer"});
+    op.time_ns = o.number("time_ns", 0, 1e15);
+    o.finish();
+    run.ops.push_back(std::move(op));
+  }
+  run.peak_memory_bytes = r.number_or("peak_memory_bytes", 0, 0, 1e15);
+  r.finish();
+  return run;
+}
+
+Json measured_run_to_json(const MeasuredRun& run) {
+  Json steps = Json::array();
+  for (std::size_t i = 0; i < run.step_times_s.size(); ++i) steps.push_back({{"step", i}, {"time_s", run.step_times_s[i]}});
+  Json ops = Json::array();
+  for (const auto& op : run.ops) {
+    ops.push_back({{"rank", op.rank}, {"name", op.name}, {"label", op.label}, {"layer", op.layer},
+                   {"micro_batch", op.micro_batch}, {"phase", op.phase}, {"time_ns", op.time_ns}});
+  }
+  Json j = {{"schema", kRunSchema},
+            {"scenario", {{"name", run.scenario_name}}},
+            {"layout", run.layout},
+            {"device", run.device},
+            {"steps", steps},
+            {"ops", ops},
+            {"peak_memory_bytes", run.peak_memory_bytes}};
+  if (run.layers > 0) j["layers"] = run.layers;
+  return j;
+}
+
+}  // namespace ecsim

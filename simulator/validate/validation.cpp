@@ -1,0 +1,151 @@
+#include "validate/validation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <ostream>
+#include <tuple>
+
+namespace ecsim {
+namespace {
+
+using MatchKey = std::tuple<std::int64_t, std::string, std::int64_t, std::int64_t, std::string>;
+
+std::string kind_of(const std::string& name, const std::string& phase) { return name + " (" + phase + ")"; }
+
+}  // namespace
+
+Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const ComputeCostModel& cost) {
+  Scenario s = scenario;
+  if (run.layers > 0) {
+    // A slice of the model: the blocks that ran, with the MoE placement of the full model.
+    s.model.layers = run.layers;
+  }
+  const LayoutPlan plan = plan_layout(s, apply_layout_flag(s.layout.value_or(Layout{}), run.layout), "--layout");
+  const SimulationResult sim = simulate(s, plan, cost);
+
+  Validation v;
+  v.scenario_name = s.name;
+  v.run_file = run.file.string();
+  v.device = run.device;
+  v.layout = layout_to_string(plan.layout);
+  v.cost_description = sim.cost_description;
+  v.predicted_step_s = sim.step_time.value;
+  v.predicted_peak_memory_bytes = sim.memory.peak().value;
+  v.measured_peak_memory_bytes = run.peak_memory_bytes;
+
+  // Predicted compute tasks by key; a measured rank maps to its stage's simulated rank.
+  std::map<MatchKey, std::vector<std::size_t>> predicted;
+  for (std::size_t t = 0; t < sim.graph.tasks.size(); ++t) {
+    const Task& task = sim.graph.tasks[t];
+    if (task.is_comm) continue;
+    const std::int64_t stage = sim.graph.rank_stage[static_cast<std::size_t>(task.rank)];
+    predicted[{stage, task.label, task.layer, task.micro_batch, phase_name(task.phase)}].push_back(t);
+  }
+  const std::int64_t ranks_per_stage = plan.layout.dp * plan.layout.tp;
+  std::map<std::string, KindError> kinds;
+  std::map<MatchKey, std::size_t> used;
+  for (const MeasuredOp& op : run.ops) {
+    const MatchKey key{op.rank / ranks_per_stage, op.label, op.layer, op.micro_batch, op.phase};
+    auto it = predicted.find(key);
+    std::size_t& n = used[key];
+    if (it == predicted.end() || n >= it->second.size()) {
+      ++v.unmatched_measured;
+      continue;
+    }
+    const Task& task = sim.graph.tasks[it->second[n++]];
+    if (task.name != op.name) {
+      ++v.unmatched_measured;
+      continue;
+    }
+    const auto& timing = sim.engine.timing[it->second[n - 1]];
+    auto& k = kinds[kind_of(op.name, op.phase)];
+    k.kind = kind_of(op.name, op.phase);
+    k.predicted_s += to_seconds(timing.finish - timing.start).value;
+    k.measured_s += op.time_ns / kNanosPerSecond;
+    ++k.count;
+    ++v.matched;
+  }
+  // Ranks that were measured: every simulated op of their stages should have been matched.
+  std::map<std::int64_t, bool> measured_stages;
+  for (const MeasuredOp& op : run.ops) measured_stages[op.rank / ranks_per_stage] = true;
+  std::int64_t expected = 0;
+  for (const auto& [key, tasks] : predicted) {
+    if (measured_stages.count(std::get<0>(key))) expected += static_cast<std::int64_t>(tasks.size());
+  }
+  v.unmatched_predicted = expected - v.matched;
+
+  for (auto& [name, k] : kinds) v.per_kind.push_back(k);
+  std::sort(v.per_kind.begin(), v.per_kind.end(), [](const KindError& a, const KindError& b) {
+    const double da = std::fabs(a.predicted_s - a.measured_s), db = std::fabs(b.predicted_s - b.measured_s);
+    return da != db ? da > db : a.kind < b.kind;
+  });
+  double sum = 0;
+  for (std::size_t i = 0; i < run.step_times_s.size(); ++i) {
+    StepError e{static_cast<std::int64_t>(i), v.predicted_step_s, run.step_times_s[i]};
+    v.steps.push_back(e);
+    sum += std::fabs(e.error());
+    v.measured_step_mean_s += run.step_times_s[i];
+  }
+  v.measured_step_mean_s /= static_cast<double>(run.step_times_s.size());
+  v.mape = sum / static_cast<double>(run.step_times_s.size());
+  return v;
+}
+
+Json validation_to_json(const Validation& v) {
+  Json per_op = Json::array();
+  for (const auto& k : v.per_kind) {
+    per_op.push_back({{"name", k.kind}, {"predicted_s", k.predicted_s}, {"measured_s", k.measured_s},
+                      {"error", k.error()}, {"count", k.count}});
+  }
+  Json steps = Json::array();
+  for (const auto& s : v.steps) {
+    steps.push_back({{"step", s.step}, {"predicted_s", s.predicted_s}, {"measured_s", s.measured_s}, {"error", s.error()}});
+  }
+  return {{"schema", "ecsim.validation/1"},
+          {"scenario", {{"name", v.scenario_name}}},
+          {"run", {{"file", v.run_file}, {"device", v.device}, {"layout", v.layout}}},
+          {"cost_model", v.cost_description},
+          {"per_op", per_op},
+          {"steps", steps},
+          {"mape", v.mape},
+          {"step_time", {{"predicted_s", v.predicted_step_s}, {"measured_mean_s", v.measured_step_mean_s},
+                         {"error", v.predicted_step_s / v.measured_step_mean_s - 1}}},
+          {"memory", {{"predicted_peak_bytes", v.predicted_peak_memory_bytes},
+                      {"measured_peak_bytes", v.measured_peak_memory_bytes}}},
+          {"matching", {{"matched", v.matched}, {"unmatched_measured", v.unmatched_measured},
+                        {"unmatched_predicted", v.unmatched_predicted}}}};
+}
+
+void print_validation(const Validation& v, std::ostream& out) {
+  char line[200];
+  out << "validation of " << v.scenario_name << " against " << v.run_file << " (" << v.device << ")\n";
+  out << "  layout " << v.layout << "\n  costs  " << v.cost_description << "\n\n";
+  std::snprintf(line, sizeof line, "step time: predicted %.3f ms, measured %.3f ms (mean of %zu), error %+.1f%%, MAPE %.1f%%\n",
+                v.predicted_step_s * 1e3, v.measured_step_mean_s * 1e3, v.steps.size(),
+                100 * (v.predicted_step_s / v.measured_step_mean_s - 1), 100 * v.mape);
+  out << line;
+  if (v.measured_peak_memory_bytes > 0) {
+    out << "peak memory: predicted " << format_bytes(Bytes{v.predicted_peak_memory_bytes}, 4) << ", measured "
+        << format_bytes(Bytes{v.measured_peak_memory_bytes}, 4) << "\n";
+  }
+  out << "operators matched " << v.matched << ", unmatched: " << v.unmatched_measured << " measured, "
+      << v.unmatched_predicted << " predicted\n\n";
+  std::snprintf(line, sizeof line, "%-40s %12s %12s %8s %6s\n", "operator kind (largest error first)", "predicted ms",
+                "measured ms", "error", "count");
+  out << line;
+  for (const auto& k : v.per_kind) {
+    std::snprintf(line, sizeof line, "%-40s %12.3f %12.3f %+7.1f%% %6lld\n", k.kind.c_str(), k.predicted_s * 1e3,
+                  k.measured_s * 1e3, 100 * k.error(), static_cast<long long>(k.count));
+    out << line;
+  }
+  if (!v.per_kind.empty()) {
+    const auto& worst = v.per_kind.front();
+    out << "\nthe largest disagreement: " << worst.kind << " ("
+        << (worst.predicted_s > worst.measured_s ? "over" : "under") << "-predicted by "
+        << format_duration(Seconds{std::fabs(worst.predicted_s - worst.measured_s)}, 3) << " per step)\n";
+  }
+}
+
+}  // namespace ecsim

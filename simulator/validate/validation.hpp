@@ -1,0 +1,50 @@
+// Prediction laid over measurement: the run's configuration is simulated exactly (its scenario,
+// layout and layer count), operators are matched by (pipeline stage of the rank, label, layer,
+// micro-batch, pass) with the kernel family checked, and the errors are summed per operator kind
+// and per step.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "result/simulation.hpp"
+#include "validate/measured_run.hpp"
+
+namespace ecsim {
+
+struct KindError {
+  std::string kind;  // "gemm (forward)", "attention_bwd (backward)"
+  double predicted_s = 0;
+  double measured_s = 0;
+  std::int64_t count = 0;
+  double error() const { return measured_s > 0 ? predicted_s / measured_s - 1 : 0; }  // signed
+};
+
+struct StepError {
+  std::int64_t step = 0;
+  double predicted_s = 0;
+  double measured_s = 0;
+  double error() const { return predicted_s / measured_s - 1; }
+};
+
+struct Validation {
+  std::string scenario_name;
+  std::string run_file;
+  std::string device;
+  std::string layout;
+  std::vector<KindError> per_kind;      // sorted by |predicted - measured|, largest first
+  std::vector<StepError> steps;
+  double mape = 0;                      // mean |error| over steps
+  double predicted_step_s = 0;
+  double measured_step_mean_s = 0;
+  std::int64_t matched = 0, unmatched_measured = 0, unmatched_predicted = 0;
+  double predicted_peak_memory_bytes = 0, measured_peak_memory_bytes = 0;
+  std::string cost_description;
+};
+
+// Simulates the run's configuration of `s` and compares.
+Validation validate_run(const Scenario& s, const MeasuredRun& run, const ComputeCostModel& cost);
+Json validation_to_json(const Validation& v);
+void print_validation(const Validation& v, std::ostream& out);
+
+}  // namespace ecsim

@@ -1,0 +1,101 @@
+// `ecsim validate`: a measured run made from a simulation with known distortions must be matched
+// operator by operator and report exactly those distortions.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+
+#include "validate/validation.hpp"
+
+using namespace ecsim;
+
+namespace {
+
+const std::filesystem::path kGolden = std::filesystem::path(ECSIM_SOURCE_DIR) / "tests" / "golden";
+
+// A "measured" run: every compute task of the simulation, with GEMMs `gemm_factor` slower.
+MeasuredRun run_from_simulation(const SimulationResult& sim, double gemm_factor, std::vector<double> step_factors) {
+  MeasuredRun run;
+  run.file = "synthetic.json";
+  run.scenario_name = sim.scenario.name;
+  run.layout = layout_to_string(sim.plan.layout);
+  run.device = "synthetic";
+  for (double f : step_factors) run.step_times_s.push_back(sim.step_time.value * f);
+  for (std::size_t t = 0; t < sim.graph.tasks.size(); ++t) {
+    const Task& task = sim.graph.tasks[t];
+    if (task.is_comm) continue;
+    const auto& tt = sim.engine.timing[t];
+    const double ns = static_cast<double>((tt.finish - tt.start).value);
+    run.ops.push_back({sim.graph.rank_ids[static_cast<std::size_t>(task.rank)], task.name, task.label, task.layer,
+                       task.micro_batch, phase_name(task.phase), task.name == "gemm" ? ns * gemm_factor : ns});
+  }
+  return run;
+}
+
+int run_binary(const std::string& args, std::string& output) {
+  FILE* pipe = popen((std::string(ECSIM_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr) output += buf.data();
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("validate matches every operator and reports the distortion per kind and per step") {
+  const Scenario s = load_scenario(kGolden / "xl-dense-1gpu.json");
+  const auto cost = ComputeCostModel::analytic(s.cluster->gpu);
+  const SimulationResult sim = simulate(s, plan_layout(s), cost);
+  const MeasuredRun run = run_from_simulation(sim, 1.25, {1.1, 1.2});
+  const Validation v = validate_run(s, run, cost);
+  CHECK(v.matched == static_cast<std::int64_t>(run.ops.size()));
+  CHECK(v.unmatched_measured == 0);
+  CHECK(v.unmatched_predicted == 0);
+  for (const auto& k : v.per_kind) {
+    CAPTURE(k.kind);
+    // GEMMs measured 1.25x slower: predicted/measured - 1 = 1/1.25 - 1 = -0.2; others exact.
+    const double expected = k.kind.rfind("gemm ", 0) == 0 ? 1 / 1.25 - 1 : 0.0;
+    CHECK(k.error() == doctest::Approx(expected).epsilon(1e-9));
+  }
+  // The largest disagreement is carried by the GEMMs.
+  CHECK(v.per_kind.front().kind.rfind("gemm ", 0) == 0);
+  // Steps measured 1.1x and 1.2x the prediction: MAPE = (|1/1.1 - 1| + |1/1.2 - 1|) / 2.
+  CHECK(v.mape == doctest::Approx((1 - 1 / 1.1 + 1 - 1 / 1.2) / 2));
+  const Json j = validation_to_json(v);
+  CHECK(j["schema"] == "ecsim.validation/1");
+  CHECK(j["per_op"].size() == v.per_kind.size());
+}
+
+TEST_CASE("ecsim validate from files; a bad run file exits 2 naming its path") {
+  const Scenario s = load_scenario(kGolden / "xl-dense-1gpu.json");
+  const auto cost = ComputeCostModel::analytic(s.cluster->gpu);
+  const SimulationResult sim = simulate(s, plan_layout(s), cost);
+  const auto dir = std::filesystem::temp_directory_path() / "ecsim_validate_test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto run_file = dir / "run.json";
+  std::ofstream(run_file) << measured_run_to_json(run_from_simulation(sim, 1.0, {1.0})).dump();
+  std::string out;
+  CHECK(run_binary("validate --measured " + run_file.string() + " --scenario " + (kGolden / "xl-dense-1gpu.json").string() +
+                       " --json " + (dir / "v.json").string(),
+                   out) == 0);
+  CAPTURE(out);
+  CHECK(out.find("MAPE 0.0%") != std::string::npos);
+  CHECK(std::filesystem::exists(dir / "v.json"));
+
+  Json bad = measured_run_to_json(run_from_simulation(sim, 1.0, {1.0}));
+  bad["ops"][3]["phase"] = "sideways";
+  std::ofstream(dir / "bad.json") << bad.dump();
+  out.clear();
+  CHECK(run_binary("validate --measured " + (dir / "bad.json").string() + " --scenario " +
+                       (kGolden / "xl-dense-1gpu.json").string() + " --json " + (dir / "v2.json").string(),
+                   out) == 2);
+  CHECK(out.find("bad.json: /ops/3/phase: must be one of") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "v2.json"));
+  std::filesystem::remove_all(dir);
+}
