@@ -19,8 +19,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs"
 
 echo "== scenario parser fuzzing (${ECSIM_FUZZ_SECONDS:-60}s)"
-CXX=clang++ "$root/scripts/build.sh" "$root/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DECSIM_FUZZ=ON \
+CXX=clang++ cmake -S "$root" -B "$root/build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DECSIM_FUZZ=ON \
   -DECSIM_ENABLE_CUDA=OFF >/dev/null
+cmake --build "$root/build-fuzz" --target scenario_fuzz --parallel "$jobs"
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 "$root/build-fuzz/bin/scenario_fuzz" -max_total_time="${ECSIM_FUZZ_SECONDS:-60}" -artifact_prefix="$root/build-fuzz/" \

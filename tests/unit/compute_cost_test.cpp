@@ -66,7 +66,9 @@ TEST_CASE("analytic: the expert-GEMM anchors of ANCHORS.md are reproduced") {
   // so the model's whole time must give back the measured rate.
   const std::pair<std::int64_t, double> anchors[] = {{128, 217}, {256, 380}, {512, 584},
                                                      {1024, 639}, {2048, 705}, {4096, 761}};
-  for (auto [tokens, measured] : anchors) {
+  for (const auto& anchor : anchors) {
+    const std::int64_t tokens = anchor.first;
+    const double measured = anchor.second;
     CAPTURE(tokens);
     const KernelCall c = only_call(make_batched_gemm("e", Component::kExperts, 1, tokens, 12288, 3072, false));
     CHECK(tflops(c) == doctest::Approx(measured).epsilon(0.005));

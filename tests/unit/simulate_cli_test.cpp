@@ -113,14 +113,16 @@ TEST_CASE("a pipelined layout from --layout gives one trace process per stage") 
 TEST_CASE("impossible layouts exit 2 with the constraint, and write no output") {
   const auto dir = fresh_dir("ecsim_simulate_cli_bad");
   const auto json = dir / "r.json";
-  for (const auto& [flag, phrase] : std::initializer_list<std::pair<const char*, const char*>>{
+  for (const auto& bad : std::initializer_list<std::pair<const char*, const char*>>{
            {"ep=48", "--layout: ep: 48 does not divide 64 experts"},
            {"dp=7", "--layout: dp: dp x tp x pp"},
            {"mbs=4,tp=1,dp=1024", "does not fill whole expert-choice routing groups"},
            {"zero=9", "zero must be 0, 1, 2 or 3"},
            {"banana", "is not key=value"}}) {
+    const std::string flag = bad.first;
+    const std::string phrase = bad.second;
     CAPTURE(flag);
-    const RunResult r = run(std::string("simulate --layout ") + flag + " --json " + json.string());
+    const RunResult r = run("simulate --layout " + flag + " --json " + json.string());
     CAPTURE(r.output);
     CHECK(r.exit_code == 2);
     CHECK(r.output.find(phrase) != std::string::npos);
