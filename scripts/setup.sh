@@ -8,6 +8,7 @@ packages=(
   libeigen3-dev libboost-graph-dev nlohmann-json3-dev doctest-dev libcli11-dev
   libopenmpi-dev openmpi-bin
   clang libclang-rt-14-dev   # libFuzzer for the scenario fuzzer
+  chromium                   # headless render check of the HTML report (tests/report/render_check.sh)
 )
 if [[ "${ECSIM_SETUP_EXTRA:-}" != "" ]]; then
   read -r -a extra <<<"${ECSIM_SETUP_EXTRA}"

@@ -19,7 +19,8 @@ void run_simulate_command(const SimulateOptions& opts, std::ostream& out) {
   const ComputeCostModel cost = opts.profile.empty()
                                     ? ComputeCostModel::analytic(s.cluster->gpu)
                                     : ComputeCostModel::from_profile(load_profile(opts.profile), s.cluster->gpu);
-  const SimulationResult r = simulate(s, plan, cost);
+  SimulationResult r = simulate(s, plan, cost);
+  if (s.run.routing_stats) r.routing = evaluate_routing(s, plan, cost, *s.run.routing_stats);
   print_summary(r, out);
   // Every output is rendered before any is written, and each is written atomically.
   const std::string json = opts.json_out.empty() ? "" : result_to_json(r).dump(2) + "\n";

@@ -4,7 +4,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/compare_routing_command.hpp"
 #include "app/model_command.hpp"
+#include "app/plan_command.hpp"
+#include "app/report_command.hpp"
 #include "app/simulate_command.hpp"
 #include "app/validate_command.hpp"
 #include "core/errors.hpp"
@@ -36,6 +39,39 @@ int main(int argc, char** argv) {
   simulate->add_option("--csv", sim_opts.csv_out, "write one CSV row per simulated operator")->option_text("FILE");
   simulate->add_option("--trace", sim_opts.trace_out, "write a Chrome trace (opens in ui.perfetto.dev)")->option_text("FILE");
 
+  ecsim::PlanCommandOptions plan_opts;
+  CLI::App* plan = app.add_subcommand(
+      "plan", "search every parallel layout for the fastest that fits, on one or several GPU counts");
+  plan->add_option("scenario", plan_opts.scenario, "scenario JSON file (its own layout, if any, is simulated for comparison)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  plan->add_option("--gpus", plan_opts.gpus, "GPU counts: 1024, a list 512,1024,2048 or a range 512..4096x2")
+      ->required();
+  plan->add_option("--top", plan_opts.settings.top, "layouts to print per GPU count")->capture_default_str();
+  plan->add_option("--headroom", plan_opts.settings.headroom, "share of GPU memory a layout may use")
+      ->capture_default_str();
+  plan->add_option("--simulate-factor", plan_opts.settings.simulate_factor,
+                   "the event engine simulates the screen's best (--top x this) layouts per GPU count")
+      ->capture_default_str();
+  plan->add_option("--train-steps", plan_opts.settings.train_steps,
+                   "optimizer steps of the training run, for time to train (EC-DiT: 800K)")
+      ->capture_default_str();
+  plan->add_option("--threads", plan_opts.settings.threads, "worker threads (0: one per hardware thread)")
+      ->capture_default_str();
+  plan->add_option("--profile", plan_opts.profile, "price kernels from this profile (default: analytic model of the GPU)")
+      ->option_text("FILE")
+      ->check(CLI::ExistingFile);
+  plan->add_option("--json", plan_opts.json_out, "write the plan (schema ecsim.plan/1)")->option_text("FILE");
+
+  ecsim::CompareRoutingOptions routing_opts;
+  CLI::App* compare_routing = app.add_subcommand(
+      "compare-routing", "expert choice against token choice (top-1/2, capacity factors, dropless) at equal activated compute");
+  compare_routing->add_option("scenario", routing_opts.scenario, "scenario JSON file (model, cluster, layout, run.routing_stats)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  compare_routing->add_option("--json", routing_opts.json_out, "write the comparison (schema ecsim.routing/1)")
+      ->option_text("FILE");
+
   ecsim::ValidateOptions val_opts;
   CLI::App* validate = app.add_subcommand("validate", "lay a simulation over a measured run, operator by operator");
   validate->add_option("--measured", val_opts.measured, "the run's JSON (ecsim-run --json, schema ecsim.run/1)")
@@ -48,6 +84,18 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   validate->add_option("--json", val_opts.json_out, "write the comparison (schema ecsim.validation/1)")->option_text("FILE");
 
+  ecsim::ReportOptions report_opts;
+  CLI::App* report = app.add_subcommand(
+      "report", "charts and tables from results, plans, routing comparisons and validations (by their schema)");
+  report->add_option("inputs", report_opts.inputs,
+                     "JSON files: ecsim.result/1, ecsim.plan/1, ecsim.routing/1, ecsim.validation/1")
+      ->required()
+      ->check(CLI::ExistingFile);
+  report->add_option("-o,--html", report_opts.html_out, "write a self-contained HTML page with inline SVG charts")
+      ->option_text("FILE");
+  report->add_option("--md", report_opts.markdown_out, "write the same numbers as Markdown tables")->option_text("FILE");
+  report->add_option("--title", report_opts.title, "the report's heading")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -57,7 +105,10 @@ int main(int argc, char** argv) {
   try {
     if (*model) ecsim::run_model_command(model_opts, std::cout);
     if (*simulate) ecsim::run_simulate_command(sim_opts, std::cout);
+    if (*compare_routing) ecsim::run_compare_routing_command(routing_opts, std::cout);
+    if (*plan) ecsim::run_plan_command(plan_opts, std::cout);
     if (*validate) ecsim::run_validate_command(val_opts, std::cout);
+    if (*report) ecsim::run_report_command(report_opts, std::cout);
   } catch (const ecsim::InputError& e) {
     std::cerr << "ecsim: error: " << e.what() << "\n";
     return 2;

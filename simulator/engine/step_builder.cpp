@@ -17,6 +17,7 @@ struct CommHook {
   const CommGroup* group;
   Bytes buffer;
   std::string label;
+  const CollectivePlan* fixed_plan = nullptr;  // a sampled routing's plan, used as is
 };
 
 CollectiveKind mirror(CollectiveKind k) {
@@ -42,8 +43,8 @@ struct LayerParams {
 
 class StepBuilder {
  public:
-  StepBuilder(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost)
-      : s_(s), p_(p), cost_(cost), cluster_(*s.cluster) {}
+  StepBuilder(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost, const RoutingSample* routing)
+      : s_(s), p_(p), cost_(cost), cluster_(*s.cluster), routing_(routing) {}
 
   TaskGraph build() {
     const std::int64_t pp = p_.layout.pp;
@@ -103,6 +104,11 @@ class StepBuilder {
       for (auto& ops : chunk.layers) {
         Layer layer;
         layer.layer = ops.empty() ? -1 : ops.front().layer;
+        const LayerRouting* routed = nullptr;
+        if (routing_ != nullptr && routing_->count(layer.layer)) {
+          routed = &routing_->at(layer.layer);
+          ops = routed_block_ops(s_.model, p_, layer.layer, *routed);
+        }
         for (Op& op : ops) {
           OpEntry e;
           e.fwd = cost_.forward(op);
@@ -116,11 +122,13 @@ class StepBuilder {
           }
           if (p_.layout.ep > 1 && op.is_comm_boundary) {
             // What a rank sends: its rows of (token, expert) pairs, d wide in bf16.
-            const Bytes rows{static_cast<double>(op.shape.at("rows")) * static_cast<double>(s_.model.hidden) * kBf16Bytes};
+            Bytes rows{static_cast<double>(op.shape.at("rows")) * static_cast<double>(s_.model.hidden) * kBf16Bytes};
+            const CollectivePlan* fixed = routed && routed->all_to_all ? &*routed->all_to_all : nullptr;
+            if (fixed != nullptr) rows = routed->all_to_all_bytes;
             if (op.name == "permute") {
-              e.after.push_back({CollectiveKind::kAllToAll, StreamKind::kEp, &p_.ep_group, rows, "ep.dispatch"});
+              e.after.push_back({CollectiveKind::kAllToAll, StreamKind::kEp, &p_.ep_group, rows, "ep.dispatch", fixed});
             } else {
-              e.before.push_back({CollectiveKind::kAllToAll, StreamKind::kEp, &p_.ep_group, rows, "ep.combine"});
+              e.before.push_back({CollectiveKind::kAllToAll, StreamKind::kEp, &p_.ep_group, rows, "ep.combine", fixed});
             }
           }
           g_.ops.push_back(std::move(op));
@@ -144,6 +152,15 @@ class StepBuilder {
     return vs == virtual_stages() - 1 || bwd_out_.count({vs + 1, it.micro_batch});
   }
 
+  std::int32_t plan(const CollectivePlan& fixed) {
+    auto it = fixed_plan_index_.find(&fixed);
+    if (it != fixed_plan_index_.end()) return it->second;
+    g_.plans.push_back(fixed);
+    const auto idx = static_cast<std::int32_t>(g_.plans.size() - 1);
+    fixed_plan_index_.emplace(&fixed, idx);
+    return idx;
+  }
+
   std::int32_t plan(CollectiveKind kind, Bytes buffer, const CommGroup& group) {
     const auto key = std::make_tuple(static_cast<int>(kind), buffer.value, group.ranks, group.ranks_per_node);
     auto it = plan_cache_.find(key);
@@ -155,13 +172,14 @@ class StepBuilder {
   }
 
   TaskId comm(std::int64_t r, StreamKind stream, TaskPhase phase, CollectiveKind kind, Bytes buffer,
-              const CommGroup& group, std::string label, std::int64_t layer, std::int64_t mb, std::vector<TaskId> deps) {
+              const CommGroup& group, std::string label, std::int64_t layer, std::int64_t mb, std::vector<TaskId> deps,
+              const CollectivePlan* fixed_plan = nullptr) {
     Task t;
     t.rank = static_cast<std::int32_t>(r);
     t.stream = stream;
     t.phase = phase;
     t.is_comm = true;
-    t.plan = plan(kind, buffer, group);
+    t.plan = fixed_plan != nullptr ? plan(*fixed_plan) : plan(kind, buffer, group);
     t.name = collective_name(kind);
     t.label = std::move(label);
     t.layer = static_cast<std::int32_t>(layer);
@@ -252,13 +270,15 @@ class StepBuilder {
       }
       for (const OpEntry& e : layer.ops) {
         for (const CommHook& h : e.before) {
-          prev = comm(r, h.stream, TaskPhase::kForward, h.kind, h.buffer, *h.group, h.label, layer.layer, it.micro_batch, deps);
+          prev = comm(r, h.stream, TaskPhase::kForward, h.kind, h.buffer, *h.group, h.label, layer.layer, it.micro_batch, deps,
+                      h.fixed_plan);
           deps = {prev};
         }
         prev = compute(r, e, TaskPhase::kForward, it.micro_batch, it.chunk, deps);
         deps = {prev};
         for (const CommHook& h : e.after) {
-          prev = comm(r, h.stream, TaskPhase::kForward, h.kind, h.buffer, *h.group, h.label, layer.layer, it.micro_batch, deps);
+          prev = comm(r, h.stream, TaskPhase::kForward, h.kind, h.buffer, *h.group, h.label, layer.layer, it.micro_batch, deps,
+                      h.fixed_plan);
           deps = {prev};
         }
       }
@@ -305,14 +325,14 @@ class StepBuilder {
         const OpEntry& e = *oi;
         for (auto h = e.after.rbegin(); h != e.after.rend(); ++h) {
           prev = comm(r, h->stream, TaskPhase::kBackward, mirror(h->kind), h->buffer, *h->group, h->label, layer.layer,
-                      it.micro_batch, deps);
+                      it.micro_batch, deps, h->fixed_plan);
           deps = {prev};
         }
         prev = compute(r, e, TaskPhase::kBackward, it.micro_batch, it.chunk, deps);
         deps = {prev};
         for (auto h = e.before.rbegin(); h != e.before.rend(); ++h) {
           prev = comm(r, h->stream, TaskPhase::kBackward, mirror(h->kind), h->buffer, *h->group, h->label, layer.layer,
-                      it.micro_batch, deps);
+                      it.micro_batch, deps, h->fixed_plan);
           deps = {prev};
         }
       }
@@ -376,16 +396,19 @@ class StepBuilder {
   const LayoutPlan& p_;
   const ComputeCostModel& cost_;
   const ClusterSpec& cluster_;
+  const RoutingSample* routing_;
   TaskGraph g_;
   std::vector<Stage> stages_;
   std::map<std::pair<std::int64_t, std::int64_t>, TaskId> fwd_out_, bwd_out_;  // (virtual stage, micro-batch)
   std::map<std::tuple<int, double, std::int64_t, std::int64_t>, std::int32_t> plan_cache_;
+  std::map<const CollectivePlan*, std::int32_t> fixed_plan_index_;
 };
 
 }  // namespace
 
-TaskGraph build_step_graph(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost) {
-  return StepBuilder(s, p, cost).build();
+TaskGraph build_step_graph(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost,
+                           const RoutingSample* routing) {
+  return StepBuilder(s, p, cost, routing).build();
 }
 
 }  // namespace ecsim

@@ -60,6 +60,12 @@ Json result_to_json(const SimulationResult& r) {
                      {"events", r.engine.events},
                      {"note", "one representative rank per pipeline stage: with uniform routing the data- and "
                               "tensor-parallel ranks of a stage do identical work"}};
+  if (r.routing) {
+    j["routing"] = routing_evaluation_to_json(*r.routing);
+    j["routing"]["distribution"] = routing_stats_to_json(r.routing->stats);
+    j["routing"]["seed"] = r.routing->seed;
+    j["routing"]["samples"] = r.routing->stats.samples;
+  }
   return j;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "engine/task_graph.hpp"
 #include "parallel/layout_plan.hpp"
 #include "parallel/memory.hpp"
+#include "routing/routing_evaluation.hpp"
 
 namespace ecsim {
 
@@ -50,6 +52,9 @@ struct SimulationResult {
   std::int32_t critical_rank = 0;
   std::vector<CriticalPathEntry> critical_top;
   Seconds critical_compute, critical_comm;
+  // Step time over sampled routing loads, when the scenario gives run.routing_stats (filled by
+  // `ecsim simulate`, not by simulate(), so that the planner's many runs stay deterministic and fast).
+  std::optional<RoutingEvaluation> routing;
 };
 
 SimulationResult simulate(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost);

@@ -37,6 +37,29 @@ void print_summary(const SimulationResult& r, std::ostream& out) {
   out << "tokens/s             " << fmt("%.4g", r.tokens_per_s) << "\n";
   out << "model TFLOP/s / GPU  " << fmt("%.1f", r.model_tflops_per_gpu) << "   MFU " << fmt("%.1f%%", 100 * r.mfu)
       << " of " << format_flops_rate(c.gpu.peak_bf16, 4) << "\n\n";
+  if (r.routing) {
+    const auto& g = *r.routing;
+    const auto& t = g.step_time;
+    out << "routing loads        " << describe_routing_stats(g.stats) << ", seed " << g.seed << "\n";
+    out << "  step time          deterministic " << format_duration(t.deterministic, 4) << "   mean "
+        << format_duration(t.mean, 4) << "   p50 " << format_duration(t.p50, 4) << "   p95 "
+        << format_duration(t.p95, 4) << "   p99 " << format_duration(t.p99, 4) << "\n";
+    out << "  tokens             dropped " << fmt("%.2f%%", 100 * g.tokens_dropped_fraction) << " of (token, expert) pairs"
+        << "   without an expert " << fmt("%.2f%%", 100 * g.tokens_without_expert_fraction) << "\n";
+    // Expert choice can give a token up to E experts: the tail beyond 8 is one bucket.
+    constexpr std::size_t kShown = 9;
+    out << "  experts per token  mean " << fmt("%.3f", g.experts_per_token_mean) << "  ";
+    double tail = 0;
+    for (std::size_t k = 0; k < g.experts_per_token.size(); ++k) {
+      if (k < kShown) {
+        out << "  " << k << ": " << fmt("%.1f%%", 100 * g.experts_per_token[k]);
+      } else {
+        tail += g.experts_per_token[k];
+      }
+    }
+    if (g.experts_per_token.size() > kShown) out << "  " << kShown << "+: " << fmt("%.1f%%", 100 * tail);
+    out << "\n\n";
+  }
 
   const double pass = r.pass_time.value;
   out << "time on the slowest rank (one " << (train ? "step" : "forward pass") << ")\n";

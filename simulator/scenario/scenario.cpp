@@ -29,6 +29,7 @@ RunSpec parse_run(ObjectReader r) {
     run.optimizer.grads = dtype_from(orr, "grad_dtype", Dtype::kFp32);
     orr.finish();
   }
+  if (auto rs = r.optional("routing_stats")) run.routing_stats = parse_routing_stats(*rs);
   r.finish();
   return run;
 }
@@ -48,6 +49,7 @@ Scenario parse_scenario(const Node& root) {
   if (auto c = r.optional("cluster")) s.cluster = parse_cluster(*c);
   if (auto l = r.optional("layout")) s.layout = parse_layout(*l);
   s.run = parse_run(ObjectReader(r.required("run")));
+  if (s.run.routing_stats) check_routing_stats(*s.run.routing_stats, s.model);
   r.finish();
   return s;
 }
@@ -77,6 +79,7 @@ Json scenario_to_json(const Scenario& s) {
                 {"moment_dtype", dtype_name(s.run.optimizer.moments)},
                 {"grad_dtype", dtype_name(s.run.optimizer.grads)}}}};
   if (s.run.mode == RunMode::kInfer) j["run"]["sampling_steps"] = s.run.sampling_steps;
+  if (s.run.routing_stats) j["run"]["routing_stats"] = routing_stats_to_json(*s.run.routing_stats);
   return j;
 }
 

@@ -10,6 +10,7 @@
 #include "core/json_input.hpp"
 #include "hardware/cluster.hpp"
 #include "model/model_spec.hpp"
+#include "routing/routing_stats_spec.hpp"
 #include "scenario/layout.hpp"
 
 namespace ecsim {
@@ -31,6 +32,7 @@ struct RunSpec {
   std::int64_t sampling_steps = 1;  // inference: denoising steps per request
   std::uint64_t seed = 1;
   OptimizerSpec optimizer;
+  std::optional<RoutingStatsSpec> routing_stats;  // per-expert load distribution (routing/)
 };
 
 struct Scenario {

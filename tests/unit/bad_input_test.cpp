@@ -33,7 +33,7 @@ struct BadCase {
 };
 
 // Each case: the input, the place it must name, and why it is wrong.
-constexpr std::array<BadCase, 23> kCases{{
+constexpr std::array<BadCase, 29> kCases{{
     {"unknown_key.json", "unknown_key.json: /hiden", "unknown key"},
     {"wrong_type.json", "wrong_type.json: /hidden", "must be a whole number"},
     {"missing_key.json", "missing_key.json: /", "missing required key 'layers'"},
@@ -57,6 +57,16 @@ constexpr std::array<BadCase, 23> kCases{{
     {"partial_node.json", "partial_node.json: /cluster/gpus", "do not fill whole nodes"},
     {"does_not_exist.json", "does_not_exist.json", "does not exist"},
     {"number_out_of_range.json", "number_out_of_range.json: /", "not usable JSON"},  // found by the fuzzer
+    {"routing_stats_unknown_distribution.json", "routing_stats_unknown_distribution.json: /run/routing_stats/distribution",
+     "must be one of \"uniform\", \"zipf\", \"dirichlet\", \"histogram\""},
+    {"routing_stats_misplaced_exponent.json", "routing_stats_misplaced_exponent.json: /run/routing_stats/exponent",
+     "exponent is for distribution \"zipf\""},
+    {"routing_stats_bad_concentration.json", "routing_stats_bad_concentration.json: /run/routing_stats/concentration",
+     "must be in [0.01"},
+    {"routing_stats_zero_samples.json", "routing_stats_zero_samples.json: /run/routing_stats/samples", "must be in [1, 100000]"},
+    {"routing_stats_histogram_short_row.json", "routing_histogram_short_row.json: /loads/1", "has 3 counts for 8 experts"},
+    {"routing_stats_histogram_experts.json", "routing_histogram_16_experts.json: /experts",
+     "the histogram has 16 experts, but the model"},
 }};
 
 }  // namespace

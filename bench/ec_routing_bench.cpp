@@ -1,0 +1,165 @@
+// Benchmark (not a test): expert-choice routing as a training step runs it, from the tokens to
+// the experts' inputs: the router GEMM (x [T, d] W_r [d, E] -> fp32 logits, kernels/gemm.cu),
+// softmax over the experts and top-C per (routing group, expert) (kernels/ec_route.cu), and the
+// gather of the chosen tokens into [E, groups, C, d] (kernels/ec_permute.cu). d 2048, f_c 2,
+// groups of 1024 tokens, C = 2048 / E. Target: the PyTorch figures of ANCHORS.md (router GEMM,
+// softmax, top-k, gather on an H100 SXM): 0.11 ms at 4096 tokens, 0.25 ms at 16384, 0.70 ms at
+// 65536; goal (issue 4): 3x faster. ANCHORS does not state the expert count: 8 and 64 here.
+// Each stage is also timed alone (the gather with the indices of one routing made beforehand).
+// Method: profiles/profiler/timing.hpp.
+// Run: build/bin/ecsim-bench-ec-routing; figures go to docs/PERFORMANCE.md with the card, date
+// and command it prints.
+#include <CLI/CLI.hpp>
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench_header.hpp"
+#include "cublas_check.hpp"
+#include "cuda_check.hpp"
+#include "ec_permute.cuh"
+#include "ec_route.cuh"
+#include "gemm.cuh"
+#include "profiler/device_buffers.hpp"
+#include "profiler/device_info.hpp"
+#include "profiler/timing.hpp"
+
+using namespace ecsim;
+using namespace ecsim::profiler;
+
+namespace {
+
+using bf16 = __nv_bfloat16;
+
+constexpr TimingMethod kMethod{5, 20, 100, 20.0};
+constexpr std::int64_t kHidden = 2048;
+constexpr std::int64_t kGroupTokens = 1024;
+constexpr std::int64_t kCapacityFactor = 2;
+constexpr double kSpeedupGoal = 3.0;
+
+struct Anchor {
+  std::int64_t tokens;
+  double pytorch_ms;
+};
+constexpr Anchor kAnchors[] = {{4096, 0.11}, {16384, 0.25}, {65536, 0.70}};
+
+std::size_t bytes_of(std::int64_t n, std::size_t element) { return static_cast<std::size_t>(n) * element; }
+
+struct Bench {
+  cudaStream_t stream;
+  cublasHandle_t cublas;
+  const DeviceInfo& device;
+  OperandPools& pools;
+  EventTimer& timer;
+
+  Timing time(const std::vector<Operand>& operands, const std::function<void(const OperandSet&)>& launch) {
+    const int sets = rotation_sets(OperandPools::footprint(operands), device.l2_bytes,
+                                   kMethod.warmup + kMethod.max_samples);
+    pools.reserve(operands, sets, stream);
+    return timer.time(sets, kMethod, [&](int set) { launch(pools.set(operands, set)); });
+  }
+};
+
+void print_row(const std::string& label, const Timing& t, const std::string& note) {
+  std::cout << std::left << std::setw(34) << label << std::right << std::fixed << std::setprecision(4)
+            << std::setw(10) << t.p50_ns / 1e6 << std::setw(10) << t.p10_ns / 1e6 << std::setw(10) << t.p90_ns / 1e6
+            << "  " << note << "\n";
+}
+
+void routing_case(Bench& b, const Anchor& anchor, std::int64_t experts) {
+  const ExpertChoiceDims d{anchor.tokens, experts, kGroupTokens, kGroupTokens * kCapacityFactor / experts};
+  check_expert_choice_dims(d, "ec_routing_bench");
+  const std::int64_t t = d.tokens, te = t * experts, slots = d.slots();
+  const GemmDims router{t, experts, kHidden};
+  // x, W_r -> logits, probs, token, gate, slot_of -> xe
+  const std::vector<Operand> all{{Fill::kUniformBf16, bytes_of(t * kHidden, sizeof(bf16))},
+                                 {Fill::kUniformBf16, bytes_of(kHidden * experts, sizeof(bf16))},
+                                 {Fill::kScratch, bytes_of(te, sizeof(float))},
+                                 {Fill::kScratch, bytes_of(te, sizeof(float))},
+                                 {Fill::kScratch, bytes_of(slots, sizeof(int))},
+                                 {Fill::kScratch, bytes_of(slots, sizeof(float))},
+                                 {Fill::kScratch, bytes_of(te, sizeof(int))},
+                                 {Fill::kScratch, bytes_of(slots * kHidden, sizeof(bf16))}};
+  auto router_gemm = [&](const OperandSet& o) {
+    gemm(b.cublas, b.stream, router, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2));
+  };
+  auto route = [&](const OperandSet& o) {
+    ec_route(o.at<float>(2), o.at<float>(3), o.at<int>(4), o.at<float>(5), o.at<int>(6), d, b.stream);
+  };
+  auto gather = [&](const OperandSet& o) { ec_gather(o.at<bf16>(0), o.at<int>(4), o.at<bf16>(7), d, kHidden, b.stream); };
+  const Timing total = b.time(all, [&](const OperandSet& o) {
+    router_gemm(o);
+    route(o);
+    gather(o);
+  });
+  const Timing gemm_only = b.time(all, router_gemm);
+  // Routing alone reads random logits (an fp32 input rather than the GEMM's output).
+  std::vector<Operand> route_operands = all;
+  route_operands[2].fill = Fill::kUniformFp32;
+  const Timing route_only = b.time(route_operands, route);
+  // The gather alone, with the indices of one routing made once.
+  DeviceAllocation logits(bytes_of(te, sizeof(float))), probs(bytes_of(te, sizeof(float)));
+  DeviceAllocation token(bytes_of(slots, sizeof(int))), gate(bytes_of(slots, sizeof(float)));
+  DeviceAllocation slot_of(bytes_of(te, sizeof(int)));
+  fill_uniform_fp32(logits.get(), static_cast<std::size_t>(te), 0x10617ull, b.stream);
+  ec_route(logits.as<float>(), probs.as<float>(), token.as<int>(), gate.as<float>(), slot_of.as<int>(), d, b.stream);
+  const std::vector<Operand> gather_operands{all[0], all[7]};
+  const Timing gather_only = b.time(gather_operands, [&](const OperandSet& o) {
+    ec_gather(o.at<bf16>(0), token.as<int>(), o.at<bf16>(1), d, kHidden, b.stream);
+  });
+
+  const double speedup = anchor.pytorch_ms * 1e6 / total.p50_ns;
+  std::ostringstream note;
+  note << std::fixed << std::setprecision(2) << "PyTorch " << anchor.pytorch_ms << " ms: " << std::setprecision(1)
+       << speedup << "x faster (goal >= " << kSpeedupGoal << "x: " << (speedup >= kSpeedupGoal ? "met" : "missed")
+       << ")";
+  const std::string label = std::to_string(t) + " tokens, " + std::to_string(experts) + " experts, C " +
+                            std::to_string(d.capacity);
+  print_row(label, total, note.str());
+  print_row("  router GEMM [T,2048]x[2048,E]", gemm_only, "fp32 logits");
+  print_row("  softmax + top-C (ec_route)", route_only, "");
+  print_row("  gather " + std::to_string(slots) + " rows", gather_only, "");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Expert-choice routing (router GEMM, softmax, top-C, gather) against the PyTorch anchors"};
+  bool quick = false;
+  app.add_flag("--quick", quick, "64 experts only");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;  // --help, or bad input
+  }
+  try {
+    const DeviceInfo device = query_device(0);
+    bench::print_header(device, bench::command_line(argc, argv), kMethod, std::cout);
+    cudaStream_t stream = nullptr;
+    cublasHandle_t cublas = nullptr;
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    CUBLAS_CHECK(cublasCreate(&cublas));
+    OperandPools pools(0xEC0E7ull);
+    EventTimer timer(stream, kMethod.max_samples);
+    Bench b{stream, cublas, device, pools, timer};
+    std::cout << std::left << std::setw(34) << "case" << std::right << std::setw(10) << "p50 ms" << std::setw(10)
+              << "p10 ms" << std::setw(10) << "p90 ms" << "  note\n";
+    for (const Anchor& a : kAnchors) {
+      routing_case(b, a, 64);
+      if (!quick) routing_case(b, a, 8);
+    }
+    cublasDestroy(cublas);
+    cudaStreamDestroy(stream);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

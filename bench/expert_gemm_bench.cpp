@@ -1,0 +1,183 @@
+// Benchmark (not a test): the expert GEMMs of kernels/gemm.cu at the ANCHORS shapes.
+//  1. Uniform groups (expert choice: every expert takes C tokens) as one strided-batched cuBLAS
+//     call, against a single cuBLAS GEMM of equal FLOPs ([E C, k] x [k, n]). Goal (issue 4): the
+//     batched call within 5% of the single GEMM. Anchor: 670-690 TFLOP/s batched at d 2048,
+//     f 8192, 65536 tokens, f_c 2 (ANCHORS.md, H100 SXM, cuBLAS through PyTorch).
+//  2. Few tokens per expert (d 3072, f 12288, 8 experts of 128 and 512 tokens): anchors 321 and
+//     708 TFLOP/s batched.
+//  3. Ragged groups (token choice, top-2, loads Zipf(0.8) over the experts) as a loop of
+//     cublasGemmEx against cublasGemmGroupedBatchedEx. Anchors: loop 620-680, grouped-batched
+//     284-303 TFLOP/s. ANCHORS does not state the expert count; 64 here (EC-DiT-M's).
+// FLOPs 2 m n k per product. Method: profiles/profiler/timing.hpp.
+// Run: build/bin/ecsim-bench-expert-gemm; figures go to docs/PERFORMANCE.md with the card, date
+// and command it prints.
+#include <CLI/CLI.hpp>
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+
+#include <cmath>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench_header.hpp"
+#include "cublas_check.hpp"
+#include "cuda_check.hpp"
+#include "gemm.cuh"
+#include "profiler/device_buffers.hpp"
+#include "profiler/device_info.hpp"
+#include "profiler/timing.hpp"
+
+using namespace ecsim;
+using namespace ecsim::profiler;
+
+namespace {
+
+using bf16 = __nv_bfloat16;
+
+constexpr TimingMethod kMethod{5, 20, 50, 50.0};
+constexpr double kZipfExponent = 0.8;
+constexpr double kBatchedGoal = 0.95;  // batched time within 5% of the single GEMM's
+
+struct Bench {
+  cudaStream_t stream;
+  cublasHandle_t cublas;
+  const DeviceInfo& device;
+  OperandPools& pools;
+  EventTimer& timer;
+
+  Timing time(const std::vector<Operand>& operands, const std::function<void(const OperandSet&)>& launch) {
+    const int sets = rotation_sets(OperandPools::footprint(operands), device.l2_bytes,
+                                   kMethod.warmup + kMethod.max_samples);
+    pools.reserve(operands, sets, stream);
+    return timer.time(sets, kMethod, [&](int set) { launch(pools.set(operands, set)); });
+  }
+};
+
+Operand bf16_in(std::int64_t n) { return {Fill::kUniformBf16, static_cast<std::size_t>(n) * sizeof(bf16)}; }
+Operand bf16_out(std::int64_t n) { return {Fill::kScratch, static_cast<std::size_t>(n) * sizeof(bf16)}; }
+
+double tflops(double flops, double ns) { return flops / ns * 1e-3; }
+
+void print_row(const std::string& label, const Timing& t, double flops, const std::string& note) {
+  std::cout << std::left << std::setw(44) << label << std::right << std::fixed << std::setprecision(3)
+            << std::setw(10) << t.p50_ns / 1e6 << std::setw(10) << t.p10_ns / 1e6 << std::setw(10) << t.p90_ns / 1e6
+            << std::setprecision(0) << std::setw(10) << tflops(flops, t.p50_ns) << "  " << note << "\n";
+}
+
+// Batched E x [C, k] x [k, n] against one [E C, k] x [k, n].
+void uniform_case(Bench& b, std::int64_t experts, std::int64_t capacity, std::int64_t n, std::int64_t k,
+                  const std::string& anchor) {
+  const GemmDims per_expert{capacity, n, k};
+  const GemmDims single{experts * capacity, n, k};
+  const double flops = 2.0 * static_cast<double>(experts * capacity * n * k);
+  const Timing batched = b.time({bf16_in(experts * capacity * k), bf16_in(experts * k * n), bf16_out(experts * capacity * n)},
+                                [&](const OperandSet& o) {
+                                  batched_gemm(b.cublas, b.stream, experts, per_expert, o.at<bf16>(0), o.at<bf16>(1),
+                                               o.at<bf16>(2));
+                                });
+  const Timing one = b.time({bf16_in(experts * capacity * k), bf16_in(k * n), bf16_out(experts * capacity * n)},
+                            [&](const OperandSet& o) {
+                              gemm(b.cublas, b.stream, single, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2));
+                            });
+  const double share = one.p50_ns / batched.p50_ns;
+  std::ostringstream note;
+  note << std::fixed << std::setprecision(1) << 100 * share << "% of single GEMM's rate (goal >= "
+       << 100 * kBatchedGoal << "%: " << (share >= kBatchedGoal ? "met" : "missed") << ")";
+  if (!anchor.empty()) note << "; anchor " << anchor;
+  const std::string shape = std::to_string(capacity) + "x" + std::to_string(n) + "x" + std::to_string(k);
+  print_row("batched " + std::to_string(experts) + " x " + shape, batched, flops, note.str());
+  print_row("  single " + std::to_string(experts * capacity) + "x" + std::to_string(n) + "x" + std::to_string(k), one,
+            flops, "");
+}
+
+// Rows per expert for `total` rows with loads proportional to rank^-s, largest first.
+std::vector<std::int64_t> zipf_rows(std::int64_t experts, std::int64_t total, double s) {
+  std::vector<double> weight(static_cast<std::size_t>(experts));
+  for (std::size_t i = 0; i < weight.size(); ++i) weight[i] = std::pow(static_cast<double>(i + 1), -s);
+  const double sum = std::accumulate(weight.begin(), weight.end(), 0.0);
+  std::vector<std::int64_t> rows(weight.size());
+  std::int64_t assigned = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    rows[i] = static_cast<std::int64_t>(std::floor(static_cast<double>(total) * weight[i] / sum));
+    assigned += rows[i];
+  }
+  rows[0] += total - assigned;  // the rounding remainder goes to the busiest expert
+  return rows;
+}
+
+void ragged_case(Bench& b, std::int64_t experts, std::int64_t total, std::int64_t n, std::int64_t k) {
+  const std::vector<std::int64_t> rows = zipf_rows(experts, total, kZipfExponent);
+  const GroupedGemmDims d{rows.data(), experts, n, k};
+  const double flops = 2.0 * static_cast<double>(total * n * k);
+  const std::size_t workspace = grouped_gemm_workspace_bytes(experts);
+  const std::vector<Operand> operands{bf16_in(total * k), bf16_in(experts * k * n), bf16_out(total * n),
+                                      {Fill::kScratch, workspace}};
+  Timing t[2];
+  const GroupedGemmMethod methods[2] = {GroupedGemmMethod::kGemmLoop, GroupedGemmMethod::kGroupedBatched};
+  for (int i = 0; i < 2; ++i) {
+    t[i] = b.time(operands, [&](const OperandSet& o) {
+      grouped_gemm(b.cublas, b.stream, methods[i], d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.pointers[3],
+                   workspace);
+    });
+  }
+  const std::string shape = std::to_string(total) + " rows x" + std::to_string(n) + "x" + std::to_string(k);
+  std::ostringstream note;
+  note << "largest group " << rows.front() << ", smallest " << rows.back() << " rows; anchor 620-680";
+  print_row("ragged loop " + std::to_string(experts) + "E " + shape, t[0], flops, note.str());
+  note.str("");
+  note << std::fixed << std::setprecision(2) << t[1].p50_ns / t[0].p50_ns << "x the loop's time; anchor 284-303";
+  print_row("  grouped-batched", t[1], flops, note.str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Expert GEMMs: batched against a single GEMM of equal FLOPs, ragged loop against grouped-batched"};
+  bool quick = false;
+  app.add_flag("--quick", quick, "the anchor shapes only, without the extra expert counts");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;  // --help, or bad input
+  }
+  try {
+    const DeviceInfo device = query_device(0);
+    bench::print_header(device, bench::command_line(argc, argv), kMethod, std::cout);
+    cudaStream_t stream = nullptr;
+    cublasHandle_t cublas = nullptr;
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    CUBLAS_CHECK(cublasCreate(&cublas));
+    OperandPools pools(0xBE4C11ull);
+    EventTimer timer(stream, kMethod.max_samples);
+    Bench b{stream, cublas, device, pools, timer};
+
+    std::cout << std::left << std::setw(44) << "case (rows x n x k)" << std::right << std::setw(10) << "p50 ms"
+              << std::setw(10) << "p10 ms" << std::setw(10) << "p90 ms" << std::setw(10) << "TFLOP/s" << "  note\n";
+    // 65536 tokens, f_c 2: 131072 expert rows, fc1 [rows, 8192] = [rows, 2048] x [2048, 8192], and fc2.
+    uniform_case(b, 8, 16384, 8192, 2048, "670-690");
+    uniform_case(b, 64, 2048, 8192, 2048, "670-690");
+    uniform_case(b, 8, 16384, 2048, 8192, "");
+    if (!quick) {
+      uniform_case(b, 16, 8192, 8192, 2048, "");
+      uniform_case(b, 32, 4096, 8192, 2048, "");
+    }
+    // d 3072, f 12288, eight experts of few tokens.
+    uniform_case(b, 8, 128, 12288, 3072, "321");
+    uniform_case(b, 8, 512, 12288, 3072, "708");
+    // Token choice top-2 over 65536 tokens: 131072 rows.
+    ragged_case(b, 64, 131072, 8192, 2048);
+    if (!quick) ragged_case(b, 8, 131072, 8192, 2048);
+    cublasDestroy(cublas);
+    cudaStreamDestroy(stream);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,720 @@
+// Fused (flash-style) scaled dot-product attention, forward and backward (ops `attention_fwd`,
+// `attention_bwd`): grouped-query, self or cross (Sq != Skv), optionally causal (bottom-right
+// aligned: query i sees keys j <= i + Skv - Sq), head dim 64 or 128, scale 1/sqrt(D).
+//   q, out, dout, dq  [B, Sq, H, D]    bf16
+//   k, v, dk, dv      [B, Skv, KVH, D] bf16, query head h reads KV head h / (H / KVH)
+//   lse, delta        [B, H, Sq]       fp32
+// bf16 storage, fp32 accumulation; the scores never leave the chip. Tensor cores through
+// mma.sync.m16n8k16 (bf16 in, fp32 accumulate) with operands loaded by ldmatrix, so the
+// fragment layouts are the PTX ISA's documented ones and the softmax works on the accumulators
+// in registers.
+//
+// Work split. A block is 4 warps; each warp owns 16 rows of a 64-row tile that stays in shared
+// memory, and the block streams the other side through shared memory in column tiles, two
+// stages deep (cp.async), rows padded by 16 bytes so that ldmatrix is free of bank conflicts.
+//   forward   block = (64 queries, head, sample); streams 64-key tiles of K and V; online softmax
+//             (running max and sum per row, accumulators rescaled when the max grows).
+//   backward  delta = rowsum(dout * out), one warp per row; then two kernels, each summing in
+//             a fixed order so that the result is bitwise reproducible (no atomics):
+//             dk/dv  block = (64 keys, KV head, sample); streams the query tiles of every query
+//                    head of the group (32 queries for D = 128, 64 for D = 64), recomputing
+//                    P^T = exp(K Q^T scale - lse) and dS^T = P^T (V dO^T - delta), and keeps
+//                    dV += P^T dO and dK += dS^T Q in registers;
+//             dq     block = (64 queries, head, sample); streams key tiles (32 or 64) and
+//                    recomputes P and dS the same way for dQ += dS K.
+//            The separate dq pass costs two extra tile products (S and dP again) but needs no
+//            fp32 atomics into a dQ accumulator, whose order would vary between runs.
+// Shared memory per block: forward 45 KiB (D 64) / 85 KiB (D 128); dk/dv and dq 55 / 69 KiB.
+// At EC-DiT's lengths (128-256 tokens) a (sample, head) is a handful of tiles, so the grid is
+// B * H * Sq/64 blocks with few column steps each; rows past Sq or Skv are zero-filled in
+// shared memory and masked, so any length >= 1 works.
+// CPU reference: ref/attention.hpp. Test: ctest -R attention (tests/kernels/attention_gpu_test.cpp,
+// or build/bin/ecsim_kernel_gpu_tests -tc='*attention*'; skipped without a GPU).
+// Benchmark: build/bin/ecsim-bench-attention (bench/attention_bench.cu).
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "attention.cuh"
+#include "block_reduce.cuh"
+#include "cuda_check.hpp"
+#include "launch_check.hpp"
+
+namespace ecsim {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * kWarpSize;
+constexpr int kWarpRows = 16;                  // rows of one mma tile: each warp owns 16 rows
+constexpr int kRowTile = kWarps * kWarpRows;   // 64 rows per block (queries, or keys in dk/dv)
+constexpr int kPad = 8;                        // bf16 per shared row (16 bytes) against bank conflicts
+constexpr int kForwardKeys = 64;               // keys per streamed tile in the forward
+constexpr int kDeltaThreads = 256;             // 8 rows of delta per block
+constexpr float kLog2e = 1.4426950408889634f;  // exp(x) = exp2(x log2 e)
+constexpr float kLn2 = 0.6931471805599453f;
+
+// Columns per streamed tile in the backward: the kernels hold two [16, columns] fp32 tiles
+// (scores and dP) beside the [16, D] accumulators, so D = 128 takes half as many columns to stay
+// inside the register file.
+template <int kD>
+constexpr int kBackwardColumns = kD == 64 ? 64 : 32;
+
+// Elements per shared-memory row of a [rows, kD] tile.
+template <int kD>
+constexpr int kRowStride = kD + kPad;
+
+template <int kD>
+constexpr int forward_shared_bytes() {
+  constexpr int kTileRows = kRowTile + 2 * 2 * kForwardKeys;  // Q; K and V, two stages each
+  return kTileRows * kRowStride<kD> * 2;
+}
+
+template <int kD>
+constexpr int backward_shared_bytes() {
+  // Resident Q and dO (dq) or K and V (dk/dv); the two streamed tiles, two stages each; and for
+  // dk/dv the streamed rows' lse and delta (two stages). dq sizes its buffer the same way.
+  constexpr int kTileRows = 2 * kRowTile + 2 * 2 * kBackwardColumns<kD>;
+  return kTileRows * kRowStride<kD> * 2 + 2 * 2 * kBackwardColumns<kD> * static_cast<int>(sizeof(float));
+}
+
+__device__ __forceinline__ std::uint32_t shared_address(const void* p) {
+  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes global -> shared without passing through registers; src_bytes 0 writes zeros.
+__device__ __forceinline__ void copy_16_async(void* shared, const void* global, bool valid) {
+  const int src_bytes = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(shared)), "l"(global),
+               "r"(src_bytes)
+               : "memory");
+}
+
+__device__ __forceinline__ void commit_async_copies() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+
+// Waits until at most `kPending` committed groups are still in flight.
+template <int kPending>
+__device__ __forceinline__ void wait_async_copies() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
+// ldmatrix.x4 of the 16x16 bf16 block at `p` (its top-left element) in a row-major shared tile
+// with `stride` elements per row. Lane l supplies the address of row l % 16, columns 8 (l / 16)
+// onward, so register i holds the 8x8 matrix
+//   0: rows 0-7, cols 0-7   1: rows 8-15, cols 0-7   2: rows 0-7, cols 8-15   3: rows 8-15, cols 8-15
+// and lane l holds its row l / 4, columns 2 (l % 4) and 2 (l % 4) + 1 (the lower in the low half).
+// With .trans, lane l holds column l / 4, rows 2 (l % 4) and 2 (l % 4) + 1 instead.
+template <int kStride>
+__device__ __forceinline__ void load_block_16x16(std::uint32_t (&r)[4], const __nv_bfloat16* p, int lane) {
+  const __nv_bfloat16* row = p + (lane % 16) * kStride + (lane / 16) * 8;
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(row))
+               : "memory");
+}
+
+template <int kStride>
+__device__ __forceinline__ void load_block_16x16_transposed(std::uint32_t (&r)[4], const __nv_bfloat16* p, int lane) {
+  const __nv_bfloat16* row = p + (lane % 16) * kStride + (lane / 16) * 8;
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(row))
+               : "memory");
+}
+
+// c[16, 8] += a[16, 16] b[16, 8], bf16 operands, fp32 accumulators. With g = lane / 4, t = lane % 4:
+//   a: a[0] = A[g][2t..2t+1], a[1] = A[g+8][2t..], a[2] = A[g][2t+8..], a[3] = A[g+8][2t+8..]
+//   b: b0 = B[2t..2t+1][g], b1 = B[2t+8..2t+9][g]
+//   c: c[0..1] = C[g][2t..2t+1], c[2..3] = C[g+8][2t..2t+1]
+__device__ __forceinline__ void mma_16x8x16(float (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                                            std::uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ std::uint32_t pack_bf16x2(float low, float high) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(low, high);
+  std::uint32_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  return bits;
+}
+
+// acc[16, kN] += A[16, kK] B[kN, kK]^T for one warp, both operands row-major in shared memory
+// with the reduction dimension contiguous (Q K^T, dO V^T, K Q^T, V dO^T). `a` points at the
+// warp's first row, `b` at row 0. acc[n] is the 16x8 accumulator of columns 8n..8n+7.
+// kUnroll k-steps are unrolled: fully, unless the caller's registers are short (fully unrolled,
+// ptxas hoists every k-step's ldmatrix ahead of the mma's, 12 registers per k-step).
+template <int kK, int kN, int kStride, int kUnroll = kK / 16>
+__device__ __forceinline__ void warp_product_rows_rows(float (&acc)[kN / 8][4], const __nv_bfloat16* a,
+                                                       const __nv_bfloat16* b, int lane) {
+#pragma unroll kUnroll
+  for (int kk = 0; kk < kK / 16; ++kk) {
+    std::uint32_t af[4];
+    load_block_16x16<kStride>(af, a + kk * 16, lane);
+#pragma unroll
+    for (int nn = 0; nn < kN / 16; ++nn) {
+      // Block (rows 16nn.., cols 16kk..) of B is B^T's (k, n) block: matrices 0 and 2 are the
+      // k halves of columns 16nn..+7, matrices 1 and 3 those of columns 16nn+8..+15.
+      std::uint32_t bf[4];
+      load_block_16x16<kStride>(bf, b + nn * 16 * kStride + kk * 16, lane);
+      mma_16x8x16(acc[2 * nn], af, bf[0], bf[2]);
+      mma_16x8x16(acc[2 * nn + 1], af, bf[1], bf[3]);
+    }
+  }
+}
+
+// acc[16, kN] += P[16, kK] B[kK, kN] for one warp: P is a [16, kK] fp32 accumulator tile in
+// registers (probabilities or dS), rounded to bf16 here; B is row-major in shared memory
+// (V, K, dO, Q), loaded transposed. The accumulator layout of columns 16kk..16kk+15 (tiles 2kk and
+// 2kk+1) is exactly the A-operand layout of the k-step kk, so P never leaves the registers.
+template <int kK, int kN, int kStride>
+__device__ __forceinline__ void warp_product_regs_rows(float (&acc)[kN / 8][4], const float (&p)[kK / 8][4],
+                                                       const __nv_bfloat16* b, int lane) {
+#pragma unroll
+  for (int kk = 0; kk < kK / 16; ++kk) {
+    const std::uint32_t af[4] = {pack_bf16x2(p[2 * kk][0], p[2 * kk][1]), pack_bf16x2(p[2 * kk][2], p[2 * kk][3]),
+                                 pack_bf16x2(p[2 * kk + 1][0], p[2 * kk + 1][1]),
+                                 pack_bf16x2(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+#pragma unroll
+    for (int nn = 0; nn < kN / 16; ++nn) {
+      // Transposed, matrices 0 and 1 are the k halves of columns 16nn..+7, 2 and 3 of 16nn+8..+15.
+      std::uint32_t bf[4];
+      load_block_16x16_transposed<kStride>(bf, b + kk * 16 * kStride + nn * 16, lane);
+      mma_16x8x16(acc[2 * nn], af, bf[0], bf[1]);
+      mma_16x8x16(acc[2 * nn + 1], af, bf[2], bf[3]);
+    }
+  }
+}
+
+// Starts copying rows [row0, row0 + kRows) of one head into a shared tile [kRows, kD + kPad].
+// `head` points at row 0 of the head; rows are `stride` elements apart. Rows at or past `len` are
+// zero-filled: masked positions then hold finite values (stale memory could hold a NaN, and a NaN
+// times a zero probability is still NaN).
+template <int kRows, int kD>
+__device__ __forceinline__ void load_rows_async(__nv_bfloat16* tile, const __nv_bfloat16* head, std::int64_t stride,
+                                                int row0, int len) {
+  constexpr int kChunks = kD / 8;  // 16-byte pieces per row
+  static_assert(kRows * kChunks % kThreads == 0, "every thread copies the same number of pieces");
+#pragma unroll
+  for (int i = 0; i < kRows * kChunks / kThreads; ++i) {
+    const int c = i * kThreads + static_cast<int>(threadIdx.x);
+    const int r = c / kChunks;
+    const int col = (c % kChunks) * 8;
+    const bool valid = row0 + r < len;
+    const __nv_bfloat16* src = head + (valid ? static_cast<std::int64_t>(row0 + r) * stride : 0) + col;
+    copy_16_async(tile + r * kRowStride<kD> + col, src, valid);
+  }
+}
+
+// Writes a warp's [16, kD] accumulator tile, row g scaled by scale_low and row g + 8 by
+// scale_high, as bf16 into the warp's 16 rows of a shared tile.
+template <int kD>
+__device__ __forceinline__ void store_accumulator_rows(__nv_bfloat16* rows, const float (&acc)[kD / 8][4],
+                                                       float scale_low, float scale_high, int lane) {
+  const int r = lane / 4;
+  const int c = 2 * (lane % 4);
+#pragma unroll
+  for (int n = 0; n < kD / 8; ++n) {
+    *reinterpret_cast<__nv_bfloat162*>(rows + r * kRowStride<kD> + n * 8 + c) =
+        __floats2bfloat162_rn(acc[n][0] * scale_low, acc[n][1] * scale_low);
+    *reinterpret_cast<__nv_bfloat162*>(rows + (r + 8) * kRowStride<kD> + n * 8 + c) =
+        __floats2bfloat162_rn(acc[n][2] * scale_high, acc[n][3] * scale_high);
+  }
+}
+
+// Copies a shared tile [kRows, kD + kPad] to rows [row0, row0 + kRows) of one head in 16-byte
+// stores, skipping rows at or past `len`.
+template <int kRows, int kD>
+__device__ __forceinline__ void store_rows(__nv_bfloat16* head, std::int64_t stride, int row0, int len,
+                                           const __nv_bfloat16* tile) {
+  constexpr int kChunks = kD / 8;
+#pragma unroll
+  for (int i = 0; i < kRows * kChunks / kThreads; ++i) {
+    const int c = i * kThreads + static_cast<int>(threadIdx.x);
+    const int r = c / kChunks;
+    const int col = (c % kChunks) * 8;
+    if (row0 + r < len) {
+      *reinterpret_cast<uint4*>(head + static_cast<std::int64_t>(row0 + r) * stride + col) =
+          *reinterpret_cast<const uint4*>(tile + r * kRowStride<kD> + col);
+    }
+  }
+}
+
+// Whether query `query` attends to key `key`: both inside their lengths and, when causal, the key
+// at most Skv - Sq past the query.
+__device__ __forceinline__ bool visible(int query, int key, int q_len, int kv_len, bool causal) {
+  return query < q_len && key < kv_len && !(causal && key > query + (kv_len - q_len));
+}
+
+// One block per (64-query tile, head, sample): grid (ceil(Sq / 64), H, B).
+template <int kD>
+__global__ void __launch_bounds__(kThreads)
+    flash_attention_forward_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bfloat16* __restrict__ k,
+                                   const __nv_bfloat16* __restrict__ v, __nv_bfloat16* __restrict__ out,
+                                   float* __restrict__ lse, int heads, int kv_heads, int q_len, int kv_len, bool causal,
+                                   float scale_log2) {
+  constexpr int kS = kRowStride<kD>;
+  extern __shared__ __align__(16) unsigned char shared[];
+  __nv_bfloat16* s_q = reinterpret_cast<__nv_bfloat16*>(shared);  // [64, kS]
+  __nv_bfloat16* s_k = s_q + kRowTile * kS;                       // [2][kForwardKeys, kS]
+  __nv_bfloat16* s_v = s_k + 2 * kForwardKeys * kS;               // [2][kForwardKeys, kS]
+
+  const int b = static_cast<int>(blockIdx.z);
+  const int h = static_cast<int>(blockIdx.y);
+  const int q0 = static_cast<int>(blockIdx.x) * kRowTile;
+  const int kvh = h / (heads / kv_heads);
+  const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
+  const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
+  const std::int64_t q_stride = static_cast<std::int64_t>(heads) * kD;
+  const std::int64_t kv_stride = static_cast<std::int64_t>(kv_heads) * kD;
+  const __nv_bfloat16* q_head = q + (static_cast<std::int64_t>(b) * q_len * heads + h) * kD;        // [Sq, D] rows
+  const __nv_bfloat16* k_head = k + (static_cast<std::int64_t>(b) * kv_len * kv_heads + kvh) * kD;  // [Skv, D]
+  const __nv_bfloat16* v_head = v + (static_cast<std::int64_t>(b) * kv_len * kv_heads + kvh) * kD;  // [Skv, D]
+  // Causal: the tile's last query sees keys up to its index + Skv - Sq; later key tiles are skipped.
+  const int kv_end = causal ? min(kv_len, min(q0 + kRowTile, q_len) + kv_len - q_len) : kv_len;
+  const int key_tiles = (kv_end + kForwardKeys - 1) / kForwardKeys;
+
+  load_rows_async<kRowTile, kD>(s_q, q_head, q_stride, q0, q_len);
+  load_rows_async<kForwardKeys, kD>(s_k, k_head, kv_stride, 0, kv_len);
+  load_rows_async<kForwardKeys, kD>(s_v, v_head, kv_stride, 0, kv_len);
+  commit_async_copies();
+
+  float o[kD / 8][4] = {};  // [16, D] per warp, unnormalized
+  // Per thread: rows g and g + 8 of the warp (g = lane / 4); scores are kept in log2 units.
+  float row_max[2] = {-INFINITY, -INFINITY};
+  float row_sum[2] = {0.0f, 0.0f};  // this thread's share; the quad's four shares add up at the end
+  const int row_in_tile = warp * kWarpRows + lane / 4;
+
+  for (int j = 0; j < key_tiles; ++j) {
+    const int stage = j % 2;
+    if (j + 1 < key_tiles) {
+      load_rows_async<kForwardKeys, kD>(s_k + (1 - stage) * kForwardKeys * kS, k_head, kv_stride,
+                                        (j + 1) * kForwardKeys, kv_len);
+      load_rows_async<kForwardKeys, kD>(s_v + (1 - stage) * kForwardKeys * kS, v_head, kv_stride,
+                                        (j + 1) * kForwardKeys, kv_len);
+      commit_async_copies();
+      wait_async_copies<1>();
+    } else {
+      wait_async_copies<0>();
+    }
+    __syncthreads();
+    const __nv_bfloat16* s_kj = s_k + stage * kForwardKeys * kS;
+    const __nv_bfloat16* s_vj = s_v + stage * kForwardKeys * kS;
+
+    float s[kForwardKeys / 8][4] = {};  // [16, 64] scores of the warp's rows
+    warp_product_rows_rows<kD, kForwardKeys, kS>(s, s_q + warp * kWarpRows * kS, s_kj, lane);
+
+    const int k0 = j * kForwardKeys;
+    // Uniform over the block: only the last tile (ragged Skv) and tiles crossing the diagonal mask.
+    const bool masked_tile = k0 + kForwardKeys > kv_len || (causal && k0 + kForwardKeys - 1 > q0 + kv_len - q_len);
+#pragma unroll
+    for (int n = 0; n < kForwardKeys / 8; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int key = k0 + n * 8 + 2 * (lane % 4) + i % 2;
+        const int query = q0 + row_in_tile + 8 * (i / 2);
+        const bool hidden = masked_tile && (key >= kv_len || (causal && key > query + kv_len - q_len));
+        s[n][i] = hidden ? -INFINITY : s[n][i] * scale_log2;
+      }
+    }
+
+    // Online softmax: the four lanes of a quad hold one row between them.
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float m = row_max[r];
+#pragma unroll
+      for (int n = 0; n < kForwardKeys / 8; ++n) m = fmaxf(m, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
+      m = fmaxf(m, __shfl_xor_sync(kFullMask, m, 1));
+      m = fmaxf(m, __shfl_xor_sync(kFullMask, m, 2));
+      // A row with every key so far masked keeps max -inf; exponents then subtract 0, so that
+      // exp2(-inf - base) is 0 and not NaN.
+      const float base = m == -INFINITY ? 0.0f : m;
+      const float rescale = exp2f(row_max[r] - base);
+      row_max[r] = m;
+      row_sum[r] *= rescale;
+#pragma unroll
+      for (int n = 0; n < kD / 8; ++n) {
+        o[n][2 * r] *= rescale;
+        o[n][2 * r + 1] *= rescale;
+      }
+#pragma unroll
+      for (int n = 0; n < kForwardKeys / 8; ++n) {
+#pragma unroll
+        for (int c = 0; c < 2; ++c) {
+          // The sum takes the fp32 probabilities (lse stays fp32-accurate); P V rounds them to bf16.
+          const float p = exp2f(s[n][2 * r + c] - base);
+          s[n][2 * r + c] = p;
+          row_sum[r] += p;
+        }
+      }
+    }
+    warp_product_regs_rows<kForwardKeys, kD, kS>(o, s, s_vj, lane);
+    __syncthreads();  // the next iteration's copies overwrite this stage
+  }
+
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    row_sum[r] += __shfl_xor_sync(kFullMask, row_sum[r], 1);
+    row_sum[r] += __shfl_xor_sync(kFullMask, row_sum[r], 2);
+    const int query = q0 + row_in_tile + 8 * r;
+    if (lane % 4 == 0 && query < q_len) {
+      // An empty row (impossible for valid inputs) gets lse = +inf, so the backward's exp(s - lse) is 0.
+      lse[(static_cast<std::int64_t>(b) * heads + h) * q_len + query] =
+          row_sum[r] > 0.0f ? row_max[r] * kLn2 + logf(row_sum[r]) : INFINITY;
+    }
+  }
+  // The warp's rows of s_q were last read before the loop's final barrier; reuse them for O.
+  store_accumulator_rows<kD>(s_q + warp * kWarpRows * kS, o, row_sum[0] > 0.0f ? 1.0f / row_sum[0] : 0.0f,
+                             row_sum[1] > 0.0f ? 1.0f / row_sum[1] : 0.0f, lane);
+  __syncthreads();
+  store_rows<kRowTile, kD>(out + (static_cast<std::int64_t>(b) * q_len * heads + h) * kD, q_stride, q0, q_len, s_q);
+}
+
+// delta[b, h, i] = sum_c dout[b, i, h, c] * out[b, i, h, c], one warp per row (b, i, h), summed in
+// lane order.
+__global__ void __launch_bounds__(kDeltaThreads)
+    attention_backward_delta_kernel(const __nv_bfloat16* __restrict__ out, const __nv_bfloat16* __restrict__ dout,
+                                    float* __restrict__ delta, int heads, int q_len, int head_dim, std::int64_t rows) {
+  const std::int64_t row =
+      static_cast<std::int64_t>(blockIdx.x) * (kDeltaThreads / kWarpSize) + threadIdx.x / kWarpSize;
+  if (row >= rows) return;  // whole warps leave together, so the shuffles below see full warps
+  const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
+  const __nv_bfloat16* o = out + row * head_dim;   // [D]
+  const __nv_bfloat16* g = dout + row * head_dim;  // [D]
+  float sum = 0.0f;
+  for (int c = 2 * lane; c < head_dim; c += 2 * kWarpSize) {
+    const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(o + c));
+    const float2 d = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(g + c));
+    sum += a.x * d.x + a.y * d.y;
+  }
+  sum = warp_sum(sum);
+  if (lane == 0) {
+    const std::int64_t h = row % heads;
+    const std::int64_t i = row / heads % q_len;
+    const std::int64_t b = row / heads / q_len;
+    delta[(b * heads + h) * q_len + i] = sum;
+  }
+}
+
+// One block per (64-key tile, KV head, sample): grid (ceil(Skv / 64), KVH, B). Streams the query
+// tiles of each query head of the group in order (head-major), so dK and dV sum the group's heads
+// in a fixed order.
+template <int kD>
+__global__ void __launch_bounds__(kThreads)
+    flash_attention_backward_dkdv_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bfloat16* __restrict__ k,
+                                         const __nv_bfloat16* __restrict__ v, const __nv_bfloat16* __restrict__ dout,
+                                         const float* __restrict__ lse, const float* __restrict__ delta,
+                                         __nv_bfloat16* __restrict__ dk, __nv_bfloat16* __restrict__ dv, int heads,
+                                         int kv_heads, int q_len, int kv_len, bool causal, float scale_log2,
+                                         float scale) {
+  constexpr int kS = kRowStride<kD>;
+  constexpr int kQueries = kBackwardColumns<kD>;
+  // dK and dV hold 2 D / 4 fp32 accumulators per thread (64 at D = 64, 128 at D = 128): at D = 128
+  // a fully unrolled score product spills, two k-steps at a time fit.
+  constexpr int kUnroll = kD == 128 ? 2 : kD / 16;
+  extern __shared__ __align__(16) unsigned char shared[];
+  __nv_bfloat16* s_k = reinterpret_cast<__nv_bfloat16*>(shared);      // [64, kS]
+  __nv_bfloat16* s_v = s_k + kRowTile * kS;                           // [64, kS]
+  __nv_bfloat16* s_q = s_v + kRowTile * kS;                           // [2][kQueries, kS]
+  __nv_bfloat16* s_do = s_q + 2 * kQueries * kS;                      // [2][kQueries, kS]
+  float* s_lse = reinterpret_cast<float*>(s_do + 2 * kQueries * kS);  // [2][kQueries], times log2 e
+  float* s_delta = s_lse + 2 * kQueries;                              // [2][kQueries]
+
+  const int b = static_cast<int>(blockIdx.z);
+  const int kvh = static_cast<int>(blockIdx.y);
+  const int k0 = static_cast<int>(blockIdx.x) * kRowTile;
+  const int group = heads / kv_heads;
+  const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
+  const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
+  const std::int64_t q_stride = static_cast<std::int64_t>(heads) * kD;
+  const std::int64_t kv_stride = static_cast<std::int64_t>(kv_heads) * kD;
+  const std::int64_t kv_offset = (static_cast<std::int64_t>(b) * kv_len * kv_heads + kvh) * kD;
+  // Causal: the first query that sees key k0 is k0 - (Skv - Sq); earlier query tiles are skipped.
+  // k0 < Skv makes that query < Sq, so every block has at least one query tile.
+  const int first_q_tile = causal ? max(0, k0 - (kv_len - q_len)) / kQueries : 0;
+  const int q_tiles = (q_len + kQueries - 1) / kQueries - first_q_tile;
+  const int steps = group * q_tiles;
+
+  // Step t covers query head kvh * group + t / q_tiles, query tile first_q_tile + t % q_tiles.
+  auto load_step = [&](int t, int stage) {
+    const int h = kvh * group + t / q_tiles;
+    const int q0 = (first_q_tile + t % q_tiles) * kQueries;
+    const std::int64_t q_offset = (static_cast<std::int64_t>(b) * q_len * heads + h) * kD;
+    load_rows_async<kQueries, kD>(s_q + stage * kQueries * kS, q + q_offset, q_stride, q0, q_len);
+    load_rows_async<kQueries, kD>(s_do + stage * kQueries * kS, dout + q_offset, q_stride, q0, q_len);
+    if (static_cast<int>(threadIdx.x) < kQueries) {
+      const int i = q0 + static_cast<int>(threadIdx.x);
+      const std::int64_t row = (static_cast<std::int64_t>(b) * heads + h) * q_len + i;
+      s_lse[stage * kQueries + threadIdx.x] = i < q_len ? lse[row] * kLog2e : 0.0f;
+      s_delta[stage * kQueries + threadIdx.x] = i < q_len ? delta[row] : 0.0f;
+    }
+  };
+
+  load_rows_async<kRowTile, kD>(s_k, k + kv_offset, kv_stride, k0, kv_len);
+  load_rows_async<kRowTile, kD>(s_v, v + kv_offset, kv_stride, k0, kv_len);
+  load_step(0, 0);
+  commit_async_copies();
+
+  float dk_acc[kD / 8][4] = {};  // [16, D] per warp: the warp's 16 keys
+  float dv_acc[kD / 8][4] = {};
+  const int key_in_tile = warp * kWarpRows + lane / 4;  // rows g and g + 8 of the warp
+
+  for (int t = 0; t < steps; ++t) {
+    const int stage = t % 2;
+    if (t + 1 < steps) {
+      load_step(t + 1, 1 - stage);
+      commit_async_copies();
+      wait_async_copies<1>();
+    } else {
+      wait_async_copies<0>();
+    }
+    __syncthreads();
+    const int q0 = (first_q_tile + t % q_tiles) * kQueries;
+    const __nv_bfloat16* s_qt = s_q + stage * kQueries * kS;
+    const __nv_bfloat16* s_dot = s_do + stage * kQueries * kS;
+    const float* s_lset = s_lse + stage * kQueries;
+    const float* s_deltat = s_delta + stage * kQueries;
+
+    // P^T [16 keys, kQueries] = exp(K Q^T scale - lse), recomputed from the forward's lse.
+    float p[kQueries / 8][4] = {};
+    warp_product_rows_rows<kD, kQueries, kS, kUnroll>(p, s_k + warp * kWarpRows * kS, s_qt, lane);
+#pragma unroll
+    for (int n = 0; n < kQueries / 8; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int col = n * 8 + 2 * (lane % 4) + i % 2;
+        const int key = k0 + key_in_tile + 8 * (i / 2);
+        p[n][i] = visible(q0 + col, key, q_len, kv_len, causal) ? exp2f(p[n][i] * scale_log2 - s_lset[col]) : 0.0f;
+      }
+    }
+    // dS^T = P^T (dP^T - delta), dP^T = V dO^T.
+    float ds[kQueries / 8][4] = {};
+    warp_product_rows_rows<kD, kQueries, kS, kUnroll>(ds, s_v + warp * kWarpRows * kS, s_dot, lane);
+#pragma unroll
+    for (int n = 0; n < kQueries / 8; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) ds[n][i] = p[n][i] * (ds[n][i] - s_deltat[n * 8 + 2 * (lane % 4) + i % 2]);
+    }
+    warp_product_regs_rows<kQueries, kD, kS>(dv_acc, p, s_dot, lane);  // dV += P^T dO
+    warp_product_regs_rows<kQueries, kD, kS>(dk_acc, ds, s_qt, lane);  // dK += dS^T Q
+    __syncthreads();  // the next iteration's copies overwrite this stage
+  }
+
+  // The warp's rows of s_k and s_v were last read before the loop's final barrier.
+  store_accumulator_rows<kD>(s_k + warp * kWarpRows * kS, dk_acc, scale, scale, lane);
+  store_accumulator_rows<kD>(s_v + warp * kWarpRows * kS, dv_acc, 1.0f, 1.0f, lane);
+  __syncthreads();
+  store_rows<kRowTile, kD>(dk + kv_offset, kv_stride, k0, kv_len, s_k);
+  store_rows<kRowTile, kD>(dv + kv_offset, kv_stride, k0, kv_len, s_v);
+}
+
+// One block per (64-query tile, head, sample): grid (ceil(Sq / 64), H, B). Streams key tiles in
+// order, so dQ sums over keys in a fixed order.
+template <int kD>
+__global__ void __launch_bounds__(kThreads)
+    flash_attention_backward_dq_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bfloat16* __restrict__ k,
+                                       const __nv_bfloat16* __restrict__ v, const __nv_bfloat16* __restrict__ dout,
+                                       const float* __restrict__ lse, const float* __restrict__ delta,
+                                       __nv_bfloat16* __restrict__ dq, int heads, int kv_heads, int q_len, int kv_len,
+                                       bool causal, float scale_log2, float scale) {
+  constexpr int kS = kRowStride<kD>;
+  constexpr int kKeys = kBackwardColumns<kD>;
+  extern __shared__ __align__(16) unsigned char shared[];
+  __nv_bfloat16* s_q = reinterpret_cast<__nv_bfloat16*>(shared);  // [64, kS]
+  __nv_bfloat16* s_do = s_q + kRowTile * kS;                      // [64, kS]
+  __nv_bfloat16* s_k = s_do + kRowTile * kS;                      // [2][kKeys, kS]
+  __nv_bfloat16* s_v = s_k + 2 * kKeys * kS;                      // [2][kKeys, kS]
+
+  const int b = static_cast<int>(blockIdx.z);
+  const int h = static_cast<int>(blockIdx.y);
+  const int q0 = static_cast<int>(blockIdx.x) * kRowTile;
+  const int kvh = h / (heads / kv_heads);
+  const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
+  const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
+  const std::int64_t q_stride = static_cast<std::int64_t>(heads) * kD;
+  const std::int64_t kv_stride = static_cast<std::int64_t>(kv_heads) * kD;
+  const std::int64_t q_offset = (static_cast<std::int64_t>(b) * q_len * heads + h) * kD;
+  const std::int64_t kv_offset = (static_cast<std::int64_t>(b) * kv_len * kv_heads + kvh) * kD;
+  const int kv_end = causal ? min(kv_len, min(q0 + kRowTile, q_len) + kv_len - q_len) : kv_len;
+  const int key_tiles = (kv_end + kKeys - 1) / kKeys;
+
+  load_rows_async<kRowTile, kD>(s_q, q + q_offset, q_stride, q0, q_len);
+  load_rows_async<kRowTile, kD>(s_do, dout + q_offset, q_stride, q0, q_len);
+  load_rows_async<kKeys, kD>(s_k, k + kv_offset, kv_stride, 0, kv_len);
+  load_rows_async<kKeys, kD>(s_v, v + kv_offset, kv_stride, 0, kv_len);
+  commit_async_copies();
+
+  // Rows g and g + 8 of the warp: lse (times log2 e) and delta, 0 past Sq (those rows are masked).
+  const int row_in_tile = warp * kWarpRows + lane / 4;
+  float row_lse[2], row_delta[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int i = q0 + row_in_tile + 8 * r;
+    const std::int64_t row = (static_cast<std::int64_t>(b) * heads + h) * q_len + i;
+    row_lse[r] = i < q_len ? lse[row] * kLog2e : 0.0f;
+    row_delta[r] = i < q_len ? delta[row] : 0.0f;
+  }
+
+  float dq_acc[kD / 8][4] = {};  // [16, D] per warp
+  for (int j = 0; j < key_tiles; ++j) {
+    const int stage = j % 2;
+    if (j + 1 < key_tiles) {
+      load_rows_async<kKeys, kD>(s_k + (1 - stage) * kKeys * kS, k + kv_offset, kv_stride, (j + 1) * kKeys, kv_len);
+      load_rows_async<kKeys, kD>(s_v + (1 - stage) * kKeys * kS, v + kv_offset, kv_stride, (j + 1) * kKeys, kv_len);
+      commit_async_copies();
+      wait_async_copies<1>();
+    } else {
+      wait_async_copies<0>();
+    }
+    __syncthreads();
+    const __nv_bfloat16* s_kj = s_k + stage * kKeys * kS;
+    const __nv_bfloat16* s_vj = s_v + stage * kKeys * kS;
+    const int k0 = j * kKeys;
+
+    // P [16 queries, kKeys] = exp(Q K^T scale - lse).
+    float p[kKeys / 8][4] = {};
+    warp_product_rows_rows<kD, kKeys, kS>(p, s_q + warp * kWarpRows * kS, s_kj, lane);
+#pragma unroll
+    for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int key = k0 + n * 8 + 2 * (lane % 4) + i % 2;
+        const int query = q0 + row_in_tile + 8 * (i / 2);
+        p[n][i] = visible(query, key, q_len, kv_len, causal) ? exp2f(p[n][i] * scale_log2 - row_lse[i / 2]) : 0.0f;
+      }
+    }
+    // dS = P (dP - delta), dP = dO V^T.
+    float ds[kKeys / 8][4] = {};
+    warp_product_rows_rows<kD, kKeys, kS>(ds, s_do + warp * kWarpRows * kS, s_vj, lane);
+#pragma unroll
+    for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) ds[n][i] = p[n][i] * (ds[n][i] - row_delta[i / 2]);
+    }
+    warp_product_regs_rows<kKeys, kD, kS>(dq_acc, ds, s_kj, lane);  // dQ += dS K
+    __syncthreads();                                                // the next iteration's copies overwrite this stage
+  }
+
+  // The warp's rows of s_q were last read before the loop's final barrier.
+  store_accumulator_rows<kD>(s_q + warp * kWarpRows * kS, dq_acc, scale, scale, lane);
+  __syncthreads();
+  store_rows<kRowTile, kD>(dq + q_offset, q_stride, q0, q_len, s_q);
+}
+
+void require_aligned(const char* op, std::initializer_list<NamedPointer> buffers) {
+  for (const auto& [name, p] : buffers) {
+    require(reinterpret_cast<std::uintptr_t>(p) % 16 == 0,
+            std::string(op) + ": " + name + " is not 16-byte aligned (tiles move as 16-byte vectors)");
+  }
+}
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+template <int kD>
+void launch_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* out,
+                    float* lse, const AttentionDims& d, cudaStream_t stream) {
+  constexpr int kShared = forward_shared_bytes<kD>();
+  CUDA_CHECK(
+      cudaFuncSetAttribute(flash_attention_forward_kernel<kD>, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
+  const dim3 grid(static_cast<unsigned>(ceil_div(d.q_len, kRowTile)), static_cast<unsigned>(d.heads),
+                  static_cast<unsigned>(d.batch));
+  const float scale_log2 = static_cast<float>(kLog2e / std::sqrt(static_cast<double>(kD)));
+  flash_attention_forward_kernel<kD><<<grid, kThreads, kShared, stream>>>(
+      q, k, v, out, lse, static_cast<int>(d.heads), static_cast<int>(d.kv_heads), static_cast<int>(d.q_len),
+      static_cast<int>(d.kv_len), d.causal, scale_log2);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+template <int kD>
+void launch_backward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, const float* lse,
+                     const __nv_bfloat16* dout, const float* delta, __nv_bfloat16* dq, __nv_bfloat16* dk,
+                     __nv_bfloat16* dv, const AttentionDims& d, cudaStream_t stream) {
+  constexpr int kShared = backward_shared_bytes<kD>();
+  const double scale = 1.0 / std::sqrt(static_cast<double>(kD));
+  const float scale_log2 = static_cast<float>(kLog2e * scale);
+  const int heads = static_cast<int>(d.heads), kv_heads = static_cast<int>(d.kv_heads);
+  const int q_len = static_cast<int>(d.q_len), kv_len = static_cast<int>(d.kv_len);
+
+  CUDA_CHECK(cudaFuncSetAttribute(flash_attention_backward_dkdv_kernel<kD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  kShared));
+  const dim3 kv_grid(static_cast<unsigned>(ceil_div(d.kv_len, kRowTile)), static_cast<unsigned>(d.kv_heads),
+                     static_cast<unsigned>(d.batch));
+  flash_attention_backward_dkdv_kernel<kD>
+      <<<kv_grid, kThreads, kShared, stream>>>(q, k, v, dout, lse, delta, dk, dv, heads, kv_heads, q_len, kv_len,
+                                               d.causal, scale_log2, static_cast<float>(scale));
+  CUDA_CHECK(cudaGetLastError());
+
+  CUDA_CHECK(cudaFuncSetAttribute(flash_attention_backward_dq_kernel<kD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  kShared));
+  const dim3 q_grid(static_cast<unsigned>(ceil_div(d.q_len, kRowTile)), static_cast<unsigned>(d.heads),
+                    static_cast<unsigned>(d.batch));
+  flash_attention_backward_dq_kernel<kD><<<q_grid, kThreads, kShared, stream>>>(
+      q, k, v, dout, lse, delta, dq, heads, kv_heads, q_len, kv_len, d.causal, scale_log2, static_cast<float>(scale));
+  CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace
+
+void check_attention_dims(const AttentionDims& d, const char* op) {
+  const std::string name(op);
+  require_positive(d.batch, op, "batch");
+  require_positive(d.heads, op, "heads");
+  require_positive(d.kv_heads, op, "kv_heads");
+  require_positive(d.q_len, op, "q_len");
+  require_positive(d.kv_len, op, "kv_len");
+  require(d.head_dim == 64 || d.head_dim == 128,
+          name + ": head_dim " + std::to_string(d.head_dim) + " is not one the kernels are built for (64, 128)");
+  require(d.heads % d.kv_heads == 0,
+          name + ": kv_heads " + std::to_string(d.kv_heads) + " does not divide heads " + std::to_string(d.heads));
+  require(!d.causal || d.kv_len >= d.q_len, name + ": causal attention needs kv_len " + std::to_string(d.kv_len) +
+                                                " >= q_len " + std::to_string(d.q_len));
+  // heads and kv_heads are grid y, batch grid z.
+  require(d.heads <= 65535, name + ": heads " + std::to_string(d.heads) + " exceeds the grid's y limit 65535");
+  require(d.batch <= 65535, name + ": batch " + std::to_string(d.batch) + " exceeds the grid's z limit 65535");
+  // Tile offsets are 32-bit; a length near 2^31 would overflow them.
+  require(d.q_len <= (std::int64_t{1} << 30) && d.kv_len <= (std::int64_t{1} << 30),
+          name + ": q_len and kv_len must be at most 2^30");
+  require_int32(ceil_div(d.batch * d.q_len * d.heads, kDeltaThreads / kWarpSize), op, "delta blocks");
+}
+
+void flash_attention_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* out,
+                             float* lse, const AttentionDims& d, cudaStream_t stream) {
+  constexpr const char* op = "flash_attention_forward";
+  check_attention_dims(d, op);
+  require_pointers(op, {{"q", q}, {"k", k}, {"v", v}, {"out", out}, {"lse", lse}});
+  require_aligned(op, {{"q", q}, {"k", k}, {"v", v}, {"out", out}, {"lse", lse}});
+  if (d.head_dim == 64) {
+    launch_forward<64>(q, k, v, out, lse, d, stream);
+  } else {
+    launch_forward<128>(q, k, v, out, lse, d, stream);
+  }
+}
+
+void flash_attention_backward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
+                              const __nv_bfloat16* out, const float* lse, const __nv_bfloat16* dout, float* delta,
+                              __nv_bfloat16* dq, __nv_bfloat16* dk, __nv_bfloat16* dv, const AttentionDims& d,
+                              cudaStream_t stream) {
+  constexpr const char* op = "flash_attention_backward";
+  check_attention_dims(d, op);
+  const std::initializer_list<NamedPointer> buffers = {{"q", q},     {"k", k},       {"v", v},         {"out", out},
+                                                       {"lse", lse}, {"dout", dout}, {"delta", delta}, {"dq", dq},
+                                                       {"dk", dk},   {"dv", dv}};
+  require_pointers(op, buffers);
+  require_aligned(op, buffers);
+
+  const std::int64_t rows = d.batch * d.q_len * d.heads;
+  attention_backward_delta_kernel<<<static_cast<unsigned>(ceil_div(rows, kDeltaThreads / kWarpSize)), kDeltaThreads, 0,
+                                    stream>>>(out, dout, delta, static_cast<int>(d.heads), static_cast<int>(d.q_len),
+                                              static_cast<int>(d.head_dim), rows);
+  CUDA_CHECK(cudaGetLastError());
+  if (d.head_dim == 64) {
+    launch_backward<64>(q, k, v, lse, dout, delta, dq, dk, dv, d, stream);
+  } else {
+    launch_backward<128>(q, k, v, lse, dout, delta, dq, dk, dv, d, stream);
+  }
+}
+
+}  // namespace ecsim

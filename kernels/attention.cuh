@@ -1,0 +1,48 @@
+// Launchers for fused (flash-style) scaled dot-product attention (ops `attention_fwd`,
+// `attention_bwd`); kernels in attention.cu, CPU reference in ref/attention.hpp. Grouped-query,
+// self or cross, optionally causal (bottom-right aligned), head dim 64 or 128, softmax scale
+// 1/sqrt(head_dim). Layouts are the projection GEMMs' outputs, as in the reference:
+//   q, out, dout, dq  [B, Sq, H, D]    bf16
+//   k, v, dk, dv      [B, Skv, KVH, D] bf16
+//   lse, delta        [B, H, Sq]       fp32
+// Every pointer must be 16-byte aligned (tiles move as 16-byte vectors).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace ecsim {
+
+struct AttentionDims {
+  std::int64_t batch = 0;
+  std::int64_t heads = 0;     // H query heads
+  std::int64_t kv_heads = 0;  // KVH, divides H; query head h reads KV head h / (H / KVH)
+  std::int64_t q_len = 0;     // Sq
+  std::int64_t kv_len = 0;    // Skv; causal attention needs Skv >= Sq
+  std::int64_t head_dim = 0;  // D, 64 or 128
+  bool causal = false;        // query i sees keys j <= i + (Skv - Sq)
+
+  std::int64_t q_elements() const { return batch * q_len * heads * head_dim; }
+  std::int64_t kv_elements() const { return batch * kv_len * kv_heads * head_dim; }
+  std::int64_t lse_elements() const { return batch * heads * q_len; }
+};
+
+// Throws PreconditionError naming `op` when the kernels cannot run these dimensions.
+void check_attention_dims(const AttentionDims& d, const char* op);
+
+// out = softmax(q k^T / sqrt(D)) v per (sample, head), and lse, the natural log of each query
+// row's softmax denominator (of the scaled scores), which the backward reuses.
+void flash_attention_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* out,
+                             float* lse, const AttentionDims& d, cudaStream_t stream);
+
+// dq, dk, dv from the forward's inputs, out and lse, and dout. `delta` [B, H, Sq] fp32 is scratch
+// that receives rowsum(dout * out). dk and dv are summed over the query heads of each KV group.
+// Deterministic: every sum runs in a fixed order (no atomics), so reruns match bit for bit.
+void flash_attention_backward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
+                              const __nv_bfloat16* out, const float* lse, const __nv_bfloat16* dout, float* delta,
+                              __nv_bfloat16* dq, __nv_bfloat16* dk, __nv_bfloat16* dv, const AttentionDims& d,
+                              cudaStream_t stream);
+
+}  // namespace ecsim

@@ -1,0 +1,107 @@
+#include "model_ref/params.hpp"
+
+#include <cmath>
+#include <random>
+#include <utility>
+
+namespace ecsim::model_ref {
+namespace {
+
+class LayoutBuilder {
+ public:
+  explicit LayoutBuilder(ParamLayout& layout) : layout_(layout) {}
+
+  TensorRef add(std::string name, std::vector<std::int64_t> shape, InitRule rule, bool bias, std::int64_t fan_in,
+                std::int64_t fan_out) {
+    std::int64_t size = 1;
+    for (std::int64_t s : shape) size *= s;
+    const TensorRef ref{layout_.total, size};
+    layout_.tensors.push_back({std::move(name), std::move(shape), ref, rule, bias, fan_in, fan_out});
+    layout_.total += size;
+    return ref;
+  }
+
+  LinearRef linear(const std::string& name, std::int64_t in, std::int64_t out, bool bias, InitRule rule) {
+    LinearRef l{add(name + ".weight", {in, out}, rule, false, in, out), {}, in, out};
+    if (bias) l.bias = add(name + ".bias", {out}, rule, true, in, out);
+    return l;
+  }
+
+  ExpertsRef experts(const std::string& name, std::int64_t e, std::int64_t d, std::int64_t f) {
+    ExpertsRef x;
+    x.experts = e;
+    x.hidden = d;
+    x.width = f;
+    x.fc1_weight = add(name + "expert_fc1.weight", {e, d, f}, InitRule::kXavier, false, d, f);
+    x.fc1_bias = add(name + "expert_fc1.bias", {e, f}, InitRule::kXavier, true, d, f);
+    x.fc2_weight = add(name + "expert_fc2.weight", {e, f, d}, InitRule::kXavier, false, f, d);
+    x.fc2_bias = add(name + "expert_fc2.bias", {e, d}, InitRule::kXavier, true, f, d);
+    return x;
+  }
+
+ private:
+  ParamLayout& layout_;
+};
+
+}  // namespace
+
+ParamLayout make_param_layout(const ModelConfig& c) {
+  c.validate();
+  ParamLayout layout;
+  LayoutBuilder b(layout);
+  const std::int64_t d = c.hidden;
+  const std::int64_t hd = c.head_dim;
+  layout.embed.patch = b.linear("embed.patch", c.patch_dim(), d, true, InitRule::kXavier);
+  layout.embed.timestep_fc1 =
+      b.linear("embed.timestep_fc1", c.timestep_freq_dim, c.cond_width, true, InitRule::kNormal002);
+  layout.embed.timestep_fc2 = b.linear("embed.timestep_fc2", c.cond_width, c.cond_width, true, InitRule::kNormal002);
+  for (std::int64_t l = 0; l < c.layers; ++l) {
+    const std::string p = "blocks." + std::to_string(l) + ".";
+    BlockRefs r;
+    r.moe = c.is_moe_layer(l);
+    r.cross = c.has_cross_attention();
+    r.modulation = b.linear(p + "adaln.modulation", c.cond_width, 6 * d, true, InitRule::kAdaLnZero);
+    r.self_attn.qkv = b.linear(p + "self_attn.qkv", d, (c.heads + 2 * c.kv_heads) * hd, true, InitRule::kXavier);
+    r.self_attn.out = b.linear(p + "self_attn.out", c.heads * hd, d, true, InitRule::kXavier);
+    if (r.cross) {
+      r.cross_attn.q = b.linear(p + "cross_attn.q", d, c.heads * hd, true, InitRule::kXavier);
+      r.cross_attn.kv = b.linear(p + "cross_attn.kv", c.text_width, 2 * c.cross_kv_heads * hd, true, InitRule::kXavier);
+      r.cross_attn.out = b.linear(p + "cross_attn.out", c.heads * hd, d, true, InitRule::kXavier);
+    }
+    if (r.moe) {
+      r.moe_ffn.router = b.linear(p + "moe.router", d, c.experts, false, InitRule::kXavier);
+      r.moe_ffn.experts = b.experts(p + "moe.", c.experts, d, c.ffn_width);
+    } else {
+      r.ffn.fc1 = b.linear(p + "ffn.fc1", d, c.ffn_width, true, InitRule::kXavier);
+      r.ffn.fc2 = b.linear(p + "ffn.fc2", c.ffn_width, d, true, InitRule::kXavier);
+    }
+    layout.blocks.push_back(r);
+  }
+  layout.final.modulation = b.linear("final.modulation", c.cond_width, 2 * d, true, InitRule::kAdaLnZero);
+  layout.final.linear = b.linear("final.linear", d, c.patch_dim(), true, InitRule::kAdaLnZero);
+  return layout;
+}
+
+std::vector<double> init_params(const ParamLayout& layout, std::uint64_t seed, InitScheme scheme) {
+  std::mt19937_64 gen(seed);
+  std::vector<double> p(static_cast<std::size_t>(layout.total), 0.0);
+  for (const NamedTensor& t : layout.tensors) {
+    const auto v = at(std::span<double>(p), t.ref);
+    const bool zero = scheme == InitScheme::kAdaLnZero && (t.bias || t.rule == InitRule::kAdaLnZero);
+    if (zero) continue;
+    if (t.bias) {
+      std::uniform_real_distribution<double> dist(-0.1, 0.1);
+      for (double& x : v) x = dist(gen);
+    } else if (t.rule == InitRule::kNormal002 && scheme == InitScheme::kAdaLnZero) {
+      std::normal_distribution<double> dist(0.0, 0.02);
+      for (double& x : v) x = dist(gen);
+    } else {
+      const double limit = std::sqrt(6.0 / static_cast<double>(t.fan_in + t.fan_out));
+      std::uniform_real_distribution<double> dist(-limit, limit);
+      for (double& x : v) x = dist(gen);
+    }
+  }
+  return p;
+}
+
+}  // namespace ecsim::model_ref

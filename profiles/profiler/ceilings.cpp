@@ -1,0 +1,61 @@
+// The profile's ceilings (ceilings.hpp).
+#include "profiler/ceilings.hpp"
+
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "core/units.hpp"
+#include "cuda_check.hpp"
+#include "gemm.cuh"
+
+namespace ecsim::profiler {
+namespace {
+
+constexpr std::int64_t kMatmulSize = 8192;  // DESIGN.md: the bf16 ceiling is an 8192^3 GEMM
+constexpr std::size_t kCopyBytes = std::size_t{1} << 30;  // 1 GiB each way, far past any L2
+constexpr int kClockProbeGemms = 30;        // about 40 ms of GEMMs on an H100 ...
+constexpr auto kClockProbeDelay = std::chrono::milliseconds(15);  // ... read the clock part way in
+
+}  // namespace
+
+Ceilings measure_ceilings(const RunContext& ctx, const DeviceInfo& device, OperandPools& pools, EventTimer& timer,
+                          const TimingMethod& method) {
+  Ceilings c;
+  const GemmDims d{kMatmulSize, kMatmulSize, kMatmulSize};
+  const std::size_t matrix = static_cast<std::size_t>(kMatmulSize * kMatmulSize) * sizeof(__nv_bfloat16);
+  const std::vector<Operand> gemm_operands{{Fill::kUniformBf16, matrix}, {Fill::kUniformBf16, matrix},
+                                          {Fill::kScratch, matrix}};
+  const int runs = method.warmup + method.max_samples;
+  int sets = rotation_sets(OperandPools::footprint(gemm_operands), device.l2_bytes, runs);
+  pools.reserve(gemm_operands, sets, ctx.stream);
+  auto run_gemm = [&](int set) {
+    const OperandSet o = pools.set(gemm_operands, set);
+    gemm(ctx.cublas, ctx.stream, d, o.at<__nv_bfloat16>(0), o.at<__nv_bfloat16>(1), o.at<__nv_bfloat16>(2));
+  };
+  c.matmul = timer.time(sets, method, run_gemm);
+  const Flops flops{2.0 * kMatmulSize * kMatmulSize * kMatmulSize};
+  c.matmul_flops_per_s = rate(flops, Seconds{c.matmul.p50_ns / kNanosPerSecond}).value;
+
+  // The clock while the GEMMs keep the SMs busy: enqueue a batch, read NVML part way through.
+  for (int i = 0; i < kClockProbeGemms; ++i) run_gemm(i % sets);
+  std::this_thread::sleep_for(kClockProbeDelay);
+  c.sm_clock_under_load_mhz = current_sm_clock_mhz(device);
+  CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+
+  const std::size_t copy = std::min(kCopyBytes, device.hbm_bytes / 16);
+  const std::vector<Operand> copy_operands{{Fill::kUniformBf16, copy}, {Fill::kScratch, copy}};
+  sets = rotation_sets(OperandPools::footprint(copy_operands), device.l2_bytes, runs);
+  pools.reserve(copy_operands, sets, ctx.stream);
+  c.copy = timer.time(sets, method, [&](int set) {
+    const OperandSet o = pools.set(copy_operands, set);
+    CUDA_CHECK(cudaMemcpyAsync(o.pointers[1], o.pointers[0], copy, cudaMemcpyDeviceToDevice, ctx.stream));
+  });
+  c.copy_bytes = 2.0 * static_cast<double>(copy);
+  c.copy_bytes_per_s = rate(Bytes{c.copy_bytes}, Seconds{c.copy.p50_ns / kNanosPerSecond}).value;
+  return c;
+}
+
+}  // namespace ecsim::profiler

@@ -1,0 +1,441 @@
+// One function per kernel family (kernel_runs.hpp): the profile key's shape -> the launcher's
+// arguments. Where a key does not carry every dimension a launcher needs, the choice is stated:
+//   gate_residual {elements}         -> [B, S, d] with d the widest EC-DiT width dividing it and
+//                                       S = 128 tokens per image where that divides
+//   adaln_layernorm {tokens, hidden} -> B = tokens / 128 images where 128 divides
+//   permute {rows, hidden}           -> expert choice with f_c = 2: T = rows / 2 tokens, 8 experts,
+//   unpermute {rows, tokens, hidden}    groups of up to 1024 tokens, C = G / 4: a real routing of
+//                                       random logits, made once (the gathers' indices)
+//   grouped_gemm {groups, m_total}   -> m_total split as evenly as the groups allow (the
+//                                       simulator's dropless token choice: uniform loads)
+// The simulator's gemm keys come from three launchers: forward (bf16 output), dX (bf16) and dW
+// (fp32, overwritten); the planned call's role says which.
+#include "profiler/kernel_runs.hpp"
+
+#include <cuda_bf16.h>
+
+#include <array>
+#include <string>
+#include <utility>
+
+#include "adaln_layernorm.cuh"
+#include "adamw.cuh"
+#include "ec_permute.cuh"
+#include "ec_route.cuh"
+#include "flow_loss.cuh"
+#include "gate_residual.cuh"
+#include "gelu.cuh"
+#include "gemm.cuh"
+#include "router_softmax.cuh"
+#if __has_include("attention.cuh")
+#include "attention.cuh"
+#define ECSIM_PROFILE_ATTENTION 1
+#endif
+
+namespace ecsim::profiler {
+namespace {
+
+using bf16 = __nv_bfloat16;
+
+constexpr std::int64_t kImageTokens = 128;  // tokens per image in training (MaskDiT masking of 256)
+constexpr std::array<std::int64_t, 10> kWidths{3072, 2304, 1536, 1152, 1024, 768, 512, 256, 128, 64};
+constexpr std::int64_t kRouteExperts = 8;
+constexpr std::int64_t kMaxRouteGroup = 1024;
+constexpr float kLayerNormEps = 1e-6f;
+
+std::size_t count(std::int64_t n) { return static_cast<std::size_t>(n); }
+Operand bf16_in(std::int64_t n) { return {Fill::kUniformBf16, count(n) * sizeof(bf16)}; }
+Operand fp32_in(std::int64_t n) { return {Fill::kUniformFp32, count(n) * sizeof(float)}; }
+Operand bf16_out(std::int64_t n) { return {Fill::kScratch, count(n) * sizeof(bf16)}; }
+Operand fp32_out(std::int64_t n) { return {Fill::kScratch, count(n) * sizeof(float)}; }
+Operand int_out(std::int64_t n) { return {Fill::kScratch, count(n) * sizeof(int)}; }
+
+std::int64_t dim(const OpShape& s, const char* name) {
+  auto it = s.find(name);
+  if (it == s.end()) throw UnsupportedShape(std::string("shape has no dimension '") + name + "'");
+  return it->second;
+}
+
+bool is_backward(const PlannedCall& c) { return c.role != KernelRole::kForward; }
+
+// Images x tokens per image for `tokens` rows.
+std::pair<std::int64_t, std::int64_t> images(std::int64_t tokens) {
+  if (tokens % kImageTokens == 0) return {tokens / kImageTokens, kImageTokens};
+  return {1, tokens};
+}
+
+struct Rows {
+  std::int64_t batch, seq, hidden;
+};
+
+Rows rows_of_elements(std::int64_t elements) {
+  for (const std::int64_t d : kWidths) {
+    if (elements % d == 0) {
+      const auto [b, s] = images(elements / d);
+      return {b, s, d};
+    }
+  }
+  throw UnsupportedShape("no model width divides " + std::to_string(elements) + " elements");
+}
+
+// --- memory-bound families ---------------------------------------------------------------------
+
+KernelRun gelu_run(const PlannedCall& c) {
+  const std::int64_t n = dim(c.call.shape, "elements");
+  if (!is_backward(c)) {
+    return {{bf16_in(n), bf16_out(n)},
+            [n](const OperandSet& o, cudaStream_t s) { gelu_fwd(o.at<bf16>(0), o.at<bf16>(1), n, s); },
+            nullptr};
+  }
+  return {{bf16_in(n), bf16_in(n), bf16_out(n)},
+          [n](const OperandSet& o, cudaStream_t s) { gelu_bwd(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), n, s); },
+          nullptr};
+}
+
+KernelRun gate_residual_run(const PlannedCall& c) {
+  const Rows r = rows_of_elements(dim(c.call.shape, "elements"));
+  const std::int64_t n = r.batch * r.seq * r.hidden, nv = r.batch * r.hidden;
+  if (!is_backward(c)) {
+    return {{bf16_in(n), bf16_in(n), bf16_in(nv), bf16_out(n)},
+            [r](const OperandSet& o, cudaStream_t s) {
+              gate_residual_fwd(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3), r.batch, r.seq, r.hidden,
+                                s);
+            },
+            nullptr};
+  }
+  return {{bf16_in(n), bf16_in(nv), bf16_in(n), bf16_out(n), bf16_out(nv)},
+          [r](const OperandSet& o, cudaStream_t s) {
+            gate_residual_bwd(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3), o.at<bf16>(4), r.batch,
+                              r.seq, r.hidden, s);
+          },
+          nullptr};
+}
+
+KernelRun adaln_layernorm_run(const PlannedCall& c) {
+  const std::int64_t tokens = dim(c.call.shape, "tokens"), hidden = dim(c.call.shape, "hidden");
+  const std::pair<std::int64_t, std::int64_t> split = images(tokens);
+  const std::int64_t batch = split.first, seq = split.second;  // plain names: the lambdas capture them
+  const std::int64_t n = tokens * hidden, nv = batch * hidden;
+  if (!is_backward(c)) {
+    // x, shift, scale -> y, mean, rstd
+    return {{bf16_in(n), bf16_in(nv), bf16_in(nv), bf16_out(n), fp32_out(tokens), fp32_out(tokens)},
+            [=](const OperandSet& o, cudaStream_t s) {
+              adaln_layernorm_fwd(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3), o.at<float>(4),
+                                  o.at<float>(5), batch, seq, hidden, kLayerNormEps, s);
+            },
+            nullptr};
+  }
+  // x, scale, mean, rstd, dy -> dx, dshift, dscale
+  return {{bf16_in(n), bf16_in(nv), fp32_in(tokens), fp32_in(tokens), bf16_in(n), bf16_out(n), bf16_out(nv),
+           bf16_out(nv)},
+          [=](const OperandSet& o, cudaStream_t s) {
+            adaln_layernorm_bwd(o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), o.at<float>(3), o.at<bf16>(4),
+                                o.at<bf16>(5), o.at<bf16>(6), o.at<bf16>(7), batch, seq, hidden, s);
+          },
+          nullptr};
+}
+
+KernelRun flow_loss_run(const PlannedCall& c) {
+  const std::int64_t n = dim(c.call.shape, "elements");
+  if (!is_backward(c)) {
+    return {{bf16_in(n), bf16_in(n), fp32_out(kFlowLossPartials), fp32_out(1)},
+            [n](const OperandSet& o, cudaStream_t s) {
+              flow_loss_fwd(o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), o.at<float>(3), n, s);
+            },
+            nullptr};
+  }
+  return {{bf16_in(n), bf16_in(n), bf16_out(n)},
+          [n](const OperandSet& o, cudaStream_t s) {
+            flow_loss_bwd(o.at<bf16>(0), o.at<bf16>(1), 1.0f, o.at<bf16>(2), n, s);
+          },
+          nullptr};
+}
+
+KernelRun adamw_run(const PlannedCall& c) {
+  const std::int64_t n = dim(c.call.shape, "params");
+  // param, grad, m, v: fp32, updated in place (the random pool's values stay finite, v >= 0).
+  return {{fp32_in(n), fp32_in(n), fp32_in(n), fp32_in(n)},
+          [n](const OperandSet& o, cudaStream_t s) {
+            adamw_step(AdamWHyperparameters{}, 1, o.at<float>(0), o.at<float>(1), o.at<float>(2), o.at<float>(3), n,
+                       s);
+          },
+          nullptr};
+}
+
+// --- expert-choice routing ---------------------------------------------------------------------
+
+// A routing made once from random logits: the indices the gathers and the gate backward read.
+struct Routing {
+  ExpertChoiceDims dims;
+  DeviceAllocation logits, probs, token, gate, slot_of;
+};
+
+std::shared_ptr<Routing> make_routing(const ExpertChoiceDims& d, const RunContext& ctx) {
+  check_expert_choice_dims(d, "profiler routing");
+  auto r = std::make_shared<Routing>();
+  r->dims = d;
+  const std::int64_t te = d.tokens * d.experts, slots = d.slots();
+  r->logits = DeviceAllocation(count(te) * sizeof(float));
+  r->probs = DeviceAllocation(count(te) * sizeof(float));
+  r->token = DeviceAllocation(count(slots) * sizeof(int));
+  r->gate = DeviceAllocation(count(slots) * sizeof(float));
+  r->slot_of = DeviceAllocation(count(te) * sizeof(int));
+  fill_uniform_fp32(r->logits.get(), count(te), ctx.seed ^ 0x5EEDull, ctx.stream);
+  ec_route(r->logits.as<float>(), r->probs.as<float>(), r->token.as<int>(), r->gate.as<float>(),
+           r->slot_of.as<int>(), d, ctx.stream);
+  return r;
+}
+
+// Expert choice with f_c = 2 over 8 experts: `rows` = 2 T slots.
+ExpertChoiceDims dims_for_slots(std::int64_t rows) {
+  if (rows % 2 != 0) throw UnsupportedShape(std::to_string(rows) + " rows is not 2 x tokens");
+  const std::int64_t tokens = rows / 2;
+  for (std::int64_t g = kMaxRouteGroup; g >= 4; g /= 2) {
+    if (tokens % g == 0) return {tokens, kRouteExperts, g, 2 * g / kRouteExperts};
+  }
+  throw UnsupportedShape(std::to_string(tokens) + " tokens split into no group of 4..1024 tokens");
+}
+
+KernelRun ec_route_run(const PlannedCall& c, const RunContext& ctx) {
+  const OpShape& s = c.call.shape;
+  const ExpertChoiceDims d{dim(s, "tokens"), dim(s, "experts"), dim(s, "group"), dim(s, "capacity")};
+  check_expert_choice_dims(d, "ec_route");
+  const std::int64_t te = d.tokens * d.experts, slots = d.slots();
+  if (!is_backward(c)) {
+    // logits -> probs, token, gate, slot_of
+    return {{fp32_in(te), fp32_out(te), int_out(slots), fp32_out(slots), int_out(te)},
+            [d](const OperandSet& o, cudaStream_t st) {
+              ec_route(o.at<float>(0), o.at<float>(1), o.at<int>(2), o.at<float>(3), o.at<int>(4), d, st);
+            },
+            nullptr};
+  }
+  // dgate -> dprobs (scatter through slot_of), then the softmax backward with probs -> dlogits.
+  auto routing = make_routing(d, ctx);
+  const int* slot_of = routing->slot_of.as<int>();
+  return {{fp32_in(slots), fp32_in(te), fp32_out(te), fp32_out(te)},
+          [d, slot_of](const OperandSet& o, cudaStream_t st) {
+            ec_gate_bwd(o.at<float>(0), slot_of, o.at<float>(2), d, st);
+            router_softmax_bwd(o.at<float>(1), o.at<float>(2), o.at<float>(3), d.tokens, d.experts, st);
+          },
+          routing};
+}
+
+KernelRun permute_run(const PlannedCall& c, const RunContext& ctx) {
+  const std::int64_t rows = dim(c.call.shape, "rows"), hidden = dim(c.call.shape, "hidden");
+  auto routing = make_routing(dims_for_slots(rows), ctx);
+  const ExpertChoiceDims d = routing->dims;
+  const std::int64_t n = d.tokens * hidden, ns = d.slots() * hidden;
+  if (!is_backward(c)) {
+    const int* token = routing->token.as<int>();
+    return {{bf16_in(n), bf16_out(ns)},
+            [=](const OperandSet& o, cudaStream_t s) { ec_gather(o.at<bf16>(0), token, o.at<bf16>(1), d, hidden, s); },
+            routing};
+  }
+  const int* slot_of = routing->slot_of.as<int>();
+  return {{bf16_in(ns), bf16_out(n)},
+          [=](const OperandSet& o, cudaStream_t s) {
+            ec_gather_bwd(o.at<bf16>(0), slot_of, o.at<bf16>(1), d, hidden, s);
+          },
+          routing};
+}
+
+KernelRun unpermute_run(const PlannedCall& c, const RunContext& ctx) {
+  const std::int64_t rows = dim(c.call.shape, "rows"), tokens = dim(c.call.shape, "tokens");
+  const std::int64_t hidden = dim(c.call.shape, "hidden");
+  if (rows != 2 * tokens) {
+    throw UnsupportedShape("unpermute of " + std::to_string(rows) + " rows to " + std::to_string(tokens) +
+                           " tokens is not expert choice with f_c = 2");
+  }
+  auto routing = make_routing(dims_for_slots(rows), ctx);
+  const ExpertChoiceDims d = routing->dims;
+  const std::int64_t n = d.tokens * hidden, ns = d.slots() * hidden;
+  const int* token = routing->token.as<int>();
+  const int* slot_of = routing->slot_of.as<int>();
+  const float* gate = routing->gate.as<float>();
+  if (!is_backward(c)) {
+    return {{bf16_in(ns), bf16_out(n)},
+            [=](const OperandSet& o, cudaStream_t s) {
+              ec_combine(o.at<bf16>(0), slot_of, gate, o.at<bf16>(1), d, hidden, s);
+            },
+            routing};
+  }
+  // ye, dy -> dye, dgate
+  return {{bf16_in(ns), bf16_in(n), bf16_out(ns), fp32_out(d.slots())},
+          [=](const OperandSet& o, cudaStream_t s) {
+            ec_combine_bwd(o.at<bf16>(0), o.at<bf16>(1), token, gate, o.at<bf16>(2), o.at<float>(3), d, hidden, s);
+          },
+          routing};
+}
+
+// --- matrix products ---------------------------------------------------------------------------
+
+KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
+  const OpShape& s = c.op_shape;
+  const GemmDims d{dim(s, "m"), dim(s, "n"), dim(s, "k")};
+  const std::int64_t batch = c.family == "batched_gemm" ? dim(s, "batch") : 1;
+  const bool batched = c.family == "batched_gemm";
+  const std::int64_t mk = batch * d.m * d.k, kn = batch * d.k * d.n, mn = batch * d.m * d.n;
+  cublasHandle_t h = ctx.cublas;
+  switch (c.role) {
+    case KernelRole::kForward:
+      return {{bf16_in(mk), bf16_in(kn), bf16_out(mn)},
+              [=](const OperandSet& o, cudaStream_t st) {
+                if (batched) {
+                  batched_gemm(h, st, batch, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2));
+                } else {
+                  gemm(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2));
+                }
+              },
+              nullptr};
+    case KernelRole::kInputGrad:
+      return {{bf16_in(mn), bf16_in(kn), bf16_out(mk)},
+              [=](const OperandSet& o, cudaStream_t st) {
+                if (batched) {
+                  batched_gemm_dx(h, st, batch, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2));
+                } else {
+                  gemm_dx(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2));
+                }
+              },
+              nullptr};
+    case KernelRole::kWeightGrad:
+      return {{bf16_in(mk), bf16_in(mn), fp32_out(kn)},
+              [=](const OperandSet& o, cudaStream_t st) {
+                if (batched) {
+                  batched_gemm_dw(h, st, batch, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2),
+                                  GradientWrite::kOverwrite);
+                } else {
+                  gemm_dw(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kOverwrite);
+                }
+              },
+              nullptr};
+    case KernelRole::kBackward: break;
+  }
+  throw UnsupportedShape("a matrix product has no plain backward kernel");
+}
+
+constexpr std::array<GroupedGemmMethod, 2> kGroupedMethods{GroupedGemmMethod::kGemmLoop,
+                                                           GroupedGemmMethod::kGroupedBatched};
+
+// The group sizes: m_total split as evenly as `groups` allows.
+std::shared_ptr<std::vector<std::int64_t>> even_rows(std::int64_t groups, std::int64_t total) {
+  auto rows = std::make_shared<std::vector<std::int64_t>>(count(groups), total / groups);
+  for (std::int64_t g = 0; g < total % groups; ++g) ++(*rows)[count(g)];
+  return rows;
+}
+
+KernelRun grouped_run(const PlannedCall& c, int variant, const RunContext& ctx) {
+  const OpShape& s = c.op_shape;  // the forward operator: {groups, m_total, n, k}
+  const std::int64_t groups = dim(s, "groups"), total = dim(s, "m_total");
+  const std::int64_t n = dim(s, "n"), k = dim(s, "k");
+  auto rows = even_rows(groups, total);
+  const GroupedGemmDims d{rows->data(), groups, n, k};
+  cublasHandle_t h = ctx.cublas;
+  if (c.role == KernelRole::kWeightGrad) {
+    return {{bf16_in(total * k), bf16_in(total * n), fp32_out(groups * k * n)},
+            [=](const OperandSet& o, cudaStream_t st) {
+              grouped_gemm_wgrad(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kOverwrite);
+            },
+            rows};
+  }
+  const GroupedGemmMethod method = kGroupedMethods.at(static_cast<std::size_t>(variant));
+  const std::size_t workspace = method == GroupedGemmMethod::kGroupedBatched ? grouped_gemm_workspace_bytes(groups) : 0;
+  const Operand scratch{Fill::kScratch, workspace};
+  if (c.role == KernelRole::kForward) {
+    return {{bf16_in(total * k), bf16_in(groups * k * n), bf16_out(total * n), scratch},
+            [=](const OperandSet& o, cudaStream_t st) {
+              grouped_gemm(h, st, method, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2),
+                           workspace > 0 ? o.at<void>(3) : nullptr, workspace);
+            },
+            rows};
+  }
+  return {{bf16_in(total * n), bf16_in(groups * k * n), bf16_out(total * k), scratch},
+          [=](const OperandSet& o, cudaStream_t st) {
+            grouped_gemm_dx(h, st, method, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2),
+                            workspace > 0 ? o.at<void>(3) : nullptr, workspace);
+          },
+          rows};
+}
+
+#ifdef ECSIM_PROFILE_ATTENTION
+KernelRun attention_run(const PlannedCall& c) {
+  const OpShape& s = c.call.shape;
+  AttentionDims d;
+  d.batch = dim(s, "batch");
+  d.heads = dim(s, "heads");
+  d.kv_heads = dim(s, "kv_heads");
+  d.q_len = dim(s, "q_len");
+  d.kv_len = dim(s, "kv_len");
+  d.head_dim = dim(s, "head_dim");
+  d.causal = dim(s, "causal") != 0;
+  check_attention_dims(d, c.call.op.c_str());
+  const std::int64_t nq = d.q_elements(), nkv = d.kv_elements(), nl = d.lse_elements();
+  if (!is_backward(c)) {
+    // q, k, v -> out, lse
+    return {{bf16_in(nq), bf16_in(nkv), bf16_in(nkv), bf16_out(nq), fp32_out(nl)},
+            [d](const OperandSet& o, cudaStream_t st) {
+              flash_attention_forward(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3), o.at<float>(4), d,
+                                      st);
+            },
+            nullptr};
+  }
+  // q, k, v, out, lse, dout -> delta, dq, dk, dv
+  return {{bf16_in(nq), bf16_in(nkv), bf16_in(nkv), bf16_in(nq), fp32_in(nl), bf16_in(nq), fp32_out(nl),
+           bf16_out(nq), bf16_out(nkv), bf16_out(nkv)},
+          [d](const OperandSet& o, cudaStream_t st) {
+            flash_attention_backward(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3), o.at<float>(4),
+                                     o.at<bf16>(5), o.at<float>(6), o.at<bf16>(7), o.at<bf16>(8), o.at<bf16>(9), d,
+                                     st);
+          },
+          nullptr};
+}
+#endif
+
+bool is_grouped_data_grad(const PlannedCall& c) {
+  return c.family == "grouped_gemm" && c.role != KernelRole::kWeightGrad;
+}
+
+}  // namespace
+
+bool has_kernel(const std::string& family) {
+  static const std::array<const char*, 19> families{
+      "gemm",          "batched_gemm",      "grouped_gemm",    "grouped_gemm_wgrad",  "gelu",
+      "gelu_bwd",      "gate_residual",     "gate_residual_bwd", "adaln_layernorm",   "adaln_layernorm_bwd",
+      "flow_loss",     "flow_loss_bwd",     "adamw",           "ec_route",            "ec_route_bwd",
+      "permute",       "permute_bwd",       "unpermute",       "unpermute_bwd"};
+  for (const char* f : families) {
+    if (family == f) return true;
+  }
+#ifdef ECSIM_PROFILE_ATTENTION
+  if (family == "attention_fwd" || family == "attention_bwd") return true;
+#endif
+  return false;
+}
+
+int variant_count(const PlannedCall& call) {
+  return is_grouped_data_grad(call) ? static_cast<int>(kGroupedMethods.size()) : 1;
+}
+
+std::string variant_name(const PlannedCall& call, int variant) {
+  if (!is_grouped_data_grad(call)) return "";
+  return grouped_gemm_method_name(kGroupedMethods.at(static_cast<std::size_t>(variant)));
+}
+
+KernelRun make_run(const PlannedCall& c, int variant, const RunContext& ctx) {
+  const std::string& op = c.call.op;
+  if (c.family == "gemm" || c.family == "batched_gemm") return gemm_run(c, ctx);
+  if (c.family == "grouped_gemm") return grouped_run(c, variant, ctx);
+  if (op == "gelu" || op == "gelu_bwd") return gelu_run(c);
+  if (op == "gate_residual" || op == "gate_residual_bwd") return gate_residual_run(c);
+  if (op == "adaln_layernorm" || op == "adaln_layernorm_bwd") return adaln_layernorm_run(c);
+  if (op == "flow_loss" || op == "flow_loss_bwd") return flow_loss_run(c);
+  if (op == "adamw") return adamw_run(c);
+  if (op == "ec_route" || op == "ec_route_bwd") return ec_route_run(c, ctx);
+  if (op == "permute" || op == "permute_bwd") return permute_run(c, ctx);
+  if (op == "unpermute" || op == "unpermute_bwd") return unpermute_run(c, ctx);
+#ifdef ECSIM_PROFILE_ATTENTION
+  if (op == "attention_fwd" || op == "attention_bwd") return attention_run(c);
+#endif
+  throw UnsupportedShape("no kernel for family " + op);
+}
+
+}  // namespace ecsim::profiler

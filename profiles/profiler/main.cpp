@@ -1,0 +1,53 @@
+// ecsim-profile: measures the kernels the simulator prices on this machine's GPU and writes a
+// profile (schema ecsim.profile/1, source "measured"). Run from the repository root:
+//   build/bin/ecsim-profile                         full sweep -> profiles/<gpu>.json (about 5 min on an H100)
+//   build/bin/ecsim-profile --quick --out /tmp/q.json   quick sweep (under 2 min)
+//   build/bin/ecsim-profile --list [--quick]        the plan and its predicted time; needs no GPU
+// Exit codes: 0 success, 1 runtime failure (no device, a CUDA or cuBLAS error), 2 bad input.
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "core/errors.hpp"
+#include "profiler/profiler.hpp"
+
+#ifndef ECSIM_GIT_SHA
+#define ECSIM_GIT_SHA "unknown"
+#endif
+
+int main(int argc, char** argv) {
+  ecsim::profiler::ProfilerOptions o;
+  CLI::App app{"Measures the simulator's kernels on this GPU and writes a profile (schema ecsim.profile/1)"};
+  app.add_option("--out", o.out, "profile file to write (default: profiles/<gpu>.json)");
+  app.add_flag("--quick", o.quick, "the quick sweep: two models, fewer layouts, coarser steps");
+  app.add_option("--csv", o.csv, "also write every timed variant as CSV (with --list: the planned shapes)");
+  app.add_option("--models", o.models_dir, "folder holding the EC-DiT model files")->capture_default_str();
+  app.add_option("--time-limit-s", o.time_limit_s, "start no new shape after this many seconds (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--family", o.families, "measure only these profile families (repeatable), e.g. gemm, adamw");
+  app.add_flag("--list", o.list_only, "print the plan and its predicted time, measure nothing (no GPU needed)");
+  app.add_option("--gpu", o.planning_gpu, "GPU table row that prices the plan for --list")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;  // --help, or bad input
+  }
+
+  o.command = std::filesystem::path(argv[0]).filename().string();
+  for (int i = 1; i < argc; ++i) o.command += std::string(" ") + argv[i];
+  o.git_sha = ECSIM_GIT_SHA;
+  try {
+    ecsim::profiler::run_profiler(o, std::cout);
+  } catch (const ecsim::InputError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,409 @@
+// ecsim-profile's run (profiler.hpp): plan, ceilings, one timed entry per planned call (the
+// fastest variant kept), the profile file, and a report that says what was measured, what was
+// skipped and why, how the grouped-GEMM methods compared and how well the entries predict each
+// other (leave-one-out, the check tests/unit runs over the analytic profiles).
+#include "profiler/profiler.hpp"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <ctime>
+#include <iomanip>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "core/atomic_file.hpp"
+#include "core/errors.hpp"
+#include "core/units.hpp"
+#include "cost/analytic_model.hpp"
+#include "cost/compute_cost.hpp"
+#include "cost/interpolation.hpp"
+#include "cublas_check.hpp"
+#include "cuda_check.hpp"
+#include "gemm.cuh"
+#include "precondition.hpp"
+#include "profiler/ceilings.hpp"
+#include "profiler/device_buffers.hpp"
+#include "profiler/device_info.hpp"
+#include "profiler/kernel_runs.hpp"
+#include "profiler/sweeps.hpp"
+#include "profiler/timing.hpp"
+
+namespace ecsim::profiler {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kDevice = 0;
+constexpr std::uint64_t kSeed = 0xEC51D0001ull;
+// Per entry: 3 warm-up runs, 20..100 timed ones, up to 5 ms of timed GPU work (timing.hpp).
+constexpr TimingMethod kMethod{3, 20, 100, 5.0};
+constexpr double kEntryOverheadS = 0.5e-3;  // syncs, the hold kernel, cuBLAS's first call per shape
+constexpr double kProgressEveryS = 15;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string shape_text(const OpShape& shape) {
+  std::string out = "{";
+  for (const auto& [name, v] : shape) out += (out.size() > 1 ? ", " : "") + name + ": " + std::to_string(v);
+  return out + "}";
+}
+
+// The GPU table's row for the device (it prices the plan: caps and order only).
+GpuSpec planning_gpu(const std::string& name) {
+  static const std::array<std::pair<const char*, const char*>, 4> rows{
+      {{"H100", "H100-SXM"}, {"H200", "H200-SXM"}, {"A100", "A100-SXM-80GB"}, {"B200", "B200"}}};
+  for (const auto& [token, row] : rows) {
+    if (name.find(token) != std::string::npos) return *find_gpu(row);
+  }
+  return *find_gpu("H100-SXM");
+}
+
+// Seconds the timing loop takes over a call predicted to run `ns` per run (timing.hpp's rule).
+double entry_seconds(double ns) {
+  const double samples = std::clamp(kMethod.target_ms * 1e6 / std::max(ns, 1.0), double(kMethod.min_samples),
+                                    double(kMethod.max_samples));
+  return (kMethod.warmup + samples) * ns / kNanosPerSecond + kEntryOverheadS;
+}
+
+bool selected(const ProfilerOptions& o, const std::string& family) {
+  return o.families.empty() || std::find(o.families.begin(), o.families.end(), family) != o.families.end();
+}
+
+void print_plan(const SweepPlan& plan, const std::string& gpu, std::ostream& log) {
+  std::map<std::string, std::pair<std::int64_t, double>> by_family;  // entries, predicted seconds
+  double total = 0;
+  for (const PlannedCall& c : plan.calls) {
+    const double s = entry_seconds(c.predicted_ns) * variant_count(c);
+    by_family[c.call.op].first += 1;
+    by_family[c.call.op].second += s;
+    total += s;
+  }
+  log << "plan: " << plan.calls.size() << " kernel shapes, predicted " << std::fixed << std::setprecision(0) << total
+      << " s of measurement on " << gpu << " (analytic times; caps " << std::setprecision(1)
+      << plan.matrix_cap_ns / 1e6 << " ms matrix, " << plan.memory_cap_ns / 1e6 << " ms memory-bound)\n";
+  log << "  " << std::left << std::setw(22) << "family" << std::right << std::setw(8) << "shapes" << std::setw(12)
+      << "predicted s" << "\n";
+  for (const auto& [family, v] : by_family) {
+    log << "  " << std::left << std::setw(22) << family << std::right << std::setw(8) << v.first << std::setw(12)
+        << std::setprecision(1) << v.second << "\n";
+  }
+  for (const auto& [family, n] : plan.over_cap) log << "  over the cap, left to the roofline: " << family << " " << n << "\n";
+  for (const auto& [family, n] : plan.without_kernel) {
+    log << "  no kernel in kernels/ yet, left to the analytic model: " << family << " " << n << "\n";
+  }
+}
+
+struct VariantTiming {
+  std::string name;
+  Timing timing;
+};
+
+struct MeasuredEntry {
+  const PlannedCall* call;
+  std::vector<VariantTiming> variants;  // the ones that ran
+  std::size_t best = 0;
+  const Timing& timing() const { return variants[best].timing; }
+};
+
+// Why entries were skipped: the count per reason, and one example each.
+class SkipLog {
+ public:
+  void add(const std::string& reason, const PlannedCall& c) {
+    auto& [n, example] = reasons_[reason];
+    if (n++ == 0) example = c.call.op + " " + shape_text(c.call.shape);
+  }
+  void print(std::ostream& log) const {
+    for (const auto& [reason, v] : reasons_) log << "  skipped " << v.first << " (" << reason << "), e.g. " << v.second << "\n";
+  }
+  std::size_t total() const {
+    std::size_t n = 0;
+    for (const auto& [reason, v] : reasons_) n += static_cast<std::size_t>(v.first);
+    return n;
+  }
+
+ private:
+  std::map<std::string, std::pair<std::int64_t, std::string>> reasons_;
+};
+
+bool out_of_memory(const CudaError& e) { return e.code() == cudaErrorMemoryAllocation; }
+
+// Room for `sets` sets; after an allocation failure, frees the pools and tries once more.
+void reserve(OperandPools& pools, const std::vector<Operand>& operands, int sets, cudaStream_t stream) {
+  try {
+    pools.reserve(operands, sets, stream);
+  } catch (const CudaError& e) {
+    if (!out_of_memory(e)) throw;
+    cudaGetLastError();
+    pools.release();
+    pools.reserve(operands, sets, stream);
+  }
+}
+
+std::optional<MeasuredEntry> measure(const PlannedCall& c, const RunContext& ctx, const DeviceInfo& device,
+                                     OperandPools& pools, EventTimer& timer, SkipLog& skips) {
+  MeasuredEntry entry{&c, {}, 0};
+  for (int v = 0; v < variant_count(c); ++v) {
+    const std::string name = variant_name(c, v);
+    try {
+      KernelRun run = make_run(c, v, ctx);
+      const int sets = rotation_sets(OperandPools::footprint(run.operands), device.l2_bytes,
+                                     kMethod.warmup + kMethod.max_samples);
+      reserve(pools, run.operands, sets, ctx.stream);
+      const Timing t = timer.time(sets, kMethod, [&](int set) { run.launch(pools.set(run.operands, set), ctx.stream); });
+      entry.variants.push_back({name, t});
+    } catch (const UnsupportedShape& e) {
+      skips.add(e.what(), c);
+    } catch (const PreconditionError& e) {
+      skips.add(std::string("launcher precondition: ") + e.what(), c);
+    } catch (const CublasError& e) {
+      if (variant_count(c) == 1) throw;
+      skips.add("variant " + name + ": " + cublasGetStatusName(e.status()), c);  // the other variant still counts
+    } catch (const CudaError& e) {
+      if (!out_of_memory(e)) throw;
+      cudaGetLastError();
+      skips.add("does not fit in device memory", c);
+    }
+  }
+  // A pool grown for one very large entry (the optimizer over 2^31 parameters) would crowd the
+  // next ones; give such room back.
+  if (pools.held_bytes() > device.hbm_bytes / 4) pools.release();
+  if (entry.variants.empty()) return std::nullopt;
+  for (std::size_t i = 1; i < entry.variants.size(); ++i) {
+    if (entry.variants[i].timing.p50_ns < entry.timing().p50_ns) entry.best = i;
+  }
+  return entry;
+}
+
+// What the entry achieved: FLOP/s for matrix and attention kernels, bytes/s for the others.
+std::string achieved(const KernelCall& call, double ns) {
+  const Seconds t{ns / kNanosPerSecond};
+  if (kernel_class(call.op) == KernelClass::kMemory) return format_bandwidth(rate(call.bytes, t), 3);
+  return format_flops_rate(rate(call.flops, t), 3);
+}
+
+void report_families(const std::vector<MeasuredEntry>& entries, const GpuSpec& gpu, std::ostream& log) {
+  struct Family {
+    std::vector<double> rate, ratio;  // achieved per second; measured / analytic
+  };
+  std::map<std::string, Family> families;
+  for (const MeasuredEntry& e : entries) {
+    const KernelCall& call = e.call->call;
+    const double t = e.timing().p50_ns / kNanosPerSecond;
+    const bool memory = kernel_class(call.op) == KernelClass::kMemory;
+    Family& f = families[call.op];
+    f.rate.push_back((memory ? call.bytes.value : call.flops.value) / t);
+    f.ratio.push_back(e.timing().p50_ns / static_cast<double>(analytic_kernel_time(gpu, call).value));
+  }
+  log << "measured kernels (median over a family's shapes; analytic = the " << gpu.name << " row's model):\n";
+  log << "  " << std::left << std::setw(22) << "family" << std::right << std::setw(8) << "shapes" << std::setw(16)
+      << "median rate" << std::setw(20) << "measured/analytic" << "\n";
+  for (auto& [name, f] : families) {
+    std::sort(f.rate.begin(), f.rate.end());
+    std::sort(f.ratio.begin(), f.ratio.end());
+    const double r = percentile(f.rate, 0.5);
+    const bool memory = kernel_class(name) == KernelClass::kMemory;
+    log << "  " << std::left << std::setw(22) << name << std::right << std::setw(8) << f.rate.size() << std::setw(16)
+        << (memory ? format_bandwidth({r}, 3) : format_flops_rate({r}, 3)) << std::setw(20) << std::fixed
+        << std::setprecision(2) << percentile(f.ratio, 0.5) << "\n";
+  }
+}
+
+// The ragged-group methods side by side: where the default (a GEMM loop) is the faster.
+void report_grouped_methods(const std::vector<MeasuredEntry>& entries, std::ostream& log) {
+  std::vector<double> ratio;  // grouped-batched p50 / loop p50
+  std::int64_t loop_faster = 0;
+  for (const MeasuredEntry& e : entries) {
+    if (e.variants.size() != 2) continue;
+    const double r = e.variants[1].timing.p50_ns / e.variants[0].timing.p50_ns;
+    ratio.push_back(r);
+    loop_faster += r > 1.0;
+  }
+  if (ratio.empty()) return;
+  std::sort(ratio.begin(), ratio.end());
+  log << "grouped_gemm methods: " << grouped_gemm_method_name(GroupedGemmMethod::kGemmLoop) << " faster in "
+      << loop_faster << " of " << ratio.size() << " shapes; time of "
+      << grouped_gemm_method_name(GroupedGemmMethod::kGroupedBatched) << " / "
+      << grouped_gemm_method_name(GroupedGemmMethod::kGemmLoop) << ": median " << std::setprecision(2)
+      << percentile(ratio, 0.5) << ", p10 " << percentile(ratio, 0.1) << ", p90 " << percentile(ratio, 0.9)
+      << " (the profile keeps the faster of the two per shape)\n";
+}
+
+std::string csv_text(const std::vector<MeasuredEntry>& entries, const GpuSpec& gpu) {
+  std::ostringstream os;
+  os << "op,dtype,shape,role,variant,chosen,p10_ns,p50_ns,p90_ns,samples,achieved,analytic_ns\n";
+  for (const MeasuredEntry& e : entries) {
+    const KernelCall& call = e.call->call;
+    const auto analytic = analytic_kernel_time(gpu, call).value;
+    for (std::size_t i = 0; i < e.variants.size(); ++i) {
+      const Timing& t = e.variants[i].timing;
+      os << call.op << "," << call.dtype << ",\"" << shape_text(call.shape) << "\"," << role_name(e.call->role) << ","
+         << e.variants[i].name << "," << (i == e.best ? 1 : 0) << "," << std::fixed << std::setprecision(0) << t.p10_ns
+         << "," << t.p50_ns << "," << t.p90_ns << "," << t.samples << "," << achieved(call, t.p50_ns) << ","
+         << analytic << "\n";
+    }
+  }
+  return os.str();
+}
+
+std::string plan_csv_text(const SweepPlan& plan) {
+  std::ostringstream os;
+  os << "op,dtype,shape,role,variants,predicted_ns\n";
+  for (const PlannedCall& c : plan.calls) {
+    os << c.call.op << "," << c.call.dtype << ",\"" << shape_text(c.call.shape) << "\"," << role_name(c.role) << ","
+       << variant_count(c) << "," << std::fixed << std::setprecision(0) << c.predicted_ns << "\n";
+  }
+  return os.str();
+}
+
+class CudaSession {
+ public:
+  CudaSession() {
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    CUBLAS_CHECK(cublasCreate(&cublas_));
+  }
+  CudaSession(const CudaSession&) = delete;
+  CudaSession& operator=(const CudaSession&) = delete;
+  ~CudaSession() {
+    cublasDestroy(cublas_);
+    cudaStreamDestroy(stream_);
+  }
+  RunContext context() const { return {cublas_, stream_, kSeed}; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+};
+
+}  // namespace
+
+std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream& log) {
+  const Clock::time_point start = Clock::now();
+  const SweepSize size = options.quick ? SweepSize::kQuick : SweepSize::kFull;
+  const FamilyFilter kernel_exists = [](const std::string& family) { return has_kernel(family); };
+  const FamilyFilter chosen = [&](const std::string& family) { return selected(options, family); };
+
+  if (options.list_only) {
+    const auto gpu = find_gpu(options.planning_gpu);
+    if (!gpu) throw InputError("--gpu: unknown GPU '" + options.planning_gpu + "'");
+    const SweepPlan plan = plan_sweep(options.models_dir, size, *gpu, kernel_exists, chosen);
+    print_plan(plan, gpu->name, log);
+    if (!options.csv.empty()) write_file_atomic(options.csv, plan_csv_text(plan));
+    return {};
+  }
+
+  const DeviceInfo device = query_device(kDevice);
+  const GpuSpec gpu = planning_gpu(device.name);
+  log << "device: " << device.name << ", " << device.sms << " SMs, " << format_bytes(Bytes{double(device.hbm_bytes)}, 3)
+      << " HBM, L2 " << format_bytes(Bytes{double(device.l2_bytes)}, 3) << ", max SM clock " << device.max_sm_clock_mhz
+      << " MHz; driver " << device.driver << ", CUDA runtime " << device.cuda_runtime << " (driver supports "
+      << device.cuda_driver << "), cuBLAS " << device.cublas << "; " << device.device_count << " GPU(s) visible\n";
+  const SweepPlan plan = plan_sweep(options.models_dir, size, gpu, kernel_exists, chosen);
+  print_plan(plan, gpu.name, log);
+
+  CudaSession session;
+  const RunContext ctx = session.context();
+  OperandPools pools(kSeed);
+  EventTimer timer(ctx.stream, kMethod.max_samples);
+
+  const Ceilings ceilings = measure_ceilings(ctx, device, pools, timer, kMethod);
+  log << std::fixed << std::setprecision(1) << "ceilings: bf16 GEMM 8192^3 "
+      << format_flops_rate({ceilings.matmul_flops_per_s}, 4) << " (p50 " << ceilings.matmul.p50_ns / 1e3 << " us, p10 "
+      << ceilings.matmul.p10_ns / 1e3 << ", p90 " << ceilings.matmul.p90_ns / 1e3 << ", " << ceilings.matmul.samples
+      << " samples); device copy " << format_bandwidth({ceilings.copy_bytes_per_s}, 4) << " counting "
+      << format_bytes(Bytes{ceilings.copy_bytes}, 3) << " read + written; SM clock under load "
+      << (ceilings.sm_clock_under_load_mhz > 0 ? std::to_string(ceilings.sm_clock_under_load_mhz) + " MHz"
+                                                : std::string("unknown (no NVML)"))
+      << "\n";
+
+  std::vector<MeasuredEntry> entries;
+  SkipLog skips;
+  std::size_t not_started = 0;
+  std::string failure;  // the entry and error that stopped the measurement
+  double last_progress = 0;
+  for (std::size_t i = 0; i < plan.calls.size(); ++i) {
+    const double elapsed = seconds_since(start);
+    if (options.time_limit_s > 0 && elapsed > options.time_limit_s) {
+      not_started = plan.calls.size() - i;
+      log << "time limit of " << options.time_limit_s << " s reached: " << not_started
+          << " planned shapes not measured, from " << plan.calls[i].call.op << " on\n";
+      break;
+    }
+    if (elapsed - last_progress > kProgressEveryS) {
+      log << "  [" << i << "/" << plan.calls.size() << "] " << std::setprecision(0) << elapsed << " s, "
+          << plan.calls[i].call.op << " " << shape_text(plan.calls[i].call.shape) << "\n"
+          << std::flush;
+      last_progress = elapsed;
+    }
+    // A CUDA or cuBLAS error other than running out of memory can leave the device unusable: stop,
+    // but keep what was measured (the profile is written from host memory).
+    try {
+      if (auto e = measure(plan.calls[i], ctx, device, pools, timer, skips)) entries.push_back(std::move(*e));
+    } catch (const CudaError& e) {
+      failure = plan.calls[i].call.op + " " + shape_text(plan.calls[i].call.shape) + ": " + e.what();
+    } catch (const CublasError& e) {
+      failure = plan.calls[i].call.op + " " + shape_text(plan.calls[i].call.shape) + ": " + e.what();
+    }
+    if (!failure.empty()) {
+      log << "measurement stopped at " << failure << "\n";
+      break;
+    }
+  }
+  if (device.device_count > 1) {
+    log << "collectives: " << device.device_count
+        << " GPUs visible, but this profiler measures one GPU's kernels; no NCCL sweep was run\n";
+  } else {
+    log << "collectives: skipped (one GPU visible; NCCL collectives need several)\n";
+  }
+
+  Profile profile;
+  profile.source = "measured";
+  const int clock = ceilings.sm_clock_under_load_mhz > 0 ? ceilings.sm_clock_under_load_mhz : device.max_sm_clock_mhz;
+  profile.device = {device.name, device.sms, Bytes{double(device.hbm_bytes)}, clock, device.driver, device.cuda_runtime};
+  profile.created = utc_now();
+  profile.git_sha = options.git_sha;
+  profile.command = options.command;
+  profile.matmul_ceiling = {ceilings.matmul_flops_per_s};
+  profile.hbm_ceiling = {ceilings.copy_bytes_per_s};
+  for (const MeasuredEntry& e : entries) {
+    const Timing& t = e.timing();
+    profile.ops.push_back({e.call->call.op, e.call->call.dtype, e.call->call.shape, t.p10_ns, t.p50_ns, t.p90_ns,
+                           t.samples});
+  }
+  const std::filesystem::path out =
+      options.out.empty() ? std::filesystem::path("profiles") / (device_slug(device.name) + ".json") : options.out;
+  write_profile(out, profile);
+  const Profile reread = load_profile(out);  // the simulator's strict reader accepts what was written
+  if (!options.csv.empty()) write_file_atomic(options.csv, csv_text(entries, gpu));
+
+  log << "measured " << entries.size() << " of " << plan.calls.size() << " planned shapes in " << std::setprecision(0)
+      << seconds_since(start) << " s; " << skips.total() << " skips, " << not_started << " not started\n";
+  skips.print(log);
+  report_families(entries, gpu, log);
+  report_grouped_methods(entries, log);
+  const LeaveOneOutResult loo = leave_one_out(reread);
+  log << "leave-one-out over the measured profile: " << loo.predicted << " of " << loo.entries
+      << " entries priced from their neighbours, error median " << std::setprecision(1) << 100 * loo.median
+      << "%, p90 " << 100 * loo.p90 << "%, max " << 100 * loo.max << "% (" << loo.worst << ")\n";
+  log << "wrote " << out.string() << " (" << reread.ops.size() << " entries)\n";
+  if (!failure.empty()) {
+    throw RuntimeFailure("measurement stopped at " + failure + "; " + out.string() + " holds the " +
+                         std::to_string(reread.ops.size()) + " entries measured before it");
+  }
+  return out;
+}
+
+}  // namespace ecsim::profiler

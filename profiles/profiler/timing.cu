@@ -1,0 +1,110 @@
+// The profiler's measurement loop (timing.hpp).
+//   hold_stream_kernel: one thread spins on the global nanosecond timer, so the stream stays busy
+//   while the host enqueues the timed runs behind it.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <utility>
+
+#include "cuda_check.hpp"
+#include "profiler/timing.hpp"
+
+namespace ecsim::profiler {
+namespace {
+
+constexpr double kMaxHoldNs = 100e6;     // never hold the stream longer than 100 ms
+constexpr double kHoldSlackNs = 20e3;    // plus the first launch's own latency
+constexpr double kNsPerMs = 1e6;
+// Events resolve about 0.5 us: a pair around a shorter kernel can read 0, and no kernel takes no
+// time (profiles require positive times).
+constexpr double kMinSampleNs = 1.0;
+
+__device__ inline unsigned long long global_timer_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+__global__ void hold_stream_kernel(unsigned long long ns) {
+  const unsigned long long until = global_timer_ns() + ns;
+  while (global_timer_ns() < until) {
+  }
+}
+
+double host_ns_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+double percentile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+}
+
+Timing summarize(std::vector<double> samples_ns) {
+  std::sort(samples_ns.begin(), samples_ns.end());
+  return {percentile(samples_ns, 0.1), percentile(samples_ns, 0.5), percentile(samples_ns, 0.9),
+          static_cast<int>(samples_ns.size())};
+}
+
+EventTimer::EventTimer(cudaStream_t stream, int max_samples)
+    : stream_(stream), start_(static_cast<std::size_t>(max_samples)), stop_(static_cast<std::size_t>(max_samples)) {
+  for (std::size_t i = 0; i < start_.size(); ++i) {
+    CUDA_CHECK(cudaEventCreate(&start_[i]));
+    CUDA_CHECK(cudaEventCreate(&stop_[i]));
+  }
+}
+
+EventTimer::~EventTimer() {
+  for (std::size_t i = 0; i < start_.size(); ++i) {
+    cudaEventDestroy(start_[i]);
+    cudaEventDestroy(stop_[i]);
+  }
+}
+
+Timing EventTimer::time(int sets, const TimingMethod& method, const std::function<void(int set)>& run) {
+  const int max_samples = std::min<int>(method.max_samples, static_cast<int>(start_.size()));
+  int next = 0;
+  auto next_set = [&] { return next++ % std::max(sets, 1); };
+
+  // Warm-up: the first run alone (module load, cuBLAS's heuristics), then the rest under one pair
+  // of events, which also estimates a run's GPU time and the host's time to enqueue one.
+  run(next_set());
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  const int estimate_runs = std::max(method.warmup - 1, 1);
+  CUDA_CHECK(cudaEventRecord(start_[0], stream_));
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < estimate_runs; ++i) run(next_set());
+  const double host_per_run = host_ns_since(t0) / estimate_runs;
+  CUDA_CHECK(cudaEventRecord(stop_[0], stream_));
+  CUDA_CHECK(cudaEventSynchronize(stop_[0]));
+  float ms = 0;
+  CUDA_CHECK(cudaEventElapsedTime(&ms, start_[0], stop_[0]));
+  const double gpu_per_run = std::max(ms * kNsPerMs / estimate_runs, 1.0);
+
+  const int samples = static_cast<int>(std::clamp<double>(std::ceil(method.target_ms * kNsPerMs / gpu_per_run),
+                                                          method.min_samples, max_samples));
+  const double hold = std::min(kMaxHoldNs, 2.0 * samples * host_per_run + kHoldSlackNs);
+  hold_stream_kernel<<<1, 1, 0, stream_>>>(static_cast<unsigned long long>(hold));
+  CUDA_CHECK(cudaGetLastError());
+  for (int s = 0; s < samples; ++s) {
+    const auto i = static_cast<std::size_t>(s);
+    CUDA_CHECK(cudaEventRecord(start_[i], stream_));
+    run(next_set());
+    CUDA_CHECK(cudaEventRecord(stop_[i], stream_));
+  }
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  last_.assign(static_cast<std::size_t>(samples), 0.0);
+  for (int s = 0; s < samples; ++s) {
+    const auto i = static_cast<std::size_t>(s);
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start_[i], stop_[i]));
+    last_[i] = std::max(ms * kNsPerMs, kMinSampleNs);
+  }
+  return summarize(last_);
+}
+
+}  // namespace ecsim::profiler

@@ -1,0 +1,53 @@
+// The measurement loop every profiler entry and kernel benchmark uses (STYLE.md, "Measurements
+// follow a method"): warm-up runs apart from the timed ones, one pair of CUDA events around each
+// timed run, operand sets rotated so that inputs come from HBM, the median with p10 and p90 over
+// at least 20 samples. Compiled by nvcc (C++17) and g++ (C++20) alike.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <functional>
+#include <vector>
+
+namespace ecsim::profiler {
+
+struct TimingMethod {
+  int warmup = 3;             // untimed runs first: module load, cuBLAS heuristics, clocks up
+  int min_samples = 20;
+  int max_samples = 100;
+  double target_ms = 5.0;     // cheap kernels get samples beyond the minimum up to this much GPU time
+};
+
+struct Timing {
+  double p10_ns = 0;
+  double p50_ns = 0;
+  double p90_ns = 0;
+  int samples = 0;
+};
+
+// Linear between the order statistics of sorted values: q = 0.5 is the median.
+double percentile(const std::vector<double>& sorted, double q);
+Timing summarize(std::vector<double> samples_ns);
+
+class EventTimer {
+ public:
+  EventTimer(cudaStream_t stream, int max_samples);
+  EventTimer(const EventTimer&) = delete;
+  EventTimer& operator=(const EventTimer&) = delete;
+  ~EventTimer();
+
+  // Times run(set), which enqueues one run on the timer's stream using operand set `set`
+  // (0 <= set < sets; successive runs take successive sets). Before the timed runs a kernel holds
+  // the stream while the host enqueues them all, so that each interval measures the GPU's work
+  // and not the host's launch latency: what a training step sees, whose host runs ahead.
+  Timing time(int sets, const TimingMethod& method, const std::function<void(int set)>& run);
+  // The samples of the last time() call, in nanoseconds, in run order.
+  const std::vector<double>& last_samples() const { return last_; }
+
+ private:
+  cudaStream_t stream_;
+  std::vector<cudaEvent_t> start_, stop_;
+  std::vector<double> last_;
+};
+
+}  // namespace ecsim::profiler

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# One run on a fresh GPU machine: build with CUDA (Release, sm_90), run the GPU kernel tests, the
+# profiler, the kernel benchmarks, then compute-sanitizer memcheck and racecheck over the GPU tests;
+# everything lands in OUT_DIR and a summary table is printed last. The profile is the run's main
+# product, so it comes before the sanitizers, which take what is left of the budget (at most 120 s
+# each). Expected on one H100: build 1-2 min, tests under 1, profile 1 (quick) or 3.5 (full),
+# benchmarks under 1, sanitizers 1-4: the default 8-minute budget gives the quick profile unless the
+# build is fast; ECSIM_GPU_BUDGET_S=570 (and a device timeout of 600 s) leaves room for the full one.
+#
+# Usage, from anywhere in the repository:
+#   profiles/run_on_gpu.sh [OUT_DIR] [--quick]          OUT_DIR defaults to $OUT, else out/gpu
+# Environment:
+#   ECSIM_GPU_BUDGET_S   seconds the whole run may take (default 480): the profiler takes its quick
+#                        sweep, and stops early, and the sanitizers get less, so that it ends inside
+#   ECSIM_GIT_SHA        commit recorded in the profile when the tree has no .git (a copied tree)
+#   ECSIM_GPU_WERROR     ON to build with warnings as errors (default OFF: the device's compiler
+#                        may be newer than CI's; CI checks warnings)
+#   ECSIM_GPU_BUILD_DIR  the build tree (default build-gpu/)
+# Dependencies: the Debian packages of scripts/setup.sh. Where they are missing and no registry
+# can be reached, carry build-deps/ (made here by profiles/gather_gpu_deps.sh): its .debs are
+# unpacked into the build tree, never installed.
+#
+# OUT_DIR receives at most 6 files (a device tool returns 8): summary.txt, <gpu>.json (the
+# measured profile), profile.log, profile.csv (every timed variant), bench.txt, logs.tar.gz
+# (configure, build, tests, benchmarks, sanitizers). Exit status 0 when every step passed.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=""
+quick=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    -*) echo "run_on_gpu.sh: unknown option $arg" >&2; exit 2 ;;
+    *) out=$arg ;;
+  esac
+done
+out=${out:-${OUT:-$root/out/gpu}}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+budget=${ECSIM_GPU_BUDGET_S:-480}
+build=${ECSIM_GPU_BUILD_DIR:-$root/build-gpu}
+work=$(mktemp -d)
+logs="$work/logs"
+mkdir -p "$logs"
+trap 'rm -rf "$work"' EXIT
+export PATH="$PATH:/usr/local/cuda/bin"
+start=$SECONDS
+
+# Summary rows: step, status, seconds, detail.
+rows=()
+failed=0
+step_start=0
+begin() { step_start=$SECONDS; echo "== $1 ($((SECONDS - start)) s into the run)"; }
+record() {
+  rows+=("$1|$2|$((SECONDS - step_start))|$3")
+  [[ $2 == ok || $2 == SKIPPED ]] || failed=1
+}
+elapsed() { echo $((SECONDS - start)); }
+# The last lines of a log, for the console when a step fails.
+show_tail() { echo "-- last lines of $1:"; tail -n 25 "$1"; }
+
+# A .deb's files under $2, without installing it (dpkg -x, or ar and tar where dpkg is missing).
+unpack_deb() {
+  if command -v dpkg >/dev/null; then
+    dpkg -x "$1" "$2"
+  else
+    local tmp
+    tmp=$(mktemp -d)
+    (cd "$tmp" && ar x "$1" && tar -xf data.tar.* -C "$2")
+    rm -rf "$tmp"
+  fi
+}
+# Seconds left for a step that must leave `reserve` seconds of the budget to the steps after it.
+left_after() { echo $((budget - (SECONDS - start) - $1)); }
+
+# --- 1. dependencies ----------------------------------------------------------------------------
+begin "dependencies"
+needed=(libeigen3-dev nlohmann-json3-dev libcli11-dev doctest-dev libboost-graph-dev)
+missing=0
+for p in "${needed[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing=1
+done
+prefix_args=()
+if ((missing == 0)); then
+  record "dependencies" ok "system packages present"
+elif compgen -G "$root/build-deps/*.deb" >/dev/null; then
+  # Unpacked, not installed: a prefix for CMake and the loader. Debian's doctest package writes
+  # an absolute /usr into its CMake targets; point it at the unpacked copy.
+  deps="$build/deps-root"
+  mkdir -p "$deps"
+  for deb in "$root"/build-deps/*.deb; do unpack_deb "$deb" "$deps"; done
+  find "$deps" -name '*.cmake' -exec sed -i "s|set(_IMPORT_PREFIX \"/usr\")|set(_IMPORT_PREFIX \"$deps/usr\")|" {} +
+  prefix_args=(-DCMAKE_PREFIX_PATH="$deps/usr")
+  export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  debs=("$root"/build-deps/*.deb)
+  record "dependencies" ok "unpacked ${#debs[@]} carried .debs (build-deps/)"
+elif timeout 180 "$root/scripts/setup.sh" >"$logs/setup.log" 2>&1; then
+  record "dependencies" ok "installed by scripts/setup.sh"
+else
+  show_tail "$logs/setup.log"
+  record "dependencies" FAILED "scripts/setup.sh could not install them and no build-deps/ was carried"
+fi
+
+# --- 2. configure and build ---------------------------------------------------------------------
+begin "configure"
+sha=${ECSIM_GIT_SHA:-$(git -C "$root" describe --always --dirty 2>/dev/null || echo "unknown (no .git)")}
+built=0
+if cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DECSIM_WERROR="${ECSIM_GPU_WERROR:-OFF}" \
+     -DECSIM_GIT_SHA_OVERRIDE="$sha" "${prefix_args[@]}" >"$logs/configure.log" 2>&1 &&
+   grep -q '\[x\] CUDA kernels' "$logs/configure.log"; then
+  record "configure" ok "CUDA enabled; commit $sha"
+  begin "build"
+  targets=(ecsim_kernel_gpu_tests ecsim-profile ecsim-bench-expert-gemm ecsim-bench-ec-routing)
+  if cmake --build "$build" --target help 2>/dev/null | grep -q 'ecsim-bench-attention'; then
+    targets+=(ecsim-bench-attention)
+  fi
+  if cmake --build "$build" --parallel "$(nproc)" --target "${targets[@]}" >"$logs/build.log" 2>&1; then
+    built=1
+    record "build" ok "${targets[*]}"
+  else
+    show_tail "$logs/build.log"
+    record "build" FAILED "see logs.tar.gz: build.log"
+  fi
+else
+  show_tail "$logs/configure.log"
+  record "configure" FAILED "CMake failed or found no CUDA compiler (configure.log)"
+fi
+
+if ((built)); then
+  bin="$build/bin"
+  # --- 3. GPU tests -----------------------------------------------------------------------------
+  begin "gpu tests"
+  if timeout 180 "$bin/ecsim_kernel_gpu_tests" >"$logs/gpu_tests.log" 2>&1; then status=ok; else status=FAILED; fi
+  detail=$(grep -E '^\[doctest\] test cases' "$logs/gpu_tests.log" | tail -1 | sed 's/\[doctest\] //')
+  grep -q 'skipped: \|no CUDA device' "$logs/gpu_tests.log" && status=FAILED && detail="no GPU: $detail"
+  [[ $status == ok ]] || show_tail "$logs/gpu_tests.log"
+  record "gpu tests" "$status" "$detail"
+
+  # --- 4. profiler: full when the budget leaves room for it and the steps after it, else quick;
+  #        never past the budget (--time-limit-s) ---------------------------------------------------
+  after_profile=190  # benchmarks (60), two sanitizer runs (2 x 60), packaging
+  full_estimate=210  # the full sweep on an H100: about 175 s of kernels plus per-shape overhead
+  left=$(left_after $after_profile)
+  mode=full
+  profile_args=()
+  if ((quick)) || ((left < full_estimate)); then
+    mode=quick
+    profile_args+=(--quick)
+  fi
+  limit=$((left > 60 ? left : 60))
+  begin "profile ($mode)"
+  (cd "$root" && "$bin/ecsim-profile" "${profile_args[@]}" --time-limit-s "$limit" --csv "$out/profile.csv") \
+    >"$out/profile.log" 2>&1
+  rc=$?
+  written=$(sed -n 's/^wrote \(.*\) (\([0-9]*\) entries)$/\1/p' "$out/profile.log" | tail -1)
+  entries=$(sed -n 's/^wrote .* (\([0-9]*\) entries)$/\1/p' "$out/profile.log" | tail -1)
+  ceil=$(grep '^ceilings:' "$out/profile.log" | sed 's/ (p50[^)]*)//; s/ counting.*//; s/ceilings: //')
+  if [[ -n $written ]]; then
+    cp "$root/$written" "$out/" 2>/dev/null || cp "$written" "$out/"
+    status=ok
+    ((rc == 0)) || status=PARTIAL
+    grep -q '^time limit' "$out/profile.log" && detail=", cut by the time limit" || detail=""
+    record "profile ($mode)" "$status" "$entries entries -> $(basename "$written")$detail; $ceil"
+  else
+    show_tail "$out/profile.log"
+    record "profile ($mode)" FAILED "exit $rc (profile.log)"
+  fi
+
+  # --- 5. kernel benchmarks ---------------------------------------------------------------------
+  bench_args=()
+  (($(left_after 120) < 60)) && bench_args=(--quick)
+  : >"$out/bench.txt"
+  for b in ecsim-bench-expert-gemm ecsim-bench-ec-routing ecsim-bench-attention; do
+    [[ -x $bin/$b ]] || continue
+    begin "$b"
+    args=("${bench_args[@]}")
+    [[ $b == ecsim-bench-attention ]] && args=()
+    timeout 120 "$bin/$b" "${args[@]}" >"$logs/$b.txt" 2>&1
+    rc=$?
+    { echo "### $b ${args[*]}"; cat "$logs/$b.txt"; echo; } >>"$out/bench.txt"
+    case $rc in
+      0) record "$b" ok "table in bench.txt" ;;
+      124) record "$b" TIMEOUT "stopped after 120 s (bench.txt)" ;;
+      *) show_tail "$logs/$b.txt"; record "$b" FAILED "exit $rc (bench.txt)" ;;
+    esac
+  done
+
+  # --- 6. sanitizers over the GPU tests: memcheck over every case; racecheck over the kernels of
+  #        this repository only (cuBLAS's kernels are not ours to fix, and racecheck makes their
+  #        shared-memory traffic very slow). Each gets what is left of the budget, at most 120 s. --
+  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null ||
+    ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+  for tool in memcheck racecheck; do
+    begin "$tool"
+    filter=()
+    [[ $tool == racecheck ]] && filter=(-tce='cuBLAS*')
+    cap=$(left_after 10)
+    [[ $tool == memcheck ]] && cap=$((cap / 2))
+    ((cap > 120)) && cap=120
+    if [[ -z $sanitizer ]]; then
+      record "$tool" SKIPPED "compute-sanitizer not found"
+      continue
+    fi
+    if ((cap < 20)); then
+      record "$tool" SKIPPED "no time left in the ${budget} s budget (ECSIM_GPU_BUDGET_S)"
+      continue
+    fi
+    timeout "$cap" "$sanitizer" --tool "$tool" --error-exitcode 1 "$bin/ecsim_kernel_gpu_tests" "${filter[@]}" \
+      >"$logs/$tool.log" 2>&1
+    rc=$?
+    summary=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/$tool.log" | tail -1 | sed 's/^=* *//')
+    case $rc in
+      0) record "$tool" ok "${summary:-no errors reported}" ;;
+      124) record "$tool" TIMEOUT "stopped after $cap s; ${summary:-no summary}" ;;
+      *) show_tail "$logs/$tool.log"; record "$tool" FAILED "${summary:-exit $rc}" ;;
+    esac
+  done
+fi
+
+# --- 7. package and summarize ----------------------------------------------------------------------
+tar -czf "$out/logs.tar.gz" -C "$work" logs
+device=$(nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader 2>/dev/null | head -1)
+{
+  echo "ecsim GPU run: ${device:-no nvidia-smi}; $(date -u '+%Y-%m-%d %H:%M UTC'); $(elapsed) s of a ${budget} s budget"
+  echo "command: profiles/run_on_gpu.sh $*  (commit ${sha:-unknown})"
+  printf '%-26s %-8s %7s  %s\n' step status seconds detail
+  for r in "${rows[@]}"; do
+    IFS='|' read -r name status secs detail <<<"$r"
+    printf '%-26s %-8s %7s  %s\n' "$name" "$status" "$secs" "$detail"
+  done
+  echo "files in $out: $(cd "$out" && ls | tr '\n' ' ')"
+} >"$out/summary.txt"
+echo
+cat "$out/summary.txt"
+exit $failed

@@ -1,0 +1,328 @@
+#include "routing/routing_evaluation.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "engine/event_engine.hpp"
+#include "engine/step_builder.hpp"
+#include "parallel/memory.hpp"
+#include "parallel/stage_ops.hpp"
+#include "routing/expert_choice_routing.hpp"
+#include "routing/expert_shares.hpp"
+#include "routing/token_choice_routing.hpp"
+
+namespace ecsim {
+namespace {
+
+// What a random stream is for; with the sampled step and the layer it keys the stream, so the
+// routings of a comparison see the same expert shares in the same step and layer.
+enum StreamPurpose : std::uint64_t { kSharesStream = 1, kRouteStream = 2 };
+
+double d(std::int64_t v) { return static_cast<double>(v); }
+
+// Expert FFN FLOPs (fc1, activation, fc2) per routed row, from the same operator formulas the
+// simulator prices: the MoE layer of one micro-batch on one rank without TP or EP, divided by
+// the rows its experts compute.
+Flops flops_per_expert_row(const ModelSpec& m, const LayoutPlan& p) {
+  OpContext ctx;
+  ctx.samples = p.layout.mbs;
+  ctx.training = p.training;
+  const std::vector<Op> ops = moe_ffn_ops(m, p.tokens_per_micro_batch, ctx);
+  Flops total;
+  double rows = 0;
+  for (const Op& op : ops) {
+    if (op.component == Component::kExperts) total += p.training ? op.train_flops() : op.fwd;
+    if (op.name == "unpermute") rows = d(op.shape.at("rows"));
+  }
+  return total / rows;
+}
+
+// One layer's traffic: per rank, what it sends to and receives from the other ranks.
+struct TrafficStats {
+  double busiest_rows = 0;    // max over ranks of the larger of send and receive (excluding itself)
+  double mean_rows = 0;       // mean over ranks of what each sends
+  double busiest_buffer = 0;  // max over ranks of send or receive including itself (nccl-tests' buffer)
+};
+
+TrafficStats traffic_stats(const std::vector<std::vector<std::int64_t>>& rows) {
+  TrafficStats t;
+  const std::size_t n = rows.size();
+  for (std::size_t r = 0; r < n; ++r) {
+    double sent = 0, received = 0;
+    const double self = d(rows[r][r]);
+    for (std::size_t q = 0; q < n; ++q) {
+      if (q == r) continue;
+      sent += d(rows[r][q]);
+      received += d(rows[q][r]);
+    }
+    t.busiest_rows = std::max({t.busiest_rows, sent, received});
+    t.busiest_buffer = std::max({t.busiest_buffer, sent + self, received + self});
+    t.mean_rows += sent / d(static_cast<std::int64_t>(n));
+  }
+  return t;
+}
+
+void add_histogram(std::vector<std::int64_t>& into, const std::vector<std::int64_t>& h) {
+  if (into.size() < h.size()) into.resize(h.size(), 0);
+  for (std::size_t i = 0; i < h.size(); ++i) into[i] += h[i];
+}
+
+// Activation bytes one micro-batch leaves on a stage when the sampled layers route as sampled.
+Bytes routed_activations(const Scenario& s, const LayoutPlan& p, std::vector<ChunkOps> chunks,
+                         const RoutingSample& sample) {
+  for (auto& chunk : chunks) {
+    for (auto& ops : chunk.layers) {
+      const std::int64_t layer = ops.empty() ? -1 : ops.front().layer;
+      auto it = sample.find(layer);
+      if (it != sample.end()) ops = routed_block_ops(s.model, p, layer, it->second);
+    }
+  }
+  return activation_bytes_per_micro_batch(chunks, p.layout.recompute, p, s.model);
+}
+
+// One routing being evaluated: its scenario and plan, what does not change between samples, the
+// sample being built, and the running totals.
+class Evaluation {
+ public:
+  Evaluation(Scenario s, LayoutPlan p, const ComputeCostModel& cost)
+      : s_(std::move(s)), p_(std::move(p)), cost_(cost), rs_(s_.model.moe.routing) {
+    const double passes = p_.training ? 1.0 : d(s_.run.sampling_steps);
+    passes_ = passes;
+    deterministic_ = to_seconds(run_engine(build_step_graph(s_, p_, cost_)).makespan) * passes;
+    expert_choice_ = rs_.kind == RoutingKind::kExpertChoice;
+    ragged_ = !expert_choice_ && rs_.dropless();
+    // How often a sampled layer's routing happens per step, over the cluster: every micro-batch
+    // of every expert-parallel group of the stage, in every pass.
+    per_step_ = d(p_.micro_batches) * passes * d(p_.layout.dp / p_.layout.ep);
+    // A layer's all-to-alls per micro-batch: dispatch and combine, mirrored in backward.
+    exchanges_ = (p_.training ? 4.0 : 2.0) * d(p_.micro_batches) * passes;
+    per_row_ = flops_per_expert_row(s_.model, p_);
+    for (std::int64_t st = 0; st < p_.layout.pp; ++st) {
+      stage_memory_.push_back(estimate_memory(s_, p_, st));
+      stage_ops_.push_back(stage_chunks(s_.model, p_, st));
+      stage_activations_.push_back(activation_bytes_per_micro_batch(stage_ops_.back(), p_.layout.recompute, p_, s_.model));
+      memory_peak_ = std::max(memory_peak_, stage_memory_.back().peak());
+    }
+  }
+
+  bool expert_choice() const { return expert_choice_; }
+  const RoutingSpec& routing() const { return rs_; }
+  std::int64_t tokens() const { return p_.tokens_per_micro_batch; }  // one rank's micro-batch
+  std::int64_t ep() const { return p_.layout.ep; }
+  std::int64_t capacity() const { return rs_.dropless() ? 0 : token_choice_capacity(s_.model, tokens()); }
+
+  void begin_sample() {
+    sample_.clear();
+    computed_ = kept_ = 0;
+    stage_max_.assign(static_cast<std::size_t>(p_.layout.pp), 0);
+    stage_mean_.assign(static_cast<std::size_t>(p_.layout.pp), 0);
+  }
+
+  // Expert choice: one group stands for the layer's groups in this step; the experts' work is
+  // the same in all of them, and the share of tokens without an expert is what it samples.
+  void add_expert_choice(std::int64_t layer, const std::vector<double>& shares, RandomStream& rng) {
+    const std::int64_t experts = s_.model.moe.experts;
+    const std::int64_t c = expert_choice_capacity(s_.model);
+    const std::int64_t groups = tokens() / rs_.group_tokens;
+    const ExpertChoiceGroup g = route_expert_choice_group(shares, rs_.group_tokens, c, rng);
+    add_histogram(histogram_, g.experts_per_token);
+    tokens_routed_ += d(rs_.group_tokens);
+    computed_ += d(experts * c * groups * ep());
+    kept_ += d(experts * c * groups * ep());
+    const auto n = static_cast<std::size_t>(ep());
+    add_traffic(layer, std::vector<std::vector<std::int64_t>>(n, std::vector<std::int64_t>(n, c * groups * (experts / ep()))));
+  }
+
+  void add_token_choice(std::int64_t layer, const TokenChoices& choices) {
+    const TokenChoiceLayer t = keep_within_capacity(choices, capacity());
+    add_histogram(histogram_, t.experts_per_token);
+    tokens_routed_ += d(t.tokens);
+    pairs_ += d(t.assignments);
+    dropped_ += d(t.dropped);
+    computed_ += d(t.computed_rows());
+    kept_ += d(t.kept());
+    const auto traffic = t.dispatch_rows();
+    add_traffic(layer, traffic);
+    if (!ragged_) return;
+    LayerRouting routed;
+    routed.expert_rows = t.expert_rows(t.busiest_rank());
+    if (ep() > 1) {
+      const double row_bytes = d(s_.model.hidden) * kBf16Bytes;
+      std::vector<std::vector<Bytes>> bytes(traffic.size());
+      for (std::size_t r = 0; r < traffic.size(); ++r) {
+        for (std::int64_t rows : traffic[r]) bytes[r].push_back(Bytes{d(rows) * row_bytes});
+      }
+      routed.all_to_all = plan_alltoallv(*s_.cluster, bytes, p_.ep_group);
+      routed.all_to_all_bytes = Bytes{traffic_stats(traffic).busiest_buffer * row_bytes};
+    }
+    sample_[layer] = std::move(routed);
+  }
+
+  // Where the loads change the work (dropless), the step is simulated again with the sample;
+  // otherwise every sampled step is the deterministic one.
+  void end_sample() {
+    flops_done_ += per_row_.value * computed_ * per_step_;
+    flops_wasted_ += per_row_.value * (computed_ - kept_) * per_step_;
+    a2a_max_ += *std::max_element(stage_max_.begin(), stage_max_.end());
+    double mean = 0;
+    for (double b : stage_mean_) mean += b / d(p_.layout.pp);
+    a2a_mean_ += mean;
+    if (!ragged_) {
+      times_.push_back(deterministic_);
+      return;
+    }
+    times_.push_back(to_seconds(run_engine(build_step_graph(s_, p_, cost_, &sample_)).makespan) * passes_);
+    if (!p_.training) return;
+    for (std::size_t st = 0; st < stage_ops_.size(); ++st) {
+      const Bytes more = routed_activations(s_, p_, stage_ops_[st], sample_) - stage_activations_[st];
+      memory_peak_ = std::max(memory_peak_, stage_memory_[st].peak() + more * stage_memory_[st].in_flight_micro_batches);
+    }
+  }
+
+  RoutingEvaluation finish(const RoutingStatsSpec& stats) {
+    RoutingEvaluation out;
+    out.stats = stats;
+    out.seed = s_.run.seed;
+    out.routing = rs_;
+    const double n = d(stats.samples);
+    out.step_time = summarize_step_times(deterministic_, times_);
+    out.tokens_dropped_fraction = pairs_ > 0 ? dropped_ / pairs_ : 0;
+    while (histogram_.size() > 2 && histogram_.back() == 0) histogram_.pop_back();
+    for (std::size_t k = 0; k < histogram_.size(); ++k) {
+      const double f = d(histogram_[k]) / tokens_routed_;
+      out.experts_per_token.push_back(f);
+      out.experts_per_token_mean += f * d(static_cast<std::int64_t>(k));
+    }
+    out.tokens_without_expert_fraction = out.experts_per_token.front();
+    out.flops_done = Flops{flops_done_ / n};
+    out.flops_wasted = Flops{flops_wasted_ / n};
+    out.a2a_max = Bytes{a2a_max_ / n};
+    out.a2a_mean = Bytes{a2a_mean_ / n};
+    out.memory_peak = memory_peak_;
+    out.fits = memory_peak_ <= stage_memory_.front().hbm;
+    return out;
+  }
+
+ private:
+  void add_traffic(std::int64_t layer, const std::vector<std::vector<std::int64_t>>& traffic) {
+    const TrafficStats ts = traffic_stats(traffic);
+    const double row_bytes = d(s_.model.hidden) * kBf16Bytes;
+    const auto st = static_cast<std::size_t>((layer / p_.layers_per_chunk) % p_.layout.pp);
+    stage_max_[st] += ts.busiest_rows * row_bytes * exchanges_;
+    stage_mean_[st] += ts.mean_rows * row_bytes * exchanges_;
+  }
+
+  Scenario s_;
+  LayoutPlan p_;
+  const ComputeCostModel& cost_;
+  RoutingSpec rs_;
+  double passes_ = 1, per_step_ = 0, exchanges_ = 0;
+  Seconds deterministic_;
+  bool expert_choice_ = false, ragged_ = false;
+  Flops per_row_;
+  std::vector<MemoryBreakdown> stage_memory_;
+  std::vector<std::vector<ChunkOps>> stage_ops_;
+  std::vector<Bytes> stage_activations_;
+  // The sample being built: per layer routing, rows of one EP group's micro-batch over the
+  // layers, all-to-all bytes per stage.
+  RoutingSample sample_;
+  double computed_ = 0, kept_ = 0;
+  std::vector<double> stage_max_, stage_mean_;
+  // Totals over the samples.
+  std::vector<Seconds> times_;
+  std::vector<std::int64_t> histogram_;
+  double pairs_ = 0, dropped_ = 0, tokens_routed_ = 0;
+  double flops_done_ = 0, flops_wasted_ = 0, a2a_max_ = 0, a2a_mean_ = 0;
+  Bytes memory_peak_;
+};
+
+std::vector<RoutingEvaluation> run_evaluations(std::vector<Evaluation>& evals, const ModelSpec& m, std::uint64_t seed,
+                                               const RoutingStatsSpec& stats) {
+  std::vector<std::int64_t> moe_layers;
+  for (std::int64_t l = 0; l < m.layers; ++l) {
+    if (m.moe.is_moe_layer(l)) moe_layers.push_back(l);
+  }
+  std::map<std::int64_t, std::vector<Evaluation*>> token_choice;  // by top-k
+  for (Evaluation& e : evals) {
+    if (!e.expert_choice()) token_choice[e.routing().top_k].push_back(&e);
+  }
+  for (std::int64_t i = 0; i < stats.samples; ++i) {
+    const auto step = static_cast<std::uint64_t>(i);
+    for (Evaluation& e : evals) e.begin_sample();
+    for (std::int64_t layer : moe_layers) {
+      const auto l = static_cast<std::uint64_t>(layer);
+      RandomStream share_rng(seed, {step, l, kSharesStream});
+      const std::vector<double> shares = draw_expert_shares(stats, m.moe.experts, share_rng);
+      for (Evaluation& e : evals) {
+        if (!e.expert_choice()) continue;
+        RandomStream rng(seed, {step, l, kRouteStream});
+        e.add_expert_choice(layer, shares, rng);
+      }
+      for (auto& [k, group] : token_choice) {
+        const Evaluation& first = *group.front();
+        RandomStream rng(seed, {step, l, kRouteStream});
+        const TokenChoices choices =
+            draw_token_choices(shares, {first.ep(), first.tokens(), m.moe.experts, k, 0}, rng);
+        for (Evaluation* e : group) e->add_token_choice(layer, choices);
+      }
+    }
+    for (Evaluation& e : evals) e.end_sample();
+  }
+  std::vector<RoutingEvaluation> out;
+  for (Evaluation& e : evals) out.push_back(e.finish(stats));
+  return out;
+}
+
+}  // namespace
+
+RoutingEvaluation evaluate_routing(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost,
+                                   const RoutingStatsSpec& stats) {
+  check_routing_stats(stats, s.model);
+  std::vector<Evaluation> evals;
+  evals.emplace_back(s, p, cost);
+  return run_evaluations(evals, s.model, s.run.seed, stats).front();
+}
+
+std::vector<RoutingEvaluation> evaluate_routings(const Scenario& s, const Layout& layout,
+                                                 const std::vector<RoutingSpec>& routings,
+                                                 const ComputeCostModel& cost, const RoutingStatsSpec& stats) {
+  check_routing_stats(stats, s.model);
+  std::vector<Evaluation> evals;
+  evals.reserve(routings.size());
+  for (const RoutingSpec& r : routings) {
+    Scenario sv = s;
+    sv.model.moe.routing = r;
+    LayoutPlan p = plan_layout(sv, layout, "/layout");
+    evals.emplace_back(std::move(sv), std::move(p), cost);
+  }
+  return run_evaluations(evals, s.model, s.run.seed, stats);
+}
+
+Json routing_spec_to_json(const RoutingSpec& r) {
+  if (r.kind == RoutingKind::kExpertChoice) {
+    return {{"kind", "expert_choice"}, {"capacity_factor", r.capacity_factor}, {"group_tokens", r.group_tokens}};
+  }
+  Json j = {{"kind", "token_choice"}, {"top_k", r.top_k}, {"dropless", r.dropless()}};
+  if (!r.dropless()) j["capacity_factor"] = r.capacity_factor;
+  return j;
+}
+
+Json routing_evaluation_to_json(const RoutingEvaluation& e) {
+  return {{"routing", routing_spec_to_json(e.routing)},
+          {"flops_done", e.flops_done.value},
+          {"flops_wasted", e.flops_wasted.value},
+          {"tokens_dropped_fraction", e.tokens_dropped_fraction},
+          {"tokens_without_expert_fraction", e.tokens_without_expert_fraction},
+          {"experts_per_token", {{"mean", e.experts_per_token_mean}, {"fractions", e.experts_per_token}}},
+          {"a2a_bytes_per_rank", {{"max", e.a2a_max.value}, {"mean", e.a2a_mean.value}}},
+          {"step_time_s",
+           {{"deterministic", e.step_time.deterministic.value},
+            {"mean", e.step_time.mean.value},
+            {"p50", e.step_time.p50.value},
+            {"p95", e.step_time.p95.value},
+            {"p99", e.step_time.p99.value}}},
+          {"memory_peak_bytes", e.memory_peak.value},
+          {"fits", e.fits}};
+}
+
+}  // namespace ecsim

@@ -1,0 +1,246 @@
+// cuBLAS matrix products (kernels/gemm.cu) against the CPU reference (kernels/ref/gemm.hpp) on
+// fresh random bf16 inputs, outputs poisoned; skipped without a GPU.
+// Tolerances. A bf16 output is the fp32 result rounded once: test::bf16_tolerance. An fp32 output
+// differs from the fp64 reference by the fp32 accumulation alone (products of bf16 values are
+// exact in fp32): at most about k u sum_i |x_i w_i| for a sum of k terms. The tensor cores' adders
+// may truncate rather than round, so u = 2^-23 rather than 2^-24, and the bound uses the largest
+// sum |x||w| of the output: atol = k 2^-23 max(|x| |w|), plus one rounding (2^-23 relative) where
+// the result is added to what the buffer held.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <vector>
+
+#include "cublas_check.hpp"
+#include "gemm.cuh"
+#include "gpu_check.hpp"
+#include "precondition.hpp"
+#include "ref/gemm.hpp"
+
+using namespace ecsim;
+
+namespace {
+
+using Bf16Buffer = test::DeviceBuffer<__nv_bfloat16>;
+using Fp32Buffer = test::DeviceBuffer<float>;
+
+class CublasHandle {
+ public:
+  CublasHandle() { CUBLAS_CHECK(cublasCreate(&handle_)); }
+  CublasHandle(const CublasHandle&) = delete;
+  CublasHandle& operator=(const CublasHandle&) = delete;
+  ~CublasHandle() { cublasDestroy(handle_); }
+  cublasHandle_t get() const { return handle_; }
+
+ private:
+  cublasHandle_t handle_ = nullptr;
+};
+
+std::size_t size(std::int64_t n) { return static_cast<std::size_t>(n); }
+
+// Uniform in [-1, 1], rounded to bf16 so that the reference sees exactly the GPU's inputs.
+std::vector<double> rounded(std::int64_t n, std::uint64_t seed) {
+  const auto v = test::uniform(size(n), seed);
+  return test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(v)));
+}
+
+std::vector<float> to_float(const std::vector<double>& v) {
+  std::vector<float> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i]);
+  return out;
+}
+
+// A gradient buffer's prior content: uniform in [-1, 1], rounded to fp32 as the GPU holds it.
+std::vector<double> prior_gradient(std::int64_t n, std::uint64_t seed) {
+  return test::to_double(to_float(test::uniform(size(n), seed)));
+}
+
+std::vector<double> absolute(std::vector<double> v) {
+  for (double& x : v) x = std::abs(x);
+  return v;
+}
+
+std::vector<double> plus(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> out(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) out[i] = a[i] + b[i];
+  return out;
+}
+
+// The fp32-accumulation bound above; `abs_products` = |x| |w| summed like the output.
+test::Tolerance fp32_product_tolerance(std::int64_t terms, const std::vector<double>& abs_products) {
+  double largest = 0;
+  for (double v : abs_products) largest = std::max(largest, v);
+  return {static_cast<double>(terms) * std::ldexp(largest, -23), std::ldexp(1.0, -23)};
+}
+
+// One group per entry of `rows`, weights [G, k, n]: forward, dx and wgrad (overwrite and
+// accumulate) against the reference. Batched GEMMs are the case of equal rows.
+struct GroupedCase {
+  std::vector<std::int64_t> rows;
+  std::int64_t n, k;
+};
+
+std::int64_t total(const std::vector<std::int64_t>& rows) {
+  return std::accumulate(rows.begin(), rows.end(), std::int64_t{0});
+}
+
+void check_grouped(const GroupedCase& c, GroupedGemmMethod method, std::uint64_t seed) {
+  CAPTURE(grouped_gemm_method_name(method));
+  CAPTURE(c.rows.size());
+  CAPTURE(c.n);
+  CAPTURE(c.k);
+  const std::int64_t g = static_cast<std::int64_t>(c.rows.size()), m = total(c.rows);
+  const auto x = rounded(m * c.k, seed), w = rounded(g * c.k * c.n, seed + 1), dy = rounded(m * c.n, seed + 2);
+  const auto dw0 = prior_gradient(g * c.k * c.n, seed + 3);
+  Bf16Buffer d_x(test::to_bf16(x)), d_w(test::to_bf16(w)), d_dy(test::to_bf16(dy));
+  Bf16Buffer d_y(size(m * c.n)), d_dx(size(m * c.k));
+  Fp32Buffer d_dw(size(g * c.k * c.n)), d_dw_acc(to_float(dw0));
+  test::DeviceBuffer<std::uint8_t> workspace(grouped_gemm_workspace_bytes(g));
+  CublasHandle handle;
+  const GroupedGemmDims dims{c.rows.data(), g, c.n, c.k};
+  grouped_gemm(handle.get(), nullptr, method, dims, d_x.get(), d_w.get(), d_y.get(), workspace.get(),
+               workspace.size());
+  grouped_gemm_dx(handle.get(), nullptr, method, dims, d_dy.get(), d_w.get(), d_dx.get(), workspace.get(),
+                  workspace.size());
+  grouped_gemm_wgrad(handle.get(), nullptr, dims, d_x.get(), d_dy.get(), d_dw.get(), GradientWrite::kOverwrite);
+  grouped_gemm_wgrad(handle.get(), nullptr, dims, d_x.get(), d_dy.get(), d_dw_acc.get(), GradientWrite::kAccumulate);
+
+  const auto y = ref::grouped_gemm(c.rows, c.n, c.k, x, w);
+  test::check_close("y", test::download_double(d_y), y, test::bf16_tolerance(y));
+  const auto grads = ref::grouped_gemm_bwd(c.rows, c.n, c.k, x, w, dy);
+  test::check_close("dx", test::download_double(d_dx), grads.dx, test::bf16_tolerance(grads.dx));
+  // The weight gradient's inner dimension is a group's rows: the largest group bounds the terms.
+  const std::int64_t most_rows = *std::max_element(c.rows.begin(), c.rows.end());
+  const auto abs_dw = ref::grouped_gemm_bwd(c.rows, c.n, c.k, absolute(x), absolute(w), absolute(dy)).dw;
+  test::check_close("dw", test::download_double(d_dw), grads.dw, fp32_product_tolerance(most_rows, abs_dw));
+  test::check_close("dw accumulated", test::download_double(d_dw_acc), plus(dw0, grads.dw),
+                    fp32_product_tolerance(most_rows, abs_dw));
+}
+
+void check_batched(std::int64_t batch, const GemmDims& d, std::uint64_t seed) {
+  CAPTURE(batch);
+  CAPTURE(d.m);
+  CAPTURE(d.n);
+  CAPTURE(d.k);
+  const std::vector<std::int64_t> rows(size(batch), d.m);
+  const auto x = rounded(batch * d.m * d.k, seed), w = rounded(batch * d.k * d.n, seed + 1);
+  const auto dy = rounded(batch * d.m * d.n, seed + 2);
+  const auto dw0 = prior_gradient(batch * d.k * d.n, seed + 3);
+  Bf16Buffer d_x(test::to_bf16(x)), d_w(test::to_bf16(w)), d_dy(test::to_bf16(dy));
+  Bf16Buffer d_y(size(batch * d.m * d.n)), d_dx(size(batch * d.m * d.k));
+  Fp32Buffer d_dw(size(batch * d.k * d.n)), d_dw_acc(to_float(dw0));
+  CublasHandle handle;
+  batched_gemm(handle.get(), nullptr, batch, d, d_x.get(), d_w.get(), d_y.get());
+  batched_gemm_dx(handle.get(), nullptr, batch, d, d_dy.get(), d_w.get(), d_dx.get());
+  batched_gemm_dw(handle.get(), nullptr, batch, d, d_x.get(), d_dy.get(), d_dw.get(), GradientWrite::kOverwrite);
+  batched_gemm_dw(handle.get(), nullptr, batch, d, d_x.get(), d_dy.get(), d_dw_acc.get(), GradientWrite::kAccumulate);
+
+  const auto y = ref::grouped_gemm(rows, d.n, d.k, x, w);
+  test::check_close("y", test::download_double(d_y), y, test::bf16_tolerance(y));
+  const auto grads = ref::grouped_gemm_bwd(rows, d.n, d.k, x, w, dy);
+  test::check_close("dx", test::download_double(d_dx), grads.dx, test::bf16_tolerance(grads.dx));
+  const auto abs_dw = ref::grouped_gemm_bwd(rows, d.n, d.k, absolute(x), absolute(w), absolute(dy)).dw;
+  test::check_close("dw", test::download_double(d_dw), grads.dw, fp32_product_tolerance(d.m, abs_dw));
+  test::check_close("dw accumulated", test::download_double(d_dw_acc), plus(dw0, grads.dw),
+                    fp32_product_tolerance(d.m, abs_dw));
+}
+
+void check_gemm(const GemmDims& d, std::uint64_t seed) {
+  CAPTURE(d.m);
+  CAPTURE(d.n);
+  CAPTURE(d.k);
+  const ref::GemmShape s{d.m, d.n, d.k};
+  const auto x = rounded(d.m * d.k, seed), w = rounded(d.k * d.n, seed + 1), dy = rounded(d.m * d.n, seed + 2);
+  const auto dw0 = prior_gradient(d.k * d.n, seed + 3);
+  Bf16Buffer d_x(test::to_bf16(x)), d_w(test::to_bf16(w)), d_dy(test::to_bf16(dy));
+  Bf16Buffer d_y(size(d.m * d.n)), d_dx(size(d.m * d.k));
+  Fp32Buffer d_y32(size(d.m * d.n)), d_dw(size(d.k * d.n)), d_dw_acc(to_float(dw0));
+  CublasHandle handle;
+  gemm(handle.get(), nullptr, d, d_x.get(), d_w.get(), d_y.get());
+  gemm(handle.get(), nullptr, d, d_x.get(), d_w.get(), d_y32.get());
+  gemm_dx(handle.get(), nullptr, d, d_dy.get(), d_w.get(), d_dx.get());
+  gemm_dw(handle.get(), nullptr, d, d_x.get(), d_dy.get(), d_dw.get(), GradientWrite::kOverwrite);
+  gemm_dw(handle.get(), nullptr, d, d_x.get(), d_dy.get(), d_dw_acc.get(), GradientWrite::kAccumulate);
+
+  const auto y = ref::gemm(s, x, w, {});
+  test::check_close("y (bf16)", test::download_double(d_y), y, test::bf16_tolerance(y));
+  const auto abs_y = ref::gemm(s, absolute(x), absolute(w), {});
+  test::check_close("y (fp32)", test::download_double(d_y32), y, fp32_product_tolerance(d.k, abs_y));
+  const auto grads = ref::gemm_bwd(s, x, w, dy);
+  test::check_close("dx", test::download_double(d_dx), grads.dx, test::bf16_tolerance(grads.dx));
+  const auto abs_dw = ref::gemm_bwd(s, absolute(x), absolute(w), absolute(dy)).dw;
+  test::check_close("dw", test::download_double(d_dw), grads.dw, fp32_product_tolerance(d.m, abs_dw));
+  test::check_close("dw accumulated", test::download_double(d_dw_acc), plus(dw0, grads.dw),
+                    fp32_product_tolerance(d.m, abs_dw));
+}
+
+}  // namespace
+
+TEST_CASE("cuBLAS gemm matches the reference (m not a multiple of 16, m 1, fp32 and bf16 outputs)" *
+          doctest::skip(!test::gpu_available())) {
+  const std::uint64_t seed = test::run_seed();
+  CAPTURE(seed);
+  check_gemm({77, 136, 264}, seed);
+  check_gemm({1, 64, 40}, seed + 10);    // one token
+  check_gemm({300, 8, 1152}, seed + 20); // a router-like product: few outputs, wide input
+}
+
+TEST_CASE("cuBLAS batched gemm matches the reference (3 experts; 7 experts of capacity 1)" *
+          doctest::skip(!test::gpu_available())) {
+  const std::uint64_t seed = test::run_seed();
+  CAPTURE(seed);
+  check_batched(3, {45, 72, 96}, seed);
+  check_batched(7, {1, 64, 48}, seed + 10);  // C = 1: one token per expert
+}
+
+TEST_CASE("cuBLAS grouped gemm matches the reference for both methods (ragged, empty groups, 1-row groups)" *
+          doctest::skip(!test::gpu_available())) {
+  const std::uint64_t seed = test::run_seed();
+  CAPTURE(seed);
+  const std::vector<GroupedCase> cases = {
+      {{37, 0, 1, 130, 16}, 64, 72},  // 5 groups (not a power of two), one empty, one of 1 row
+      {{0, 50, 0}, 40, 24},           // empty first and last groups
+      {{1, 1, 1, 1, 1, 1}, 32, 56},   // every group one row (C = 1)
+  };
+  for (const GroupedGemmMethod method : {GroupedGemmMethod::kGemmLoop, GroupedGemmMethod::kGroupedBatched}) {
+    for (std::size_t i = 0; i < cases.size(); ++i) check_grouped(cases[i], method, seed + 10 * i);
+  }
+}
+
+TEST_CASE("cuBLAS gemm launchers reject misaligned buffers" * doctest::skip(!test::gpu_available())) {
+  Bf16Buffer x(64 * 64 + 8), w(64 * 64), y(64 * 64);
+  CublasHandle handle;
+  // One bf16 element past an aligned allocation: 2 bytes off a 16-byte boundary.
+  CHECK_THROWS_AS(gemm(handle.get(), nullptr, {64, 64, 64}, x.get() + 1, w.get(), y.get()), PreconditionError);
+  CHECK_NOTHROW(gemm(handle.get(), nullptr, {64, 64, 64}, x.get() + 8, w.get(), y.get()));
+}
+
+TEST_CASE("cuBLAS gemm launchers reject shapes they cannot run") {
+  // Shapes are checked before the handle and the buffers, so this runs without a GPU.
+  const __nv_bfloat16* none = nullptr;
+  __nv_bfloat16* out = nullptr;
+  CHECK_THROWS_AS(gemm(nullptr, nullptr, {0, 64, 64}, none, none, out), PreconditionError);   // m = 0
+  CHECK_THROWS_AS(gemm(nullptr, nullptr, {16, 12, 64}, none, none, out), PreconditionError);  // n % 8
+  CHECK_THROWS_AS(gemm_dx(nullptr, nullptr, {16, 64, 20}, none, none, out), PreconditionError);  // k % 8
+  CHECK_THROWS_AS(batched_gemm(nullptr, nullptr, 0, {16, 64, 64}, none, none, out), PreconditionError);
+  const std::vector<std::int64_t> negative{4, -1}, empty{0, 0}, fine{4, 4};
+  CHECK_THROWS_AS(grouped_gemm(nullptr, nullptr, GroupedGemmMethod::kGemmLoop, {negative.data(), 2, 64, 64}, none,
+                               none, out, nullptr, 0),
+                  PreconditionError);
+  CHECK_THROWS_AS(grouped_gemm(nullptr, nullptr, GroupedGemmMethod::kGemmLoop, {empty.data(), 2, 64, 64}, none, none,
+                               out, nullptr, 0),
+                  PreconditionError);
+  CHECK_THROWS_AS(grouped_gemm(nullptr, nullptr, GroupedGemmMethod::kGemmLoop, {fine.data(), 2, 64, 64}, none, none,
+                               out, nullptr, 0),
+                  PreconditionError);  // null handle and buffers
+  // The workspace is checked before the handle: too many groups for one grouped-batched call.
+  const std::vector<std::int64_t> too_many(kMaxGroupedBatchedGroups + 1, 1);
+  std::vector<void*> workspace(3 * too_many.size());
+  CHECK_THROWS_WITH_AS(grouped_gemm(nullptr, nullptr, GroupedGemmMethod::kGroupedBatched,
+                                    {too_many.data(), kMaxGroupedBatchedGroups + 1, 64, 64}, none, none, out,
+                                    workspace.data(), workspace.size() * sizeof(void*)),
+                       "grouped_gemm: 513 groups exceed the grouped-batched limit of 512", PreconditionError);
+}
