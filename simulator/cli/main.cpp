@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   ecsim::ModelCommandOptions model_opts;
   CLI::App* model = app.add_subcommand("model", "parameters, FLOPs and activation bytes per image of a model");
   model->add_option("scenario", model_opts.input, "model or scenario JSON file")->required()->check(CLI::ExistingFile);
-  model->add_option("--json", model_opts.json_out, "write the numbers as JSON to FILE (keys in DESIGN.md)")
+  model->add_option("--json", model_opts.json_out, "write the numbers as JSON to FILE (keys in DESIGN.md; default: not written)")
       ->option_text("FILE");
 
   ecsim::SimulateOptions sim_opts;
@@ -30,14 +30,14 @@ int main(int argc, char** argv) {
   simulate->add_option("scenario", sim_opts.scenario,
                        "scenario JSON file (default: the embedded EC-DiT-M-64E training on 1024 H100)")
       ->check(CLI::ExistingFile);
-  simulate->add_option("--layout", sim_opts.layout, "override layout keys: dp=..,tp=..,pp=..,vpp=..,ep=..,zero=..,mbs=..,recompute=..")
+  simulate->add_option("--layout", sim_opts.layout, "override layout keys: dp=..,tp=..,pp=..,vpp=..,ep=..,zero=..,mbs=..,recompute=.. (default: the scenario's layout)")
       ->option_text("SPEC");
   simulate->add_option("--profile", sim_opts.profile, "price kernels from this profile (default: analytic model of the GPU)")
       ->option_text("FILE")
       ->check(CLI::ExistingFile);
-  simulate->add_option("--json", sim_opts.json_out, "write the result JSON (schema ecsim.result/1)")->option_text("FILE");
-  simulate->add_option("--csv", sim_opts.csv_out, "write one CSV row per simulated operator")->option_text("FILE");
-  simulate->add_option("--trace", sim_opts.trace_out, "write a Chrome trace (opens in ui.perfetto.dev)")->option_text("FILE");
+  simulate->add_option("--json", sim_opts.json_out, "write the result JSON (schema ecsim.result/1; default: not written)")->option_text("FILE");
+  simulate->add_option("--csv", sim_opts.csv_out, "write one CSV row per simulated operator (default: not written)")->option_text("FILE");
+  simulate->add_option("--trace", sim_opts.trace_out, "write a Chrome trace, pid = rank, tid = stream (opens in ui.perfetto.dev; default: not written)")->option_text("FILE");
 
   ecsim::PlanCommandOptions plan_opts;
   CLI::App* plan = app.add_subcommand(
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   plan->add_option("--profile", plan_opts.profile, "price kernels from this profile (default: analytic model of the GPU)")
       ->option_text("FILE")
       ->check(CLI::ExistingFile);
-  plan->add_option("--json", plan_opts.json_out, "write the plan (schema ecsim.plan/1)")->option_text("FILE");
+  plan->add_option("--json", plan_opts.json_out, "write the plan (schema ecsim.plan/1; default: not written)")->option_text("FILE");
 
   ecsim::CompareRoutingOptions routing_opts;
   CLI::App* compare_routing = app.add_subcommand(
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   compare_routing->add_option("scenario", routing_opts.scenario, "scenario JSON file (model, cluster, layout, run.routing_stats)")
       ->required()
       ->check(CLI::ExistingFile);
-  compare_routing->add_option("--json", routing_opts.json_out, "write the comparison (schema ecsim.routing/1)")
+  compare_routing->add_option("--json", routing_opts.json_out, "write the comparison (schema ecsim.routing/1; default: not written)")
       ->option_text("FILE");
 
   ecsim::ValidateOptions val_opts;
@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
   validate->add_option("--profile", val_opts.profile, "price kernels from this profile (default: analytic model of the GPU)")
       ->option_text("FILE")
       ->check(CLI::ExistingFile);
-  validate->add_option("--json", val_opts.json_out, "write the comparison (schema ecsim.validation/1)")->option_text("FILE");
+  validate->add_option("--json", val_opts.json_out, "write the comparison (schema ecsim.validation/1; default: not written)")->option_text("FILE");
 
   ecsim::ReportOptions report_opts;
   CLI::App* report = app.add_subcommand(
