@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
               repeats);
   std::printf("%-44s %10s %10s %10s %9s %10s %10s\n", "case", "median_s", "p10_s", "p90_s", "tasks", "events", "step_s");
 
-  row("default: M-64E, 1024 GPUs, dp512 tp2 ep64", time_simulation(base, *base.layout, repeats));
+  row("default: M-64E, 1024 GPUs (scenario layout)", time_simulation(base, *base.layout, repeats));
 
   // GPU count: the same layout shape, data parallel grows; the global batch grows with it so
   // that each rank keeps one 8-image micro-batch (EC routing groups stay whole).
@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
     s.cluster->gpus = gpus;
     s.run.global_batch = gpus / 2 * 8;
     Layout l = *base.layout;
+    l.pp = 1;
+    l.vpp = 1;
     l.dp = gpus / 2;
     l.ep = std::min<std::int64_t>(64, l.dp);
     row(("GPUs " + std::to_string(gpus)).c_str(), time_simulation(s, l, repeats));
@@ -74,11 +76,15 @@ int main(int argc, char** argv) {
     l.ep = 64;
     row(("1024 GPUs, pp 2, vpp " + std::to_string(vpp)).c_str(), time_simulation(base, l, repeats));
   }
-  // Layers: the same width with 2x and 4x the blocks.
+  // Layers: the same width with 2x and 4x the blocks (no pipeline, so any count divides).
   for (const std::int64_t mult : {2, 4}) {
     Scenario s = base;
     s.model.layers = base.model.layers * mult;
-    row(("layers x" + std::to_string(mult)).c_str(), time_simulation(s, *base.layout, repeats));
+    Layout l = *base.layout;
+    l.pp = 1;
+    l.vpp = 1;
+    l.dp = 512;
+    row(("layers x" + std::to_string(mult)).c_str(), time_simulation(s, l, repeats));
   }
   return 0;
 }

@@ -18,8 +18,8 @@ mkdir -p "$out"
 scenario=scenarios/ecdit-m-64e-train.json  # the embedded default, as a file for plan and compare-routing
 
 "$ecsim" simulate --json "$out/default-layout.json" >/dev/null
-"$ecsim" simulate --layout tp=4,dp=128,pp=2,ep=64,mbs=8,zero=1 --json "$out/tp4-pp2.json" >/dev/null
-"$ecsim" simulate --layout tp=4,dp=256,ep=64,mbs=16,zero=1 --json "$out/tp4-dp256.json" >/dev/null
+"$ecsim" simulate --layout tp=4,dp=128,pp=2,vpp=1,ep=64,mbs=8,zero=1 --json "$out/tp4-pp2.json" >/dev/null
+"$ecsim" simulate --layout tp=4,dp=256,pp=1,vpp=1,ep=64,mbs=16,zero=1 --json "$out/tp4-dp256.json" >/dev/null
 
 plan=tests/report_fixtures/plan.json
 if "$ecsim" plan --help >/dev/null 2>&1; then

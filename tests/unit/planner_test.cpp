@@ -150,6 +150,10 @@ TEST_CASE("every layout the planner reports fits in the memory limit, and each i
   CHECK(j["screen_vs_engine"].contains("max_ratio"));
   CHECK(j["pareto"].size() == 1);  // one GPU count: the fastest layout is the front
   CHECK(j["pareto"][0]["layout"] == j["candidates"][0]["layout"]);
+  // The scenario's own layout is simulated as the yardstick, and the plan is no slower.
+  REQUIRE(r.scenario_layout.has_value());
+  CHECK(j["scenario_layout"]["layout"] == "dp=256,tp=2,pp=2,vpp=19,ep=64,zero=2,mbs=8,recompute=none");
+  CHECK(r.candidates.front().images_per_s >= r.scenario_layout->images_per_s);
 }
 
 TEST_CASE("the plan is the same with 1 or 2 threads") {

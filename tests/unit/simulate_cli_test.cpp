@@ -96,7 +96,7 @@ TEST_CASE("ecsim simulate with no scenario runs the embedded default and writes 
 TEST_CASE("a pipelined layout from --layout gives one trace process per stage") {
   const auto dir = fresh_dir("ecsim_simulate_cli_pp");
   const auto trace = dir / "t.json";
-  const RunResult r = run("simulate --layout pp=2,dp=256,tp=2,ep=64,mbs=8 --trace " + trace.string());
+  const RunResult r = run("simulate --layout pp=2,vpp=1,dp=256,tp=2,ep=64,mbs=8 --trace " + trace.string());
   CAPTURE(r.output);
   REQUIRE(r.exit_code == 0);
   std::set<long long> pids;
@@ -116,7 +116,7 @@ TEST_CASE("impossible layouts exit 2 with the constraint, and write no output") 
   for (const auto& bad : std::initializer_list<std::pair<const char*, const char*>>{
            {"ep=48", "--layout: ep: 48 does not divide 64 experts"},
            {"dp=7", "--layout: dp: dp x tp x pp"},
-           {"mbs=4,tp=1,dp=1024", "does not fill whole expert-choice routing groups"},
+           {"mbs=4,tp=1,pp=1,vpp=1,dp=1024", "does not fill whole expert-choice routing groups"},
            {"zero=9", "zero must be 0, 1, 2 or 3"},
            {"banana", "is not key=value"}}) {
     const std::string flag = bad.first;
