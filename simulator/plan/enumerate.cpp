@@ -50,13 +50,20 @@ std::string rejection_reason(const InputError& e) {
   std::string key = e.path();
   if (key.rfind(std::string(kLayoutSource) + "/", 0) == 0) key = key.substr(std::string(kLayoutSource).size() + 1);
   std::string reason = key + ": ";
+  // Numbers become N so that one reason groups every layout it rejects; digits inside words
+  // ("1F1B", "ZeRO-3") stay, since they name things rather than count them.
+  auto is_word = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; };
   for (std::size_t i = 0; i < what.size(); ++i) {
-    if (std::isdigit(static_cast<unsigned char>(what[i]))) {
-      while (i + 1 < what.size() && std::isdigit(static_cast<unsigned char>(what[i + 1]))) ++i;
-      reason += 'N';
-    } else {
+    if (!std::isdigit(static_cast<unsigned char>(what[i]))) {
       reason += what[i];
+      continue;
     }
+    std::size_t end = i;
+    while (end + 1 < what.size() && std::isdigit(static_cast<unsigned char>(what[end + 1]))) ++end;
+    const bool in_word = (i > 0 && is_word(what[i - 1])) || (end + 1 < what.size() && is_word(what[end + 1])) ||
+                         (i > 0 && what[i - 1] == '-');
+    reason += in_word ? what.substr(i, end - i + 1) : std::string("N");
+    i = end;
   }
   return reason;
 }

@@ -102,8 +102,8 @@ TEST_CASE("enumeration counts on 16 GPUs, global batch 64, match the hand count"
       {"tp: tp x pp = N does not divide N GPUs", 8},
       {"mbs: global batch N is not a multiple of dp x mbs = N x N = N", 1},
       {"tp: tp N and N KV heads: one must divide the other", 168},
-      {"zero: ZeRO-N (FSDP) with pipeline parallelism is not supported; use zero <= N", 96},
-      {"vpp: interleaved NFNB needs the micro-batch count (N) to be a multiple of pp N", 81},
+      {"zero: ZeRO-3 (FSDP) with pipeline parallelism is not supported; use zero <= N", 96},
+      {"vpp: interleaved 1F1B needs the micro-batch count (N) to be a multiple of pp N", 81},
   };
   CHECK(e.invalid_by_reason == expected);
 }
