@@ -1,0 +1,24 @@
+// Launchers for the GEMM bias, forward and backward (part of ops `gemm` and `batched_gemm`: the
+// cuBLAS launchers in gemm.cuh compute x w only); kernels in bias.cu, CPU reference: ref/gemm.hpp
+// (the bias term of ref::gemm and its dbias). Groups cover the expert GEMMs, one bias per expert.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "gemm.cuh"
+
+namespace ecsim {
+
+// y[g, r, :] += bias[g, :]: y [G, rows, n] bf16, bias [G, n] bf16; the sum in fp32, rounded once.
+void bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, std::int64_t groups, std::int64_t rows, std::int64_t n,
+              cudaStream_t stream);
+
+// dbias[g, :] (=|+=) sum over r of dy[g, r, :]: dy [G, rows, n] bf16, dbias [G, n] fp32. The rows
+// are summed in a fixed order (no atomics), so reruns match bit for bit.
+void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::int64_t rows, std::int64_t n,
+               GradientWrite write, cudaStream_t stream);
+
+}  // namespace ecsim

@@ -1,0 +1,31 @@
+// fp32 -> bf16 conversion, round to nearest even (__float2bfloat16): in [n] fp32 -> out [n] bf16.
+// Reference: the same rounding on the host (cuda_bf16.h). Test: ctest -R cast
+// (tests/kernels/runner_kernels_gpu_test.cpp).
+#include "cast.cuh"
+#include "cuda_check.hpp"
+#include "elementwise_launch.cuh"
+#include "launch_check.hpp"
+
+namespace ecsim {
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void __launch_bounds__(kThreads)
+    cast_kernel(const float* __restrict__ in, __nv_bfloat16* __restrict__ out, std::int64_t n) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
+    out[i] = __float2bfloat16(in[i]);
+  }
+}
+
+}  // namespace
+
+void cast_fp32_to_bf16(const float* in, __nv_bfloat16* out, std::int64_t n, cudaStream_t stream) {
+  require_positive(n, "cast_fp32_to_bf16", "n");
+  require_pointers("cast_fp32_to_bf16", {{"in", in}, {"out", out}});
+  cast_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(in, out, n);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace ecsim

@@ -1,0 +1,33 @@
+// The plain residual add (op `residual_add`): out = x + y, x, y, out [n] bf16, fp32 sum rounded
+// once. The runner also uses it where two gradient paths meet (a norm's dx and the residual's).
+// Reference: x + y in fp64. Test: ctest -R residual_add (tests/kernels/runner_kernels_gpu_test.cpp).
+#include "cuda_check.hpp"
+#include "elementwise_launch.cuh"
+#include "launch_check.hpp"
+#include "residual_add.cuh"
+
+namespace ecsim {
+namespace {
+
+constexpr int kThreads = 256;
+
+// No __restrict__: out may alias x or y (each element is read before it is written, by one thread).
+__global__ void __launch_bounds__(kThreads)
+    residual_add_kernel(const __nv_bfloat16* x, const __nv_bfloat16* y, __nv_bfloat16* out, std::int64_t n) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
+    out[i] = __float2bfloat16(__bfloat162float(x[i]) + __bfloat162float(y[i]));
+  }
+}
+
+}  // namespace
+
+void residual_add(const __nv_bfloat16* x, const __nv_bfloat16* y, __nv_bfloat16* out, std::int64_t n,
+                  cudaStream_t stream) {
+  require_positive(n, "residual_add", "n");
+  require_pointers("residual_add", {{"x", x}, {"y", y}, {"out", out}});
+  residual_add_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(x, y, out, n);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace ecsim

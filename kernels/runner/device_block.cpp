@@ -1,0 +1,428 @@
+#include "runner/device_block.hpp"
+
+#include <algorithm>
+
+#include "adaln_layernorm.cuh"
+#include "cast.cuh"
+#include "ec_permute.cuh"
+#include "gate_residual.cuh"
+#include "gelu.cuh"
+#include "gemm.cuh"
+#include "bias.cuh"
+#include "model_ref/modulation.hpp"
+#include "residual_add.cuh"
+#include "router_softmax.cuh"
+#include "runner/column_copy.hpp"
+
+namespace ecsim::runner {
+namespace {
+
+using model_ref::kBlockVectors;
+constexpr float kLayerNormEps = 1e-6f;  // DiT's, as ref::kAdaLnEps
+
+template <class T>
+DeviceArray<T> array(std::int64_t n) {
+  return DeviceArray<T>(static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+BlockShape::BlockShape(const model_ref::ModelConfig& c, std::int64_t images)
+    : b(images),
+      s(c.kept_tokens()),
+      t(images * c.kept_tokens()),
+      d(c.hidden),
+      cond(c.cond_width),
+      q_width(c.heads * c.head_dim),
+      kv_width(c.kv_heads * c.head_dim),
+      cross_kv_width(c.cross_kv_heads * c.head_dim),
+      text_rows(images * c.text_tokens),
+      ffn(c.ffn_width),
+      experts(c.experts),
+      slots(0),
+      per_expert(0) {
+  self_attn = {b, c.heads, c.kv_heads, s, s, c.head_dim, false};
+  cross_attn = {b, c.heads, c.cross_kv_heads, s, c.text_tokens, c.head_dim, false};
+  if (experts > 0) {
+    routing = {t, experts, c.group_tokens, c.capacity()};
+    slots = routing.slots();
+    per_expert = routing.groups() * routing.capacity;
+  }
+}
+
+BlockScratch::BlockScratch(const model_ref::ModelConfig& c, std::int64_t images) {
+  const BlockShape sh(c, images);
+  const std::int64_t td = sh.t * sh.d;
+  dy = array<bf16>(td);
+  dnorm = array<bf16>(td);
+  dxn = array<bf16>(td);
+  dx2 = array<bf16>(td);
+  dx1 = array<bf16>(td);
+  datt = array<bf16>(sh.t * sh.q_width);
+  dq = array<bf16>(sh.t * sh.q_width);
+  dk = array<bf16>(sh.t * sh.kv_width);
+  dv = array<bf16>(sh.t * sh.kv_width);
+  dqkv = array<bf16>(sh.t * (sh.q_width + 2 * sh.kv_width));
+  if (c.has_cross_attention()) {
+    dcq = array<bf16>(sh.t * sh.q_width);
+    dck = array<bf16>(sh.text_rows * sh.cross_kv_width);
+    dcv = array<bf16>(sh.text_rows * sh.cross_kv_width);
+    dckv = array<bf16>(sh.text_rows * 2 * sh.cross_kv_width);
+  }
+  delta = array<float>(sh.self_attn.lse_elements());
+  const std::int64_t rows = std::max(sh.t, sh.slots);
+  dg = array<bf16>(rows * sh.ffn);
+  du = array<bf16>(rows * sh.ffn);
+  if (sh.experts > 0) {
+    dx_router = array<bf16>(td);
+    dye = array<bf16>(sh.slots * sh.d);
+    dxe = array<bf16>(sh.slots * sh.d);
+    dgate = array<float>(sh.slots);
+    dprobs = array<float>(sh.t * sh.experts);
+    dlogits = array<float>(sh.t * sh.experts);
+    dlogits_bf16 = array<bf16>(sh.t * sh.experts);
+  }
+  dvec = array<bf16>(kBlockVectors * sh.b * sh.d);
+  dmod = array<bf16>(sh.b * kBlockVectors * sh.d);
+  dunused = array<bf16>(2 * sh.b * sh.d);
+  dcond = array<bf16>(sh.b * sh.cond);
+}
+
+DeviceBlock::DeviceBlock(const model_ref::ModelConfig& c, const model_ref::BlockRefs& refs, std::int64_t layer,
+                         std::int64_t images)
+    : config_(c), p_(refs), layer_(layer), shape_(c, images) {
+  const BlockShape& sh = shape_;
+  const std::int64_t td = sh.t * sh.d;
+  mod_ = array<bf16>(sh.b * kBlockVectors * sh.d);
+  vec_ = array<bf16>(kBlockVectors * sh.b * sh.d);
+  sn_ = array<bf16>(td);
+  sn_mean_ = array<float>(sh.t);
+  sn_rstd_ = array<float>(sh.t);
+  qkv_ = array<bf16>(sh.t * (sh.q_width + 2 * sh.kv_width));
+  q_ = array<bf16>(sh.t * sh.q_width);
+  k_ = array<bf16>(sh.t * sh.kv_width);
+  v_ = array<bf16>(sh.t * sh.kv_width);
+  att_ = array<bf16>(sh.t * sh.q_width);
+  lse_ = array<float>(sh.self_attn.lse_elements());
+  ysa_ = array<bf16>(td);
+  x1_ = array<bf16>(td);
+  if (p_.cross) {
+    zeros_ = array<bf16>(sh.b * sh.d);
+    CUDA_CHECK(cudaMemset(zeros_.get(), 0, zeros_.bytes()));
+    cn_ = array<bf16>(td);
+    cn_mean_ = array<float>(sh.t);
+    cn_rstd_ = array<float>(sh.t);
+    cq_ = array<bf16>(sh.t * sh.q_width);
+    ckv_ = array<bf16>(sh.text_rows * 2 * sh.cross_kv_width);
+    ck_ = array<bf16>(sh.text_rows * sh.cross_kv_width);
+    cv_ = array<bf16>(sh.text_rows * sh.cross_kv_width);
+    catt_ = array<bf16>(sh.t * sh.q_width);
+    clse_ = array<float>(sh.cross_attn.lse_elements());
+    yca_ = array<bf16>(td);
+    x2_ = array<bf16>(td);
+  }
+  fn_ = array<bf16>(td);
+  fn_mean_ = array<float>(sh.t);
+  fn_rstd_ = array<float>(sh.t);
+  const std::int64_t ffn_rows = p_.moe ? sh.slots : sh.t;
+  u_ = array<bf16>(ffn_rows * sh.ffn);
+  g_ = array<bf16>(ffn_rows * sh.ffn);
+  yffn_ = array<bf16>(td);
+  out_ = array<bf16>(td);
+  if (p_.moe) {
+    logits_ = array<float>(sh.t * sh.experts);
+    probs_ = array<float>(sh.t * sh.experts);
+    gate_ = array<float>(sh.slots);
+    token_ = array<int>(sh.slots);
+    slot_of_ = array<int>(sh.t * sh.experts);
+    xe_ = array<bf16>(sh.slots * sh.d);
+    ye_ = array<bf16>(sh.slots * sh.d);
+  }
+}
+
+void DeviceBlock::forward(const DeviceContext& ctx, OpTimer& timer, const DeviceModel& m, const bf16* x,
+                          const bf16* cond, const bf16* text, std::int64_t mb) {
+  const BlockShape& sh = shape_;
+  const std::int64_t l = layer_;
+  const Phase f = Phase::kForward;
+  cudaStream_t st = ctx.stream;
+  x_ = x;
+  cond_ = cond;
+  text_ = text;
+  {
+    auto op = timer.time("gemm", "adaln.modulation", l, mb, f);
+    linear_fwd(ctx, m, p_.modulation, cond, sh.b, mod_.get());  // [B, 6d]
+    for (std::int64_t i = 0; i < kBlockVectors; ++i) {
+      copy_columns(mod_.get(), kBlockVectors * sh.d, i * sh.d, vec_.get() + i * sh.b * sh.d, sh.d, 0, sh.d, sh.b, st);
+    }
+  }
+  {
+    auto op = timer.time("adaln_layernorm", "self_attn.norm", l, mb, f);
+    adaln_layernorm_fwd(x, vec(model_ref::kShiftMsa), vec(model_ref::kScaleMsa), sn_.get(), sn_mean_.get(),
+                        sn_rstd_.get(), sh.b, sh.s, sh.d, kLayerNormEps, st);
+  }
+  {
+    auto op = timer.time("gemm", "self_attn.qkv", l, mb, f);
+    const std::int64_t w = sh.q_width + 2 * sh.kv_width;
+    linear_fwd(ctx, m, p_.self_attn.qkv, sn_.get(), sh.t, qkv_.get());  // [T, (H + 2 KVH) D]
+    copy_columns(qkv_.get(), w, 0, q_.get(), sh.q_width, 0, sh.q_width, sh.t, st);
+    copy_columns(qkv_.get(), w, sh.q_width, k_.get(), sh.kv_width, 0, sh.kv_width, sh.t, st);
+    copy_columns(qkv_.get(), w, sh.q_width + sh.kv_width, v_.get(), sh.kv_width, 0, sh.kv_width, sh.t, st);
+  }
+  {
+    auto op = timer.time("attention_fwd", "self_attn.attention", l, mb, f);
+    flash_attention_forward(q_.get(), k_.get(), v_.get(), att_.get(), lse_.get(), sh.self_attn, st);
+  }
+  {
+    auto op = timer.time("gemm", "self_attn.out", l, mb, f);
+    linear_fwd(ctx, m, p_.self_attn.out, att_.get(), sh.t, ysa_.get());
+  }
+  {
+    auto op = timer.time("gate_residual", "self_attn.residual", l, mb, f);
+    gate_residual_fwd(x, ysa_.get(), vec(model_ref::kGateMsa), x1_.get(), sh.b, sh.s, sh.d, st);
+  }
+  const bf16* x2 = x1_.get();
+  if (p_.cross) {
+    {
+      auto op = timer.time("layernorm", "cross_attn.norm", l, mb, f);
+      adaln_layernorm_fwd(x1_.get(), zeros_.get(), zeros_.get(), cn_.get(), cn_mean_.get(), cn_rstd_.get(), sh.b,
+                          sh.s, sh.d, kLayerNormEps, st);
+    }
+    {
+      auto op = timer.time("gemm", "cross_attn.q", l, mb, f);
+      linear_fwd(ctx, m, p_.cross_attn.q, cn_.get(), sh.t, cq_.get());
+    }
+    {
+      auto op = timer.time("gemm", "cross_attn.kv", l, mb, f);
+      const std::int64_t w = sh.cross_kv_width;
+      linear_fwd(ctx, m, p_.cross_attn.kv, text, sh.text_rows, ckv_.get());  // [B L, 2 KVH D]
+      copy_columns(ckv_.get(), 2 * w, 0, ck_.get(), w, 0, w, sh.text_rows, st);
+      copy_columns(ckv_.get(), 2 * w, w, cv_.get(), w, 0, w, sh.text_rows, st);
+    }
+    {
+      auto op = timer.time("attention_fwd", "cross_attn.attention", l, mb, f);
+      flash_attention_forward(cq_.get(), ck_.get(), cv_.get(), catt_.get(), clse_.get(), sh.cross_attn, st);
+    }
+    {
+      auto op = timer.time("gemm", "cross_attn.out", l, mb, f);
+      linear_fwd(ctx, m, p_.cross_attn.out, catt_.get(), sh.t, yca_.get());
+    }
+    {
+      auto op = timer.time("residual_add", "cross_attn.residual", l, mb, f);
+      residual_add(x1_.get(), yca_.get(), x2_.get(), sh.t * sh.d, st);
+    }
+    x2 = x2_.get();
+  }
+  {
+    auto op = timer.time("adaln_layernorm", "ffn.norm", l, mb, f);
+    adaln_layernorm_fwd(x2, vec(model_ref::kShiftFfn), vec(model_ref::kScaleFfn), fn_.get(), fn_mean_.get(),
+                        fn_rstd_.get(), sh.b, sh.s, sh.d, kLayerNormEps, st);
+  }
+  if (p_.moe) {
+    const model_ref::ExpertsRef& ex = p_.moe_ffn.experts;
+    {
+      auto op = timer.time("gemm", "moe.router", l, mb, f);
+      linear_fwd(ctx, m, p_.moe_ffn.router, fn_.get(), sh.t, logits_.get());  // [T, E] fp32
+    }
+    {
+      auto op = timer.time("ec_route", "moe.route", l, mb, f);
+      ec_route(logits_.get(), probs_.get(), token_.get(), gate_.get(), slot_of_.get(), sh.routing, st);
+    }
+    {
+      auto op = timer.time("permute", "moe.dispatch_gather", l, mb, f);
+      ec_gather(fn_.get(), token_.get(), xe_.get(), sh.routing, sh.d, st);  // [E, groups C, d]
+    }
+    {
+      auto op = timer.time("batched_gemm", "moe.expert_fc1", l, mb, f);
+      batched_gemm(ctx.cublas, st, sh.experts, {sh.per_expert, sh.ffn, sh.d}, xe_.get(), m.param(ex.fc1_weight),
+                   u_.get());
+      bias_add(u_.get(), m.param(ex.fc1_bias), sh.experts, sh.per_expert, sh.ffn, st);
+    }
+    {
+      auto op = timer.time("gelu", "moe.expert_gelu", l, mb, f);
+      gelu_fwd(u_.get(), g_.get(), sh.slots * sh.ffn, st);
+    }
+    {
+      auto op = timer.time("batched_gemm", "moe.expert_fc2", l, mb, f);
+      batched_gemm(ctx.cublas, st, sh.experts, {sh.per_expert, sh.d, sh.ffn}, g_.get(), m.param(ex.fc2_weight),
+                   ye_.get());
+      bias_add(ye_.get(), m.param(ex.fc2_bias), sh.experts, sh.per_expert, sh.d, st);
+    }
+    {
+      auto op = timer.time("unpermute", "moe.combine", l, mb, f);
+      ec_combine(ye_.get(), slot_of_.get(), gate_.get(), yffn_.get(), sh.routing, sh.d, st);
+    }
+  } else {
+    {
+      auto op = timer.time("gemm", "ffn.fc1", l, mb, f);
+      linear_fwd(ctx, m, p_.ffn.fc1, fn_.get(), sh.t, u_.get());
+    }
+    {
+      auto op = timer.time("gelu", "ffn.gelu", l, mb, f);
+      gelu_fwd(u_.get(), g_.get(), sh.t * sh.ffn, st);
+    }
+    {
+      auto op = timer.time("gemm", "ffn.fc2", l, mb, f);
+      linear_fwd(ctx, m, p_.ffn.fc2, g_.get(), sh.t, yffn_.get());
+    }
+  }
+  {
+    auto op = timer.time("gate_residual", "ffn.residual", l, mb, f);
+    gate_residual_fwd(x2, yffn_.get(), vec(model_ref::kGateFfn), out_.get(), sh.b, sh.s, sh.d, st);
+  }
+}
+
+void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const DeviceModel& m, const bf16* dout, bf16* dx,
+                           bf16* dcond, std::int64_t mb, BlockScratch& s) {
+  const BlockShape& sh = shape_;
+  const std::int64_t l = layer_;
+  const Phase b = Phase::kBackward;
+  cudaStream_t st = ctx.stream;
+  const std::int64_t td = sh.t * sh.d;
+  auto dvec = [&](std::int64_t i) { return s.dvec.get() + i * sh.b * sh.d; };
+  const bf16* x2 = p_.cross ? x2_.get() : x1_.get();
+
+  {
+    auto op = timer.time("gate_residual_bwd", "ffn.residual", l, mb, b);
+    // out = X2 + gate y: dX2 = dout (the residual path), dy = gate dout, dgate = sum_s dout y.
+    gate_residual_bwd(yffn_.get(), vec(model_ref::kGateFfn), dout, s.dy.get(), dvec(model_ref::kGateFfn), sh.b, sh.s,
+                      sh.d, st);
+  }
+  if (p_.moe) {
+    const model_ref::ExpertsRef& ex = p_.moe_ffn.experts;
+    {
+      auto op = timer.time("unpermute_bwd", "moe.combine", l, mb, b);
+      ec_combine_bwd(ye_.get(), s.dy.get(), token_.get(), gate_.get(), s.dye.get(), s.dgate.get(), sh.routing, sh.d,
+                     st);
+    }
+    {
+      auto op = timer.time("batched_gemm", "moe.expert_fc2", l, mb, b);
+      const GemmDims d2{sh.per_expert, sh.d, sh.ffn};
+      batched_gemm_dx(ctx.cublas, st, sh.experts, d2, s.dye.get(), m.param(ex.fc2_weight), s.dg.get());
+      batched_gemm_dw(ctx.cublas, st, sh.experts, d2, g_.get(), s.dye.get(), m.grad(ex.fc2_weight),
+                      GradientWrite::kAccumulate);
+      bias_grad(s.dye.get(), m.grad(ex.fc2_bias), sh.experts, sh.per_expert, sh.d, GradientWrite::kAccumulate, st);
+    }
+    {
+      auto op = timer.time("gelu_bwd", "moe.expert_gelu", l, mb, b);
+      gelu_bwd(u_.get(), s.dg.get(), s.du.get(), sh.slots * sh.ffn, st);
+    }
+    {
+      auto op = timer.time("batched_gemm", "moe.expert_fc1", l, mb, b);
+      const GemmDims d1{sh.per_expert, sh.ffn, sh.d};
+      batched_gemm_dx(ctx.cublas, st, sh.experts, d1, s.du.get(), m.param(ex.fc1_weight), s.dxe.get());
+      batched_gemm_dw(ctx.cublas, st, sh.experts, d1, xe_.get(), s.du.get(), m.grad(ex.fc1_weight),
+                      GradientWrite::kAccumulate);
+      bias_grad(s.du.get(), m.grad(ex.fc1_bias), sh.experts, sh.per_expert, sh.ffn, GradientWrite::kAccumulate, st);
+    }
+    {
+      auto op = timer.time("permute_bwd", "moe.dispatch_gather", l, mb, b);
+      ec_gather_bwd(s.dxe.get(), slot_of_.get(), s.dnorm.get(), sh.routing, sh.d, st);
+    }
+    {
+      // Through the gates: d affinity -> d logits (fp32), rounded once for the router's bf16 GEMMs.
+      auto op = timer.time("ec_route_bwd", "moe.route", l, mb, b);
+      ec_gate_bwd(s.dgate.get(), slot_of_.get(), s.dprobs.get(), sh.routing, st);
+      router_softmax_bwd(probs_.get(), s.dprobs.get(), s.dlogits.get(), sh.t, sh.experts, st);
+      cast_fp32_to_bf16(s.dlogits.get(), s.dlogits_bf16.get(), sh.t * sh.experts, st);
+    }
+    {
+      auto op = timer.time("gemm", "moe.router", l, mb, b);
+      linear_bwd(ctx, m, p_.moe_ffn.router, fn_.get(), s.dlogits_bf16.get(), sh.t, s.dx_router.get());
+      residual_add(s.dnorm.get(), s.dx_router.get(), s.dnorm.get(), td, st);
+    }
+  } else {
+    {
+      auto op = timer.time("gemm", "ffn.fc2", l, mb, b);
+      linear_bwd(ctx, m, p_.ffn.fc2, g_.get(), s.dy.get(), sh.t, s.dg.get());
+    }
+    {
+      auto op = timer.time("gelu_bwd", "ffn.gelu", l, mb, b);
+      gelu_bwd(u_.get(), s.dg.get(), s.du.get(), sh.t * sh.ffn, st);
+    }
+    {
+      auto op = timer.time("gemm", "ffn.fc1", l, mb, b);
+      linear_bwd(ctx, m, p_.ffn.fc1, fn_.get(), s.du.get(), sh.t, s.dnorm.get());
+    }
+  }
+  {
+    // The norm's dx joins the residual path's: dX2 = dout + dLN.
+    auto op = timer.time("adaln_layernorm_bwd", "ffn.norm", l, mb, b);
+    adaln_layernorm_bwd(x2, vec(model_ref::kScaleFfn), fn_mean_.get(), fn_rstd_.get(), s.dnorm.get(), s.dxn.get(),
+                        dvec(model_ref::kShiftFfn), dvec(model_ref::kScaleFfn), sh.b, sh.s, sh.d, st);
+    residual_add(dout, s.dxn.get(), s.dx2.get(), td, st);
+  }
+  const bf16* dx1 = s.dx2.get();
+  if (p_.cross) {
+    {
+      // X2 = X1 + cross: the gradient passes through unchanged, so nothing runs here.
+      auto op = timer.time("residual_add_bwd", "cross_attn.residual", l, mb, b);
+    }
+    {
+      auto op = timer.time("gemm", "cross_attn.out", l, mb, b);
+      linear_bwd(ctx, m, p_.cross_attn.out, catt_.get(), s.dx2.get(), sh.t, s.datt.get());
+    }
+    {
+      auto op = timer.time("attention_bwd", "cross_attn.attention", l, mb, b);
+      flash_attention_backward(cq_.get(), ck_.get(), cv_.get(), catt_.get(), clse_.get(), s.datt.get(),
+                               s.delta.get(), s.dcq.get(), s.dck.get(), s.dcv.get(), sh.cross_attn, st);
+    }
+    {
+      // The text is an input: its gradient is not needed.
+      auto op = timer.time("gemm", "cross_attn.kv", l, mb, b);
+      const std::int64_t w = sh.cross_kv_width;
+      copy_columns(s.dck.get(), w, 0, s.dckv.get(), 2 * w, 0, w, sh.text_rows, st);
+      copy_columns(s.dcv.get(), w, 0, s.dckv.get(), 2 * w, w, w, sh.text_rows, st);
+      linear_bwd(ctx, m, p_.cross_attn.kv, text_, s.dckv.get(), sh.text_rows, nullptr);
+    }
+    {
+      auto op = timer.time("gemm", "cross_attn.q", l, mb, b);
+      linear_bwd(ctx, m, p_.cross_attn.q, cn_.get(), s.dcq.get(), sh.t, s.dnorm.get());
+    }
+    {
+      auto op = timer.time("layernorm_bwd", "cross_attn.norm", l, mb, b);
+      adaln_layernorm_bwd(x1_.get(), zeros_.get(), cn_mean_.get(), cn_rstd_.get(), s.dnorm.get(), s.dxn.get(),
+                          s.dunused.get(), s.dunused.get() + sh.b * sh.d, sh.b, sh.s, sh.d, st);
+      residual_add(s.dx2.get(), s.dxn.get(), s.dx1.get(), td, st);
+    }
+    dx1 = s.dx1.get();
+  }
+  {
+    auto op = timer.time("gate_residual_bwd", "self_attn.residual", l, mb, b);
+    gate_residual_bwd(ysa_.get(), vec(model_ref::kGateMsa), dx1, s.dy.get(), dvec(model_ref::kGateMsa), sh.b, sh.s,
+                      sh.d, st);
+  }
+  {
+    auto op = timer.time("gemm", "self_attn.out", l, mb, b);
+    linear_bwd(ctx, m, p_.self_attn.out, att_.get(), s.dy.get(), sh.t, s.datt.get());
+  }
+  {
+    auto op = timer.time("attention_bwd", "self_attn.attention", l, mb, b);
+    flash_attention_backward(q_.get(), k_.get(), v_.get(), att_.get(), lse_.get(), s.datt.get(), s.delta.get(),
+                             s.dq.get(), s.dk.get(), s.dv.get(), sh.self_attn, st);
+  }
+  {
+    auto op = timer.time("gemm", "self_attn.qkv", l, mb, b);
+    const std::int64_t w = sh.q_width + 2 * sh.kv_width;
+    copy_columns(s.dq.get(), sh.q_width, 0, s.dqkv.get(), w, 0, sh.q_width, sh.t, st);
+    copy_columns(s.dk.get(), sh.kv_width, 0, s.dqkv.get(), w, sh.q_width, sh.kv_width, sh.t, st);
+    copy_columns(s.dv.get(), sh.kv_width, 0, s.dqkv.get(), w, sh.q_width + sh.kv_width, sh.kv_width, sh.t, st);
+    linear_bwd(ctx, m, p_.self_attn.qkv, sn_.get(), s.dqkv.get(), sh.t, s.dnorm.get());
+  }
+  {
+    auto op = timer.time("adaln_layernorm_bwd", "self_attn.norm", l, mb, b);
+    adaln_layernorm_bwd(x_, vec(model_ref::kScaleMsa), sn_mean_.get(), sn_rstd_.get(), s.dnorm.get(), s.dxn.get(),
+                        dvec(model_ref::kShiftMsa), dvec(model_ref::kScaleMsa), sh.b, sh.s, sh.d, st);
+    residual_add(dx1, s.dxn.get(), dx, td, st);
+  }
+  {
+    auto op = timer.time("gemm", "adaln.modulation", l, mb, b);
+    for (std::int64_t i = 0; i < kBlockVectors; ++i) {
+      copy_columns(dvec(i), sh.d, 0, s.dmod.get(), kBlockVectors * sh.d, i * sh.d, sh.d, sh.b, st);
+    }
+    linear_bwd(ctx, m, p_.modulation, cond_, s.dmod.get(), sh.b, s.dcond.get());
+    residual_add(dcond, s.dcond.get(), dcond, sh.b * sh.cond, st);
+  }
+}
+
+}  // namespace ecsim::runner

@@ -1,0 +1,86 @@
+// One EC-DiT block on the device, forward and backward, in the simulator's op order under its
+// labels (op_plan.hpp; the CPU reference is model_ref/block.hpp, the same math in fp64). Each op
+// runs inside an OpTimer scope. The block owns what its backward reads (one micro-batch's
+// activations, the simulator's "recompute=none"); the backward's temporaries live in BlockScratch,
+// shared by all blocks.
+//   X [T, d] with T = B S; c [B, cond]; text [B L, text_width]
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+#include "attention.cuh"
+#include "ec_route.cuh"
+#include "model_ref/params.hpp"
+#include "runner/device_linear.hpp"
+#include "runner/device_memory.hpp"
+#include "runner/op_timer.hpp"
+
+namespace ecsim::runner {
+
+using bf16 = __nv_bfloat16;
+
+// Sizes of one block's tensors for one micro-batch of `images` images.
+struct BlockShape {
+  BlockShape(const model_ref::ModelConfig& c, std::int64_t images);
+  std::int64_t b, s, t, d, cond, q_width, kv_width, cross_kv_width, text_rows, ffn, experts, slots, per_expert;
+  AttentionDims self_attn, cross_attn;
+  ExpertChoiceDims routing;  // tokens 0 when the model has no experts
+};
+
+// The backward's temporaries, sized for the largest block.
+struct BlockScratch {
+  BlockScratch(const model_ref::ModelConfig& c, std::int64_t images);
+  DeviceArray<bf16> dy, dnorm, dxn, dx2, dx1, dx_router;           // [T, d]
+  DeviceArray<bf16> datt, dq, dk, dv, dqkv;                        // self-attention gradients
+  DeviceArray<bf16> dcq, dck, dcv, dckv;                           // cross-attention gradients
+  DeviceArray<float> delta;                                        // [B, H, S]
+  DeviceArray<bf16> dg, du;                                        // [max(T, slots), f]
+  DeviceArray<bf16> dye, dxe;                                      // [slots, d]
+  DeviceArray<float> dgate;                                        // [slots]
+  DeviceArray<float> dprobs, dlogits;                              // [T, E]
+  DeviceArray<bf16> dlogits_bf16;                                  // [T, E]
+  DeviceArray<bf16> dvec;                                          // [6, B, d] the adaLN vectors' gradients
+  DeviceArray<bf16> dmod;                                          // [B, 6d]
+  DeviceArray<bf16> dunused;                                       // [2, B, d] the plain LayerNorm's dshift, dscale
+  DeviceArray<bf16> dcond;                                         // [B, cond]
+};
+
+class DeviceBlock {
+ public:
+  DeviceBlock(const model_ref::ModelConfig& c, const model_ref::BlockRefs& refs, std::int64_t layer,
+              std::int64_t images);
+
+  // x [T, d] must stay alive until backward; cond [B, cond]; text [B L, text_width] or null.
+  void forward(const DeviceContext& ctx, OpTimer& timer, const DeviceModel& m, const bf16* x, const bf16* cond,
+               const bf16* text, std::int64_t micro_batch);
+  // dout [T, d] -> dx [T, d] (a buffer other than dout); dcond [B, cond] += this block's share.
+  void backward(const DeviceContext& ctx, OpTimer& timer, const DeviceModel& m, const bf16* dout, bf16* dx,
+                bf16* dcond, std::int64_t micro_batch, BlockScratch& s);
+  const bf16* out() const { return out_.get(); }
+
+ private:
+  const bf16* vec(std::int64_t i) const { return vec_.get() + i * shape_.b * shape_.d; }
+
+  model_ref::ModelConfig config_;
+  model_ref::BlockRefs p_;
+  std::int64_t layer_;
+  BlockShape shape_;
+  const bf16* x_ = nullptr;     // [T, d] the input (the previous block's output)
+  const bf16* cond_ = nullptr;  // [B, cond]
+  const bf16* text_ = nullptr;  // [B L, text_width]
+  DeviceArray<bf16> mod_, vec_;  // [B, 6d]; [6, B, d] the vectors, each contiguous
+  DeviceArray<bf16> zeros_;      // [B, d] shift and scale of the plain LayerNorm
+  DeviceArray<bf16> sn_, qkv_, q_, k_, v_, att_, ysa_, x1_;  // self-attention
+  DeviceArray<float> sn_mean_, sn_rstd_, lse_;
+  DeviceArray<bf16> cn_, cq_, ckv_, ck_, cv_, catt_, yca_, x2_;  // cross-attention
+  DeviceArray<float> cn_mean_, cn_rstd_, clse_;
+  DeviceArray<bf16> fn_, u_, g_, yffn_, out_;  // FFN (dense or experts: u, g [rows, f])
+  DeviceArray<float> fn_mean_, fn_rstd_;
+  DeviceArray<float> logits_, probs_, gate_;  // [T, E], [T, E], [slots]
+  DeviceArray<int> token_, slot_of_;          // [slots], [T, E]
+  DeviceArray<bf16> xe_, ye_;                 // [slots, d]
+};
+
+}  // namespace ecsim::runner

@@ -1,0 +1,31 @@
+#include "runner/device_linear.hpp"
+
+#include "bias.cuh"
+#include "gemm.cuh"
+
+namespace ecsim::runner {
+namespace {
+
+GemmDims dims(const model_ref::LinearRef& l, std::int64_t rows) { return {rows, l.out, l.in}; }
+
+}  // namespace
+
+void linear_fwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref::LinearRef& l, const __nv_bfloat16* x,
+                std::int64_t rows, __nv_bfloat16* y) {
+  gemm(ctx.cublas, ctx.stream, dims(l, rows), x, m.param(l.weight), y);
+  if (l.bias.size > 0) bias_add(y, m.param(l.bias), 1, rows, l.out, ctx.stream);
+}
+
+void linear_fwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref::LinearRef& l, const __nv_bfloat16* x,
+                std::int64_t rows, float* y) {
+  gemm(ctx.cublas, ctx.stream, dims(l, rows), x, m.param(l.weight), y);
+}
+
+void linear_bwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref::LinearRef& l, const __nv_bfloat16* x,
+                const __nv_bfloat16* dy, std::int64_t rows, __nv_bfloat16* dx) {
+  if (dx != nullptr) gemm_dx(ctx.cublas, ctx.stream, dims(l, rows), dy, m.param(l.weight), dx);
+  gemm_dw(ctx.cublas, ctx.stream, dims(l, rows), x, dy, m.grad(l.weight), GradientWrite::kAccumulate);
+  if (l.bias.size > 0) bias_grad(dy, m.grad(l.bias), 1, rows, l.out, GradientWrite::kAccumulate, ctx.stream);
+}
+
+}  // namespace ecsim::runner

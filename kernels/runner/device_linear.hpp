@@ -1,0 +1,34 @@
+// A linear layer on the device: the cuBLAS GEMM (gemm.cuh) and its bias (bias.cuh), forward and
+// backward, reading weights from and accumulating gradients into the device model's flat buffers
+// at model_ref's offsets (model_ref/linear.hpp is the CPU reference).
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "model_ref/params.hpp"
+#include "runner/device_model.hpp"
+
+namespace ecsim::runner {
+
+// What every device op needs: the stream the step runs on and the cuBLAS handle bound to it.
+struct DeviceContext {
+  cublasHandle_t cublas = nullptr;
+  cudaStream_t stream = nullptr;
+};
+
+// y [rows, out] = x [rows, in] W + b (no bias where l.bias.size == 0).
+void linear_fwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref::LinearRef& l, const __nv_bfloat16* x,
+                std::int64_t rows, __nv_bfloat16* y);
+// Router logits in fp32 (routing decisions are made on fp32 affinities); the router has no bias.
+void linear_fwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref::LinearRef& l, const __nv_bfloat16* x,
+                std::int64_t rows, float* y);
+// dW += x^T dy, db += column sums of dy (fp32, into m's gradients); dx [rows, in] = dy W^T when dx is
+// not null (a model input needs no gradient).
+void linear_bwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref::LinearRef& l, const __nv_bfloat16* x,
+                const __nv_bfloat16* dy, std::int64_t rows, __nv_bfloat16* dx);
+
+}  // namespace ecsim::runner

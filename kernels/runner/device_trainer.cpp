@@ -1,0 +1,227 @@
+#include "runner/device_trainer.hpp"
+
+#include <string>
+
+#include "adaln_layernorm.cuh"
+#include "cast.cuh"
+#include "core/errors.hpp"
+#include "cublas_check.hpp"
+#include "flow_loss.cuh"
+#include "model_ref/modulation.hpp"
+#include "residual_add.cuh"
+#include "runner/column_copy.hpp"
+#include "runner/device_linear.hpp"
+#include "silu.cuh"
+
+namespace ecsim::runner {
+namespace {
+
+constexpr float kLayerNormEps = 1e-6f;  // DiT's, as ref::kAdaLnEps
+constexpr std::int64_t kMaxMicroBatches = 4096;
+
+template <class T>
+DeviceArray<T> array(std::int64_t n) {
+  return DeviceArray<T>(static_cast<std::size_t>(n));
+}
+
+cudaStream_t make_stream() {
+  cudaStream_t s = nullptr;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  return s;
+}
+
+}  // namespace
+
+DeviceTrainer::DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t seed, model_ref::InitScheme scheme,
+                             const AdamWHyperparameters& adamw, std::int64_t images, const ProcessGroup* group)
+    : config_(config),
+      model_(config, seed, scheme),
+      adamw_(adamw),
+      images_(images),
+      group_(group),
+      ctx_{nullptr, make_stream()},
+      timer_(ctx_.stream),
+      scratch_(config, images) {
+  CUBLAS_CHECK(cublasCreate(&ctx_.cublas));
+  CUBLAS_CHECK(cublasSetStream(ctx_.cublas, ctx_.stream));
+  for (std::int64_t l = 0; l < config.layers; ++l) {
+    blocks_.push_back(std::make_unique<DeviceBlock>(config, model_.layout().blocks[static_cast<std::size_t>(l)], l,
+                                                    images));
+  }
+  const std::int64_t t = images * config.kept_tokens(), d = config.hidden, c = config.cond_width;
+  x0_ = array<bf16>(t * d);
+  time_hidden_ = array<bf16>(images * c);
+  time_act_ = array<bf16>(images * c);
+  cond_ = array<bf16>(images * c);
+  final_mod_ = array<bf16>(images * 2 * d);
+  final_vec_ = array<bf16>(2 * images * d);
+  final_norm_ = array<bf16>(t * d);
+  final_mean_ = array<float>(t);
+  final_rstd_ = array<float>(t);
+  pred_ = array<bf16>(t * config.patch_dim());
+  dpred_ = array<bf16>(t * config.patch_dim());
+  loss_partials_ = array<float>(kFlowLossPartials);
+  loss_ = array<float>(kMaxMicroBatches);
+  grad_a_ = array<bf16>(t * d);
+  grad_b_ = array<bf16>(t * d);
+  dfinal_vec_ = array<bf16>(2 * images * d);
+  dfinal_mod_ = array<bf16>(images * 2 * d);
+  dcond_ = array<bf16>(images * c);
+  dtime_act_ = array<bf16>(images * c);
+  dtime_hidden_ = array<bf16>(images * c);
+}
+
+DeviceTrainer::~DeviceTrainer() {
+  // Destructors cannot throw: a failed destroy leaks only the handle.
+  cublasDestroy(ctx_.cublas);
+  cudaStreamDestroy(ctx_.stream);
+}
+
+void DeviceTrainer::forward_backward(const DeviceBatch& batch, std::int64_t mb, float loss_weight) {
+  const model_ref::ModelConfig& c = config_;
+  const model_ref::ParamLayout& p = model_.layout();
+  if (batch.images != images_ || batch.seq != c.kept_tokens()) {
+    throw RuntimeFailure("DeviceTrainer: a batch of " + std::to_string(batch.images) + " x " +
+                         std::to_string(batch.seq) + " tokens for a trainer built for " + std::to_string(images_) +
+                         " x " + std::to_string(c.kept_tokens()));
+  }
+  const std::int64_t b = images_, s = c.kept_tokens(), t = b * s, d = c.hidden, cw = c.cond_width;
+  const std::int64_t layers = c.layers;
+  cudaStream_t st = ctx_.stream;
+  const Phase f = Phase::kForward, bw = Phase::kBackward;
+  using model_ref::kScaleFinal;
+  using model_ref::kShiftFinal;
+
+  // --- forward ---
+  {
+    auto op = timer_.time("gemm", "embed.patch", -1, mb, f);
+    linear_fwd(ctx_, model_, p.embed.patch, batch.x_t.get(), t, x0_.get());  // [T, d]
+    residual_add(x0_.get(), batch.positions.get(), x0_.get(), t * d, st);
+  }
+  {
+    auto op = timer_.time("gemm", "embed.timestep_fc1", -1, mb, f);
+    linear_fwd(ctx_, model_, p.embed.timestep_fc1, batch.time_features.get(), b, time_hidden_.get());
+  }
+  {
+    auto op = timer_.time("silu", "embed.timestep_silu", -1, mb, f);
+    silu_fwd(time_hidden_.get(), time_act_.get(), b * cw, st);
+  }
+  {
+    auto op = timer_.time("gemm", "embed.timestep_fc2", -1, mb, f);
+    linear_fwd(ctx_, model_, p.embed.timestep_fc2, time_act_.get(), b, cond_.get());
+  }
+  const bf16* text = c.has_cross_attention() ? batch.text.get() : nullptr;
+  const bf16* x = x0_.get();
+  for (auto& block : blocks_) {
+    block->forward(ctx_, timer_, model_, x, cond_.get(), text, mb);
+    x = block->out();
+  }
+  {
+    auto op = timer_.time("gemm", "final.modulation", layers, mb, f);
+    linear_fwd(ctx_, model_, p.final.modulation, cond_.get(), b, final_mod_.get());  // [B, 2d]
+    for (std::int64_t i = 0; i < model_ref::kFinalVectors; ++i) {
+      copy_columns(final_mod_.get(), 2 * d, i * d, final_vec_.get() + i * b * d, d, 0, d, b, st);
+    }
+  }
+  {
+    auto op = timer_.time("adaln_layernorm", "final.norm", layers, mb, f);
+    adaln_layernorm_fwd(x, final_vec_.get() + kShiftFinal * b * d, final_vec_.get() + kScaleFinal * b * d,
+                        final_norm_.get(), final_mean_.get(), final_rstd_.get(), b, s, d, kLayerNormEps, st);
+  }
+  {
+    auto op = timer_.time("gemm", "final.linear", layers, mb, f);
+    linear_fwd(ctx_, model_, p.final.linear, final_norm_.get(), t, pred_.get());  // [T, pd]
+  }
+  const std::int64_t n = t * c.patch_dim();
+  {
+    auto op = timer_.time("flow_loss", "final.loss", layers, mb, f);
+    flow_loss_fwd(pred_.get(), batch.velocity.get(), loss_partials_.get(), loss_.get() + mb, n, st);
+  }
+
+  // --- backward ---
+  {
+    auto op = timer_.time("flow_loss_bwd", "final.loss", layers, mb, bw);
+    flow_loss_bwd(pred_.get(), batch.velocity.get(), loss_weight, dpred_.get(), n, st);
+  }
+  {
+    auto op = timer_.time("gemm", "final.linear", layers, mb, bw);
+    linear_bwd(ctx_, model_, p.final.linear, final_norm_.get(), dpred_.get(), t, grad_b_.get());
+  }
+  {
+    auto op = timer_.time("adaln_layernorm_bwd", "final.norm", layers, mb, bw);
+    adaln_layernorm_bwd(x, final_vec_.get() + kScaleFinal * b * d, final_mean_.get(), final_rstd_.get(),
+                        grad_b_.get(), grad_a_.get(), dfinal_vec_.get() + kShiftFinal * b * d,
+                        dfinal_vec_.get() + kScaleFinal * b * d, b, s, d, st);
+  }
+  {
+    auto op = timer_.time("gemm", "final.modulation", layers, mb, bw);
+    for (std::int64_t i = 0; i < model_ref::kFinalVectors; ++i) {
+      copy_columns(dfinal_vec_.get() + i * b * d, d, 0, dfinal_mod_.get(), 2 * d, i * d, d, b, st);
+    }
+    linear_bwd(ctx_, model_, p.final.modulation, cond_.get(), dfinal_mod_.get(), b, dcond_.get());
+  }
+  bf16* dout = grad_a_.get();
+  bf16* dx = grad_b_.get();
+  for (auto it = blocks_.rbegin(); it != blocks_.rend(); ++it) {
+    (*it)->backward(ctx_, timer_, model_, dout, dx, dcond_.get(), mb, scratch_);
+    std::swap(dout, dx);
+  }
+  {
+    auto op = timer_.time("gemm", "embed.timestep_fc2", -1, mb, bw);
+    linear_bwd(ctx_, model_, p.embed.timestep_fc2, time_act_.get(), dcond_.get(), b, dtime_act_.get());
+  }
+  {
+    auto op = timer_.time("silu_bwd", "embed.timestep_silu", -1, mb, bw);
+    silu_bwd(time_hidden_.get(), dtime_act_.get(), dtime_hidden_.get(), b * cw, st);
+  }
+  {
+    // The timestep features and the patches are inputs: no dx.
+    auto op = timer_.time("gemm", "embed.timestep_fc1", -1, mb, bw);
+    linear_bwd(ctx_, model_, p.embed.timestep_fc1, batch.time_features.get(), dtime_hidden_.get(), b, nullptr);
+  }
+  {
+    auto op = timer_.time("gemm", "embed.patch", -1, mb, bw);
+    linear_bwd(ctx_, model_, p.embed.patch, batch.x_t.get(), dout, t, nullptr);
+  }
+}
+
+double DeviceTrainer::loss_and_gradients(const DeviceBatch& batch) {
+  CUDA_CHECK(cudaMemsetAsync(model_.grads(), 0, static_cast<std::size_t>(model_.size()) * sizeof(float), ctx_.stream));
+  timer_.begin_step();
+  forward_backward(batch, 0, 1.0f);
+  timer_.end_step();
+  float loss = 0;
+  CUDA_CHECK(cudaMemcpyAsync(&loss, loss_.get(), sizeof loss, cudaMemcpyDeviceToHost, ctx_.stream));
+  CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
+  return loss;
+}
+
+double DeviceTrainer::step(const std::vector<DeviceBatch>& micro_batches) {
+  const auto m = static_cast<std::int64_t>(micro_batches.size());
+  if (m < 1 || m > kMaxMicroBatches) {
+    throw RuntimeFailure("DeviceTrainer::step: " + std::to_string(m) + " micro-batches outside [1, " +
+                         std::to_string(kMaxMicroBatches) + "]");
+  }
+  const int ranks = group_ != nullptr ? group_->size() : 1;
+  // Every rank's micro-batch weighs 1 / (m ranks): the summed gradient is that of the global mean loss.
+  const float weight = 1.0f / static_cast<float>(m * ranks);
+  timer_.begin_step();
+  CUDA_CHECK(cudaMemsetAsync(model_.grads(), 0, static_cast<std::size_t>(model_.size()) * sizeof(float), ctx_.stream));
+  for (std::int64_t i = 0; i < m; ++i) forward_backward(micro_batches[static_cast<std::size_t>(i)], i, weight);
+  if (group_ != nullptr) group_->all_reduce_sum(model_.grads(), model_.size(), ctx_.stream);
+  {
+    auto op = timer_.time("adamw", "optimizer.step", -1, -1, Phase::kOptimizer);
+    adamw_step(adamw_, ++steps_, model_.master(), model_.grads(), model_.m(), model_.v(), model_.size(), ctx_.stream);
+    cast_fp32_to_bf16(model_.master(), model_.params(), model_.size(), ctx_.stream);
+  }
+  timer_.end_step();
+  std::vector<float> losses(static_cast<std::size_t>(m));
+  CUDA_CHECK(cudaMemcpyAsync(losses.data(), loss_.get(), losses.size() * sizeof(float), cudaMemcpyDeviceToHost,
+                             ctx_.stream));
+  CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
+  double sum = 0;
+  for (float l : losses) sum += static_cast<double>(l);
+  return sum / static_cast<double>(m);
+}
+
+}  // namespace ecsim::runner

@@ -1,0 +1,70 @@
+// Training the EC-DiT on the device, as model_ref's Trainer does on the host (model_ref/model.hpp,
+// trainer.hpp): embedding, blocks, final layer, rectified-flow loss, the backward of all of it,
+// then AdamW on the fp32 masters and the bf16 copy rounded from them. Micro-batches accumulate into
+// one gradient buffer (the loss of each is weighted 1 / (micro-batches x data-parallel ranks)), which
+// the process group sums before the step. Every op runs inside an OpTimer scope.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "adamw.cuh"
+#include "runner/device_batch.hpp"
+#include "runner/device_block.hpp"
+#include "runner/device_model.hpp"
+#include "runner/op_timer.hpp"
+#include "runner/process_group.hpp"
+
+namespace ecsim::runner {
+
+class DeviceTrainer {
+ public:
+  // `images`: per micro-batch; `group` may be null (one process).
+  DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t seed, model_ref::InitScheme scheme,
+                const AdamWHyperparameters& adamw, std::int64_t images, const ProcessGroup* group);
+  ~DeviceTrainer();
+  DeviceTrainer(const DeviceTrainer&) = delete;
+  DeviceTrainer& operator=(const DeviceTrainer&) = delete;
+
+  // One optimizer step over these micro-batches; returns the mean of their losses (this rank's).
+  double step(const std::vector<DeviceBatch>& micro_batches);
+  // Forward and backward of one batch without the optimizer step: the gradients stay in
+  // model().grads() (the GPU test compares them with the CPU reference).
+  double loss_and_gradients(const DeviceBatch& batch);
+
+  const DeviceModel& model() const { return model_; }
+  OpTimer& timer() { return timer_; }
+  cudaStream_t stream() const { return ctx_.stream; }
+
+ private:
+  // Adds this micro-batch's gradients (weighted by loss_weight); its loss goes to loss_[micro_batch].
+  void forward_backward(const DeviceBatch& batch, std::int64_t micro_batch, float loss_weight);
+
+  model_ref::ModelConfig config_;
+  DeviceModel model_;
+  AdamWHyperparameters adamw_;
+  std::int64_t images_;
+  const ProcessGroup* group_;
+  std::int64_t steps_ = 0;
+  DeviceContext ctx_;
+  OpTimer timer_;
+  std::vector<std::unique_ptr<DeviceBlock>> blocks_;
+  BlockScratch scratch_;
+  // Embedding, final layer and loss (T = B S tokens, pd = patch_dim):
+  DeviceArray<bf16> x0_;                        // [T, d] block 0's input
+  DeviceArray<bf16> time_hidden_, time_act_, cond_;  // [B, cond]
+  DeviceArray<bf16> final_mod_, final_vec_;     // [B, 2d]; [2, B, d]
+  DeviceArray<bf16> final_norm_;                // [T, d]
+  DeviceArray<float> final_mean_, final_rstd_;  // [T]
+  DeviceArray<bf16> pred_, dpred_;              // [T, pd]
+  DeviceArray<float> loss_partials_, loss_;     // [kFlowLossPartials]; [micro-batches]
+  DeviceArray<bf16> grad_a_, grad_b_;           // [T, d] the gradient flowing back through the blocks
+  DeviceArray<bf16> dfinal_vec_, dfinal_mod_;   // [2, B, d]; [B, 2d]
+  DeviceArray<bf16> dcond_, dtime_act_, dtime_hidden_;  // [B, cond]
+};
+
+}  // namespace ecsim::runner

@@ -1,0 +1,70 @@
+#include "runner/op_plan.hpp"
+
+#include <algorithm>
+
+namespace ecsim::runner {
+
+std::vector<TracedOp> block_forward_plan(const model_ref::ModelConfig& c, std::int64_t layer) {
+  std::vector<TracedOp> ops;
+  auto add = [&](const char* name, const char* label) { ops.push_back({name, label, layer}); };
+  add("gemm", "adaln.modulation");
+  add("adaln_layernorm", "self_attn.norm");
+  add("gemm", "self_attn.qkv");
+  add("attention_fwd", "self_attn.attention");
+  add("gemm", "self_attn.out");
+  add("gate_residual", "self_attn.residual");
+  if (c.has_cross_attention()) {
+    add("layernorm", "cross_attn.norm");
+    add("gemm", "cross_attn.q");
+    add("gemm", "cross_attn.kv");
+    add("attention_fwd", "cross_attn.attention");
+    add("gemm", "cross_attn.out");
+    add("residual_add", "cross_attn.residual");
+  }
+  add("adaln_layernorm", "ffn.norm");
+  if (c.is_moe_layer(layer)) {
+    add("gemm", "moe.router");
+    add("ec_route", "moe.route");
+    add("permute", "moe.dispatch_gather");
+    add("batched_gemm", "moe.expert_fc1");
+    add("gelu", "moe.expert_gelu");
+    add("batched_gemm", "moe.expert_fc2");
+    add("unpermute", "moe.combine");
+  } else {
+    add("gemm", "ffn.fc1");
+    add("gelu", "ffn.gelu");
+    add("gemm", "ffn.fc2");
+  }
+  add("gate_residual", "ffn.residual");
+  return ops;
+}
+
+std::vector<TracedOp> model_forward_plan(const model_ref::ModelConfig& c) {
+  std::vector<TracedOp> ops = {{"gemm", "embed.patch", -1},
+                               {"gemm", "embed.timestep_fc1", -1},
+                               {"silu", "embed.timestep_silu", -1},
+                               {"gemm", "embed.timestep_fc2", -1}};
+  for (std::int64_t l = 0; l < c.layers; ++l) {
+    for (TracedOp& op : block_forward_plan(c, l)) ops.push_back(std::move(op));
+  }
+  ops.push_back({"gemm", "final.modulation", c.layers});
+  ops.push_back({"adaln_layernorm", "final.norm", c.layers});
+  ops.push_back({"gemm", "final.linear", c.layers});
+  ops.push_back({"flow_loss", "final.loss", c.layers});
+  return ops;
+}
+
+std::string backward_name(const std::string& forward_name) {
+  if (forward_name == "gemm" || forward_name == "batched_gemm" || forward_name == "grouped_gemm") return forward_name;
+  if (forward_name == "attention_fwd") return "attention_bwd";
+  return forward_name + "_bwd";
+}
+
+std::vector<TracedOp> model_backward_plan(const model_ref::ModelConfig& c) {
+  std::vector<TracedOp> ops = model_forward_plan(c);
+  std::reverse(ops.begin(), ops.end());
+  for (TracedOp& op : ops) op.op = backward_name(op.op);
+  return ops;
+}
+
+}  // namespace ecsim::runner

@@ -1,0 +1,67 @@
+// Per-operator timing with CUDA events: a pair of events around each op on the compute stream,
+// tagged (name, label, layer, micro-batch, phase) as the simulator tags its tasks, plus a pair
+// around the whole step. Events are made once and reused every step, so timing adds no allocation
+// to a measured step; reading them waits for the stream (collect, after the step).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ecsim::runner {
+
+enum class Phase { kForward, kBackward, kOptimizer };
+const char* phase_name(Phase p);  // "forward", "backward", "optimizer" (ecsim.run/1)
+
+struct TimedOp {
+  std::string name;   // kernel family ("gemm", "attention_bwd")
+  std::string label;  // position ("self_attn.qkv")
+  std::int64_t layer = -1;
+  std::int64_t micro_batch = -1;
+  Phase phase = Phase::kForward;
+  double start_ns = 0;  // from the step's start
+  double time_ns = 0;
+};
+
+class OpTimer {
+ public:
+  explicit OpTimer(cudaStream_t stream);
+  ~OpTimer();
+  OpTimer(const OpTimer&) = delete;
+  OpTimer& operator=(const OpTimer&) = delete;
+
+  // Records the stop event when it goes out of scope.
+  class Scope {
+   public:
+    Scope(OpTimer* timer, std::size_t index) : timer_(timer), index_(index) {}
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+    ~Scope() noexcept(false);
+
+   private:
+    OpTimer* timer_;
+    std::size_t index_;
+  };
+
+  void begin_step();
+  void end_step();
+  [[nodiscard]] Scope time(const std::string& name, const std::string& label, std::int64_t layer,
+                           std::int64_t micro_batch, Phase phase);
+
+  // The last step's ops in the order they ran, and the step's time; both wait for the stream.
+  std::vector<TimedOp> collect() const;
+  double step_seconds() const;
+
+ private:
+  struct Slot {
+    cudaEvent_t start = nullptr, stop = nullptr;
+  };
+  cudaStream_t stream_;
+  cudaEvent_t step_start_ = nullptr, step_stop_ = nullptr;
+  std::vector<Slot> slots_;      // grows to the ops of one step, then reused
+  std::vector<TimedOp> ops_;     // this step's tags
+};
+
+}  // namespace ecsim::runner

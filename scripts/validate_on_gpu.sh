@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The validation campaign (docs/VALIDATION.md): builds ecsim-run, runs its GPU tests, trains each
+# configuration of scenarios/validation/ for a few measured steps on this GPU, and lays every run
+# over the simulator's prediction with `ecsim validate`. Spans XL (d 1152) and M (d 3072) widths,
+# dense and 8/16/32 experts, batches of 8 and 16 images; --layers keeps each run on one H100 and
+# within the budget. Expected on one H100: build 2-4 min, tests under 1, runs 10-30 s each.
+#
+# Usage, from anywhere in the repository:
+#   scripts/validate_on_gpu.sh [OUT_DIR]        OUT_DIR defaults to $OUT, else out/validation
+# Environment:
+#   ECSIM_GPU_BUDGET_S   seconds the whole campaign may take (default 460): runs that would start
+#                        with less than 40 s left are skipped and marked so in the summary
+#   ECSIM_GPU_BUILD_DIR  the build tree (default build-gpu/)
+#   ECSIM_STEPS, ECSIM_WARMUP  measured and warm-up steps per run (default 5 and 2)
+# Dependencies: as profiles/run_on_gpu.sh (system packages, or carried build-deps/ .debs).
+#
+# OUT_DIR receives: summary.txt (the table: config, predicted, measured, error, memory), runs.tar.gz
+# (every run's ecsim.run/1 JSON, ecsim-run output and validation JSON), xl-8e-b8.trace.json (one
+# measured trace for Perfetto), logs.tar.gz. Exit status 0 when every step passed.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-${OUT:-$root/out/validation}}
+case "$out" in -h | --help) sed -n '2,20p' "$0"; exit 0 ;; esac
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+budget=${ECSIM_GPU_BUDGET_S:-460}
+build=${ECSIM_GPU_BUILD_DIR:-$root/build-gpu}
+steps=${ECSIM_STEPS:-5}
+warmup=${ECSIM_WARMUP:-2}
+work=$(mktemp -d)
+logs="$work/logs"
+runs="$work/runs"
+mkdir -p "$logs" "$runs"
+trap 'rm -rf "$work"' EXIT
+export PATH="$PATH:/usr/local/cuda/bin"
+start=$SECONDS
+failed=0
+left() { echo $((budget - (SECONDS - start))); }
+
+# The campaign: scenario (scenarios/validation/NAME.json) and the blocks it runs.
+configs=(
+  "xl-dense-b8 8" "xl-dense-b16 8" "xl-8e-b8 8" "xl-16e-b8 8" "xl-32e-b8 8" "xl-32e-b16 8"
+  "m-dense-b8 2" "m-8e-b8 2" "m-16e-b16 2" "m-32e-b8 2"
+)
+
+# --- dependencies: system packages, else the carried .debs unpacked into the build tree ----------
+prefix_args=()
+missing=0
+for p in libeigen3-dev nlohmann-json3-dev libcli11-dev doctest-dev libboost-graph-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing=1
+done
+if ((missing == 1)) && compgen -G "$root/build-deps/*.deb" >/dev/null; then
+  deps="$build/deps-root"
+  mkdir -p "$deps"
+  for deb in "$root"/build-deps/*.deb; do dpkg -x "$deb" "$deps"; done
+  find "$deps" -name '*.cmake' -exec sed -i "s|set(_IMPORT_PREFIX \"/usr\")|set(_IMPORT_PREFIX \"$deps/usr\")|" {} +
+  prefix_args=(-DCMAKE_PREFIX_PATH="$deps/usr")
+  export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+elif ((missing == 1)); then
+  timeout 180 "$root/scripts/setup.sh" >"$logs/setup.log" 2>&1 || echo "setup.sh failed (see logs)"
+fi
+
+# --- build --------------------------------------------------------------------------------------
+echo "== build ($(($(left))) s left)"
+if ! cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DECSIM_WERROR=OFF "${prefix_args[@]}" \
+       >"$logs/configure.log" 2>&1 ||
+   ! cmake --build "$build" --parallel "$(nproc)" --target ecsim-run ecsim ecsim_runner_gpu_tests \
+       >"$logs/build.log" 2>&1; then
+  tail -n 30 "$logs/configure.log" "$logs/build.log" 2>/dev/null
+  echo "build FAILED" | tee "$out/summary.txt"
+  tar -czf "$out/logs.tar.gz" -C "$work" logs
+  exit 1
+fi
+bin="$build/bin"
+
+# --- the runner's GPU tests (device model vs model_ref, determinism, convergence) ---------------
+echo "== runner GPU tests ($(($(left))) s left)"
+if timeout 150 "$bin/ecsim_runner_gpu_tests" >"$logs/gpu_tests.log" 2>&1; then tests="passed"; else
+  tests="FAILED"; failed=1; tail -n 30 "$logs/gpu_tests.log"; fi
+
+# --- the profile that prices the prediction: a measured H100 profile when one exists ------------
+profile="$root/profiles/h100-sxm-analytic.json"
+for p in "$root"/profiles/h100*.json; do
+  grep -q '"source": *"measured"' "$p" 2>/dev/null && profile=$p
+done
+
+# --- runs and validations -----------------------------------------------------------------------
+rows=()
+for c in "${configs[@]}"; do
+  read -r name layers <<<"$c"
+  scenario="$root/scenarios/validation/$name.json"
+  if (($(left) < 40)); then rows+=("$name|$layers|-|-|-|-|-|skipped: budget"); continue; fi
+  echo "== $name, $layers blocks ($(($(left))) s left)"
+  trace_args=()
+  [[ $name == xl-8e-b8 ]] && trace_args=(--trace "$out/$name.trace.json")
+  run_timeout=$(($(left) - 10 < 120 ? $(left) - 10 : 120))
+  if ! timeout "$run_timeout" "$bin/ecsim-run" "$scenario" --layers "$layers" --steps "$steps" --warmup "$warmup" \
+         --json "$runs/$name.run.json" "${trace_args[@]}" >"$runs/$name.log" 2>&1; then
+    rows+=("$name|$layers|-|-|-|-|-|run FAILED (exit $?): $(tail -n 1 "$runs/$name.log")")
+    failed=1
+    continue
+  fi
+  if ! "$bin/ecsim" validate --measured "$runs/$name.run.json" --scenario "$scenario" --profile "$profile" \
+         --json "$runs/$name.validation.json" >"$runs/$name.validation.txt" 2>&1; then
+    rows+=("$name|$layers|-|-|-|-|-|validate FAILED: $(tail -n 1 "$runs/$name.validation.txt")")
+    failed=1
+    continue
+  fi
+  rows+=("$(python3 - "$runs/$name.validation.json" "$name" "$layers" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+st, mem, m = v["step_time"], v["memory"], v["matching"]
+gib = 2.0 ** 30
+print(f'{sys.argv[2]}|{sys.argv[3]}|{st["predicted_s"] * 1e3:.2f}|{st["measured_mean_s"] * 1e3:.2f}|'
+      f'{100 * st["error"]:+.1f}%|{mem["predicted_peak_bytes"] / gib:.2f}|{mem["measured_peak_bytes"] / gib:.2f}|'
+      f'matched {m["matched"]}, unmatched {m["unmatched_measured"]} measured / {m["unmatched_predicted"]} predicted')
+PY
+)")
+done
+
+# --- summary ------------------------------------------------------------------------------------
+{
+  echo "ecsim validation campaign on $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)"
+  echo "profile: ${profile#"$root"/}; $steps measured steps after $warmup warm-up; runner GPU tests: $tests"
+  echo "step times in ms (measured: mean over the measured steps); memory in GiB (measured: the runner's allocator peak)"
+  echo
+  printf '%-14s %6s %12s %12s %8s %10s %10s  %s\n' config blocks predicted measured error mem_pred mem_meas notes
+  for r in "${rows[@]}"; do
+    IFS='|' read -r a b c d e f g h <<<"$r"
+    printf '%-14s %6s %12s %12s %8s %10s %10s  %s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
+  done
+  echo
+  echo "total $((SECONDS - start)) s"
+} | tee "$out/summary.txt"
+tar -czf "$out/runs.tar.gz" -C "$work" runs
+tar -czf "$out/logs.tar.gz" -C "$work" logs
+exit $failed
