@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "engine/pipeline_schedule.hpp"
+#include "parallel/op_roles.hpp"
 #include "parallel/stage_ops.hpp"
 
 namespace ecsim {
@@ -24,16 +25,6 @@ CollectiveKind mirror(CollectiveKind k) {
   if (k == CollectiveKind::kAllGather) return CollectiveKind::kReduceScatter;
   if (k == CollectiveKind::kReduceScatter) return CollectiveKind::kAllGather;
   return k;
-}
-
-bool starts_tp_region(const std::string& label) {
-  return label == "self_attn.qkv" || label == "cross_attn.q" || label == "ffn.fc1" || label == "moe.router";
-}
-bool ends_tp_region(const std::string& label) {
-  return label == "self_attn.out" || label == "cross_attn.out" || label == "ffn.fc2" || label == "moe.combine";
-}
-bool is_elementwise(const Op& op) {
-  return !(op.name == "gemm" || op.name == "batched_gemm" || op.name == "grouped_gemm" || op.name == "attention_fwd");
 }
 
 struct LayerParams {
@@ -314,7 +305,7 @@ class StepBuilder {
       }
       if (p_.layout.recompute != Recompute::kNone) {
         for (const OpEntry& e : layer.ops) {
-          if (p_.layout.recompute == Recompute::kSelective && !is_elementwise(g_.ops[static_cast<std::size_t>(e.op_index)])) {
+          if (p_.layout.recompute == Recompute::kSelective && !recomputed_by_selective(g_.ops[static_cast<std::size_t>(e.op_index)])) {
             continue;
           }
           prev = compute(r, e, TaskPhase::kRecompute, it.micro_batch, it.chunk, deps);

@@ -2,16 +2,9 @@
 
 #include <algorithm>
 
+#include "parallel/op_roles.hpp"
+
 namespace ecsim {
-namespace {
-
-bool is_recomputed_in_selective(const Op& op) {
-  // Selective recomputation keeps the inputs of GEMMs and attention and recomputes the cheap
-  // elementwise kernels (norms, activations, residual gates) from them.
-  return !(op.name == "gemm" || op.name == "batched_gemm" || op.name == "grouped_gemm" || op.name == "attention_fwd");
-}
-
-}  // namespace
 
 const MemoryAllowances& memory_allowances() {
   static const MemoryAllowances a{
@@ -51,7 +44,7 @@ Bytes activation_bytes_per_micro_batch(const std::vector<ChunkOps>& chunks, Reco
       Bytes kept;
       for (const Op& op : ops) {
         layer += op.saved;
-        if (!is_recomputed_in_selective(op)) kept += op.saved;
+        if (!recomputed_by_selective(op)) kept += op.saved;
       }
       largest_layer = std::max(largest_layer, layer);
       total += mode == Recompute::kSelective ? kept : layer;

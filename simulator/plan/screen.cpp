@@ -4,22 +4,11 @@
 #include <map>
 #include <tuple>
 
+#include "parallel/op_roles.hpp"
 #include "parallel/stage_ops.hpp"
 
 namespace ecsim {
 namespace {
-
-// Where the step builder (engine/step_builder.cpp) puts TP collectives and what recomputation
-// reruns; the screen must see the same collectives as the engine, so these mirror it.
-bool starts_tp_region(const std::string& label) {
-  return label == "self_attn.qkv" || label == "cross_attn.q" || label == "ffn.fc1" || label == "moe.router";
-}
-bool ends_tp_region(const std::string& label) {
-  return label == "self_attn.out" || label == "cross_attn.out" || label == "ffn.fc2" || label == "moe.combine";
-}
-bool is_elementwise(const Op& op) {
-  return !(op.name == "gemm" || op.name == "batched_gemm" || op.name == "grouped_gemm" || op.name == "attention_fwd");
-}
 
 // One block (or the embedding / head) of one micro-batch on one rank, as priced operators:
 // what does not depend on ZeRO, recomputation or the GPU count.
@@ -133,7 +122,7 @@ class Screen {
           const Seconds f = to_seconds(cost_.forward(op));
           lo.fwd += f;
           lo.bwd += to_seconds(cost_.backward(op));
-          if (is_elementwise(op)) lo.recompute_selective += f;
+          if (recomputed_by_selective(op)) lo.recompute_selective += f;
           lo.tp_gathers += starts_tp_region(op.label) ? 1 : 0;
           lo.tp_scatters += ends_tp_region(op.label) ? 1 : 0;
           if (op.is_comm_boundary) lo.ep_rows.push_back(static_cast<double>(op.shape.at("rows")));

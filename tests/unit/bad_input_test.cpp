@@ -2,29 +2,14 @@
 // `ecsim model` binary, which must exit 2, name the file and the JSON path, and write nothing.
 #include <doctest/doctest.h>
 
+#include "cli_runner.hpp"
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <string>
-#include <sys/wait.h>
 
 namespace {
-
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-RunResult run_command(const std::string& cmd) {
-  RunResult r;
-  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 struct BadCase {
   const char* file;     // under tests/bad_inputs/
@@ -80,7 +65,7 @@ TEST_CASE("bad inputs exit 2, name the file and JSON path, and write no output")
     CAPTURE(name);
     const auto out = out_dir / (std::string(c.file) + ".out.json");
     std::filesystem::remove(out);
-    const RunResult r = run_command(std::string(ECSIM_BINARY) + " model '" + (dir / c.file).string() + "' --json '" +
+    const CliResult r = run_ecsim("model '" + (dir / c.file).string() + "' --json '" +
                                     out.string() + "'");
     CAPTURE(r.output);
     CHECK(r.exit_code == 2);
@@ -94,9 +79,8 @@ TEST_CASE("bad inputs exit 2, name the file and JSON path, and write no output")
 }
 
 TEST_CASE("unknown flags and missing arguments exit 2") {
-  const std::string bin = ECSIM_BINARY;
-  CHECK(run_command(bin + " model").exit_code == 2);
-  CHECK(run_command(bin + " model x.json --no-such-flag").exit_code == 2);
-  CHECK(run_command(bin + " no-such-command").exit_code == 2);
-  CHECK(run_command(bin + " --help").exit_code == 0);
+    CHECK(run_ecsim("model").exit_code == 2);
+  CHECK(run_ecsim("model x.json --no-such-flag").exit_code == 2);
+  CHECK(run_ecsim("no-such-command").exit_code == 2);
+  CHECK(run_ecsim("--help").exit_code == 0);
 }

@@ -3,12 +3,13 @@
 // the Pareto front, and bad --gpus specs through the real binary (exit 2, nothing written).
 #include <doctest/doctest.h>
 
+#include "cli_runner.hpp"
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 
@@ -20,29 +21,6 @@
 using namespace ecsim;
 
 namespace {
-
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-RunResult run(const std::string& args) {
-  RunResult r;
-  FILE* pipe = popen((std::string(ECSIM_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::filesystem::path default_scenario_file() {
   return std::filesystem::path(ECSIM_SOURCE_DIR) / "scenarios" / "ecdit-m-64e-train.json";
@@ -206,28 +184,28 @@ TEST_CASE("ecsim plan writes the same JSON twice, and bad --gpus specs exit 2 an
   std::filesystem::create_directories(dir);
   const std::string scenario = default_scenario_file().string();
   const auto a = dir / "a.json", b = dir / "b.json";
-  const RunResult ra = run("plan " + scenario + " --gpus 1024,2048 --top 3 --json " + a.string());
+  const CliResult ra = run_ecsim("plan " + scenario + " --gpus 1024,2048 --top 3 --json " + a.string());
   CAPTURE(ra.output);
   REQUIRE(ra.exit_code == 0);
   CHECK(ra.output.find("best layouts on 1024 GPUs") != std::string::npos);
   CHECK(ra.output.find("Pareto") != std::string::npos);
-  const RunResult rb = run("plan " + scenario + " --gpus 2048,1024 --top 3 --threads 1 --json " + b.string());
+  const CliResult rb = run_ecsim("plan " + scenario + " --gpus 2048,1024 --top 3 --threads 1 --json " + b.string());
   REQUIRE(rb.exit_code == 0);
-  CHECK(slurp(a) == slurp(b));
-  const auto j = nlohmann::json::parse(slurp(a));
+  CHECK(read_text(a) == read_text(b));
+  const auto j = nlohmann::json::parse(read_text(a));
   CHECK(j["gpus"] == nlohmann::json::array({1024, 2048}));
 
   for (const std::string spec : {"0", "abc", "1001", "-8", "1024,", "512..256x2", "512..4096", "512..4096x1", "8..1048576x2,8x"}) {
     CAPTURE(spec);
     const auto out = dir / "bad.json";
     std::filesystem::remove(out);
-    const RunResult r = run("plan " + scenario + " --gpus '" + spec + "' --json " + out.string());
+    const CliResult r = run_ecsim("plan " + scenario + " --gpus '" + spec + "' --json " + out.string());
     CAPTURE(r.output);
     CHECK(r.exit_code == 2);
     CHECK(r.output.find("--gpus") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(out));
   }
-  const RunResult headroom = run("plan " + scenario + " --gpus 1024 --headroom 1.5");
+  const CliResult headroom = run_ecsim("plan " + scenario + " --gpus 1024 --headroom 1.5");
   CHECK(headroom.exit_code == 2);
   CHECK(headroom.output.find("--headroom") != std::string::npos);
 }

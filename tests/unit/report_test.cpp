@@ -3,6 +3,8 @@
 // and that bad inputs exit 2 through the real binary, naming the file and the JSON path.
 #include <doctest/doctest.h>
 
+#include "cli_runner.hpp"
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -10,7 +12,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
 
 #include "reports/chart_scale.hpp"
 #include "reports/display_units.hpp"
@@ -43,22 +44,6 @@ std::vector<std::string> texts_of_class(const std::string& svg, const std::strin
 }
 
 bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
-
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-RunResult run_binary(const std::string& args) {
-  RunResult r;
-  FILE* pipe = popen((std::string(ECSIM_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 nlohmann::json read_json(const std::filesystem::path& p) {
   std::ifstream in(p);
@@ -258,7 +243,7 @@ TEST_CASE("ecsim report writes HTML and Markdown from the fixtures") {
   std::filesystem::create_directories(dir);
   std::string args = "report";
   for (const auto& f : fixture_files()) args += " '" + f + "'";
-  const RunResult r = run_binary(args + " -o '" + (dir / "r.html").string() + "' --md '" + (dir / "r.md").string() + "'");
+  const CliResult r = run_ecsim(args + " -o '" + (dir / "r.html").string() + "' --md '" + (dir / "r.md").string() + "'");
   CAPTURE(r.output);
   CHECK(r.exit_code == 0);
   CHECK(std::filesystem::file_size(dir / "r.html") > 10000);
@@ -310,7 +295,7 @@ TEST_CASE("report inputs with a missing or wrong key exit 2, name the file and t
     const auto bad = dir / (std::string(c.name) + ".json");
     write_text(bad, j.dump(2));
     // A good file first: the report must still not be written.
-    const RunResult r = run_binary("report '" + (kFixtures / "result.json").string() + "' '" + bad.string() + "' -o '" +
+    const CliResult r = run_ecsim("report '" + (kFixtures / "result.json").string() + "' '" + bad.string() + "' -o '" +
                                    html_out + "'");
     CAPTURE(r.output);
     CHECK(r.exit_code == 2);
@@ -329,26 +314,26 @@ TEST_CASE("unreadable report inputs and a missing output exit 2") {
   const std::string html_out = (dir / "out.html").string();
   SUBCASE("not JSON") {
     write_text(dir / "not_json.json", "{ \"schema\": ");
-    const RunResult r = run_binary("report '" + (dir / "not_json.json").string() + "' -o '" + html_out + "'");
+    const CliResult r = run_ecsim("report '" + (dir / "not_json.json").string() + "' -o '" + html_out + "'");
     CAPTURE(r.output);
     CHECK(r.exit_code == 2);
     CHECK(r.output.find("not_json.json: /: not valid JSON") != std::string::npos);
   }
   SUBCASE("not an object") {
     write_text(dir / "array.json", "[1, 2]");
-    const RunResult r = run_binary("report '" + (dir / "array.json").string() + "' -o '" + html_out + "'");
+    const CliResult r = run_ecsim("report '" + (dir / "array.json").string() + "' -o '" + html_out + "'");
     CAPTURE(r.output);
     CHECK(r.exit_code == 2);
     CHECK(r.output.find("array.json: /: must be a JSON object") != std::string::npos);
   }
   SUBCASE("a file that does not exist") {
-    const RunResult r = run_binary("report '" + (dir / "missing.json").string() + "' -o '" + html_out + "'");
+    const CliResult r = run_ecsim("report '" + (dir / "missing.json").string() + "' -o '" + html_out + "'");
     CAPTURE(r.output);
     CHECK(r.exit_code == 2);
     CHECK(r.output.find("missing.json") != std::string::npos);
   }
   SUBCASE("no output asked for") {
-    const RunResult r = run_binary("report '" + (kFixtures / "result.json").string() + "'");
+    const CliResult r = run_ecsim("report '" + (kFixtures / "result.json").string() + "'");
     CAPTURE(r.output);
     CHECK(r.exit_code == 2);
     CHECK(r.output.find("nothing to write") != std::string::npos);

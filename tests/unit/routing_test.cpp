@@ -4,6 +4,8 @@
 // number of standard errors of the sampled quantity, derived in the comment next to it.
 #include <doctest/doctest.h>
 
+#include "cli_runner.hpp"
+
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -12,7 +14,6 @@
 #include <map>
 #include <numeric>
 #include <sstream>
-#include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 
@@ -58,29 +59,6 @@ std::vector<double> one_hot_shares(std::int64_t experts, double hot) {
   std::vector<double> s(static_cast<std::size_t>(experts), (1 - hot) / static_cast<double>(experts - 1));
   s[0] = hot;
   return s;
-}
-
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-RunResult run(const std::string& args) {
-  RunResult r;
-  FILE* pipe = popen((std::string(ECSIM_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 }  // namespace
@@ -363,18 +341,18 @@ TEST_CASE("ecsim simulate prints and writes the step-time distribution when rout
   std::filesystem::create_directories(dir);
   const auto scenario = dir / "xxl-zipf.json";
   // The XXL-32E training scenario with routing statistics added to its run.
-  auto xxl = nlohmann::json::parse(slurp(kSource / "scenarios" / "ecdit-xxl-32e-train.json"));
+  auto xxl = nlohmann::json::parse(read_text(kSource / "scenarios" / "ecdit-xxl-32e-train.json"));
   xxl["model"] = (kSource / "scenarios" / xxl["model"].get<std::string>()).string();
   xxl["cluster"] = (kSource / "scenarios" / xxl["cluster"].get<std::string>()).string();
   xxl["run"]["routing_stats"] = {{"distribution", "zipf"}, {"exponent", 0.8}, {"samples", 8}};
   std::ofstream(scenario) << xxl.dump(2);
   const auto json = dir / "r.json";
-  const RunResult r = run("simulate " + scenario.string() + " --json " + json.string());
+  const CliResult r = run_ecsim("simulate " + scenario.string() + " --json " + json.string());
   CAPTURE(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(r.output.find("routing loads        zipf (exponent 0.8), 8 sampled steps, seed 1") != std::string::npos);
   CHECK(r.output.find("p99") != std::string::npos);
-  const auto j = nlohmann::json::parse(slurp(json));
+  const auto j = nlohmann::json::parse(read_text(json));
   const auto& routing = j["routing"];
   CHECK(routing["distribution"]["distribution"] == "zipf");
   CHECK(routing["seed"] == 1);
@@ -392,8 +370,8 @@ TEST_CASE("ecsim compare-routing on XXL-32E prints the table; expert choice drop
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const auto json = dir / "routing.json";
-  const RunResult r =
-      run("compare-routing " + (kSource / "scenarios" / "ecdit-xxl-32e-train.json").string() + " --json " + json.string());
+  const CliResult r =
+      run_ecsim("compare-routing " + (kSource / "scenarios" / "ecdit-xxl-32e-train.json").string() + " --json " + json.string());
   CAPTURE(r.output);
   REQUIRE(r.exit_code == 0);
   MESSAGE(r.output);
@@ -403,7 +381,7 @@ TEST_CASE("ecsim compare-routing on XXL-32E prints the table; expert choice drop
   CHECK(r.output.find("equal activated compute") != std::string::npos);
   CHECK(r.output.find('#') != std::string::npos);  // the bar chart
 
-  const auto j = nlohmann::json::parse(slurp(json));
+  const auto j = nlohmann::json::parse(read_text(json));
   CHECK(j["schema"] == "ecsim.routing/1");
   CHECK(j["scenario"]["name"] == "EC-DiT-XXL-32E training on 256 H100");
   CHECK(j["layout"].is_string());

@@ -2,40 +2,18 @@
 // keys, the trace's ranks and streams, and bad layouts that exit 2 and write nothing.
 #include <doctest/doctest.h>
 
+#include "cli_runner.hpp"
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 
 namespace {
-
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-RunResult run(const std::string& args) {
-  RunResult r;
-  FILE* pipe = popen((std::string(ECSIM_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::filesystem::path fresh_dir(const char* name) {
   const auto d = std::filesystem::temp_directory_path() / name;
@@ -49,14 +27,14 @@ std::filesystem::path fresh_dir(const char* name) {
 TEST_CASE("ecsim simulate with no scenario runs the embedded default and writes every output") {
   const auto dir = fresh_dir("ecsim_simulate_cli_test");
   const auto json = dir / "r.json", trace = dir / "t.json", csv = dir / "o.csv";
-  const RunResult r = run("simulate --json " + json.string() + " --trace " + trace.string() + " --csv " + csv.string());
+  const CliResult r = run_ecsim("simulate --json " + json.string() + " --trace " + trace.string() + " --csv " + csv.string());
   CAPTURE(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(r.output.find("EC-DiT-M-64E training on 1024 H100") != std::string::npos);
   CHECK(r.output.find("step time") != std::string::npos);
   CHECK(r.output.find("critical path") != std::string::npos);
 
-  const auto j = nlohmann::json::parse(slurp(json));
+  const auto j = nlohmann::json::parse(read_text(json));
   CHECK(j["schema"] == "ecsim.result/1");
   for (const char* key : {"scenario", "step_time_s", "images_per_s", "tokens_per_s", "model_tflops_per_gpu", "mfu",
                           "memory", "communication", "breakdown"}) {
@@ -77,7 +55,7 @@ TEST_CASE("ecsim simulate with no scenario runs the embedded default and writes 
                      j["breakdown"]["bubble_s"].get<double>();
   CHECK(sum == doctest::Approx(j["step_time_s"].get<double>()).epsilon(1e-6));
 
-  const auto t = nlohmann::json::parse(slurp(trace));
+  const auto t = nlohmann::json::parse(read_text(trace));
   std::set<long long> pids;
   std::size_t complete = 0;
   for (const auto& e : t["traceEvents"]) {
@@ -89,18 +67,18 @@ TEST_CASE("ecsim simulate with no scenario runs the embedded default and writes 
   }
   CHECK(complete > 1000);
   CHECK(pids.size() == j["simulation"]["simulated_ranks"].get<std::size_t>());
-  CHECK(slurp(csv).rfind("rank,stream,phase,name,label,layer,micro_batch,chunk,start_ns,duration_ns,flops,bytes\n", 0) == 0);
+  CHECK(read_text(csv).rfind("rank,stream,phase,name,label,layer,micro_batch,chunk,start_ns,duration_ns,flops,bytes\n", 0) == 0);
   std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a pipelined layout from --layout gives one trace process per stage") {
   const auto dir = fresh_dir("ecsim_simulate_cli_pp");
   const auto trace = dir / "t.json";
-  const RunResult r = run("simulate --layout pp=2,vpp=1,dp=256,tp=2,ep=64,mbs=8 --trace " + trace.string());
+  const CliResult r = run_ecsim("simulate --layout pp=2,vpp=1,dp=256,tp=2,ep=64,mbs=8 --trace " + trace.string());
   CAPTURE(r.output);
   REQUIRE(r.exit_code == 0);
   std::set<long long> pids;
-  const auto doc = nlohmann::json::parse(slurp(trace));
+  const auto doc = nlohmann::json::parse(read_text(trace));
   for (const auto& e : doc["traceEvents"]) {
     if (e["ph"] == "X") pids.insert(e["pid"].get<long long>());
   }
@@ -122,7 +100,7 @@ TEST_CASE("impossible layouts exit 2 with the constraint, and write no output") 
     const std::string flag = bad.first;
     const std::string phrase = bad.second;
     CAPTURE(flag);
-    const RunResult r = run("simulate --layout " + flag + " --json " + json.string());
+    const CliResult r = run_ecsim("simulate --layout " + flag + " --json " + json.string());
     CAPTURE(r.output);
     CHECK(r.exit_code == 2);
     CHECK(r.output.find(phrase) != std::string::npos);

@@ -2,12 +2,13 @@
 // operator by operator and report exactly those distortions.
 #include <doctest/doctest.h>
 
+#include "cli_runner.hpp"
+
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sys/wait.h>
 
 #include "validate/validation.hpp"
 
@@ -34,15 +35,6 @@ MeasuredRun run_from_simulation(const SimulationResult& sim, double gemm_factor,
                        task.micro_batch, phase_name(task.phase), task.name == "gemm" ? ns * gemm_factor : ns});
   }
   return run;
-}
-
-int run_binary(const std::string& args, std::string& output) {
-  FILE* pipe = popen((std::string(ECSIM_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr) output += buf.data();
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace
@@ -80,22 +72,20 @@ TEST_CASE("ecsim validate from files; a bad run file exits 2 naming its path") {
   std::filesystem::create_directories(dir);
   const auto run_file = dir / "run.json";
   std::ofstream(run_file) << measured_run_to_json(run_from_simulation(sim, 1.0, {1.0})).dump();
-  std::string out;
-  CHECK(run_binary("validate --measured " + run_file.string() + " --scenario " + (kGolden / "xl-dense-1gpu.json").string() +
-                       " --json " + (dir / "v.json").string(),
-                   out) == 0);
-  CAPTURE(out);
-  CHECK(out.find("MAPE 0.0%") != std::string::npos);
+  const CliResult good = run_ecsim("validate --measured " + run_file.string() + " --scenario " +
+                                   (kGolden / "xl-dense-1gpu.json").string() + " --json " + (dir / "v.json").string());
+  CAPTURE(good.output);
+  CHECK(good.exit_code == 0);
+  CHECK(good.output.find("MAPE 0.0%") != std::string::npos);
   CHECK(std::filesystem::exists(dir / "v.json"));
 
   Json bad = measured_run_to_json(run_from_simulation(sim, 1.0, {1.0}));
   bad["ops"][3]["phase"] = "sideways";
   std::ofstream(dir / "bad.json") << bad.dump();
-  out.clear();
-  CHECK(run_binary("validate --measured " + (dir / "bad.json").string() + " --scenario " +
-                       (kGolden / "xl-dense-1gpu.json").string() + " --json " + (dir / "v2.json").string(),
-                   out) == 2);
-  CHECK(out.find("bad.json: /ops/3/phase: must be one of") != std::string::npos);
+  const CliResult rejected = run_ecsim("validate --measured " + (dir / "bad.json").string() + " --scenario " +
+                                       (kGolden / "xl-dense-1gpu.json").string() + " --json " + (dir / "v2.json").string());
+  CHECK(rejected.exit_code == 2);
+  CHECK(rejected.output.find("bad.json: /ops/3/phase: must be one of") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "v2.json"));
   std::filesystem::remove_all(dir);
 }
