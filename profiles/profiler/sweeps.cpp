@@ -132,7 +132,6 @@ class CallCollector {
   std::set<std::string> seen_;
 };
 
-bool tp_fits(const ModelSpec& m, std::int64_t tp) { return m.attention.heads % tp == 0 && m.ffn.width % tp == 0; }
 
 std::int64_t local_heads(std::int64_t heads, std::int64_t tp) { return heads % tp == 0 ? heads / tp : 1; }
 
@@ -149,18 +148,7 @@ void add_layouts(const ModelSpec& m, const SweepConstants& k, CallCollector& cal
           ctx.training = training;
           ctx.tp = tp;
           ctx.ep = ep;
-          std::vector<Op> ops;
-          try {
-            ops = pre_ops(m, ctx);
-            for (Op& op : block_ops(m, 0, ctx)) ops.push_back(std::move(op));
-            if (m.moe.enabled()) {
-              for (Op& op : block_ops(m, m.moe.first, ctx)) ops.push_back(std::move(op));
-            }
-            for (Op& op : post_ops(m, ctx)) ops.push_back(std::move(op));
-          } catch (const InputError&) {
-            continue;  // a layout this model does not allow (e.g. partial routing groups)
-          }
-          for (const Op& op : ops) calls.add_op(op);
+          for (const Op& op : swept_layout_ops(m, ctx)) calls.add_op(op);
         }
       }
     }

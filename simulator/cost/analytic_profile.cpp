@@ -78,10 +78,6 @@ class CallSet {
   std::map<std::string, KernelCall> calls_;  // ordered: the profile lists shapes deterministically
 };
 
-bool tp_fits(const ModelSpec& m, std::int64_t tp) {
-  return m.attention.heads % tp == 0 && m.ffn.width % tp == 0;
-}
-
 // The blocks' operators under every layout the sweep covers (one dense and one MoE block: the
 // other blocks repeat their shapes).
 void add_layouts(const ModelSpec& m, CallSet& calls) {
@@ -96,18 +92,7 @@ void add_layouts(const ModelSpec& m, CallSet& calls) {
           ctx.training = training;
           ctx.tp = tp;
           ctx.ep = ep;
-          std::vector<Op> ops;
-          try {
-            ops = pre_ops(m, ctx);
-            for (Op& op : block_ops(m, 0, ctx)) ops.push_back(std::move(op));
-            if (m.moe.enabled()) {
-              for (Op& op : block_ops(m, m.moe.first, ctx)) ops.push_back(std::move(op));
-            }
-            for (Op& op : post_ops(m, ctx)) ops.push_back(std::move(op));
-          } catch (const InputError&) {
-            continue;  // a layout this model does not allow (e.g. partial routing groups)
-          }
-          for (const Op& op : ops) calls.add_op(op);
+          for (const Op& op : swept_layout_ops(m, ctx)) calls.add_op(op);
         }
       }
     }
@@ -155,6 +140,23 @@ void add_attention_sweeps(const ModelSpec& m, std::int64_t tp, CallSet& calls) {
 }
 
 }  // namespace
+
+bool tp_fits(const ModelSpec& m, std::int64_t tp) { return m.attention.heads % tp == 0 && m.ffn.width % tp == 0; }
+
+std::vector<Op> swept_layout_ops(const ModelSpec& m, const OpContext& ctx) {
+  std::vector<Op> ops;
+  try {
+    ops = pre_ops(m, ctx);
+    for (Op& op : block_ops(m, 0, ctx)) ops.push_back(std::move(op));
+    if (m.moe.enabled()) {
+      for (Op& op : block_ops(m, m.moe.first, ctx)) ops.push_back(std::move(op));
+    }
+    for (Op& op : post_ops(m, ctx)) ops.push_back(std::move(op));
+  } catch (const InputError&) {
+    return {};  // a layout this model does not allow
+  }
+  return ops;
+}
 
 std::vector<ModelSpec> load_ecdit_family(const std::filesystem::path& models_dir) {
   std::vector<ModelSpec> models;
