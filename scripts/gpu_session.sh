@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Everything a lent GPU session should do, as one call of the device tool (15 minutes of device
+# time in all, machine start included): the kernel tests, sanitizers and a quick measured profile
+# (profiles/run_on_gpu.sh), then the validation campaign priced from that fresh profile
+# (scripts/validate_on_gpu.sh). Results are gathered into at most 5 files in OUT_DIR, because the
+# device tool returns at most 8:
+#   summary.txt        both summaries (kernel tests, profile, benchmarks, sanitizers; validation table)
+#   <gpu>.json         the measured profile (commit it as profiles/<gpu>.json)
+#   runs.tar.gz        every validation run (ecsim.run/1 JSON, runner output, validation JSON)
+#   trace.json         one measured Chrome trace
+#   logs.tar.gz        every log of both scripts
+#
+# Usage: scripts/gpu_session.sh [OUT_DIR]      (OUT_DIR defaults to $OUT, else out/session)
+# Device call: run(command="scripts/gpu_session.sh", carry=["build-deps"], timeout_s=600)
+# Environment: ECSIM_GPU_BUDGET_S (default 540) is split 45% profile, the rest validation.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-${OUT:-$root/out/session}}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+budget=${ECSIM_GPU_BUDGET_S:-540}
+start=$(date +%s)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+ECSIM_GPU_BUDGET_S=$((budget * 45 / 100)) "$root/profiles/run_on_gpu.sh" "$work/profile" --quick
+profile_rc=$?
+# A measured profile goes where validate_on_gpu.sh looks for one (profiles/h100*.json).
+for p in "$work"/profile/*.json; do
+  [ -e "$p" ] && cp "$p" "$root/profiles/" && cp "$p" "$out/"
+done
+left=$((budget - ($(date +%s) - start)))
+ECSIM_GPU_BUDGET_S=$((left > 60 ? left : 60)) "$root/scripts/validate_on_gpu.sh" "$work/validation"
+validation_rc=$?
+
+{
+  echo "# GPU session $(date -u +%Y-%m-%dT%H:%MZ): kernels/profile rc=$profile_rc, validation rc=$validation_rc"
+  cat "$work/profile/summary.txt" 2>/dev/null
+  echo
+  cat "$work/validation/summary.txt" 2>/dev/null
+} >"$out/summary.txt"
+[ -e "$work/validation/runs.tar.gz" ] && cp "$work/validation/runs.tar.gz" "$out/"
+for t in "$work"/validation/*.trace.json; do [ -e "$t" ] && cp "$t" "$out/trace.json"; done
+tar -czf "$out/logs.tar.gz" -C "$work" . 2>/dev/null
+cat "$out/summary.txt"
+[ "$profile_rc" -eq 0 ] && [ "$validation_rc" -eq 0 ]
