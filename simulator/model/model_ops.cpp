@@ -164,7 +164,7 @@ std::vector<Op> pre_ops(const ModelSpec& m, const OpContext& ctx) {
   } else {
     Op emb = make_elementwise("embedding", "embed.tokens", Component::kEmbedding, t * m.hidden, 0, 1, 0, 0);
     emb.params = static_cast<double>(m.llm.vocab * m.hidden);
-    emb.activated_params = static_cast<double>(m.hidden);
+    emb.activated_params = emb.params;  // counted whole, as LLM "active parameter" figures do
     if (ctx.tp > 1) emb.sharding = ParamSharding::kTensorParallel;
     ops.push_back(std::move(emb));
   }
@@ -191,8 +191,8 @@ std::vector<Op> post_ops(const ModelSpec& m, const OpContext& ctx) {
     ops.push_back(rmsnorm("final.norm", t, m.hidden));
     Op head = tp_gemm("lm_head", Component::kHead, t, m.llm.vocab / ctx.tp, m.hidden, false, ctx.tp);
     if (m.llm.tied_embeddings) {
-      head.params = 0;
-      head.activated_params = static_cast<double>(m.hidden);
+      head.params = 0;  // the embedding table, already counted
+      head.activated_params = 0;
     }
     ops.push_back(std::move(head));
     if (ctx.training) {

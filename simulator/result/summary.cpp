@@ -33,7 +33,8 @@ void print_summary(const SimulationResult& r, std::ostream& out) {
     out << "request batch time   " << format_duration(r.step_time, 4) << "   (" << sc.run.sampling_steps
         << " sampling steps x " << format_duration(r.pass_time, 4) << ", batch " << sc.run.global_batch << ")\n";
   }
-  out << "images/s             " << fmt("%.1f", r.images_per_s) << "\n";
+  out << (sc.model.kind == ModelKind::kDit ? "images/s             " : "sequences/s          ") << fmt("%.1f", r.images_per_s)
+      << "\n";
   out << "tokens/s             " << fmt("%.4g", r.tokens_per_s) << "\n";
   out << "model TFLOP/s / GPU  " << fmt("%.1f", r.model_tflops_per_gpu) << "   MFU " << fmt("%.1f%%", 100 * r.mfu)
       << " of " << format_flops_rate(c.gpu.peak_bf16, 4) << "\n\n";

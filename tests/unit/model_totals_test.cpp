@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "model/accounting.hpp"
+#include "result/simulation.hpp"
 #include "scenario/scenario.hpp"
 
 using namespace ecsim;
@@ -65,4 +66,16 @@ TEST_CASE("training FLOPs per image: forward + backward = 3x forward for the GEM
   // Inference runs all 256 tokens: more than the 128-token training forward, less than twice it
   // (attention grows with the square, adaLN not at all).
   CHECK(s.infer_flops_per_sample.value > 1.9 * s.fwd_flops_train_per_sample.value);
+}
+
+TEST_CASE("the same engine serves LLMs: Mixtral-8x7B has 46.7B parameters, 12.9B active") {
+  // Public figures (Jiang et al. 2024); active = everything but 6 of the 8 experts in each layer.
+  const auto s = summary("llm-mixtral-8x7b.json");
+  check_within(s.params_total, 46.7e9, kTol);
+  check_within(s.params_activated, 12.9e9, kTol);
+  const Scenario sc = load_scenario(std::filesystem::path(ECSIM_SOURCE_DIR) / "scenarios" / "llm-mixtral-8x7b-train.json");
+  const SimulationResult r = simulate(sc, plan_layout(sc), ComputeCostModel::analytic(sc.cluster->gpu));
+  CHECK(r.step_time.value > 0);
+  CHECK(r.memory.fits());
+  CHECK(r.tokens_per_s == doctest::Approx(r.images_per_s * 4096));
 }
