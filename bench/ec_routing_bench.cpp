@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bench_header.hpp"
+#include "bench_session.hpp"
 #include "cublas_check.hpp"
 #include "cuda_check.hpp"
 #include "ec_permute.cuh"
@@ -51,20 +52,7 @@ constexpr Anchor kAnchors[] = {{4096, 0.11}, {16384, 0.25}, {65536, 0.70}};
 
 std::size_t bytes_of(std::int64_t n, std::size_t element) { return static_cast<std::size_t>(n) * element; }
 
-struct Bench {
-  cudaStream_t stream;
-  cublasHandle_t cublas;
-  const DeviceInfo& device;
-  OperandPools& pools;
-  EventTimer& timer;
-
-  Timing time(const std::vector<Operand>& operands, const std::function<void(const OperandSet&)>& launch) {
-    const int sets = rotation_sets(OperandPools::footprint(operands), device.l2_bytes,
-                                   kMethod.warmup + kMethod.max_samples);
-    pools.reserve(operands, sets, stream);
-    return timer.time(sets, kMethod, [&](int set) { launch(pools.set(operands, set)); });
-  }
-};
+using Bench = bench::BenchSession;
 
 void print_row(const std::string& label, const Timing& t, const std::string& note) {
   std::cout << std::left << std::setw(34) << label << std::right << std::fixed << std::setprecision(4)
@@ -140,23 +128,14 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;  // --help, or bad input
   }
   try {
-    const DeviceInfo device = query_device(0);
-    bench::print_header(device, bench::command_line(argc, argv), kMethod, std::cout);
-    cudaStream_t stream = nullptr;
-    cublasHandle_t cublas = nullptr;
-    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    CUBLAS_CHECK(cublasCreate(&cublas));
-    OperandPools pools(0xEC0E7ull);
-    EventTimer timer(stream, kMethod.max_samples);
-    Bench b{stream, cublas, device, pools, timer};
+    Bench b(kMethod, 0xEC0E7ull);
+    bench::print_header(b.device, bench::command_line(argc, argv), kMethod, std::cout);
     std::cout << std::left << std::setw(34) << "case" << std::right << std::setw(10) << "p50 ms" << std::setw(10)
               << "p10 ms" << std::setw(10) << "p90 ms" << "  note\n";
     for (const Anchor& a : kAnchors) {
       routing_case(b, a, 64);
       if (!quick) routing_case(b, a, 8);
     }
-    cublasDestroy(cublas);
-    cudaStreamDestroy(stream);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

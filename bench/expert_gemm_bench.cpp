@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "bench_header.hpp"
+#include "bench_session.hpp"
 #include "cublas_check.hpp"
 #include "cuda_check.hpp"
 #include "gemm.cuh"
@@ -43,20 +44,7 @@ constexpr TimingMethod kMethod{5, 20, 50, 50.0};
 constexpr double kZipfExponent = 0.8;
 constexpr double kBatchedGoal = 0.95;  // batched time within 5% of the single GEMM's
 
-struct Bench {
-  cudaStream_t stream;
-  cublasHandle_t cublas;
-  const DeviceInfo& device;
-  OperandPools& pools;
-  EventTimer& timer;
-
-  Timing time(const std::vector<Operand>& operands, const std::function<void(const OperandSet&)>& launch) {
-    const int sets = rotation_sets(OperandPools::footprint(operands), device.l2_bytes,
-                                   kMethod.warmup + kMethod.max_samples);
-    pools.reserve(operands, sets, stream);
-    return timer.time(sets, kMethod, [&](int set) { launch(pools.set(operands, set)); });
-  }
-};
+using Bench = bench::BenchSession;
 
 Operand bf16_in(std::int64_t n) { return {Fill::kUniformBf16, static_cast<std::size_t>(n) * sizeof(bf16)}; }
 Operand bf16_out(std::int64_t n) { return {Fill::kScratch, static_cast<std::size_t>(n) * sizeof(bf16)}; }
@@ -147,15 +135,8 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;  // --help, or bad input
   }
   try {
-    const DeviceInfo device = query_device(0);
-    bench::print_header(device, bench::command_line(argc, argv), kMethod, std::cout);
-    cudaStream_t stream = nullptr;
-    cublasHandle_t cublas = nullptr;
-    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    CUBLAS_CHECK(cublasCreate(&cublas));
-    OperandPools pools(0xBE4C11ull);
-    EventTimer timer(stream, kMethod.max_samples);
-    Bench b{stream, cublas, device, pools, timer};
+    Bench b(kMethod, 0xBE4C11ull);
+    bench::print_header(b.device, bench::command_line(argc, argv), kMethod, std::cout);
 
     std::cout << std::left << std::setw(44) << "case (rows x n x k)" << std::right << std::setw(10) << "p50 ms"
               << std::setw(10) << "p10 ms" << std::setw(10) << "p90 ms" << std::setw(10) << "TFLOP/s" << "  note\n";
@@ -173,8 +154,6 @@ int main(int argc, char** argv) {
     // Token choice top-2 over 65536 tokens: 131072 rows.
     ragged_case(b, 64, 131072, 8192, 2048);
     if (!quick) ragged_case(b, 8, 131072, 8192, 2048);
-    cublasDestroy(cublas);
-    cudaStreamDestroy(stream);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;
