@@ -38,11 +38,13 @@ start=$SECONDS
 failed=0
 left() { echo $((budget - (SECONDS - start))); }
 
-# The campaign: scenario (scenarios/validation/NAME.json) and the blocks it runs.
+# The campaign: scenario (scenarios/validation/NAME.json), the blocks it runs, and its processes
+# (one per GPU, under mpirun; skipped, with the reason in the table, where fewer GPUs are visible).
 configs=(
   "xl-dense-b8 8" "xl-dense-b16 8" "xl-8e-b8 8" "xl-16e-b8 8" "xl-32e-b8 8" "xl-32e-b16 8"
-  "m-dense-b8 2" "m-8e-b8 2" "m-16e-b16 2" "m-32e-b8 2"
+  "m-dense-b8 2" "m-8e-b8 2" "m-16e-b16 2" "m-32e-b8 2" "xl-8e-ep2 8 2"
 )
+visible_gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 
 # --- dependencies: system packages, else the carried .debs unpacked into the build tree ----------
 prefix_args=()
@@ -88,14 +90,23 @@ done
 # --- runs and validations -----------------------------------------------------------------------
 rows=()
 for c in "${configs[@]}"; do
-  read -r name layers <<<"$c"
+  read -r name layers procs <<<"$c"
+  procs=${procs:-1}
   scenario="$root/scenarios/validation/$name.json"
   if (($(left) < 40)); then rows+=("$name|$layers|-|-|-|-|-|skipped: budget"); continue; fi
+  launcher=()
+  if ((procs > 1)); then
+    if ((visible_gpus < procs)) || ! command -v mpirun >/dev/null; then
+      rows+=("$name|$layers|-|-|-|-|-|skipped: needs $procs GPUs and mpirun ($visible_gpus GPU(s) visible)")
+      continue
+    fi
+    launcher=(mpirun --allow-run-as-root --oversubscribe -np "$procs")
+  fi
   echo "== $name, $layers blocks ($(($(left))) s left)"
   trace_args=()
   [[ $name == xl-8e-b8 ]] && trace_args=(--trace "$out/$name.trace.json")
   run_timeout=$(($(left) - 10 < 120 ? $(left) - 10 : 120))
-  if ! timeout "$run_timeout" "$bin/ecsim-run" "$scenario" --layers "$layers" --steps "$steps" --warmup "$warmup" \
+  if ! timeout "$run_timeout" "${launcher[@]}" "$bin/ecsim-run" "$scenario" --layers "$layers" --steps "$steps" --warmup "$warmup" \
          --json "$runs/$name.run.json" "${trace_args[@]}" >"$runs/$name.log" 2>&1; then
     rows+=("$name|$layers|-|-|-|-|-|run FAILED (exit $?): $(tail -n 1 "$runs/$name.log")")
     failed=1

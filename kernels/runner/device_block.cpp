@@ -1,6 +1,7 @@
 #include "runner/device_block.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "adaln_layernorm.cuh"
 #include "cast.cuh"
@@ -12,6 +13,7 @@
 #include "model_ref/modulation.hpp"
 #include "residual_add.cuh"
 #include "router_softmax.cuh"
+#include "precondition.hpp"
 #include "runner/column_copy.hpp"
 
 namespace ecsim::runner {
@@ -27,7 +29,7 @@ DeviceArray<T> array(std::int64_t n) {
 
 }  // namespace
 
-BlockShape::BlockShape(const model_ref::ModelConfig& c, std::int64_t images)
+BlockShape::BlockShape(const model_ref::ModelConfig& c, std::int64_t images, const ExpertShard& own)
     : b(images),
       s(c.kept_tokens()),
       t(images * c.kept_tokens()),
@@ -40,18 +42,20 @@ BlockShape::BlockShape(const model_ref::ModelConfig& c, std::int64_t images)
       ffn(c.ffn_width),
       experts(c.experts),
       slots(0),
-      per_expert(0) {
+      per_expert(0),
+      shard(own) {
   self_attn = {b, c.heads, c.kv_heads, s, s, c.head_dim, false};
   cross_attn = {b, c.heads, c.cross_kv_heads, s, c.text_tokens, c.head_dim, false};
   if (experts > 0) {
     routing = {t, experts, c.group_tokens, c.capacity()};
     slots = routing.slots();
     per_expert = routing.groups() * routing.capacity;
+    local_rows = shard.ep * per_expert;  // shard.count local_rows = slots: the dispatch moves rows, never adds any
   }
 }
 
-BlockScratch::BlockScratch(const model_ref::ModelConfig& c, std::int64_t images) {
-  const BlockShape sh(c, images);
+BlockScratch::BlockScratch(const model_ref::ModelConfig& c, std::int64_t images, std::int64_t ep) {
+  const BlockShape sh(c, images, {});
   const std::int64_t td = sh.t * sh.d;
   dy = array<bf16>(td);
   dnorm = array<bf16>(td);
@@ -77,6 +81,10 @@ BlockScratch::BlockScratch(const model_ref::ModelConfig& c, std::int64_t images)
     dx_router = array<bf16>(td);
     dye = array<bf16>(sh.slots * sh.d);
     dxe = array<bf16>(sh.slots * sh.d);
+    if (ep > 1) {
+      dyl = array<bf16>(sh.slots * sh.d);
+      dxl = array<bf16>(sh.slots * sh.d);
+    }
     dgate = array<float>(sh.slots);
     dprobs = array<float>(sh.t * sh.experts);
     dlogits = array<float>(sh.t * sh.experts);
@@ -89,9 +97,13 @@ BlockScratch::BlockScratch(const model_ref::ModelConfig& c, std::int64_t images)
 }
 
 DeviceBlock::DeviceBlock(const model_ref::ModelConfig& c, const model_ref::BlockRefs& refs, std::int64_t layer,
-                         std::int64_t images)
-    : config_(c), p_(refs), layer_(layer), shape_(c, images) {
+                         std::int64_t images, const ExpertShard& shard, const ProcessGroup* group)
+    : config_(c), group_(group), p_(refs), layer_(layer), shape_(c, images, shard) {
   const BlockShape& sh = shape_;
+  require(!p_.moe || shard.count * shard.ep == sh.experts,
+          "DeviceBlock: a shard of " + std::to_string(shard.count) + " experts x ep " + std::to_string(shard.ep) +
+              " for " + std::to_string(sh.experts) + " experts");
+  require(!p_.moe || !expert_parallel() || group_ != nullptr, "DeviceBlock: ep > 1 needs a process group");
   const std::int64_t td = sh.t * sh.d;
   mod_ = array<bf16>(sh.b * kBlockVectors * sh.d);
   vec_ = array<bf16>(kBlockVectors * sh.b * sh.d);
@@ -137,7 +149,20 @@ DeviceBlock::DeviceBlock(const model_ref::ModelConfig& c, const model_ref::Block
     slot_of_ = array<int>(sh.t * sh.experts);
     xe_ = array<bf16>(sh.slots * sh.d);
     ye_ = array<bf16>(sh.slots * sh.d);
+    if (expert_parallel()) {
+      xl_ = array<bf16>(sh.slots * sh.d);
+      yl_ = array<bf16>(sh.slots * sh.d);
+    }
   }
+}
+
+model_ref::TensorRef DeviceBlock::local(model_ref::TensorRef t) const {
+  const std::int64_t per_expert = t.size / shape_.experts;
+  return {t.offset + shape_.shard.first * per_expert, shape_.shard.count * per_expert};
+}
+
+void DeviceBlock::exchange(const bf16* send, bf16* recv, ProcessGroup::Exchange direction, cudaStream_t st) const {
+  group_->exchange_expert_rows(send, recv, shape_.shard.count, shape_.per_expert * shape_.d, direction, st);
 }
 
 void DeviceBlock::forward(const DeviceContext& ctx, OpTimer& timer, const DeviceModel& m, const bf16* x,
@@ -232,11 +257,18 @@ void DeviceBlock::forward(const DeviceContext& ctx, OpTimer& timer, const Device
       auto op = timer.time("permute", "moe.dispatch_gather", l, mb, f);
       ec_gather(fn_.get(), token_.get(), xe_.get(), sh.routing, sh.d, st);  // [E, groups C, d]
     }
+    const std::int64_t experts_here = sh.shard.count;
+    bf16* xin = expert_parallel() ? xl_.get() : xe_.get();  // [E/ep, ep groups C, d]
+    bf16* yout = expert_parallel() ? yl_.get() : ye_.get();
+    if (expert_parallel()) {
+      auto op = timer.time("all_to_all", "ep.dispatch", l, mb, f);
+      exchange(xe_.get(), xl_.get(), ProcessGroup::Exchange::kToOwners, st);
+    }
     {
       auto op = timer.time("batched_gemm", "moe.expert_fc1", l, mb, f);
-      batched_gemm(ctx.cublas, st, sh.experts, {sh.per_expert, sh.ffn, sh.d}, xe_.get(), m.param(ex.fc1_weight),
+      batched_gemm(ctx.cublas, st, experts_here, {sh.local_rows, sh.ffn, sh.d}, xin, m.param(local(ex.fc1_weight)),
                    u_.get());
-      bias_add(u_.get(), m.param(ex.fc1_bias), sh.experts, sh.per_expert, sh.ffn, st);
+      bias_add(u_.get(), m.param(local(ex.fc1_bias)), experts_here, sh.local_rows, sh.ffn, st);
     }
     {
       auto op = timer.time("gelu", "moe.expert_gelu", l, mb, f);
@@ -244,9 +276,13 @@ void DeviceBlock::forward(const DeviceContext& ctx, OpTimer& timer, const Device
     }
     {
       auto op = timer.time("batched_gemm", "moe.expert_fc2", l, mb, f);
-      batched_gemm(ctx.cublas, st, sh.experts, {sh.per_expert, sh.d, sh.ffn}, g_.get(), m.param(ex.fc2_weight),
-                   ye_.get());
-      bias_add(ye_.get(), m.param(ex.fc2_bias), sh.experts, sh.per_expert, sh.d, st);
+      batched_gemm(ctx.cublas, st, experts_here, {sh.local_rows, sh.d, sh.ffn}, g_.get(),
+                   m.param(local(ex.fc2_weight)), yout);
+      bias_add(yout, m.param(local(ex.fc2_bias)), experts_here, sh.local_rows, sh.d, st);
+    }
+    if (expert_parallel()) {
+      auto op = timer.time("all_to_all", "ep.combine", l, mb, f);
+      exchange(yl_.get(), ye_.get(), ProcessGroup::Exchange::kFromOwners, st);
     }
     {
       auto op = timer.time("unpermute", "moe.combine", l, mb, f);
@@ -295,13 +331,22 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
       ec_combine_bwd(ye_.get(), s.dy.get(), token_.get(), gate_.get(), s.dye.get(), s.dgate.get(), sh.routing, sh.d,
                      st);
     }
+    const std::int64_t experts_here = sh.shard.count;
+    const bf16* xin = expert_parallel() ? xl_.get() : xe_.get();  // [E/ep, ep groups C, d]
+    bf16* dyin = expert_parallel() ? s.dyl.get() : s.dye.get();
+    bf16* dxout = expert_parallel() ? s.dxl.get() : s.dxe.get();
+    if (expert_parallel()) {
+      // The combine's mirror: each output row's gradient goes to the rank whose expert computed it.
+      auto op = timer.time("all_to_all", "ep.combine", l, mb, b);
+      exchange(s.dye.get(), s.dyl.get(), ProcessGroup::Exchange::kToOwners, st);
+    }
     {
       auto op = timer.time("batched_gemm", "moe.expert_fc2", l, mb, b);
-      const GemmDims d2{sh.per_expert, sh.d, sh.ffn};
-      batched_gemm_dx(ctx.cublas, st, sh.experts, d2, s.dye.get(), m.param(ex.fc2_weight), s.dg.get());
-      batched_gemm_dw(ctx.cublas, st, sh.experts, d2, g_.get(), s.dye.get(), m.grad(ex.fc2_weight),
+      const GemmDims d2{sh.local_rows, sh.d, sh.ffn};
+      batched_gemm_dx(ctx.cublas, st, experts_here, d2, dyin, m.param(local(ex.fc2_weight)), s.dg.get());
+      batched_gemm_dw(ctx.cublas, st, experts_here, d2, g_.get(), dyin, m.grad(local(ex.fc2_weight)),
                       GradientWrite::kAccumulate);
-      bias_grad(s.dye.get(), m.grad(ex.fc2_bias), sh.experts, sh.per_expert, sh.d, GradientWrite::kAccumulate, st);
+      bias_grad(dyin, m.grad(local(ex.fc2_bias)), experts_here, sh.local_rows, sh.d, GradientWrite::kAccumulate, st);
     }
     {
       auto op = timer.time("gelu_bwd", "moe.expert_gelu", l, mb, b);
@@ -309,11 +354,17 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
     }
     {
       auto op = timer.time("batched_gemm", "moe.expert_fc1", l, mb, b);
-      const GemmDims d1{sh.per_expert, sh.ffn, sh.d};
-      batched_gemm_dx(ctx.cublas, st, sh.experts, d1, s.du.get(), m.param(ex.fc1_weight), s.dxe.get());
-      batched_gemm_dw(ctx.cublas, st, sh.experts, d1, xe_.get(), s.du.get(), m.grad(ex.fc1_weight),
+      const GemmDims d1{sh.local_rows, sh.ffn, sh.d};
+      batched_gemm_dx(ctx.cublas, st, experts_here, d1, s.du.get(), m.param(local(ex.fc1_weight)), dxout);
+      batched_gemm_dw(ctx.cublas, st, experts_here, d1, xin, s.du.get(), m.grad(local(ex.fc1_weight)),
                       GradientWrite::kAccumulate);
-      bias_grad(s.du.get(), m.grad(ex.fc1_bias), sh.experts, sh.per_expert, sh.ffn, GradientWrite::kAccumulate, st);
+      bias_grad(s.du.get(), m.grad(local(ex.fc1_bias)), experts_here, sh.local_rows, sh.ffn,
+                GradientWrite::kAccumulate, st);
+    }
+    if (expert_parallel()) {
+      // The dispatch's mirror: the input rows' gradients go back to the ranks that routed them.
+      auto op = timer.time("all_to_all", "ep.dispatch", l, mb, b);
+      exchange(s.dxl.get(), s.dxe.get(), ProcessGroup::Exchange::kFromOwners, st);
     }
     {
       auto op = timer.time("permute_bwd", "moe.dispatch_gather", l, mb, b);

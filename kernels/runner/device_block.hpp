@@ -4,6 +4,11 @@
 // activations, the simulator's "recompute=none"); the backward's temporaries live in BlockScratch,
 // shared by all blocks.
 //   X [T, d] with T = B S; c [B, cond]; text [B L, text_width]
+// Expert parallelism (ep > 1): routing stays local (each rank's tokens, its groups, all E experts:
+// xe [E, groups C, d]); the dispatch all-to-all brings the rows of this rank's E/ep experts from
+// every EP peer, expert-major ([E/ep, ep groups C, d], ProcessGroup::exchange_expert_rows), the
+// expert FFN runs on them with the local experts' weights, and the combine all-to-all returns the
+// outputs to the ranks that routed them. The backward sends the gradients the same two ways.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -15,29 +20,35 @@
 #include "model_ref/params.hpp"
 #include "runner/device_linear.hpp"
 #include "runner/device_memory.hpp"
+#include "runner/expert_parallel.hpp"
 #include "runner/op_timer.hpp"
+#include "runner/process_group.hpp"
 
 namespace ecsim::runner {
 
 using bf16 = __nv_bfloat16;
 
-// Sizes of one block's tensors for one micro-batch of `images` images.
+// Sizes of one block's tensors for one micro-batch of `images` images; `shard` the experts this
+// rank computes (all of them without expert parallelism).
 struct BlockShape {
-  BlockShape(const model_ref::ModelConfig& c, std::int64_t images);
+  BlockShape(const model_ref::ModelConfig& c, std::int64_t images, const ExpertShard& shard);
   std::int64_t b, s, t, d, cond, q_width, kv_width, cross_kv_width, text_rows, ffn, experts, slots, per_expert;
+  ExpertShard shard;
+  std::int64_t local_rows = 0;  // rows per local expert after the dispatch: ep groups C
   AttentionDims self_attn, cross_attn;
   ExpertChoiceDims routing;  // tokens 0 when the model has no experts
 };
 
 // The backward's temporaries, sized for the largest block.
 struct BlockScratch {
-  BlockScratch(const model_ref::ModelConfig& c, std::int64_t images);
+  BlockScratch(const model_ref::ModelConfig& c, std::int64_t images, std::int64_t ep);
   DeviceArray<bf16> dy, dnorm, dxn, dx2, dx1, dx_router;           // [T, d]
   DeviceArray<bf16> datt, dq, dk, dv, dqkv;                        // self-attention gradients
   DeviceArray<bf16> dcq, dck, dcv, dckv;                           // cross-attention gradients
   DeviceArray<float> delta;                                        // [B, H, S]
   DeviceArray<bf16> dg, du;                                        // [max(T, slots), f]
-  DeviceArray<bf16> dye, dxe;                                      // [slots, d]
+  DeviceArray<bf16> dye, dxe;                                      // [slots, d] this rank's routed rows
+  DeviceArray<bf16> dyl, dxl;                                      // [slots, d] the local experts' (ep > 1)
   DeviceArray<float> dgate;                                        // [slots]
   DeviceArray<float> dprobs, dlogits;                              // [T, E]
   DeviceArray<bf16> dlogits_bf16;                                  // [T, E]
@@ -49,8 +60,9 @@ struct BlockScratch {
 
 class DeviceBlock {
  public:
+  // `group` exchanges the expert rows when shard.ep > 1 (may be null otherwise).
   DeviceBlock(const model_ref::ModelConfig& c, const model_ref::BlockRefs& refs, std::int64_t layer,
-              std::int64_t images);
+              std::int64_t images, const ExpertShard& shard, const ProcessGroup* group);
 
   // x [T, d] must stay alive until backward; cond [B, cond]; text [B L, text_width] or null.
   void forward(const DeviceContext& ctx, OpTimer& timer, const DeviceModel& m, const bf16* x, const bf16* cond,
@@ -62,8 +74,14 @@ class DeviceBlock {
 
  private:
   const bf16* vec(std::int64_t i) const { return vec_.get() + i * shape_.b * shape_.d; }
+  // The local experts' slice [first, first + count) of an expert tensor [E, ...].
+  model_ref::TensorRef local(model_ref::TensorRef expert_tensor) const;
+  bool expert_parallel() const { return shape_.shard.ep > 1; }
+  // Rows between this rank's routing order [E, groups C, d] and its local experts' [E/ep, ep groups C, d].
+  void exchange(const bf16* send, bf16* recv, ProcessGroup::Exchange direction, cudaStream_t stream) const;
 
   model_ref::ModelConfig config_;
+  const ProcessGroup* group_;
   model_ref::BlockRefs p_;
   std::int64_t layer_;
   BlockShape shape_;
@@ -80,7 +98,8 @@ class DeviceBlock {
   DeviceArray<float> fn_mean_, fn_rstd_;
   DeviceArray<float> logits_, probs_, gate_;  // [T, E], [T, E], [slots]
   DeviceArray<int> token_, slot_of_;          // [slots], [T, E]
-  DeviceArray<bf16> xe_, ye_;                 // [slots, d]
+  DeviceArray<bf16> xe_, ye_;                 // [E, groups C, d] this rank's routed rows, in and out
+  DeviceArray<bf16> xl_, yl_;                 // [E/ep, ep groups C, d] the local experts' (ep > 1)
 };
 
 }  // namespace ecsim::runner

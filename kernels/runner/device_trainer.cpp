@@ -39,14 +39,17 @@ DeviceTrainer::DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t
       adamw_(adamw),
       images_(images),
       group_(group),
+      shard_(expert_shard(config.experts, group != nullptr ? group->ep_size() : 1,
+                          group != nullptr ? group->ep_rank() : 0)),
+      sync_plan_(grad_sync_plan(model_.layout(), shard_)),
       ctx_{nullptr, make_stream()},
       timer_(ctx_.stream),
-      scratch_(config, images) {
+      scratch_(config, images, shard_.ep) {
   CUBLAS_CHECK(cublasCreate(&ctx_.cublas));
   CUBLAS_CHECK(cublasSetStream(ctx_.cublas, ctx_.stream));
   for (std::int64_t l = 0; l < config.layers; ++l) {
     blocks_.push_back(std::make_unique<DeviceBlock>(config, model_.layout().blocks[static_cast<std::size_t>(l)], l,
-                                                    images));
+                                                    images, shard_, group));
   }
   const std::int64_t t = images * config.kept_tokens(), d = config.hidden, c = config.cond_width;
   x0_ = array<bf16>(t * d);
@@ -204,15 +207,23 @@ double DeviceTrainer::step(const std::vector<DeviceBatch>& micro_batches) {
   }
   const int ranks = group_ != nullptr ? group_->size() : 1;
   // Every rank's micro-batch weighs 1 / (m ranks): the summed gradient is that of the global mean loss.
+  // With ep > 1 too: an expert's rows from all ranks of an EP group reach its owner carrying their
+  // rank's weight (the loss gradient is scaled where the loss is), and the expert-DP group's sum
+  // adds the other EP groups' rows, so every rank's tokens count once.
   const float weight = 1.0f / static_cast<float>(m * ranks);
   timer_.begin_step();
   CUDA_CHECK(cudaMemsetAsync(model_.grads(), 0, static_cast<std::size_t>(model_.size()) * sizeof(float), ctx_.stream));
   for (std::int64_t i = 0; i < m; ++i) forward_backward(micro_batches[static_cast<std::size_t>(i)], i, weight);
-  if (group_ != nullptr) group_->all_reduce_sum(model_.grads(), model_.size(), ctx_.stream);
+  if (group_ != nullptr) group_->all_reduce_sum(model_.grads(), sync_plan_, ctx_.stream);
   {
     auto op = timer_.time("adamw", "optimizer.step", -1, -1, Phase::kOptimizer);
-    adamw_step(adamw_, ++steps_, model_.master(), model_.grads(), model_.m(), model_.v(), model_.size(), ctx_.stream);
-    cast_fp32_to_bf16(model_.master(), model_.params(), model_.size(), ctx_.stream);
+    ++steps_;
+    for (const GradRange& r : sync_plan_) {
+      if (r.reduce == GradReduce::kNotOwned) continue;
+      adamw_step(adamw_, steps_, model_.master() + r.offset, model_.grads() + r.offset, model_.m() + r.offset,
+                 model_.v() + r.offset, r.count, ctx_.stream);
+      cast_fp32_to_bf16(model_.master() + r.offset, model_.params() + r.offset, r.count, ctx_.stream);
+    }
   }
   timer_.end_step();
   std::vector<float> losses(static_cast<std::size_t>(m));

@@ -2,7 +2,10 @@
 // trainer.hpp): embedding, blocks, final layer, rectified-flow loss, the backward of all of it,
 // then AdamW on the fp32 masters and the bf16 copy rounded from them. Micro-batches accumulate into
 // one gradient buffer (the loss of each is weighted 1 / (micro-batches x data-parallel ranks)), which
-// the process group sums before the step. Every op runs inside an OpTimer scope.
+// the process group sums before the step, range by range (expert_parallel.hpp's grad_sync_plan).
+// With expert parallelism a rank keeps model_ref's whole flat layout (same offsets, init and CPU
+// reference) but computes, reduces and steps only its own experts' slices: the other experts'
+// parameters are allocated and never used. Every op runs inside an OpTimer scope.
 #pragma once
 
 #include <cublas_v2.h>
@@ -23,7 +26,8 @@ namespace ecsim::runner {
 
 class DeviceTrainer {
  public:
-  // `images`: per micro-batch; `group` may be null (one process).
+  // `images`: per micro-batch; `group` may be null (one process); its EP group, if any, sets the
+  // experts this rank computes.
   DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t seed, model_ref::InitScheme scheme,
                 const AdamWHyperparameters& adamw, std::int64_t images, const ProcessGroup* group);
   ~DeviceTrainer();
@@ -37,6 +41,8 @@ class DeviceTrainer {
   double loss_and_gradients(const DeviceBatch& batch);
 
   const DeviceModel& model() const { return model_; }
+  const ExpertShard& shard() const { return shard_; }
+  const std::vector<GradRange>& grad_sync_ranges() const { return sync_plan_; }
   OpTimer& timer() { return timer_; }
   cudaStream_t stream() const { return ctx_.stream; }
 
@@ -49,6 +55,8 @@ class DeviceTrainer {
   AdamWHyperparameters adamw_;
   std::int64_t images_;
   const ProcessGroup* group_;
+  ExpertShard shard_;
+  std::vector<GradRange> sync_plan_;  // tiles the flat buffer; kNotOwned ranges are never stepped
   std::int64_t steps_ = 0;
   DeviceContext ctx_;
   OpTimer timer_;

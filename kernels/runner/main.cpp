@@ -1,7 +1,7 @@
 // ecsim-run: real EC-DiT training steps from the project's kernels and cuBLAS, every operator timed
 // with CUDA events, written as "ecsim.run/1" JSON for `ecsim validate` and as a Chrome trace.
 //   build/bin/ecsim-run scenarios/validation/xl-8e-b8.json --layers 8 --steps 10 --json run.json
-//   mpirun -np 8 build/bin/ecsim-run S.json      (one process per GPU; data parallel over NCCL)
+//   mpirun -np 8 build/bin/ecsim-run S.json      (one process per GPU; data and expert parallel over NCCL)
 // Exit codes: 0 success, 1 runtime failure (no device, CUDA/cuBLAS/NCCL error), 2 bad input.
 #include <CLI/CLI.hpp>
 

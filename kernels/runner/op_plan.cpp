@@ -4,7 +4,7 @@
 
 namespace ecsim::runner {
 
-std::vector<TracedOp> block_forward_plan(const model_ref::ModelConfig& c, std::int64_t layer) {
+std::vector<TracedOp> block_forward_plan(const model_ref::ModelConfig& c, std::int64_t layer, std::int64_t ep) {
   std::vector<TracedOp> ops;
   auto add = [&](const char* name, const char* label) { ops.push_back({name, label, layer}); };
   add("gemm", "adaln.modulation");
@@ -26,9 +26,11 @@ std::vector<TracedOp> block_forward_plan(const model_ref::ModelConfig& c, std::i
     add("gemm", "moe.router");
     add("ec_route", "moe.route");
     add("permute", "moe.dispatch_gather");
+    if (ep > 1) add("all_to_all", "ep.dispatch");
     add("batched_gemm", "moe.expert_fc1");
     add("gelu", "moe.expert_gelu");
     add("batched_gemm", "moe.expert_fc2");
+    if (ep > 1) add("all_to_all", "ep.combine");
     add("unpermute", "moe.combine");
   } else {
     add("gemm", "ffn.fc1");
@@ -39,13 +41,13 @@ std::vector<TracedOp> block_forward_plan(const model_ref::ModelConfig& c, std::i
   return ops;
 }
 
-std::vector<TracedOp> model_forward_plan(const model_ref::ModelConfig& c) {
+std::vector<TracedOp> model_forward_plan(const model_ref::ModelConfig& c, std::int64_t ep) {
   std::vector<TracedOp> ops = {{"gemm", "embed.patch", -1},
                                {"gemm", "embed.timestep_fc1", -1},
                                {"silu", "embed.timestep_silu", -1},
                                {"gemm", "embed.timestep_fc2", -1}};
   for (std::int64_t l = 0; l < c.layers; ++l) {
-    for (TracedOp& op : block_forward_plan(c, l)) ops.push_back(std::move(op));
+    for (TracedOp& op : block_forward_plan(c, l, ep)) ops.push_back(std::move(op));
   }
   ops.push_back({"gemm", "final.modulation", c.layers});
   ops.push_back({"adaln_layernorm", "final.norm", c.layers});
@@ -57,11 +59,12 @@ std::vector<TracedOp> model_forward_plan(const model_ref::ModelConfig& c) {
 std::string backward_name(const std::string& forward_name) {
   if (forward_name == "gemm" || forward_name == "batched_gemm" || forward_name == "grouped_gemm") return forward_name;
   if (forward_name == "attention_fwd") return "attention_bwd";
+  if (forward_name == "all_to_all") return forward_name;  // the mirror of an all-to-all is one
   return forward_name + "_bwd";
 }
 
-std::vector<TracedOp> model_backward_plan(const model_ref::ModelConfig& c) {
-  std::vector<TracedOp> ops = model_forward_plan(c);
+std::vector<TracedOp> model_backward_plan(const model_ref::ModelConfig& c, std::int64_t ep) {
+  std::vector<TracedOp> ops = model_forward_plan(c, ep);
   std::reverse(ops.begin(), ops.end());
   for (TracedOp& op : ops) op.op = backward_name(op.op);
   return ops;

@@ -2,7 +2,8 @@
 // against the cluster, the CPU-reference model shape the device model is built from, and the
 // micro-batching. CPU only, so that tests/kernels can check it on a machine without a GPU.
 // Everything the runner cannot execute is an InputError naming the file and the JSON path
-// (token-choice routing: no GPU kernels yet; TP, PP, EP, recompute, ZeRO sharding: not run here).
+// (token-choice routing: the block builds expert choice only; TP, PP, recompute, ZeRO sharding).
+// Data and expert parallelism run: ep must divide the experts and dp (plan_layout's checks).
 #pragma once
 
 #include <cstdint>

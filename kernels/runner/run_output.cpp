@@ -37,9 +37,11 @@ std::string run_json(const RunRecord& r) {
   return j.dump(2) + "\n";
 }
 
-std::string run_trace_json(const RunRecord& r, const ModelSpec& m, std::int64_t images_per_micro_batch) {
+std::string run_trace_json(const RunRecord& r, const ModelSpec& m, std::int64_t images_per_micro_batch,
+                           std::int64_t ep) {
   OpContext ctx;
   ctx.samples = images_per_micro_batch;
+  ctx.ep = ep;  // the expert ops' shapes: E/ep experts of ep groups C rows each
   std::map<std::pair<std::string, std::int64_t>, Op> ops;  // (label, layer) -> the simulator's op
   for (Op& op : model_ops(m, ctx)) ops.emplace(std::make_pair(op.label, op.layer), std::move(op));
 
@@ -82,10 +84,10 @@ std::string run_trace_json(const RunRecord& r, const ModelSpec& m, std::int64_t 
   return doc.dump() + "\n";
 }
 
-void write_run_outputs(const RunRecord& r, const ModelSpec& m, std::int64_t images_per_micro_batch,
+void write_run_outputs(const RunRecord& r, const ModelSpec& m, std::int64_t images_per_micro_batch, std::int64_t ep,
                        const std::filesystem::path& json_file, const std::filesystem::path& trace_file) {
   if (!json_file.empty()) write_file_atomic(json_file, run_json(r));
-  if (!trace_file.empty()) write_file_atomic(trace_file, run_trace_json(r, m, images_per_micro_batch));
+  if (!trace_file.empty()) write_file_atomic(trace_file, run_trace_json(r, m, images_per_micro_batch, ep));
 }
 
 }  // namespace ecsim::runner

@@ -30,11 +30,13 @@ struct RunRecord {
 MeasuredRun to_measured_run(const RunRecord& r);
 // The JSON that load_measured_run reads, with the scenario's file.
 std::string run_json(const RunRecord& r);
-// Shapes, FLOPs and bytes come from the simulator's ops for the same model (m, with its layers)
-// and micro-batch size, matched by (label, layer): one formula for both.
-std::string run_trace_json(const RunRecord& r, const ModelSpec& m, std::int64_t images_per_micro_batch);
+// Shapes, FLOPs and bytes come from the simulator's ops for the same model (m, with its layers),
+// micro-batch size and expert-parallel degree, matched by (label, layer): one formula for both.
+// The EP all-to-alls ("ep.dispatch", "ep.combine") ran on the compute stream and appear there.
+std::string run_trace_json(const RunRecord& r, const ModelSpec& m, std::int64_t images_per_micro_batch,
+                           std::int64_t ep);
 
-void write_run_outputs(const RunRecord& r, const ModelSpec& m, std::int64_t images_per_micro_batch,
+void write_run_outputs(const RunRecord& r, const ModelSpec& m, std::int64_t images_per_micro_batch, std::int64_t ep,
                        const std::filesystem::path& json_file, const std::filesystem::path& trace_file);
 
 }  // namespace ecsim::runner

@@ -40,11 +40,12 @@ std::string device_name() {
 
 // The ops one step must record: per micro-batch the forward plan, then the backward plan; then the
 // optimizer. A mismatch means the device code and the plan (hence the simulator) disagree.
-void check_against_plan(const model_ref::ModelConfig& c, std::int64_t micro_batches, const std::vector<TimedOp>& ops) {
+void check_against_plan(const model_ref::ModelConfig& c, std::int64_t ep, std::int64_t micro_batches,
+                        const std::vector<TimedOp>& ops) {
   std::vector<TracedOp> expected;
   for (std::int64_t mb = 0; mb < micro_batches; ++mb) {
-    for (TracedOp& op : model_forward_plan(c)) expected.push_back(std::move(op));
-    for (TracedOp& op : model_backward_plan(c)) expected.push_back(std::move(op));
+    for (TracedOp& op : model_forward_plan(c, ep)) expected.push_back(std::move(op));
+    for (TracedOp& op : model_backward_plan(c, ep)) expected.push_back(std::move(op));
   }
   expected.push_back({"adamw", "optimizer.step", -1});
   const std::size_t n = std::min(expected.size(), ops.size());
@@ -71,8 +72,9 @@ double median(std::vector<double> v) {
 
 void run(const RunOptions& options, ProcessGroup& group, std::ostream& out) {
   const RunConfig rc = resolve_run_config(options, group.size());
-  group.connect();
+  group.connect(rank_groups(rc.plan, group.rank()));
   const bool lead = group.rank() == 0;
+  const std::int64_t ep = rc.plan.layout.ep;
   const std::int64_t images = rc.images_per_micro_batch;
   if (lead) {
     out << "ecsim-run " << rc.scenario.name << "\n  model   " << rc.scenario.model.name << ", " << rc.model.layers
@@ -82,6 +84,12 @@ void run(const RunOptions& options, ProcessGroup& group, std::ostream& out) {
   }
 
   DeviceTrainer trainer(rc.model, rc.seed, model_ref::InitScheme::kAdaLnZero, kAdamW, images, &group);
+  if (lead && ep > 1) {
+    const ExpertShard& sh = trainer.shard();
+    out << "  experts " << sh.count << " per rank over ep=" << ep << " (rank 0: experts [" << sh.first << ", "
+        << sh.first + sh.count << ")), dispatch and combine as NCCL all-to-alls in the EP group; every rank "
+        << "allocates all " << rc.model.experts << " experts' parameters and optimizer states and uses its own\n";
+  }
   std::vector<DeviceBatch> batches;
   for (std::int64_t mb = 0; mb < rc.micro_batches; ++mb) {
     // Each rank and micro-batch its own images; the same ones every step, so every step does the same work.
@@ -101,7 +109,7 @@ void run(const RunOptions& options, ProcessGroup& group, std::ostream& out) {
   for (std::int64_t i = 0; i < options.warmup + options.steps; ++i) {
     losses.push_back(trainer.step(batches));
     const std::vector<TimedOp> ops = trainer.timer().collect();
-    if (i == 0) check_against_plan(rc.model, rc.micro_batches, ops);
+    if (i == 0) check_against_plan(rc.model, ep, rc.micro_batches, ops);
     const double step_s = group.max_over_ranks(trainer.timer().step_seconds());
     if (i < options.warmup) continue;
     record.step_times_s.push_back(step_s);
@@ -143,7 +151,10 @@ void run(const RunOptions& options, ProcessGroup& group, std::ostream& out) {
       << format_bytes(est.params, 4) << ", grads " << format_bytes(est.grads, 4) << ", optimizer "
       << format_bytes(est.optimizer, 4) << ", activations " << format_bytes(est.activations, 4) << ", comm buffers "
       << format_bytes(est.comm_buffers, 4) << ", workspace " << format_bytes(est.workspace, 4) << "\n";
-  write_run_outputs(record, rc.scenario.model, images, options.json, options.trace);
+  if (ep > 1) {
+    out << "            (the estimate holds 1/" << ep << " of the experts per GPU; the runner allocates them all)\n";
+  }
+  write_run_outputs(record, rc.scenario.model, images, ep, options.json, options.trace);
   if (!options.json.empty()) out << "run JSON    " << options.json.string() << "\n";
   if (!options.trace.empty()) out << "trace       " << options.trace.string() << "\n";
 }

@@ -8,6 +8,8 @@
 //                                       random logits, made once (the gathers' indices)
 //   grouped_gemm {groups, m_total}   -> m_total split as evenly as the groups allow (the
 //                                       simulator's dropless token choice: uniform loads)
+//   tc_route {tokens, experts, top_k} -> dropless, gates not normalized (a capacity changes which
+//                                       rows are written, not the work), random logits
 // The simulator's gemm keys come from three launchers: forward (bf16 output), dX (bf16) and dW
 // (fp32, overwritten); the planned call's role says which.
 #include "profiler/kernel_runs.hpp"
@@ -27,6 +29,7 @@
 #include "gelu.cuh"
 #include "gemm.cuh"
 #include "router_softmax.cuh"
+#include "tc_route.cuh"
 #if __has_include("attention.cuh")
 #include "attention.cuh"
 #define ECSIM_PROFILE_ATTENTION 1
@@ -267,6 +270,61 @@ KernelRun unpermute_run(const PlannedCall& c, const RunContext& ctx) {
           routing};
 }
 
+// --- token-choice routing ---------------------------------------------------------------------
+
+// A token-choice routing made once from random logits: the picks and gates the gate backward reads.
+struct TokenRouting {
+  TokenChoiceDims dims;
+  DeviceAllocation logits, probs, expert, gate, row, counts, offsets, row_assignment;
+  TokenChoiceRouting view() const {
+    return {expert.as<int>(), gate.as<float>(), row.as<int>(), counts.as<int>(), offsets.as<int>(),
+            row_assignment.as<int>()};
+  }
+};
+
+std::shared_ptr<TokenRouting> make_token_routing(const TokenChoiceDims& d, const RunContext& ctx) {
+  auto r = std::make_shared<TokenRouting>();
+  r->dims = d;
+  const std::int64_t te = d.tokens * d.experts, picks = d.assignments();
+  r->logits = DeviceAllocation(count(te) * sizeof(float));
+  r->probs = DeviceAllocation(count(te) * sizeof(float));
+  r->expert = DeviceAllocation(count(picks) * sizeof(int));
+  r->gate = DeviceAllocation(count(picks) * sizeof(float));
+  r->row = DeviceAllocation(count(picks) * sizeof(int));
+  r->counts = DeviceAllocation(count(d.experts) * sizeof(int));
+  r->offsets = DeviceAllocation(count(d.experts + 1) * sizeof(int));
+  r->row_assignment = DeviceAllocation(count(d.max_rows()) * sizeof(int));
+  fill_uniform_fp32(r->logits.get(), count(te), ctx.seed ^ 0x70CEull, ctx.stream);
+  tc_route(r->logits.as<float>(), r->probs.as<float>(), r->view(), d, ctx.stream);
+  return r;
+}
+
+KernelRun tc_route_run(const PlannedCall& c, const RunContext& ctx) {
+  const OpShape& s = c.call.shape;
+  const TokenChoiceDims d{dim(s, "tokens"), dim(s, "experts"), dim(s, "top_k"), -1, false};
+  check_token_choice_dims(d, "tc_route");
+  const std::int64_t te = d.tokens * d.experts, picks = d.assignments();
+  if (!is_backward(c)) {
+    // logits -> probs, expert, gate, row, counts, offsets, row_assignment
+    return {{fp32_in(te), fp32_out(te), int_out(picks), fp32_out(picks), int_out(picks), int_out(d.experts),
+             int_out(d.experts + 1), int_out(d.max_rows())},
+            [d](const OperandSet& o, cudaStream_t st) {
+              const TokenChoiceRouting r{o.at<int>(2), o.at<float>(3), o.at<int>(4),
+                                         o.at<int>(5), o.at<int>(6),   o.at<int>(7)};
+              tc_route(o.at<float>(0), o.at<float>(1), r, d, st);
+            },
+            nullptr};
+  }
+  // dgate -> dprobs (at the picks), then the softmax backward with probs -> dlogits.
+  auto routing = make_token_routing(d, ctx);
+  return {{fp32_in(picks), fp32_in(te), fp32_out(te), fp32_out(te)},
+          [d, routing = routing.get()](const OperandSet& o, cudaStream_t st) {
+            tc_gate_bwd(o.at<float>(1), o.at<float>(0), routing->view(), o.at<float>(2), d, st);
+            router_softmax_bwd(o.at<float>(1), o.at<float>(2), o.at<float>(3), d.tokens, d.experts, st);
+          },
+          routing};
+}
+
 // --- matrix products ---------------------------------------------------------------------------
 
 KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
@@ -397,11 +455,12 @@ bool is_grouped_data_grad(const PlannedCall& c) {
 }  // namespace
 
 bool has_kernel(const std::string& family) {
-  static const std::array<const char*, 19> families{
+  static const std::array<const char*, 21> families{
       "gemm",          "batched_gemm",      "grouped_gemm",    "grouped_gemm_wgrad",  "gelu",
       "gelu_bwd",      "gate_residual",     "gate_residual_bwd", "adaln_layernorm",   "adaln_layernorm_bwd",
       "flow_loss",     "flow_loss_bwd",     "adamw",           "ec_route",            "ec_route_bwd",
-      "permute",       "permute_bwd",       "unpermute",       "unpermute_bwd"};
+      "tc_route",      "tc_route_bwd",      "permute",         "permute_bwd",         "unpermute",
+      "unpermute_bwd"};
   for (const char* f : families) {
     if (family == f) return true;
   }
@@ -430,6 +489,7 @@ KernelRun make_run(const PlannedCall& c, int variant, const RunContext& ctx) {
   if (op == "flow_loss" || op == "flow_loss_bwd") return flow_loss_run(c);
   if (op == "adamw") return adamw_run(c);
   if (op == "ec_route" || op == "ec_route_bwd") return ec_route_run(c, ctx);
+  if (op == "tc_route" || op == "tc_route_bwd") return tc_route_run(c, ctx);
   if (op == "permute" || op == "permute_bwd") return permute_run(c, ctx);
   if (op == "unpermute" || op == "unpermute_bwd") return unpermute_run(c, ctx);
 #ifdef ECSIM_PROFILE_ATTENTION

@@ -1,9 +1,10 @@
-// ecsim-profile: measures the kernels the simulator prices on this machine's GPU and writes a
-// profile (schema ecsim.profile/1, source "measured"). Run from the repository root:
+// ecsim-profile: measures the kernels the simulator prices on this machine's GPU, and with two or
+// more GPUs the NCCL collectives, and writes a profile (schema ecsim.profile/1, source "measured").
+// Run from the repository root:
 //   build/bin/ecsim-profile                         full sweep -> profiles/<gpu>.json (about 5 min on an H100)
 //   build/bin/ecsim-profile --quick --out /tmp/q.json   quick sweep (under 2 min)
 //   build/bin/ecsim-profile --list [--quick]        the plan and its predicted time; needs no GPU
-// Exit codes: 0 success, 1 runtime failure (no device, a CUDA or cuBLAS error), 2 bad input.
+// Exit codes: 0 success, 1 runtime failure (no device, a CUDA, cuBLAS or NCCL error), 2 bad input.
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
@@ -30,6 +31,13 @@ int main(int argc, char** argv) {
   app.add_option("--family", o.families, "measure only these profile families (repeatable), e.g. gemm, adamw");
   app.add_flag("--list", o.list_only, "print the plan and its predicted time, measure nothing (no GPU needed)");
   app.add_option("--gpu", o.planning_gpu, "GPU table row that prices the plan for --list")->capture_default_str();
+  app.add_option("--gpu-count", o.planning_gpu_count,
+                 "GPUs the collective plan of --list assumes (a run uses those visible)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--cluster", o.cluster,
+                 "cluster file whose collective model the measured collectives are compared with "
+                 "(default: scenarios/clusters/<the GPU's one-node preset>)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

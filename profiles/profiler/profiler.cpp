@@ -1,7 +1,9 @@
 // ecsim-profile's run (profiler.hpp): plan, ceilings, one timed entry per planned call (the
-// fastest variant kept), the profile file, and a report that says what was measured, what was
-// skipped and why, how the grouped-GEMM methods compared and how well the entries predict each
-// other (leave-one-out, the check tests/unit runs over the analytic profiles).
+// fastest variant kept), the NCCL collectives when several GPUs are visible, the profile file,
+// and a report that says what was measured, what was skipped and why, how the grouped-GEMM
+// methods compared, how well the entries predict each other (leave-one-out, the check tests/unit
+// runs over the analytic profiles) and how well the simulator's collective model predicts the
+// measured collectives (comm/collective_check.hpp).
 #include "profiler/profiler.hpp"
 
 #include <cublas_v2.h>
@@ -16,8 +18,10 @@
 #include <optional>
 #include <sstream>
 
+#include "comm/collective_check.hpp"
 #include "core/atomic_file.hpp"
 #include "core/errors.hpp"
+#include "core/json_input.hpp"
 #include "core/units.hpp"
 #include "cost/analytic_model.hpp"
 #include "cost/compute_cost.hpp"
@@ -27,6 +31,8 @@
 #include "gemm.cuh"
 #include "precondition.hpp"
 #include "profiler/ceilings.hpp"
+#include "profiler/collective_runs.hpp"
+#include "profiler/collective_sweep.hpp"
 #include "profiler/device_buffers.hpp"
 #include "profiler/device_info.hpp"
 #include "profiler/kernel_runs.hpp"
@@ -44,6 +50,7 @@ constexpr std::uint64_t kSeed = 0xEC51D0001ull;
 constexpr TimingMethod kMethod{3, 20, 100, 5.0};
 constexpr double kEntryOverheadS = 0.5e-3;  // syncs, the hold kernel, cuBLAS's first call per shape
 constexpr double kProgressEveryS = 15;
+constexpr double kCommunicatorInitS = 2;  // ncclCommInitAll per rank count (a guess for --list)
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -62,14 +69,39 @@ std::string shape_text(const OpShape& shape) {
   return out + "}";
 }
 
-// The GPU table's row for the device (it prices the plan: caps and order only).
-GpuSpec planning_gpu(const std::string& name) {
-  static const std::array<std::pair<const char*, const char*>, 4> rows{
-      {{"H100", "H100-SXM"}, {"H200", "H200-SXM"}, {"A100", "A100-SXM-80GB"}, {"B200", "B200"}}};
-  for (const auto& [token, row] : rows) {
-    if (name.find(token) != std::string::npos) return *find_gpu(row);
+// A device name's GPU table row (it prices the plan: caps and order only) and the one-node
+// cluster preset of that GPU (scenarios/clusters/), whose collective model the measured
+// collectives are compared with. Other devices are planned as the first row.
+struct DeviceRow {
+  const char* token;    // in the device's name
+  const char* gpu;      // GPU table row
+  const char* cluster;  // scenarios/clusters/ preset
+};
+constexpr std::array<DeviceRow, 4> kDeviceRows{{{"H100", "H100-SXM", "dgx-h100.json"},
+                                                {"H200", "H200-SXM", "hgx-h200.json"},
+                                                {"A100", "A100-SXM-80GB", "dgx-a100.json"},
+                                                {"B200", "B200", "dgx-b200.json"}}};
+
+const DeviceRow& device_row(const std::string& device_name) {
+  for (const DeviceRow& row : kDeviceRows) {
+    if (device_name.find(row.token) != std::string::npos) return row;
   }
-  return *find_gpu("H100-SXM");
+  return kDeviceRows[0];
+}
+
+GpuSpec planning_gpu(const std::string& device_name) { return *find_gpu(device_row(device_name).gpu); }
+
+// --cluster, or the preset of the GPU table row `gpu_row` (every row of the table has one).
+ClusterSpec collective_cluster(const ProfilerOptions& o, const std::string& gpu_row) {
+  std::filesystem::path file = o.cluster;
+  if (file.empty()) {
+    const char* preset = kDeviceRows[0].cluster;
+    for (const DeviceRow& row : kDeviceRows) {
+      if (gpu_row == row.gpu) preset = row.cluster;
+    }
+    file = std::filesystem::path("scenarios") / "clusters" / preset;
+  }
+  return parse_cluster(Node::root(load_json_file(file)));
 }
 
 // Seconds the timing loop takes over a call predicted to run `ns` per run (timing.hpp's rule).
@@ -105,6 +137,29 @@ void print_plan(const SweepPlan& plan, const std::string& gpu, std::ostream& log
   for (const auto& [family, n] : plan.without_kernel) {
     log << "  no kernel in kernels/ yet, left to the analytic model: " << family << " " << n << "\n";
   }
+}
+
+void print_collective_plan(const std::vector<PlannedCollective>& plan, int gpus, SweepSize size,
+                           const ClusterSpec& cluster, std::ostream& log) {
+  const auto ranks = collective_rank_counts(gpus);
+  double total = kCommunicatorInitS * static_cast<double>(ranks.size());
+  for (const PlannedCollective& c : plan) total += entry_seconds(c.predicted_ns);
+  log << "collectives (NCCL, measured when 2 or more GPUs are visible; planned for " << gpus << "): " << plan.size()
+      << " entries, predicted " << std::fixed << std::setprecision(0) << total << " s (the model of " << cluster.name
+      << ", plus " << kCommunicatorInitS << " s per rank count for the communicators)\n";
+  if (plan.empty()) return;
+  log << "  ranks";
+  for (const std::int64_t n : ranks) log << " " << n;
+  log << "; bytes per rank";
+  for (const std::int64_t b : collective_sizes(size)) log << " " << format_bytes(Bytes{double(b)});
+  log << "\n  ";
+  std::string last;
+  for (const PlannedCollective& c : plan) {
+    if (c.ranks != ranks.front() || last == collective_name(c.kind)) continue;
+    log << (last.empty() ? "" : ", ") << collective_name(c.kind) << " " << collective_dtype(c.kind);
+    last = collective_name(c.kind);
+  }
+  log << "\n";
 }
 
 struct VariantTiming {
@@ -301,6 +356,9 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
     if (!gpu) throw InputError("--gpu: unknown GPU '" + options.planning_gpu + "'");
     const SweepPlan plan = plan_sweep(options.models_dir, size, *gpu, kernel_exists, chosen);
     print_plan(plan, gpu->name, log);
+    const ClusterSpec cluster = collective_cluster(options, gpu->name);
+    print_collective_plan(plan_collectives(options.planning_gpu_count, size, cluster, chosen),
+                          options.planning_gpu_count, size, cluster, log);
     if (!options.csv.empty()) write_file_atomic(options.csv, plan_csv_text(plan));
     return {};
   }
@@ -313,6 +371,12 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
       << device.cuda_driver << "), cuBLAS " << device.cublas << "; " << device.device_count << " GPU(s) visible\n";
   const SweepPlan plan = plan_sweep(options.models_dir, size, gpu, kernel_exists, chosen);
   print_plan(plan, gpu.name, log);
+  // Read before measuring, so that a bad cluster file stops the run before it spends GPU time.
+  const std::optional<ClusterSpec> cluster =
+      device.device_count > 1 ? std::optional(collective_cluster(options, gpu.name)) : std::nullopt;
+  const std::vector<PlannedCollective> collective_plan =
+      cluster ? plan_collectives(device.device_count, size, *cluster, chosen) : std::vector<PlannedCollective>{};
+  if (cluster) print_collective_plan(collective_plan, device.device_count, size, *cluster, log);
 
   CudaSession session;
   const RunContext ctx = session.context();
@@ -362,11 +426,27 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
       break;
     }
   }
-  if (device.device_count > 1) {
-    log << "collectives: " << device.device_count
-        << " GPUs visible, but this profiler measures one GPU's kernels; no NCCL sweep was run\n";
+  CollectiveSweepResult collectives;
+  if (!cluster) {
+    log << "collectives: skipped, " << device.device_count << " GPU visible\n";
+  } else if (!failure.empty()) {
+    log << "collectives: not measured, the kernel sweep stopped on an error\n";
+  } else if (collective_plan.empty()) {
+    log << "collectives: none selected by --family\n";
   } else {
-    log << "collectives: skipped (one GPU visible; NCCL collectives need several)\n";
+    log << "collectives: " << collective_plan.size() << " entries over " << device.device_count << " GPUs, "
+        << nccl_version() << "\n"
+        << std::flush;
+    const auto out_of_time = [&] { return options.time_limit_s > 0 && seconds_since(start) > options.time_limit_s; };
+    collectives = measure_collectives(collective_plan, kMethod, out_of_time, log);
+    if (collectives.not_started > 0) {
+      log << "time limit of " << options.time_limit_s << " s reached: " << collectives.not_started
+          << " planned collectives not measured\n";
+    }
+    if (!collectives.failure.empty()) {
+      failure = "collective " + collectives.failure;
+      log << "collectives stopped at " << collectives.failure << "\n";
+    }
   }
 
   Profile profile;
@@ -383,6 +463,10 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
     profile.ops.push_back({e.call->call.op, e.call->call.dtype, e.call->call.shape, t.p10_ns, t.p50_ns, t.p90_ns,
                            t.samples});
   }
+  for (const MeasuredCollective& c : collectives.measured) {
+    profile.collectives.push_back({collective_name(c.call.kind), c.call.ranks, Bytes{double(c.call.bytes)},
+                                   c.timing.p10_ns, c.timing.p50_ns, c.timing.p90_ns});
+  }
   const std::filesystem::path out =
       options.out.empty() ? std::filesystem::path("profiles") / (device_slug(device.name) + ".json") : options.out;
   write_profile(out, profile);
@@ -398,10 +482,13 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   log << "leave-one-out over the measured profile: " << loo.predicted << " of " << loo.entries
       << " entries priced from their neighbours, error median " << std::setprecision(1) << 100 * loo.median
       << "%, p90 " << 100 * loo.p90 << "%, max " << 100 * loo.max << "% (" << loo.worst << ")\n";
-  log << "wrote " << out.string() << " (" << reread.ops.size() << " entries)\n";
+  if (!reread.collectives.empty()) print_collective_check(check_collectives(reread.collectives, *cluster), log);
+  log << "wrote " << out.string() << " (" << reread.ops.size() << " entries, " << reread.collectives.size()
+      << " collectives)\n";
   if (!failure.empty()) {
     throw RuntimeFailure("measurement stopped at " + failure + "; " + out.string() + " holds the " +
-                         std::to_string(reread.ops.size()) + " entries measured before it");
+                         std::to_string(reread.ops.size()) + " entries and " +
+                         std::to_string(reread.collectives.size()) + " collectives measured before it");
   }
   return out;
 }

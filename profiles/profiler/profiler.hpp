@@ -1,5 +1,6 @@
 // ecsim-profile as a library: plan the sweep (sweeps.hpp), measure the ceilings (ceilings.hpp)
-// and every planned call with the timing loop (timing.hpp), write the profile file (schema
+// and every planned call with the timing loop (timing.hpp), with two or more GPUs the NCCL
+// collectives (collective_sweep.hpp, collective_runs.hpp), write the profile file (schema
 // "ecsim.profile/1", source "measured", simulator/cost/profile_file.cpp) and report how the
 // measurement went. main.cpp only parses the command line and calls run_profiler.
 #pragma once
@@ -20,6 +21,8 @@ struct ProfilerOptions {
   std::vector<std::string> families;          // only these profile families; empty: all
   bool list_only = false;                     // print the plan and its predicted time; needs no GPU
   std::string planning_gpu = "H100-SXM";      // the GPU table row that prices the plan when listing
+  int planning_gpu_count = 8;                 // GPUs the listed collective plan assumes
+  std::filesystem::path cluster;              // the collectives' cluster model; empty: the GPU's preset
   std::string command;                        // recorded in tool.command
   std::string git_sha;                        // recorded in tool.git_sha
 };

@@ -2,6 +2,8 @@
 // neighbours and from the analytic model elsewhere; the two counts go into PricingStats.
 #include "cost/compute_cost.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <unordered_map>
 #include <utility>
@@ -81,10 +83,26 @@ Nanos ComputeCostModel::optimizer_step(double params) const {
   return kernel(optimizer_kernel(params));
 }
 
+std::string profile_device_mismatch(const ProfileDevice& device, const GpuSpec& gpu) {
+  auto lower = [](std::string v) {
+    std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return v;
+  };
+  const std::string name = lower(device.name), row = lower(gpu.name);
+  const std::string family = row.substr(0, row.find('-'));
+  const bool same_family = name.find(family) != std::string::npos;
+  const bool pcie_for_sxm = name.find("pcie") != std::string::npos && row.find("sxm") != std::string::npos;
+  if (same_family && !pcie_for_sxm) return "";
+  return "made on " + device.name + ", not an " + gpu.name + ": its times price another card";
+}
+
 std::string ComputeCostModel::description() const {
   if (!profile_) return "analytic " + gpu_.name;
-  return "profile " + profile_->file.string() + " (" + profile_->source + ", " + profile_->device.name + ", " +
-         std::to_string(profile_->ops.size()) + " kernel shapes)";
+  std::string d = "profile " + profile_->file.string() + " (" + profile_->source + ", " + profile_->device.name + ", " +
+                  std::to_string(profile_->ops.size()) + " kernel shapes)";
+  const std::string mismatch = profile_device_mismatch(profile_->device, gpu_);
+  if (!mismatch.empty()) d += " WARNING: " + mismatch;
+  return d;
 }
 
 }  // namespace ecsim

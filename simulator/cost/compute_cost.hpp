@@ -112,7 +112,9 @@ class ComputeCostModel {
   // RMSProp with momentum keeps as many fp32 states and moves the same bytes).
   Nanos optimizer_step(double params) const;
   const PricingStats& stats() const { return *stats_; }
-  std::string description() const;  // "profile profiles/h100-sxm.json (measured, ...)" or "analytic H100-SXM"
+  // "profile profiles/h100-sxm.json (measured, ...)" or "analytic H100-SXM"; a profile made on
+  // another card than the scenario's says so (profile_device_mismatch).
+  std::string description() const;
 
  private:
   ComputeCostModel() = default;
@@ -122,6 +124,11 @@ class ComputeCostModel {
   std::shared_ptr<const ProfileIndex> index_;  // per-family sweeps built from the profile
   std::shared_ptr<PriceCache> cache_;          // priced calls by (family, dtype, shape)
 };
+
+// Empty when a profile made on `device` can price `gpu`; otherwise why not ("measured on NVIDIA A100-SXM4-80GB,
+// not an H100-SXM"). The GPU table's family (the name before its first '-', e.g. "h100") must
+// appear in the device's name, and a PCIe card does not price an SXM row.
+std::string profile_device_mismatch(const ProfileDevice& device, const GpuSpec& gpu);
 
 // The analytic estimate of one kernel call (roofline x efficiency curve); also what
 // profiles/make_analytic_profile writes into profiles/<gpu>-analytic.json.

@@ -14,6 +14,11 @@ using MatchKey = std::tuple<std::int64_t, std::string, std::int64_t, std::int64_
 
 std::string kind_of(const std::string& name, const std::string& phase) { return name + " (" + phase + ")"; }
 
+// What ecsim-run times (kernels/runner/op_plan.hpp): every compute task and the expert-parallel
+// all-to-alls ("ep.dispatch", "ep.combine"), which it runs on its compute stream. Gradient
+// reductions and TP / PP transfers are not timed per op there, so they are not matched.
+bool measured_by_runner(const Task& t) { return !t.is_comm || t.label.rfind("ep.", 0) == 0; }
+
 }  // namespace
 
 Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const ComputeCostModel& cost) {
@@ -35,11 +40,11 @@ Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const 
   v.predicted_peak_memory_bytes = sim.memory.peak().value;
   v.measured_peak_memory_bytes = run.peak_memory_bytes;
 
-  // Predicted compute tasks by key; a measured rank maps to its stage's simulated rank.
+  // Predicted tasks that the runner measures, by key; a measured rank maps to its stage's simulated rank.
   std::map<MatchKey, std::vector<std::size_t>> predicted;
   for (std::size_t t = 0; t < sim.graph.tasks.size(); ++t) {
     const Task& task = sim.graph.tasks[t];
-    if (task.is_comm) continue;
+    if (!measured_by_runner(task)) continue;
     const std::int64_t stage = sim.graph.rank_stage[static_cast<std::size_t>(task.rank)];
     predicted[{stage, task.label, task.layer, task.micro_batch, phase_name(task.phase)}].push_back(t);
   }

@@ -1,7 +1,8 @@
 // Prediction laid over measurement: the run's configuration is simulated exactly (its scenario,
 // layout and layer count), operators are matched by (pipeline stage of the rank, label, layer,
 // micro-batch, pass) with the kernel family checked, and the errors are summed per operator kind
-// and per step.
+// and per step. Matched: compute tasks and the expert-parallel all-to-alls ("all_to_all" labelled
+// "ep.dispatch" / "ep.combine"); other collectives are not timed per op by ecsim-run.
 #pragma once
 
 #include <string>

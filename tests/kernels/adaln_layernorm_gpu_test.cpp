@@ -12,11 +12,6 @@ using namespace ecsim;
 namespace {
 
 // Inputs rounded to bf16 once; the reference sees exactly what the kernel sees.
-std::vector<double> rounded(std::size_t n, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
-  const auto v = test::uniform(n, seed, lo, hi);
-  return test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(v)));
-}
-
 }  // namespace
 
 TEST_CASE("adaln layernorm kernels match the reference (EC-DiT-XL rows: 4 x 256 x 1152)" *
@@ -27,8 +22,8 @@ TEST_CASE("adaln layernorm kernels match the reference (EC-DiT-XL rows: 4 x 256 
   const auto n = static_cast<std::size_t>(s.elements());
   const auto nv = static_cast<std::size_t>(s.vector_elements());
   // An offset mean (x in [-1, 3)) checks that the variance is taken about the mean.
-  const auto x = rounded(n, seed, -1, 3), shift = rounded(nv, seed + 1), scale = rounded(nv, seed + 2);
-  const auto dy = rounded(n, seed + 3);
+  const auto x = test::rounded(n, seed, -1, 3), shift = test::rounded(nv, seed + 1), scale = test::rounded(nv, seed + 2);
+  const auto dy = test::rounded(n, seed + 3);
   const float eps = 1e-6f;
 
   test::DeviceBuffer<__nv_bfloat16> d_x(test::to_bf16(x)), d_shift(test::to_bf16(shift)), d_scale(test::to_bf16(scale));

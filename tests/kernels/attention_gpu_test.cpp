@@ -33,13 +33,6 @@ using namespace ecsim;
 namespace {
 
 // Inputs rounded to bf16 once; the reference sees exactly what the kernel sees.
-std::vector<double> rounded(std::size_t n, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
-  const auto v = test::uniform(n, seed, lo, hi);
-  return test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(v)));
-}
-
-std::vector<float> to_float(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
-
 double max_abs(std::span<const double> v) {
   double m = 0;
   for (double x : v) m = std::max(m, std::abs(x));
@@ -88,8 +81,8 @@ void check_attention(const ref::AttentionShape& s, std::uint64_t seed) {
   const auto nlse = static_cast<std::size_t>(s.lse_elements());
   // q in [-4, 4) makes the scores' spread about 1.3 (not ~0.3), so the softmax is peaked and the
   // running maximum moves between key tiles, which exercises the online rescaling.
-  const auto q = rounded(nq, seed, -4, 4), k = rounded(nkv, seed + 1), v = rounded(nkv, seed + 2);
-  const auto dout = rounded(nq, seed + 3);
+  const auto q = test::rounded(nq, seed, -4, 4), k = test::rounded(nkv, seed + 1), v = test::rounded(nkv, seed + 2);
+  const auto dout = test::rounded(nq, seed + 3);
   const AttentionDims d = dims_of(s);
 
   test::DeviceBuffer<__nv_bfloat16> d_q(test::to_bf16(q)), d_k(test::to_bf16(k)), d_v(test::to_bf16(v));
@@ -102,9 +95,9 @@ void check_attention(const ref::AttentionShape& s, std::uint64_t seed) {
   test::check_close("lse", test::download_double(d_lse), f.lse, {std::ldexp(1.0, -11), 0.0});
 
   const auto out_stored = test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(f.out)));
-  const auto lse_stored = test::to_double(to_float(f.lse));
+  const auto lse_stored = test::to_double(test::to_float(f.lse));
   test::DeviceBuffer<__nv_bfloat16> d_out_ref(test::to_bf16(out_stored)), d_dout(test::to_bf16(dout));
-  test::DeviceBuffer<float> d_lse_ref(to_float(lse_stored)), d_delta(nlse);
+  test::DeviceBuffer<float> d_lse_ref(test::to_float(lse_stored)), d_delta(nlse);
   test::DeviceBuffer<__nv_bfloat16> d_dq(nq), d_dk(nkv), d_dv(nkv);
   flash_attention_backward(d_q.get(), d_k.get(), d_v.get(), d_out_ref.get(), d_lse_ref.get(), d_dout.get(),
                            d_delta.get(), d_dq.get(), d_dk.get(), d_dv.get(), d, nullptr);
@@ -168,10 +161,10 @@ TEST_CASE("flash attention is deterministic: reruns match bit for bit" * doctest
   const auto nq = static_cast<std::size_t>(s.q_elements());
   const auto nkv = static_cast<std::size_t>(s.kv_elements());
   const auto nlse = static_cast<std::size_t>(s.lse_elements());
-  test::DeviceBuffer<__nv_bfloat16> d_q(test::to_bf16(rounded(nq, seed, -4, 4))),
-      d_k(test::to_bf16(rounded(nkv, seed + 1)));
-  test::DeviceBuffer<__nv_bfloat16> d_v(test::to_bf16(rounded(nkv, seed + 2))),
-      d_dout(test::to_bf16(rounded(nq, seed + 3)));
+  test::DeviceBuffer<__nv_bfloat16> d_q(test::to_bf16(test::rounded(nq, seed, -4, 4))),
+      d_k(test::to_bf16(test::rounded(nkv, seed + 1)));
+  test::DeviceBuffer<__nv_bfloat16> d_v(test::to_bf16(test::rounded(nkv, seed + 2))),
+      d_dout(test::to_bf16(test::rounded(nq, seed + 3)));
   test::DeviceBuffer<__nv_bfloat16> d_out(nq);
   test::DeviceBuffer<float> d_lse(nlse), d_delta(nlse);
   flash_attention_forward(d_q.get(), d_k.get(), d_v.get(), d_out.get(), d_lse.get(), d, nullptr);

@@ -19,24 +19,13 @@ using namespace ecsim;
 
 namespace {
 
-std::vector<double> rounded(std::size_t n, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
-  const auto v = test::uniform(n, seed, lo, hi);
-  return test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(v)));
-}
-
-std::vector<float> to_float(const std::vector<double>& v) {
-  std::vector<float> out(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i]);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("gelu kernels match the reference (2^20 + 7 elements)" * doctest::skip(!test::gpu_available())) {
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);
   const std::size_t n = (1u << 20) + 7;  // not a multiple of the block size
-  const auto x = rounded(n, seed, -5, 5), dy = rounded(n, seed + 1);
+  const auto x = test::rounded(n, seed, -5, 5), dy = test::rounded(n, seed + 1);
   test::DeviceBuffer<__nv_bfloat16> d_x(test::to_bf16(x)), d_y(n), d_dy(test::to_bf16(dy)), d_dx(n);
   gelu_fwd(d_x.get(), d_y.get(), static_cast<std::int64_t>(n), nullptr);
   gelu_bwd(d_x.get(), d_dy.get(), d_dx.get(), static_cast<std::int64_t>(n), nullptr);
@@ -52,7 +41,7 @@ TEST_CASE("gated residual kernels match the reference (4 x 256 x 1152)" * doctes
   const ref::SampleRows s{4, 256, 1152};
   const auto n = static_cast<std::size_t>(s.elements());
   const auto nv = static_cast<std::size_t>(s.vector_elements());
-  const auto x = rounded(n, seed), y = rounded(n, seed + 1), gate = rounded(nv, seed + 2), dout = rounded(n, seed + 3);
+  const auto x = test::rounded(n, seed), y = test::rounded(n, seed + 1), gate = test::rounded(nv, seed + 2), dout = test::rounded(n, seed + 3);
   test::DeviceBuffer<__nv_bfloat16> d_x(test::to_bf16(x)), d_y(test::to_bf16(y)), d_gate(test::to_bf16(gate));
   test::DeviceBuffer<__nv_bfloat16> d_out(n), d_dout(test::to_bf16(dout)), d_dy(n), d_dgate(nv);
   gate_residual_fwd(d_x.get(), d_y.get(), d_gate.get(), d_out.get(), s.batch, s.seq, s.hidden, nullptr);
@@ -73,12 +62,12 @@ TEST_CASE("adamw kernel matches the reference over three steps (2^20 + 3 fp32 va
   const AdamWHyperparameters h{1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f};
   // The reference takes the same fp32-rounded hyperparameters as the kernel.
   const ref::AdamWConfig c{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay};
-  auto p = to_float(test::uniform(n, seed)), m = to_float(test::uniform(n, seed + 1, -0.1, 0.1));
-  auto v = to_float(test::uniform(n, seed + 2, 0.0, 0.01));
+  auto p = test::to_float(test::uniform(n, seed)), m = test::to_float(test::uniform(n, seed + 1, -0.1, 0.1));
+  auto v = test::to_float(test::uniform(n, seed + 2, 0.0, 0.01));
   test::DeviceBuffer<float> d_p(p), d_m(m), d_v(v), d_g(n);
   for (std::int64_t step = 1; step <= 3; ++step) {
     CAPTURE(step);
-    const auto g = to_float(test::uniform(n, seed + 10 + static_cast<std::uint64_t>(step)));
+    const auto g = test::to_float(test::uniform(n, seed + 10 + static_cast<std::uint64_t>(step)));
     d_g.upload(g);
     adamw_step(h, step, d_p.get(), d_g.get(), d_m.get(), d_v.get(), static_cast<std::int64_t>(n), nullptr);
     ref::adamw_step(c, step, p, g, m, v);
@@ -96,7 +85,7 @@ TEST_CASE("flow loss kernels match the reference, and the loss is bitwise reprod
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);
   const std::size_t n = 64 * 256 * 16 + 5;  // 64 images x 256 tokens x 16 latent values, plus a ragged tail
-  const auto pred = rounded(n, seed), target = rounded(n, seed + 1);
+  const auto pred = test::rounded(n, seed), target = test::rounded(n, seed + 1);
   test::DeviceBuffer<__nv_bfloat16> d_pred(test::to_bf16(pred)), d_target(test::to_bf16(target)), d_dpred(n);
   test::DeviceBuffer<float> d_partials(kFlowLossPartials), d_loss(1), d_loss_again(1);
   flow_loss_fwd(d_pred.get(), d_target.get(), d_partials.get(), d_loss.get(), static_cast<std::int64_t>(n), nullptr);

@@ -17,17 +17,6 @@ using namespace ecsim;
 
 namespace {
 
-std::vector<double> rounded(std::size_t n, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
-  const auto v = test::uniform(n, seed, lo, hi);
-  return test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(v)));
-}
-
-std::vector<float> to_float(const std::vector<double>& v) {
-  std::vector<float> out(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i]);
-  return out;
-}
-
 // Runs ec_route on `logits` [T, E] and checks softmax, selection, gather, combine and their
 // backward against the reference.
 void check_expert_choice(const ExpertChoiceDims& d, const std::vector<float>& logits, std::int64_t hidden,
@@ -73,8 +62,8 @@ void check_expert_choice(const ExpertChoiceDims& d, const std::vector<float>& lo
                 wrong_slot_of << " of " << te << " slot_of entries differ from the inverse of token");
 
   // Gather (a copy: exact), combine, and the backward of both.
-  const auto x = rounded(rows, seed), ye = rounded(slot_rows, seed + 1), dy = rounded(rows, seed + 2);
-  const auto dxe = rounded(slot_rows, seed + 3);
+  const auto x = test::rounded(rows, seed), ye = test::rounded(slot_rows, seed + 1), dy = test::rounded(rows, seed + 2);
+  const auto dxe = test::rounded(slot_rows, seed + 3);
   test::DeviceBuffer<__nv_bfloat16> d_x(test::to_bf16(x)), d_xe(slot_rows), d_ye(test::to_bf16(ye)), d_y(rows);
   test::DeviceBuffer<__nv_bfloat16> d_dy(test::to_bf16(dy)), d_dye(slot_rows), d_dxe(test::to_bf16(dxe)), d_dx(rows);
   test::DeviceBuffer<float> d_dgate(slots), d_dprobs(te), d_dlogits(te);
@@ -110,7 +99,7 @@ TEST_CASE("expert choice kernels match the reference (EC-DiT training: G 1024, 6
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);
   const ExpertChoiceDims d{2048, 64, 1024, 32};
-  check_expert_choice(d, to_float(test::uniform(2048 * 64, seed, -4, 4)), 256, seed + 1);
+  check_expert_choice(d, test::to_float(test::uniform(2048 * 64, seed, -4, 4)), 256, seed + 1);
 }
 
 TEST_CASE("expert choice kernels match the reference (group not a power of two, C larger than a warp)" *
@@ -118,7 +107,7 @@ TEST_CASE("expert choice kernels match the reference (group not a power of two, 
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);
   const ExpertChoiceDims d{3 * 384, 8, 384, 96};
-  check_expert_choice(d, to_float(test::uniform(3 * 384 * 8, seed, -4, 4)), 72, seed + 1);
+  check_expert_choice(d, test::to_float(test::uniform(3 * 384 * 8, seed, -4, 4)), 72, seed + 1);
 }
 
 TEST_CASE("expert choice kernels break ties toward the lower token index, as the reference does" *
@@ -126,7 +115,7 @@ TEST_CASE("expert choice kernels break ties toward the lower token index, as the
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);
   // Logits drawn from {0, 1}: many exactly equal affinities per expert.
-  auto logits = to_float(test::uniform(512 * 16, seed));
+  auto logits = test::to_float(test::uniform(512 * 16, seed));
   for (float& l : logits) l = l < 0 ? 0.0f : 1.0f;
   check_expert_choice({512, 16, 256, 40}, logits, 64, seed + 1);
 }
@@ -135,8 +124,8 @@ TEST_CASE("router softmax kernels match the reference (T 4096, E 64)" * doctest:
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);
   const std::int64_t t = 4096, e = 64;
-  const auto logits = to_float(test::uniform(static_cast<std::size_t>(t * e), seed, -8, 8));
-  const auto dprobs = to_float(test::uniform(static_cast<std::size_t>(t * e), seed + 1));
+  const auto logits = test::to_float(test::uniform(static_cast<std::size_t>(t * e), seed, -8, 8));
+  const auto dprobs = test::to_float(test::uniform(static_cast<std::size_t>(t * e), seed + 1));
   test::DeviceBuffer<float> d_logits(logits), d_probs(logits.size()), d_dprobs(dprobs), d_dlogits(logits.size());
   router_softmax_fwd(d_logits.get(), d_probs.get(), t, e, nullptr);
   router_softmax_bwd(d_probs.get(), d_dprobs.get(), d_dlogits.get(), t, e, nullptr);

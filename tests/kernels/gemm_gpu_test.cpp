@@ -42,20 +42,11 @@ class CublasHandle {
 std::size_t size(std::int64_t n) { return static_cast<std::size_t>(n); }
 
 // Uniform in [-1, 1], rounded to bf16 so that the reference sees exactly the GPU's inputs.
-std::vector<double> rounded(std::int64_t n, std::uint64_t seed) {
-  const auto v = test::uniform(size(n), seed);
-  return test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(v)));
-}
-
-std::vector<float> to_float(const std::vector<double>& v) {
-  std::vector<float> out(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i]);
-  return out;
-}
+std::vector<double> rounded(std::int64_t n, std::uint64_t seed) { return test::rounded(size(n), seed); }
 
 // A gradient buffer's prior content: uniform in [-1, 1], rounded to fp32 as the GPU holds it.
 std::vector<double> prior_gradient(std::int64_t n, std::uint64_t seed) {
-  return test::to_double(to_float(test::uniform(size(n), seed)));
+  return test::to_double(test::to_float(test::uniform(size(n), seed)));
 }
 
 std::vector<double> absolute(std::vector<double> v) {
@@ -97,7 +88,7 @@ void check_grouped(const GroupedCase& c, GroupedGemmMethod method, std::uint64_t
   const auto dw0 = prior_gradient(g * c.k * c.n, seed + 3);
   Bf16Buffer d_x(test::to_bf16(x)), d_w(test::to_bf16(w)), d_dy(test::to_bf16(dy));
   Bf16Buffer d_y(size(m * c.n)), d_dx(size(m * c.k));
-  Fp32Buffer d_dw(size(g * c.k * c.n)), d_dw_acc(to_float(dw0));
+  Fp32Buffer d_dw(size(g * c.k * c.n)), d_dw_acc(test::to_float(dw0));
   test::DeviceBuffer<std::uint8_t> workspace(grouped_gemm_workspace_bytes(g));
   CublasHandle handle;
   const GroupedGemmDims dims{c.rows.data(), g, c.n, c.k};
@@ -131,7 +122,7 @@ void check_batched(std::int64_t batch, const GemmDims& d, std::uint64_t seed) {
   const auto dw0 = prior_gradient(batch * d.k * d.n, seed + 3);
   Bf16Buffer d_x(test::to_bf16(x)), d_w(test::to_bf16(w)), d_dy(test::to_bf16(dy));
   Bf16Buffer d_y(size(batch * d.m * d.n)), d_dx(size(batch * d.m * d.k));
-  Fp32Buffer d_dw(size(batch * d.k * d.n)), d_dw_acc(to_float(dw0));
+  Fp32Buffer d_dw(size(batch * d.k * d.n)), d_dw_acc(test::to_float(dw0));
   CublasHandle handle;
   batched_gemm(handle.get(), nullptr, batch, d, d_x.get(), d_w.get(), d_y.get());
   batched_gemm_dx(handle.get(), nullptr, batch, d, d_dy.get(), d_w.get(), d_dx.get());
@@ -157,7 +148,7 @@ void check_gemm(const GemmDims& d, std::uint64_t seed) {
   const auto dw0 = prior_gradient(d.k * d.n, seed + 3);
   Bf16Buffer d_x(test::to_bf16(x)), d_w(test::to_bf16(w)), d_dy(test::to_bf16(dy));
   Bf16Buffer d_y(size(d.m * d.n)), d_dx(size(d.m * d.k));
-  Fp32Buffer d_y32(size(d.m * d.n)), d_dw(size(d.k * d.n)), d_dw_acc(to_float(dw0));
+  Fp32Buffer d_y32(size(d.m * d.n)), d_dw(size(d.k * d.n)), d_dw_acc(test::to_float(dw0));
   CublasHandle handle;
   gemm(handle.get(), nullptr, d, d_x.get(), d_w.get(), d_y.get());
   gemm(handle.get(), nullptr, d, d_x.get(), d_w.get(), d_y32.get());
@@ -188,7 +179,7 @@ TEST_CASE("cuBLAS gemm matches the reference (m not a multiple of 16, m 1, fp32 
   check_gemm({300, 8, 1152}, seed + 20); // a router-like product: few outputs, wide input
 }
 
-TEST_CASE("cuBLAS batched gemm matches the reference (3 experts; 7 experts of capacity 1)" *
+TEST_CASE("cuBLAS batched gemm matches the reference (3 experts, and 7 experts of capacity 1)" *
           doctest::skip(!test::gpu_available())) {
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);

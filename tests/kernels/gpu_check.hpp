@@ -74,6 +74,18 @@ std::vector<double> to_double(const std::vector<T>& v) {
   return std::vector<double>(v.begin(), v.end());
 }
 
+// Uniform values already rounded to bf16 (so a kernel's bf16 input and the reference's fp64 input
+// are the same numbers).
+inline std::vector<double> rounded(std::size_t n, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
+  return to_double(std::span<const __nv_bfloat16>(to_bf16(uniform(n, seed, lo, hi))));
+}
+
+inline std::vector<float> to_float(const std::vector<double>& v) {
+  std::vector<float> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i]);
+  return out;
+}
+
 // A device allocation, poisoned when made: bytes 0xFF (NaN in bf16 and fp32) for floating
 // point, 0x7F (0x7F7F7F7F, never a valid index) for integers, so that an element a kernel fails
 // to write cannot pass a comparison.

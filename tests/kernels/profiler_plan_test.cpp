@@ -2,7 +2,8 @@
 // contract; needs no GPU. Every shape the profiler would time must be a key the simulator looks up:
 // the full plan's keys are compared with ecdit_kernel_calls (simulator/cost/analytic_profile.hpp),
 // the calls the analytic profiles are made of; every matrix call must keep the alignment its
-// cuBLAS launcher requires (n and k multiples of 8), or the profiler would skip it.
+// cuBLAS launcher requires (n and k multiples of 8), or the profiler would skip it. The collective
+// plan (profiles/profiler/collective_sweep.hpp) is checked against the sweep it promises.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -10,8 +11,10 @@
 #include <set>
 #include <string>
 
+#include "core/json_input.hpp"
 #include "cost/analytic_profile.hpp"
 #include "hardware/gpu.hpp"
+#include "profiler/collective_sweep.hpp"
 #include "profiler/device_buffers.hpp"
 #include "profiler/device_info.hpp"
 #include "profiler/kernel_runs.hpp"
@@ -63,6 +66,10 @@ TEST_CASE("the profiler plans only shapes the simulator prices, with launchable 
                                "permute_bwd", "unpermute", "unpermute_bwd"}) {
       CHECK_MESSAGE(families[family] > 0, family << " is not swept");
     }
+    // Token choice comes from the family's two baselines (XXL top-2), which the quick sweep leaves out.
+    for (const char* family : {"tc_route", "tc_route_bwd"}) {
+      CHECK_MESSAGE((families[family] > 0) == (size == SweepSize::kFull), family << " swept " << families[family]);
+    }
     // Families without a kernel are counted, never planned.
     for (const auto& [family, n] : plan.without_kernel) {
       CHECK_FALSE(has_kernel(family));
@@ -107,4 +114,59 @@ TEST_CASE("a device name becomes a profile file name") {
   CHECK(device_slug("NVIDIA H100 80GB HBM3") == "h100-80gb-hbm3");
   CHECK(device_slug("NVIDIA H200") == "h200");
   CHECK(device_slug("  ") == "gpu");
+}
+
+TEST_CASE("the collective plan: every op, power-of-two rank counts, nccl-tests sizes, model times") {
+  const ClusterSpec dgx = parse_cluster(
+      Node::root(load_json_file(std::filesystem::path(ECSIM_SOURCE_DIR) / "scenarios" / "clusters" / "dgx-h100.json")));
+  const FamilyFilter all = [](const std::string&) { return true; };
+  using Sizes = std::vector<std::int64_t>;
+  constexpr std::int64_t kKiB = 1024, kMiB = kKiB * kKiB;
+  CHECK(collective_rank_counts(1).empty());
+  CHECK(collective_rank_counts(2) == Sizes{2});
+  CHECK(collective_rank_counts(6) == Sizes{2, 4});
+  CHECK(collective_rank_counts(8) == Sizes{2, 4, 8});
+  CHECK(collective_sizes(SweepSize::kFull) ==
+        Sizes{8 * kKiB, 64 * kKiB, kMiB, 4 * kMiB, 16 * kMiB, 64 * kMiB, 256 * kMiB, 1024 * kMiB});
+  CHECK(collective_sizes(SweepSize::kQuick) == Sizes{64 * kKiB, kMiB, 16 * kMiB, 256 * kMiB});
+  CHECK(plan_collectives(1, SweepSize::kFull, dgx, all).empty());
+
+  // 8 GPUs: 3 rank counts x 4 collectives x 8 sizes, one communicator at a time.
+  const auto plan = plan_collectives(8, SweepSize::kFull, dgx, all);
+  REQUIRE(plan.size() == 3 * 4 * 8);
+  std::map<std::string, std::int64_t> per_op;
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    const PlannedCollective& c = plan[i];
+    CAPTURE(collective_name(c.kind));
+    CAPTURE(c.ranks);
+    CAPTURE(c.bytes);
+    ++per_op[collective_name(c.kind)];
+    // Each rank's share is whole elements.
+    CHECK(c.bytes % (c.ranks * static_cast<std::int64_t>(collective_dtype_bytes(c.kind))) == 0);
+    CHECK(c.predicted_ns > 0);
+    if (i > 0) {
+      CHECK(plan[i - 1].ranks <= c.ranks);
+      // Within one op and rank count, sizes grow and so does the model's time.
+      if (plan[i - 1].ranks == c.ranks && plan[i - 1].kind == c.kind) {
+        CHECK(plan[i - 1].bytes < c.bytes);
+        CHECK(plan[i - 1].predicted_ns < c.predicted_ns);
+      }
+    }
+  }
+  CHECK(per_op == std::map<std::string, std::int64_t>{{"all_gather", 24}, {"all_reduce", 24}, {"all_to_all", 24},
+                                                      {"reduce_scatter", 24}});
+  // The gradient sums in fp32 (the simulator's default grad_dtype), data movement in bf16.
+  CHECK(std::string(collective_dtype(CollectiveKind::kAllReduce)) == "fp32");
+  CHECK(std::string(collective_dtype(CollectiveKind::kReduceScatter)) == "fp32");
+  CHECK(std::string(collective_dtype(CollectiveKind::kAllGather)) == "bf16");
+  CHECK(std::string(collective_dtype(CollectiveKind::kAllToAll)) == "bf16");
+
+  // --family picks collectives by name; a group larger than the preset's node has no model time.
+  const FamilyFilter only_a2a = [](const std::string& f) { return f == "all_to_all"; };
+  const auto a2a = plan_collectives(16, SweepSize::kQuick, dgx, only_a2a);
+  REQUIRE(a2a.size() == 4 * 4);  // ranks 2..16, 4 quick sizes
+  for (const PlannedCollective& c : a2a) {
+    CHECK(c.kind == CollectiveKind::kAllToAll);
+    CHECK((c.predicted_ns > 0) == (c.ranks <= 8));
+  }
 }

@@ -5,6 +5,9 @@
 //     each op's parameter count equals the simulator's (simulator/model/op.cpp formulas);
 //   - the ops the runner times equal the simulator's ops (name, label, layer) in order, and the
 //     CPU-reference model's traced forward;
+//   - with expert parallelism, the EP all-to-alls sit where the simulator's step builder puts its
+//     comm tasks, the EP and expert-DP groups are plan_layout's, and the gradient ranges tile the
+//     flat buffer with each expert slice reduced over the expert-DP group;
 //   - what the runner cannot run (token choice) is an InputError naming the file and JSON path.
 #include <doctest/doctest.h>
 
@@ -13,10 +16,15 @@
 #include <string>
 #include <vector>
 
+#include <algorithm>
+#include <set>
+
 #include "core/errors.hpp"
+#include "engine/step_builder.hpp"
 #include "model/model_ops.hpp"
 #include "model_ref/flow_batch.hpp"
 #include "model_ref/model.hpp"
+#include "runner/expert_parallel.hpp"
 #include "runner/op_plan.hpp"
 #include "runner/param_layout.hpp"
 #include "runner/run_config.hpp"
@@ -35,12 +43,35 @@ std::vector<model_ref::TracedOp> simulator_forward(const ModelSpec& m, std::int6
   return ops;
 }
 
-// The runner's plan for `layers` blocks of a scenario's model.
-runner::RunConfig config_of(const std::string& scenario, std::int64_t layers) {
+// The runner's plan for `layers` blocks of a scenario's model, launched on `world` processes.
+runner::RunConfig config_of(const std::string& scenario, std::int64_t layers, std::int64_t world = 1) {
   runner::RunOptions o;
   o.scenario = kSource / "scenarios" / "validation" / scenario;
   o.layers = layers;
-  return runner::resolve_run_config(o, 1);
+  return runner::resolve_run_config(o, world);
+}
+
+// The simulator's tasks of rank 0, micro-batch 0, in one pass, that the runner times: compute
+// tasks and the EP all-to-alls (validate/validation.cpp matches the same ones).
+std::vector<model_ref::TracedOp> simulated_tasks(const runner::RunConfig& rc, TaskPhase phase) {
+  const auto cost = ComputeCostModel::analytic(rc.scenario.cluster->gpu);
+  const TaskGraph g = build_step_graph(rc.scenario, rc.plan, cost);
+  std::vector<model_ref::TracedOp> ops;
+  for (const Task& t : g.tasks) {
+    if (t.rank != 0 || t.phase != phase || t.micro_batch != 0) continue;
+    if (t.is_comm && t.label.rfind("ep.", 0) != 0) continue;
+    ops.push_back({t.name, t.label, t.layer});
+  }
+  return ops;
+}
+
+// Ranks sharing a node, at most, among `ranks` (nodes of `per_node` GPUs in rank order).
+std::int64_t most_on_one_node(const std::vector<int>& ranks, std::int64_t per_node) {
+  std::map<std::int64_t, std::int64_t> on;
+  for (int r : ranks) ++on[r / per_node];
+  std::int64_t most = 0;
+  for (const auto& [node, n] : on) most = std::max(most, n);
+  return most;
 }
 
 }  // namespace
@@ -129,10 +160,151 @@ TEST_CASE("runner: a scenario fixes the micro-batching, the seed and the layout 
   CHECK(rc.layout_string.find("mbs=16") != std::string::npos);
 }
 
+TEST_CASE("runner: with ep > 1 the EP all-to-alls sit where the simulator's step builder puts them") {
+  const runner::RunConfig rc = config_of("xl-8e-ep2.json", 4, 2);
+  REQUIRE(rc.plan.layout.ep == 2);
+  const auto forward = runner::model_forward_plan(rc.model, 2);
+  const auto backward = runner::model_backward_plan(rc.model, 2);
+  CHECK(forward == simulated_tasks(rc, TaskPhase::kForward));
+  CHECK(backward == simulated_tasks(rc, TaskPhase::kBackward));
+  // Blocks 1 and 3 are MoE (every 2, from the second): permute, dispatch ... combine, unpermute.
+  const auto at = [&](const std::vector<model_ref::TracedOp>& ops, const char* label, std::int64_t layer) {
+    const auto it = std::find_if(ops.begin(), ops.end(), [&](const auto& op) {
+      return op.label == label && op.layer == layer;
+    });
+    return it - ops.begin();
+  };
+  for (std::int64_t layer : {1, 3}) {
+    CAPTURE(layer);
+    const auto d = at(forward, "ep.dispatch", layer), c = at(forward, "ep.combine", layer);
+    REQUIRE(d < static_cast<std::ptrdiff_t>(forward.size()));
+    CHECK(forward[static_cast<std::size_t>(d)].op == "all_to_all");
+    CHECK(forward[static_cast<std::size_t>(d - 1)].label == "moe.dispatch_gather");
+    CHECK(forward[static_cast<std::size_t>(d + 1)].label == "moe.expert_fc1");
+    CHECK(forward[static_cast<std::size_t>(c + 1)].label == "moe.combine");
+    const auto bc = at(backward, "ep.combine", layer), bd = at(backward, "ep.dispatch", layer);
+    CHECK(backward[static_cast<std::size_t>(bc)].op == "all_to_all");
+    CHECK(backward[static_cast<std::size_t>(bc - 1)].op == "unpermute_bwd");
+    CHECK(backward[static_cast<std::size_t>(bd + 1)].op == "permute_bwd");
+  }
+  // Without expert parallelism there are none, and a dense block never has them.
+  const auto plain = runner::model_forward_plan(rc.model, 1);
+  CHECK(forward.size() == plain.size() + 4);
+  CHECK(std::none_of(plain.begin(), plain.end(), [](const auto& op) { return op.op == "all_to_all"; }));
+  CHECK(runner::backward_name("all_to_all") == "all_to_all");
+}
+
+TEST_CASE("runner: EP and expert-DP groups are plan_layout's, in Megatron rank order") {
+  Scenario s = load_scenario(kSource / "scenarios" / "validation" / "xl-8e-ep2.json");
+  s.cluster->gpus = 32;  // four nodes of 8
+  s.run.global_batch = 32 * 8;
+  for (const char* flag : {"dp=32,ep=4", "dp=32,ep=8", "dp=16,tp=2,ep=4", "dp=8,tp=2,pp=2,ep=2"}) {
+    CAPTURE(flag);
+    const LayoutPlan plan = plan_layout(s, apply_layout_flag(*s.layout, flag), "--layout");
+    std::set<std::vector<int>> ep_groups, edp_groups;
+    for (int rank = 0; rank < plan.gpus; ++rank) {
+      CAPTURE(rank);
+      const runner::RankGroups g = runner::rank_groups(plan, rank);
+      CHECK(static_cast<std::int64_t>(g.ep.size()) == plan.ep_group.ranks);
+      CHECK(static_cast<std::int64_t>(g.expert_dp.size()) == plan.expert_dp_group.ranks);
+      CHECK(most_on_one_node(g.ep, s.cluster->gpus_per_node) == plan.ep_group.ranks_per_node);
+      CHECK(most_on_one_node(g.expert_dp, s.cluster->gpus_per_node) == plan.expert_dp_group.ranks_per_node);
+      CHECK(g.ep[static_cast<std::size_t>(g.ep_rank)] == rank);
+      // A rank's EP group and its expert-DP group meet in the rank alone: one owner per expert slice.
+      std::vector<int> both;
+      std::set_intersection(g.ep.begin(), g.ep.end(), g.expert_dp.begin(), g.expert_dp.end(), std::back_inserter(both));
+      CHECK(both == std::vector<int>{rank});
+      // The expert-DP peers own the same experts: they sit at the same EP rank of their groups.
+      for (int peer : g.expert_dp) CHECK(runner::rank_groups(plan, peer).ep_rank == g.ep_rank);
+      ep_groups.insert(g.ep);
+      edp_groups.insert(g.expert_dp);
+    }
+    // Each family partitions the ranks (every rank lands in exactly one group of each).
+    CHECK(static_cast<std::int64_t>(ep_groups.size()) * plan.ep_group.ranks == plan.gpus);
+    CHECK(static_cast<std::int64_t>(edp_groups.size()) * plan.expert_dp_group.ranks == plan.gpus);
+  }
+  // dp=32, ep=4, tp=1: EP groups are 4 consecutive ranks, expert-DP groups every 4th rank.
+  const LayoutPlan plan = plan_layout(s, apply_layout_flag(*s.layout, "dp=32,ep=4"), "--layout");
+  const runner::RankGroups g = runner::rank_groups(plan, 6);
+  CHECK(g.ep == std::vector<int>{4, 5, 6, 7});
+  CHECK(g.ep_rank == 2);
+  CHECK(g.expert_dp == std::vector<int>{2, 6, 10, 14, 18, 22, 26, 30});
+}
+
+TEST_CASE("runner: the gradient ranges tile the buffer, expert slices go to the expert-DP group") {
+  const runner::RunConfig rc = config_of("xl-8e-ep2.json", 4, 2);
+  const model_ref::ParamLayout layout = runner::device_param_layout(rc.model);
+  std::int64_t expert_params = 0;
+  for (const auto& t : layout.tensors) {
+    if (t.name.find(".moe.expert_") != std::string::npos) expert_params += t.ref.size;
+  }
+  REQUIRE(expert_params > 0);
+  using runner::GradReduce;
+  std::vector<std::vector<runner::GradRange>> plans;
+  for (int ep_rank : {0, 1}) {
+    CAPTURE(ep_rank);
+    const runner::ExpertShard shard = runner::expert_shard(rc.model.experts, 2, ep_rank);
+    CHECK(shard.first == 4 * ep_rank);
+    CHECK(shard.count == 4);
+    const auto ranges = runner::grad_sync_plan(layout, shard);
+    std::map<GradReduce, std::int64_t> total;
+    std::int64_t next = 0;
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+      CAPTURE(i);
+      CHECK(ranges[i].offset == next);  // in order, no gap, no overlap
+      CHECK(ranges[i].count > 0);
+      if (i > 0) CHECK(ranges[i].reduce != ranges[i - 1].reduce);  // adjacent ranges of one kind are merged
+      next = ranges[i].offset + ranges[i].count;
+      total[ranges[i].reduce] += ranges[i].count;
+    }
+    CHECK(next == layout.total);
+    CHECK(total[GradReduce::kAllRanks] == layout.total - expert_params);
+    CHECK(total[GradReduce::kExpertDataParallel] == expert_params / 2);
+    CHECK(total[GradReduce::kNotOwned] == expert_params / 2);
+    // Block 1's fc1 weights [E, d, f]: EP rank 1's slice starts at expert 4.
+    const model_ref::ExpertsRef& x = layout.blocks[1].moe_ffn.experts;
+    const std::int64_t owned_at = x.fc1_weight.offset + ep_rank * 4 * x.hidden * x.width;
+    CHECK(std::any_of(ranges.begin(), ranges.end(), [&](const runner::GradRange& r) {
+      return r.reduce == GradReduce::kExpertDataParallel && r.offset == owned_at;
+    }));
+    plans.push_back(ranges);
+  }
+  // The two EP ranks own complementary slices and all-reduce the same non-expert ranges (NCCL pairs them).
+  for (std::size_t i = 0; i < plans[0].size(); ++i) {
+    if (plans[0][i].reduce == GradReduce::kExpertDataParallel) CHECK(plans[1][i].reduce == GradReduce::kNotOwned);
+    if (plans[0][i].reduce == GradReduce::kAllRanks) CHECK(plans[1][i] == plans[0][i]);
+  }
+  // Without expert parallelism, and for a dense model, the buffer is one range over all ranks.
+  const runner::GradRange whole{0, layout.total, GradReduce::kAllRanks};
+  CHECK(runner::grad_sync_plan(layout, runner::expert_shard(rc.model.experts, 1, 0)) ==
+        std::vector<runner::GradRange>{whole});
+  const runner::RunConfig dense = config_of("xl-dense-b8.json", 4);
+  const model_ref::ParamLayout dense_layout = runner::device_param_layout(dense.model);
+  CHECK(runner::grad_sync_plan(dense_layout, runner::expert_shard(dense.model.experts, 1, 0)) ==
+        std::vector<runner::GradRange>{{0, dense_layout.total, GradReduce::kAllRanks}});
+}
+
+TEST_CASE("runner: an expert-parallel layout runs when ep divides the experts and the launch has its GPUs") {
+  runner::RunOptions o;
+  o.scenario = kSource / "scenarios" / "validation" / "xl-8e-ep2.json";
+  const runner::RunConfig rc = runner::resolve_run_config(o, 2);
+  CHECK(rc.layout_string.find("ep=2") != std::string::npos);
+  CHECK(rc.micro_batches == 1);
+  CHECK_THROWS_WITH_AS(runner::resolve_run_config(o, 1), doctest::Contains("the layout needs 2 GPUs"), InputError);
+  o.layout = "ep=3";
+  CHECK_THROWS_WITH_AS(runner::resolve_run_config(o, 2), doctest::Contains("--layout: ep: 3 does not divide 8 experts"),
+                       InputError);
+  o.layout = "dp=1,ep=2";
+  CHECK_THROWS_AS(runner::resolve_run_config(o, 2), InputError);  // dp x tp x pp is not the cluster's 2 GPUs
+  o.scenario = kSource / "scenarios" / "validation" / "xl-dense-b8.json";
+  o.layout = "ep=2";
+  CHECK_THROWS_WITH_AS(runner::resolve_run_config(o, 1), doctest::Contains("needs a model with experts"), InputError);
+}
+
 TEST_CASE("runner: token-choice models and layouts it cannot run are input errors naming where") {
   const ModelSpec tc = load_model_or_scenario(kSource / "scenarios" / "models" / "ecdit-xxl-16e-tc-top2.json");
   CHECK_THROWS_WITH_AS(runner::model_config_from_spec(tc, "tc.json"),
-                       doctest::Contains("tc.json: /model/moe/routing/kind: token-choice routing has no GPU kernels"),
+                       doctest::Contains("tc.json: /model/moe/routing/kind: ecsim-run trains expert-choice and dense models only"),
                        InputError);
   runner::RunOptions o;
   o.scenario = kSource / "scenarios" / "validation" / "xl-8e-b8.json";

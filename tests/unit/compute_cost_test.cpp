@@ -296,6 +296,23 @@ TEST_CASE("pricing from a profile: inside the measured range from neighbours, ou
   CHECK(model.optimizer_step(0) == Nanos{});
 }
 
+TEST_CASE("a profile made on another card than the scenario's GPU says so") {
+  const GpuSpec h100_row = h100();
+  ProfileDevice measured{"NVIDIA H100 80GB HBM3", 132, parse_bytes("80GB"), 1980, "550.54", "12.4"};
+  CHECK(profile_device_mismatch(measured, h100_row).empty());
+  CHECK(profile_device_mismatch({"H100-SXM", 132, parse_bytes("80GB"), 0, "", ""}, h100_row).empty());  // analytic
+  CHECK(profile_device_mismatch(measured, *find_gpu("H200-SXM")) ==
+        "made on NVIDIA H100 80GB HBM3, not an H200-SXM: its times price another card");
+  measured.name = "NVIDIA H100 PCIe";
+  CHECK_FALSE(profile_device_mismatch(measured, h100_row).empty());  // PCIe clocks and HBM2e, not SXM's
+
+  // The description carries the warning, so every summary and JSON that names the costs shows it.
+  const ComputeCostModel on_a100 = ComputeCostModel::from_profile(h100_analytic_profile(), *find_gpu("A100-SXM-80GB"));
+  CHECK(on_a100.description().find("WARNING: made on H100-SXM, not an A100-SXM-80GB") != std::string::npos);
+  CHECK(ComputeCostModel::from_profile(h100_analytic_profile(), h100_row).description().find("WARNING") ==
+        std::string::npos);
+}
+
 TEST_CASE("pricing from a profile: the default scenario's kernels all lie inside the analytic profile") {
   // EC-DiT-M-64E training, TP 2, EP 64, 8 images per micro-batch (scenarios/ecdit-m-64e-train.json).
   const Scenario s = default_scenario();

@@ -48,7 +48,7 @@ TaskGraph one_rank() {
 
 }  // namespace
 
-TEST_CASE("a stream runs its tasks in order; dependencies across streams wait") {
+TEST_CASE("a stream runs its tasks in order, dependencies across streams wait") {
   TaskGraph g = one_rank();
   const TaskId a = compute(g, 0, 10, {});
   const TaskId b = compute(g, 0, 5, {});       // same stream: after a
@@ -76,7 +76,7 @@ TEST_CASE("critical path of a known graph: A(10) -> {B(5), C(20)} -> D(1) is A, 
   CHECK(path == std::vector<TaskId>{a, c, d});
 }
 
-TEST_CASE("overlap: a transfer shorter than the compute hides completely; a longer one is exposed") {
+TEST_CASE("overlap: a transfer shorter than the compute hides completely, a longer one is exposed") {
   for (const double bytes : {5000.0, 15000.0}) {
     TaskGraph g = one_rank();
     compute(g, 0, 100, {});
@@ -89,7 +89,7 @@ TEST_CASE("overlap: a transfer shorter than the compute hides completely; a long
   }
 }
 
-TEST_CASE("transfers on one port share its bandwidth fairly; on different tiers they do not") {
+TEST_CASE("transfers on one port share its bandwidth fairly, on different tiers they do not") {
   TaskGraph g = one_rank();
   const TaskId x = transfer(g, 0, StreamKind::kDp, 1000, 100, 0, {});
   const TaskId y = transfer(g, 0, StreamKind::kEp, 1000, 100, 0, {});
@@ -114,7 +114,7 @@ TEST_CASE("a share changes when a transfer joins halfway") {
   CHECK(r.timing[static_cast<std::size_t>(y)].finish.value == 20);  // 500 B shared, 500 B alone
 }
 
-TEST_CASE("overlapping phases run together on their own ports; the stage ends with the slower") {
+TEST_CASE("overlapping phases run together on their own ports, the stage ends with the slower") {
   // NVLink phase 1000 B at 100 B/ns (10 ns) overlapped by a network phase 300 B at 10 B/ns (30 ns),
   // then a second NVLink stage of 500 B (5 ns): 30 + 5 = 35 ns.
   TaskGraph g = one_rank();

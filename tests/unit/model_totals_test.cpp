@@ -51,7 +51,7 @@ TEST_CASE("MoE totals reproduce dense + (E-1)(L/2) 8d^2 (ANCHORS.md)") {
   CHECK(moe - dense == doctest::Approx(31 * 14 * (8 * d * d + 5 * d) + router));
 }
 
-TEST_CASE("token choice top-2 has the same parameters as expert choice; inference variants too") {
+TEST_CASE("token choice top-2 has the same parameters as expert choice, inference variants too") {
   CHECK(summary("ecdit-xxl-32e-tc-top2.json").params_total == summary("ecdit-xxl-32e.json").params_total);
   const auto infer = summary("ecdit-m-64e-infer.json");
   CHECK(infer.params_total == summary("ecdit-m-64e.json").params_total);

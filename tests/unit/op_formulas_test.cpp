@@ -113,7 +113,7 @@ TEST_CASE("expert parallel: each rank computes its experts for all EP ranks' tok
   CHECK(fc1.sharding == ParamSharding::kExpertParallel);
 }
 
-TEST_CASE("token choice with capacity pads every expert to capacity; dropless is ragged") {
+TEST_CASE("token choice with capacity pads every expert to capacity, dropless is ragged") {
   const ModelSpec m = load("ecdit-xxl-32e-tc-top2.json");
   // 8 images x 128 tokens = 1024 tokens, top-2 over 32 experts, capacity factor 1: ceil(1024*2/32) = 64.
   CHECK(token_choice_capacity(m, 1024) == 64);

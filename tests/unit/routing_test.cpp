@@ -308,7 +308,7 @@ TEST_CASE("a routing sample with uniform loads reproduces the deterministic step
   CHECK(run_engine(build_step_graph(s, p, cost, &sample)).makespan > deterministic);
 }
 
-TEST_CASE("sampled steps: same seed identical, another seed different; skew slows dropless token choice") {
+TEST_CASE("sampled steps: same seed identical, another seed different, skew slows dropless token choice") {
   Scenario s = load_scenario(kSource / "scenarios" / "ecdit-xxl-32e-train.json");
   s.model.moe.routing.kind = RoutingKind::kTokenChoice;
   s.model.moe.routing.top_k = 2;
@@ -365,7 +365,7 @@ TEST_CASE("ecsim simulate prints and writes the step-time distribution when rout
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("ecsim compare-routing on XXL-32E prints the table; expert choice drops and pads nothing") {
+TEST_CASE("ecsim compare-routing on XXL-32E prints the table, expert choice drops and pads nothing") {
   const auto dir = std::filesystem::temp_directory_path() / "ecsim_compare_routing_test";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);

@@ -63,7 +63,43 @@ TEST_CASE("validate matches every operator and reports the distortion per kind a
   CHECK(j["per_op"].size() == v.per_kind.size());
 }
 
-TEST_CASE("ecsim validate from files; a bad run file exits 2 naming its path") {
+TEST_CASE("validate matches the expert-parallel all-to-alls that ecsim-run times, and no other collective") {
+  // ecsim-run times "all_to_all" labelled ep.dispatch / ep.combine (kernels/runner/op_plan.hpp).
+  const auto file = std::filesystem::path(ECSIM_SOURCE_DIR) / "scenarios" / "validation" / "xl-8e-ep2.json";
+  const Scenario s = load_scenario(file);
+  const auto cost = ComputeCostModel::analytic(s.cluster->gpu);
+  const SimulationResult sim = simulate(s, plan_layout(s), cost);
+  MeasuredRun run = run_from_simulation(sim, 1.0, {1.0});
+  const std::size_t compute_ops = run.ops.size();
+  std::int64_t other_comm = 0;
+  for (std::size_t t = 0; t < sim.graph.tasks.size(); ++t) {
+    const Task& task = sim.graph.tasks[t];
+    if (!task.is_comm) continue;
+    if (task.label.rfind("ep.", 0) != 0) {
+      ++other_comm;
+      continue;
+    }
+    const auto& tt = sim.engine.timing[t];
+    const double ns = static_cast<double>((tt.finish - tt.start).value);
+    run.ops.push_back({sim.graph.rank_ids[static_cast<std::size_t>(task.rank)], task.name, task.label, task.layer,
+                       task.micro_batch, phase_name(task.phase), 2.0 * ns});
+  }
+  REQUIRE(run.ops.size() > compute_ops);  // the MoE layers' dispatch and combine, forward and backward
+  CHECK(other_comm > 0);                  // the gradient all-reduces: not measured, not expected
+  const Validation v = validate_run(s, run, cost);
+  CHECK(v.matched == static_cast<std::int64_t>(run.ops.size()));
+  CHECK(v.unmatched_measured == 0);
+  CHECK(v.unmatched_predicted == 0);
+  bool found = false;
+  for (const auto& k : v.per_kind) {
+    if (k.kind != "all_to_all (forward)") continue;
+    found = true;
+    CHECK(k.error() == doctest::Approx(1 / 2.0 - 1));  // measured twice the prediction
+  }
+  CHECK(found);
+}
+
+TEST_CASE("ecsim validate from files, a bad run file exits 2 naming its path") {
   const Scenario s = load_scenario(kGolden / "xl-dense-1gpu.json");
   const auto cost = ComputeCostModel::analytic(s.cluster->gpu);
   const SimulationResult sim = simulate(s, plan_layout(s), cost);
