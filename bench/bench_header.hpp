@@ -21,12 +21,6 @@ inline std::string utc_now() {
   return buf;
 }
 
-inline std::string command_line(int argc, char** argv) {
-  std::string command = argv[0];
-  for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
-  return command;
-}
-
 inline void print_header(const profiler::DeviceInfo& d, const std::string& command, const profiler::TimingMethod& m,
                          std::ostream& out) {
   out << "# card: " << d.name << " (" << d.sms << " SMs, L2 " << d.l2_bytes / (1 << 20) << " MiB, max SM clock "

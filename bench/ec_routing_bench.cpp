@@ -22,6 +22,7 @@
 
 #include "bench_header.hpp"
 #include "bench_session.hpp"
+#include "cli/tool_main.hpp"
 #include "cublas_check.hpp"
 #include "cuda_check.hpp"
 #include "ec_permute.cuh"
@@ -121,24 +122,15 @@ int main(int argc, char** argv) {
   CLI::App app{"Expert-choice routing (router GEMM, softmax, top-C, gather) against the PyTorch anchors"};
   bool quick = false;
   app.add_flag("--quick", quick, "64 experts only");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;  // --help, or bad input
-  }
-  try {
+  if (auto rc = cli::parse_or_exit(app, argc, argv)) return *rc;
+  return cli::run_reporting_errors("ecsim-bench-ec-routing", [&] {
     Bench b(kMethod, 0xEC0E7ull);
-    bench::print_header(b.device, bench::command_line(argc, argv), kMethod, std::cout);
+    bench::print_header(b.device, cli::command_line(argc, argv), kMethod, std::cout);
     std::cout << std::left << std::setw(34) << "case" << std::right << std::setw(10) << "p50 ms" << std::setw(10)
               << "p10 ms" << std::setw(10) << "p90 ms" << "  note\n";
     for (const Anchor& a : kAnchors) {
       routing_case(b, a, 64);
       if (!quick) routing_case(b, a, 8);
     }
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+  });
 }

@@ -26,6 +26,7 @@
 
 #include "bench_header.hpp"
 #include "bench_session.hpp"
+#include "cli/tool_main.hpp"
 #include "cublas_check.hpp"
 #include "cuda_check.hpp"
 #include "gemm.cuh"
@@ -128,15 +129,10 @@ int main(int argc, char** argv) {
   CLI::App app{"Expert GEMMs: batched against a single GEMM of equal FLOPs, ragged loop against grouped-batched"};
   bool quick = false;
   app.add_flag("--quick", quick, "the anchor shapes only, without the extra expert counts");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;  // --help, or bad input
-  }
-  try {
+  if (auto rc = cli::parse_or_exit(app, argc, argv)) return *rc;
+  return cli::run_reporting_errors("ecsim-bench-expert-gemm", [&] {
     Bench b(kMethod, 0xBE4C11ull);
-    bench::print_header(b.device, bench::command_line(argc, argv), kMethod, std::cout);
+    bench::print_header(b.device, cli::command_line(argc, argv), kMethod, std::cout);
 
     std::cout << std::left << std::setw(44) << "case (rows x n x k)" << std::right << std::setw(10) << "p50 ms"
               << std::setw(10) << "p10 ms" << std::setw(10) << "p90 ms" << std::setw(10) << "TFLOP/s" << "  note\n";
@@ -154,9 +150,5 @@ int main(int argc, char** argv) {
     // Token choice top-2 over 65536 tokens: 131072 rows.
     ragged_case(b, 64, 131072, 8192, 2048);
     if (!quick) ragged_case(b, 8, 131072, 8192, 2048);
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+  });
 }

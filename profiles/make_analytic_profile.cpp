@@ -12,8 +12,7 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
+#include "cli/tool_main.hpp"
 #include "core/atomic_file.hpp"
 #include "core/errors.hpp"
 #include "cost/analytic_profile.hpp"
@@ -48,11 +47,9 @@ int main(int argc, char** argv) {
   app.add_option("--gpu", gpus, "GPU kinds from the hardware table")->capture_default_str();
   app.add_option("--out-dir", out_dir, "where <gpu>-analytic.json goes")->capture_default_str();
   app.add_option("--models", models_dir, "folder holding the EC-DiT model files")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-
-  std::string command = std::filesystem::path(argv[0]).filename().string();
-  for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
-  try {
+  if (auto rc = ecsim::cli::parse_or_exit(app, argc, argv)) return *rc;
+  const std::string command = ecsim::cli::command_line(argc, argv);
+  return ecsim::cli::run_reporting_errors("ecsim-analytic-profile", [&] {
     const auto calls = ecsim::ecdit_kernel_calls(ecsim::load_ecdit_family(models_dir));
     for (const auto& name : gpus) {
       const auto gpu = ecsim::find_gpu(name);
@@ -66,12 +63,5 @@ int main(int argc, char** argv) {
       ecsim::write_file_atomic(file, text);
       std::cout << file.string() << ": " << p.ops.size() << " kernel shapes, " << text.size() << " bytes\n";
     }
-  } catch (const ecsim::InputError& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+  });
 }

@@ -7,7 +7,7 @@
 
 #include <iostream>
 
-#include "core/errors.hpp"
+#include "cli/tool_main.hpp"
 #include "runner/runner.hpp"
 
 int main(int argc, char** argv) {
@@ -25,21 +25,9 @@ int main(int argc, char** argv) {
   app.add_option("--trace", o.trace, "write a Chrome trace (Perfetto) of one measured step");
   app.add_option("--json", o.json, "write the measured run (schema ecsim.run/1) for `ecsim validate`");
   app.add_option("--seed", o.seed, "seed of the weights and data (0: the scenario's run.seed)")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;  // --help, or bad input
-  }
-  try {
+  if (auto rc = ecsim::cli::parse_or_exit(app, argc, argv)) return *rc;
+  return ecsim::cli::run_reporting_errors("ecsim-run", [&] {
     ecsim::runner::ProcessGroup group(&argc, &argv);
     ecsim::runner::run(o, group, std::cout);
-  } catch (const ecsim::InputError& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+  });
 }

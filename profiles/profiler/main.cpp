@@ -11,7 +11,7 @@
 #include <iostream>
 #include <string>
 
-#include "core/errors.hpp"
+#include "cli/tool_main.hpp"
 #include "profiler/profiler.hpp"
 
 #ifndef ECSIM_GIT_SHA
@@ -38,24 +38,8 @@ int main(int argc, char** argv) {
   app.add_option("--cluster", o.cluster,
                  "cluster file whose collective model the measured collectives are compared with "
                  "(default: scenarios/clusters/<the GPU's one-node preset>)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;  // --help, or bad input
-  }
-
-  o.command = std::filesystem::path(argv[0]).filename().string();
-  for (int i = 1; i < argc; ++i) o.command += std::string(" ") + argv[i];
+  if (auto rc = ecsim::cli::parse_or_exit(app, argc, argv)) return *rc;
+  o.command = ecsim::cli::command_line(argc, argv);
   o.git_sha = ECSIM_GIT_SHA;
-  try {
-    ecsim::profiler::run_profiler(o, std::cout);
-  } catch (const ecsim::InputError& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+  return ecsim::cli::run_reporting_errors("ecsim-profile", [&] { ecsim::profiler::run_profiler(o, std::cout); });
 }

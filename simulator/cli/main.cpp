@@ -10,7 +10,7 @@
 #include "app/report_command.hpp"
 #include "app/simulate_command.hpp"
 #include "app/validate_command.hpp"
-#include "core/errors.hpp"
+#include "cli/tool_main.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"ecsim: predicts step time, throughput, memory and communication of training "
@@ -96,25 +96,13 @@ int main(int argc, char** argv) {
   report->add_option("--md", report_opts.markdown_out, "write the same numbers as Markdown tables")->option_text("FILE");
   report->add_option("--title", report_opts.title, "the report's heading")->capture_default_str();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
-  try {
+  if (auto rc = ecsim::cli::parse_or_exit(app, argc, argv)) return *rc;
+  return ecsim::cli::run_reporting_errors("ecsim", [&] {
     if (*model) ecsim::run_model_command(model_opts, std::cout);
     if (*simulate) ecsim::run_simulate_command(sim_opts, std::cout);
     if (*compare_routing) ecsim::run_compare_routing_command(routing_opts, std::cout);
     if (*plan) ecsim::run_plan_command(plan_opts, std::cout);
     if (*validate) ecsim::run_validate_command(val_opts, std::cout);
     if (*report) ecsim::run_report_command(report_opts, std::cout);
-  } catch (const ecsim::InputError& e) {
-    std::cerr << "ecsim: error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "ecsim: failed: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+  });
 }
