@@ -5,8 +5,6 @@
 //   build/bin/ecsim-analytic-profile --gpu H100-SXM --out-dir profiles
 #include <algorithm>
 #include <cctype>
-#include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -15,6 +13,7 @@
 #include "cli/tool_main.hpp"
 #include "core/atomic_file.hpp"
 #include "core/errors.hpp"
+#include "core/utc_time.hpp"
 #include "cost/analytic_profile.hpp"
 
 #ifndef ECSIM_GIT_SHA
@@ -22,15 +21,6 @@
 #endif
 
 namespace {
-
-std::string utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string file_name(std::string gpu) {
   std::transform(gpu.begin(), gpu.end(), gpu.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -55,7 +45,7 @@ int main(int argc, char** argv) {
       const auto gpu = ecsim::find_gpu(name);
       if (!gpu) throw ecsim::InputError("--gpu: unknown GPU '" + name + "'");
       ecsim::Profile p = ecsim::make_analytic_profile(*gpu, calls);
-      p.created = utc_now();
+      p.created = ecsim::utc_now_iso8601();
       p.git_sha = ECSIM_GIT_SHA;
       p.command = command;
       const std::filesystem::path file = std::filesystem::path(out_dir) / file_name(name);

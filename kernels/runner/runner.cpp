@@ -1,14 +1,13 @@
 #include "runner/runner.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <string>
 #include <vector>
 
 #include "core/errors.hpp"
 #include "core/units.hpp"
+#include "core/utc_time.hpp"
 #include "cuda_check.hpp"
 #include "parallel/memory.hpp"
 #include "runner/device_trainer.hpp"
@@ -20,15 +19,6 @@ namespace {
 
 // AdamW as model_ref's tests train (lr 1e-4 is DiT's); the runner measures cost, not convergence.
 constexpr AdamWHyperparameters kAdamW{1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f};
-
-std::string utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string device_name() {
   int device = 0;
@@ -103,7 +93,7 @@ void run(const RunOptions& options, ProcessGroup& group, std::ostream& out) {
   record.layout = rc.layout_string;
   record.layers = rc.layers_override;
   record.device = device_name();
-  record.created = utc_now();
+  record.created = utc_now_iso8601();
   std::vector<std::vector<TimedOp>> measured;
   std::vector<double> losses;
   for (std::int64_t i = 0; i < options.warmup + options.steps; ++i) {

@@ -23,6 +23,7 @@
 #include "core/errors.hpp"
 #include "core/json_input.hpp"
 #include "core/units.hpp"
+#include "core/utc_time.hpp"
 #include "cost/analytic_model.hpp"
 #include "cost/compute_cost.hpp"
 #include "cost/interpolation.hpp"
@@ -53,15 +54,6 @@ constexpr double kProgressEveryS = 15;
 constexpr double kCommunicatorInitS = 2;  // ncclCommInitAll per rank count (a guess for --list)
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::string utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string shape_text(const OpShape& shape) {
   std::string out = "{";
@@ -453,7 +445,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   profile.source = "measured";
   const int clock = ceilings.sm_clock_under_load_mhz > 0 ? ceilings.sm_clock_under_load_mhz : device.max_sm_clock_mhz;
   profile.device = {device.name, device.sms, Bytes{double(device.hbm_bytes)}, clock, device.driver, device.cuda_runtime};
-  profile.created = utc_now();
+  profile.created = utc_now_iso8601();
   profile.git_sha = options.git_sha;
   profile.command = options.command;
   profile.matmul_ceiling = {ceilings.matmul_flops_per_s};
