@@ -1,5 +1,5 @@
 // Token-choice dispatch and combine (ops `permute`, `unpermute`):
-//   permute    xp[row] = x[row_assignment[row] / k]                  x [T, d] -> xp [rows, d]
+//   permute    xp[row] = x[row_assignment[row] / k], 0 on padding    x [T, d] -> xp [rows, d]
 //   unpermute  y[t] = sum_j gate[t, j] yp[row[t, j]] (kept picks)     yp [rows, d] -> y [T, d]
 // bf16 rows, fp32 accumulation. The unpermute and the permute's backward are token-side
 // gather-sums over the token's k picks in rank order (row_gather_sum.cuh): fixed order, no
@@ -23,7 +23,12 @@ __global__ void __launch_bounds__(kThreads)
                       int hidden) {
   const std::int64_t row = blockIdx.x;
   if (row >= offsets[experts]) return;
-  const __nv_bfloat16* src = x + static_cast<std::int64_t>(row_assignment[row] / top_k) * hidden;  // [d]
+  const int a = row_assignment[row];
+  if (a < 0) {  // padding
+    for (int c = threadIdx.x; c < hidden; c += kThreads) xp[row * hidden + c] = __float2bfloat16(0.0f);
+    return;
+  }
+  const __nv_bfloat16* src = x + static_cast<std::int64_t>(a / top_k) * hidden;  // [d]
   for (int c = threadIdx.x; c < hidden; c += kThreads) xp[row * hidden + c] = src[c];
 }
 
@@ -90,6 +95,12 @@ void tc_unpermute_bwd(const __nv_bfloat16* yp, const __nv_bfloat16* dy, const To
   check_launch(d, hidden, "tc_unpermute_bwd");
   require_pointers("tc_unpermute_bwd",
                    {{"yp", yp}, {"dy", dy}, {"row", r.row}, {"gate", r.gate}, {"dyp", dyp}, {"dgate", dgate}});
+  // Padding rows get no pick's gradient: zeros, so that the experts' weight gradients over all
+  // E C rows add nothing for them.
+  if (d.padded) {
+    CUDA_CHECK(cudaMemsetAsync(dyp, 0, static_cast<std::size_t>(d.max_rows() * hidden) * sizeof(__nv_bfloat16),
+                               stream));
+  }
   tc_unpermute_bwd_kernel<<<static_cast<unsigned>(d.assignments()), kGatherSumThreads, 0, stream>>>(
       yp, dy, r.row, r.gate, dyp, dgate, static_cast<int>(d.top_k), static_cast<int>(hidden));
   CUDA_CHECK(cudaGetLastError());

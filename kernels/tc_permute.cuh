@@ -1,8 +1,9 @@
 // Launchers for the token-choice dispatch and combine (ops `permute`, `unpermute`): the kept picks'
-// rows in expert-major order (ragged: expert e's rows are [offsets[e], offsets[e + 1])) and the
-// gate-weighted sum back to token order; kernels in tc_permute.cu, CPU reference in
-// ref/token_choice.hpp. The routing comes from tc_route.cuh. Rows past offsets[E] (the buffer is
-// sized max_rows()) are neither read nor written.
+// rows in expert-major order (expert e's rows are [offsets[e], offsets[e + 1]): packed, or E C
+// capacity rows with zero padding when TokenChoiceDims::padded) and the gate-weighted sum back to
+// token order; kernels in tc_permute.cu, CPU reference in ref/token_choice.hpp. The routing comes
+// from tc_route.cuh. Rows past offsets[E] (the buffer is sized max_rows()) are neither read nor
+// written.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -14,7 +15,7 @@
 
 namespace ecsim {
 
-// xp[row] = x[token of row]: x [T, d] -> xp [rows, d], bf16.
+// xp[row] = x[token of row], 0 on padding rows: x [T, d] -> xp [rows, d], bf16.
 void tc_permute(const __nv_bfloat16* x, const TokenChoiceRouting& r, __nv_bfloat16* xp, const TokenChoiceDims& d,
                 std::int64_t hidden, cudaStream_t stream);
 
@@ -27,8 +28,8 @@ void tc_permute_bwd(const __nv_bfloat16* dxp, const TokenChoiceRouting& r, __nv_
 void tc_unpermute(const __nv_bfloat16* yp, const TokenChoiceRouting& r, __nv_bfloat16* y, const TokenChoiceDims& d,
                   std::int64_t hidden, cudaStream_t stream);
 
-// dyp[row] = gate * dy[t] [rows, d] bf16; dgate[t, j] = <dy[t], yp[row]> [T, k] fp32, 0 for a
-// dropped pick.
+// dyp[row] = gate * dy[t] [rows, d] bf16 (0 on padding rows); dgate[t, j] = <dy[t], yp[row]>
+// [T, k] fp32, 0 for a dropped pick.
 void tc_unpermute_bwd(const __nv_bfloat16* yp, const __nv_bfloat16* dy, const TokenChoiceRouting& r,
                       __nv_bfloat16* dyp, float* dgate, const TokenChoiceDims& d, std::int64_t hidden,
                       cudaStream_t stream);

@@ -8,8 +8,10 @@
 //      a block exclusive scan of the runs' counts): a pick's place among its expert's picks is
 //      its position in token order, which decides capacity. T k E reads: 8M at T = 64K, k = 2,
 //      E = 64, a few microseconds on an H100, far below the expert GEMMs.
-//   3. offsets: one block scans the kept counts (min(count, capacity), or count when dropless).
-//   4. rows: row = offsets[expert] + position for kept picks, and its inverse row_assignment.
+//   3. offsets: one block scans the kept counts (min(count, capacity), or count when dropless), or
+//      the capacity of every expert when padded.
+//   4. rows: row = offsets[expert] + position for kept picks, and its inverse row_assignment (-1
+//      on padding rows).
 // CPU reference: ref/token_choice.hpp. Test: ctest -R "token choice" (tests/kernels/
 // token_choice_gpu_test.cpp; skipped without a GPU).
 #include <algorithm>
@@ -96,13 +98,16 @@ __global__ void __launch_bounds__(kScanThreads)
   if (threadIdx.x == 0) counts[e] = total;
 }
 
-// One block: offsets[e] = kept rows of experts before e; offsets[E] = all kept rows.
+// One block: offsets[e] = rows of experts before e (kept rows, or the capacity each when padded);
+// offsets[E] = all of them.
 __global__ void __launch_bounds__(kScanThreads)
-    tc_offsets_kernel(const int* __restrict__ counts, int* __restrict__ offsets, int experts, int capacity) {
+    tc_offsets_kernel(const int* __restrict__ counts, int* __restrict__ offsets, int experts, int capacity,
+                      bool padded) {
   const int e = threadIdx.x;
-  const int kept = e < experts ? (capacity < 0 ? counts[e] : min(counts[e], capacity)) : 0;
+  int rows = 0;
+  if (e < experts) rows = padded ? capacity : (capacity < 0 ? counts[e] : min(counts[e], capacity));
   int total = 0;
-  const int before = block_exclusive_scan<kScanThreads>(kept, total);
+  const int before = block_exclusive_scan<kScanThreads>(rows, total);
   if (e < experts) offsets[e] = before;
   if (e == 0) offsets[experts] = total;
 }
@@ -154,6 +159,7 @@ unsigned warp_blocks(std::int64_t tokens) {
 }  // namespace
 
 std::int64_t TokenChoiceDims::max_rows() const {
+  if (padded) return experts * capacity;
   return dropless() ? assignments() : std::min(assignments(), experts * capacity);
 }
 
@@ -168,6 +174,8 @@ void check_token_choice_dims(const TokenChoiceDims& d, const char* op) {
           name + ": top_k " + std::to_string(d.top_k) + " outside [1, min(experts, " + std::to_string(kMaxTopK) +
               ")]");
   require(d.capacity != 0, name + ": capacity 0 would drop every pick (a negative capacity means dropless)");
+  require(!d.padded || !d.dropless(), name + ": padded rows need a capacity (dropless rows are packed)");
+  require_int32(d.max_rows(), op, "rows");
   require_int32(d.tokens * d.experts, op, "tokens * experts");
   require_int32(d.assignments(), op, "tokens * top_k");
 }
@@ -197,8 +205,12 @@ void tc_select(const float* probs, const TokenChoiceRouting& r, const TokenChoic
   tc_position_kernel<<<static_cast<unsigned>(experts), kScanThreads, 0, stream>>>(r.expert, r.row, r.counts,
                                                                                   assignments, capacity);
   CUDA_CHECK(cudaGetLastError());
-  tc_offsets_kernel<<<1, kScanThreads, 0, stream>>>(r.counts, r.offsets, experts, capacity);
+  tc_offsets_kernel<<<1, kScanThreads, 0, stream>>>(r.counts, r.offsets, experts, capacity, d.padded);
   CUDA_CHECK(cudaGetLastError());
+  // Rows no pick fills (padding) keep -1: bytes 0xFF.
+  if (d.padded) {
+    CUDA_CHECK(cudaMemsetAsync(r.row_assignment, 0xFF, static_cast<std::size_t>(d.max_rows()) * sizeof(int), stream));
+  }
   tc_rows_kernel<<<elementwise_blocks(d.assignments(), kThreads), kThreads, 0, stream>>>(
       r.expert, r.offsets, r.row, r.row_assignment, assignments);
   CUDA_CHECK(cudaGetLastError());

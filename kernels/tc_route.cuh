@@ -22,6 +22,10 @@ struct TokenChoiceDims {
   std::int64_t top_k = 0;      // k in [1, min(E, kMaxTopK)]
   std::int64_t capacity = -1;  // rows per expert; < 0: dropless
   bool normalize_gates = false;
+  // With a capacity: every expert's rows start at e C and all E C rows are used (the capacity
+  // buffers of GShard, which the simulator prices as a batched GEMM); rows no pick fills are zeros
+  // in the permuted buffer and in the unpermute's gradient. Otherwise the kept rows are packed.
+  bool padded = false;
 
   bool dropless() const { return capacity < 0; }
   std::int64_t assignments() const { return tokens * top_k; }
@@ -38,9 +42,9 @@ struct TokenChoiceRouting {
   float* gate = nullptr;          // [T, k] fp32: the affinity, or over the sum of the k picked
   int* row = nullptr;             // [T, k] row in the permuted buffer, -1 when dropped
   int* counts = nullptr;          // [E] picks asked of each expert, before dropping
-  int* offsets = nullptr;         // [E + 1] kept rows per expert, prefix-summed: expert e's rows are
-                                  //   [offsets[e], offsets[e + 1]), in token order; offsets[E] = rows
-  int* row_assignment = nullptr;  // [max_rows] the pick t * k + j each used row holds
+  int* offsets = nullptr;         // [E + 1] where expert e's rows start, in token order: kept rows
+                                  //   prefix-summed, or e C when padded; offsets[E] = rows used
+  int* row_assignment = nullptr;  // [max_rows] the pick t * k + j each row holds, -1 for padding
 };
 
 // Softmax of logits [T, E] fp32 into probs [T, E] fp32, then tc_select.

@@ -41,7 +41,8 @@ left() { echo $((budget - (SECONDS - start))); }
 # The campaign: scenario (scenarios/validation/NAME.json), the blocks it runs, and its processes
 # (one per GPU, under mpirun; skipped, with the reason in the table, where fewer GPUs are visible).
 configs=(
-  "xl-dense-b8 8" "xl-dense-b16 8" "xl-8e-b8 8" "xl-16e-b8 8" "xl-32e-b8 8" "xl-32e-b16 8"
+  "xl-dense-b8 8" "xl-dense-b16 8" "xl-8e-b8 8" "xl-8e-tc-b8 8" "xl-8e-tc-dropless-b8 8" "xl-16e-b8 8"
+  "xl-32e-b8 8" "xl-32e-b16 8"
   "m-dense-b8 2" "m-8e-b8 2" "m-16e-b16 2" "m-32e-b8 2" "xl-8e-ep2 8 2"
 )
 visible_gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)

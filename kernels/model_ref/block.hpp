@@ -8,7 +8,7 @@
 //   cross_attn.*        q, kv, attention, out
 //   cross_attn.residual residual_add     X2 = X1 + cross
 //   ffn.norm            adaln_layernorm  LN(X2) (1 + scale_ffn) + shift_ffn
-//   ffn.* | moe.*       dense FFN (dense_ffn.hpp) or expert-choice MoE FFN (moe_ffn.hpp)
+//   ffn.* | moe.*       dense FFN (dense_ffn.hpp) or MoE FFN, expert or token choice (moe_ffn.hpp)
 //   ffn.residual        gate_residual    out = X2 + gate_ffn * ffn
 // Without text the cross-attention ops are absent. The backward returns dX and dc; c feeds every
 // block's modulation, so the model adds the blocks' dc.

@@ -22,6 +22,12 @@ std::int64_t ModelConfig::capacity() const {
       std::floor(static_cast<double>(group_tokens) * capacity_factor / static_cast<double>(experts)));
 }
 
+std::int64_t ModelConfig::token_choice_capacity(std::int64_t tokens) const {
+  if (dropless()) return -1;
+  return static_cast<std::int64_t>(std::ceil(capacity_factor * static_cast<double>(tokens) *
+                                             static_cast<double>(top_k) / static_cast<double>(experts)));
+}
+
 void ModelConfig::validate() const {
   const std::string m = "model_ref config: ";
   require(hidden > 0 && layers > 0 && heads > 0 && head_dim > 0 && ffn_width > 0,
@@ -46,10 +52,15 @@ void ModelConfig::validate() const {
   require(experts >= 0, m + "experts must not be negative");
   if (experts > 0) {
     require(moe_every > 0 && moe_first >= 0, m + "moe_every must be positive and moe_first not negative");
-    require(group_tokens > 0, m + "group_tokens must be positive");
-    require(capacity() >= 1 && capacity() <= group_tokens,
-            m + "capacity floor(G f_c / E) = " + str(capacity()) + " outside [1, group_tokens " + str(group_tokens) +
-                "]");
+    if (routing == Routing::kTokenChoice) {  // group_tokens is unused: the whole micro-batch is routed at once
+      require(top_k >= 1 && top_k <= experts, m + "top_k " + str(top_k) + " outside [1, experts " + str(experts) + "]");
+      require(capacity_factor >= 0, m + "capacity_factor must not be negative (0: dropless)");
+    } else {
+      require(group_tokens > 0, m + "group_tokens must be positive");
+      require(capacity() >= 1 && capacity() <= group_tokens,
+              m + "capacity floor(G f_c / E) = " + str(capacity()) + " outside [1, group_tokens " +
+                  str(group_tokens) + "]");
+    }
   }
 }
 

@@ -46,9 +46,15 @@ BlockShape::BlockShape(const model_ref::ModelConfig& c, std::int64_t images, con
       shard(own) {
   self_attn = {b, c.heads, c.kv_heads, s, s, c.head_dim, false};
   cross_attn = {b, c.heads, c.cross_kv_heads, s, c.text_tokens, c.head_dim, false};
-  if (experts > 0) {
+  if (experts > 0 && c.routing == model_ref::Routing::kTokenChoice) {
+    token_choice = true;
+    tc = {t, experts, c.top_k, c.token_choice_capacity(t), false, !c.dropless()};
+    slots = tc.max_rows();
+    gates = tc.assignments();
+  } else if (experts > 0) {
     routing = {t, experts, c.group_tokens, c.capacity()};
     slots = routing.slots();
+    gates = slots;
     per_expert = routing.groups() * routing.capacity;
     local_rows = shard.ep * per_expert;  // shard.count local_rows = slots: the dispatch moves rows, never adds any
   }
@@ -85,7 +91,7 @@ BlockScratch::BlockScratch(const model_ref::ModelConfig& c, std::int64_t images,
       dyl = array<bf16>(sh.slots * sh.d);
       dxl = array<bf16>(sh.slots * sh.d);
     }
-    dgate = array<float>(sh.slots);
+    dgate = array<float>(sh.gates);
     dprobs = array<float>(sh.t * sh.experts);
     dlogits = array<float>(sh.t * sh.experts);
     dlogits_bf16 = array<bf16>(sh.t * sh.experts);
@@ -104,6 +110,7 @@ DeviceBlock::DeviceBlock(const model_ref::ModelConfig& c, const model_ref::Block
           "DeviceBlock: a shard of " + std::to_string(shard.count) + " experts x ep " + std::to_string(shard.ep) +
               " for " + std::to_string(sh.experts) + " experts");
   require(!p_.moe || !expert_parallel() || group_ != nullptr, "DeviceBlock: ep > 1 needs a process group");
+  require(!p_.moe || !expert_parallel() || !sh.token_choice, "DeviceBlock: ep > 1 runs expert choice only");
   const std::int64_t td = sh.t * sh.d;
   mod_ = array<bf16>(sh.b * kBlockVectors * sh.d);
   vec_ = array<bf16>(kBlockVectors * sh.b * sh.d);
@@ -144,11 +151,20 @@ DeviceBlock::DeviceBlock(const model_ref::ModelConfig& c, const model_ref::Block
   if (p_.moe) {
     logits_ = array<float>(sh.t * sh.experts);
     probs_ = array<float>(sh.t * sh.experts);
-    gate_ = array<float>(sh.slots);
-    token_ = array<int>(sh.slots);
-    slot_of_ = array<int>(sh.t * sh.experts);
+    gate_ = array<float>(sh.gates);
     xe_ = array<bf16>(sh.slots * sh.d);
     ye_ = array<bf16>(sh.slots * sh.d);
+    if (sh.token_choice) {
+      tc_expert_ = array<int>(sh.tc.assignments());
+      tc_row_ = array<int>(sh.tc.assignments());
+      tc_counts_ = array<int>(sh.experts);
+      tc_offsets_ = array<int>(sh.experts + 1);
+      tc_row_assignment_ = array<int>(sh.tc.max_rows());
+      expert_rows_.assign(static_cast<std::size_t>(sh.experts), sh.tc.padded ? sh.tc.capacity : 0);
+    } else {
+      token_ = array<int>(sh.slots);
+      slot_of_ = array<int>(sh.t * sh.experts);
+    }
     if (expert_parallel()) {
       xl_ = array<bf16>(sh.slots * sh.d);
       yl_ = array<bf16>(sh.slots * sh.d);
@@ -244,49 +260,10 @@ void DeviceBlock::forward(const DeviceContext& ctx, OpTimer& timer, const Device
                         fn_rstd_.get(), sh.b, sh.s, sh.d, kLayerNormEps, st);
   }
   if (p_.moe) {
-    const model_ref::ExpertsRef& ex = p_.moe_ffn.experts;
-    {
-      auto op = timer.time("gemm", "moe.router", l, mb, f);
-      linear_fwd(ctx, m, p_.moe_ffn.router, fn_.get(), sh.t, logits_.get());  // [T, E] fp32
-    }
-    {
-      auto op = timer.time("ec_route", "moe.route", l, mb, f);
-      ec_route(logits_.get(), probs_.get(), token_.get(), gate_.get(), slot_of_.get(), sh.routing, st);
-    }
-    {
-      auto op = timer.time("permute", "moe.dispatch_gather", l, mb, f);
-      ec_gather(fn_.get(), token_.get(), xe_.get(), sh.routing, sh.d, st);  // [E, groups C, d]
-    }
-    const std::int64_t experts_here = sh.shard.count;
-    bf16* xin = expert_parallel() ? xl_.get() : xe_.get();  // [E/ep, ep groups C, d]
-    bf16* yout = expert_parallel() ? yl_.get() : ye_.get();
-    if (expert_parallel()) {
-      auto op = timer.time("all_to_all", "ep.dispatch", l, mb, f);
-      exchange(xe_.get(), xl_.get(), ProcessGroup::Exchange::kToOwners, st);
-    }
-    {
-      auto op = timer.time("batched_gemm", "moe.expert_fc1", l, mb, f);
-      batched_gemm(ctx.cublas, st, experts_here, {sh.local_rows, sh.ffn, sh.d}, xin, m.param(local(ex.fc1_weight)),
-                   u_.get());
-      bias_add(u_.get(), m.param(local(ex.fc1_bias)), experts_here, sh.local_rows, sh.ffn, st);
-    }
-    {
-      auto op = timer.time("gelu", "moe.expert_gelu", l, mb, f);
-      gelu_fwd(u_.get(), g_.get(), sh.slots * sh.ffn, st);
-    }
-    {
-      auto op = timer.time("batched_gemm", "moe.expert_fc2", l, mb, f);
-      batched_gemm(ctx.cublas, st, experts_here, {sh.local_rows, sh.d, sh.ffn}, g_.get(),
-                   m.param(local(ex.fc2_weight)), yout);
-      bias_add(yout, m.param(local(ex.fc2_bias)), experts_here, sh.local_rows, sh.d, st);
-    }
-    if (expert_parallel()) {
-      auto op = timer.time("all_to_all", "ep.combine", l, mb, f);
-      exchange(yl_.get(), ye_.get(), ProcessGroup::Exchange::kFromOwners, st);
-    }
-    {
-      auto op = timer.time("unpermute", "moe.combine", l, mb, f);
-      ec_combine(ye_.get(), slot_of_.get(), gate_.get(), yffn_.get(), sh.routing, sh.d, st);
+    if (shape_.token_choice) {
+      token_choice_forward(ctx, timer, m, mb);
+    } else {
+      expert_choice_forward(ctx, timer, m, mb);
     }
   } else {
     {
@@ -325,62 +302,10 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
                       sh.d, st);
   }
   if (p_.moe) {
-    const model_ref::ExpertsRef& ex = p_.moe_ffn.experts;
-    {
-      auto op = timer.time("unpermute_bwd", "moe.combine", l, mb, b);
-      ec_combine_bwd(ye_.get(), s.dy.get(), token_.get(), gate_.get(), s.dye.get(), s.dgate.get(), sh.routing, sh.d,
-                     st);
-    }
-    const std::int64_t experts_here = sh.shard.count;
-    const bf16* xin = expert_parallel() ? xl_.get() : xe_.get();  // [E/ep, ep groups C, d]
-    bf16* dyin = expert_parallel() ? s.dyl.get() : s.dye.get();
-    bf16* dxout = expert_parallel() ? s.dxl.get() : s.dxe.get();
-    if (expert_parallel()) {
-      // The combine's mirror: each output row's gradient goes to the rank whose expert computed it.
-      auto op = timer.time("all_to_all", "ep.combine", l, mb, b);
-      exchange(s.dye.get(), s.dyl.get(), ProcessGroup::Exchange::kToOwners, st);
-    }
-    {
-      auto op = timer.time("batched_gemm", "moe.expert_fc2", l, mb, b);
-      const GemmDims d2{sh.local_rows, sh.d, sh.ffn};
-      batched_gemm_dx(ctx.cublas, st, experts_here, d2, dyin, m.param(local(ex.fc2_weight)), s.dg.get());
-      batched_gemm_dw(ctx.cublas, st, experts_here, d2, g_.get(), dyin, m.grad(local(ex.fc2_weight)),
-                      GradientWrite::kAccumulate);
-      bias_grad(dyin, m.grad(local(ex.fc2_bias)), experts_here, sh.local_rows, sh.d, GradientWrite::kAccumulate, st);
-    }
-    {
-      auto op = timer.time("gelu_bwd", "moe.expert_gelu", l, mb, b);
-      gelu_bwd(u_.get(), s.dg.get(), s.du.get(), sh.slots * sh.ffn, st);
-    }
-    {
-      auto op = timer.time("batched_gemm", "moe.expert_fc1", l, mb, b);
-      const GemmDims d1{sh.local_rows, sh.ffn, sh.d};
-      batched_gemm_dx(ctx.cublas, st, experts_here, d1, s.du.get(), m.param(local(ex.fc1_weight)), dxout);
-      batched_gemm_dw(ctx.cublas, st, experts_here, d1, xin, s.du.get(), m.grad(local(ex.fc1_weight)),
-                      GradientWrite::kAccumulate);
-      bias_grad(s.du.get(), m.grad(local(ex.fc1_bias)), experts_here, sh.local_rows, sh.ffn,
-                GradientWrite::kAccumulate, st);
-    }
-    if (expert_parallel()) {
-      // The dispatch's mirror: the input rows' gradients go back to the ranks that routed them.
-      auto op = timer.time("all_to_all", "ep.dispatch", l, mb, b);
-      exchange(s.dxl.get(), s.dxe.get(), ProcessGroup::Exchange::kFromOwners, st);
-    }
-    {
-      auto op = timer.time("permute_bwd", "moe.dispatch_gather", l, mb, b);
-      ec_gather_bwd(s.dxe.get(), slot_of_.get(), s.dnorm.get(), sh.routing, sh.d, st);
-    }
-    {
-      // Through the gates: d affinity -> d logits (fp32), rounded once for the router's bf16 GEMMs.
-      auto op = timer.time("ec_route_bwd", "moe.route", l, mb, b);
-      ec_gate_bwd(s.dgate.get(), slot_of_.get(), s.dprobs.get(), sh.routing, st);
-      router_softmax_bwd(probs_.get(), s.dprobs.get(), s.dlogits.get(), sh.t, sh.experts, st);
-      cast_fp32_to_bf16(s.dlogits.get(), s.dlogits_bf16.get(), sh.t * sh.experts, st);
-    }
-    {
-      auto op = timer.time("gemm", "moe.router", l, mb, b);
-      linear_bwd(ctx, m, p_.moe_ffn.router, fn_.get(), s.dlogits_bf16.get(), sh.t, s.dx_router.get());
-      residual_add(s.dnorm.get(), s.dx_router.get(), s.dnorm.get(), td, st);
+    if (shape_.token_choice) {
+      token_choice_backward(ctx, timer, m, mb, s);
+    } else {
+      expert_choice_backward(ctx, timer, m, mb, s);
     }
   } else {
     {

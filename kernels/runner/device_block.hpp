@@ -14,6 +14,8 @@
 #include <cuda_bf16.h>
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "attention.cuh"
 #include "ec_route.cuh"
@@ -23,6 +25,7 @@
 #include "runner/expert_parallel.hpp"
 #include "runner/op_timer.hpp"
 #include "runner/process_group.hpp"
+#include "tc_route.cuh"
 
 namespace ecsim::runner {
 
@@ -32,11 +35,15 @@ using bf16 = __nv_bfloat16;
 // rank computes (all of them without expert parallelism).
 struct BlockShape {
   BlockShape(const model_ref::ModelConfig& c, std::int64_t images, const ExpertShard& shard);
+  // slots: the expert FFN's rows at most (expert choice: E groups C; token choice: tc.max_rows())
   std::int64_t b, s, t, d, cond, q_width, kv_width, cross_kv_width, text_rows, ffn, experts, slots, per_expert;
   ExpertShard shard;
   std::int64_t local_rows = 0;  // rows per local expert after the dispatch: ep groups C
   AttentionDims self_attn, cross_attn;
-  ExpertChoiceDims routing;  // tokens 0 when the model has no experts
+  ExpertChoiceDims routing;  // tokens 0 when the model has no experts or routes by token choice
+  bool token_choice = false;
+  TokenChoiceDims tc;        // token choice: padded to the capacity, or dropless
+  std::int64_t gates = 0;    // gate values: slots (expert choice) or T k picks (token choice)
 };
 
 // The backward's temporaries, sized for the largest block.
@@ -49,7 +56,7 @@ struct BlockScratch {
   DeviceArray<bf16> dg, du;                                        // [max(T, slots), f]
   DeviceArray<bf16> dye, dxe;                                      // [slots, d] this rank's routed rows
   DeviceArray<bf16> dyl, dxl;                                      // [slots, d] the local experts' (ep > 1)
-  DeviceArray<float> dgate;                                        // [slots]
+  DeviceArray<float> dgate;                                        // [gates]
   DeviceArray<float> dprobs, dlogits;                              // [T, E]
   DeviceArray<bf16> dlogits_bf16;                                  // [T, E]
   DeviceArray<bf16> dvec;                                          // [6, B, d] the adaLN vectors' gradients
@@ -80,6 +87,27 @@ class DeviceBlock {
   // Rows between this rank's routing order [E, groups C, d] and its local experts' [E/ep, ep groups C, d].
   void exchange(const bf16* send, bf16* recv, ProcessGroup::Exchange direction, cudaStream_t stream) const;
 
+  // The MoE FFN: fn_ [T, d] -> yffn_ [T, d], and back from s.dy into s.dnorm (device_block_expert_choice.cpp,
+  // device_block_token_choice.cpp).
+  void expert_choice_forward(const DeviceContext& ctx, OpTimer& timer, const DeviceModel& m, std::int64_t mb);
+  void expert_choice_backward(const DeviceContext& ctx, OpTimer& timer, const DeviceModel& m, std::int64_t mb,
+                              BlockScratch& s);
+  void token_choice_forward(const DeviceContext& ctx, OpTimer& timer, const DeviceModel& m, std::int64_t mb);
+  void token_choice_backward(const DeviceContext& ctx, OpTimer& timer, const DeviceModel& m, std::int64_t mb,
+                             BlockScratch& s);
+  // The router's backward, shared by both routings: `gate_bwd` writes s.dprobs from the gates'
+  // gradient; then the softmax backward, d logits in bf16, the router GEMM, its dx added to s.dnorm.
+  void router_backward(const DeviceContext& ctx, OpTimer& timer, const DeviceModel& m, std::int64_t mb,
+                       BlockScratch& s, const char* route_bwd, const std::function<void()>& gate_bwd);
+  TokenChoiceRouting token_routing() const;
+  // Token choice's expert GEMM (+ bias) over this micro-batch's rows, batched over the capacity or
+  // grouped over expert_rows_, and its backward.
+  void expert_gemm(const DeviceContext& ctx, const DeviceModel& m, model_ref::TensorRef w, model_ref::TensorRef b,
+                   const bf16* x, std::int64_t n, std::int64_t k, bf16* y) const;
+  void expert_gemm_bwd(const DeviceContext& ctx, const DeviceModel& m, model_ref::TensorRef w, model_ref::TensorRef b,
+                       const bf16* x, const bf16* dy, std::int64_t n, std::int64_t k, bf16* dx) const;
+  std::int64_t expert_rows_total() const;
+
   model_ref::ModelConfig config_;
   const ProcessGroup* group_;
   model_ref::BlockRefs p_;
@@ -100,6 +128,11 @@ class DeviceBlock {
   DeviceArray<int> token_, slot_of_;          // [slots], [T, E]
   DeviceArray<bf16> xe_, ye_;                 // [E, groups C, d] this rank's routed rows, in and out
   DeviceArray<bf16> xl_, yl_;                 // [E/ep, ep groups C, d] the local experts' (ep > 1)
+  // Token choice (gate_ [T, k]; xe_, ye_ the permuted rows [slots, d]): tc_route.cuh's buffers, and
+  // each expert's rows in this micro-batch (the capacity when padded; copied from the device when
+  // dropless).
+  DeviceArray<int> tc_expert_, tc_row_, tc_counts_, tc_offsets_, tc_row_assignment_;
+  std::vector<std::int64_t> expert_rows_;
 };
 
 }  // namespace ecsim::runner

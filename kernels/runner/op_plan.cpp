@@ -23,13 +23,16 @@ std::vector<TracedOp> block_forward_plan(const model_ref::ModelConfig& c, std::i
   }
   add("adaln_layernorm", "ffn.norm");
   if (c.is_moe_layer(layer)) {
+    const bool token_choice = c.routing == model_ref::Routing::kTokenChoice;
+    // Expert choice and padded token choice: every expert computes a fixed row count; dropless: ragged.
+    const char* expert_gemm = c.dropless() ? "grouped_gemm" : "batched_gemm";
     add("gemm", "moe.router");
-    add("ec_route", "moe.route");
+    add(token_choice ? "tc_route" : "ec_route", "moe.route");
     add("permute", "moe.dispatch_gather");
     if (ep > 1) add("all_to_all", "ep.dispatch");
-    add("batched_gemm", "moe.expert_fc1");
+    add(expert_gemm, "moe.expert_fc1");
     add("gelu", "moe.expert_gelu");
-    add("batched_gemm", "moe.expert_fc2");
+    add(expert_gemm, "moe.expert_fc2");
     if (ep > 1) add("all_to_all", "ep.combine");
     add("unpermute", "moe.combine");
   } else {

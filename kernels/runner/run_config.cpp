@@ -12,11 +12,6 @@ std::string str(std::int64_t v) { return std::to_string(v); }
 
 model_ref::ModelConfig model_config_from_spec(const ModelSpec& m, const std::string& file) {
   if (m.kind != ModelKind::kDit) throw InputError(file, "/model/kind", "ecsim-run trains diffusion transformers only");
-  if (m.moe.enabled() && m.moe.routing.kind == RoutingKind::kTokenChoice) {
-    throw InputError(file, "/model/moe/routing/kind",
-                     "ecsim-run trains expert-choice and dense models only (the token-choice kernels are "
-                     "tested alone; the runner's block and its CPU reference build no token-choice layer)");
-  }
   if (m.moe.shared_experts > 0) {
     throw InputError(file, "/model/moe/shared_experts", "shared experts are not built by ecsim-run");
   }
@@ -44,6 +39,9 @@ model_ref::ModelConfig model_config_from_spec(const ModelSpec& m, const std::str
   c.head_dim = m.attention.head_dim;
   c.ffn_width = m.ffn.width;
   c.experts = m.moe.experts;
+  c.routing = m.moe.routing.kind == RoutingKind::kTokenChoice ? model_ref::Routing::kTokenChoice
+                                                                : model_ref::Routing::kExpertChoice;
+  c.top_k = m.moe.routing.top_k;
   c.capacity_factor = m.moe.routing.capacity_factor;
   c.group_tokens = m.moe.routing.group_tokens;
   c.moe_every = m.moe.every;
@@ -131,7 +129,12 @@ RunConfig resolve_run_config(const RunOptions& o, std::int64_t world_size) {
   rc.images_per_micro_batch = l.mbs;
   rc.micro_batches = rc.plan.micro_batches;
   const std::int64_t tokens = l.mbs * rc.model.kept_tokens();
-  if (rc.model.experts > 0 && tokens % rc.model.group_tokens != 0) {
+  if (rc.model.experts > 0 && rc.model.routing == model_ref::Routing::kTokenChoice && l.ep > 1) {
+    throw InputError(where + ": expert parallelism (ep > 1) runs expert-choice models only; this model routes by "
+                             "token choice");
+  }
+  if (rc.model.experts > 0 && rc.model.routing == model_ref::Routing::kExpertChoice &&
+      tokens % rc.model.group_tokens != 0) {
     throw InputError(where + ": a micro-batch of " + str(l.mbs) + " images has " + str(tokens) +
                      " tokens, not a multiple of the routing group " + str(rc.model.group_tokens));
   }

@@ -2,7 +2,7 @@
 // against the cluster, the CPU-reference model shape the device model is built from, and the
 // micro-batching. CPU only, so that tests/kernels can check it on a machine without a GPU.
 // Everything the runner cannot execute is an InputError naming the file and the JSON path
-// (token-choice routing: the block builds expert choice only; TP, PP, recompute, ZeRO sharding).
+// (TP, PP, recompute, ZeRO sharding; expert parallelism of a token-choice model).
 // Data and expert parallelism run: ep must divide the experts and dp (plan_layout's checks).
 #pragma once
 

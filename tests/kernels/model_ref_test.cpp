@@ -5,14 +5,12 @@
 
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <cmath>
-#include <random>
 #include <set>
 #include <string>
 
-#include "gradient_check.hpp"
 #include "model_ref/trainer.hpp"
+#include "model_ref_checks.hpp"
 #include "precondition.hpp"
 
 using namespace ecsim;
@@ -20,95 +18,13 @@ using model_ref::ModelConfig;
 
 namespace {
 
-// Smaller than the default tiny model and with MaskDiT masking on, so every path the model has
-// (masking, GQA with different self and cross KV heads, dense and MoE blocks) is differentiated:
-// 8 x 8 latent, patch 2 -> 16 tokens, 8 kept per image; 2 images -> 16 tokens = one routing group,
-// C = 16 * 2 / 4 = 8.
-ModelConfig gradient_config() {
-  ModelConfig c;
-  c.hidden = 16;
-  c.heads = 4;
-  c.kv_heads = 2;
-  c.cross_kv_heads = 1;
-  c.head_dim = 4;
-  c.ffn_width = 32;
-  c.text_tokens = 4;
-  c.text_width = 12;
-  c.cond_width = 8;
-  c.timestep_freq_dim = 8;
-  c.mask_ratio = 0.5;
-  return c;
-}
-
-// The token lists of every MoE block's routing: a finite-difference step that changed one would
-// make the loss jump, and the difference quotient meaningless.
-std::vector<std::vector<std::int64_t>> routings(const model_ref::ModelForward& f) {
-  std::vector<std::vector<std::int64_t>> r;
-  for (const auto& b : f.blocks) r.push_back(b.moe.routing.token);
-  return r;
-}
-
-// The default tiny model's training: AdamW on one fixed batch, losses before each step.
-std::vector<double> train(std::uint64_t seed, std::int64_t steps) {
-  const ModelConfig c;
-  model_ref::Trainer trainer(c, seed, model_ref::InitScheme::kAdaLnZero, {3e-3, 0.9, 0.999, 1e-8, 0.0});
-  const model_ref::FlowBatch batch = model_ref::make_flow_batch(c, 2, seed + 1);
-  std::vector<double> losses;
-  for (std::int64_t s = 0; s < steps; ++s) losses.push_back(trainer.step(batch));
-  return losses;
-}
+// The default tiny model's training (model_ref_checks.hpp).
+std::vector<double> train(std::uint64_t seed, std::int64_t steps) { return test::train(ModelConfig{}, seed, steps); }
 
 }  // namespace
 
 TEST_CASE("model_ref: the loss's gradient matches central differences for samples of every tensor") {
-  const ModelConfig c = gradient_config();
-  const model_ref::Model model(c);
-  const model_ref::FlowBatch batch = model_ref::make_flow_batch(c, 2, 11);
-  // Random adaLN and final layers: under DiT's zero init most gradients would be exactly 0.
-  std::vector<double> params = model_ref::init_params(model.layout(), 7, model_ref::InitScheme::kAllRandom);
-  const model_ref::ModelForward base = model.forward(params, batch);
-  const std::vector<double> grads = model.backward(params, batch, base);
-  // Same tolerance as the references' checks (gradient_check.hpp): |fd - analytic| <= 1e-7 + 1e-6 |analytic|.
-  const test::GradTolerance tol;
-  std::mt19937_64 gen(5);
-  std::size_t checked = 0, mismatches = 0;
-  double worst = 0, worst_ratio = 0;  // largest |fd - analytic|, and its ratio to the tolerance
-  std::string worst_where;
-  for (const model_ref::NamedTensor& t : model.layout().tensors) {
-    std::uniform_int_distribution<std::int64_t> pick(0, t.ref.size - 1);
-    double largest_fd = 0;
-    for (int sample = 0; sample < 4; ++sample) {
-      const auto i = static_cast<std::size_t>(t.ref.offset + pick(gen));
-      const double x = params[i];
-      params[i] = x + tol.step;
-      const model_ref::ModelForward up = model.forward(params, batch);
-      params[i] = x - tol.step;
-      const model_ref::ModelForward down = model.forward(params, batch);
-      params[i] = x;
-      REQUIRE_MESSAGE(routings(up) == routings(base), t.name << ": a step changed the expert choice");
-      REQUIRE_MESSAGE(routings(down) == routings(base), t.name << ": a step changed the expert choice");
-      const double fd = (up.loss - down.loss) / (2 * tol.step);
-      const double err = std::abs(fd - grads[i]);
-      const double allowed = tol.atol + tol.rtol * std::abs(grads[i]);
-      if (err > allowed) {
-        ++mismatches;
-        MESSAGE(t.name << "[" << i - static_cast<std::size_t>(t.ref.offset) << "]: finite difference " << fd
-                       << ", analytic " << grads[i]);
-      }
-      if (err / allowed > worst_ratio) {
-        worst_ratio = err / allowed;
-        worst = err;
-        worst_where = t.name;
-      }
-      largest_fd = std::max(largest_fd, std::abs(fd));
-      ++checked;
-    }
-    // A tensor the loss ignored would pass with 0 = 0; every tensor here must move the loss.
-    CHECK_MESSAGE(largest_fd > 1e-6, t.name << " does not change the loss (largest |fd| " << largest_fd << ")");
-  }
-  MESSAGE(checked << " elements of " << model.layout().tensors.size() << " tensors; largest error " << worst
-                  << " (" << worst_ratio << " of the tolerance) in " << worst_where);
-  CHECK(mismatches == 0);
+  test::check_model_gradient(test::gradient_config(), 7, 11);
 }
 
 TEST_CASE("model_ref: the tiny EC-DiT cuts its loss tenfold on a fixed batch within 50 AdamW steps") {
@@ -220,6 +136,8 @@ TEST_CASE("model_ref: the forward runs the simulator's ops in its order, with it
     CHECK(trace[i].label == expected[i].label);
     CHECK(trace[i].layer == expected[i].layer);
   }
+  // The same list straight from the simulator, for the ModelSpec of this shape.
+  CHECK(trace == test::simulator_trace(c, 2));
 }
 
 TEST_CASE("model_ref: configurations the model cannot run are rejected with the reason") {

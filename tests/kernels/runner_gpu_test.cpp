@@ -7,7 +7,8 @@
 //     within 10% relative L2 error ||g - ref|| / ||ref|| (bf16 activations and fp32 accumulation;
 //     a token routed differently by a near tie moves a few rows, not the norm);
 //   - the loss falls below half its first value in 50 AdamW steps on a fixed batch;
-//   - two runs from the same seed give the same losses to the last bit (every kernel is deterministic).
+//   - two runs from the same seed give the same losses to the last bit (every kernel is deterministic);
+//   - the same for the token-choice baseline (padded to a capacity, and dropless).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -56,8 +57,17 @@ double relative_l2(std::span<const double> got, std::span<const double> ref) {
   return std::sqrt(diff / norm);
 }
 
-std::vector<double> train(std::uint64_t seed, int steps) {
-  const model_ref::ModelConfig c = tiny();
+// The tiny model routed by top-2 token choice: capacity factor 1.0 (padded rows, some picks
+// dropped), or dropless (ragged grouped GEMMs) when capacity_factor is 0.
+model_ref::ModelConfig tiny_token_choice(double capacity_factor) {
+  model_ref::ModelConfig c = tiny();
+  c.routing = model_ref::Routing::kTokenChoice;
+  c.top_k = 2;
+  c.capacity_factor = capacity_factor;
+  return c;
+}
+
+std::vector<double> train(const model_ref::ModelConfig& c, std::uint64_t seed, int steps) {
   runner::DeviceTrainer trainer(c, seed, model_ref::InitScheme::kAdaLnZero, {3e-3f, 0.9f, 0.999f, 1e-8f, 0.0f}, 2,
                                 nullptr);
   std::vector<runner::DeviceBatch> batches;
@@ -67,11 +77,8 @@ std::vector<double> train(std::uint64_t seed, int steps) {
   return losses;
 }
 
-}  // namespace
-
-TEST_CASE("runner: one step's loss and gradients match the CPU-reference model" *
-          doctest::skip(!test::gpu_available())) {
-  const model_ref::ModelConfig c = tiny();
+// One step's loss and the sampled gradients against model_ref (tolerances in the header comment).
+void check_step_against_reference(const model_ref::ModelConfig& c) {
   const std::uint64_t seed = 7;
   runner::DeviceTrainer trainer(c, seed, model_ref::InitScheme::kAllRandom, {}, 2, nullptr);
   const model_ref::FlowBatch batch = model_ref::make_flow_batch(c, 2, 11);
@@ -109,18 +116,35 @@ TEST_CASE("runner: one step's loss and gradients match the CPU-reference model" 
   CHECK(checked > 20);
 }
 
+}  // namespace
+
+TEST_CASE("runner: one step's loss and gradients match the CPU-reference model" *
+          doctest::skip(!test::gpu_available())) {
+  check_step_against_reference(tiny());
+}
+
+TEST_CASE("runner: token choice, padded to its capacity or dropless, matches the CPU-reference model" *
+          doctest::skip(!test::gpu_available())) {
+  for (const double capacity_factor : {1.0, 0.0}) {
+    CAPTURE(capacity_factor);
+    check_step_against_reference(tiny_token_choice(capacity_factor));
+  }
+}
+
 TEST_CASE("runner: the loss halves within 50 AdamW steps on a fixed batch" * doctest::skip(!test::gpu_available())) {
-  const std::vector<double> losses = train(5, 50);
+  const std::vector<double> losses = train(tiny(), 5, 50);
   CAPTURE(losses.front());
   CAPTURE(losses.back());
   CHECK(losses.back() < 0.5 * losses.front());
 }
 
 TEST_CASE("runner: two runs from one seed give bitwise equal losses" * doctest::skip(!test::gpu_available())) {
-  const std::vector<double> a = train(9, 5), b = train(9, 5);
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    CAPTURE(i);
-    CHECK(a[i] == b[i]);
+  for (const model_ref::ModelConfig& c : {tiny(), tiny_token_choice(1.0), tiny_token_choice(0.0)}) {
+    const std::vector<double> a = train(c, 9, 5), b = train(c, 9, 5);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      CAPTURE(i);
+      CHECK(a[i] == b[i]);
+    }
   }
 }
 

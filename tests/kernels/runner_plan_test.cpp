@@ -8,10 +8,13 @@
 //   - with expert parallelism, the EP all-to-alls sit where the simulator's step builder puts its
 //     comm tasks, the EP and expert-DP groups are plan_layout's, and the gradient ranges tile the
 //     flat buffer with each expert slice reduced over the expert-DP group;
-//   - what the runner cannot run (token choice) is an InputError naming the file and JSON path.
+//   - token-choice models (padded to a capacity, or dropless) are built with the simulator's ops;
+//   - what the runner cannot run (expert parallelism of token choice, ...) is an InputError naming
+//     where.
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -77,7 +80,8 @@ std::int64_t most_on_one_node(const std::vector<int>& ranks, std::int64_t per_no
 }  // namespace
 
 TEST_CASE("runner: the ops it times equal the simulator's, block by block, for every validation scenario") {
-  for (const char* file : {"xl-dense-b8.json", "xl-8e-b8.json", "xl-32e-b16.json", "m-16e-b16.json"}) {
+  for (const char* file : {"xl-dense-b8.json", "xl-8e-b8.json", "xl-32e-b16.json", "m-16e-b16.json",
+                           "xl-8e-tc-b8.json", "xl-8e-tc-dropless-b8.json"}) {
     CAPTURE(file);
     const runner::RunConfig rc = config_of(file, 4);
     const auto planned = runner::model_forward_plan(rc.model);
@@ -301,11 +305,46 @@ TEST_CASE("runner: an expert-parallel layout runs when ep divides the experts an
   CHECK_THROWS_WITH_AS(runner::resolve_run_config(o, 1), doctest::Contains("needs a model with experts"), InputError);
 }
 
-TEST_CASE("runner: token-choice models and layouts it cannot run are input errors naming where") {
+TEST_CASE("runner: token-choice models are built, padded or dropless, and layouts it cannot run are input errors") {
   const ModelSpec tc = load_model_or_scenario(kSource / "scenarios" / "models" / "ecdit-xxl-16e-tc-top2.json");
-  CHECK_THROWS_WITH_AS(runner::model_config_from_spec(tc, "tc.json"),
-                       doctest::Contains("tc.json: /model/moe/routing/kind: ecsim-run trains expert-choice and dense models only"),
+  const model_ref::ModelConfig c = runner::model_config_from_spec(tc, "tc.json");
+  CHECK(c.routing == model_ref::Routing::kTokenChoice);
+  CHECK(c.top_k == 2);
+  CHECK_FALSE(c.dropless());
+  CHECK(c.token_choice_capacity(1024) == 128);  // ceil(1.0 x 1024 x 2 / 16)
+  auto op_of = [](const model_ref::ModelConfig& m, const std::string& label) {
+    for (const auto& op : runner::model_forward_plan(m)) {
+      if (op.label == label) return op.op;
+    }
+    return std::string("none");
+  };
+  CHECK(op_of(c, "moe.route") == "tc_route");
+  CHECK(op_of(c, "moe.expert_fc1") == "batched_gemm");  // padded to the capacity, as priced
+  const runner::RunConfig dropless = config_of("xl-8e-tc-dropless-b8.json", 2);
+  CHECK(dropless.model.dropless());
+  CHECK(op_of(dropless.model, "moe.expert_fc1") == "grouped_gemm");
+
+  // Expert parallelism exchanges expert choice's fixed-size slices only.
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "ecsim_runner_plan_test";
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path file = dir / "tc-ep2.json";
+  {
+    std::ofstream out(file);
+    out << R"({"name": "tc ep2", "model": {"base": ")" << (kSource / "scenarios/models/ecdit-xl-8e.json").string()
+        << R"(", "moe": {"routing": {"kind": "token_choice", "top_k": 2, "capacity_factor": 1.25}}},
+              "cluster": {"base": ")" << (kSource / "scenarios/clusters/dgx-h100.json").string() << R"(", "gpus": 2},
+              "layout": {"dp": 2, "ep": 2, "zero": 0, "mbs": 8},
+              "run": {"mode": "train", "global_batch": 16, "optimizer": {"kind": "adamw"}}})";
+  }
+  runner::RunOptions ep;
+  ep.scenario = file;
+  ep.layers = 2;
+  CHECK_THROWS_WITH_AS(runner::resolve_run_config(ep, 2), doctest::Contains("runs expert-choice models only"),
                        InputError);
+  ep.layout = "ep=1";
+  CHECK(runner::resolve_run_config(ep, 2).plan.layout.dp == 2);  // data parallel token choice runs
+  std::filesystem::remove_all(dir);
+
   runner::RunOptions o;
   o.scenario = kSource / "scenarios" / "validation" / "xl-8e-b8.json";
   o.layout = "ep=2";
