@@ -222,6 +222,24 @@ class StepBuilder {
     }
   }
 
+  // One op of a forward pass (or of its full recomputation) with the collectives around it; `deps`
+  // becomes the last task, which is returned.
+  TaskId forward_op(std::int64_t r, const OpEntry& e, TaskPhase phase, std::int64_t layer, const ScheduleItem& it,
+                    std::vector<TaskId>& deps) {
+    TaskId prev = -1;
+    for (const CommHook& h : e.before) {
+      prev = comm(r, h.stream, phase, h.kind, h.buffer, *h.group, h.label, layer, it.micro_batch, deps, h.fixed_plan);
+      deps = {prev};
+    }
+    prev = compute(r, e, phase, it.micro_batch, it.chunk, deps);
+    deps = {prev};
+    for (const CommHook& h : e.after) {
+      prev = comm(r, h.stream, phase, h.kind, h.buffer, *h.group, h.label, layer, it.micro_batch, deps, h.fixed_plan);
+      deps = {prev};
+    }
+    return prev;
+  }
+
   void emit(std::int64_t r, const ScheduleItem& it) {
     if (it.forward) {
       emit_forward(r, it);
@@ -259,20 +277,7 @@ class StepBuilder {
                           {bound}, ids);
         deps.insert(deps.end(), ids.begin(), ids.end());
       }
-      for (const OpEntry& e : layer.ops) {
-        for (const CommHook& h : e.before) {
-          prev = comm(r, h.stream, TaskPhase::kForward, h.kind, h.buffer, *h.group, h.label, layer.layer, it.micro_batch, deps,
-                      h.fixed_plan);
-          deps = {prev};
-        }
-        prev = compute(r, e, TaskPhase::kForward, it.micro_batch, it.chunk, deps);
-        deps = {prev};
-        for (const CommHook& h : e.after) {
-          prev = comm(r, h.stream, TaskPhase::kForward, h.kind, h.buffer, *h.group, h.label, layer.layer, it.micro_batch, deps,
-                      h.fixed_plan);
-          deps = {prev};
-        }
-      }
+      for (const OpEntry& e : layer.ops) prev = forward_op(r, e, TaskPhase::kForward, layer.layer, it, deps);
       layer_ends.push_back(prev);
     }
     if (vs < virtual_stages() - 1) {
@@ -303,11 +308,14 @@ class StepBuilder {
                           {bound}, ids);
         deps.insert(deps.end(), ids.begin(), ids.end());
       }
-      if (p_.layout.recompute != Recompute::kNone) {
+      if (p_.layout.recompute == Recompute::kFull) {
+        // The layer's forward again, its collectives included (TP all-gathers and reduce-scatters,
+        // EP dispatch and combine): what they brought was not kept.
+        for (const OpEntry& e : layer.ops) prev = forward_op(r, e, TaskPhase::kRecompute, layer.layer, it, deps);
+      } else if (p_.layout.recompute == Recompute::kSelective) {
+        // The elementwise kernels again, from the GEMMs' kept inputs: no collective is needed.
         for (const OpEntry& e : layer.ops) {
-          if (p_.layout.recompute == Recompute::kSelective && !recomputed_by_selective(g_.ops[static_cast<std::size_t>(e.op_index)])) {
-            continue;
-          }
+          if (!recomputed_by_selective(g_.ops[static_cast<std::size_t>(e.op_index)])) continue;
           prev = compute(r, e, TaskPhase::kRecompute, it.micro_batch, it.chunk, deps);
           deps = {prev};
         }

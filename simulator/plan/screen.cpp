@@ -160,6 +160,8 @@ class Screen {
           lc.fwd_comm += t;
           lc.bwd_comm += t;
         }
+        // Full recomputation reruns the forward with its collectives (the step builder's rule).
+        if (rc == Recompute::kFull) lc.bwd_comm += lc.fwd_comm;
         lc.gather = collective(CollectiveKind::kAllGather, Bytes{lo.dense * kBf16Bytes}, p_.dp_group) +
                     collective(CollectiveKind::kAllGather, Bytes{lo.expert * kBf16Bytes}, p_.expert_dp_group);
         lc.sync = collective(sync_kind, Bytes{lo.dense * grad_bytes}, p_.dp_group) +

@@ -1,0 +1,57 @@
+// The step builder's recomputation rules (simulator/engine/step_builder.cpp): full recomputation
+// reruns each layer's forward with its collectives (TP all-gathers and reduce-scatters, EP
+// dispatch and combine: what they brought was not kept); selective recomputation reruns the
+// elementwise kernels from the GEMMs' kept inputs and needs no collective. The planner's screen
+// follows the same rule.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "cost/compute_cost.hpp"
+#include "engine/event_engine.hpp"
+#include "engine/step_builder.hpp"
+#include "parallel/layout_plan.hpp"
+#include "scenario/scenario.hpp"
+
+namespace ecsim {
+namespace {
+
+const std::filesystem::path kSource{ECSIM_SOURCE_DIR};
+
+// The simulated ranks' comm tasks of micro-batch 0 in `phase`, counted by label.
+std::map<std::string, std::int64_t> comm_labels(const TaskGraph& g, TaskPhase phase) {
+  std::map<std::string, std::int64_t> n;
+  for (const Task& t : g.tasks) {
+    if (t.is_comm && t.phase == phase && t.micro_batch == 0) ++n[t.label];
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("full recomputation replays the forward's TP and EP collectives, selective replays none") {
+  // The default scenario: EC-DiT-M-64E with tp 2 (sequence-parallel regions) and ep 64; with pp 2
+  // and one block per virtual stage, the MoE blocks (odd) are all on the second stage.
+  const Scenario s = load_scenario(kSource / "scenarios" / "ecdit-m-64e-train.json");
+  const ComputeCostModel cost = ComputeCostModel::analytic(s.cluster->gpu);
+  auto graph = [&](const char* recompute) {
+    return build_step_graph(s, plan_layout(s, apply_layout_flag(*s.layout, std::string("recompute=") + recompute),
+                                           "--layout"),
+                            cost);
+  };
+  const TaskGraph none = graph("none"), selective = graph("selective"), full = graph("full");
+  const auto forward = comm_labels(full, TaskPhase::kForward);
+  REQUIRE(forward.count("tp.all_gather"));
+  REQUIRE(forward.count("ep.dispatch"));
+  CHECK(comm_labels(full, TaskPhase::kRecompute) == forward);
+  CHECK(comm_labels(selective, TaskPhase::kRecompute).empty());
+  CHECK(comm_labels(none, TaskPhase::kRecompute).empty());
+  // The replayed collectives sit in the backward's dependency chain: a longer step.
+  const Nanos t_none = run_engine(none).makespan, t_full = run_engine(full).makespan;
+  CHECK(t_full > t_none);
+}
+
+}  // namespace ecsim
