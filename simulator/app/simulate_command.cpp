@@ -18,7 +18,7 @@ void run_simulate_command(const SimulateOptions& opts, std::ostream& out) {
   }
   const ComputeCostModel cost = opts.profile.empty()
                                     ? ComputeCostModel::analytic(s.cluster->gpu)
-                                    : ComputeCostModel::from_profile(load_profile(opts.profile), s.cluster->gpu);
+                                    : ComputeCostModel::from_profile(load_profile(opts.profile), s.cluster->gpu, &*s.cluster);
   SimulationResult r = simulate(s, plan, cost);
   if (s.run.routing_stats) r.routing = evaluate_routing(s, plan, cost, *s.run.routing_stats);
   print_summary(r, out);

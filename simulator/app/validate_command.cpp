@@ -13,7 +13,7 @@ void run_validate_command(const ValidateOptions& opts, std::ostream& out) {
   if (!s.cluster) throw InputError(s.file.string(), "/", "missing required key 'cluster' (needed to simulate)");
   const ComputeCostModel cost = opts.profile.empty()
                                     ? ComputeCostModel::analytic(s.cluster->gpu)
-                                    : ComputeCostModel::from_profile(load_profile(opts.profile), s.cluster->gpu);
+                                    : ComputeCostModel::from_profile(load_profile(opts.profile), s.cluster->gpu, &*s.cluster);
   const Validation v = validate_run(s, run, cost);
   print_validation(v, out);
   if (!opts.json_out.empty()) {

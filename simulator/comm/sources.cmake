@@ -2,5 +2,6 @@
 target_sources(ecsim_core PRIVATE
   comm/collective.cpp
   comm/collective_check.cpp
+  comm/collective_calibration.cpp
   comm/comm_constants.cpp
 )

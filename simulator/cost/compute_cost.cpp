@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "comm/collective_calibration.hpp"
 #include "cost/interpolation.hpp"
 
 namespace ecsim {
@@ -33,8 +34,12 @@ ComputeCostModel ComputeCostModel::analytic(const GpuSpec& gpu) {
   return m;
 }
 
-ComputeCostModel ComputeCostModel::from_profile(Profile profile, const GpuSpec& gpu) {
+ComputeCostModel ComputeCostModel::from_profile(Profile profile, const GpuSpec& gpu, const ClusterSpec* cluster) {
   ComputeCostModel m;
+  if (cluster != nullptr && !profile.collectives.empty()) {
+    auto calibration = std::make_shared<const CollectiveCalibration>(profile.collectives, *cluster);
+    if (calibration->calibrated_groups() > 0) m.collectives_ = std::move(calibration);
+  }
   m.gpu_ = gpu;
   // The fallback uses the ceilings measured next to the kernels it stands in for.
   m.gpu_.matmul_ceiling = profile.matmul_ceiling;
@@ -100,6 +105,10 @@ std::string ComputeCostModel::description() const {
   if (!profile_) return "analytic " + gpu_.name;
   std::string d = "profile " + profile_->file.string() + " (" + profile_->source + ", " + profile_->device.name + ", " +
                   std::to_string(profile_->ops.size()) + " kernel shapes)";
+  if (collectives_) {
+    d += "; measured collectives calibrate " + std::to_string(collectives_->calibrated_groups()) +
+         " (op, ranks) groups inside a node";
+  }
   const std::string mismatch = profile_device_mismatch(profile_->device, gpu_);
   if (!mismatch.empty()) d += " WARNING: " + mismatch;
   return d;

@@ -98,12 +98,17 @@ class ProfileIndex;  // interpolation.hpp
 struct PriceCache;
 
 // Copies share their statistics and cache; not for concurrent use from several threads.
+class CollectiveCalibration;  // comm/collective_calibration.hpp
+struct ClusterSpec;           // hardware/cluster.hpp
+
 class ComputeCostModel {
  public:
   // Pure analytic model from the GPU table (roofline with measured ceilings and shape efficiency).
   static ComputeCostModel analytic(const GpuSpec& gpu);
-  // Prices from `profile`; falls back to the analytic model with the profile's ceilings.
-  static ComputeCostModel from_profile(Profile profile, const GpuSpec& gpu);
+  // Prices from `profile`; falls back to the analytic model with the profile's ceilings. With
+  // `cluster`, the profile's measured collectives (when it has some) calibrate the collective
+  // model's groups inside one node of it (comm/collective_calibration.hpp).
+  static ComputeCostModel from_profile(Profile profile, const GpuSpec& gpu, const ClusterSpec* cluster = nullptr);
 
   Nanos forward(const Op& op) const;
   Nanos backward(const Op& op) const;  // input and weight gradients
@@ -112,6 +117,8 @@ class ComputeCostModel {
   // RMSProp with momentum keeps as many fp32 states and moves the same bytes).
   Nanos optimizer_step(double params) const;
   const PricingStats& stats() const { return *stats_; }
+  // The measured collectives' calibration; null when the profile has none (or no cluster was given).
+  const CollectiveCalibration* collective_calibration() const { return collectives_.get(); }
   // "profile profiles/h100-sxm.json (measured, ...)" or "analytic H100-SXM"; a profile made on
   // another card than the scenario's says so (profile_device_mismatch).
   std::string description() const;
@@ -123,6 +130,7 @@ class ComputeCostModel {
   std::shared_ptr<PricingStats> stats_ = std::make_shared<PricingStats>();
   std::shared_ptr<const ProfileIndex> index_;  // per-family sweeps built from the profile
   std::shared_ptr<PriceCache> cache_;          // priced calls by (family, dtype, shape)
+  std::shared_ptr<const CollectiveCalibration> collectives_;
 };
 
 // Empty when a profile made on `device` can price `gpu`; otherwise why not ("measured on NVIDIA A100-SXM4-80GB,

@@ -3,6 +3,7 @@
 #include <map>
 #include <tuple>
 
+#include "comm/collective_calibration.hpp"
 #include "engine/pipeline_schedule.hpp"
 #include "parallel/op_roles.hpp"
 #include "parallel/stage_ops.hpp"
@@ -156,7 +157,11 @@ class StepBuilder {
     const auto key = std::make_tuple(static_cast<int>(kind), buffer.value, group.ranks, group.ranks_per_node);
     auto it = plan_cache_.find(key);
     if (it != plan_cache_.end()) return it->second;
-    g_.plans.push_back(plan_collective(cluster_, kind, buffer, group));
+    CollectivePlan planned = plan_collective(cluster_, kind, buffer, group);
+    if (const CollectiveCalibration* measured = cost_.collective_calibration()) {
+      planned = measured->apply(std::move(planned), buffer, group);
+    }
+    g_.plans.push_back(std::move(planned));
     const auto idx = static_cast<std::int32_t>(g_.plans.size() - 1);
     plan_cache_.emplace(key, idx);
     return idx;

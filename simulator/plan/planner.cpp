@@ -19,7 +19,7 @@ constexpr double kSecondsPerHour = 3600;
 constexpr std::size_t kScreenGrain = 12;
 
 ComputeCostModel make_cost(const Scenario& s, const PlanSettings& settings) {
-  return settings.profile ? ComputeCostModel::from_profile(*settings.profile, s.cluster->gpu)
+  return settings.profile ? ComputeCostModel::from_profile(*settings.profile, s.cluster->gpu, &*s.cluster)
                           : ComputeCostModel::analytic(s.cluster->gpu);
 }
 

@@ -4,6 +4,7 @@
 #include <map>
 #include <tuple>
 
+#include "comm/collective_calibration.hpp"
 #include "parallel/op_roles.hpp"
 #include "parallel/stage_ops.hpp"
 
@@ -103,7 +104,11 @@ class Screen {
     const CollectiveKey key{static_cast<int>(kind), buffer.value, group.ranks, group.ranks_per_node, s_.cluster->gpus};
     const auto it = memo_.collectives.find(key);
     if (it != memo_.collectives.end()) return it->second;
-    const Seconds t = plan_collective(*s_.cluster, kind, buffer, group).time_alone();
+    CollectivePlan planned = plan_collective(*s_.cluster, kind, buffer, group);
+    if (const CollectiveCalibration* measured = cost_.collective_calibration()) {
+      planned = measured->apply(std::move(planned), buffer, group);
+    }
+    const Seconds t = planned.time_alone();
     memo_.collectives.emplace(key, t);
     return t;
   }

@@ -1,4 +1,6 @@
-// The collective check (simulator/comm/collective_check.hpp) over a synthetic profile whose
+// The collective check (simulator/comm/collective_check.hpp) and the calibration built from it
+// (collective_calibration.hpp: measured / model ratios, interpolated in log bytes, in-node groups
+// only, carried into the simulated step) over a synthetic profile whose
 // "measured" times come from bus bandwidths chosen by hand, on a one-node H100 cluster written
 // out here (450 GB/s NVLink per direction, 1.5 us hop, NVLink SHARP). What the model predicts
 // there, from comm_constants.cpp (tuning.cc's tables), with S = 1 GiB and 8 ranks:
@@ -15,14 +17,21 @@
 #include <filesystem>
 #include <sstream>
 
+#include "comm/collective_calibration.hpp"
 #include "comm/collective_check.hpp"
+#include "engine/event_engine.hpp"
+#include "engine/step_builder.hpp"
 #include "hardware/gpu.hpp"
+#include "parallel/layout_plan.hpp"
+#include "scenario/scenario.hpp"
 
 using namespace ecsim;
 
 namespace {
 
 constexpr double kGiB = 1024.0 * 1024 * 1024;
+constexpr double kMiB = 1024.0 * 1024;
+const std::filesystem::path kSource{ECSIM_SOURCE_DIR};
 constexpr double kRing = 370.8e9;  // bytes/s
 
 ClusterSpec one_h100_node() {
@@ -118,4 +127,67 @@ TEST_CASE("collective check: op names map back to the model's collectives") {
     CHECK(collective_kind(collective_name(k)) == k);
   }
   CHECK_FALSE(collective_kind("broadcast").has_value());
+}
+
+namespace {
+
+double model_ns(const ClusterSpec& c, CollectiveKind kind, double bytes, CommGroup group) {
+  return plan_collective(c, kind, Bytes{bytes}, group).time_alone().value * kNanosPerSecond;
+}
+
+// An entry measured at `ratio` times the model's time on `cluster`.
+ProfileCollective measured_ratio(const ClusterSpec& c, CollectiveKind kind, std::int64_t ranks, double bytes,
+                                 double ratio) {
+  const double ns = ratio * model_ns(c, kind, bytes, {ranks, ranks});
+  return {collective_name(kind), ranks, Bytes{bytes}, ns, ns, ns};
+}
+
+}  // namespace
+
+TEST_CASE("collective calibration: measured / model, interpolated in log bytes, for in-node groups only") {
+  const ClusterSpec node = one_h100_node();
+  const auto ag = CollectiveKind::kAllGather;
+  // all_gather over 8 ranks measured at 2x the model at 1 MiB and 1.5x at 16 MiB.
+  const CollectiveCalibration cal({measured_ratio(node, ag, 8, kMiB, 2.0), measured_ratio(node, ag, 8, 16 * kMiB, 1.5)},
+                                  node);
+  CHECK(cal.calibrated_groups() == 1);
+  const CommGroup eight{8, 8};
+  CHECK(*cal.ratio(ag, Bytes{kMiB}, eight) == doctest::Approx(2.0));
+  CHECK(*cal.ratio(ag, Bytes{16 * kMiB}, eight) == doctest::Approx(1.5));
+  CHECK(*cal.ratio(ag, Bytes{4 * kMiB}, eight) == doctest::Approx(1.75));    // log2 midway: 22 of 20..24
+  CHECK(*cal.ratio(ag, Bytes{256 * 1024}, eight) == doctest::Approx(2.0));   // below: the nearest size's
+  CHECK(*cal.ratio(ag, Bytes{kGiB}, eight) == doctest::Approx(1.5));         // above: the nearest size's
+  CHECK_FALSE(cal.ratio(ag, Bytes{kMiB}, {16, 8}));                          // spans two nodes
+  CHECK_FALSE(cal.ratio(ag, Bytes{kMiB}, {4, 4}));                           // 4 ranks were not measured
+  CHECK_FALSE(cal.ratio(CollectiveKind::kAllReduce, Bytes{kMiB}, eight));    // nor was all_reduce
+  // The calibrated plan takes ratio x the model's time: latency and every phase scaled.
+  const CollectivePlan model = plan_collective(node, ag, Bytes{4 * kMiB}, eight);
+  const CollectivePlan calibrated = cal.apply(model, Bytes{4 * kMiB}, eight);
+  CHECK(calibrated.time_alone().value == doctest::Approx(1.75 * model.time_alone().value));
+  CHECK(calibrated.algorithm == model.algorithm);
+  CHECK(cal.apply(model, Bytes{4 * kMiB}, {16, 8}).time_alone().value == model.time_alone().value);
+}
+
+TEST_CASE("a profile's measured collectives price the simulated step's in-node collectives") {
+  // xl-dense-tp2: tensor parallel over 2 GPUs of one node, whose all-gathers and reduce-scatters
+  // sit in the step's dependency chain. Measured 3x slower than the model, the step is slower; a
+  // profile without collectives prices the step exactly as before.
+  const Scenario s = load_scenario(kSource / "tests" / "golden" / "xl-dense-tp2.json");
+  const LayoutPlan p = plan_layout(s);
+  Profile profile = load_profile(kSource / "profiles" / "h100-sxm-analytic.json");
+  const ComputeCostModel plain = ComputeCostModel::from_profile(profile, s.cluster->gpu, &*s.cluster);
+  CHECK(plain.collective_calibration() == nullptr);
+  for (const double bytes : {64 * 1024.0, kMiB, 16 * kMiB, 256 * kMiB}) {
+    for (const CollectiveKind k : {CollectiveKind::kAllGather, CollectiveKind::kReduceScatter}) {
+      profile.collectives.push_back(measured_ratio(*s.cluster, k, 2, bytes, 3.0));
+    }
+  }
+  const ComputeCostModel measured = ComputeCostModel::from_profile(profile, s.cluster->gpu, &*s.cluster);
+  REQUIRE(measured.collective_calibration() != nullptr);
+  CHECK(measured.description().find("measured collectives calibrate 2 (op, ranks) groups") != std::string::npos);
+  const Nanos before = run_engine(build_step_graph(s, p, plain)).makespan;
+  const Nanos after = run_engine(build_step_graph(s, p, measured)).makespan;
+  CHECK(after > before);
+  CHECK(run_engine(build_step_graph(s, p, ComputeCostModel::from_profile(profile, s.cluster->gpu))).makespan ==
+        before);  // without a cluster, no calibration
 }
