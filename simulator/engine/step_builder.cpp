@@ -227,6 +227,16 @@ class StepBuilder {
     }
   }
 
+  // FSDP: gather this layer's shards, at most one layer ahead of the compute (after the end of the
+  // layer before the previous one in `layer_ends`); the gathers join `deps`.
+  void fsdp_gather(std::int64_t r, const Layer& layer, std::int64_t mb, const std::vector<TaskId>& layer_ends,
+                   std::vector<TaskId>& deps) {
+    std::vector<TaskId> ids;
+    const TaskId bound = layer_ends.size() >= 2 ? layer_ends[layer_ends.size() - 2] : -1;
+    param_collectives(r, layer, CollectiveKind::kAllGather, kBf16Bytes, TaskPhase::kParamGather, mb, {bound}, ids);
+    deps.insert(deps.end(), ids.begin(), ids.end());
+  }
+
   // One op of a forward pass (or of its full recomputation) with the collectives around it; `deps`
   // becomes the last task, which is returned.
   TaskId forward_op(std::int64_t r, const OpEntry& e, TaskPhase phase, std::int64_t layer, const ScheduleItem& it,
@@ -274,14 +284,7 @@ class StepBuilder {
     for (const Layer& layer : layers) {
       std::vector<TaskId> deps{prev};
       if (it.micro_batch == 0 && st.param_gather.count(layer.layer)) deps.push_back(st.param_gather.at(layer.layer));
-      if (zero == 3) {
-        // FSDP: gather this layer's shards, at most one layer ahead of the compute.
-        std::vector<TaskId> ids;
-        const TaskId bound = layer_ends.size() >= 2 ? layer_ends[layer_ends.size() - 2] : -1;
-        param_collectives(r, layer, CollectiveKind::kAllGather, kBf16Bytes, TaskPhase::kParamGather, it.micro_batch,
-                          {bound}, ids);
-        deps.insert(deps.end(), ids.begin(), ids.end());
-      }
+      if (zero == 3) fsdp_gather(r, layer, it.micro_batch, layer_ends, deps);
       for (const OpEntry& e : layer.ops) prev = forward_op(r, e, TaskPhase::kForward, layer.layer, it, deps);
       layer_ends.push_back(prev);
     }
@@ -305,14 +308,7 @@ class StepBuilder {
     for (auto li = layers.rbegin(); li != layers.rend(); ++li) {
       const Layer& layer = *li;
       std::vector<TaskId> deps{prev};
-      if (zero == 3) {
-        // Gathered again for the backward, at most one layer ahead.
-        std::vector<TaskId> ids;
-        const TaskId bound = layer_ends.size() >= 2 ? layer_ends[layer_ends.size() - 2] : -1;
-        param_collectives(r, layer, CollectiveKind::kAllGather, kBf16Bytes, TaskPhase::kParamGather, it.micro_batch,
-                          {bound}, ids);
-        deps.insert(deps.end(), ids.begin(), ids.end());
-      }
+      if (zero == 3) fsdp_gather(r, layer, it.micro_batch, layer_ends, deps);  // gathered again for the backward
       if (p_.layout.recompute == Recompute::kFull) {
         // The layer's forward again, its collectives included (TP all-gathers and reduce-scatters,
         // EP dispatch and combine): what they brought was not kept.

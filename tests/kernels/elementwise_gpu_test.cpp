@@ -62,12 +62,12 @@ TEST_CASE("adamw kernel matches the reference over three steps (2^20 + 3 fp32 va
   const AdamWHyperparameters h{1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f};
   // The reference takes the same fp32-rounded hyperparameters as the kernel.
   const ref::AdamWConfig c{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay};
-  auto p = test::to_float(test::uniform(n, seed)), m = test::to_float(test::uniform(n, seed + 1, -0.1, 0.1));
-  auto v = test::to_float(test::uniform(n, seed + 2, 0.0, 0.01));
+  auto p = test::to_float(test::random_values(n, seed)), m = test::to_float(test::random_values(n, seed + 1, -0.1, 0.1));
+  auto v = test::to_float(test::random_values(n, seed + 2, 0.0, 0.01));
   test::DeviceBuffer<float> d_p(p), d_m(m), d_v(v), d_g(n);
   for (std::int64_t step = 1; step <= 3; ++step) {
     CAPTURE(step);
-    const auto g = test::to_float(test::uniform(n, seed + 10 + static_cast<std::uint64_t>(step)));
+    const auto g = test::to_float(test::random_values(n, seed + 10 + static_cast<std::uint64_t>(step)));
     d_g.upload(g);
     adamw_step(h, step, d_p.get(), d_g.get(), d_m.get(), d_v.get(), static_cast<std::int64_t>(n), nullptr);
     ref::adamw_step(c, step, p, g, m, v);

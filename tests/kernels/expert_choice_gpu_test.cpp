@@ -99,7 +99,7 @@ TEST_CASE("expert choice kernels match the reference (EC-DiT training: G 1024, 6
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);
   const ExpertChoiceDims d{2048, 64, 1024, 32};
-  check_expert_choice(d, test::to_float(test::uniform(2048 * 64, seed, -4, 4)), 256, seed + 1);
+  check_expert_choice(d, test::to_float(test::random_values(2048 * 64, seed, -4, 4)), 256, seed + 1);
 }
 
 TEST_CASE("expert choice kernels match the reference (group not a power of two, C larger than a warp)" *
@@ -107,7 +107,7 @@ TEST_CASE("expert choice kernels match the reference (group not a power of two, 
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);
   const ExpertChoiceDims d{3 * 384, 8, 384, 96};
-  check_expert_choice(d, test::to_float(test::uniform(3 * 384 * 8, seed, -4, 4)), 72, seed + 1);
+  check_expert_choice(d, test::to_float(test::random_values(3 * 384 * 8, seed, -4, 4)), 72, seed + 1);
 }
 
 TEST_CASE("expert choice kernels break ties toward the lower token index, as the reference does" *
@@ -115,7 +115,7 @@ TEST_CASE("expert choice kernels break ties toward the lower token index, as the
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);
   // Logits drawn from {0, 1}: many exactly equal affinities per expert.
-  auto logits = test::to_float(test::uniform(512 * 16, seed));
+  auto logits = test::to_float(test::random_values(512 * 16, seed));
   for (float& l : logits) l = l < 0 ? 0.0f : 1.0f;
   check_expert_choice({512, 16, 256, 40}, logits, 64, seed + 1);
 }
@@ -124,8 +124,8 @@ TEST_CASE("router softmax kernels match the reference (T 4096, E 64)" * doctest:
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);
   const std::int64_t t = 4096, e = 64;
-  const auto logits = test::to_float(test::uniform(static_cast<std::size_t>(t * e), seed, -8, 8));
-  const auto dprobs = test::to_float(test::uniform(static_cast<std::size_t>(t * e), seed + 1));
+  const auto logits = test::to_float(test::random_values(static_cast<std::size_t>(t * e), seed, -8, 8));
+  const auto dprobs = test::to_float(test::random_values(static_cast<std::size_t>(t * e), seed + 1));
   test::DeviceBuffer<float> d_logits(logits), d_probs(logits.size()), d_dprobs(dprobs), d_dlogits(logits.size());
   router_softmax_fwd(d_logits.get(), d_probs.get(), t, e, nullptr);
   router_softmax_bwd(d_probs.get(), d_dprobs.get(), d_dlogits.get(), t, e, nullptr);

@@ -46,7 +46,7 @@ std::vector<double> rounded(std::int64_t n, std::uint64_t seed) { return test::r
 
 // A gradient buffer's prior content: uniform in [-1, 1], rounded to fp32 as the GPU holds it.
 std::vector<double> prior_gradient(std::int64_t n, std::uint64_t seed) {
-  return test::to_double(test::to_float(test::uniform(size(n), seed)));
+  return test::to_double(test::to_float(test::random_values(size(n), seed)));
 }
 
 std::vector<double> absolute(std::vector<double> v) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cuda_check.hpp"
+#include "gradient_check.hpp"  // random_values
 
 namespace ecsim::test {
 
@@ -49,14 +50,6 @@ inline std::uint64_t run_seed() {
   return seed;
 }
 
-inline std::vector<double> uniform(std::size_t n, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<double> dist(lo, hi);
-  std::vector<double> v(n);
-  for (double& x : v) x = dist(gen);
-  return v;
-}
-
 inline std::vector<__nv_bfloat16> to_bf16(std::span<const double> v) {
   std::vector<__nv_bfloat16> out(v.size());
   for (std::size_t i = 0; i < v.size(); ++i) out[i] = __float2bfloat16(static_cast<float>(v[i]));
@@ -77,7 +70,7 @@ std::vector<double> to_double(const std::vector<T>& v) {
 // Uniform values already rounded to bf16 (so a kernel's bf16 input and the reference's fp64 input
 // are the same numbers).
 inline std::vector<double> rounded(std::size_t n, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
-  return to_double(std::span<const __nv_bfloat16>(to_bf16(uniform(n, seed, lo, hi))));
+  return to_double(std::span<const __nv_bfloat16>(to_bf16(random_values(n, seed, lo, hi))));
 }
 
 inline std::vector<float> to_float(const std::vector<double>& v) {

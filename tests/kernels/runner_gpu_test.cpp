@@ -150,9 +150,9 @@ TEST_CASE("runner: two runs from one seed give bitwise equal losses" * doctest::
 
 TEST_CASE("silu kernels match the reference (2^16 + 5 elements)" * doctest::skip(!test::gpu_available())) {
   const std::size_t n = (1u << 16) + 5;
-  const std::vector<double> x = test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(test::uniform(n, 1, -6, 6))));
+  const std::vector<double> x = test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(test::random_values(n, 1, -6, 6))));
   const std::vector<double> dy =
-      test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(test::uniform(n, 2))));
+      test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(test::random_values(n, 2))));
   test::DeviceBuffer<__nv_bfloat16> dx_in(test::to_bf16(x)), ddy(test::to_bf16(dy)), y(n), dx(n);
   silu_fwd(dx_in.get(), y.get(), static_cast<std::int64_t>(n), nullptr);
   silu_bwd(dx_in.get(), ddy.get(), dx.get(), static_cast<std::int64_t>(n), nullptr);
@@ -163,8 +163,8 @@ TEST_CASE("silu kernels match the reference (2^16 + 5 elements)" * doctest::skip
 
 TEST_CASE("bias, residual_add and cast kernels match the reference" * doctest::skip(!test::gpu_available())) {
   const std::int64_t groups = 3, rows = 77, n = 40;
-  const auto y0 = test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(test::uniform(groups * rows * n, 3))));
-  const auto b = test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(test::uniform(groups * n, 4))));
+  const auto y0 = test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(test::random_values(groups * rows * n, 3))));
+  const auto b = test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(test::random_values(groups * n, 4))));
   test::DeviceBuffer<__nv_bfloat16> y(test::to_bf16(y0)), bias(test::to_bf16(b)), sum(y0.size());
   test::DeviceBuffer<float> db(static_cast<std::size_t>(groups * n));
   // bias_grad over y0 first (y is overwritten by bias_add next).
@@ -185,7 +185,7 @@ TEST_CASE("bias, residual_add and cast kernels match the reference" * doctest::s
   test::check_close("bias_add", test::download_double(y), ry, test::bf16_tolerance(ry));
   test::check_close("bias_grad", test::to_double(db.download()), rdb, test::fp32_sum_tolerance(rdb));
   test::check_close("residual_add", test::download_double(sum), rsum, test::bf16_tolerance(rsum));
-  const std::vector<double> f = test::uniform(1000, 5, -100, 100);
+  const std::vector<double> f = test::random_values(1000, 5, -100, 100);
   const std::vector<float> f32(f.begin(), f.end());
   test::DeviceBuffer<float> in(f32);
   test::DeviceBuffer<__nv_bfloat16> out(f32.size());

@@ -173,7 +173,7 @@ void check_token_choice(const TokenChoiceDims& d, const std::vector<float>& logi
 }
 
 std::vector<float> random_logits(const TokenChoiceDims& d, std::uint64_t seed) {
-  return test::to_float(test::uniform(static_cast<std::size_t>(d.tokens * d.experts), seed, -4, 4));
+  return test::to_float(test::random_values(static_cast<std::size_t>(d.tokens * d.experts), seed, -4, 4));
 }
 
 }  // namespace
