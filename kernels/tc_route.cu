@@ -198,7 +198,11 @@ void tc_select(const float* probs, const TokenChoiceRouting& r, const TokenChoic
                                  {"row_assignment", r.row_assignment}});
   const int tokens = static_cast<int>(d.tokens), experts = static_cast<int>(d.experts);
   const int top_k = static_cast<int>(d.top_k), assignments = static_cast<int>(d.assignments());
-  const int capacity = d.dropless() ? -1 : static_cast<int>(std::min<std::int64_t>(d.capacity, d.assignments()));
+  // Clamped to T k (a larger capacity drops nothing) so that it fits an int, except when padded:
+  // there offsets are e C with C itself (E C <= INT32_MAX is checked).
+  const int capacity = d.dropless() ? -1
+                       : d.padded   ? static_cast<int>(d.capacity)
+                                    : static_cast<int>(std::min<std::int64_t>(d.capacity, d.assignments()));
   tc_topk_kernel<<<warp_blocks(d.tokens), kWarpThreads, 0, stream>>>(probs, r.expert, r.gate, tokens, experts, top_k,
                                                                       d.normalize_gates);
   CUDA_CHECK(cudaGetLastError());

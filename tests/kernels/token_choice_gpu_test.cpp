@@ -224,6 +224,14 @@ TEST_CASE("token choice kernels break ties toward the lower expert, as the refer
   check_token_choice(d, logits, 64, seed + 1);
 }
 
+TEST_CASE("token choice kernels match the reference (top-8 of 64, padded, capacity above T k: offsets stay e C)" *
+          doctest::skip(!test::gpu_available())) {
+  const std::uint64_t seed = test::run_seed();
+  CAPTURE(seed);
+  const TokenChoiceDims d{45, 64, 8, 400, false, true};  // T k = 360 < C: nothing drops, most rows pad
+  check_token_choice(d, random_logits(d, seed), 40, seed + 1);
+}
+
 TEST_CASE("token choice launchers reject dimensions that cannot be routed") {
   // Preconditions are checked on the host, so this runs without a GPU.
   const TokenChoiceRouting none{};
