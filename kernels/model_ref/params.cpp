@@ -2,7 +2,10 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <utility>
+
+#include "precondition.hpp"
 
 namespace ecsim::model_ref {
 namespace {
@@ -27,26 +30,63 @@ class LayoutBuilder {
     return l;
   }
 
-  ExpertsRef experts(const std::string& name, std::int64_t e, std::int64_t d, std::int64_t f) {
+  // `stored.count` experts from the model's expert `stored.first` on.
+  ExpertsRef experts(const std::string& name, ExpertRange stored, std::int64_t d, std::int64_t f) {
     ExpertsRef x;
+    const std::int64_t e = stored.count;
     x.experts = e;
+    x.first = stored.first;
     x.hidden = d;
     x.width = f;
-    x.fc1_weight = add(name + "expert_fc1.weight", {e, d, f}, InitRule::kXavier, false, d, f);
-    x.fc1_bias = add(name + "expert_fc1.bias", {e, f}, InitRule::kXavier, true, d, f);
-    x.fc2_weight = add(name + "expert_fc2.weight", {e, f, d}, InitRule::kXavier, false, f, d);
-    x.fc2_bias = add(name + "expert_fc2.bias", {e, d}, InitRule::kXavier, true, f, d);
+    x.fc1_weight = add_experts(name + "expert_fc1.weight", stored, {e, d, f}, false, d, f);
+    x.fc1_bias = add_experts(name + "expert_fc1.bias", stored, {e, f}, true, d, f);
+    x.fc2_weight = add_experts(name + "expert_fc2.weight", stored, {e, f, d}, false, f, d);
+    x.fc2_bias = add_experts(name + "expert_fc2.bias", stored, {e, d}, true, f, d);
     return x;
   }
 
  private:
+  TensorRef add_experts(std::string name, ExpertRange stored, std::vector<std::int64_t> shape, bool bias,
+                        std::int64_t fan_in, std::int64_t fan_out) {
+    const TensorRef ref = add(std::move(name), std::move(shape), InitRule::kXavier, bias, fan_in, fan_out);
+    layout_.tensors.back().experts = stored.count;
+    layout_.tensors.back().first_expert = stored.first;
+    return ref;
+  }
+
   ParamLayout& layout_;
 };
 
+// A stream of its own for tensor `index` (and, in an expert tensor, for the model's expert `expert`).
+std::mt19937_64 tensor_stream(std::uint64_t seed, std::size_t index, std::int64_t expert) {
+  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
+                    static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(expert + 1)};
+  return std::mt19937_64(seq);
+}
+
+void draw(const NamedTensor& t, InitScheme scheme, std::mt19937_64& gen, std::span<double> v) {
+  if (t.bias) {
+    std::uniform_real_distribution<double> dist(-0.1, 0.1);
+    for (double& x : v) x = dist(gen);
+  } else if (t.rule == InitRule::kNormal002 && scheme == InitScheme::kAdaLnZero) {
+    std::normal_distribution<double> dist(0.0, 0.02);
+    for (double& x : v) x = dist(gen);
+  } else {
+    const double limit = std::sqrt(6.0 / static_cast<double>(t.fan_in + t.fan_out));
+    std::uniform_real_distribution<double> dist(-limit, limit);
+    for (double& x : v) x = dist(gen);
+  }
+}
+
 }  // namespace
 
-ParamLayout make_param_layout(const ModelConfig& c) {
+ParamLayout make_param_layout(const ModelConfig& c, ExpertRange stored) {
   c.validate();
+  if (stored.count < 0) stored = {0, c.experts};
+  require(stored.first >= 0 && stored.count >= 0 && stored.first + stored.count <= c.experts &&
+              (c.experts == 0 || stored.count > 0),
+          "make_param_layout: experts [" + std::to_string(stored.first) + ", " +
+              std::to_string(stored.first + stored.count) + ") outside the model's " + std::to_string(c.experts));
   ParamLayout layout;
   LayoutBuilder b(layout);
   const std::int64_t d = c.hidden;
@@ -70,7 +110,7 @@ ParamLayout make_param_layout(const ModelConfig& c) {
     }
     if (r.moe) {
       r.moe_ffn.router = b.linear(p + "moe.router", d, c.experts, false, InitRule::kXavier);
-      r.moe_ffn.experts = b.experts(p + "moe.", c.experts, d, c.ffn_width);
+      r.moe_ffn.experts = b.experts(p + "moe.", stored, d, c.ffn_width);
     } else {
       r.ffn.fc1 = b.linear(p + "ffn.fc1", d, c.ffn_width, true, InitRule::kXavier);
       r.ffn.fc2 = b.linear(p + "ffn.fc2", c.ffn_width, d, true, InitRule::kXavier);
@@ -83,22 +123,21 @@ ParamLayout make_param_layout(const ModelConfig& c) {
 }
 
 std::vector<double> init_params(const ParamLayout& layout, std::uint64_t seed, InitScheme scheme) {
-  std::mt19937_64 gen(seed);
   std::vector<double> p(static_cast<std::size_t>(layout.total), 0.0);
-  for (const NamedTensor& t : layout.tensors) {
-    const auto v = at(std::span<double>(p), t.ref);
+  for (std::size_t i = 0; i < layout.tensors.size(); ++i) {
+    const NamedTensor& t = layout.tensors[i];
     const bool zero = scheme == InitScheme::kAdaLnZero && (t.bias || t.rule == InitRule::kAdaLnZero);
     if (zero) continue;
-    if (t.bias) {
-      std::uniform_real_distribution<double> dist(-0.1, 0.1);
-      for (double& x : v) x = dist(gen);
-    } else if (t.rule == InitRule::kNormal002 && scheme == InitScheme::kAdaLnZero) {
-      std::normal_distribution<double> dist(0.0, 0.02);
-      for (double& x : v) x = dist(gen);
-    } else {
-      const double limit = std::sqrt(6.0 / static_cast<double>(t.fan_in + t.fan_out));
-      std::uniform_real_distribution<double> dist(-limit, limit);
-      for (double& x : v) x = dist(gen);
+    const auto v = at(std::span<double>(p), t.ref);
+    if (t.experts == 0) {
+      std::mt19937_64 gen = tensor_stream(seed, i, -1);
+      draw(t, scheme, gen, v);
+      continue;
+    }
+    const auto per_expert = static_cast<std::size_t>(t.ref.size / t.experts);
+    for (std::int64_t e = 0; e < t.experts; ++e) {
+      std::mt19937_64 gen = tensor_stream(seed, i, t.first_expert + e);
+      draw(t, scheme, gen, v.subspan(static_cast<std::size_t>(e) * per_expert, per_expert));
     }
   }
   return p;

@@ -36,9 +36,12 @@ struct LinearRef {
 };
 
 // E expert FFNs of the same shape, batched: fc1 [E, d, f] + [E, f], GeLU, fc2 [E, f, d] + [E, d].
+// A layout may store a range of the layer's experts (one expert-parallel rank's): then E is that
+// range's count and `first` the model's index of its first expert.
 struct ExpertsRef {
   TensorRef fc1_weight, fc1_bias, fc2_weight, fc2_bias;
-  std::int64_t experts = 0;
+  std::int64_t experts = 0;  // stored
+  std::int64_t first = 0;
   std::int64_t hidden = 0;
   std::int64_t width = 0;
 };
@@ -99,6 +102,8 @@ struct NamedTensor {
   InitRule rule = InitRule::kXavier;
   bool bias = false;
   std::int64_t fan_in = 0, fan_out = 0;  // of one output (one expert for expert weights)
+  // Expert tensors ([experts, ...]): how many experts they store and the model's index of the first.
+  std::int64_t experts = 0, first_expert = 0;
 };
 
 struct ParamLayout {
@@ -109,7 +114,15 @@ struct ParamLayout {
   std::int64_t total = 0;
 };
 
-ParamLayout make_param_layout(const ModelConfig& c);
+// Which of each MoE layer's experts a layout stores: all (count -1), or [first, first + count),
+// one expert-parallel rank's share (the GPU runner with ep > 1). The router keeps all E outputs.
+struct ExpertRange {
+  std::int64_t first = 0;
+  std::int64_t count = -1;
+};
+
+// Throws PreconditionError when `stored` is not inside [0, c.experts).
+ParamLayout make_param_layout(const ModelConfig& c, ExpertRange stored = {});
 
 enum class InitScheme {
   // DiT's: biases zero, adaLN modulations and the final linear layer zero, so every block starts
@@ -120,7 +133,10 @@ enum class InitScheme {
   kAllRandom,
 };
 
-// [total], drawn tensor by tensor in buffer order from one mt19937_64 seeded with `seed`.
+// [total]. Each tensor is drawn from its own mt19937_64, seeded from (seed, its index in the
+// layout) and, for an expert tensor, one stream per expert (seed, index, the model's expert index):
+// so a layout that stores a range of the experts gets exactly those experts' slices of the full
+// layout's values, without drawing the others.
 std::vector<double> init_params(const ParamLayout& layout, std::uint64_t seed, InitScheme scheme);
 
 }  // namespace ecsim::model_ref

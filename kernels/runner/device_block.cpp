@@ -106,9 +106,11 @@ DeviceBlock::DeviceBlock(const model_ref::ModelConfig& c, const model_ref::Block
                          std::int64_t images, const ExpertShard& shard, const ProcessGroup* group)
     : config_(c), group_(group), p_(refs), layer_(layer), shape_(c, images, shard) {
   const BlockShape& sh = shape_;
-  require(!p_.moe || shard.count * shard.ep == sh.experts,
+  require(!p_.moe || (shard.count * shard.ep == sh.experts && p_.moe_ffn.experts.experts == shard.count &&
+                      p_.moe_ffn.experts.first == shard.first),
           "DeviceBlock: a shard of " + std::to_string(shard.count) + " experts x ep " + std::to_string(shard.ep) +
-              " for " + std::to_string(sh.experts) + " experts");
+              " for " + std::to_string(sh.experts) + " experts, in a layout storing " +
+              std::to_string(p_.moe_ffn.experts.experts) + " from expert " + std::to_string(p_.moe_ffn.experts.first));
   require(!p_.moe || !expert_parallel() || group_ != nullptr, "DeviceBlock: ep > 1 needs a process group");
   require(!p_.moe || !expert_parallel() || !sh.token_choice, "DeviceBlock: ep > 1 runs expert choice only");
   const std::int64_t td = sh.t * sh.d;
@@ -170,11 +172,6 @@ DeviceBlock::DeviceBlock(const model_ref::ModelConfig& c, const model_ref::Block
       yl_ = array<bf16>(sh.slots * sh.d);
     }
   }
-}
-
-model_ref::TensorRef DeviceBlock::local(model_ref::TensorRef t) const {
-  const std::int64_t per_expert = t.size / shape_.experts;
-  return {t.offset + shape_.shard.first * per_expert, shape_.shard.count * per_expert};
 }
 
 void DeviceBlock::exchange(const bf16* send, bf16* recv, ProcessGroup::Exchange direction, cudaStream_t st) const {

@@ -81,8 +81,6 @@ class DeviceBlock {
 
  private:
   const bf16* vec(std::int64_t i) const { return vec_.get() + i * shape_.b * shape_.d; }
-  // The local experts' slice [first, first + count) of an expert tensor [E, ...].
-  model_ref::TensorRef local(model_ref::TensorRef expert_tensor) const;
   bool expert_parallel() const { return shape_.shard.ep > 1; }
   // Rows between this rank's routing order [E, groups C, d] and its local experts' [E/ep, ep groups C, d].
   void exchange(const bf16* send, bf16* recv, ProcessGroup::Exchange direction, cudaStream_t stream) const;

@@ -41,9 +41,9 @@ void DeviceBlock::expert_choice_forward(const DeviceContext& ctx, OpTimer& timer
   }
   {
     auto op = timer.time("batched_gemm", "moe.expert_fc1", l, mb, f);
-    batched_gemm(ctx.cublas, st, experts_here, {sh.local_rows, sh.ffn, sh.d}, xin, m.param(local(ex.fc1_weight)),
+    batched_gemm(ctx.cublas, st, experts_here, {sh.local_rows, sh.ffn, sh.d}, xin, m.param(ex.fc1_weight),
                  u_.get());
-    bias_add(u_.get(), m.param(local(ex.fc1_bias)), experts_here, sh.local_rows, sh.ffn, st);
+    bias_add(u_.get(), m.param(ex.fc1_bias), experts_here, sh.local_rows, sh.ffn, st);
   }
   {
     auto op = timer.time("gelu", "moe.expert_gelu", l, mb, f);
@@ -52,8 +52,8 @@ void DeviceBlock::expert_choice_forward(const DeviceContext& ctx, OpTimer& timer
   {
     auto op = timer.time("batched_gemm", "moe.expert_fc2", l, mb, f);
     batched_gemm(ctx.cublas, st, experts_here, {sh.local_rows, sh.d, sh.ffn}, g_.get(),
-                 m.param(local(ex.fc2_weight)), yout);
-    bias_add(yout, m.param(local(ex.fc2_bias)), experts_here, sh.local_rows, sh.d, st);
+                 m.param(ex.fc2_weight), yout);
+    bias_add(yout, m.param(ex.fc2_bias), experts_here, sh.local_rows, sh.d, st);
   }
   if (expert_parallel()) {
     auto op = timer.time("all_to_all", "ep.combine", l, mb, f);
@@ -89,10 +89,10 @@ void DeviceBlock::expert_choice_backward(const DeviceContext& ctx, OpTimer& time
   {
     auto op = timer.time("batched_gemm", "moe.expert_fc2", l, mb, b);
     const GemmDims d2{sh.local_rows, sh.d, sh.ffn};
-    batched_gemm_dx(ctx.cublas, st, experts_here, d2, dyin, m.param(local(ex.fc2_weight)), s.dg.get());
-    batched_gemm_dw(ctx.cublas, st, experts_here, d2, g_.get(), dyin, m.grad(local(ex.fc2_weight)),
+    batched_gemm_dx(ctx.cublas, st, experts_here, d2, dyin, m.param(ex.fc2_weight), s.dg.get());
+    batched_gemm_dw(ctx.cublas, st, experts_here, d2, g_.get(), dyin, m.grad(ex.fc2_weight),
                     GradientWrite::kAccumulate);
-    bias_grad(dyin, m.grad(local(ex.fc2_bias)), experts_here, sh.local_rows, sh.d, GradientWrite::kAccumulate, st);
+    bias_grad(dyin, m.grad(ex.fc2_bias), experts_here, sh.local_rows, sh.d, GradientWrite::kAccumulate, st);
   }
   {
     auto op = timer.time("gelu_bwd", "moe.expert_gelu", l, mb, b);
@@ -101,10 +101,10 @@ void DeviceBlock::expert_choice_backward(const DeviceContext& ctx, OpTimer& time
   {
     auto op = timer.time("batched_gemm", "moe.expert_fc1", l, mb, b);
     const GemmDims d1{sh.local_rows, sh.ffn, sh.d};
-    batched_gemm_dx(ctx.cublas, st, experts_here, d1, s.du.get(), m.param(local(ex.fc1_weight)), dxout);
-    batched_gemm_dw(ctx.cublas, st, experts_here, d1, xin, s.du.get(), m.grad(local(ex.fc1_weight)),
+    batched_gemm_dx(ctx.cublas, st, experts_here, d1, s.du.get(), m.param(ex.fc1_weight), dxout);
+    batched_gemm_dw(ctx.cublas, st, experts_here, d1, xin, s.du.get(), m.grad(ex.fc1_weight),
                     GradientWrite::kAccumulate);
-    bias_grad(s.du.get(), m.grad(local(ex.fc1_bias)), experts_here, sh.local_rows, sh.ffn,
+    bias_grad(s.du.get(), m.grad(ex.fc1_bias), experts_here, sh.local_rows, sh.ffn,
               GradientWrite::kAccumulate, st);
   }
   if (expert_parallel()) {

@@ -7,8 +7,9 @@
 
 namespace ecsim::runner {
 
-DeviceModel::DeviceModel(const model_ref::ModelConfig& config, std::uint64_t seed, model_ref::InitScheme scheme)
-    : config_(config), layout_(device_param_layout(config)) {
+DeviceModel::DeviceModel(const model_ref::ModelConfig& config, model_ref::ExpertRange stored, std::uint64_t seed,
+                         model_ref::InitScheme scheme)
+    : config_(config), layout_(device_param_layout(config, stored)) {
   const auto n = static_cast<std::size_t>(layout_.total);
   params_ = DeviceArray<__nv_bfloat16>(n);
   master_ = DeviceArray<float>(n);

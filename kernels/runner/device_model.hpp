@@ -4,7 +4,8 @@
 //   grads   [P] fp32  gradients, accumulated over the micro-batches of a step
 //   m, v    [P] fp32  AdamW's moments
 // Initialized as model_ref's Trainer does (init_params with DiT's adaLN-Zero, rounded to fp32), so a
-// GPU run and a CPU-reference run from the same seed start from the same weights.
+// GPU run and a CPU-reference run from the same seed start from the same weights. `stored`: the
+// experts this rank holds (all of them without expert parallelism).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -18,7 +19,8 @@ namespace ecsim::runner {
 
 class DeviceModel {
  public:
-  DeviceModel(const model_ref::ModelConfig& config, std::uint64_t seed, model_ref::InitScheme scheme);
+  DeviceModel(const model_ref::ModelConfig& config, model_ref::ExpertRange stored, std::uint64_t seed,
+              model_ref::InitScheme scheme);
 
   const model_ref::ModelConfig& config() const { return config_; }
   const model_ref::ParamLayout& layout() const { return layout_; }

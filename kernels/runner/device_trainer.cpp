@@ -35,12 +35,12 @@ cudaStream_t make_stream() {
 DeviceTrainer::DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t seed, model_ref::InitScheme scheme,
                              const AdamWHyperparameters& adamw, std::int64_t images, const ProcessGroup* group)
     : config_(config),
-      model_(config, seed, scheme),
       adamw_(adamw),
       images_(images),
       group_(group),
       shard_(expert_shard(config.experts, group != nullptr ? group->ep_size() : 1,
                           group != nullptr ? group->ep_rank() : 0)),
+      model_(config, {shard_.first, shard_.count}, seed, scheme),
       sync_plan_(grad_sync_plan(model_.layout(), shard_)),
       ctx_{nullptr, make_stream()},
       timer_(ctx_.stream),
@@ -218,12 +218,8 @@ double DeviceTrainer::step(const std::vector<DeviceBatch>& micro_batches) {
   {
     auto op = timer_.time("adamw", "optimizer.step", -1, -1, Phase::kOptimizer);
     ++steps_;
-    for (const GradRange& r : sync_plan_) {
-      if (r.reduce == GradReduce::kNotOwned) continue;
-      adamw_step(adamw_, steps_, model_.master() + r.offset, model_.grads() + r.offset, model_.m() + r.offset,
-                 model_.v() + r.offset, r.count, ctx_.stream);
-      cast_fp32_to_bf16(model_.master() + r.offset, model_.params() + r.offset, r.count, ctx_.stream);
-    }
+    adamw_step(adamw_, steps_, model_.master(), model_.grads(), model_.m(), model_.v(), model_.size(), ctx_.stream);
+    cast_fp32_to_bf16(model_.master(), model_.params(), model_.size(), ctx_.stream);
   }
   timer_.end_step();
   std::vector<float> losses(static_cast<std::size_t>(m));

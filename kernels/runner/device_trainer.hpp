@@ -3,9 +3,9 @@
 // then AdamW on the fp32 masters and the bf16 copy rounded from them. Micro-batches accumulate into
 // one gradient buffer (the loss of each is weighted 1 / (micro-batches x data-parallel ranks)), which
 // the process group sums before the step, range by range (expert_parallel.hpp's grad_sync_plan).
-// With expert parallelism a rank keeps model_ref's whole flat layout (same offsets, init and CPU
-// reference) but computes, reduces and steps only its own experts' slices: the other experts'
-// parameters are allocated and never used. Every op runs inside an OpTimer scope.
+// With expert parallelism a rank stores, computes, reduces and steps only its own experts (its
+// layout is model_ref's with those experts, initialized to the full model's values for them).
+// Every op runs inside an OpTimer scope.
 #pragma once
 
 #include <cublas_v2.h>
@@ -51,12 +51,12 @@ class DeviceTrainer {
   void forward_backward(const DeviceBatch& batch, std::int64_t micro_batch, float loss_weight);
 
   model_ref::ModelConfig config_;
-  DeviceModel model_;
   AdamWHyperparameters adamw_;
   std::int64_t images_;
   const ProcessGroup* group_;
   ExpertShard shard_;
-  std::vector<GradRange> sync_plan_;  // tiles the flat buffer; kNotOwned ranges are never stepped
+  DeviceModel model_;                 // the shard's experts only
+  std::vector<GradRange> sync_plan_;  // tiles the flat buffer
   std::int64_t steps_ = 0;
   DeviceContext ctx_;
   OpTimer timer_;

@@ -1,6 +1,5 @@
 #include "runner/expert_parallel.hpp"
 
-#include <map>
 #include <string>
 
 #include "precondition.hpp"
@@ -48,36 +47,21 @@ const char* grad_reduce_name(GradReduce r) {
   switch (r) {
     case GradReduce::kAllRanks: return "all ranks";
     case GradReduce::kExpertDataParallel: return "expert-DP group";
-    case GradReduce::kNotOwned: return "not owned";
   }
   return "?";
 }
 
 std::vector<GradRange> grad_sync_plan(const model_ref::ParamLayout& layout, const ExpertShard& shard) {
-  // Expert tensors by offset -> experts in them ([E, ...]: expert e's slice is the e-th of E equal parts).
-  std::map<std::int64_t, std::int64_t> expert_tensors;
   for (const model_ref::BlockRefs& b : layout.blocks) {
-    if (!b.moe) continue;
-    const model_ref::ExpertsRef& x = b.moe_ffn.experts;
-    require(shard.count * shard.ep == x.experts, "grad_sync_plan: a shard of " + str(shard.count) + " experts x ep " +
-                                                     str(shard.ep) + " for a layer of " + str(x.experts) + " experts");
-    for (const model_ref::TensorRef& t : {x.fc1_weight, x.fc1_bias, x.fc2_weight, x.fc2_bias}) {
-      expert_tensors[t.offset] = x.experts;
-    }
+    require(!b.moe || (b.moe_ffn.experts.experts == shard.count && b.moe_ffn.experts.first == shard.first),
+            "grad_sync_plan: a layout storing experts [" + str(b.moe_ffn.experts.first) + ", " +
+                str(b.moe_ffn.experts.first + b.moe_ffn.experts.experts) + ") for a shard of [" + str(shard.first) +
+                ", " + str(shard.first + shard.count) + ")");
   }
-  const GradReduce owned = shard.ep > 1 ? GradReduce::kExpertDataParallel : GradReduce::kAllRanks;
+  const GradReduce experts = shard.ep > 1 ? GradReduce::kExpertDataParallel : GradReduce::kAllRanks;
   std::vector<GradRange> out;
   for (const model_ref::NamedTensor& t : layout.tensors) {
-    const auto it = expert_tensors.find(t.ref.offset);
-    if (it == expert_tensors.end()) {
-      append(out, t.ref.offset, t.ref.size, GradReduce::kAllRanks);
-      continue;
-    }
-    const std::int64_t per_expert = t.ref.size / it->second;
-    const std::int64_t begin = t.ref.offset + shard.first * per_expert, end = begin + shard.count * per_expert;
-    append(out, t.ref.offset, begin - t.ref.offset, GradReduce::kNotOwned);
-    append(out, begin, end - begin, owned);
-    append(out, end, t.ref.offset + t.ref.size - end, GradReduce::kNotOwned);
+    append(out, t.ref.offset, t.ref.size, t.experts > 0 ? experts : GradReduce::kAllRanks);
   }
   return out;
 }

@@ -5,11 +5,10 @@
 //     and the groups are the ones plan_layout prices (parallel/layout_plan.cpp): the EP group is ep
 //     data-parallel ranks at stride tp, the expert-DP group the dp / ep ranks at stride tp ep that
 //     hold the same experts.
-//   - EP rank j of its group owns experts [j E/ep, (j+1) E/ep).
+//   - EP rank j of its group owns experts [j E/ep, (j+1) E/ep), and its parameter layout stores
+//     those alone (param_layout.hpp).
 //   - Gradients: every parameter outside the experts is summed over all data-parallel ranks (as
-//     with ep = 1); a local expert's slice over the expert-DP group; a slice of an expert owned by
-//     another EP rank is neither summed nor stepped (its gradient stays zero: its rows were computed
-//     elsewhere).
+//     with ep = 1); the local experts' over the expert-DP group.
 #pragma once
 
 #include <cstdint>
@@ -41,7 +40,6 @@ ExpertShard expert_shard(std::int64_t experts, std::int64_t ep, int ep_rank);
 enum class GradReduce {
   kAllRanks,            // summed over all data-parallel ranks
   kExpertDataParallel,  // summed over the expert-DP group
-  kNotOwned,            // another EP rank's expert: not summed, not stepped
 };
 const char* grad_reduce_name(GradReduce r);
 
@@ -52,8 +50,9 @@ struct GradRange {
   bool operator==(const GradRange&) const = default;
 };
 
-// Ranges tiling [0, layout.total) in order, adjacent ranges of one kind merged. With ep = 1 the
-// expert-DP group is every data-parallel rank, so the whole buffer is one kAllRanks range.
+// Ranges tiling [0, layout.total) in order, adjacent ranges of one kind merged; `layout` stores
+// the shard's experts. With ep = 1 the expert-DP group is every data-parallel rank, so the whole
+// buffer is one kAllRanks range. Every rank of a group gets the same ranges (NCCL pairs them).
 std::vector<GradRange> grad_sync_plan(const model_ref::ParamLayout& layout, const ExpertShard& shard);
 
 }  // namespace ecsim::runner

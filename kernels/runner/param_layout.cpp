@@ -6,8 +6,8 @@
 
 namespace ecsim::runner {
 
-model_ref::ParamLayout device_param_layout(const model_ref::ModelConfig& c) {
-  model_ref::ParamLayout layout = model_ref::make_param_layout(c);
+model_ref::ParamLayout device_param_layout(const model_ref::ModelConfig& c, model_ref::ExpertRange stored) {
+  model_ref::ParamLayout layout = model_ref::make_param_layout(c, stored);
   for (const model_ref::NamedTensor& t : layout.tensors) {
     require(t.ref.offset % kParamAlignElements == 0,
             "device_param_layout: " + t.name + " starts at element " + std::to_string(t.ref.offset) +

@@ -36,7 +36,7 @@ class ProcessGroup {
   int ep_size() const { return static_cast<int>(groups_.ep.size()); }
   int ep_rank() const { return groups_.ep_rank; }
   // Sums each range of `buffer` over its group, in place (kAllRanks: every process; kExpertDataParallel:
-  // the expert-DP group; kNotOwned: left alone); a no-op for one process.
+  // the expert-DP group); a no-op for one process.
   void all_reduce_sum(float* buffer, const std::vector<GradRange>& ranges, cudaStream_t stream) const;
 
   // Expert rows within the EP group, `chunk` elements per (EP peer j, local expert e) pair, peers

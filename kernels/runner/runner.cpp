@@ -77,8 +77,8 @@ void run(const RunOptions& options, ProcessGroup& group, std::ostream& out) {
   if (lead && ep > 1) {
     const ExpertShard& sh = trainer.shard();
     out << "  experts " << sh.count << " per rank over ep=" << ep << " (rank 0: experts [" << sh.first << ", "
-        << sh.first + sh.count << ")), dispatch and combine as NCCL all-to-alls in the EP group; every rank "
-        << "allocates all " << rc.model.experts << " experts' parameters and optimizer states and uses its own\n";
+        << sh.first + sh.count << ")), dispatch and combine as NCCL all-to-alls in the EP group; each rank "
+        << "stores only its own experts' parameters and optimizer states\n";
   }
   std::vector<DeviceBatch> batches;
   for (std::int64_t mb = 0; mb < rc.micro_batches; ++mb) {

@@ -32,7 +32,7 @@ TEST_CASE("model_ref: the tiny EC-DiT cuts its loss tenfold on a fixed batch wit
   // 8 text tokens; DiT's adaLN-Zero init, so the first prediction is 0 and the first loss is
   // mean((noise - x0)^2), about 2.
   const std::vector<double> losses = train(42, 50);
-  // Observed: 2.10 -> 0.021 (the model memorizes the batch; on fresh batches no predictor gets below
+  // Observed: 2.10 -> 0.020 (the model memorizes the batch; on fresh batches no predictor gets below
   // about 1.5, the variance of noise - x0 left given x_t); required: a tenth of the first loss.
   MESSAGE("loss: first " << losses.front() << ", last " << losses.back());
   for (double l : losses) REQUIRE(std::isfinite(l));

@@ -235,11 +235,11 @@ TEST_CASE("runner: EP and expert-DP groups are plan_layout's, in Megatron rank o
   CHECK(g.expert_dp == std::vector<int>{2, 6, 10, 14, 18, 22, 26, 30});
 }
 
-TEST_CASE("runner: the gradient ranges tile the buffer, expert slices go to the expert-DP group") {
+TEST_CASE("runner: with ep > 1 a rank stores its own experts, whose gradients go to the expert-DP group") {
   const runner::RunConfig rc = config_of("xl-8e-ep2.json", 4, 2);
-  const model_ref::ParamLayout layout = runner::device_param_layout(rc.model);
-  std::int64_t expert_params = 0;
-  for (const auto& t : layout.tensors) {
+  const model_ref::ParamLayout full = runner::device_param_layout(rc.model);
+  std::int64_t expert_params = 0;  // of the full model
+  for (const auto& t : full.tensors) {
     if (t.name.find(".moe.expert_") != std::string::npos) expert_params += t.ref.size;
   }
   REQUIRE(expert_params > 0);
@@ -250,6 +250,12 @@ TEST_CASE("runner: the gradient ranges tile the buffer, expert slices go to the 
     const runner::ExpertShard shard = runner::expert_shard(rc.model.experts, 2, ep_rank);
     CHECK(shard.first == 4 * ep_rank);
     CHECK(shard.count == 4);
+    const model_ref::ParamLayout layout = runner::device_param_layout(rc.model, {shard.first, shard.count});
+    // Half the experts: the full model less the other rank's half, every tensor still aligned.
+    CHECK(layout.total == full.total - expert_params / 2);
+    CHECK(layout.blocks[1].moe_ffn.experts.experts == 4);
+    CHECK(layout.blocks[1].moe_ffn.experts.first == 4 * ep_rank);
+    CHECK(layout.blocks[1].moe_ffn.router.out == 8);  // the router still scores every expert
     const auto ranges = runner::grad_sync_plan(layout, shard);
     std::map<GradReduce, std::int64_t> total;
     std::int64_t next = 0;
@@ -262,30 +268,55 @@ TEST_CASE("runner: the gradient ranges tile the buffer, expert slices go to the 
       total[ranges[i].reduce] += ranges[i].count;
     }
     CHECK(next == layout.total);
-    CHECK(total[GradReduce::kAllRanks] == layout.total - expert_params);
+    CHECK(total[GradReduce::kAllRanks] == full.total - expert_params);
     CHECK(total[GradReduce::kExpertDataParallel] == expert_params / 2);
-    CHECK(total[GradReduce::kNotOwned] == expert_params / 2);
-    // Block 1's fc1 weights [E, d, f]: EP rank 1's slice starts at expert 4.
-    const model_ref::ExpertsRef& x = layout.blocks[1].moe_ffn.experts;
-    const std::int64_t owned_at = x.fc1_weight.offset + ep_rank * 4 * x.hidden * x.width;
+    // Block 1's fc1 weights [4, d, f] open an expert-DP range.
+    const std::int64_t fc1_at = layout.blocks[1].moe_ffn.experts.fc1_weight.offset;
     CHECK(std::any_of(ranges.begin(), ranges.end(), [&](const runner::GradRange& r) {
-      return r.reduce == GradReduce::kExpertDataParallel && r.offset == owned_at;
+      return r.reduce == GradReduce::kExpertDataParallel && r.offset == fc1_at;
     }));
+    // A layout of other experts than the shard's is refused.
+    CHECK_THROWS_AS(runner::grad_sync_plan(full, shard), PreconditionError);
     plans.push_back(ranges);
   }
-  // The two EP ranks own complementary slices and all-reduce the same non-expert ranges (NCCL pairs them).
-  for (std::size_t i = 0; i < plans[0].size(); ++i) {
-    if (plans[0][i].reduce == GradReduce::kExpertDataParallel) CHECK(plans[1][i].reduce == GradReduce::kNotOwned);
-    if (plans[0][i].reduce == GradReduce::kAllRanks) CHECK(plans[1][i] == plans[0][i]);
-  }
+  // Both EP ranks post the same ranges in the same order: NCCL pairs the all-reduces across ranks.
+  CHECK(plans[0] == plans[1]);
   // Without expert parallelism, and for a dense model, the buffer is one range over all ranks.
-  const runner::GradRange whole{0, layout.total, GradReduce::kAllRanks};
-  CHECK(runner::grad_sync_plan(layout, runner::expert_shard(rc.model.experts, 1, 0)) ==
+  const runner::GradRange whole{0, full.total, GradReduce::kAllRanks};
+  CHECK(runner::grad_sync_plan(full, runner::expert_shard(rc.model.experts, 1, 0)) ==
         std::vector<runner::GradRange>{whole});
   const runner::RunConfig dense = config_of("xl-dense-b8.json", 4);
-  const model_ref::ParamLayout dense_layout = runner::device_param_layout(dense.model);
+  const model_ref::ParamLayout dense_layout = runner::device_param_layout(dense.model, {0, 0});
   CHECK(runner::grad_sync_plan(dense_layout, runner::expert_shard(dense.model.experts, 1, 0)) ==
         std::vector<runner::GradRange>{{0, dense_layout.total, GradReduce::kAllRanks}});
+}
+
+TEST_CASE("runner: a rank's stored experts start from the full model's values for them") {
+  model_ref::ModelConfig c;  // the tiny model: 4 experts in blocks 1 and 3
+  const model_ref::ParamLayout full = model_ref::make_param_layout(c);
+  const model_ref::ParamLayout part = model_ref::make_param_layout(c, {1, 2});
+  REQUIRE(part.tensors.size() == full.tensors.size());
+  for (const auto scheme : {model_ref::InitScheme::kAllRandom, model_ref::InitScheme::kAdaLnZero}) {
+    const std::vector<double> a = model_ref::init_params(full, 11, scheme);
+    const std::vector<double> b = model_ref::init_params(part, 11, scheme);
+    std::int64_t expert_tensors = 0;
+    for (std::size_t i = 0; i < full.tensors.size(); ++i) {
+      const auto& f = full.tensors[i];
+      const auto& p = part.tensors[i];
+      CAPTURE(f.name);
+      REQUIRE(p.name == f.name);
+      // Expert tensors keep experts 1 and 2 of 4: half of each, from expert 1's slice on.
+      const std::int64_t skip = f.experts > 0 ? f.ref.size / f.experts : 0;
+      CHECK(p.ref.size == (f.experts > 0 ? f.ref.size / 2 : f.ref.size));
+      expert_tensors += f.experts > 0 ? 1 : 0;
+      const bool same = std::equal(b.begin() + p.ref.offset, b.begin() + p.ref.offset + p.ref.size,
+                                   a.begin() + f.ref.offset + skip);
+      CHECK(same);
+    }
+    CHECK(expert_tensors == 8);  // fc1 and fc2, weight and bias, in 2 MoE blocks
+  }
+  CHECK_THROWS_AS(model_ref::make_param_layout(c, {3, 2}), PreconditionError);
+  CHECK_THROWS_AS(model_ref::make_param_layout(c, {0, 0}), PreconditionError);
 }
 
 TEST_CASE("runner: an expert-parallel layout runs when ep divides the experts and the launch has its GPUs") {
