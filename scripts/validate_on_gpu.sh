@@ -14,7 +14,8 @@
 #   ECSIM_STEPS, ECSIM_WARMUP  measured and warm-up steps per run (default 5 and 2)
 # Dependencies: as profiles/run_on_gpu.sh (system packages, or carried build-deps/ .debs).
 #
-# OUT_DIR receives: summary.txt (the table: config, predicted, measured, error, memory), runs.tar.gz
+# OUT_DIR receives: summary.txt (the table: config, predicted, measured, error, memory; then the
+# runner against PyTorch eager, scripts/pytorch_comparison.py), runs.tar.gz
 # (every run's ecsim.run/1 JSON, ecsim-run output and validation JSON), xl-8e-b8.trace.json (one
 # measured trace for Perfetto), logs.tar.gz. Exit status 0 when every step passed.
 set -uo pipefail
@@ -40,10 +41,13 @@ left() { echo $((budget - (SECONDS - start))); }
 
 # The campaign: scenario (scenarios/validation/NAME.json), the blocks it runs, and its processes
 # (one per GPU, under mpirun; skipped, with the reason in the table, where fewer GPUs are visible).
+# Then the shapes of ANCHORS.md's PyTorch eager figures (pt-*: unmasked images, 64 for XL and 32
+# for M, whole models where they fit one H100), set beside those by scripts/pytorch_comparison.py.
 configs=(
   "xl-dense-b8 8" "xl-dense-b16 8" "xl-8e-b8 8" "xl-8e-tc-b8 8" "xl-8e-tc-dropless-b8 8" "xl-16e-b8 8"
   "xl-32e-b8 8" "xl-32e-b16 8"
   "m-dense-b8 2" "m-8e-b8 2" "m-16e-b16 2" "m-32e-b8 2" "xl-8e-ep2 8 2"
+  "pt-xl-8e-b64 28" "pt-m-8e-b32 4" "pt-xl-dense-b64 28" "pt-xl-32e-b64 2" "pt-m-dense-b32 2" "pt-m-16e-b32 2"
 )
 visible_gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 
@@ -143,6 +147,11 @@ done
     printf '%-14s %6s %12s %12s %8s %10s %10s  %s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
   done
   echo
+  comparisons=("$runs"/pt-*.validation.json)
+  if [[ -e ${comparisons[0]} ]]; then
+    python3 "$root/scripts/pytorch_comparison.py" "${comparisons[@]}" 2>&1
+    echo
+  fi
   echo "total $((SECONDS - start)) s"
 } | tee "$out/summary.txt"
 tar -czf "$out/runs.tar.gz" -C "$work" runs

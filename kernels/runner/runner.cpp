@@ -141,9 +141,6 @@ void run(const RunOptions& options, ProcessGroup& group, std::ostream& out) {
       << format_bytes(est.params, 4) << ", grads " << format_bytes(est.grads, 4) << ", optimizer "
       << format_bytes(est.optimizer, 4) << ", activations " << format_bytes(est.activations, 4) << ", comm buffers "
       << format_bytes(est.comm_buffers, 4) << ", workspace " << format_bytes(est.workspace, 4) << "\n";
-  if (ep > 1) {
-    out << "            (the estimate holds 1/" << ep << " of the experts per GPU; the runner allocates them all)\n";
-  }
   write_run_outputs(record, rc.scenario.model, images, ep, options.json, options.trace);
   if (!options.json.empty()) out << "run JSON    " << options.json.string() << "\n";
   if (!options.trace.empty()) out << "trace       " << options.trace.string() << "\n";

@@ -51,6 +51,7 @@ Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const 
   const std::int64_t ranks_per_stage = plan.layout.dp * plan.layout.tp;
   std::map<std::string, KindError> kinds;
   std::map<MatchKey, std::size_t> used;
+  std::vector<MatchedOp> matched;
   for (const MeasuredOp& op : run.ops) {
     const MatchKey key{op.rank / ranks_per_stage, op.label, op.layer, op.micro_batch, op.phase};
     auto it = predicted.find(key);
@@ -65,12 +66,16 @@ Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const 
       continue;
     }
     const auto& timing = sim.engine.timing[it->second[n - 1]];
+    const MatchedOp pair{op.layer, op.phase, to_seconds(timing.finish - timing.start).value,
+                         op.time_ns / kNanosPerSecond};
     auto& k = kinds[kind_of(op.name, op.phase)];
     k.kind = kind_of(op.name, op.phase);
-    k.predicted_s += to_seconds(timing.finish - timing.start).value;
-    k.measured_s += op.time_ns / kNanosPerSecond;
+    k.predicted_s += pair.predicted_s;
+    k.measured_s += pair.measured_s;
     ++k.count;
     ++v.matched;
+    // One rank's blocks: every rank of a data- or expert-parallel run does the same work.
+    if (op.rank == run.ops.front().rank) matched.push_back(pair);
   }
   // Ranks that were measured: every simulated op of their stages should have been matched.
   std::map<std::int64_t, bool> measured_stages;
@@ -80,6 +85,10 @@ Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const 
     if (measured_stages.count(std::get<0>(key))) expected += static_cast<std::int64_t>(tasks.size());
   }
   v.unmatched_predicted = expected - v.matched;
+  if (plan.layout.pp == 1) {
+    const OpContext ctx{plan.layout.mbs, true, plan.layout.tp, plan.layout.ep, {}};
+    v.blocks = block_times(matched, s.model, ctx);
+  }
 
   for (auto& [name, k] : kinds) v.per_kind.push_back(k);
   std::sort(v.per_kind.begin(), v.per_kind.end(), [](const KindError& a, const KindError& b) {
@@ -117,6 +126,7 @@ Json validation_to_json(const Validation& v) {
           {"mape", v.mape},
           {"step_time", {{"predicted_s", v.predicted_step_s}, {"measured_mean_s", v.measured_step_mean_s},
                          {"error", v.predicted_step_s / v.measured_step_mean_s - 1}}},
+          {"blocks", block_times_to_json(v.blocks)},
           {"memory", {{"predicted_peak_bytes", v.predicted_peak_memory_bytes},
                       {"measured_peak_bytes", v.measured_peak_memory_bytes}}},
           {"matching", {{"matched", v.matched}, {"unmatched_measured", v.unmatched_measured},
@@ -144,6 +154,19 @@ void print_validation(const Validation& v, std::ostream& out) {
     std::snprintf(line, sizeof line, "%-40s %12.3f %12.3f %+7.1f%% %6lld\n", k.kind.c_str(), k.predicted_s * 1e3,
                   k.measured_s * 1e3, 100 * k.error(), static_cast<long long>(k.count));
     out << line;
+  }
+  if (!v.blocks.empty()) {
+    out << "\none block's training step (mean over its blocks; forward, backward and its parameters' share of the\n"
+           "optimizer step):\n";
+    std::snprintf(line, sizeof line, "%-14s %6s %14s %14s %14s %14s %8s\n", "block", "blocks", "predicted fwd",
+                  "measured fwd", "predicted ms", "measured ms", "error");
+    out << line;
+    for (const BlockTime& b : v.blocks) {
+      std::snprintf(line, sizeof line, "%-14s %6lld %14.3f %14.3f %14.3f %14.3f %+7.1f%%\n", b.kind.c_str(),
+                    static_cast<long long>(b.blocks), b.predicted_forward_s * 1e3, b.measured_forward_s * 1e3,
+                    b.predicted_step_s * 1e3, b.measured_step_s * 1e3, 100 * b.error());
+      out << line;
+    }
   }
   if (!v.per_kind.empty()) {
     const auto& worst = v.per_kind.front();

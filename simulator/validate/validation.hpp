@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "result/simulation.hpp"
+#include "validate/block_times.hpp"
 #include "validate/measured_run.hpp"
 
 namespace ecsim {
@@ -40,6 +41,8 @@ struct Validation {
   double measured_step_mean_s = 0;
   std::int64_t matched = 0, unmatched_measured = 0, unmatched_predicted = 0;
   double predicted_peak_memory_bytes = 0, measured_peak_memory_bytes = 0;
+  // One block's step per kind (block_times.hpp); empty unless one pipeline stage ran the model.
+  std::vector<BlockTime> blocks;
   std::string cost_description;
 };
 

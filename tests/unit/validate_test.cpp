@@ -125,3 +125,41 @@ TEST_CASE("ecsim validate from files, a bad run file exits 2 naming its path") {
   CHECK_FALSE(std::filesystem::exists(dir / "v2.json"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("validate reports one block's step per kind: its forward, backward and share of the optimizer step") {
+  const auto file = std::filesystem::path(ECSIM_SOURCE_DIR) / "scenarios" / "validation" / "xl-8e-b8.json";
+  const Scenario s = load_scenario(file);
+  const auto cost = ComputeCostModel::analytic(s.cluster->gpu);
+  const SimulationResult sim = simulate(s, plan_layout(s), cost);
+  const MeasuredRun run = run_from_simulation(sim, 1.25, {1.0});
+  const Validation v = validate_run(s, run, cost);
+  REQUIRE(v.blocks.size() == 2);
+  CHECK(v.blocks[0].kind == "dense block");
+  CHECK(v.blocks[1].kind == "MoE block");
+  CHECK(v.blocks[0].blocks == 14);  // 28 blocks, MoE from block 1 on, every other one
+  CHECK(v.blocks[1].blocks == 14);
+  // The blocks hold nearly all parameters (the rest: patch and timestep embedding, final layer).
+  const double blocks_share = 14 * (v.blocks[0].param_share + v.blocks[1].param_share);
+  CHECK(blocks_share < 1.0);
+  CHECK(blocks_share > 0.99);
+  CHECK(v.blocks[1].param_share > 3 * v.blocks[0].param_share);  // 8 experts of 8 d^2 in place of one
+  // Worked from the run's own ops: block 1 (MoE) forward, and its step with the optimizer share.
+  double forward = 0, all = 0, optimizer = 0;
+  for (const MeasuredOp& op : run.ops) {
+    if (op.phase == "optimizer") optimizer += op.time_ns * 1e-9;
+    if (op.layer != 1) continue;
+    all += op.time_ns * 1e-9;
+    if (op.phase == "forward") forward += op.time_ns * 1e-9;
+  }
+  CHECK(v.blocks[1].measured_forward_s == doctest::Approx(forward).epsilon(1e-9));  // every MoE block alike
+  CHECK(v.blocks[1].measured_step_s == doctest::Approx(all + v.blocks[1].param_share * optimizer).epsilon(1e-9));
+  // GEMMs measured 1.25x slower: every block is measured slower than predicted, by less than 25%.
+  for (const BlockTime& b : v.blocks) {
+    CAPTURE(b.kind);
+    CHECK(b.error() < 0);
+    CHECK(b.error() > 1 / 1.25 - 1);
+  }
+  const Json j = validation_to_json(v);
+  CHECK(j["blocks"].size() == 2);
+  CHECK(j["blocks"][1]["step"]["measured_s"].get<double>() == doctest::Approx(v.blocks[1].measured_step_s));
+}
