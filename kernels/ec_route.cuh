@@ -7,13 +7,9 @@
 
 #include <cstdint>
 
-namespace ecsim {
+#include "routing_limits.hpp"  // kMaxGroupTokens, kMaxExperts
 
-// Routing groups are sorted in shared memory, so a group is at most this many tokens
-// (EC-DiT: 1024 in training, 512 at inference).
-constexpr std::int64_t kMaxGroupTokens = 4096;
-// The combine keeps a token's slot for every expert in shared memory (4 bytes each).
-constexpr std::int64_t kMaxExperts = 4096;
+namespace ecsim {
 
 struct ExpertChoiceDims {
   std::int64_t tokens = 0;        // T, a multiple of group_tokens

@@ -9,12 +9,9 @@
 
 #include <cstdint>
 
-namespace ecsim {
+#include "routing_limits.hpp"  // kMaxTopK, kMaxTokenChoiceExperts
 
-// A token picks at most this many experts (k is 1 or 2 in every baseline; 8 in fine-grained MoE).
-constexpr std::int64_t kMaxTopK = 8;
-// The offsets scan runs in one block, one expert per thread.
-constexpr std::int64_t kMaxTokenChoiceExperts = 1024;
+namespace ecsim {
 
 struct TokenChoiceDims {
   std::int64_t tokens = 0;     // T

@@ -72,6 +72,9 @@ DeviceTrainer::DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t
   dcond_ = array<bf16>(images * c);
   dtime_act_ = array<bf16>(images * c);
   dtime_hidden_ = array<bf16>(images * c);
+  // The blocks' constant buffers are set by cudaMemset on the legacy stream, which ctx_.stream
+  // (non-blocking) does not wait for: finish them before any step.
+  CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 DeviceTrainer::~DeviceTrainer() {

@@ -2,6 +2,7 @@
 
 #include "core/errors.hpp"
 #include "precondition.hpp"
+#include "routing_limits.hpp"
 
 namespace ecsim::runner {
 namespace {
@@ -73,6 +74,26 @@ model_ref::ModelConfig model_config_from_spec(const ModelSpec& m, const std::str
                                 {"/model/moe/experts", c.experts}}) {
     if (v % 8 != 0) {
       throw InputError(file, path, str(v) + " is not a multiple of 8, which the cuBLAS GEMMs' 16-byte rows need");
+    }
+  }
+  if (c.experts > 0 && c.routing == model_ref::Routing::kTokenChoice) {
+    if (c.top_k > kMaxTopK) {
+      throw InputError(file, "/model/moe/routing/top_k", str(c.top_k) + " exceeds the " + str(kMaxTopK) +
+                                                             " experts per token the token-choice kernels pick");
+    }
+    if (c.experts > kMaxTokenChoiceExperts) {
+      throw InputError(file, "/model/moe/experts", str(c.experts) + " exceeds the " + str(kMaxTokenChoiceExperts) +
+                                                       " experts the token-choice kernels route");
+    }
+  } else if (c.experts > 0) {
+    if (c.group_tokens > kMaxGroupTokens) {
+      throw InputError(file, "/model/moe/routing/group_tokens", str(c.group_tokens) + " exceeds the " +
+                                                                     str(kMaxGroupTokens) +
+                                                                     " tokens an expert-choice group sorts in");
+    }
+    if (c.experts > kMaxExperts) {
+      throw InputError(file, "/model/moe/experts", str(c.experts) + " exceeds the " + str(kMaxExperts) +
+                                                       " experts the expert-choice combine holds");
     }
   }
   if (c.patch_dim() % 8 != 0) {

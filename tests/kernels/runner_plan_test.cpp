@@ -31,6 +31,7 @@
 #include "runner/op_plan.hpp"
 #include "runner/param_layout.hpp"
 #include "runner/run_config.hpp"
+#include "runner_reference.hpp"
 #include "scenario/scenario.hpp"
 
 namespace ecsim {
@@ -336,6 +337,28 @@ TEST_CASE("runner: an expert-parallel layout runs when ep divides the experts an
   CHECK_THROWS_WITH_AS(runner::resolve_run_config(o, 1), doctest::Contains("needs a model with experts"), InputError);
 }
 
+TEST_CASE("runner: a model past what the routing kernels hold is an input error naming its JSON path") {
+  ModelSpec tc = load_model_or_scenario(kSource / "scenarios" / "models" / "ecdit-xxl-16e-tc-top2.json");
+  tc.moe.routing.top_k = 9;  // the token-choice kernels pick at most 8 (routing_limits.hpp)
+  CHECK_THROWS_WITH_AS(runner::model_config_from_spec(tc, "tc.json"),
+                       doctest::Contains("tc.json: /model/moe/routing/top_k: 9 exceeds the 8"), InputError);
+  tc.moe.routing.top_k = 2;
+  tc.moe.experts = 2048;
+  CHECK_THROWS_WITH_AS(runner::model_config_from_spec(tc, "tc.json"),
+                       doctest::Contains("tc.json: /model/moe/experts: 2048 exceeds the 1024"), InputError);
+  ModelSpec ec = load_model_or_scenario(kSource / "scenarios" / "models" / "ecdit-xl-8e.json");
+  ec.moe.routing.group_tokens = 8192;
+  CHECK_THROWS_WITH_AS(runner::model_config_from_spec(ec, "ec.json"),
+                       doctest::Contains("ec.json: /model/moe/routing/group_tokens: 8192 exceeds the 4096"),
+                       InputError);
+  ec.moe.routing.group_tokens = 4096;  // C = 4096 x 2 / 8192 = 1: routable, but past the combine's limit
+  ec.moe.experts = 8192;
+  CHECK_THROWS_WITH_AS(runner::model_config_from_spec(ec, "ec.json"),
+                       doctest::Contains("ec.json: /model/moe/experts: 8192 exceeds the 4096"), InputError);
+  ec.moe.experts = 4096;
+  CHECK(runner::model_config_from_spec(ec, "ec.json").experts == 4096);  // at the limit: built
+}
+
 TEST_CASE("runner: token-choice models are built, padded or dropless, and layouts it cannot run are input errors") {
   const ModelSpec tc = load_model_or_scenario(kSource / "scenarios" / "models" / "ecdit-xxl-16e-tc-top2.json");
   const model_ref::ModelConfig c = runner::model_config_from_spec(tc, "tc.json");
@@ -384,6 +407,29 @@ TEST_CASE("runner: token-choice models are built, padded or dropless, and layout
   CHECK_THROWS_WITH_AS(runner::resolve_run_config(o, 2), doctest::Contains("the layout needs 1 GPUs"), InputError);
   o.layers = 99;
   CHECK_THROWS_WITH_AS(runner::resolve_run_config(o, 1), doctest::Contains("--layers: 99 outside"), InputError);
+}
+
+TEST_CASE("runner: the GPU tests' seeds route without a near tie that bf16 could flip") {
+  // runner_gpu_test.cpp compares one device step with model_ref at these seeds (runner_reference.hpp).
+  struct Case {
+    model_ref::ModelConfig config;
+    test::ReferenceSeeds seeds;
+  };
+  for (const Case& k : {Case{test::runner_tiny(), test::kExpertChoiceSeeds},
+                        Case{test::runner_tiny_token_choice(1.0), test::kTokenChoiceSeeds},
+                        Case{test::runner_tiny_token_choice(0.0), test::kTokenChoiceSeeds}}) {
+    const double margin = test::routing_margin(k.config, test::rounded_reference(k.config, k.seeds, 2).forward);
+    CAPTURE(k.config.capacity_factor);
+    CAPTURE(static_cast<int>(k.config.routing));
+    MESSAGE("routing margin " << margin);
+    CHECK(margin >= test::kMinRoutingMargin);
+  }
+  // The bf16 rounding the reference applies to the inputs: nearest, ties to even.
+  CHECK(test::round_to_bf16(1.0) == 1.0);
+  CHECK(test::round_to_bf16(1.0 + 1.0 / 256) == 1.0);            // the tie between 1 and 1 + 2^-7 goes to even
+  CHECK(test::round_to_bf16(1.0 + 3.0 / 256) == 1.0 + 1.0 / 64);  // the tie between 1 + 2^-7 and 1 + 2^-6 too
+  CHECK(test::round_to_bf16(1.0 + 1.5 / 256) == 1.0 + 1.0 / 128);
+  CHECK(test::round_to_bf16(-3.0e-3) == doctest::Approx(-3.0e-3).epsilon(1.0 / 256));
 }
 
 }  // namespace ecsim
