@@ -16,6 +16,11 @@
 #   ECSIM_GPU_WERROR     ON to build with warnings as errors (default OFF: the device's compiler
 #                        may be newer than CI's; CI checks warnings)
 #   ECSIM_GPU_BUILD_DIR  the build tree (default build-gpu/)
+#   ECSIM_GPU_STEPS      which steps run after the build, comma-separated (default all:
+#                        tests,profile,bench,sanitizers). A lease too short for all of them runs
+#                        them in two calls on the warm machine, the build kept between them:
+#                        ECSIM_GPU_STEPS=sanitizers after scripts/gpu_session.sh (which leaves
+#                        them out).
 # Dependencies: the Debian packages of scripts/setup.sh. Where they are missing and no registry
 # can be reached, carry build-deps/ (made here by profiles/gather_gpu_deps.sh): its .debs are
 # unpacked into the build tree, never installed.
@@ -74,6 +79,14 @@ unpack_deb() {
 }
 # Seconds left for a step that must leave `reserve` seconds of the budget to the steps after it.
 left_after() { echo $((budget - (SECONDS - start) - $1)); }
+steps=",${ECSIM_GPU_STEPS:-tests,profile,bench,sanitizers},"
+wanted() { [[ $steps == *",$1,"* ]]; }
+for s in ${steps//,/ }; do
+  case $s in
+    tests | profile | bench | sanitizers) ;;
+    *) echo "run_on_gpu.sh: unknown step '$s' in ECSIM_GPU_STEPS" >&2; exit 2 ;;
+  esac
+done
 
 # --- 1. dependencies ----------------------------------------------------------------------------
 begin "dependencies"
@@ -131,92 +144,102 @@ fi
 if ((built)); then
   bin="$build/bin"
   # --- 3. GPU tests -----------------------------------------------------------------------------
-  begin "gpu tests"
-  if timeout 180 "$bin/ecsim_kernel_gpu_tests" >"$logs/gpu_tests.log" 2>&1; then status=ok; else status=FAILED; fi
-  detail=$(grep -E '^\[doctest\] test cases' "$logs/gpu_tests.log" | tail -1 | sed 's/\[doctest\] //')
-  grep -q 'skipped: \|no CUDA device' "$logs/gpu_tests.log" && status=FAILED && detail="no GPU: $detail"
-  [[ $status == ok ]] || show_tail "$logs/gpu_tests.log"
-  record "gpu tests" "$status" "$detail"
+  if wanted tests; then
+    begin "gpu tests"
+    if timeout 180 "$bin/ecsim_kernel_gpu_tests" >"$logs/gpu_tests.log" 2>&1; then status=ok; else status=FAILED; fi
+    detail=$(grep -E '^\[doctest\] test cases' "$logs/gpu_tests.log" | tail -1 | sed 's/\[doctest\] //')
+    grep -q 'skipped: \|no CUDA device' "$logs/gpu_tests.log" && status=FAILED && detail="no GPU: $detail"
+    [[ $status == ok ]] || show_tail "$logs/gpu_tests.log"
+    record "gpu tests" "$status" "$detail"
+  fi
 
   # --- 4. profiler: full when the budget leaves room for it and the steps after it, else quick;
   #        never past the budget (--time-limit-s) ---------------------------------------------------
-  after_profile=190  # benchmarks (60), two sanitizer runs (2 x 60), packaging
-  full_estimate=210  # the full sweep on an H100: about 175 s of kernels plus per-shape overhead
-  left=$(left_after $after_profile)
-  mode=full
-  profile_args=()
-  if ((quick)) || ((left < full_estimate)); then
-    mode=quick
-    profile_args+=(--quick)
-  fi
-  limit=$((left > 60 ? left : 60))
-  begin "profile ($mode)"
-  (cd "$root" && "$bin/ecsim-profile" "${profile_args[@]}" --time-limit-s "$limit" --csv "$out/profile.csv") \
-    >"$out/profile.log" 2>&1
-  rc=$?
-  written=$(sed -n 's/^wrote \(.*\) (\([0-9]*\) entries)$/\1/p' "$out/profile.log" | tail -1)
-  entries=$(sed -n 's/^wrote .* (\([0-9]*\) entries)$/\1/p' "$out/profile.log" | tail -1)
-  ceil=$(grep '^ceilings:' "$out/profile.log" | sed 's/ (p50[^)]*)//; s/ counting.*//; s/ceilings: //')
-  if [[ -n $written ]]; then
-    cp "$root/$written" "$out/" 2>/dev/null || cp "$written" "$out/"
-    status=ok
-    ((rc == 0)) || status=PARTIAL
-    grep -q '^time limit' "$out/profile.log" && detail=", cut by the time limit" || detail=""
-    record "profile ($mode)" "$status" "$entries entries -> $(basename "$written")$detail; $ceil"
-  else
-    show_tail "$out/profile.log"
-    record "profile ($mode)" FAILED "exit $rc (profile.log)"
+  if wanted profile; then
+    after_profile=10  # packaging, and the steps after it: benchmarks (60), two sanitizer runs (2 x 60)
+    wanted bench && after_profile=$((after_profile + 60))
+    wanted sanitizers && after_profile=$((after_profile + 120))
+    full_estimate=210  # the full sweep on an H100: about 175 s of kernels plus per-shape overhead
+    left=$(left_after $after_profile)
+    mode=full
+    profile_args=()
+    if ((quick)) || ((left < full_estimate)); then
+      mode=quick
+      profile_args+=(--quick)
+    fi
+    limit=$((left > 60 ? left : 60))
+    begin "profile ($mode)"
+    (cd "$root" && "$bin/ecsim-profile" "${profile_args[@]}" --time-limit-s "$limit" --csv "$out/profile.csv") \
+      >"$out/profile.log" 2>&1
+    rc=$?
+    written=$(sed -n 's/^wrote \(.*\) (\([0-9]*\) entries)$/\1/p' "$out/profile.log" | tail -1)
+    entries=$(sed -n 's/^wrote .* (\([0-9]*\) entries)$/\1/p' "$out/profile.log" | tail -1)
+    ceil=$(grep '^ceilings:' "$out/profile.log" | sed 's/ (p50[^)]*)//; s/ counting.*//; s/ceilings: //')
+    if [[ -n $written ]]; then
+      cp "$root/$written" "$out/" 2>/dev/null || cp "$written" "$out/"
+      status=ok
+      ((rc == 0)) || status=PARTIAL
+      grep -q '^time limit' "$out/profile.log" && detail=", cut by the time limit" || detail=""
+      record "profile ($mode)" "$status" "$entries entries -> $(basename "$written")$detail; $ceil"
+    else
+      show_tail "$out/profile.log"
+      record "profile ($mode)" FAILED "exit $rc (profile.log)"
+    fi
   fi
 
   # --- 5. kernel benchmarks ---------------------------------------------------------------------
-  bench_args=()
-  (($(left_after 120) < 60)) && bench_args=(--quick)
-  : >"$out/bench.txt"
-  for b in ecsim-bench-expert-gemm ecsim-bench-ec-routing ecsim-bench-attention; do
-    [[ -x $bin/$b ]] || continue
-    begin "$b"
-    args=("${bench_args[@]}")
-    [[ $b == ecsim-bench-attention ]] && args=()
-    timeout 120 "$bin/$b" "${args[@]}" >"$logs/$b.txt" 2>&1
-    rc=$?
-    { echo "### $b ${args[*]}"; cat "$logs/$b.txt"; echo; } >>"$out/bench.txt"
-    case $rc in
-      0) record "$b" ok "table in bench.txt" ;;
-      124) record "$b" TIMEOUT "stopped after 120 s (bench.txt)" ;;
-      *) show_tail "$logs/$b.txt"; record "$b" FAILED "exit $rc (bench.txt)" ;;
-    esac
-  done
+  if wanted bench; then
+    bench_args=()
+    (($(left_after 120) < 60)) && bench_args=(--quick)
+    : >"$out/bench.txt"
+    for b in ecsim-bench-expert-gemm ecsim-bench-ec-routing ecsim-bench-attention; do
+      [[ -x $bin/$b ]] || continue
+      begin "$b"
+      args=("${bench_args[@]}")
+      [[ $b == ecsim-bench-attention ]] && args=()
+      timeout 120 "$bin/$b" "${args[@]}" >"$logs/$b.txt" 2>&1
+      rc=$?
+      { echo "### $b ${args[*]}"; cat "$logs/$b.txt"; echo; } >>"$out/bench.txt"
+      case $rc in
+        0) record "$b" ok "table in bench.txt" ;;
+        124) record "$b" TIMEOUT "stopped after 120 s (bench.txt)" ;;
+        *) show_tail "$logs/$b.txt"; record "$b" FAILED "exit $rc (bench.txt)" ;;
+      esac
+    done
+  fi
 
   # --- 6. sanitizers over the GPU tests: memcheck over every case; racecheck over the kernels of
   #        this repository only (cuBLAS's kernels are not ours to fix, and racecheck makes their
   #        shared-memory traffic very slow). Each gets what is left of the budget, at most 120 s. --
-  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null ||
-    ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
-  for tool in memcheck racecheck; do
-    begin "$tool"
-    filter=()
-    [[ $tool == racecheck ]] && filter=(-tce='cuBLAS*')
-    cap=$(left_after 10)
-    [[ $tool == memcheck ]] && cap=$((cap / 2))
-    ((cap > 120)) && cap=120
-    if [[ -z $sanitizer ]]; then
-      record "$tool" SKIPPED "compute-sanitizer not found"
-      continue
-    fi
-    if ((cap < 20)); then
-      record "$tool" SKIPPED "no time left in the ${budget} s budget (ECSIM_GPU_BUDGET_S)"
-      continue
-    fi
-    timeout "$cap" "$sanitizer" --tool "$tool" --error-exitcode 1 "$bin/ecsim_kernel_gpu_tests" "${filter[@]}" \
-      >"$logs/$tool.log" 2>&1
-    rc=$?
-    summary=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/$tool.log" | tail -1 | sed 's/^=* *//')
-    case $rc in
-      0) record "$tool" ok "${summary:-no errors reported}" ;;
-      124) record "$tool" TIMEOUT "stopped after $cap s; ${summary:-no summary}" ;;
-      *) show_tail "$logs/$tool.log"; record "$tool" FAILED "${summary:-exit $rc}" ;;
-    esac
-  done
+  if wanted sanitizers; then
+    sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null ||
+      ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+    for tool in memcheck racecheck; do
+      begin "$tool"
+      filter=()
+      [[ $tool == racecheck ]] && filter=(-tce='cuBLAS*')
+      cap=$(left_after 10)
+      [[ $tool == memcheck ]] && cap=$((cap / 2))
+      ((cap > 120)) && cap=120
+      if [[ -z $sanitizer ]]; then
+        record "$tool" SKIPPED "compute-sanitizer not found"
+        continue
+      fi
+      if ((cap < 20)); then
+        record "$tool" SKIPPED "no time left in the ${budget} s budget (ECSIM_GPU_BUDGET_S)"
+        continue
+      fi
+      timeout "$cap" "$sanitizer" --tool "$tool" --error-exitcode 1 "$bin/ecsim_kernel_gpu_tests" "${filter[@]}" \
+        >"$logs/$tool.log" 2>&1
+      rc=$?
+      summary=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/$tool.log" | tail -1 | sed 's/^=* *//')
+      case $rc in
+        0) record "$tool" ok "${summary:-no errors reported}" ;;
+        124) record "$tool" TIMEOUT "stopped after $cap s; ${summary:-no summary}" ;;
+        *) show_tail "$logs/$tool.log"; record "$tool" FAILED "${summary:-exit $rc}" ;;
+      esac
+    done
+  fi
 fi
 
 # --- 7. package and summarize ----------------------------------------------------------------------
@@ -224,7 +247,7 @@ tar -czf "$out/logs.tar.gz" -C "$work" logs
 device=$(nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader 2>/dev/null | head -1)
 {
   echo "ecsim GPU run: ${device:-no nvidia-smi}; $(date -u '+%Y-%m-%d %H:%M UTC'); $(elapsed) s of a ${budget} s budget"
-  echo "command: profiles/run_on_gpu.sh $*  (commit ${sha:-unknown})"
+  echo "command: ${ECSIM_GPU_STEPS:+ECSIM_GPU_STEPS=$ECSIM_GPU_STEPS }profiles/run_on_gpu.sh $*  (commit ${sha:-unknown})"
   printf '%-26s %-8s %7s  %s\n' step status seconds detail
   for r in "${rows[@]}"; do
     IFS='|' read -r name status secs detail <<<"$r"

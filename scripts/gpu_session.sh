@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Everything a lent GPU session should do, as one call of the device tool (15 minutes of device
-# time in all, machine start included): the kernel tests, sanitizers and a quick measured profile
-# (profiles/run_on_gpu.sh), then the validation campaign priced from that fresh profile
-# (scripts/validate_on_gpu.sh). Results are gathered into at most 5 files in OUT_DIR, because the
-# device tool returns at most 8:
+# What a lent GPU session does first, as one call of the device tool (15 minutes of device time in
+# all, machine start included): the kernel tests, a quick measured profile and the kernel
+# benchmarks (profiles/run_on_gpu.sh), then the validation campaign priced from that fresh profile
+# (scripts/validate_on_gpu.sh). The sanitizers do not fit the same call: run them next, at once,
+# while the machine is warm and its build-gpu/ kept:
+#   run(command="ECSIM_GPU_STEPS=sanitizers ECSIM_GPU_BUDGET_S=240 profiles/run_on_gpu.sh", timeout_s=270)
+# Results are gathered into at most 5 files in OUT_DIR, because the device tool returns at most 8:
 #   summary.txt        both summaries (kernel tests, profile, benchmarks, sanitizers; validation table)
 #   <gpu>.json         the measured profile (commit it as profiles/<gpu>.json)
 #   runs.tar.gz        every validation run (ecsim.run/1 JSON, runner output, validation JSON)
@@ -24,7 +26,8 @@ start=$(date +%s)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-ECSIM_GPU_BUDGET_S=$((budget * 45 / 100)) "$root/profiles/run_on_gpu.sh" "$work/profile" --quick
+ECSIM_GPU_STEPS=tests,profile,bench ECSIM_GPU_BUDGET_S=$((budget * 45 / 100)) \
+  "$root/profiles/run_on_gpu.sh" "$work/profile" --quick
 profile_rc=$?
 # A measured profile goes where validate_on_gpu.sh looks for one (profiles/h100*.json).
 for p in "$work"/profile/*.json; do
