@@ -5,8 +5,8 @@
 // in shared memory with a bitonic sort on 64-bit keys (~bits(p) << 32 | token): non-negative
 // floats order like their bit patterns, so one ascending integer sort gives affinity descending,
 // ties to the lower token, exactly the CPU reference's order. The first C keys are the choice;
-// a flag per token and a block scan then write them in token order. G log^2 G compare-swaps per
-// block (about 55K for G = 1024) keep it far below the expert GEMMs' cost. The column read of
+// a flag per token and a block scan then write them in token order. (G/4) log2 G (log2 G + 1)
+// compare-swaps per block (about 28K for G = 1024) keep it far below the expert GEMMs' cost. The column read of
 // probs is strided by E; at E <= 64 those reads share cache lines across neighbouring blocks.
 // CPU reference: ref/expert_choice.hpp. Test: ctest -R "expert choice" (tests/kernels/
 // expert_choice_gpu_test.cpp; skipped without a GPU).
