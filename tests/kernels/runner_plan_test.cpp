@@ -81,10 +81,17 @@ std::int64_t most_on_one_node(const std::vector<int>& ranks, std::int64_t per_no
 }  // namespace
 
 TEST_CASE("runner: the ops it times equal the simulator's, block by block, for every validation scenario") {
-  for (const char* file : {"xl-dense-b8.json", "xl-8e-b8.json", "xl-32e-b16.json", "m-16e-b16.json",
-                           "xl-8e-tc-b8.json", "xl-8e-tc-dropless-b8.json"}) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(kSource / "scenarios" / "validation")) {
+    if (entry.path().extension() == ".json") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  CHECK(files.size() >= 19);  // the campaign's (scripts/validate_on_gpu.sh)
+  for (const std::filesystem::path& path : files) {
+    const std::string file = path.filename().string();
     CAPTURE(file);
-    const runner::RunConfig rc = config_of(file, 4);
+    const Layout layout = *load_scenario(path).layout;
+    const runner::RunConfig rc = config_of(file, 4, layout.dp * layout.tp * layout.pp);
     const auto planned = runner::model_forward_plan(rc.model);
     const auto simulated = simulator_forward(rc.scenario.model, rc.images_per_micro_batch);
     REQUIRE(planned.size() == simulated.size());
