@@ -158,11 +158,11 @@ void print_validation(const Validation& v, std::ostream& out) {
   if (!v.blocks.empty()) {
     out << "\none block's training step (mean over its blocks; forward, backward and its parameters' share of the\n"
            "optimizer step):\n";
-    std::snprintf(line, sizeof line, "%-14s %6s %14s %14s %14s %14s %8s\n", "block", "blocks", "predicted fwd",
-                  "measured fwd", "predicted ms", "measured ms", "error");
+    std::snprintf(line, sizeof line, "%-14s %6s %16s %16s %14s %14s %8s\n", "block", "blocks", "predicted fwd ms",
+                  "measured fwd ms", "predicted ms", "measured ms", "error");
     out << line;
     for (const BlockTime& b : v.blocks) {
-      std::snprintf(line, sizeof line, "%-14s %6lld %14.3f %14.3f %14.3f %14.3f %+7.1f%%\n", b.kind.c_str(),
+      std::snprintf(line, sizeof line, "%-14s %6lld %16.3f %16.3f %14.3f %14.3f %+7.1f%%\n", b.kind.c_str(),
                     static_cast<long long>(b.blocks), b.predicted_forward_s * 1e3, b.measured_forward_s * 1e3,
                     b.predicted_step_s * 1e3, b.measured_step_s * 1e3, 100 * b.error());
       out << line;
