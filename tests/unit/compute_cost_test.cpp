@@ -7,8 +7,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "cost/analytic_model.hpp"
@@ -340,4 +342,29 @@ TEST_CASE("leave-one-out: the committed H100 analytic profile predicts each entr
   CHECK(r.predicted >= r.entries * 3 / 4);
   CHECK(r.median <= 0.05);
   CHECK(r.p90 <= 0.15);
+}
+
+TEST_CASE("leave-one-out: every committed measured profile predicts each entry from the others") {
+  // Issue 4's bar for a profile measured on a GPU (profiles/run_on_gpu.sh writes profiles/<gpu>.json,
+  // source "measured"): median error at most 5%, 90th percentile at most 15%. Reported as skipped
+  // by ctest (tests/CMakeLists.txt) until such a profile is committed.
+  std::vector<std::filesystem::path> measured;
+  for (const auto& entry : std::filesystem::directory_iterator(kSource / "profiles")) {
+    if (entry.path().extension() != ".json") continue;
+    if (load_profile(entry.path()).source == "measured") measured.push_back(entry.path());
+  }
+  if (measured.empty()) {
+    std::cout << "leave-one-out skipped: no measured profile is committed in profiles/ yet\n";
+    return;
+  }
+  for (const std::filesystem::path& file : measured) {
+    CAPTURE(file);
+    const LeaveOneOutResult r = leave_one_out(load_profile(file));
+    MESSAGE("leave-one-out over " << file.filename().string() << ": " << r.entries << " entries, " << r.predicted
+            << " predicted, " << r.outside << " outside; relative error median " << r.median * 100 << "%, p90 "
+            << r.p90 * 100 << "%, max " << r.max * 100 << "% (" << r.worst << ")");
+    CHECK(r.predicted >= r.entries / 2);
+    CHECK(r.median <= 0.05);
+    CHECK(r.p90 <= 0.15);
+  }
 }
