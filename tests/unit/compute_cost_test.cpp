@@ -354,7 +354,7 @@ TEST_CASE("leave-one-out: every committed measured profile predicts each entry f
     if (load_profile(entry.path()).source == "measured") measured.push_back(entry.path());
   }
   if (measured.empty()) {
-    std::cout << "leave-one-out skipped: no measured profile is committed in profiles/ yet\n";
+    std::cout << "skipped until committed: no measured profile in profiles/ yet\n";
     return;
   }
   for (const std::filesystem::path& file : measured) {

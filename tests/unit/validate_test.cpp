@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 
 #include "validate/validation.hpp"
 
@@ -162,4 +163,37 @@ TEST_CASE("validate reports one block's step per kind: its forward, backward and
   const Json j = validation_to_json(v);
   CHECK(j["blocks"].size() == 2);
   CHECK(j["blocks"][1]["step"]["measured_s"].get<double>() == doctest::Approx(v.blocks[1].measured_step_s));
+}
+
+TEST_CASE("validate reproduces every committed validation run from its run file") {
+  // docs/validation-runs/<profile>/NAME.run.json and NAME.validation.json, as
+  // scripts/validate_on_gpu.sh wrote them on the GPU; NAME is the scenario in scenarios/validation/,
+  // <profile> the profile in profiles/ that priced the prediction (docs/VALIDATION.md).
+  const auto root = std::filesystem::path(ECSIM_SOURCE_DIR);
+  std::vector<std::filesystem::path> validations;
+  if (std::filesystem::exists(root / "docs" / "validation-runs")) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(root / "docs" / "validation-runs")) {
+      const std::string name = entry.path().filename().string();
+      if (name.size() > 16 && name.ends_with(".validation.json")) validations.push_back(entry.path());
+    }
+  }
+  if (validations.empty()) {
+    std::cout << "skipped until committed: no validation runs in docs/validation-runs/ yet\n";
+    return;
+  }
+  for (const std::filesystem::path& file : validations) {
+    CAPTURE(file);
+    const std::string name = file.filename().string().substr(0, file.filename().string().size() - 16);
+    const Scenario s = load_scenario(root / "scenarios" / "validation" / (name + ".json"));
+    const Profile profile = load_profile(root / "profiles" / (file.parent_path().filename().string() + ".json"));
+    const auto cost = ComputeCostModel::from_profile(profile, s.cluster->gpu, &*s.cluster);
+    const Validation v = validate_run(s, load_measured_run(file.parent_path() / (name + ".run.json")), cost);
+    std::ifstream in(file);
+    const Json committed = Json::parse(in);
+    CHECK(v.predicted_step_s == doctest::Approx(committed["step_time"]["predicted_s"].get<double>()).epsilon(1e-9));
+    CHECK(v.measured_step_mean_s ==
+          doctest::Approx(committed["step_time"]["measured_mean_s"].get<double>()).epsilon(1e-12));
+    CHECK(v.mape == doctest::Approx(committed["mape"].get<double>()).epsilon(1e-9));
+    CHECK(v.matched == committed["matching"]["matched"].get<std::int64_t>());
+  }
 }
