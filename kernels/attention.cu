@@ -28,8 +28,11 @@
 // At EC-DiT's lengths (128-256 tokens) a (sample, head) is a handful of tiles, so the grid is
 // B * H * Sq/64 blocks with few column steps each; rows past Sq or Skv are zero-filled in
 // shared memory and masked, so any length >= 1 works.
+// The PTX instructions and the helpers that address them: mma_sm80.cuh; launches: launch.cuh.
 // CPU reference: ref/attention.hpp. Test: ctest -R attention (tests/kernels/attention_gpu_test.cpp,
-// or build/bin/ecsim_kernel_gpu_tests -tc='*attention*'; skipped without a GPU).
+// or build/bin/ecsim_kernel_gpu_tests -tc='*attention*'; skipped without a GPU). Without a GPU,
+// tests/emulation/attention_emulated_test.cpp runs this file's code on the CPU under an emulation of
+// the CUDA execution model with race and bounds checks (its logic, not the hardware's numerics).
 // Benchmark: build/bin/ecsim-bench-attention (bench/attention_bench.cu).
 #include <cmath>
 #include <cstdint>
@@ -39,7 +42,9 @@
 #include "attention.cuh"
 #include "block_reduce.cuh"
 #include "cuda_check.hpp"
+#include "launch.cuh"
 #include "launch_check.hpp"
+#include "mma_sm80.cuh"
 
 namespace ecsim {
 namespace {
@@ -76,63 +81,6 @@ constexpr int backward_shared_bytes() {
   // dk/dv the streamed rows' lse and delta (two stages). dq sizes its buffer the same way.
   constexpr int kTileRows = 2 * kRowTile + 2 * 2 * kBackwardColumns<kD>;
   return kTileRows * kRowStride<kD> * 2 + 2 * 2 * kBackwardColumns<kD> * static_cast<int>(sizeof(float));
-}
-
-__device__ __forceinline__ std::uint32_t shared_address(const void* p) {
-  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared without passing through registers; src_bytes 0 writes zeros.
-__device__ __forceinline__ void copy_16_async(void* shared, const void* global, bool valid) {
-  const int src_bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(shared)), "l"(global),
-               "r"(src_bytes)
-               : "memory");
-}
-
-__device__ __forceinline__ void commit_async_copies() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-
-// Waits until at most `kPending` committed groups are still in flight.
-template <int kPending>
-__device__ __forceinline__ void wait_async_copies() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
-}
-
-// ldmatrix.x4 of the 16x16 bf16 block at `p` (its top-left element) in a row-major shared tile
-// with `stride` elements per row. Lane l supplies the address of row l % 16, columns 8 (l / 16)
-// onward, so register i holds the 8x8 matrix
-//   0: rows 0-7, cols 0-7   1: rows 8-15, cols 0-7   2: rows 0-7, cols 8-15   3: rows 8-15, cols 8-15
-// and lane l holds its row l / 4, columns 2 (l % 4) and 2 (l % 4) + 1 (the lower in the low half).
-// With .trans, lane l holds column l / 4, rows 2 (l % 4) and 2 (l % 4) + 1 instead.
-template <int kStride>
-__device__ __forceinline__ void load_block_16x16(std::uint32_t (&r)[4], const __nv_bfloat16* p, int lane) {
-  const __nv_bfloat16* row = p + (lane % 16) * kStride + (lane / 16) * 8;
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(row))
-               : "memory");
-}
-
-template <int kStride>
-__device__ __forceinline__ void load_block_16x16_transposed(std::uint32_t (&r)[4], const __nv_bfloat16* p, int lane) {
-  const __nv_bfloat16* row = p + (lane % 16) * kStride + (lane / 16) * 8;
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(row))
-               : "memory");
-}
-
-// c[16, 8] += a[16, 16] b[16, 8], bf16 operands, fp32 accumulators. With g = lane / 4, t = lane % 4:
-//   a: a[0] = A[g][2t..2t+1], a[1] = A[g+8][2t..], a[2] = A[g][2t+8..], a[3] = A[g+8][2t+8..]
-//   b: b0 = B[2t..2t+1][g], b1 = B[2t+8..2t+9][g]
-//   c: c[0..1] = C[g][2t..2t+1], c[2..3] = C[g+8][2t..2t+1]
-__device__ __forceinline__ void mma_16x8x16(float (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                                            std::uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 __device__ __forceinline__ std::uint32_t pack_bf16x2(float low, float high) {
@@ -257,7 +205,7 @@ __global__ void __launch_bounds__(kThreads)
                                    float* __restrict__ lse, int heads, int kv_heads, int q_len, int kv_len, bool causal,
                                    float scale_log2) {
   constexpr int kS = kRowStride<kD>;
-  extern __shared__ __align__(16) unsigned char shared[];
+  unsigned char* shared = dynamic_shared_memory();
   __nv_bfloat16* s_q = reinterpret_cast<__nv_bfloat16*>(shared);  // [64, kS]
   __nv_bfloat16* s_k = s_q + kRowTile * kS;                       // [2][kForwardKeys, kS]
   __nv_bfloat16* s_v = s_k + 2 * kForwardKeys * kS;               // [2][kForwardKeys, kS]
@@ -415,7 +363,7 @@ __global__ void __launch_bounds__(kThreads)
   // dK and dV hold 2 D / 4 fp32 accumulators per thread (64 at D = 64, 128 at D = 128): at D = 128
   // a fully unrolled score product spills, two k-steps at a time fit.
   constexpr int kUnroll = kD == 128 ? 2 : kD / 16;
-  extern __shared__ __align__(16) unsigned char shared[];
+  unsigned char* shared = dynamic_shared_memory();
   __nv_bfloat16* s_k = reinterpret_cast<__nv_bfloat16*>(shared);      // [64, kS]
   __nv_bfloat16* s_v = s_k + kRowTile * kS;                           // [64, kS]
   __nv_bfloat16* s_q = s_v + kRowTile * kS;                           // [2][kQueries, kS]
@@ -522,7 +470,7 @@ __global__ void __launch_bounds__(kThreads)
                                        bool causal, float scale_log2, float scale) {
   constexpr int kS = kRowStride<kD>;
   constexpr int kKeys = kBackwardColumns<kD>;
-  extern __shared__ __align__(16) unsigned char shared[];
+  unsigned char* shared = dynamic_shared_memory();
   __nv_bfloat16* s_q = reinterpret_cast<__nv_bfloat16*>(shared);  // [64, kS]
   __nv_bfloat16* s_do = s_q + kRowTile * kS;                      // [64, kS]
   __nv_bfloat16* s_k = s_do + kRowTile * kS;                      // [2][kKeys, kS]
@@ -617,15 +565,13 @@ template <int kD>
 void launch_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* out,
                     float* lse, const AttentionDims& d, cudaStream_t stream) {
   constexpr int kShared = forward_shared_bytes<kD>();
-  CUDA_CHECK(
-      cudaFuncSetAttribute(flash_attention_forward_kernel<kD>, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared));
+  CUDA_CHECK(allow_dynamic_shared(flash_attention_forward_kernel<kD>, kShared));
   const dim3 grid(static_cast<unsigned>(ceil_div(d.q_len, kRowTile)), static_cast<unsigned>(d.heads),
                   static_cast<unsigned>(d.batch));
   const float scale_log2 = static_cast<float>(kLog2e / std::sqrt(static_cast<double>(kD)));
-  flash_attention_forward_kernel<kD><<<grid, kThreads, kShared, stream>>>(
-      q, k, v, out, lse, static_cast<int>(d.heads), static_cast<int>(d.kv_heads), static_cast<int>(d.q_len),
-      static_cast<int>(d.kv_len), d.causal, scale_log2);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(flash_attention_forward_kernel<kD>, grid, kThreads, kShared, stream, q, k, v, out, lse,
+                           static_cast<int>(d.heads), static_cast<int>(d.kv_heads), static_cast<int>(d.q_len),
+                           static_cast<int>(d.kv_len), d.causal, scale_log2));
 }
 
 template <int kD>
@@ -638,22 +584,19 @@ void launch_backward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_
   const int heads = static_cast<int>(d.heads), kv_heads = static_cast<int>(d.kv_heads);
   const int q_len = static_cast<int>(d.q_len), kv_len = static_cast<int>(d.kv_len);
 
-  CUDA_CHECK(cudaFuncSetAttribute(flash_attention_backward_dkdv_kernel<kD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  kShared));
+  CUDA_CHECK(allow_dynamic_shared(flash_attention_backward_dkdv_kernel<kD>, kShared));
   const dim3 kv_grid(static_cast<unsigned>(ceil_div(d.kv_len, kRowTile)), static_cast<unsigned>(d.kv_heads),
                      static_cast<unsigned>(d.batch));
-  flash_attention_backward_dkdv_kernel<kD>
-      <<<kv_grid, kThreads, kShared, stream>>>(q, k, v, dout, lse, delta, dk, dv, heads, kv_heads, q_len, kv_len,
-                                               d.causal, scale_log2, static_cast<float>(scale));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(flash_attention_backward_dkdv_kernel<kD>, kv_grid, kThreads, kShared, stream, q, k, v, dout,
+                           lse, delta, dk, dv, heads, kv_heads, q_len, kv_len, d.causal, scale_log2,
+                           static_cast<float>(scale)));
 
-  CUDA_CHECK(cudaFuncSetAttribute(flash_attention_backward_dq_kernel<kD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  kShared));
+  CUDA_CHECK(allow_dynamic_shared(flash_attention_backward_dq_kernel<kD>, kShared));
   const dim3 q_grid(static_cast<unsigned>(ceil_div(d.q_len, kRowTile)), static_cast<unsigned>(d.heads),
                     static_cast<unsigned>(d.batch));
-  flash_attention_backward_dq_kernel<kD><<<q_grid, kThreads, kShared, stream>>>(
-      q, k, v, dout, lse, delta, dq, heads, kv_heads, q_len, kv_len, d.causal, scale_log2, static_cast<float>(scale));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(flash_attention_backward_dq_kernel<kD>, q_grid, kThreads, kShared, stream, q, k, v, dout,
+                           lse, delta, dq, heads, kv_heads, q_len, kv_len, d.causal, scale_log2,
+                           static_cast<float>(scale)));
 }
 
 }  // namespace
@@ -706,10 +649,10 @@ void flash_attention_backward(const __nv_bfloat16* q, const __nv_bfloat16* k, co
   require_aligned(op, buffers);
 
   const std::int64_t rows = d.batch * d.q_len * d.heads;
-  attention_backward_delta_kernel<<<static_cast<unsigned>(ceil_div(rows, kDeltaThreads / kWarpSize)), kDeltaThreads, 0,
-                                    stream>>>(out, dout, delta, static_cast<int>(d.heads), static_cast<int>(d.q_len),
-                                              static_cast<int>(d.head_dim), rows);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(attention_backward_delta_kernel,
+                           static_cast<unsigned>(ceil_div(rows, kDeltaThreads / kWarpSize)), kDeltaThreads, 0, stream,
+                           out, dout, delta, static_cast<int>(d.heads), static_cast<int>(d.q_len),
+                           static_cast<int>(d.head_dim), rows));
   if (d.head_dim == 64) {
     launch_backward<64>(q, k, v, lse, dout, delta, dq, dk, dv, d, stream);
   } else {

@@ -3,27 +3,17 @@
 // 128 at 4096 tokens); skipped without a GPU. Run: ctest -R attention, or
 // build/bin/ecsim_kernel_gpu_tests -tc='*attention*' (ECSIM_TEST_SEED=N repeats a failing draw).
 //
-// Tolerances, |gpu - ref| <= atol + rtol |ref|, from where the kernels round to bf16:
-//   out    P is rounded to bf16 (2^-9 relative per weight) before P V, which moves out by at most
-//          2^-9 max|V|, and out is rounded once more (2^-9 |out|): twice each, atol = 2^-8 max|V|,
-//          rtol = 2^-7.
-//   lse    fp32 throughout (scores over D products, exp2, a row sum of at most 4096 terms, each
-//          well under 2^-14 here): atol = 2^-11. A key masked wrongly moves lse by about its
-//          weight, 1/Skv or more, so the check still sees it.
-//   delta  an fp32 sum of D products: fp32_sum_tolerance.
-//   dq, dk, dv  P and dS are rounded to bf16 before the second product, dS's rows sum to zero (so
-//          dq and dk cancel), and the gradients sum over Sq (and the group's heads): atol =
-//          2^-6 max|ref|, rtol = 2^-6, four times the forward's.
-// The backward is fed the reference's out and lse (rounded as the forward stores them), so its
-// check measures the backward alone.
+// Tolerances and the comparison with the reference: attention_check.hpp, which the emulated test
+// (tests/emulation/attention_emulated_test.cpp) shares.
 #include <doctest/doctest.h>
 
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
+#include <vector>
 
 #include "attention.cuh"
+#include "attention_check.hpp"
 #include "gpu_check.hpp"
 #include "precondition.hpp"
 #include "ref/attention.hpp"
@@ -32,84 +22,28 @@ using namespace ecsim;
 
 namespace {
 
-// Inputs rounded to bf16 once; the reference sees exactly what the kernel sees.
-double max_abs(std::span<const double> v) {
-  double m = 0;
-  for (double x : v) m = std::max(m, std::abs(x));
-  return m;
+// The kernels on the GPU: inputs uploaded, outputs poisoned before the run and downloaded after.
+test::AttentionKernels gpu_kernels() {
+  return {
+      [](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v) {
+        test::DeviceBuffer<__nv_bfloat16> d_q(q), d_k(k), d_v(v), d_out(q.size());
+        test::DeviceBuffer<float> d_lse(static_cast<std::size_t>(d.lse_elements()));
+        flash_attention_forward(d_q.get(), d_k.get(), d_v.get(), d_out.get(), d_lse.get(), d, nullptr);
+        return test::AttentionForwardOutputs{d_out.download(), d_lse.download()};
+      },
+      [](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v,
+         const test::Bf16Vector& out, const std::vector<float>& lse, const test::Bf16Vector& dout) {
+        test::DeviceBuffer<__nv_bfloat16> d_q(q), d_k(k), d_v(v), d_out(out), d_dout(dout);
+        test::DeviceBuffer<float> d_lse(lse), d_delta(lse.size());
+        test::DeviceBuffer<__nv_bfloat16> d_dq(q.size()), d_dk(k.size()), d_dv(v.size());
+        flash_attention_backward(d_q.get(), d_k.get(), d_v.get(), d_out.get(), d_lse.get(), d_dout.get(), d_delta.get(),
+                                 d_dq.get(), d_dk.get(), d_dv.get(), d, nullptr);
+        return test::AttentionBackwardOutputs{d_delta.download(), d_dq.download(), d_dk.download(), d_dv.download()};
+      }};
 }
 
-AttentionDims dims_of(const ref::AttentionShape& s) {
-  return {s.batch, s.heads, s.kv_heads, s.q_len, s.kv_len, s.head_dim, s.causal};
-}
-
-// atol 2^-6 of the largest reference gradient, floored at 2^-24 (fp32 leftovers where every
-// gradient is 0, e.g. one key: P = 1 and dP = delta exactly).
-test::Tolerance gradient_tolerance(std::span<const double> ref) {
-  return {std::max(std::ldexp(max_abs(ref), -6), std::ldexp(1.0, -24)), std::ldexp(1.0, -6)};
-}
-
-// delta[b, h, i] = sum_c dout[b, i, h, c] out[b, i, h, c], the backward's first stage.
-std::vector<double> expected_delta(const ref::AttentionShape& s, const std::vector<double>& out,
-                                   const std::vector<double>& dout) {
-  std::vector<double> delta(static_cast<std::size_t>(s.lse_elements()));
-  for (std::int64_t b = 0; b < s.batch; ++b) {
-    for (std::int64_t i = 0; i < s.q_len; ++i) {
-      for (std::int64_t h = 0; h < s.heads; ++h) {
-        const std::int64_t row = ((b * s.q_len + i) * s.heads + h) * s.head_dim;
-        double sum = 0;
-        for (std::int64_t c = 0; c < s.head_dim; ++c) {
-          sum += dout[static_cast<std::size_t>(row + c)] * out[static_cast<std::size_t>(row + c)];
-        }
-        delta[static_cast<std::size_t>((b * s.heads + h) * s.q_len + i)] = sum;
-      }
-    }
-  }
-  return delta;
-}
-
-// Runs the forward and the backward on fresh random inputs and checks every output.
 void check_attention(const ref::AttentionShape& s, std::uint64_t seed) {
-  CAPTURE(seed);
-  CAPTURE(s.batch);
-  CAPTURE(s.heads);
-  CAPTURE(s.kv_heads);
-  CAPTURE(s.q_len);
-  CAPTURE(s.kv_len);
-  CAPTURE(s.head_dim);
-  CAPTURE(s.causal);
-  const auto nq = static_cast<std::size_t>(s.q_elements());
-  const auto nkv = static_cast<std::size_t>(s.kv_elements());
-  const auto nlse = static_cast<std::size_t>(s.lse_elements());
-  // q in [-4, 4) makes the scores' spread about 1.3 (not ~0.3), so the softmax is peaked and the
-  // running maximum moves between key tiles, which exercises the online rescaling.
-  const auto q = test::rounded(nq, seed, -4, 4), k = test::rounded(nkv, seed + 1), v = test::rounded(nkv, seed + 2);
-  const auto dout = test::rounded(nq, seed + 3);
-  const AttentionDims d = dims_of(s);
-
-  test::DeviceBuffer<__nv_bfloat16> d_q(test::to_bf16(q)), d_k(test::to_bf16(k)), d_v(test::to_bf16(v));
-  test::DeviceBuffer<__nv_bfloat16> d_out(nq);
-  test::DeviceBuffer<float> d_lse(nlse);
-  flash_attention_forward(d_q.get(), d_k.get(), d_v.get(), d_out.get(), d_lse.get(), d, nullptr);
-
-  const auto f = ref::attention_fwd(s, q, k, v);
-  test::check_close("out", test::download_double(d_out), f.out, {std::ldexp(max_abs(v), -8), std::ldexp(1.0, -7)});
-  test::check_close("lse", test::download_double(d_lse), f.lse, {std::ldexp(1.0, -11), 0.0});
-
-  const auto out_stored = test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(f.out)));
-  const auto lse_stored = test::to_double(test::to_float(f.lse));
-  test::DeviceBuffer<__nv_bfloat16> d_out_ref(test::to_bf16(out_stored)), d_dout(test::to_bf16(dout));
-  test::DeviceBuffer<float> d_lse_ref(test::to_float(lse_stored)), d_delta(nlse);
-  test::DeviceBuffer<__nv_bfloat16> d_dq(nq), d_dk(nkv), d_dv(nkv);
-  flash_attention_backward(d_q.get(), d_k.get(), d_v.get(), d_out_ref.get(), d_lse_ref.get(), d_dout.get(),
-                           d_delta.get(), d_dq.get(), d_dk.get(), d_dv.get(), d, nullptr);
-
-  const auto delta = expected_delta(s, out_stored, dout);
-  test::check_close("delta", test::download_double(d_delta), delta, test::fp32_sum_tolerance(delta));
-  const auto g = ref::attention_bwd(s, q, k, v, out_stored, lse_stored, dout);
-  test::check_close("dq", test::download_double(d_dq), g.dq, gradient_tolerance(g.dq));
-  test::check_close("dk", test::download_double(d_dk), g.dk, gradient_tolerance(g.dk));
-  test::check_close("dv", test::download_double(d_dv), g.dv, gradient_tolerance(g.dv));
+  test::check_attention(s, seed, gpu_kernels());
 }
 
 ref::AttentionShape shape(std::int64_t batch, std::int64_t heads, std::int64_t kv_heads, std::int64_t q_len,
@@ -141,25 +75,23 @@ TEST_CASE("flash attention matches the reference: head dim 128, 4096 tokens (1 x
 
 TEST_CASE("flash attention matches the reference: ragged lengths (200 queries, 77 keys), head dims 64 and 128" *
           doctest::skip(!test::gpu_available())) {
-  // Neither length is a multiple of a tile (64 rows; 64 or 32 streamed columns).
-  check_attention(shape(2, 4, 2, 200, 77, 64), test::run_seed());
-  check_attention(shape(2, 4, 2, 200, 77, 128), test::run_seed() + 100);
+  const std::uint64_t seed = test::run_seed();
+  for (std::size_t i = 0; i < std::size(test::kRaggedShapes); ++i)
+    check_attention(test::kRaggedShapes[i], seed + 100 * i);
 }
 
 TEST_CASE("flash attention matches the reference: causal, bottom-right aligned" *
           doctest::skip(!test::gpu_available())) {
-  // Skv > Sq shifts the diagonal by 133 keys; the square case has it through the tiles' corners.
-  check_attention(shape(2, 4, 2, 200, 333, 64, true), test::run_seed());
-  check_attention(shape(2, 4, 4, 256, 256, 128, true), test::run_seed() + 100);
-  // One query row: it sees every key.
-  check_attention(shape(1, 2, 1, 1, 70, 64, true), test::run_seed() + 200);
+  const std::uint64_t seed = test::run_seed();
+  for (std::size_t i = 0; i < std::size(test::kCausalShapes); ++i)
+    check_attention(test::kCausalShapes[i], seed + 100 * i);
 }
 
 TEST_CASE("flash attention is deterministic: reruns match bit for bit" * doctest::skip(!test::gpu_available())) {
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);
   const auto s = shape(2, 18, 6, 256, 128, 64);
-  const AttentionDims d = dims_of(s);
+  const AttentionDims d = test::dims_of(s);
   const auto nq = static_cast<std::size_t>(s.q_elements());
   const auto nkv = static_cast<std::size_t>(s.kv_elements());
   const auto nlse = static_cast<std::size_t>(s.lse_elements());

@@ -1,0 +1,82 @@
+// The flash-attention kernels of kernels/attention.cu, forward and backward, run on the CPU under an
+// emulation of the CUDA execution model (README.md) and compared with the CPU reference by the GPU
+// test's rules (tests/kernels/attention_check.hpp). An emulation, not a GPU test: it checks the
+// kernels' logic (indexing, masking, tiling, the cp.async pipeline, barriers; every shared-memory
+// access against races and bounds), not the hardware's arithmetic or speed. Needs no GPU.
+// Run: ctest -R emulat, or build/bin/ecsim_emulation_tests (ECSIM_TEST_SEED=N repeats a draw).
+// Shapes: the GPU test's edge cases (the emulation cannot afford EC-DiT's sizes) and EC-DiT-XL's
+// grouping of three query heads per KV head at 128 tokens.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "attention.cuh"
+#include "attention_check.hpp"
+#include "gpu_check.hpp"
+#include "ref/attention.hpp"
+
+using namespace ecsim;
+
+namespace {
+
+// An output buffer of exactly n elements (so that ASan sees a write past its end), poisoned with
+// 0xFF bytes (NaN in bf16 and fp32), so that an element the kernel fails to write cannot pass.
+template <class T>
+std::vector<T> poisoned(std::size_t n) {
+  std::vector<T> v(n);
+  std::memset(static_cast<void*>(v.data()), 0xFF, n * sizeof(T));
+  return v;
+}
+
+// The launchers of attention.cu, compiled for the emulation, on host arrays.
+test::AttentionKernels emulated_kernels() {
+  return {[](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v) {
+            auto out = poisoned<__nv_bfloat16>(q.size());
+            auto lse = poisoned<float>(static_cast<std::size_t>(d.lse_elements()));
+            flash_attention_forward(q.data(), k.data(), v.data(), out.data(), lse.data(), d, nullptr);
+            return test::AttentionForwardOutputs{std::move(out), std::move(lse)};
+          },
+          [](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v,
+             const test::Bf16Vector& out, const std::vector<float>& lse, const test::Bf16Vector& dout) {
+            test::AttentionBackwardOutputs g{poisoned<float>(lse.size()), poisoned<__nv_bfloat16>(q.size()),
+                                             poisoned<__nv_bfloat16>(k.size()), poisoned<__nv_bfloat16>(v.size())};
+            flash_attention_backward(q.data(), k.data(), v.data(), out.data(), lse.data(), dout.data(), g.delta.data(),
+                                     g.dq.data(), g.dk.data(), g.dv.data(), d, nullptr);
+            return g;
+          }};
+}
+
+// Checks one shape and prints each output's worst error over its tolerance.
+void check_emulated(const ref::AttentionShape& s, std::uint64_t seed) {
+  const std::string ratios = test::check_attention(s, seed, emulated_kernels());
+  const std::string mask = s.causal ? " causal" : "";
+  MESSAGE("B " << s.batch << " H " << s.heads << " KVH " << s.kv_heads << " Sq " << s.q_len << " Skv " << s.kv_len
+               << " D " << s.head_dim << mask << ": worst error / tolerance " << ratios);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "emulated flash attention matches the reference: ragged lengths (200 queries, 77 keys), head dims 64 and 128") {
+  const std::uint64_t seed = test::run_seed();
+  for (std::size_t i = 0; i < std::size(test::kRaggedShapes); ++i)
+    check_emulated(test::kRaggedShapes[i], seed + 100 * i);
+}
+
+TEST_CASE("emulated flash attention matches the reference: causal, bottom-right aligned") {
+  const std::uint64_t seed = test::run_seed();
+  for (std::size_t i = 0; i < std::size(test::kCausalShapes); ++i)
+    check_emulated(test::kCausalShapes[i], seed + 100 * i);
+}
+
+TEST_CASE("emulated flash attention matches the reference: three query heads per KV head, 3 keys") {
+  // EC-DiT-XL's grouping (18 heads, 6 KV heads): dk and dv sum three heads' query tiles in turn.
+  check_emulated({1, 6, 2, 128, 128, 64, false}, test::run_seed());
+  // Fewer keys than a tile has rows: the only key tile is mostly zero-filled padding.
+  check_emulated({1, 4, 2, 33, 3, 64, false}, test::run_seed() + 100);
+}

@@ -1,0 +1,104 @@
+// The emulator itself (README.md): its warp instructions compute what the PTX ISA says on operands
+// whose results are known, and each of its checks fails a kernel written to break that rule, with
+// a message that names the rule. Kernels in checker_kernels.cpp.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <vector>
+
+#include "emulation/checker_kernels.hpp"
+#include "emulation/emulation_error.hpp"
+
+using ecsim::emulation::EmulationError;
+using ecsim::emulation_test::Bug;
+using ecsim::emulation_test::run_buggy_kernel;
+
+namespace {
+
+// Small integers times 2^-3: exact in bf16, and their products' sums exact in fp32.
+std::vector<float> exact_matrix(std::mt19937& gen) {
+  std::uniform_int_distribution<int> dist(-8, 8);
+  std::vector<float> m(16 * 16);
+  for (float& x : m) x = static_cast<float>(dist(gen)) / 8.0f;
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("emulated ldmatrix and mma.sync multiply 16x16 matrices exactly, with and without .trans") {
+  std::mt19937 gen(12345);
+  const auto a = exact_matrix(gen);
+  const auto b = exact_matrix(gen);
+  for (const bool trans_load : {false, true}) {
+    CAPTURE(trans_load);
+    const auto d = ecsim::emulation_test::warp_matrix_product(a, b, trans_load);
+    std::size_t wrong = 0;
+    for (int i = 0; i < 16; ++i) {
+      for (int j = 0; j < 16; ++j) {
+        double expected = 0;  // d[i][j] = sum_k a[i][k] b[k][j]
+        for (int k = 0; k < 16; ++k) expected += double{a[i * 16 + k]} * double{b[k * 16 + j]};
+        wrong += d[static_cast<std::size_t>(i * 16 + j)] != expected;
+      }
+    }
+    CHECK_MESSAGE(wrong == 0, wrong << " of 256 elements of d differ from a b");
+  }
+}
+
+TEST_CASE("emulated shuffles move values between lanes as CUDA defines them") {
+  const auto out = ecsim::emulation_test::warp_shuffles();
+  for (int lane = 0; lane < 32; ++lane) {
+    CAPTURE(lane);
+    CHECK(out[4 * lane] == 50);                                         // index 5
+    CHECK(out[4 * lane + 1] == 10 * (lane >= 3 ? lane - 3 : lane));     // up 3: lanes 0-2 keep theirs
+    CHECK(out[4 * lane + 2] == 10 * (lane % 8 < 5 ? lane + 3 : lane));  // down 3 within groups of 8
+    CHECK(out[4 * lane + 3] == 10 * (lane ^ 6));                        // xor 6
+  }
+}
+
+TEST_CASE("the emulation passes a kernel with its barriers in place") { CHECK_NOTHROW(run_buggy_kernel(Bug::none)); }
+
+TEST_CASE("the emulation reports shared-memory races: a missing __syncthreads") {
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::read_after_write), doctest::Contains("read-after-write race"),
+                       EmulationError);
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::write_after_read), doctest::Contains("write-after-read race"),
+                       EmulationError);
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::write_after_write), doctest::Contains("write-after-write race"),
+                       EmulationError);
+}
+
+TEST_CASE("the emulation reports a read of a cp.async destination before cp.async.wait_group") {
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::read_before_copy_lands), doctest::Contains("is in flight"),
+                       EmulationError);
+}
+
+TEST_CASE("the emulation reports shared-memory accesses out of bounds or never written") {
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::shared_past_end), doctest::Contains("bytes past the end"), EmulationError);
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::ldmatrix_past_end), doctest::Contains("bytes past the end"),
+                       EmulationError);
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::unwritten_read), doctest::Contains("no thread of the block has written"),
+                       EmulationError);
+}
+
+TEST_CASE("the emulation reports barriers and shuffles that not every thread reaches") {
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::barrier_after_exit), doctest::Contains("threads of its block exited"),
+                       EmulationError);
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::barrier_never_complete), doctest::Contains("wait at __syncthreads"),
+                       EmulationError);
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::shuffle_after_exit), doctest::Contains("lanes wait at a shuffle"),
+                       EmulationError);
+}
+
+TEST_CASE("the emulation refuses a launch beyond the kernel's dynamic shared memory") {
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::too_much_shared), doctest::Contains("allow_dynamic_shared"),
+                       EmulationError);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+// Global memory has no emulator-side bounds; the sanitizer build's hooks ask ASan (README.md).
+TEST_CASE("the emulation reports a global-memory access past a buffer (sanitizer build)") {
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::global_past_end), doctest::Contains("ASan marks unaddressable"),
+                       EmulationError);
+}
+#endif
