@@ -6,9 +6,11 @@
 // order and no atomics (a scatter-add from the slots' side would depend on scheduling). The same
 // kernel, with unit weights, is the gather's backward.
 // CPU reference: ref/expert_choice.hpp. Test: ctest -R "expert choice" (tests/kernels/
-// expert_choice_gpu_test.cpp; skipped without a GPU).
+// expert_choice_gpu_test.cpp; skipped without a GPU). Without a GPU: tests/emulation/
+// expert_choice_emulated_test.cpp runs this code under a CPU emulation of CUDA (its logic, not the numerics).
 #include "cuda_check.hpp"
 #include "ec_permute.cuh"
+#include "launch.cuh"
 #include "launch_check.hpp"
 #include "row_gather_sum.cuh"
 
@@ -53,8 +55,8 @@ void ec_gather(const __nv_bfloat16* x, const int* token, __nv_bfloat16* xe, cons
   check_expert_choice_dims(d, "ec_gather");
   check_hidden(hidden, "ec_gather");
   require_pointers("ec_gather", {{"x", x}, {"token", token}, {"xe", xe}});
-  ec_gather_kernel<<<static_cast<unsigned>(d.slots()), kThreads, 0, stream>>>(x, token, xe, static_cast<int>(hidden));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(ec_gather_kernel, static_cast<unsigned>(d.slots()), kThreads, 0, stream, x, token, xe,
+                           static_cast<int>(hidden)));
 }
 
 void ec_gather_bwd(const __nv_bfloat16* dxe, const int* slot_of, __nv_bfloat16* dx, const ExpertChoiceDims& d,
@@ -62,10 +64,9 @@ void ec_gather_bwd(const __nv_bfloat16* dxe, const int* slot_of, __nv_bfloat16* 
   check_expert_choice_dims(d, "ec_gather_bwd");
   check_hidden(hidden, "ec_gather_bwd");
   require_pointers("ec_gather_bwd", {{"dxe", dxe}, {"slot_of", slot_of}, {"dx", dx}});
-  gather_sum_kernel<RowWeight::kOne><<<static_cast<unsigned>(d.tokens), kGatherSumThreads, combine_shared_bytes(d),
-                                       stream>>>(
-      dxe, slot_of, nullptr, dx, static_cast<int>(d.experts), static_cast<int>(hidden));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(gather_sum_kernel<RowWeight::kOne>, static_cast<unsigned>(d.tokens), kGatherSumThreads,
+                           combine_shared_bytes(d), stream, dxe, slot_of, nullptr, dx, static_cast<int>(d.experts),
+                           static_cast<int>(hidden)));
 }
 
 void ec_combine(const __nv_bfloat16* ye, const int* slot_of, const float* gate, __nv_bfloat16* y,
@@ -73,10 +74,9 @@ void ec_combine(const __nv_bfloat16* ye, const int* slot_of, const float* gate, 
   check_expert_choice_dims(d, "ec_combine");
   check_hidden(hidden, "ec_combine");
   require_pointers("ec_combine", {{"ye", ye}, {"slot_of", slot_of}, {"gate", gate}, {"y", y}});
-  gather_sum_kernel<RowWeight::kByRow><<<static_cast<unsigned>(d.tokens), kGatherSumThreads,
-                                         combine_shared_bytes(d), stream>>>(
-      ye, slot_of, gate, y, static_cast<int>(d.experts), static_cast<int>(hidden));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(gather_sum_kernel<RowWeight::kByRow>, static_cast<unsigned>(d.tokens), kGatherSumThreads,
+                           combine_shared_bytes(d), stream, ye, slot_of, gate, y, static_cast<int>(d.experts),
+                           static_cast<int>(hidden)));
 }
 
 void ec_combine_bwd(const __nv_bfloat16* ye, const __nv_bfloat16* dy, const int* token, const float* gate,
@@ -86,9 +86,8 @@ void ec_combine_bwd(const __nv_bfloat16* ye, const __nv_bfloat16* dy, const int*
   check_hidden(hidden, "ec_combine_bwd");
   require_pointers("ec_combine_bwd",
                    {{"ye", ye}, {"dy", dy}, {"token", token}, {"gate", gate}, {"dye", dye}, {"dgate", dgate}});
-  ec_combine_bwd_kernel<<<static_cast<unsigned>(d.slots()), kGatherSumThreads, 0, stream>>>(ye, dy, token, gate, dye, dgate,
-                                                                                   static_cast<int>(hidden));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(ec_combine_bwd_kernel, static_cast<unsigned>(d.slots()), kGatherSumThreads, 0, stream, ye,
+                           dy, token, gate, dye, dgate, static_cast<int>(hidden)));
 }
 
 }  // namespace ecsim

@@ -9,13 +9,15 @@
 // compare-swaps per block (about 28K for G = 1024) keep it far below the expert GEMMs' cost. The column read of
 // probs is strided by E; at E <= 64 those reads share cache lines across neighbouring blocks.
 // CPU reference: ref/expert_choice.hpp. Test: ctest -R "expert choice" (tests/kernels/
-// expert_choice_gpu_test.cpp; skipped without a GPU).
+// expert_choice_gpu_test.cpp; skipped without a GPU). Without a GPU: tests/emulation/
+// expert_choice_emulated_test.cpp runs this code under a CPU emulation of CUDA (its logic, not the numerics).
 #include <string>
 
 #include "block_reduce.cuh"
 #include "cuda_check.hpp"
 #include "ec_route.cuh"
 #include "elementwise_launch.cuh"
+#include "launch.cuh"
 #include "launch_check.hpp"
 #include "router_softmax.cuh"
 
@@ -36,7 +38,7 @@ int sort_length(std::int64_t group_tokens) {
 __global__ void __launch_bounds__(kSelectThreads)
     ec_select_kernel(const float* __restrict__ probs, int* __restrict__ token, float* __restrict__ gate,
                      int* __restrict__ slot_of, int experts, int group_tokens, int capacity, int sort_n) {
-  extern __shared__ unsigned long long keys[];                              // [sort_n]
+  auto* keys = reinterpret_cast<unsigned long long*>(dynamic_shared_memory());  // [sort_n]
   unsigned char* chosen = reinterpret_cast<unsigned char*>(keys + sort_n);  // [G]
   const int g = blockIdx.x;
   const int e = blockIdx.y;
@@ -138,10 +140,9 @@ void ec_select(const float* probs, int* token, float* gate, int* slot_of, const 
   const std::size_t shared =
       static_cast<std::size_t>(sort_n) * sizeof(unsigned long long) + static_cast<std::size_t>(d.group_tokens);
   const dim3 grid(static_cast<unsigned>(d.groups()), static_cast<unsigned>(d.experts));
-  ec_select_kernel<<<grid, kSelectThreads, shared, stream>>>(probs, token, gate, slot_of, static_cast<int>(d.experts),
-                                                             static_cast<int>(d.group_tokens),
-                                                             static_cast<int>(d.capacity), sort_n);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(ec_select_kernel, grid, kSelectThreads, shared, stream, probs, token, gate, slot_of,
+                           static_cast<int>(d.experts), static_cast<int>(d.group_tokens), static_cast<int>(d.capacity),
+                           sort_n));
 }
 
 void ec_gate_bwd(const float* dgate, const int* slot_of, float* dprobs, const ExpertChoiceDims& d,
@@ -149,8 +150,8 @@ void ec_gate_bwd(const float* dgate, const int* slot_of, float* dprobs, const Ex
   check_expert_choice_dims(d, "ec_gate_bwd");
   require_pointers("ec_gate_bwd", {{"dgate", dgate}, {"slot_of", slot_of}, {"dprobs", dprobs}});
   const std::int64_t n = d.tokens * d.experts;
-  ec_gate_bwd_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(dgate, slot_of, dprobs, n);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(ec_gate_bwd_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, dgate, slot_of,
+                           dprobs, n));
 }
 
 }  // namespace ecsim

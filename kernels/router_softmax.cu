@@ -4,9 +4,11 @@
 // One warp per token: E is tens to a few hundred, so a row fits a warp's registers in one or a
 // few passes, and the warp reductions need no shared memory or block barriers.
 // CPU reference: ref/softmax.hpp. Test: ctest -R "router softmax" (tests/kernels/
-// expert_choice_gpu_test.cpp; skipped without a GPU).
+// expert_choice_gpu_test.cpp; skipped without a GPU). Without a GPU: tests/emulation/
+// expert_choice_emulated_test.cpp runs this code under a CPU emulation of CUDA (its logic, not the numerics).
 #include "block_reduce.cuh"
 #include "cuda_check.hpp"
+#include "launch.cuh"
 #include "launch_check.hpp"
 #include "router_softmax.cuh"
 
@@ -63,18 +65,16 @@ void router_softmax_fwd(const float* logits, float* probs, std::int64_t tokens, 
                         cudaStream_t stream) {
   check_shape(tokens, experts, "router_softmax_fwd");
   require_pointers("router_softmax_fwd", {{"logits", logits}, {"probs", probs}});
-  router_softmax_fwd_kernel<<<blocks_for(tokens), kThreads, 0, stream>>>(logits, probs, tokens,
-                                                                         static_cast<int>(experts));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(router_softmax_fwd_kernel, blocks_for(tokens), kThreads, 0, stream, logits, probs, tokens,
+                           static_cast<int>(experts)));
 }
 
 void router_softmax_bwd(const float* probs, const float* dprobs, float* dlogits, std::int64_t tokens,
                         std::int64_t experts, cudaStream_t stream) {
   check_shape(tokens, experts, "router_softmax_bwd");
   require_pointers("router_softmax_bwd", {{"probs", probs}, {"dprobs", dprobs}, {"dlogits", dlogits}});
-  router_softmax_bwd_kernel<<<blocks_for(tokens), kThreads, 0, stream>>>(probs, dprobs, dlogits, tokens,
-                                                                         static_cast<int>(experts));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(router_softmax_bwd_kernel, blocks_for(tokens), kThreads, 0, stream, probs, dprobs, dlogits,
+                           tokens, static_cast<int>(experts)));
 }
 
 }  // namespace ecsim

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "block_reduce.cuh"
+#include "launch.cuh"
 
 namespace ecsim {
 
@@ -26,7 +27,7 @@ template <RowWeight kWeight>
 __global__ void __launch_bounds__(kGatherSumThreads)
     gather_sum_kernel(const __nv_bfloat16* __restrict__ rows, const int* __restrict__ row_of,
                       const float* __restrict__ weight, __nv_bfloat16* __restrict__ out, int width, int hidden) {
-  extern __shared__ int token_rows[];  // [width]
+  int* token_rows = reinterpret_cast<int*>(dynamic_shared_memory());  // [width]
   const std::int64_t t = blockIdx.x;
   for (int w = threadIdx.x; w < width; w += kGatherSumThreads) token_rows[w] = row_of[t * width + w];
   __syncthreads();

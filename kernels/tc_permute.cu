@@ -5,8 +5,10 @@
 // gather-sums over the token's k picks in rank order (row_gather_sum.cuh): fixed order, no
 // atomics. The unpermute's backward runs one block per pick.
 // CPU reference: ref/token_choice.hpp. Test: ctest -R "token choice" (tests/kernels/
-// token_choice_gpu_test.cpp; skipped without a GPU).
+// token_choice_gpu_test.cpp; skipped without a GPU). Without a GPU: tests/emulation/
+// token_choice_emulated_test.cpp runs this code under a CPU emulation of CUDA (its logic, not the numerics).
 #include "cuda_check.hpp"
+#include "launch.cuh"
 #include "launch_check.hpp"
 #include "row_gather_sum.cuh"
 #include "tc_permute.cuh"
@@ -62,31 +64,27 @@ void tc_permute(const __nv_bfloat16* x, const TokenChoiceRouting& r, __nv_bfloat
                 std::int64_t hidden, cudaStream_t stream) {
   check_launch(d, hidden, "tc_permute");
   require_pointers("tc_permute", {{"x", x}, {"row_assignment", r.row_assignment}, {"offsets", r.offsets}, {"xp", xp}});
-  tc_permute_kernel<<<static_cast<unsigned>(d.max_rows()), kThreads, 0, stream>>>(
-      x, r.row_assignment, r.offsets, xp, static_cast<int>(d.experts), static_cast<int>(d.top_k),
-      static_cast<int>(hidden));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(tc_permute_kernel, static_cast<unsigned>(d.max_rows()), kThreads, 0, stream, x,
+                           r.row_assignment, r.offsets, xp, static_cast<int>(d.experts), static_cast<int>(d.top_k),
+                           static_cast<int>(hidden)));
 }
 
 void tc_permute_bwd(const __nv_bfloat16* dxp, const TokenChoiceRouting& r, __nv_bfloat16* dx,
                     const TokenChoiceDims& d, std::int64_t hidden, cudaStream_t stream) {
   check_launch(d, hidden, "tc_permute_bwd");
   require_pointers("tc_permute_bwd", {{"dxp", dxp}, {"row", r.row}, {"dx", dx}});
-  gather_sum_kernel<RowWeight::kOne><<<static_cast<unsigned>(d.tokens), kGatherSumThreads, picks_shared_bytes(d),
-                                       stream>>>(dxp, r.row, nullptr, dx, static_cast<int>(d.top_k),
-                                                 static_cast<int>(hidden));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(gather_sum_kernel<RowWeight::kOne>, static_cast<unsigned>(d.tokens), kGatherSumThreads,
+                           picks_shared_bytes(d), stream, dxp, r.row, nullptr, dx, static_cast<int>(d.top_k),
+                           static_cast<int>(hidden)));
 }
 
 void tc_unpermute(const __nv_bfloat16* yp, const TokenChoiceRouting& r, __nv_bfloat16* y, const TokenChoiceDims& d,
                   std::int64_t hidden, cudaStream_t stream) {
   check_launch(d, hidden, "tc_unpermute");
   require_pointers("tc_unpermute", {{"yp", yp}, {"row", r.row}, {"gate", r.gate}, {"y", y}});
-  gather_sum_kernel<RowWeight::kByPick><<<static_cast<unsigned>(d.tokens), kGatherSumThreads,
-                                          picks_shared_bytes(d), stream>>>(yp, r.row, r.gate, y,
-                                                                           static_cast<int>(d.top_k),
-                                                                           static_cast<int>(hidden));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(gather_sum_kernel<RowWeight::kByPick>, static_cast<unsigned>(d.tokens), kGatherSumThreads,
+                           picks_shared_bytes(d), stream, yp, r.row, r.gate, y, static_cast<int>(d.top_k),
+                           static_cast<int>(hidden)));
 }
 
 void tc_unpermute_bwd(const __nv_bfloat16* yp, const __nv_bfloat16* dy, const TokenChoiceRouting& r,
@@ -101,9 +99,9 @@ void tc_unpermute_bwd(const __nv_bfloat16* yp, const __nv_bfloat16* dy, const To
     CUDA_CHECK(cudaMemsetAsync(dyp, 0, static_cast<std::size_t>(d.max_rows() * hidden) * sizeof(__nv_bfloat16),
                                stream));
   }
-  tc_unpermute_bwd_kernel<<<static_cast<unsigned>(d.assignments()), kGatherSumThreads, 0, stream>>>(
-      yp, dy, r.row, r.gate, dyp, dgate, static_cast<int>(d.top_k), static_cast<int>(hidden));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(tc_unpermute_bwd_kernel, static_cast<unsigned>(d.assignments()), kGatherSumThreads, 0,
+                           stream, yp, dy, r.row, r.gate, dyp, dgate, static_cast<int>(d.top_k),
+                           static_cast<int>(hidden)));
 }
 
 }  // namespace ecsim

@@ -13,13 +13,15 @@
 //   4. rows: row = offsets[expert] + position for kept picks, and its inverse row_assignment (-1
 //      on padding rows).
 // CPU reference: ref/token_choice.hpp. Test: ctest -R "token choice" (tests/kernels/
-// token_choice_gpu_test.cpp; skipped without a GPU).
+// token_choice_gpu_test.cpp; skipped without a GPU). Without a GPU: tests/emulation/
+// token_choice_emulated_test.cpp runs this code under a CPU emulation of CUDA (its logic, not the numerics).
 #include <algorithm>
 #include <string>
 
 #include "block_reduce.cuh"
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
+#include "launch.cuh"
 #include "launch_check.hpp"
 #include "router_softmax.cuh"
 #include "tc_route.cuh"
@@ -203,21 +205,18 @@ void tc_select(const float* probs, const TokenChoiceRouting& r, const TokenChoic
   const int capacity = d.dropless() ? -1
                        : d.padded   ? static_cast<int>(d.capacity)
                                     : static_cast<int>(std::min<std::int64_t>(d.capacity, d.assignments()));
-  tc_topk_kernel<<<warp_blocks(d.tokens), kWarpThreads, 0, stream>>>(probs, r.expert, r.gate, tokens, experts, top_k,
-                                                                      d.normalize_gates);
-  CUDA_CHECK(cudaGetLastError());
-  tc_position_kernel<<<static_cast<unsigned>(experts), kScanThreads, 0, stream>>>(r.expert, r.row, r.counts,
-                                                                                  assignments, capacity);
-  CUDA_CHECK(cudaGetLastError());
-  tc_offsets_kernel<<<1, kScanThreads, 0, stream>>>(r.counts, r.offsets, experts, capacity, d.padded);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(tc_topk_kernel, warp_blocks(d.tokens), kWarpThreads, 0, stream, probs, r.expert, r.gate,
+                           tokens, experts, top_k, d.normalize_gates));
+  CUDA_CHECK(launch_kernel(tc_position_kernel, static_cast<unsigned>(experts), kScanThreads, 0, stream, r.expert, r.row,
+                           r.counts, assignments, capacity));
+  CUDA_CHECK(launch_kernel(tc_offsets_kernel, 1, kScanThreads, 0, stream, r.counts, r.offsets, experts, capacity,
+                           d.padded));
   // Rows no pick fills (padding) keep -1: bytes 0xFF.
   if (d.padded) {
     CUDA_CHECK(cudaMemsetAsync(r.row_assignment, 0xFF, static_cast<std::size_t>(d.max_rows()) * sizeof(int), stream));
   }
-  tc_rows_kernel<<<elementwise_blocks(d.assignments(), kThreads), kThreads, 0, stream>>>(
-      r.expert, r.offsets, r.row, r.row_assignment, assignments);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(tc_rows_kernel, elementwise_blocks(d.assignments(), kThreads), kThreads, 0, stream, r.expert,
+                           r.offsets, r.row, r.row_assignment, assignments));
 }
 
 void tc_gate_bwd(const float* probs, const float* dgate, const TokenChoiceRouting& r, float* dprobs,
@@ -225,10 +224,9 @@ void tc_gate_bwd(const float* probs, const float* dgate, const TokenChoiceRoutin
   check_token_choice_dims(d, "tc_gate_bwd");
   require_pointers("tc_gate_bwd",
                    {{"probs", probs}, {"dgate", dgate}, {"expert", r.expert}, {"gate", r.gate}, {"dprobs", dprobs}});
-  tc_gate_bwd_kernel<<<warp_blocks(d.tokens), kWarpThreads, 0, stream>>>(
-      probs, dgate, r.expert, r.gate, dprobs, static_cast<int>(d.tokens), static_cast<int>(d.experts),
-      static_cast<int>(d.top_k), d.normalize_gates);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(tc_gate_bwd_kernel, warp_blocks(d.tokens), kWarpThreads, 0, stream, probs, dgate, r.expert,
+                           r.gate, dprobs, static_cast<int>(d.tokens), static_cast<int>(d.experts),
+                           static_cast<int>(d.top_k), d.normalize_gates));
 }
 
 }  // namespace ecsim

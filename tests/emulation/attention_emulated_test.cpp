@@ -9,7 +9,6 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
-#include <cstring>
 #include <iterator>
 #include <string>
 #include <utility>
@@ -17,21 +16,14 @@
 
 #include "attention.cuh"
 #include "attention_check.hpp"
+#include "emulation/host_buffers.hpp"
 #include "gpu_check.hpp"
 #include "ref/attention.hpp"
 
 using namespace ecsim;
+using emulation_test::poisoned;
 
 namespace {
-
-// An output buffer of exactly n elements (so that ASan sees a write past its end), poisoned with
-// 0xFF bytes (NaN in bf16 and fp32), so that an element the kernel fails to write cannot pass.
-template <class T>
-std::vector<T> poisoned(std::size_t n) {
-  std::vector<T> v(n);
-  std::memset(static_cast<void*>(v.data()), 0xFF, n * sizeof(T));
-  return v;
-}
 
 // The launchers of attention.cu, compiled for the emulation, on host arrays.
 test::AttentionKernels emulated_kernels() {

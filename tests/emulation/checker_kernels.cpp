@@ -19,6 +19,7 @@ namespace {
 
 constexpr int kStride = 16 + 8;  // bf16 per shared row, padded as attention.cu pads its tiles
 constexpr int kBuggyThreads = 64;
+constexpr int kReductionThreads = 64;
 constexpr int kBuggySharedBytes = 1024;
 
 // One warp: d[16, 16] = a[16, 16] b[16, 16]; `b` holds B^T ([n][k]) unless trans_load.
@@ -53,6 +54,23 @@ __global__ void warp_matrix_product_kernel(const __nv_bfloat16* a, const __nv_bf
   }
 }
 
+// Block b, thread t: v = in[64 b + t]; every output [blocks, 64].
+__global__ void block_reductions_kernel(const int* in, int* scan, int* total, int* scan_twice, int* total_twice,
+                                        float* sum) {
+  const int i = static_cast<int>(blockIdx.x * kReductionThreads + threadIdx.x);
+  const int v = in[i];
+  scan[i] = block_exclusive_scan<kReductionThreads>(v, total[i]);
+  scan_twice[i] = block_exclusive_scan<kReductionThreads>(2 * v, total_twice[i]);
+  sum[i] = block_sum<kReductionThreads>(static_cast<float>(v));
+}
+
+__global__ void float_bits_kernel(const float* in, unsigned* bits, float* back, int n) {
+  const int i = static_cast<int>(threadIdx.x);
+  if (i >= n) return;
+  bits[i] = __float_as_uint(in[i]);
+  back[i] = __uint_as_float(bits[i]);
+}
+
 __global__ void warp_shuffles_kernel(int* out) {
   const int lane = static_cast<int>(threadIdx.x);
   out[4 * lane] = __shfl_sync(kFullMask, 10 * lane, 5);
@@ -65,6 +83,7 @@ __global__ void warp_shuffles_kernel(int* out) {
 __global__ void buggy_kernel(Bug bug, const int* in, int* out) {
   unsigned char* shared = dynamic_shared_memory();
   int* s = reinterpret_cast<int*>(shared);  // [kBuggySharedBytes / 4]
+  __shared__ int statics[kBuggyThreads];
   const int t = static_cast<int>(threadIdx.x);
   switch (bug) {
     case Bug::none:
@@ -90,6 +109,15 @@ __global__ void buggy_kernel(Bug bug, const int* in, int* out) {
       commit_async_copies();
       out[t] = s[4 * t];
       wait_async_copies<0>();
+      break;
+    case Bug::static_race:
+      statics[t] = t;
+      out[t] = t > 0 ? statics[t - 1] : 0;
+      break;
+    case Bug::static_stale_read:
+      if (blockIdx.x == 0) statics[t] = t;
+      __syncthreads();
+      out[t] = statics[t];
       break;
     case Bug::shared_past_end:
       s[kBuggySharedBytes / 4 + t] = t;
@@ -156,11 +184,35 @@ std::vector<int> warp_shuffles() {
   return out;
 }
 
+BlockReductions block_reductions(const std::vector<int>& in, int blocks) {
+  const auto n = static_cast<std::size_t>(blocks * kReductionThreads);
+  BlockReductions r{std::vector<int>(n), std::vector<int>(n), std::vector<int>(n), std::vector<int>(n),
+                    std::vector<float>(n)};
+  CUDA_CHECK(launch_kernel(block_reductions_kernel, static_cast<unsigned>(blocks), kReductionThreads, 0, nullptr,
+                           in.data(), r.scan.data(), r.total.data(), r.scan_twice.data(), r.total_twice.data(),
+                           r.sum.data()));
+  return r;
+}
+
+FloatBits float_bits(const std::vector<float>& v) {
+  FloatBits r{std::vector<unsigned>(v.size()), std::vector<float>(v.size())};
+  CUDA_CHECK(launch_kernel(float_bits_kernel, 1, kWarpSize, 0, nullptr, v.data(), r.bits.data(), r.back.data(),
+                           static_cast<int>(v.size())));
+  return r;
+}
+
+std::vector<unsigned char> memset_async(int value, std::size_t count) {
+  std::vector<unsigned char> buffer(8, 0x11);
+  CUDA_CHECK(cudaMemsetAsync(buffer.data(), value, count, nullptr));
+  return buffer;
+}
+
 void run_buggy_kernel(Bug bug) {
   std::vector<int> in(4 * kBuggyThreads, 7);
   std::vector<int> out(kBuggyThreads);
   const int shared_bytes = bug == Bug::too_much_shared ? 64 * 1024 : kBuggySharedBytes;
-  CUDA_CHECK(launch_kernel(buggy_kernel, 1, kBuggyThreads, shared_bytes, nullptr, bug, in.data(), out.data()));
+  const unsigned blocks = bug == Bug::static_stale_read ? 2 : 1;
+  CUDA_CHECK(launch_kernel(buggy_kernel, blocks, kBuggyThreads, shared_bytes, nullptr, bug, in.data(), out.data()));
 }
 
 }  // namespace ecsim::emulation_test

@@ -469,6 +469,18 @@ void run_grid(std::uintptr_t kernel, dim3 grid, dim3 block, std::size_t shared_b
 
 }  // namespace ecsim::emulation
 
+// cudaMemsetAsync as the CUDA runtime defines it: the first `count` bytes at `p` become the byte
+// `value`. Emulated "device" buffers are host memory and launches finish before they return, so
+// doing it at once keeps stream order. Launchers use it to clear buffers (tc_route.cu, tc_permute.cu).
+extern "C" cudaError_t cudaMemsetAsync(void* p, int value, size_t count, cudaStream_t) {
+  if (ecsim::emulation::detail::running_thread != nullptr) {
+    std::string what = "cudaMemsetAsync inside a running kernel (not emulated)";
+    ecsim::emulation::detail::fail(std::move(what));
+  }
+  std::memset(p, value, count);
+  return cudaSuccess;
+}
+
 // The CUDA runtime's two error-text functions, which CUDA_CHECK names (kernels/cuda_check.hpp).
 // Emulated launches report their errors by throwing and return only cudaSuccess, so these only
 // complete the link: no CUDA library is linked.

@@ -17,12 +17,16 @@
 #error "include emulation/cuda_emulation.hpp before any CUDA header: it defines CUDA's keywords first"
 #endif
 
-// Execution-space keywords mean nothing on the CPU. Blocks run one at a time, so a static is the
-// running block's copy of a __shared__ variable (the checker watches dynamic shared memory only).
+// Execution-space keywords mean nothing on the CPU. Blocks run one at a time, all on the launching
+// OS thread, so a static thread_local is the running block's copy of a __shared__ variable, shared
+// by its threads. Thread-local, because that puts every one in the program's thread-local block,
+// which the checker watches as it watches dynamic shared memory (shared_memory_checker.hpp); GCC 12
+// ignores a section attribute on a template's static. An `extern __shared__` array does not
+// compile here: kernels reach dynamic shared memory through launch.cuh's dynamic_shared_memory().
 // The CUDA headers keep definitions made before them (crt/host_defines.h).
 #define __global__
 #define __device__
-#define __shared__ static
+#define __shared__ static thread_local
 #define __launch_bounds__(...)
 
 #include <cuda_bf16.h>
@@ -120,6 +124,10 @@ T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = warpSize) {
   return ::ecsim::emulation::shuffle_value(::ecsim::emulation::ShuffleMode::exclusive_or, mask, value, lane_mask,
                                            width);
 }
+
+// The bit reinterpretations of CUDA's device math (CUDA Math API, "Type Casting Intrinsics").
+inline unsigned __float_as_uint(float x) { return std::bit_cast<unsigned>(x); }
+inline float __uint_as_float(unsigned x) { return std::bit_cast<float>(x); }
 
 // Device code's integer min and max (CUDA declares them for device code only).
 using std::max;

@@ -1,11 +1,14 @@
-// The emulator itself (README.md): its warp instructions compute what the PTX ISA says on operands
-// whose results are known, and each of its checks fails a kernel written to break that rule, with
-// a message that names the rule. Kernels in checker_kernels.cpp.
+// The emulator itself (README.md): its warp instructions, static __shared__ variables and runtime
+// calls compute what CUDA and the PTX ISA say on operands whose results are known, and each of its
+// checks fails a kernel written to break that rule, with a message that names the rule. Kernels in
+// checker_kernels.cpp.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "emulation/checker_kernels.hpp"
@@ -57,6 +60,49 @@ TEST_CASE("emulated shuffles move values between lanes as CUDA defines them") {
   }
 }
 
+TEST_CASE("emulated static __shared__ arrays hold one copy per block: block_reduce.cuh's scans and sums") {
+  // Three blocks of 64: the helpers' partials (static __shared__) must come from the running block only.
+  constexpr int kBlocks = 3, kThreads = 64;
+  std::vector<int> in(kBlocks * kThreads);
+  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<int>(i * 7 % 11) - 5;
+  const auto r = ecsim::emulation_test::block_reductions(in, kBlocks);
+  for (int b = 0; b < kBlocks; ++b) {
+    int before = 0, block_total = 0;  // scan[i] = sum of the block's v before thread t; total = all of them
+    for (int t = 0; t < kThreads; ++t) block_total += in[static_cast<std::size_t>(b * kThreads + t)];
+    for (int t = 0; t < kThreads; ++t) {
+      const auto i = static_cast<std::size_t>(b * kThreads + t);
+      CAPTURE(b);
+      CAPTURE(t);
+      CHECK(r.scan[i] == before);
+      CHECK(r.total[i] == block_total);
+      CHECK(r.scan_twice[i] == 2 * before);
+      CHECK(r.total_twice[i] == 2 * block_total);
+      CHECK(r.sum[i] == static_cast<float>(block_total));  // small integers: exact in fp32
+      before += in[i];
+    }
+  }
+}
+
+TEST_CASE("emulated __float_as_uint and __uint_as_float reinterpret the bits") {
+  const std::vector<float> v{1.0f, -2.0f, 0.0f, -0.0f, std::numeric_limits<float>::infinity(), 0.1f};
+  const std::vector<unsigned> expected{0x3f800000u, 0xc0000000u, 0u, 0x80000000u, 0x7f800000u, 0x3dcccccdu};
+  const auto r = ecsim::emulation_test::float_bits(v);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    CAPTURE(i);
+    CHECK(r.bits[i] == expected[i]);
+    CHECK(r.back[i] == v[i]);
+    CHECK(std::signbit(r.back[i]) == std::signbit(v[i]));
+  }
+}
+
+TEST_CASE("emulated cudaMemsetAsync sets the first count bytes to the value and leaves the rest") {
+  const auto bytes = ecsim::emulation_test::memset_async(0xAB, 5);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    CAPTURE(i);
+    CHECK(bytes[i] == (i < 5 ? 0xAB : 0x11));
+  }
+}
+
 TEST_CASE("the emulation passes a kernel with its barriers in place") { CHECK_NOTHROW(run_buggy_kernel(Bug::none)); }
 
 TEST_CASE("the emulation reports shared-memory races: a missing __syncthreads") {
@@ -66,6 +112,25 @@ TEST_CASE("the emulation reports shared-memory races: a missing __syncthreads") 
                        EmulationError);
   CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::write_after_write), doctest::Contains("write-after-write race"),
                        EmulationError);
+}
+
+TEST_CASE("the emulation reports races and stale reads in static __shared__ arrays") {
+  // The message names the memory and the rule.
+  const auto failure = [](Bug bug) {
+    try {
+      run_buggy_kernel(bug);
+    } catch (const EmulationError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no EmulationError");
+  };
+  const std::string race = failure(Bug::static_race);
+  CHECK_MESSAGE(race.find("static __shared__") != std::string::npos, race);
+  CHECK_MESSAGE(race.find("read-after-write race") != std::string::npos, race);
+  const std::string stale = failure(Bug::static_stale_read);
+  CHECK_MESSAGE(stale.find("block (1,0,0)") != std::string::npos, stale);
+  CHECK_MESSAGE(stale.find("static __shared__") != std::string::npos, stale);
+  CHECK_MESSAGE(stale.find("no thread of the block has written") != std::string::npos, stale);
 }
 
 TEST_CASE("the emulation reports a read of a cp.async destination before cp.async.wait_group") {

@@ -2,6 +2,10 @@
 // every load and store of the instrumented kernel files.
 #include "emulation/shared_memory_checker.hpp"
 
+#include <dlfcn.h>
+#include <link.h>
+
+#include <cstdio>
 #include <string>
 
 #include "emulation/block_runtime.hpp"
@@ -15,14 +19,48 @@ namespace {
 
 SharedMemoryChecker checker;
 
+// The calling thread's instance of the thread-local block (PT_TLS) of the module this code is linked
+// into, with the kernel files: every static __shared__ variable lies there (cuda_emulation.hpp
+// makes them thread_local). Empty when the module has none.
+struct ThreadLocalBlock {
+  std::uintptr_t begin = 0;
+  std::size_t bytes = 0;
+};
+
+ThreadLocalBlock own_thread_local_block() {
+  struct Search {
+    std::uintptr_t code;
+    ThreadLocalBlock found;
+  } search{reinterpret_cast<std::uintptr_t>(&own_thread_local_block), {}};
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* data) {
+        auto& s = *static_cast<Search*>(data);
+        bool holds_code = false;
+        std::size_t tls_bytes = 0;
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& h = info->dlpi_phdr[i];
+          const std::uintptr_t begin = info->dlpi_addr + h.p_vaddr;
+          if (h.p_type == PT_LOAD && s.code - begin < h.p_memsz) holds_code = true;
+          if (h.p_type == PT_TLS) tls_bytes = h.p_memsz;
+        }
+        if (!holds_code) return 0;
+        if (info->dlpi_tls_data != nullptr) {
+          s.found = {reinterpret_cast<std::uintptr_t>(info->dlpi_tls_data), tls_bytes};
+        }
+        return 1;
+      },
+      &search);
+  return search.found;
+}
+
 enum class Conflict { in_flight_copy, unwritten, read_after_write, write_after_write, write_after_read };
 
-// Fails the block: "<thread> <access> shared bytes [a, b) at <code>, <why>". Only scalars come in:
+// Fails the block: "<thread> <access> <which shared bytes> at <code>, <why>". Only scalars come in:
 // the thread never resumes, so the message is built here, in a statement of its own (block_runtime.hpp).
 [[noreturn]] void report(Conflict conflict, int thread, const char* access, std::size_t offset, std::size_t n,
                          std::uintptr_t pc, int other, std::uintptr_t other_pc) {
-  std::string what = describe_thread(thread) + " " + access + " shared bytes [" + std::to_string(offset) + ", " +
-                     std::to_string(offset + n) + ") at " + describe_code(pc);
+  std::string what = describe_thread(thread) + " " + access + " " + checker.describe_bytes(offset, n) + " at " +
+                     describe_code(pc);
   switch (conflict) {
     case Conflict::in_flight_copy:
       what += " while " + describe_thread(other) + "'s cp.async to them (" + describe_code(other_pc) +
@@ -50,8 +88,11 @@ enum class Conflict { in_flight_copy, unwritten, read_after_write, write_after_w
 SharedMemoryChecker& shared_checker() { return checker; }
 
 void SharedMemoryChecker::begin_launch(std::size_t bytes) {
+  const ThreadLocalBlock statics = own_thread_local_block();  // the launching thread's copies
+  static_begin_ = statics.begin;
+  static_bytes_ = statics.bytes;
   bytes_ = bytes;
-  state_.assign(bytes, Byte{});
+  state_.assign(bytes + static_bytes_, Byte{});
   interval_ = 0;
 }
 
@@ -62,9 +103,30 @@ void SharedMemoryChecker::begin_block(unsigned char* base) {
   first_interval_ = ++interval_;  // every byte's history is from earlier blocks now
 }
 
+std::string SharedMemoryChecker::describe_bytes(std::size_t offset, std::size_t n) const {
+  if (offset < bytes_) {
+    return "dynamic shared bytes [" + std::to_string(offset) + ", " + std::to_string(offset + n) + ")";
+  }
+  // nm lists a thread-local variable's value as its offset in the module's thread-local block.
+  Dl_info info{};
+  const bool named = dladdr(reinterpret_cast<void*>(&own_thread_local_block), &info) != 0 && info.dli_fname;
+  char where[64];
+  std::snprintf(where, sizeof where, "offset 0x%zx of the thread-local block of ", offset - bytes_);
+  return std::to_string(n) + " bytes of a static __shared__ variable at " + where +
+         (named ? info.dli_fname : "the program") + " (nm -C lists the variable at that value)";
+}
+
 std::size_t SharedMemoryChecker::offset_of(int thread, const void* p, std::size_t n, const char* access,
                                            std::uintptr_t pc) const {
   const auto address = reinterpret_cast<std::uintptr_t>(p);
+  if (address - static_begin_ < static_bytes_) {
+    if (address + n > static_begin_ + static_bytes_) {
+      std::string what = describe_thread(thread) + " " + access + " " + std::to_string(n) + " bytes at " +
+                         describe_code(pc) + " past the end of the static __shared__ variables";
+      fail(std::move(what));
+    }
+    return bytes_ + (address - static_begin_);
+  }
   const auto begin = reinterpret_cast<std::uintptr_t>(base_);
   if (address < begin || address + n > begin + bytes_) {
     std::string what = describe_thread(thread) + " " + access + " " + std::to_string(n) + " bytes at " +
@@ -136,7 +198,10 @@ void SharedMemoryChecker::issue_async_write(int thread, const void* p, std::size
 }
 
 void SharedMemoryChecker::land_async_write(int thread, const void* p, std::size_t n) {
-  const auto offset = static_cast<std::size_t>(static_cast<const unsigned char*>(p) - base_);
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  const std::size_t offset = address - static_begin_ < static_bytes_
+                                 ? bytes_ + (address - static_begin_)
+                                 : address - reinterpret_cast<std::uintptr_t>(base_);
   for (std::size_t i = offset; i < offset + n; ++i) {
     Byte& b = state_[i];
     b.copier = kNobody;

@@ -103,16 +103,6 @@ inline std::vector<double> expected_delta(const ref::AttentionShape& s, const st
   return delta;
 }
 
-// max |kernel - ref| / (atol + rtol |ref|): at most 1 passes; a NaN gives infinity.
-inline double worst_ratio(std::span<const double> kernel, std::span<const double> ref, Tolerance tol) {
-  double worst = 0;
-  for (std::size_t i = 0; i < ref.size() && i < kernel.size(); ++i) {
-    const double ratio = std::abs(kernel[i] - ref[i]) / (tol.atol + tol.rtol * std::abs(ref[i]));
-    worst = std::isnan(ratio) ? std::numeric_limits<double>::infinity() : std::max(worst, ratio);
-  }
-  return worst;
-}
-
 // Runs the forward and the backward on fresh random inputs from `seed` and checks every output;
 // returns each output's worst error over its tolerance, e.g. "out 0.24, lse 0.001, ...".
 inline std::string check_attention(const ref::AttentionShape& s, std::uint64_t seed, const AttentionKernels& kernels) {
@@ -131,12 +121,9 @@ inline std::string check_attention(const ref::AttentionShape& s, std::uint64_t s
   const auto q = rounded(nq, seed, -4, 4), k = rounded(nkv, seed + 1), v = rounded(nkv, seed + 2);
   const auto dout = rounded(nq, seed + 3);
   const AttentionDims d = dims_of(s);
-  std::string ratios;
+  CheckLog log;
   const auto check = [&](const char* what, const std::vector<double>& kernel, const std::vector<double>& ref,
-                         Tolerance tol) {
-    check_close(what, kernel, ref, tol);
-    ratios += std::string(ratios.empty() ? "" : ", ") + what + " " + std::to_string(worst_ratio(kernel, ref, tol));
-  };
+                         Tolerance tol) { log.check(what, kernel, ref, tol); };
 
   const AttentionForwardOutputs fwd = kernels.forward(d, to_bf16(q), to_bf16(k), to_bf16(v));
   const auto f = ref::attention_fwd(s, q, k, v);
@@ -154,7 +141,7 @@ inline std::string check_attention(const ref::AttentionShape& s, std::uint64_t s
   check("dq", to_double(std::span<const __nv_bfloat16>(bwd.dq)), g.dq, gradient_tolerance(g.dq));
   check("dk", to_double(std::span<const __nv_bfloat16>(bwd.dk)), g.dk, gradient_tolerance(g.dk));
   check("dv", to_double(std::span<const __nv_bfloat16>(bwd.dv)), g.dv, gradient_tolerance(g.dv));
-  return ratios;
+  return log.summary();
 }
 
 }  // namespace ecsim::test

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <random>
 #include <span>
 #include <string>
@@ -156,5 +157,27 @@ inline void check_close(const std::string& what, std::span<const double> gpu, st
                                       << " |ref|; first at " << first << ": gpu " << (ref.empty() ? 0.0 : gpu[first])
                                       << ", ref " << (ref.empty() ? 0.0 : ref[first]));
 }
+
+// Checks outputs (check_close) and keeps, for the summary a test prints, each one's worst error
+// over its tolerance: max |kernel - ref| / (atol + rtol |ref|), at most 1 to pass. An exact check
+// (tolerance 0) counts 0 where equal and infinity elsewhere; a NaN (the poison) counts infinity.
+class CheckLog {
+ public:
+  void check(const char* what, std::span<const double> kernel, std::span<const double> ref, Tolerance tol) {
+    check_close(what, kernel, ref, tol);
+    double worst = 0;
+    for (std::size_t i = 0; i < ref.size() && i < kernel.size(); ++i) {
+      const double error = std::abs(kernel[i] - ref[i]);
+      const double ratio = error == 0 ? 0.0 : error / (tol.atol + tol.rtol * std::abs(ref[i]));
+      worst = std::isnan(ratio) ? std::numeric_limits<double>::infinity() : std::max(worst, ratio);
+    }
+    summary_ += std::string(summary_.empty() ? "" : ", ") + what + " " + std::to_string(worst);
+  }
+  // "probs 0.012, y 0.31, ...": each output's worst error over its tolerance.
+  const std::string& summary() const { return summary_; }
+
+ private:
+  std::string summary_;
+};
 
 }  // namespace ecsim::test
