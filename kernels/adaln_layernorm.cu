@@ -6,13 +6,16 @@
 // that E[x^2] - mean^2 suffers, and the re-reads hit L1/L2 at these row widths (d <= a few
 // thousand). The backward splits into a row kernel (dx) and a column kernel (dshift, dscale),
 // each a fixed-order sum, so the result does not depend on scheduling.
-// CPU reference: ref/adaln_layernorm.hpp. Test: ctest -R adaln_layernorm (tests/kernels/
+// CPU reference: ref/adaln_layernorm.hpp. Test: ctest -R "adaln layernorm" (tests/kernels/
 // adaln_layernorm_gpu_test.cpp; skipped without a GPU).
+// Without a GPU: tests/emulation/adaln_layernorm_emulated_test.cpp runs this code under a CPU
+// emulation of CUDA (its logic, not the numerics).
 #include <string>
 
 #include "adaln_layernorm.cuh"
 #include "block_reduce.cuh"
 #include "cuda_check.hpp"
+#include "launch.cuh"
 #include "launch_check.hpp"
 
 namespace ecsim {
@@ -116,9 +119,8 @@ void adaln_layernorm_fwd(const __nv_bfloat16* x, const __nv_bfloat16* shift, con
   check_shape(batch, seq, hidden, op);
   require(eps > 0, std::string(op) + ": eps must be positive");
   require_pointers(op, {{"x", x}, {"shift", shift}, {"scale", scale}, {"y", y}, {"mean", mean}, {"rstd", rstd}});
-  adaln_layernorm_fwd_kernel<<<static_cast<unsigned>(batch * seq), kRowThreads, 0, stream>>>(
-      x, shift, scale, y, mean, rstd, static_cast<int>(seq), static_cast<int>(hidden), eps);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(adaln_layernorm_fwd_kernel, static_cast<unsigned>(batch * seq), kRowThreads, 0, stream, x,
+                           shift, scale, y, mean, rstd, static_cast<int>(seq), static_cast<int>(hidden), eps));
 }
 
 void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, const float* mean, const float* rstd,
@@ -134,13 +136,11 @@ void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, con
                         {"dx", dx},
                         {"dshift", dshift},
                         {"dscale", dscale}});
-  adaln_layernorm_bwd_dx_kernel<<<static_cast<unsigned>(batch * seq), kRowThreads, 0, stream>>>(
-      x, scale, mean, rstd, dy, dx, static_cast<int>(seq), static_cast<int>(hidden));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(adaln_layernorm_bwd_dx_kernel, static_cast<unsigned>(batch * seq), kRowThreads, 0, stream, x,
+                           scale, mean, rstd, dy, dx, static_cast<int>(seq), static_cast<int>(hidden)));
   const dim3 grid(static_cast<unsigned>((hidden + kColumnThreads - 1) / kColumnThreads), static_cast<unsigned>(batch));
-  adaln_modulation_bwd_kernel<<<grid, kColumnThreads, 0, stream>>>(x, mean, rstd, dy, dshift, dscale,
-                                                                   static_cast<int>(seq), static_cast<int>(hidden));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(adaln_modulation_bwd_kernel, grid, kColumnThreads, 0, stream, x, mean, rstd, dy, dshift,
+                           dscale, static_cast<int>(seq), static_cast<int>(hidden)));
 }
 
 }  // namespace ecsim

@@ -7,12 +7,15 @@
 // computes them once in fp64.
 // CPU reference: ref/adamw.hpp. Test: ctest -R adamw (tests/kernels/elementwise_gpu_test.cpp;
 // skipped without a GPU).
+// Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
+// emulation of CUDA (its logic, not the numerics).
 #include <cmath>
 #include <string>
 
 #include "adamw.cuh"
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
+#include "launch.cuh"
 #include "launch_check.hpp"
 
 namespace ecsim {
@@ -48,9 +51,8 @@ void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, 
   const auto correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(h.beta1), t));
   const auto correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(h.beta2), t));
   const auto decay = static_cast<float>(1.0 - static_cast<double>(h.lr) * static_cast<double>(h.weight_decay));
-  adamw_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(param, grad, m, v, n, h.lr, h.beta1, h.beta2,
-                                                                         h.eps, decay, correction1, correction2);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(adamw_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, param, grad, m, v, n,
+                           h.lr, h.beta1, h.beta2, h.eps, decay, correction1, correction2));
 }
 
 }  // namespace ecsim

@@ -4,10 +4,13 @@
 // The backward gives each block 32 columns of one group; its 8 warps' rows interleave and their
 // partial sums meet in shared memory in warp order, so the sum's order is fixed.
 // CPU reference: ref/gemm.hpp (bias and dbias). Test: ctest -R bias
-// (tests/kernels/runner_kernels_gpu_test.cpp; skipped without a GPU).
+// (tests/kernels/runner_gpu_test.cpp; skipped without a GPU).
+// Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
+// emulation of CUDA (its logic, not the numerics).
 #include "bias.cuh"
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
+#include "launch.cuh"
 #include "launch_check.hpp"
 
 namespace ecsim {
@@ -58,8 +61,8 @@ void bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, std::int64_t groups, 
   require_positive(n, "bias_add", "n");
   require_pointers("bias_add", {{"y", y}, {"bias", bias}});
   const std::int64_t total = groups * rows * n;
-  bias_add_kernel<<<elementwise_blocks(total, kThreads), kThreads, 0, stream>>>(y, bias, rows, n, total);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(bias_add_kernel, elementwise_blocks(total, kThreads), kThreads, 0, stream, y, bias, rows, n,
+                           total));
 }
 
 void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::int64_t rows, std::int64_t n,
@@ -71,9 +74,8 @@ void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::
   require_int32((n + kColumns - 1) / kColumns, "bias_grad", "column tiles");
   require_pointers("bias_grad", {{"dy", dy}, {"dbias", dbias}});
   const dim3 grid(static_cast<unsigned>((n + kColumns - 1) / kColumns), static_cast<unsigned>(groups));
-  bias_grad_kernel<<<grid, dim3(kColumns, kRowLanes), 0, stream>>>(dy, dbias, rows, n,
-                                                                    write == GradientWrite::kAccumulate);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(bias_grad_kernel, grid, dim3(kColumns, kRowLanes), 0, stream, dy, dbias, rows, n,
+                           write == GradientWrite::kAccumulate));
 }
 
 }  // namespace ecsim

@@ -1,9 +1,12 @@
 // fp32 -> bf16 conversion, round to nearest even (__float2bfloat16): in [n] fp32 -> out [n] bf16.
 // Reference: the same rounding on the host (cuda_bf16.h). Test: ctest -R cast
-// (tests/kernels/runner_kernels_gpu_test.cpp).
+// (tests/kernels/runner_gpu_test.cpp; skipped without a GPU).
+// Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
+// emulation of CUDA (its logic, not the numerics).
 #include "cast.cuh"
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
+#include "launch.cuh"
 #include "launch_check.hpp"
 
 namespace ecsim {
@@ -24,8 +27,7 @@ __global__ void __launch_bounds__(kThreads)
 void cast_fp32_to_bf16(const float* in, __nv_bfloat16* out, std::int64_t n, cudaStream_t stream) {
   require_positive(n, "cast_fp32_to_bf16", "n");
   require_pointers("cast_fp32_to_bf16", {{"in", in}, {"out", out}});
-  cast_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(in, out, n);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(cast_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, in, out, n));
 }
 
 }  // namespace ecsim

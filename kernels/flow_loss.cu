@@ -6,10 +6,13 @@
 // loss is bitwise reproducible; atomics would make it depend on block scheduling.
 // CPU reference: ref/flow_loss.hpp. Test: ctest -R "flow loss" (tests/kernels/
 // elementwise_gpu_test.cpp; skipped without a GPU).
+// Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
+// emulation of CUDA (its logic, not the numerics).
 #include "block_reduce.cuh"
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
 #include "flow_loss.cuh"
+#include "launch.cuh"
 #include "launch_check.hpp"
 
 namespace ecsim {
@@ -56,10 +59,9 @@ void flow_loss_fwd(const __nv_bfloat16* pred, const __nv_bfloat16* target, float
   constexpr const char* op = "flow_loss_fwd";
   require_positive(n, op, "n");
   require_pointers(op, {{"pred", pred}, {"target", target}, {"partials", partials}, {"loss", loss}});
-  flow_loss_partials_kernel<<<kFlowLossPartials, kThreads, 0, stream>>>(pred, target, partials, n);
-  CUDA_CHECK(cudaGetLastError());
-  flow_loss_finish_kernel<<<1, kThreads, 0, stream>>>(partials, loss, n);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(
+      launch_kernel(flow_loss_partials_kernel, kFlowLossPartials, kThreads, 0, stream, pred, target, partials, n));
+  CUDA_CHECK(launch_kernel(flow_loss_finish_kernel, 1, kThreads, 0, stream, partials, loss, n));
 }
 
 void flow_loss_bwd(const __nv_bfloat16* pred, const __nv_bfloat16* target, float dloss, __nv_bfloat16* dpred,
@@ -68,8 +70,8 @@ void flow_loss_bwd(const __nv_bfloat16* pred, const __nv_bfloat16* target, float
   require_positive(n, op, "n");
   require_pointers(op, {{"pred", pred}, {"target", target}, {"dpred", dpred}});
   const auto factor = static_cast<float>(2.0 * static_cast<double>(dloss) / static_cast<double>(n));
-  flow_loss_bwd_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(pred, target, factor, dpred, n);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(flow_loss_bwd_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, pred, target,
+                           factor, dpred, n));
 }
 
 }  // namespace ecsim

@@ -5,11 +5,14 @@
 // the rows in order: coalesced and in a fixed order, so it is reproducible without atomics.
 // CPU reference: ref/gate_residual.hpp. Test: ctest -R "gated residual" (tests/kernels/
 // elementwise_gpu_test.cpp; skipped without a GPU).
+// Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
+// emulation of CUDA (its logic, not the numerics).
 #include <string>
 
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
 #include "gate_residual.cuh"
+#include "launch.cuh"
 #include "launch_check.hpp"
 
 namespace ecsim {
@@ -70,9 +73,8 @@ void gate_residual_fwd(const __nv_bfloat16* x, const __nv_bfloat16* y, const __n
   check_shape(batch, seq, hidden, op);
   require_pointers(op, {{"x", x}, {"y", y}, {"gate", gate}, {"out", out}});
   const std::int64_t n = batch * seq * hidden;
-  gate_residual_fwd_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(x, y, gate, out, seq * hidden,
-                                                                                     static_cast<int>(hidden), n);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(gate_residual_fwd_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, x, y, gate,
+                           out, seq * hidden, static_cast<int>(hidden), n));
 }
 
 void gate_residual_bwd(const __nv_bfloat16* y, const __nv_bfloat16* gate, const __nv_bfloat16* dout, __nv_bfloat16* dy,
@@ -82,13 +84,11 @@ void gate_residual_bwd(const __nv_bfloat16* y, const __nv_bfloat16* gate, const 
   check_shape(batch, seq, hidden, op);
   require_pointers(op, {{"y", y}, {"gate", gate}, {"dout", dout}, {"dy", dy}, {"dgate", dgate}});
   const std::int64_t n = batch * seq * hidden;
-  gate_residual_bwd_dy_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(gate, dout, dy, seq * hidden,
-                                                                                        static_cast<int>(hidden), n);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(gate_residual_bwd_dy_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, gate,
+                           dout, dy, seq * hidden, static_cast<int>(hidden), n));
   const dim3 grid(static_cast<unsigned>((hidden + kThreads - 1) / kThreads), static_cast<unsigned>(batch));
-  gate_residual_bwd_dgate_kernel<<<grid, kThreads, 0, stream>>>(y, dout, dgate, static_cast<int>(seq),
-                                                                static_cast<int>(hidden));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(gate_residual_bwd_dgate_kernel, grid, kThreads, 0, stream, y, dout, dgate,
+                           static_cast<int>(seq), static_cast<int>(hidden)));
 }
 
 }  // namespace ecsim

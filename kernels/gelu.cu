@@ -5,9 +5,12 @@
 // than another tensor's worth of memory traffic.
 // CPU reference: ref/gelu.hpp. Test: ctest -R gelu (tests/kernels/elementwise_gpu_test.cpp;
 // skipped without a GPU).
+// Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
+// emulation of CUDA (its logic, not the numerics).
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
 #include "gelu.cuh"
+#include "launch.cuh"
 #include "launch_check.hpp"
 
 namespace ecsim {
@@ -43,15 +46,13 @@ __global__ void __launch_bounds__(kThreads)
 void gelu_fwd(const __nv_bfloat16* x, __nv_bfloat16* y, std::int64_t n, cudaStream_t stream) {
   require_positive(n, "gelu_fwd", "n");
   require_pointers("gelu_fwd", {{"x", x}, {"y", y}});
-  gelu_fwd_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(x, y, n);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(gelu_fwd_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, x, y, n));
 }
 
 void gelu_bwd(const __nv_bfloat16* x, const __nv_bfloat16* dy, __nv_bfloat16* dx, std::int64_t n, cudaStream_t stream) {
   require_positive(n, "gelu_bwd", "n");
   require_pointers("gelu_bwd", {{"x", x}, {"dy", dy}, {"dx", dx}});
-  gelu_bwd_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(x, dy, dx, n);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(gelu_bwd_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, x, dy, dx, n));
 }
 
 }  // namespace ecsim

@@ -19,6 +19,7 @@
 #include "cublas_check.hpp"
 #include "cuda_check.hpp"
 #include "gemm.cuh"
+#include "launch.cuh"
 #include "launch_check.hpp"
 
 namespace ecsim {
@@ -188,8 +189,7 @@ void run_grouped_batched(cublasHandle_t handle, cudaStream_t stream, const Group
     count += d.rows[g] > 0;
   }
   void** pointers = static_cast<void**>(workspace);  // [3][G]
-  grouped_pointers_kernel<<<1, 1, 0, stream>>>(args, pointers);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(grouped_pointers_kernel, 1, 1, 0, stream, args, pointers));
 
   // Problem sizes, transposes and scalars are host arrays, one entry per group of one problem.
   const auto n_count = static_cast<std::size_t>(count);

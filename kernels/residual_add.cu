@@ -1,8 +1,12 @@
 // The plain residual add (op `residual_add`): out = x + y, x, y, out [n] bf16, fp32 sum rounded
 // once. The runner also uses it where two gradient paths meet (a norm's dx and the residual's).
-// Reference: x + y in fp64. Test: ctest -R residual_add (tests/kernels/runner_kernels_gpu_test.cpp).
+// Reference: x + y in fp64. Test: ctest -R residual_add (tests/kernels/runner_gpu_test.cpp;
+// skipped without a GPU).
+// Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
+// emulation of CUDA (its logic, not the numerics).
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
+#include "launch.cuh"
 #include "launch_check.hpp"
 #include "residual_add.cuh"
 
@@ -26,8 +30,7 @@ void residual_add(const __nv_bfloat16* x, const __nv_bfloat16* y, __nv_bfloat16*
                   cudaStream_t stream) {
   require_positive(n, "residual_add", "n");
   require_pointers("residual_add", {{"x", x}, {"y", y}, {"out", out}});
-  residual_add_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(x, y, out, n);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(residual_add_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, x, y, out, n));
 }
 
 }  // namespace ecsim

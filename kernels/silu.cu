@@ -1,10 +1,13 @@
 // SiLU (op `silu`), the activation inside DiT's timestep MLP:
 //   silu(x) = x sigmoid(x);  silu'(x) = s (1 + x (1 - s)),  s = sigmoid(x)
 //   x, y, dy, dx [n] bf16, arithmetic in fp32, one rounding per stored value.
-// CPU reference: model_ref/silu.hpp. Test: ctest -R silu (tests/kernels/runner_kernels_gpu_test.cpp;
+// CPU reference: model_ref/silu.hpp. Test: ctest -R silu (tests/kernels/runner_gpu_test.cpp;
 // skipped without a GPU).
+// Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
+// emulation of CUDA (its logic, not the numerics).
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
+#include "launch.cuh"
 #include "launch_check.hpp"
 #include "silu.cuh"
 
@@ -40,15 +43,13 @@ __global__ void __launch_bounds__(kThreads)
 void silu_fwd(const __nv_bfloat16* x, __nv_bfloat16* y, std::int64_t n, cudaStream_t stream) {
   require_positive(n, "silu_fwd", "n");
   require_pointers("silu_fwd", {{"x", x}, {"y", y}});
-  silu_fwd_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(x, y, n);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(silu_fwd_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, x, y, n));
 }
 
 void silu_bwd(const __nv_bfloat16* x, const __nv_bfloat16* dy, __nv_bfloat16* dx, std::int64_t n, cudaStream_t stream) {
   require_positive(n, "silu_bwd", "n");
   require_pointers("silu_bwd", {{"x", x}, {"dy", dy}, {"dx", dx}});
-  silu_bwd_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(x, dy, dx, n);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(silu_bwd_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, x, dy, dx, n));
 }
 
 }  // namespace ecsim

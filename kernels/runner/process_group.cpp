@@ -12,6 +12,7 @@
 namespace ecsim::runner {
 namespace {
 
+#ifdef ECSIM_HAVE_MPI
 // The communicator of the ranks in `members` (this rank among them), split from `world`: every
 // process calls this together; color = the group's first rank, key = the position, so the new
 // communicator's ranks follow `members`. A group of one gets no communicator (nothing to exchange).
@@ -26,6 +27,7 @@ ncclComm_t split(ncclComm_t world, const std::vector<int>& members, int rank) {
   NCCL_CHECK(ncclCommSplit(world, members.front(), static_cast<int>(at - members.begin()), &comm, nullptr));
   return comm;
 }
+#endif  // ECSIM_HAVE_MPI: without MPI there is one process and no communicator to split
 
 }  // namespace
 

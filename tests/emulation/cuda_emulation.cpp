@@ -57,12 +57,14 @@ class FiberStacks {
   }
   FiberStacks(const FiberStacks&) = delete;
   FiberStacks& operator=(const FiberStacks&) = delete;
-  ~FiberStacks() {
+  ~FiberStacks() { munmap(base_, bytes_); }
+
+  // A failed block's threads never return, and under ASan their frames stay poisoned: the next
+  // launch on these stacks must start clean.
+  void forget_frames() {
 #if defined(__SANITIZE_ADDRESS__)
-    // A failed block's frames stay poisoned; the next mapping here must start clean.
     ASAN_UNPOISON_MEMORY_REGION(base_, bytes_);
 #endif
-    munmap(base_, bytes_);
   }
 
   unsigned char* stack(int i) const { return base_ + static_cast<std::size_t>(i) * stride_ + page_; }
@@ -74,20 +76,31 @@ class FiberStacks {
   unsigned char* base_ = nullptr;
 };
 
+// The stacks of the largest block, mapped once and reused by every launch: mapping and guarding
+// them anew cost more than most emulated kernels do. A page is committed when first touched.
+FiberStacks& fiber_stacks() {
+  static FiberStacks stacks(static_cast<int>(kMaxThreadsPerBlock));
+  return stacks;
+}
+
 struct Stack {
   void* bottom;
   std::size_t bytes;
 };
 
-// The launching thread's own stack, where the scheduler runs.
+// The launching thread's own stack, where the scheduler runs. Looked up once per OS thread: for
+// the main thread, glibc reads /proc/self/maps to find it.
 Stack launching_thread_stack() {
-  pthread_attr_t attr;
-  Stack s{nullptr, 0};
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    pthread_attr_getstack(&attr, &s.bottom, &s.bytes);
-    pthread_attr_destroy(&attr);
-  }
-  return s;
+  thread_local const Stack stack = [] {
+    pthread_attr_t attr;
+    Stack s{nullptr, 0};
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      pthread_attr_getstack(&attr, &s.bottom, &s.bytes);
+      pthread_attr_destroy(&attr);
+    }
+    return s;
+  }();
+  return stack;
 }
 
 // Ends a switch in the context that resumes (ASan's fiber annotation; nothing without ASan).
@@ -122,8 +135,7 @@ struct ActiveLaunch {
         thread_count(static_cast<int>(block_dim.x * block_dim.y * block_dim.z)),
         threads(static_cast<std::size_t>(thread_count)),
         warps(static_cast<std::size_t>((thread_count + kWarpLanes - 1) / kWarpLanes)),
-        shared_allocation(bytes + 2 * SharedMemoryChecker::kGuardBytes + kSharedAlignment),
-        stacks(thread_count) {
+        shared_allocation(bytes + 2 * SharedMemoryChecker::kGuardBytes + kSharedAlignment) {
     const auto guarded = reinterpret_cast<std::uintptr_t>(shared_allocation.data()) + SharedMemoryChecker::kGuardBytes;
     shared = shared_allocation.data() + ((guarded + kSharedAlignment - 1) / kSharedAlignment * kSharedAlignment -
                                          reinterpret_cast<std::uintptr_t>(shared_allocation.data()));
@@ -151,7 +163,7 @@ struct ActiveLaunch {
   std::string failure;
   std::vector<unsigned char> shared_allocation;
   unsigned char* shared = nullptr;
-  FiberStacks stacks;
+  FiberStacks& stacks = fiber_stacks();
 };
 
 ActiveLaunch* active = nullptr;
@@ -459,6 +471,7 @@ void run_grid(std::uintptr_t kernel, dim3 grid, dim3 block, std::size_t shared_b
       for (unsigned x = 0; x < grid.x; ++x) {
         const std::string failure = run_block(launch, {x, y, z});
         if (!failure.empty()) {
+          launch.stacks.forget_frames();
           throw EmulationError(std::string("block ") + describe_dim(dim3(x, y, z)) + " of a " + launch_name + ": " +
                                failure + " [code addresses are module+offset: addr2line -Cfie <module> <offset>]");
         }
@@ -468,26 +481,3 @@ void run_grid(std::uintptr_t kernel, dim3 grid, dim3 block, std::size_t shared_b
 }
 
 }  // namespace ecsim::emulation
-
-// cudaMemsetAsync as the CUDA runtime defines it: the first `count` bytes at `p` become the byte
-// `value`. Emulated "device" buffers are host memory and launches finish before they return, so
-// doing it at once keeps stream order. Launchers use it to clear buffers (tc_route.cu, tc_permute.cu).
-extern "C" cudaError_t cudaMemsetAsync(void* p, int value, size_t count, cudaStream_t) {
-  if (ecsim::emulation::detail::running_thread != nullptr) {
-    std::string what = "cudaMemsetAsync inside a running kernel (not emulated)";
-    ecsim::emulation::detail::fail(std::move(what));
-  }
-  std::memset(p, value, count);
-  return cudaSuccess;
-}
-
-// The CUDA runtime's two error-text functions, which CUDA_CHECK names (kernels/cuda_check.hpp).
-// Emulated launches report their errors by throwing and return only cudaSuccess, so these only
-// complete the link: no CUDA library is linked.
-extern "C" const char* cudaGetErrorName(cudaError_t error) {
-  return error == cudaSuccess ? "cudaSuccess" : "cudaError (emulated launch)";
-}
-
-extern "C" const char* cudaGetErrorString(cudaError_t error) {
-  return error == cudaSuccess ? "no error" : "an emulated launch returned an error code";
-}

@@ -9,6 +9,7 @@
 //   - the loss falls below half its first value in 50 AdamW steps on a fixed batch;
 //   - two runs from the same seed give the same losses to the last bit (every kernel is deterministic);
 //   - the same for the token-choice baseline (padded to a capacity, and dropless).
+// The added kernels' inputs and checks: runner_kernels_check.hpp.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -20,10 +21,10 @@
 #include "gpu_check.hpp"
 #include "model_ref/flow_batch.hpp"
 #include "model_ref/model.hpp"
-#include "model_ref/silu.hpp"
 #include "ref/gemm.hpp"
 #include "residual_add.cuh"
 #include "runner/device_trainer.hpp"
+#include "runner_kernels_check.hpp"
 #include "runner_reference.hpp"
 #include "silu.cuh"
 
@@ -85,6 +86,35 @@ void check_step_against_reference(const model_ref::ModelConfig& c, test::Referen
   CHECK(checked > 20);
 }
 
+// The added kernels on the GPU (checks in runner_kernels_check.hpp, which the emulated test
+// tests/emulation/elementwise_emulated_test.cpp shares): inputs uploaded, outputs poisoned before
+// the run and downloaded after.
+test::ActivationOutputs gpu_silu(const test::Bf16Vector& x, const test::Bf16Vector& dy) {
+  const auto n = static_cast<std::int64_t>(x.size());
+  test::DeviceBuffer<__nv_bfloat16> d_x(x), d_dy(dy), d_y(x.size()), d_dx(x.size());
+  silu_fwd(d_x.get(), d_y.get(), n, nullptr);
+  silu_bwd(d_x.get(), d_dy.get(), d_dx.get(), n, nullptr);
+  return {d_y.download(), d_dx.download()};
+}
+
+test::BiasOutputs gpu_bias_residual_add(const test::BiasShape& s, const test::Bf16Vector& y0,
+                                        const test::Bf16Vector& bias) {
+  test::DeviceBuffer<__nv_bfloat16> d_y(y0), d_bias(bias), d_sum(y0.size());
+  test::DeviceBuffer<float> d_dbias(static_cast<std::size_t>(s.groups * s.n));
+  // bias_grad over y0 first (y is overwritten by bias_add next).
+  bias_grad(d_y.get(), d_dbias.get(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, nullptr);
+  residual_add(d_y.get(), d_y.get(), d_sum.get(), s.groups * s.rows * s.n, nullptr);
+  bias_add(d_y.get(), d_bias.get(), s.groups, s.rows, s.n, nullptr);
+  return {d_y.download(), d_dbias.download(), d_sum.download()};
+}
+
+test::Bf16Vector gpu_cast(const std::vector<float>& in) {
+  test::DeviceBuffer<float> d_in(in);
+  test::DeviceBuffer<__nv_bfloat16> d_out(in.size());
+  cast_fp32_to_bf16(d_in.get(), d_out.get(), static_cast<std::int64_t>(in.size()), nullptr);
+  return d_out.download();
+}
+
 }  // namespace
 
 TEST_CASE("runner: one step's loss and gradients match the CPU-reference model" *
@@ -119,52 +149,13 @@ TEST_CASE("runner: two runs from one seed give bitwise equal losses" * doctest::
 }
 
 TEST_CASE("silu kernels match the reference (2^16 + 5 elements)" * doctest::skip(!test::gpu_available())) {
-  const std::size_t n = (1u << 16) + 5;
-  const std::vector<double> x = test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(test::random_values(n, 1, -6, 6))));
-  const std::vector<double> dy =
-      test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(test::random_values(n, 2))));
-  test::DeviceBuffer<__nv_bfloat16> dx_in(test::to_bf16(x)), ddy(test::to_bf16(dy)), y(n), dx(n);
-  silu_fwd(dx_in.get(), y.get(), static_cast<std::int64_t>(n), nullptr);
-  silu_bwd(dx_in.get(), ddy.get(), dx.get(), static_cast<std::int64_t>(n), nullptr);
-  const auto ry = model_ref::silu_fwd(x), rdx = model_ref::silu_bwd(x, dy);
-  test::check_close("silu_fwd", test::download_double(y), ry, test::bf16_tolerance(ry));
-  test::check_close("silu_bwd", test::download_double(dx), rdx, test::bf16_tolerance(rdx));
+  test::check_silu(test::kSiluElements, test::run_seed(), gpu_silu);
 }
 
 TEST_CASE("bias, residual_add and cast kernels match the reference" * doctest::skip(!test::gpu_available())) {
-  const std::int64_t groups = 3, rows = 77, n = 40;
-  const auto y0 = test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(test::random_values(groups * rows * n, 3))));
-  const auto b = test::to_double(std::span<const __nv_bfloat16>(test::to_bf16(test::random_values(groups * n, 4))));
-  test::DeviceBuffer<__nv_bfloat16> y(test::to_bf16(y0)), bias(test::to_bf16(b)), sum(y0.size());
-  test::DeviceBuffer<float> db(static_cast<std::size_t>(groups * n));
-  // bias_grad over y0 first (y is overwritten by bias_add next).
-  bias_grad(y.get(), db.get(), groups, rows, n, GradientWrite::kOverwrite, nullptr);
-  residual_add(y.get(), y.get(), sum.get(), groups * rows * n, nullptr);
-  bias_add(y.get(), bias.get(), groups, rows, n, nullptr);
-  std::vector<double> ry(y0), rdb(static_cast<std::size_t>(groups * n), 0.0), rsum(y0.size());
-  for (std::int64_t g = 0; g < groups; ++g) {
-    for (std::int64_t r = 0; r < rows; ++r) {
-      for (std::int64_t i = 0; i < n; ++i) {
-        const std::size_t k = static_cast<std::size_t>((g * rows + r) * n + i);
-        ry[k] += b[static_cast<std::size_t>(g * n + i)];
-        rdb[static_cast<std::size_t>(g * n + i)] += y0[k];
-        rsum[k] = 2 * y0[k];
-      }
-    }
-  }
-  test::check_close("bias_add", test::download_double(y), ry, test::bf16_tolerance(ry));
-  test::check_close("bias_grad", test::to_double(db.download()), rdb, test::fp32_sum_tolerance(rdb));
-  test::check_close("residual_add", test::download_double(sum), rsum, test::bf16_tolerance(rsum));
-  const std::vector<double> f = test::random_values(1000, 5, -100, 100);
-  const std::vector<float> f32(f.begin(), f.end());
-  test::DeviceBuffer<float> in(f32);
-  test::DeviceBuffer<__nv_bfloat16> out(f32.size());
-  cast_fp32_to_bf16(in.get(), out.get(), static_cast<std::int64_t>(f32.size()), nullptr);
-  const auto got = out.download();
-  for (std::size_t i = 0; i < f32.size(); ++i) {
-    CAPTURE(i);
-    CHECK(__bfloat162float(got[i]) == __bfloat162float(__float2bfloat16(f32[i])));
-  }
+  const std::uint64_t seed = test::run_seed();
+  test::check_bias_residual_add(test::kBiasShape, seed, gpu_bias_residual_add);
+  test::check_cast(test::kCastElements, seed + 100, gpu_cast);
 }
 
 }  // namespace ecsim

@@ -1,0 +1,46 @@
+// The adaLN LayerNorm kernels (kernels/adaln_layernorm.cu: a block per row with two block sums per
+// pass, and the column sums of dshift and dscale) run on the CPU under an emulation of the CUDA
+// execution model (README.md) and compared with the CPU reference by the GPU test's rules
+// (tests/kernels/adaln_layernorm_check.hpp). An emulation, not a GPU test: it checks the kernels'
+// logic (indexing, the block sums' barriers and their static __shared__ partials, every
+// shared-memory access against races, bounds and unwritten reads), not the hardware's arithmetic
+// or speed.
+// Run: ctest -R emulat, or build/bin/ecsim_emulation_tests (ECSIM_TEST_SEED=N repeats a draw).
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "adaln_layernorm.cuh"
+#include "adaln_layernorm_check.hpp"
+#include "emulation/host_buffers.hpp"
+#include "gpu_check.hpp"
+
+using namespace ecsim;
+using emulation_test::poisoned;
+
+namespace {
+
+// The launchers, compiled for the emulation, on host arrays; every output poisoned before the run.
+test::AdaLnOutputs run_adaln_layernorm(const ref::SampleRows& s, const test::AdaLnInputs& in) {
+  const auto n = static_cast<std::size_t>(s.elements());
+  const auto nv = static_cast<std::size_t>(s.vector_elements());
+  const auto rows = static_cast<std::size_t>(s.batch * s.seq);
+  test::AdaLnOutputs out{poisoned<__nv_bfloat16>(n), poisoned<float>(rows),       poisoned<float>(rows),
+                         poisoned<__nv_bfloat16>(n), poisoned<__nv_bfloat16>(nv), poisoned<__nv_bfloat16>(nv)};
+  adaln_layernorm_fwd(in.x.data(), in.shift.data(), in.scale.data(), out.y.data(), out.mean.data(), out.rstd.data(),
+                      s.batch, s.seq, s.hidden, in.eps, nullptr);
+  adaln_layernorm_bwd(in.x.data(), in.scale.data(), out.mean.data(), out.rstd.data(), in.dy.data(), out.dx.data(),
+                      out.dshift.data(), out.dscale.data(), s.batch, s.seq, s.hidden, nullptr);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("emulated adaln layernorm kernels match the reference: EC-DiT-XL's width, 3 x 21 x 1152") {
+  // d 1152 = 4.5 x 256: each row's strided loops end on a half turn, and the column kernel's last
+  // block on half its threads.
+  const std::string ratios = test::check_adaln_layernorm({3, 21, 1152}, test::run_seed(), run_adaln_layernorm);
+  MESSAGE("worst error / tolerance " << ratios);
+}

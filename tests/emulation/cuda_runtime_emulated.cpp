@@ -1,0 +1,275 @@
+// The part of the CUDA runtime API that the kernels' launchers, the runner and the GPU tests' buffers
+// call, for one emulated device whose memory is host memory (README.md, "The emulated device").
+// Launches run to completion before they return (launch.cuh), so every stream is in order with the
+// host: an async copy or memset happens at once, a synchronize has nothing to wait for, and an
+// event records the host clock when it is recorded. What CUDA would refuse (a copy that leaves its
+// allocation, a host pointer given as device memory, freeing an unknown pointer, a runtime call
+// from inside a kernel) throws EmulationError with what was wrong, where CUDA would return an error
+// code or corrupt memory silently. No CUDA library is linked: these definitions are the runtime.
+// The emulator's definitions of CUDA's keywords come before any CUDA header (cuda_emulation.hpp).
+#include "emulation/block_runtime.hpp"
+
+#include <cuda_runtime_api.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iterator>
+#include <map>
+#include <new>
+#include <string>
+
+#include "emulation/device_memory_registry.hpp"
+#include "emulation/emulation_error.hpp"
+
+// The runtime's opaque handle types, defined by the emulation that owns them.
+struct CUevent_st {
+  std::chrono::steady_clock::time_point at;
+  bool recorded = false;
+};
+struct CUstream_st {};
+
+namespace ecsim::emulation {
+namespace {
+
+constexpr std::size_t kAllocationAlignment = 256;  // cudaMalloc's guarantee
+constexpr std::size_t kDeviceBytes = 80ull << 30;   // what cudaMemGetInfo reports as the total
+
+std::map<std::uintptr_t, std::size_t>& allocations() {
+  static std::map<std::uintptr_t, std::size_t> a;
+  return a;
+}
+
+std::string address(const void* p) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%p", p);
+  return text;
+}
+
+// The live allocation containing p, or allocations().end().
+std::map<std::uintptr_t, std::size_t>::const_iterator allocation_of(const void* p) {
+  const auto& a = allocations();
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  auto it = a.upper_bound(at);
+  if (it == a.begin()) return a.end();
+  --it;
+  return at < it->first + it->second ? it : a.end();
+}
+
+// Runtime calls are the host's: one from a kernel's thread is a bug the GPU would not compile.
+void require_host_thread(const char* call) {
+  if (detail::running_thread != nullptr) {
+    std::string what = std::string(call) + " inside a running kernel";
+    detail::fail(std::move(what));
+  }
+}
+
+void copy(void* dst, const void* src, std::size_t count, cudaMemcpyKind kind, const char* call) {
+  require_host_thread(call);
+  if (count == 0) return;
+  const std::string name(call);
+  switch (kind) {
+    case cudaMemcpyHostToDevice:
+      require_device_range(dst, count, name + ": destination");
+      require_host_pointer(src, name + ": source (host to device)");
+      break;
+    case cudaMemcpyDeviceToHost:
+      require_device_range(src, count, name + ": source");
+      require_host_pointer(dst, name + ": destination (device to host)");
+      break;
+    case cudaMemcpyDeviceToDevice:
+      require_device_range(src, count, name + ": source");
+      require_device_range(dst, count, name + ": destination");
+      break;
+    case cudaMemcpyHostToHost:
+    case cudaMemcpyDefault: break;
+  }
+  std::memmove(dst, src, count);
+}
+
+}  // namespace
+
+void require_device_range(const void* p, std::size_t bytes, const std::string& what) {
+  const auto it = allocation_of(p);
+  if (it == allocations().end()) {
+    throw EmulationError(what + ": " + address(p) + " is not device memory (no live cudaMalloc allocation holds it)");
+  }
+  const std::size_t offset = reinterpret_cast<std::uintptr_t>(p) - it->first;
+  if (bytes > it->second - offset) {
+    throw EmulationError(what + ": " + std::to_string(bytes) + " bytes at offset " + std::to_string(offset) +
+                         " of an allocation of " + std::to_string(it->second) + " bytes run past its end");
+  }
+}
+
+void require_host_pointer(const void* p, const std::string& what) {
+  if (allocation_of(p) != allocations().end()) {
+    throw EmulationError(what + ": " + address(p) + " is device memory (a cudaMalloc allocation)");
+  }
+}
+
+std::size_t device_bytes_allocated() {
+  std::size_t total = 0;
+  for (const auto& [start, bytes] : allocations()) total += bytes;
+  return total;
+}
+
+}  // namespace ecsim::emulation
+
+namespace emu = ecsim::emulation;
+
+extern "C" {
+
+cudaError_t cudaMalloc(void** p, size_t bytes) {
+  emu::require_host_thread("cudaMalloc");
+  *p = nullptr;
+  if (bytes == 0) return cudaSuccess;
+  // Exactly `bytes`, so that the sanitizer build's ASan sees an access one past the end.
+  *p = ::operator new(bytes, std::align_val_t{emu::kAllocationAlignment}, std::nothrow);
+  if (*p == nullptr) return cudaErrorMemoryAllocation;
+  emu::allocations()[reinterpret_cast<std::uintptr_t>(*p)] = bytes;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFree(void* p) {
+  emu::require_host_thread("cudaFree");
+  if (p == nullptr) return cudaSuccess;
+  const auto it = emu::allocations().find(reinterpret_cast<std::uintptr_t>(p));
+  if (it == emu::allocations().end()) {
+    throw emu::EmulationError("cudaFree(" + emu::address(p) + "): not the start of a live cudaMalloc allocation");
+  }
+  emu::allocations().erase(it);
+  ::operator delete(p, std::align_val_t{emu::kAllocationAlignment});
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
+  *total = emu::kDeviceBytes;
+  *free = emu::kDeviceBytes - emu::device_bytes_allocated();
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind kind) {
+  emu::copy(dst, src, count, kind, "cudaMemcpy");
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind, cudaStream_t) {
+  emu::copy(dst, src, count, kind, "cudaMemcpyAsync");
+  return cudaSuccess;
+}
+
+// `height` rows of `width` bytes, `spitch` and `dpitch` bytes apart.
+cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width, size_t height,
+                              cudaMemcpyKind kind, cudaStream_t) {
+  if (width > dpitch || width > spitch) return cudaErrorInvalidPitchValue;
+  for (size_t r = 0; r < height; ++r) {
+    emu::copy(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width, kind,
+              "cudaMemcpy2DAsync");
+  }
+  return cudaSuccess;
+}
+
+// The first `count` bytes at `p` become the byte `value`. Device memory from cudaMalloc must hold
+// them all; the emulated kernel tests' host vectors, which stand for device buffers, are accepted.
+cudaError_t cudaMemsetAsync(void* p, int value, size_t count, cudaStream_t) {
+  emu::require_host_thread("cudaMemsetAsync");
+  if (emu::allocation_of(p) != emu::allocations().end()) emu::require_device_range(p, count, "cudaMemsetAsync");
+  std::memset(p, value, count);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemset(void* p, int value, size_t count) { return cudaMemsetAsync(p, value, count, nullptr); }
+
+cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
+
+cudaError_t cudaGetDevice(int* device) {
+  *device = 0;
+  return cudaSuccess;
+}
+
+// A compute capability 9.0 device, named for what it is. Only what the launch limits
+// (cuda_emulation.cpp) and the runner's output read is filled in.
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
+  if (device != 0) return cudaErrorInvalidDevice;
+  *prop = cudaDeviceProp{};
+  std::snprintf(prop->name, sizeof prop->name, "CPU emulation of a CUDA device (ecsim tests/emulation)");
+  prop->major = 9;
+  prop->minor = 0;
+  prop->totalGlobalMem = emu::kDeviceBytes;
+  prop->warpSize = 32;
+  prop->maxThreadsPerBlock = 1024;
+  prop->multiProcessorCount = 1;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+
+// Emulated launches throw what they find and return cudaSuccess, so there is never an error to report.
+cudaError_t cudaGetLastError() { return cudaSuccess; }
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
+  *stream = new CUstream_st;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+  delete stream;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+
+cudaError_t cudaEventCreate(cudaEvent_t* event) {
+  *event = new CUevent_st;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  delete event;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
+  emu::require_host_thread("cudaEventRecord");
+  event->at = std::chrono::steady_clock::now();
+  event->recorded = true;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+
+// As CUDA: an error unless both events have been recorded.
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  if (!start->recorded || !end->recorded) return cudaErrorInvalidResourceHandle;
+  *ms = std::chrono::duration<float, std::milli>(end->at - start->at).count();
+  return cudaSuccess;
+}
+
+const char* cudaGetErrorName(cudaError_t error) {
+  switch (error) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorInvalidPitchValue: return "cudaErrorInvalidPitchValue";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    default: return "cudaError (emulated runtime)";
+  }
+}
+
+const char* cudaGetErrorString(cudaError_t error) {
+  switch (error) {
+    case cudaSuccess: return "no error";
+    case cudaErrorMemoryAllocation: return "out of memory (emulated device: host allocation failed)";
+    case cudaErrorInvalidDevice: return "invalid device ordinal (the emulation has device 0 only)";
+    case cudaErrorInvalidPitchValue: return "invalid pitch argument";
+    case cudaErrorInvalidResourceHandle: return "invalid resource handle (an event not yet recorded)";
+    default: return "an emulated runtime call returned an error code";
+  }
+}
+
+}  // extern "C"

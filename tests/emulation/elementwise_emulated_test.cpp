@@ -1,0 +1,130 @@
+// The elementwise kernels (kernels/gelu.cu, gate_residual.cu, adamw.cu, flow_loss.cu, and the
+// runner's silu.cu, bias.cu, residual_add.cu, cast.cu) run on the CPU under an emulation of the
+// CUDA execution model (README.md) and compared with the CPU references by the GPU tests' rules
+// (tests/kernels/elementwise_check.hpp, runner_kernels_check.hpp), on smaller shapes that keep the
+// ragged edges: partial last blocks, a column tile and row lanes cut short, the flow loss's
+// grid-stride loop. An emulation, not a GPU test: it checks the kernels' logic (indexing, coverage
+// of every element, the block sums' barriers, every shared-memory access against races, bounds and
+// unwritten reads), not the hardware's arithmetic or speed.
+// Run: ctest -R emulat, or build/bin/ecsim_emulation_tests (ECSIM_TEST_SEED=N repeats a draw).
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "adamw.cuh"
+#include "bias.cuh"
+#include "cast.cuh"
+#include "elementwise_check.hpp"
+#include "emulation/host_buffers.hpp"
+#include "flow_loss.cuh"
+#include "gate_residual.cuh"
+#include "gelu.cuh"
+#include "gpu_check.hpp"
+#include "residual_add.cuh"
+#include "runner_kernels_check.hpp"
+#include "silu.cuh"
+
+using namespace ecsim;
+using emulation_test::poisoned;
+
+namespace {
+
+// The launchers, compiled for the emulation, on host arrays; every output poisoned before the run.
+test::ActivationOutputs run_gelu(const test::Bf16Vector& x, const test::Bf16Vector& dy) {
+  test::ActivationOutputs out{poisoned<__nv_bfloat16>(x.size()), poisoned<__nv_bfloat16>(x.size())};
+  const auto n = static_cast<std::int64_t>(x.size());
+  gelu_fwd(x.data(), out.y.data(), n, nullptr);
+  gelu_bwd(x.data(), dy.data(), out.dx.data(), n, nullptr);
+  return out;
+}
+
+test::ActivationOutputs run_silu(const test::Bf16Vector& x, const test::Bf16Vector& dy) {
+  test::ActivationOutputs out{poisoned<__nv_bfloat16>(x.size()), poisoned<__nv_bfloat16>(x.size())};
+  const auto n = static_cast<std::int64_t>(x.size());
+  silu_fwd(x.data(), out.y.data(), n, nullptr);
+  silu_bwd(x.data(), dy.data(), out.dx.data(), n, nullptr);
+  return out;
+}
+
+test::GateResidualOutputs run_gate_residual(const ref::SampleRows& s, const test::GateResidualInputs& in) {
+  const auto n = static_cast<std::size_t>(s.elements());
+  const auto nv = static_cast<std::size_t>(s.vector_elements());
+  test::GateResidualOutputs out{poisoned<__nv_bfloat16>(n), poisoned<__nv_bfloat16>(n), poisoned<__nv_bfloat16>(nv)};
+  gate_residual_fwd(in.x.data(), in.y.data(), in.gate.data(), out.out.data(), s.batch, s.seq, s.hidden, nullptr);
+  gate_residual_bwd(in.y.data(), in.gate.data(), in.dout.data(), out.dy.data(), out.dgate.data(), s.batch, s.seq,
+                    s.hidden, nullptr);
+  return out;
+}
+
+// In place, as on the device: each step continues from the state the last one left.
+std::vector<test::AdamWState> run_adamw(const AdamWHyperparameters& h, const test::AdamWState& initial,
+                                        const std::vector<std::vector<float>>& grads) {
+  test::AdamWState state = initial;
+  std::vector<test::AdamWState> after;
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    adamw_step(h, static_cast<std::int64_t>(i + 1), state.param.data(), grads[i].data(), state.m.data(), state.v.data(),
+               static_cast<std::int64_t>(state.param.size()), nullptr);
+    after.push_back(state);
+  }
+  return after;
+}
+
+test::FlowLossOutputs run_flow_loss(const test::Bf16Vector& pred, const test::Bf16Vector& target, float dloss) {
+  const auto n = static_cast<std::int64_t>(pred.size());
+  auto partials = poisoned<float>(kFlowLossPartials);
+  auto loss = poisoned<float>(1), loss_again = poisoned<float>(1);
+  auto dpred = poisoned<__nv_bfloat16>(pred.size());
+  flow_loss_fwd(pred.data(), target.data(), partials.data(), loss.data(), n, nullptr);
+  flow_loss_fwd(pred.data(), target.data(), partials.data(), loss_again.data(), n, nullptr);
+  flow_loss_bwd(pred.data(), target.data(), dloss, dpred.data(), n, nullptr);
+  return {loss[0], loss_again[0], dpred};
+}
+
+test::BiasOutputs run_bias_residual_add(const test::BiasShape& s, const test::Bf16Vector& y0,
+                                        const test::Bf16Vector& bias) {
+  test::BiasOutputs out{y0, poisoned<float>(static_cast<std::size_t>(s.groups * s.n)),
+                        poisoned<__nv_bfloat16>(y0.size())};
+  // bias_grad over y0 first (y is overwritten by bias_add next).
+  bias_grad(out.y.data(), out.dbias.data(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, nullptr);
+  residual_add(out.y.data(), out.y.data(), out.sum.data(), s.groups * s.rows * s.n, nullptr);
+  bias_add(out.y.data(), bias.data(), s.groups, s.rows, s.n, nullptr);
+  return out;
+}
+
+test::Bf16Vector run_cast(const std::vector<float>& in) {
+  auto out = poisoned<__nv_bfloat16>(in.size());
+  cast_fp32_to_bf16(in.data(), out.data(), static_cast<std::int64_t>(in.size()), nullptr);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("emulated gelu kernels match the reference: 2^16 + 7 elements") {
+  MESSAGE("worst error / tolerance " << test::check_gelu((1u << 16) + 7, test::run_seed(), run_gelu));
+}
+
+TEST_CASE("emulated gated residual kernels match the reference: 3 x 17 x 300") {
+  // d 300: the dgate grid's second column block is cut short.
+  MESSAGE("worst error / tolerance " << test::check_gate_residual({3, 17, 300}, test::run_seed(), run_gate_residual));
+}
+
+TEST_CASE("emulated adamw kernel matches the reference over three steps: 2^14 + 3 fp32 values") {
+  MESSAGE("worst error / tolerance " << test::check_adamw((1u << 14) + 3, test::run_seed(), run_adamw));
+}
+
+TEST_CASE("emulated flow loss kernels match the reference, and the loss is bitwise reproducible: 2^18 + 5") {
+  // The GPU test's shape: the partials kernel's grid-stride loop takes four turns and part of a fifth.
+  MESSAGE(
+      "worst error / tolerance " << test::check_flow_loss(test::kFlowLossElements, test::run_seed(), run_flow_loss));
+}
+
+TEST_CASE("emulated silu kernels match the reference: 2^16 + 5 elements") {
+  MESSAGE("worst error / tolerance " << test::check_silu(test::kSiluElements, test::run_seed(), run_silu));
+}
+
+TEST_CASE("emulated bias, residual_add and cast kernels match the reference: 3 groups x 77 rows x 40") {
+  const std::uint64_t seed = test::run_seed();
+  MESSAGE("worst error / tolerance " << test::check_bias_residual_add(test::kBiasShape, seed, run_bias_residual_add)
+                                     << ", " << test::check_cast(test::kCastElements, seed + 100, run_cast));
+}

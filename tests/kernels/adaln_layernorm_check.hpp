@@ -1,0 +1,68 @@
+// What the adaLN LayerNorm kernel tests share: tests/kernels/adaln_layernorm_gpu_test.cpp (on the
+// GPU) and tests/emulation/adaln_layernorm_emulated_test.cpp (the same code under the CPU
+// emulation). Both run kernels/adaln_layernorm.cu's launchers on host arrays (a GPU run uploads the
+// inputs and downloads the outputs) and compare each output with the CPU reference
+// (kernels/ref/adaln_layernorm.hpp) on inputs drawn here. Tolerances, |kernel - ref| <= atol + rtol |ref|:
+//   y, dx, dshift, dscale   bf16 outputs: bf16_tolerance
+//   mean                    an fp32 mean of d terms in [-1, 3): atol 1e-6, rtol 1e-5 (the error is
+//                           set by the terms' size, not the mean's, hence an absolute part)
+//   rstd                    rtol 1e-5
+#pragma once
+
+#include <cuda_bf16.h>
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gpu_check.hpp"  // Tolerance, CheckLog, conversions, random inputs (no device needed for these)
+#include "ref/adaln_layernorm.hpp"
+
+namespace ecsim::test {
+
+struct AdaLnInputs {
+  std::vector<__nv_bfloat16> x, dy;         // [B, S, d]
+  std::vector<__nv_bfloat16> shift, scale;  // [B, d]
+  float eps;
+};
+
+struct AdaLnOutputs {
+  std::vector<__nv_bfloat16> y;               // [B, S, d] adaln_layernorm_fwd
+  std::vector<float> mean, rstd;              // [B, S]    adaln_layernorm_fwd
+  std::vector<__nv_bfloat16> dx;              // [B, S, d] adaln_layernorm_bwd, from the kernel's mean, rstd
+  std::vector<__nv_bfloat16> dshift, dscale;  // [B, d]    adaln_layernorm_bwd
+};
+
+// The forward, then the backward on the forward's own mean and rstd.
+using AdaLnKernels = std::function<AdaLnOutputs(const ref::SampleRows& s, const AdaLnInputs& in)>;
+
+// x in [-1, 3) (an offset mean checks that the variance is taken about the mean), shift, scale and
+// dy in [-1, 1), eps 1e-6.
+inline std::string check_adaln_layernorm(const ref::SampleRows& s, std::uint64_t seed, const AdaLnKernels& kernels) {
+  CAPTURE(seed);
+  CAPTURE(s.batch);
+  CAPTURE(s.seq);
+  CAPTURE(s.hidden);
+  const auto n = static_cast<std::size_t>(s.elements());
+  const auto nv = static_cast<std::size_t>(s.vector_elements());
+  const auto x = rounded(n, seed, -1, 3), shift = rounded(nv, seed + 1), scale = rounded(nv, seed + 2);
+  const auto dy = rounded(n, seed + 3);
+  const float eps = 1e-6f;
+  const AdaLnOutputs out = kernels(s, {to_bf16(x), to_bf16(dy), to_bf16(shift), to_bf16(scale), eps});
+
+  const auto f = ref::adaln_layernorm_fwd(s, x, shift, scale, eps);
+  const auto g = ref::adaln_layernorm_bwd(s, x, scale, f.mean, f.rstd, dy);
+  CheckLog log;
+  log.check("y", to_double(std::span<const __nv_bfloat16>(out.y)), f.y, bf16_tolerance(f.y));
+  log.check("mean", to_double(out.mean), f.mean, {1e-6, 1e-5});
+  log.check("rstd", to_double(out.rstd), f.rstd, {0.0, 1e-5});
+  log.check("dx", to_double(std::span<const __nv_bfloat16>(out.dx)), g.dx, bf16_tolerance(g.dx));
+  log.check("dshift", to_double(std::span<const __nv_bfloat16>(out.dshift)), g.dshift, bf16_tolerance(g.dshift));
+  log.check("dscale", to_double(std::span<const __nv_bfloat16>(out.dscale)), g.dscale, bf16_tolerance(g.dscale));
+  return log.summary();
+}
+
+}  // namespace ecsim::test

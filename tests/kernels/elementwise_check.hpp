@@ -1,0 +1,165 @@
+// What the elementwise kernel tests share: tests/kernels/elementwise_gpu_test.cpp (on the GPU) and
+// tests/emulation/elementwise_emulated_test.cpp (the same code under the CPU emulation). Both run
+// the launchers of kernels/gelu.cu, gate_residual.cu, adamw.cu and flow_loss.cu on host arrays
+// (a GPU run uploads the inputs and downloads the outputs) and compare each output with the CPU
+// reference (kernels/ref/) on inputs these functions draw. Each test picks its shapes: the
+// emulation runs gelu, gate_residual and adamw on smaller ones, the flow loss on the shared one.
+// Tolerances, |kernel - ref| <= atol + rtol |ref|:
+//   gelu y, dx; gate_residual out, dy, dgate; flow_loss dpred   bf16 outputs: bf16_tolerance
+//   adamw param, m, v      fp32 arithmetic against fp64 rounded once: atol 1e-7, rtol 2^-21
+//   flow_loss loss         an fp32 sum of n squares: rtol 1e-5; and bitwise equal on a second run
+#pragma once
+
+#include <cuda_bf16.h>
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "adamw.cuh"
+#include "gpu_check.hpp"  // Tolerance, CheckLog, conversions, random inputs (no device needed for these)
+#include "ref/adamw.hpp"
+#include "ref/flow_loss.hpp"
+#include "ref/gate_residual.hpp"
+#include "ref/gelu.hpp"
+
+namespace ecsim::test {
+
+using Bf16Vector = std::vector<__nv_bfloat16>;
+
+// ---- An activation's forward and backward (gelu.cu here; silu.cu in runner_kernels_check.hpp).
+
+struct ActivationOutputs {
+  Bf16Vector y;   // [n] fwd of x
+  Bf16Vector dx;  // [n] bwd of x, dy
+};
+
+// The two launchers on x, dy [n] bf16.
+using ActivationKernels = std::function<ActivationOutputs(const Bf16Vector& x, const Bf16Vector& dy)>;
+
+// gelu_fwd and gelu_bwd on x in [-5, 5) (past the tanh's bend on both sides) and dy in [-1, 1).
+inline std::string check_gelu(std::size_t n, std::uint64_t seed, const ActivationKernels& kernels) {
+  CAPTURE(seed);
+  CAPTURE(n);
+  const auto x = rounded(n, seed, -5, 5), dy = rounded(n, seed + 1);
+  const ActivationOutputs out = kernels(to_bf16(x), to_bf16(dy));
+  CheckLog log;
+  const auto y = ref::gelu_fwd(x);
+  const auto dx = ref::gelu_bwd(x, dy);
+  log.check("y", to_double(std::span<const __nv_bfloat16>(out.y)), y, bf16_tolerance(y));
+  log.check("dx", to_double(std::span<const __nv_bfloat16>(out.dx)), dx, bf16_tolerance(dx));
+  return log.summary();
+}
+
+// ---- gate_residual.cu: out = x + gate y, and dy, dgate.
+
+struct GateResidualInputs {
+  Bf16Vector x, y, dout;  // [B, S, d]
+  Bf16Vector gate;        // [B, d]
+};
+
+struct GateResidualOutputs {
+  Bf16Vector out;    // [B, S, d] gate_residual_fwd
+  Bf16Vector dy;     // [B, S, d] gate_residual_bwd
+  Bf16Vector dgate;  // [B, d]    gate_residual_bwd
+};
+
+using GateResidualKernels = std::function<GateResidualOutputs(const ref::SampleRows& s, const GateResidualInputs& in)>;
+
+// Both launchers on x, y, gate, dout in [-1, 1).
+inline std::string check_gate_residual(const ref::SampleRows& s, std::uint64_t seed,
+                                       const GateResidualKernels& kernels) {
+  CAPTURE(seed);
+  CAPTURE(s.batch);
+  CAPTURE(s.seq);
+  CAPTURE(s.hidden);
+  const auto n = static_cast<std::size_t>(s.elements());
+  const auto nv = static_cast<std::size_t>(s.vector_elements());
+  const auto x = rounded(n, seed), y = rounded(n, seed + 1), gate = rounded(nv, seed + 2), dout = rounded(n, seed + 3);
+  const GateResidualOutputs k = kernels(s, {to_bf16(x), to_bf16(y), to_bf16(dout), to_bf16(gate)});
+  const auto out = ref::gate_residual_fwd(s, x, y, gate);
+  const auto g = ref::gate_residual_bwd(s, y, gate, dout);
+  CheckLog log;
+  log.check("out", to_double(std::span<const __nv_bfloat16>(k.out)), out, bf16_tolerance(out));
+  log.check("dy", to_double(std::span<const __nv_bfloat16>(k.dy)), g.dy, bf16_tolerance(g.dy));
+  log.check("dgate", to_double(std::span<const __nv_bfloat16>(k.dgate)), g.dgate, bf16_tolerance(g.dgate));
+  return log.summary();
+}
+
+// ---- adamw.cu: AdamW steps in place over fp32 buffers.
+
+struct AdamWState {
+  std::vector<float> param, m, v;  // [n]
+};
+
+// Steps 1, 2, ... of adamw_step from `initial`, one per gradient [n]; the state after each.
+using AdamWKernel = std::function<std::vector<AdamWState>(const AdamWHyperparameters& h, const AdamWState& initial,
+                                                          const std::vector<std::vector<float>>& grads)>;
+
+// Three steps with weight decay, from params in [-1, 1), m in [-0.1, 0.1), v in [0, 0.01), and
+// gradients in [-1, 1); each step's state against the reference stepped alongside.
+inline std::string check_adamw(std::size_t n, std::uint64_t seed, const AdamWKernel& kernel) {
+  CAPTURE(seed);
+  CAPTURE(n);
+  const AdamWHyperparameters h{1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f};
+  // The reference takes the same fp32-rounded hyperparameters as the kernel.
+  const ref::AdamWConfig c{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay};
+  AdamWState state{to_float(random_values(n, seed)), to_float(random_values(n, seed + 1, -0.1, 0.1)),
+                   to_float(random_values(n, seed + 2, 0.0, 0.01))};
+  std::vector<std::vector<float>> grads;
+  for (std::uint64_t step = 1; step <= 3; ++step) grads.push_back(to_float(random_values(n, seed + 10 + step)));
+  const std::vector<AdamWState> after = kernel(h, state, grads);
+  REQUIRE(after.size() == grads.size());
+  // fp32 arithmetic against fp64 rounded once: 4 ulps relative (2^-21), and 1e-7 absolute for
+  // values that cancel toward 0 (every term is at most 1 in magnitude).
+  const Tolerance tol{1e-7, std::ldexp(1.0, -21)};
+  CheckLog log;
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    const auto step = static_cast<std::int64_t>(i + 1);
+    CAPTURE(step);
+    ref::adamw_step(c, step, state.param, grads[i], state.m, state.v);
+    const std::string at = " (step " + std::to_string(step) + ")";
+    log.check(("param" + at).c_str(), to_double(after[i].param), to_double(state.param), tol);
+    log.check(("m" + at).c_str(), to_double(after[i].m), to_double(state.m), tol);
+    log.check(("v" + at).c_str(), to_double(after[i].v), to_double(state.v), tol);
+  }
+  return log.summary();
+}
+
+// ---- flow_loss.cu: the mean squared error (two-stage, fixed order) and its gradient.
+
+struct FlowLossOutputs {
+  float loss;        // flow_loss_fwd
+  float loss_again;  // flow_loss_fwd again on the same inputs and partials buffer
+  Bf16Vector dpred;  // [n] flow_loss_bwd
+};
+
+// The launchers on pred, target [n] bf16; the backward with upstream gradient dloss.
+using FlowLossKernels = std::function<FlowLossOutputs(const Bf16Vector& pred, const Bf16Vector& target, float dloss)>;
+
+// Shape both tests run: 64 images x 256 tokens x 16 latent values, plus a ragged tail; four turns
+// and a part of the partials kernel's grid-stride loop (kFlowLossPartials blocks of 256 threads).
+inline constexpr std::size_t kFlowLossElements = 64 * 256 * 16 + 5;
+
+// pred and target in [-1, 1), dloss 0.5.
+inline std::string check_flow_loss(std::size_t n, std::uint64_t seed, const FlowLossKernels& kernels) {
+  CAPTURE(seed);
+  CAPTURE(n);
+  const auto pred = rounded(n, seed), target = rounded(n, seed + 1);
+  const FlowLossOutputs out = kernels(to_bf16(pred), to_bf16(target), 0.5f);
+  const double loss = ref::flow_loss(pred, target);
+  const auto dpred = ref::flow_loss_bwd(pred, target, 0.5);
+  CheckLog log;
+  log.check("loss", std::vector<double>{out.loss}, std::vector<double>{loss}, {0.0, 1e-5});  // fp32 sum of n squares
+  CHECK_MESSAGE(std::memcmp(&out.loss, &out.loss_again, sizeof(float)) == 0,
+                "a second run gave loss " << out.loss_again << " after " << out.loss);
+  log.check("dpred", to_double(std::span<const __nv_bfloat16>(out.dpred)), dpred, bf16_tolerance(dpred));
+  return log.summary();
+}
+
+}  // namespace ecsim::test
