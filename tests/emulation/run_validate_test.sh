@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# ecsim-run on the emulated device, end to end, then `ecsim validate` on what it wrote: what the GPU
+# campaign (scripts/validate_on_gpu.sh) does first, on a model small enough for the CPU emulation
+# (scenarios/tiny-*.json: expert choice, and dropless top-2 token choice). Checks that each run
+# passes the runner's own check against the simulator's op plan, writes an ecsim.run/1 JSON and a
+# Chrome trace, and that validate matches every measured operator to a predicted one and back.
+# The times are the emulation's, so the errors mean nothing and are not checked. Also: a model the
+# kernels cannot run is refused with exit 2, naming the JSON path, and writes nothing.
+# Usage: run_validate_test.sh ECSIM_RUN_EMULATED ECSIM SOURCE_DIR
+set -uo pipefail
+run_bin=$1
+ecsim=$2
+here="$3/tests/emulation/scenarios"
+command -v python3 >/dev/null || { echo "skipped: python3 not found"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAILED: $*"; exit 1; }
+
+for name in tiny-ec-dit-2e tiny-tc-dit-2e; do
+  scenario="$here/$name.json"
+  "$run_bin" "$scenario" --steps 2 --warmup 1 --json "$tmp/$name.run.json" --trace "$tmp/$name.trace.json" \
+    >"$tmp/$name.log" 2>&1 || { cat "$tmp/$name.log"; fail "ecsim-run-emulated $name"; }
+  cat "$tmp/$name.log"
+  "$ecsim" validate --measured "$tmp/$name.run.json" --scenario "$scenario" --json "$tmp/$name.validation.json" \
+    >"$tmp/$name.validation.txt" 2>&1 || { cat "$tmp/$name.validation.txt"; fail "ecsim validate $name"; }
+  python3 - "$tmp" "$name" <<'PY' || fail "outputs of $name"
+import json, sys
+tmp, name = sys.argv[1], sys.argv[2]
+run = json.load(open(f"{tmp}/{name}.run.json"))
+assert run["schema"] == "ecsim.run/1", run["schema"]
+assert "emulation" in run["device"], run["device"]
+assert len(run["steps"]) == 2, run["steps"]
+v = json.load(open(f"{tmp}/{name}.validation.json"))
+m = v["matching"]
+assert m["matched"] == len(run["ops"]) > 0, (m, len(run["ops"]))
+assert m["unmatched_measured"] == 0 and m["unmatched_predicted"] == 0, m
+route = "ec_route" if "-ec-" in name else "tc_route"
+assert any(op["name"] == route for op in run["ops"]), f"no {route} op"
+trace = json.load(open(f"{tmp}/{name}.trace.json"))
+events = trace["traceEvents"]
+assert sum(1 for e in events if e.get("ph") == "X") >= len(run["ops"]), "trace lacks the ops"
+print(f"{name}: {m['matched']} operators matched both ways, {len(events)} trace events")
+PY
+done
+
+# A head_dim the attention kernel does not run: exit 2, the JSON path named, no output written.
+python3 - "$here/tiny-ec-dit-2e.json" "$tmp/bad.json" "$3/scenarios/clusters/dgx-h100.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["model"]["attention"]["head_dim"] = 96
+s["cluster"]["base"] = sys.argv[3]  # the copy lives elsewhere: its cluster by absolute path
+json.dump(s, open(sys.argv[2], "w"))
+PY
+"$run_bin" "$tmp/bad.json" --steps 1 --json "$tmp/bad.run.json" >"$tmp/bad.log" 2>&1
+rc=$?
+cat "$tmp/bad.log"
+[[ $rc == 2 ]] || fail "a head_dim of 96 exits $rc, not 2"
+grep -q "/model/attention/head_dim" "$tmp/bad.log" || fail "the error does not name /model/attention/head_dim"
+[[ ! -e $tmp/bad.run.json ]] || fail "a refused run wrote its JSON"
+echo "ok"
