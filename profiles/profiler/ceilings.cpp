@@ -14,18 +14,18 @@
 namespace ecsim::profiler {
 namespace {
 
-constexpr std::int64_t kMatmulSize = 8192;  // DESIGN.md: the bf16 ceiling is an 8192^3 GEMM
-constexpr std::size_t kCopyBytes = std::size_t{1} << 30;  // 1 GiB each way, far past any L2
-constexpr int kClockProbeGemms = 30;        // about 40 ms of GEMMs on an H100 ...
+constexpr int kClockProbeGemms = 30;        // about 40 ms of 8192^3 GEMMs on an H100 ...
 constexpr auto kClockProbeDelay = std::chrono::milliseconds(15);  // ... read the clock part way in
 
 }  // namespace
 
 Ceilings measure_ceilings(const RunContext& ctx, const DeviceInfo& device, OperandPools& pools, EventTimer& timer,
-                          const TimingMethod& method) {
+                          const TimingMethod& method, const CeilingSizes& sizes) {
   Ceilings c;
-  const GemmDims d{kMatmulSize, kMatmulSize, kMatmulSize};
-  const std::size_t matrix = static_cast<std::size_t>(kMatmulSize * kMatmulSize) * sizeof(__nv_bfloat16);
+  const std::int64_t side = sizes.gemm;
+  c.gemm = side;
+  const GemmDims d{side, side, side};
+  const std::size_t matrix = static_cast<std::size_t>(side * side) * sizeof(__nv_bfloat16);
   const std::vector<Operand> gemm_operands{{Fill::kUniformBf16, matrix}, {Fill::kUniformBf16, matrix},
                                           {Fill::kScratch, matrix}};
   const int runs = method.warmup + method.max_samples;
@@ -36,7 +36,8 @@ Ceilings measure_ceilings(const RunContext& ctx, const DeviceInfo& device, Opera
     gemm(ctx.cublas, ctx.stream, d, o.at<__nv_bfloat16>(0), o.at<__nv_bfloat16>(1), o.at<__nv_bfloat16>(2));
   };
   c.matmul = timer.time(sets, method, run_gemm);
-  const Flops flops{2.0 * kMatmulSize * kMatmulSize * kMatmulSize};
+  const auto n = static_cast<double>(side);
+  const Flops flops{2.0 * n * n * n};
   c.matmul_flops_per_s = rate(flops, Seconds{c.matmul.p50_ns / kNanosPerSecond}).value;
 
   // The clock while the GEMMs keep the SMs busy: enqueue a batch, read NVML part way through.
@@ -45,7 +46,7 @@ Ceilings measure_ceilings(const RunContext& ctx, const DeviceInfo& device, Opera
   c.sm_clock_under_load_mhz = current_sm_clock_mhz(device);
   CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
 
-  const std::size_t copy = std::min(kCopyBytes, device.hbm_bytes / 16);
+  const std::size_t copy = std::min(sizes.copy_bytes, device.hbm_bytes / 16);
   const std::vector<Operand> copy_operands{{Fill::kUniformBf16, copy}, {Fill::kScratch, copy}};
   sets = rotation_sets(OperandPools::footprint(copy_operands), device.l2_bytes, runs);
   pools.reserve(copy_operands, sets, ctx.stream);

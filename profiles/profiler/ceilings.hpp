@@ -11,16 +11,25 @@
 
 namespace ecsim::profiler {
 
+// What the ceilings run. The defaults are the method's; smaller sizes exist for a device too slow
+// for them, the CPU emulation (tests/emulation/profile_emulated_test.sh), where the rates they
+// give are no GPU's ceilings.
+struct CeilingSizes {
+  std::int64_t gemm = 8192;                          // the square bf16 GEMM's side
+  std::size_t copy_bytes = std::size_t{1} << 30;     // each way, far past any L2; at most 1/16 of memory
+};
+
 struct Ceilings {
   Timing matmul;
   double matmul_flops_per_s = 0;
   Timing copy;
   double copy_bytes_per_s = 0;
+  std::int64_t gemm = 0;              // the GEMM's side
   double copy_bytes = 0;              // bytes read + written by one copy
   int sm_clock_under_load_mhz = 0;    // NVML, sampled while GEMMs run; 0 without NVML
 };
 
 Ceilings measure_ceilings(const RunContext& ctx, const DeviceInfo& device, OperandPools& pools, EventTimer& timer,
-                          const TimingMethod& method);
+                          const TimingMethod& method, const CeilingSizes& sizes);
 
 }  // namespace ecsim::profiler

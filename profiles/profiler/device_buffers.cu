@@ -2,6 +2,8 @@
 // rotated operand pools.
 //   fill_uniform_*: one thread per element over a grid-stride loop; value = splitmix64(seed + i),
 //   top 24 bits as a fraction, so any element can be regenerated and no generator state is kept.
+// Without a GPU: tests/emulation/profile_emulated_test.sh runs the profiler, these pools included,
+// on the emulated device.
 #include <cuda_bf16.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
+#include "launch.cuh"
 #include "profiler/device_buffers.hpp"
 
 namespace ecsim::profiler {
@@ -70,15 +73,15 @@ DeviceAllocation::~DeviceAllocation() {
 void fill_uniform_bf16(void* p, std::size_t elements, std::uint64_t seed, cudaStream_t stream) {
   if (elements == 0) return;
   const auto n = static_cast<std::int64_t>(elements);
-  fill_bf16_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(static_cast<__nv_bfloat16*>(p), n, seed);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(fill_bf16_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream,
+                           static_cast<__nv_bfloat16*>(p), n, seed));
 }
 
 void fill_uniform_fp32(void* p, std::size_t elements, std::uint64_t seed, cudaStream_t stream) {
   if (elements == 0) return;
   const auto n = static_cast<std::int64_t>(elements);
-  fill_fp32_kernel<<<elementwise_blocks(n, kThreads), kThreads, 0, stream>>>(static_cast<float*>(p), n, seed);
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(fill_fp32_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream,
+                           static_cast<float*>(p), n, seed));
 }
 
 std::size_t OperandPools::set_bytes(const std::vector<Operand>& operands, Fill fill) {

@@ -35,6 +35,21 @@ int main(int argc, char** argv) {
                  "GPUs the collective plan of --list assumes (a run uses those visible)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  app.add_option("--ceiling-gemm", o.ceiling_gemm,
+                 "side of the square bf16 GEMM whose rate is the profile's matmul ceiling; smaller only where "
+                 "8192 would take too long (the CPU emulation), as the rate is then no ceiling")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{16}, std::int64_t{65536}))
+      ->check(CLI::Validator(
+          [](std::string& s) {
+            return std::stoll(s) % 8 == 0 ? std::string() : "a multiple of 8 (the GEMMs' 16-byte rows), got " + s;
+          },
+          "multiple of 8"));
+  app.add_option("--ceiling-copy-mib", o.ceiling_copy_mib,
+                 "MiB each way of the device copy whose rate is the profile's bandwidth ceiling (at most 1/16 "
+                 "of device memory); smaller only where 1024 would take too long (the CPU emulation)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));
   app.add_option("--cluster", o.cluster,
                  "cluster file whose collective model the measured collectives are compared with "
                  "(default: scenarios/clusters/<the GPU's one-node preset>)");

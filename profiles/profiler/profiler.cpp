@@ -375,8 +375,9 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   OperandPools pools(kSeed);
   EventTimer timer(ctx.stream, kMethod.max_samples);
 
-  const Ceilings ceilings = measure_ceilings(ctx, device, pools, timer, kMethod);
-  log << std::fixed << std::setprecision(1) << "ceilings: bf16 GEMM 8192^3 "
+  const CeilingSizes ceiling_sizes{options.ceiling_gemm, static_cast<std::size_t>(options.ceiling_copy_mib) << 20};
+  const Ceilings ceilings = measure_ceilings(ctx, device, pools, timer, kMethod, ceiling_sizes);
+  log << std::fixed << std::setprecision(1) << "ceilings: bf16 GEMM " << ceilings.gemm << "^3 "
       << format_flops_rate({ceilings.matmul_flops_per_s}, 4) << " (p50 " << ceilings.matmul.p50_ns / 1e3 << " us, p10 "
       << ceilings.matmul.p10_ns / 1e3 << ", p90 " << ceilings.matmul.p90_ns / 1e3 << ", " << ceilings.matmul.samples
       << " samples); device copy " << format_bandwidth({ceilings.copy_bytes_per_s}, 4) << " counting "
@@ -441,6 +442,12 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
     }
   }
 
+  if (entries.empty() && collectives.measured.empty()) {
+    throw RuntimeFailure("nothing measured (" + std::to_string(plan.calls.size()) + " shapes planned" +
+                         (failure.empty() ? ", --time-limit-s " + std::to_string(options.time_limit_s) +
+                                                " spent before the first" : "; " + failure) +
+                         "); no profile written");
+  }
   Profile profile;
   profile.source = "measured";
   const int clock = ceilings.sm_clock_under_load_mhz > 0 ? ceilings.sm_clock_under_load_mhz : device.max_sm_clock_mhz;

@@ -5,6 +5,7 @@
 // measurement went. main.cpp only parses the command line and calls run_profiler.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <ostream>
 #include <string>
@@ -23,6 +24,8 @@ struct ProfilerOptions {
   std::string planning_gpu = "H100-SXM";      // the GPU table row that prices the plan when listing
   int planning_gpu_count = 8;                 // GPUs the listed collective plan assumes
   std::filesystem::path cluster;              // the collectives' cluster model; empty: the GPU's preset
+  std::int64_t ceiling_gemm = 8192;           // side of the square bf16 GEMM of the matmul ceiling
+  std::int64_t ceiling_copy_mib = 1024;       // the bandwidth ceiling's copy, at most 1/16 of device memory
   std::string command;                        // recorded in tool.command
   std::string git_sha;                        // recorded in tool.git_sha
 };

@@ -1,12 +1,16 @@
 // The profiler's measurement loop (timing.hpp).
-//   hold_stream_kernel: one thread spins on the global nanosecond timer, so the stream stays busy
-//   while the host enqueues the timed runs behind it.
+//   hold_stream_kernel: one thread spins on the global nanosecond timer (global_timer.cuh), so the
+//   stream stays busy while the host enqueues the timed runs behind it.
+// Without a GPU: tests/emulation/profile_emulated_test.sh runs the profiler, this loop included,
+// on the emulated device (its logic; the times are the CPU's).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <utility>
 
 #include "cuda_check.hpp"
+#include "launch.cuh"
+#include "profiler/global_timer.cuh"
 #include "profiler/timing.hpp"
 
 namespace ecsim::profiler {
@@ -18,12 +22,6 @@ constexpr double kNsPerMs = 1e6;
 // Events resolve about 0.5 us: a pair around a shorter kernel can read 0, and no kernel takes no
 // time (profiles require positive times).
 constexpr double kMinSampleNs = 1.0;
-
-__device__ inline unsigned long long global_timer_ns() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
 
 __global__ void hold_stream_kernel(unsigned long long ns) {
   const unsigned long long until = global_timer_ns() + ns;
@@ -89,8 +87,7 @@ Timing EventTimer::time(int sets, const TimingMethod& method, const std::functio
   const int samples = static_cast<int>(std::clamp<double>(std::ceil(method.target_ms * kNsPerMs / gpu_per_run),
                                                           method.min_samples, max_samples));
   const double hold = std::min(kMaxHoldNs, 2.0 * samples * host_per_run + kHoldSlackNs);
-  hold_stream_kernel<<<1, 1, 0, stream_>>>(static_cast<unsigned long long>(hold));
-  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(launch_kernel(hold_stream_kernel, 1, 1, 0, stream_, static_cast<unsigned long long>(hold)));
   for (int s = 0; s < samples; ++s) {
     const auto i = static_cast<std::size_t>(s);
     CUDA_CHECK(cudaEventRecord(start_[i], stream_));

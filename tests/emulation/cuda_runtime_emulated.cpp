@@ -34,6 +34,7 @@ namespace {
 
 constexpr std::size_t kAllocationAlignment = 256;  // cudaMalloc's guarantee
 constexpr std::size_t kDeviceBytes = 80ull << 30;   // what cudaMemGetInfo reports as the total
+constexpr int kL2Bytes = 1 << 20;                   // cudaDeviceProp::l2CacheSize
 
 std::map<std::uintptr_t, std::size_t>& allocations() {
   static std::map<std::uintptr_t, std::size_t> a;
@@ -193,7 +194,9 @@ cudaError_t cudaGetDevice(int* device) {
 }
 
 // A compute capability 9.0 device, named for what it is. Only what the launch limits
-// (cuda_emulation.cpp) and the runner's output read is filled in.
+// (cuda_emulation.cpp), the runner's output and the profiler's device record (device_info.cpp)
+// read is filled in. The L2 is small, so that the profiler's operand rotation past 2x L2 stays
+// small; no cache is emulated.
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (device != 0) return cudaErrorInvalidDevice;
   *prop = cudaDeviceProp{};
@@ -201,9 +204,39 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   prop->major = 9;
   prop->minor = 0;
   prop->totalGlobalMem = emu::kDeviceBytes;
+  prop->l2CacheSize = emu::kL2Bytes;
   prop->warpSize = 32;
   prop->maxThreadsPerBlock = 1024;
   prop->multiProcessorCount = 1;
+  return cudaSuccess;
+}
+
+// The SM clock is 0 kHz: the emulation has none (the profile's clock_mhz 0, as analytic profiles
+// say "none"). Other attributes are not emulated.
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
+  if (device != 0) return cudaErrorInvalidDevice;
+  if (attr != cudaDevAttrClockRate) return cudaErrorInvalidValue;
+  *value = 0;
+  return cudaSuccess;
+}
+
+// No PCI bus: a text no driver library will take for a bus id (NVML finds no device by it).
+cudaError_t cudaDeviceGetPCIBusId(char* bus_id, int len, int device) {
+  if (device != 0) return cudaErrorInvalidDevice;
+  if (len <= 0) return cudaErrorInvalidValue;
+  std::snprintf(bus_id, static_cast<std::size_t>(len), "none (emulated)");
+  return cudaSuccess;
+}
+
+// The runtime is the CUDA headers' version it was compiled against; there is no driver, for which
+// CUDA reports 0.
+cudaError_t cudaRuntimeGetVersion(int* version) {
+  *version = CUDART_VERSION;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDriverGetVersion(int* version) {
+  *version = 0;
   return cudaSuccess;
 }
 
@@ -255,6 +288,7 @@ const char* cudaGetErrorName(cudaError_t error) {
     case cudaSuccess: return "cudaSuccess";
     case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
     case cudaErrorInvalidPitchValue: return "cudaErrorInvalidPitchValue";
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     default: return "cudaError (emulated runtime)";
@@ -266,6 +300,7 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaSuccess: return "no error";
     case cudaErrorMemoryAllocation: return "out of memory (emulated device: host allocation failed)";
     case cudaErrorInvalidDevice: return "invalid device ordinal (the emulation has device 0 only)";
+    case cudaErrorInvalidValue: return "invalid argument (or a device attribute the emulation does not have)";
     case cudaErrorInvalidPitchValue: return "invalid pitch argument";
     case cudaErrorInvalidResourceHandle: return "invalid resource handle (an event not yet recorded)";
     default: return "an emulated runtime call returned an error code";

@@ -6,19 +6,28 @@
 # Chrome trace, and that validate matches every measured operator to a predicted one and back.
 # The times are the emulation's, so the errors mean nothing and are not checked. Also: a model the
 # kernels cannot run is refused with exit 2, naming the JSON path, and writes nothing.
-# Usage: run_validate_test.sh ECSIM_RUN_EMULATED ECSIM SOURCE_DIR
+# With MPIEXEC, also the expert-parallel run: 2 processes, dp 2 and ep 2 (tiny-ec-dit-2e-ep2.json),
+# one emulated device each and NCCL over MPI; validate then matches the EP dispatch and combine too.
+# Usage: run_validate_test.sh ECSIM_RUN_EMULATED ECSIM SOURCE_DIR [MPIEXEC]
 set -uo pipefail
 run_bin=$1
 ecsim=$2
 here="$3/tests/emulation/scenarios"
+mpiexec=${4:-}
 command -v python3 >/dev/null || { echo "skipped: python3 not found"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAILED: $*"; exit 1; }
 
-for name in tiny-ec-dit-2e tiny-tc-dit-2e; do
+names=(tiny-ec-dit-2e tiny-tc-dit-2e)
+[[ -n $mpiexec ]] && names+=(tiny-ec-dit-2e-ep2)
+for name in "${names[@]}"; do
   scenario="$here/$name.json"
-  "$run_bin" "$scenario" --steps 2 --warmup 1 --json "$tmp/$name.run.json" --trace "$tmp/$name.trace.json" \
+  launcher=()
+  # OpenMPI's shared-memory transport copies with CMA, which containers often forbid: plain copies.
+  [[ $name == *-ep2 ]] && launcher=(env OMPI_MCA_btl_vader_single_copy_mechanism=none "$mpiexec" --allow-run-as-root
+                                    --oversubscribe -np 2)
+  "${launcher[@]}" "$run_bin" "$scenario" --steps 2 --warmup 0 --json "$tmp/$name.run.json" --trace "$tmp/$name.trace.json" \
     >"$tmp/$name.log" 2>&1 || { cat "$tmp/$name.log"; fail "ecsim-run-emulated $name"; }
   cat "$tmp/$name.log"
   "$ecsim" validate --measured "$tmp/$name.run.json" --scenario "$scenario" --json "$tmp/$name.validation.json" \
@@ -36,6 +45,9 @@ assert m["matched"] == len(run["ops"]) > 0, (m, len(run["ops"]))
 assert m["unmatched_measured"] == 0 and m["unmatched_predicted"] == 0, m
 route = "ec_route" if "-ec-" in name else "tc_route"
 assert any(op["name"] == route for op in run["ops"]), f"no {route} op"
+if name.endswith("-ep2"):
+    labels = {op["label"] for op in run["ops"] if op["name"] == "all_to_all"}
+    assert {"ep.dispatch", "ep.combine"} <= labels, f"EP exchanges timed: {labels}"
 trace = json.load(open(f"{tmp}/{name}.trace.json"))
 events = trace["traceEvents"]
 assert sum(1 for e in events if e.get("ph") == "X") >= len(run["ops"]), "trace lacks the ops"

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# ecsim-profile on the emulated device, end to end: what a GPU session runs first
+# (profiles/run_on_gpu.sh), here on the CPU, so that the profiler's own code has run before it
+# meets a GPU: the device record, the ceilings, the operand pools and their rotation, the timing
+# loop with its hold kernel, the kernel launch table (kernel_runs.cpp), the profile and CSV writers,
+# and the simulator's strict reader, in the profiler and in `ecsim simulate --profile`.
+# The quick sweep's model files are fixed (profiler/sweeps.cpp: XL-32E and M-64E from
+# scenarios/models), so the shapes are the real ones, and --family and --time-limit-s keep the run
+# to the smallest of them: the GEMM launchers (forward, dX, dW through the emulated cuBLAS) until
+# the limit, and the expert-choice gate backward over its routing of random logits (one or a few
+# shapes). The ceilings run a 128^3 GEMM and a 4 MiB copy (8192^3 and 1 GiB would take hours).
+# The times are the CPU's and are not checked, only that they are times.
+# Usage: profile_emulated_test.sh ECSIM_PROFILE_EMULATED ECSIM SOURCE_DIR
+set -uo pipefail
+profile_bin=$1
+ecsim=$2
+src=$3
+command -v python3 >/dev/null || { echo "skipped: python3 not found"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAILED: $*"; exit 1; }
+
+# Seconds after which no new shape starts; the ceilings come first (a few seconds in the
+# sanitizer build), so this leaves room for several shapes in every build.
+limit=10
+
+profile() {  # NAME FAMILY...: one profiler run over those families
+  local name=$1
+  shift
+  local families=()
+  for f in "$@"; do families+=(--family "$f"); done
+  "$profile_bin" --quick --models "$src/scenarios/models" "${families[@]}" --time-limit-s "$limit" \
+    --ceiling-gemm 128 --ceiling-copy-mib 4 --out "$tmp/$name.json" --csv "$tmp/$name.csv" >"$tmp/$name.log" 2>&1 ||
+    { cat "$tmp/$name.log"; fail "ecsim-profile-emulated $name"; }
+  cat "$tmp/$name.log"
+}
+
+profile gemm gemm
+profile ec_route_bwd ec_route_bwd
+
+python3 - "$tmp" <<'PY' || fail "the profiles"
+import csv, json, sys
+tmp = sys.argv[1]
+for name, families, roles in [("gemm", {"gemm"}, {"forward", "dX", "dW"}),
+                              ("ec_route_bwd", {"ec_route_bwd"}, {"backward"})]:
+    p = json.load(open(f"{tmp}/{name}.json"))
+    assert p["schema"] == "ecsim.profile/1" and p["source"] == "measured", (p["schema"], p["source"])
+    assert "emulation" in p["device"]["name"], p["device"]
+    assert p["device"]["clock_mhz"] == 0, p["device"]  # the emulation has no SM clock
+    assert "--ceiling-gemm 128" in p["tool"]["command"], p["tool"]
+    assert p["ceilings"]["bf16_matmul_flops_per_s"] > 0 and p["ceilings"]["hbm_bytes_per_s"] > 0, p["ceilings"]
+    ops = p["ops"]
+    assert len(ops) >= len(roles), f"{name}: {len(ops)} entries"
+    assert {o["op"] for o in ops} == families, {o["op"] for o in ops}
+    for o in ops:
+        t = o["time_ns"]
+        # timing.hpp's method: at least 20 timed runs, p10 <= median <= p90, all positive.
+        assert o["samples"] >= 20 and 0 < t["p10"] <= t["p50"] <= t["p90"], o
+    rows = list(csv.DictReader(open(f"{tmp}/{name}.csv")))
+    assert len(rows) == len(ops), (len(rows), len(ops))
+    assert {r["role"] for r in rows} >= roles, {r["role"] for r in rows}
+    log = open(f"{tmp}/{name}.log").read()
+    assert f"wrote {tmp}/{name}.json ({len(ops)} entries, 0 collectives)" in log, "the log's last line"
+    assert "collectives: skipped, 1 GPU visible" in log
+    print(f"{name}: {len(ops)} entries, roles {sorted({r['role'] for r in rows})}")
+PY
+
+# The simulator prices a scenario with the measured profile (and says whose card it is).
+scenario="$src/tests/emulation/scenarios/tiny-ec-dit-2e.json"
+"$ecsim" simulate "$scenario" --profile "$tmp/gemm.json" >"$tmp/simulate.txt" 2>&1 ||
+  { cat "$tmp/simulate.txt"; fail "ecsim simulate --profile"; }
+grep -q "measured, CPU emulation of a CUDA device" "$tmp/simulate.txt" ||
+  { cat "$tmp/simulate.txt"; fail "simulate does not name the measured profile"; }
+echo "ok"
