@@ -84,9 +84,11 @@ test::FlowLossOutputs run_flow_loss(const test::Bf16Vector& pred, const test::Bf
 test::BiasOutputs run_bias_residual_add(const test::BiasShape& s, const test::Bf16Vector& y0,
                                         const test::Bf16Vector& bias) {
   test::BiasOutputs out{y0, poisoned<float>(static_cast<std::size_t>(s.groups * s.n)),
-                        poisoned<__nv_bfloat16>(y0.size())};
+                        poisoned<__nv_bfloat16>(y0.size()), poisoned<float>(static_cast<std::size_t>(s.groups * s.n))};
   // bias_grad over y0 first (y is overwritten by bias_add next).
   bias_grad(out.y.data(), out.dbias.data(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, nullptr);
+  bias_grad(out.y.data(), out.dbias_twice.data(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, nullptr);
+  bias_grad(out.y.data(), out.dbias_twice.data(), s.groups, s.rows, s.n, GradientWrite::kAccumulate, nullptr);
   residual_add(out.y.data(), out.y.data(), out.sum.data(), s.groups * s.rows * s.n, nullptr);
   bias_add(out.y.data(), bias.data(), s.groups, s.rows, s.n, nullptr);
   return out;

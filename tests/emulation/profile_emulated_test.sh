@@ -21,8 +21,8 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAILED: $*"; exit 1; }
 
 # Seconds after which no new shape starts; the ceilings come first (a few seconds in the
-# sanitizer build), so this leaves room for several shapes in every build.
-limit=10
+# sanitizer build, more on a loaded machine), so this leaves room for several shapes in every build.
+limit=15
 
 profile() {  # NAME FAMILY...: one profiler run over those families
   local name=$1

@@ -150,7 +150,14 @@ inline constexpr std::size_t kFlowLossElements = 64 * 256 * 16 + 5;
 inline std::string check_flow_loss(std::size_t n, std::uint64_t seed, const FlowLossKernels& kernels) {
   CAPTURE(seed);
   CAPTURE(n);
-  const auto pred = rounded(n, seed), target = rounded(n, seed + 1);
+  auto pred = rounded(n, seed), target = rounded(n, seed + 1);
+  // Squares of about 2/3 each: one element left out moves the mean by ~1/n, below rtol 1e-5 at
+  // n = 2^18. Differences of 16 (exact in bf16) at the first, middle and last element weigh
+  // 256 / n each, ~1e-3 of the loss: a sum that skips an end or a midpoint fails.
+  for (const std::size_t i : {std::size_t{0}, n / 2, n - 1}) {
+    pred[i] = 8.0;
+    target[i] = -8.0;
+  }
   const FlowLossOutputs out = kernels(to_bf16(pred), to_bf16(target), 0.5f);
   const double loss = ref::flow_loss(pred, target);
   const auto dpred = ref::flow_loss_bwd(pred, target, 0.5);

@@ -51,12 +51,14 @@ struct BiasShape {
 inline constexpr BiasShape kBiasShape{3, 77, 40};
 
 struct BiasOutputs {
-  Bf16Vector y;              // [G, rows, n] y0 after bias_add of bias
-  std::vector<float> dbias;  // [G, n]       bias_grad of y0, GradientWrite::kOverwrite
-  Bf16Vector sum;            // [G, rows, n] residual_add of y0 and itself (x and y the same buffer)
+  Bf16Vector y;                    // [G, rows, n] y0 after bias_add of bias
+  std::vector<float> dbias;        // [G, n]       bias_grad of y0, GradientWrite::kOverwrite
+  Bf16Vector sum;                  // [G, rows, n] residual_add of y0 and itself (x and y the same buffer)
+  std::vector<float> dbias_twice;  // [G, n]       bias_grad of y0 into dbias_twice, then again with kAccumulate
 };
 
-// bias_grad over y0 first, residual_add(y0, y0) next, then bias_add in place into y0.
+// bias_grad over y0 first (twice more into dbias_twice: kOverwrite, then kAccumulate),
+// residual_add(y0, y0) next, then bias_add in place into y0.
 using BiasKernels = std::function<BiasOutputs(const BiasShape& s, const Bf16Vector& y0, const Bf16Vector& bias)>;
 
 // y0 and bias in [-1, 1).
@@ -82,6 +84,9 @@ inline std::string check_bias_residual_add(const BiasShape& s, std::uint64_t see
   CheckLog log;
   log.check("bias_add", to_double(std::span<const __nv_bfloat16>(out.y)), ry, bf16_tolerance(ry));
   log.check("bias_grad", to_double(out.dbias), rdb, fp32_sum_tolerance(rdb));
+  std::vector<double> rdb2(rdb);
+  for (double& v : rdb2) v *= 2;
+  log.check("bias_grad accumulated", to_double(out.dbias_twice), rdb2, fp32_sum_tolerance(rdb2));
   log.check("residual_add", to_double(std::span<const __nv_bfloat16>(out.sum)), rsum, bf16_tolerance(rsum));
   return log.summary();
 }
