@@ -22,7 +22,9 @@ namespace {
 // A cudaMalloc'd buffer, freed at scope exit.
 template <class T>
 struct DeviceVector {
-  explicit DeviceVector(std::size_t n) : size(n) { REQUIRE(cudaMalloc(reinterpret_cast<void**>(&p), n * sizeof(T)) == cudaSuccess); }
+  explicit DeviceVector(std::size_t n) : size(n) {
+    REQUIRE(cudaMalloc(reinterpret_cast<void**>(&p), n * sizeof(T)) == cudaSuccess);
+  }
   ~DeviceVector() { cudaFree(p); }
   DeviceVector(const DeviceVector&) = delete;
   DeviceVector& operator=(const DeviceVector&) = delete;
@@ -49,10 +51,10 @@ TEST_CASE("emulated cudaMemcpy moves bytes to and from device memory, and refuse
   // One element too many, the directions swapped, a host pointer as device memory.
   CHECK_THROWS_WITH_AS(cudaMemcpy(d.p + 1, host.data(), 16, cudaMemcpyHostToDevice),
                        doctest::Contains("run past its end"), EmulationError);
-  CHECK_THROWS_WITH_AS(cudaMemcpy(d.p, host.data(), 16, cudaMemcpyDeviceToHost), doctest::Contains("is not device memory"),
-                       EmulationError);
-  CHECK_THROWS_WITH_AS(cudaMemcpy(back.data(), d.p, 16, cudaMemcpyHostToDevice), doctest::Contains("is not device memory"),
-                       EmulationError);
+  CHECK_THROWS_WITH_AS(cudaMemcpy(d.p, host.data(), 16, cudaMemcpyDeviceToHost),
+                       doctest::Contains("is not device memory"), EmulationError);
+  CHECK_THROWS_WITH_AS(cudaMemcpy(back.data(), d.p, 16, cudaMemcpyHostToDevice),
+                       doctest::Contains("is not device memory"), EmulationError);
   CHECK_THROWS_WITH_AS(cudaMemset(d.p + 2, 0, 12), doctest::Contains("run past its end"), EmulationError);
   CHECK_THROWS_AS(cudaFree(d.p + 1), EmulationError);
   std::size_t free = 0, total = 0;

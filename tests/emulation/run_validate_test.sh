@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # ecsim-run on the emulated device, end to end, then `ecsim validate` on what it wrote: what the GPU
 # campaign (scripts/validate_on_gpu.sh) does first, on a model small enough for the CPU emulation
-# (scenarios/tiny-*.json: expert choice, and dropless top-2 token choice). Checks that each run
-# passes the runner's own check against the simulator's op plan, writes an ecsim.run/1 JSON and a
-# Chrome trace, and that validate matches every measured operator to a predicted one and back.
+# (scenarios/tiny-*.json: expert choice; dropless top-2 token choice in 2 micro-batches). Checks
+# that each run passes the runner's own check against the simulator's op plan, writes an
+# ecsim.run/1 JSON and a Chrome trace, and that validate matches every measured operator to a
+# predicted one and back.
 # The times are the emulation's, so the errors mean nothing and are not checked. Also: a model the
 # kernels cannot run is refused with exit 2, naming the JSON path, and writes nothing.
 # With MPIEXEC, also the expert-parallel run: 2 processes, dp 2 and ep 2 (tiny-ec-dit-2e-ep2.json),
@@ -45,6 +46,9 @@ assert m["matched"] == len(run["ops"]) > 0, (m, len(run["ops"]))
 assert m["unmatched_measured"] == 0 and m["unmatched_predicted"] == 0, m
 route = "ec_route" if "-ec-" in name else "tc_route"
 assert any(op["name"] == route for op in run["ops"]), f"no {route} op"
+# The token-choice run has 2 micro-batches of 2 images (gradients accumulated over both).
+micro_batches = {op["micro_batch"] for op in run["ops"]} - {-1}
+assert micro_batches == ({0, 1} if route == "tc_route" else {0}), micro_batches
 if name.endswith("-ep2"):
     labels = {op["label"] for op in run["ops"] if op["name"] == "all_to_all"}
     assert {"ep.dispatch", "ep.combine"} <= labels, f"EP exchanges timed: {labels}"
