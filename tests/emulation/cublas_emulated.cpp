@@ -84,6 +84,7 @@ void require_operands_in_memory(const Problem& p, const std::string& call) {
 void run(const Problem& p) {
   const std::int64_t lda = p.a.ld, ldb = p.b.ld, ldc = p.ldc;
   const bool a_n = p.trans_a == CUBLAS_OP_N, b_n = p.trans_b == CUBLAS_OP_N;
+  const Matrix c{p.c, p.c_type, p.ldc};
   for (std::int64_t j = 0; j < p.n; ++j) {
     for (std::int64_t i = 0; i < p.m; ++i) {
       float sum = 0.0f;
@@ -91,7 +92,6 @@ void run(const Problem& p) {
         sum += load(p.a, a_n ? i + l * lda : l + i * lda) * load(p.b, b_n ? l + j * ldb : j + l * ldb);
       }
       const std::int64_t at = i + j * ldc;
-      const Matrix c{p.c, p.c_type, p.ldc};
       const float value = p.alpha * sum + (p.beta == 0.0f ? 0.0f : p.beta * load(c, at));
       if (p.c_type == CUDA_R_32F) {
         static_cast<float*>(p.c)[at] = value;

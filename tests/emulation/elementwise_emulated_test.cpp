@@ -31,19 +31,13 @@ using emulation_test::poisoned;
 namespace {
 
 // The launchers, compiled for the emulation, on host arrays; every output poisoned before the run.
-test::ActivationOutputs run_gelu(const test::Bf16Vector& x, const test::Bf16Vector& dy) {
+// An activation's two launchers (gelu.cu, silu.cu), forward then backward on the same x.
+template <auto fwd, auto bwd>
+test::ActivationOutputs run_activation(const test::Bf16Vector& x, const test::Bf16Vector& dy) {
   test::ActivationOutputs out{poisoned<__nv_bfloat16>(x.size()), poisoned<__nv_bfloat16>(x.size())};
   const auto n = static_cast<std::int64_t>(x.size());
-  gelu_fwd(x.data(), out.y.data(), n, nullptr);
-  gelu_bwd(x.data(), dy.data(), out.dx.data(), n, nullptr);
-  return out;
-}
-
-test::ActivationOutputs run_silu(const test::Bf16Vector& x, const test::Bf16Vector& dy) {
-  test::ActivationOutputs out{poisoned<__nv_bfloat16>(x.size()), poisoned<__nv_bfloat16>(x.size())};
-  const auto n = static_cast<std::int64_t>(x.size());
-  silu_fwd(x.data(), out.y.data(), n, nullptr);
-  silu_bwd(x.data(), dy.data(), out.dx.data(), n, nullptr);
+  fwd(x.data(), out.y.data(), n, nullptr);
+  bwd(x.data(), dy.data(), out.dx.data(), n, nullptr);
   return out;
 }
 
@@ -103,7 +97,7 @@ test::Bf16Vector run_cast(const std::vector<float>& in) {
 }  // namespace
 
 TEST_CASE("emulated gelu kernels match the reference: 2^16 + 7 elements") {
-  MESSAGE("worst error / tolerance " << test::check_gelu((1u << 16) + 7, test::run_seed(), run_gelu));
+  MESSAGE("worst error / tolerance " << test::check_gelu((1u << 16) + 7, test::run_seed(), run_activation<gelu_fwd, gelu_bwd>));
 }
 
 TEST_CASE("emulated gated residual kernels match the reference: 3 x 17 x 300") {
@@ -122,7 +116,7 @@ TEST_CASE("emulated flow loss kernels match the reference, and the loss is bitwi
 }
 
 TEST_CASE("emulated silu kernels match the reference: 2^16 + 5 elements") {
-  MESSAGE("worst error / tolerance " << test::check_silu(test::kSiluElements, test::run_seed(), run_silu));
+  MESSAGE("worst error / tolerance " << test::check_silu(test::kSiluElements, test::run_seed(), run_activation<silu_fwd, silu_bwd>));
 }
 
 TEST_CASE("emulated bias, residual_add and cast kernels match the reference: 3 groups x 77 rows x 40") {
