@@ -21,9 +21,10 @@
 #                        them in two calls on the warm machine, the build kept between them:
 #                        ECSIM_GPU_STEPS=sanitizers after scripts/gpu_session.sh (which leaves
 #                        them out).
-# Dependencies: the Debian packages of scripts/setup.sh. Where they are missing and no registry
-# can be reached, carry build-deps/ (made here by profiles/gather_gpu_deps.sh): its .debs are
-# unpacked into the build tree, never installed.
+# Dependencies (scripts/gpu_deps.sh): the Debian packages of scripts/setup.sh. Where they are
+# missing and no registry can be reached, carry build-deps/ (made here by
+# profiles/gather_gpu_deps.sh): its .debs are unpacked into the build tree, never installed. NCCL
+# comes from the CUDA toolkit, the system, or PyTorch's wheel (cmake/find_nccl.cmake).
 #
 # OUT_DIR receives at most 6 files (a device tool returns 8): summary.txt, <gpu>.json (the
 # measured profile), profile.log, profile.csv (every timed variant), bench.txt, logs.tar.gz
@@ -66,17 +67,6 @@ elapsed() { echo $((SECONDS - start)); }
 # The last lines of a log, for the console when a step fails.
 show_tail() { echo "-- last lines of $1:"; tail -n 25 "$1"; }
 
-# A .deb's files under $2, without installing it (dpkg -x, or ar and tar where dpkg is missing).
-unpack_deb() {
-  if command -v dpkg >/dev/null; then
-    dpkg -x "$1" "$2"
-  else
-    local tmp
-    tmp=$(mktemp -d)
-    (cd "$tmp" && ar x "$1" && tar -xf data.tar.* -C "$2")
-    rm -rf "$tmp"
-  fi
-}
 # Seconds left for a step that must leave `reserve` seconds of the budget to the steps after it.
 left_after() { echo $((budget - (SECONDS - start) - $1)); }
 steps=",${ECSIM_GPU_STEPS:-tests,profile,bench,sanitizers},"
@@ -88,32 +78,17 @@ for s in ${steps//,/ }; do
   esac
 done
 
-# --- 1. dependencies ----------------------------------------------------------------------------
+# --- 1. dependencies (scripts/gpu_deps.sh) ------------------------------------------------------
+# shellcheck source=scripts/gpu_deps.sh
+source "$root/scripts/gpu_deps.sh"
+# shellcheck source=profiles/profile_log.sh
+source "$root/profiles/profile_log.sh"
 begin "dependencies"
-needed=(libeigen3-dev nlohmann-json3-dev libcli11-dev doctest-dev libboost-graph-dev)
-missing=0
-for p in "${needed[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing=1
-done
-prefix_args=()
-if ((missing == 0)); then
-  record "dependencies" ok "system packages present"
-elif compgen -G "$root/build-deps/*.deb" >/dev/null; then
-  # Unpacked, not installed: a prefix for CMake and the loader. Debian's doctest package writes
-  # an absolute /usr into its CMake targets; point it at the unpacked copy.
-  deps="$build/deps-root"
-  mkdir -p "$deps"
-  for deb in "$root"/build-deps/*.deb; do unpack_deb "$deb" "$deps"; done
-  find "$deps" -name '*.cmake' -exec sed -i "s|set(_IMPORT_PREFIX \"/usr\")|set(_IMPORT_PREFIX \"$deps/usr\")|" {} +
-  prefix_args=(-DCMAKE_PREFIX_PATH="$deps/usr")
-  export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  debs=("$root"/build-deps/*.deb)
-  record "dependencies" ok "unpacked ${#debs[@]} carried .debs (build-deps/)"
-elif timeout 180 "$root/scripts/setup.sh" >"$logs/setup.log" 2>&1; then
-  record "dependencies" ok "installed by scripts/setup.sh"
+if ecsim_gpu_deps "$root" "$build" "$logs"; then
+  record "dependencies" ok "$ECSIM_GPU_DEPS_DETAIL"
 else
-  show_tail "$logs/setup.log"
-  record "dependencies" FAILED "scripts/setup.sh could not install them and no build-deps/ was carried"
+  [[ -e $logs/setup.log ]] && show_tail "$logs/setup.log"
+  record "dependencies" FAILED "$ECSIM_GPU_DEPS_DETAIL"
 fi
 
 # --- 2. configure and build ---------------------------------------------------------------------
@@ -121,9 +96,9 @@ begin "configure"
 sha=${ECSIM_GIT_SHA:-$(git -C "$root" describe --always --dirty 2>/dev/null || echo "unknown (no .git)")}
 built=0
 if cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DECSIM_WERROR="${ECSIM_GPU_WERROR:-OFF}" \
-     -DECSIM_GIT_SHA_OVERRIDE="$sha" "${prefix_args[@]}" >"$logs/configure.log" 2>&1 &&
+     -DECSIM_GIT_SHA_OVERRIDE="$sha" "${ECSIM_GPU_CMAKE_ARGS[@]}" >"$logs/configure.log" 2>&1 &&
    grep -q '\[x\] CUDA kernels' "$logs/configure.log"; then
-  record "configure" ok "CUDA enabled; commit $sha"
+  record "configure" ok "CUDA enabled; commit $sha; $(ecsim_gpu_toolchain "$build")"
   begin "build"
   targets=(ecsim_kernel_gpu_tests ecsim-profile ecsim-bench-expert-gemm ecsim-bench-ec-routing)
   if cmake --build "$build" --target help 2>/dev/null | grep -q 'ecsim-bench-attention'; then
@@ -138,7 +113,7 @@ if cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DECSIM_WERR
   fi
 else
   show_tail "$logs/configure.log"
-  record "configure" FAILED "CMake failed or found no CUDA compiler (configure.log)"
+  record "configure" FAILED "CMake failed or found no CUDA compiler (configure.log); $(ecsim_gpu_toolchain "$build")"
 fi
 
 if ((built)); then
@@ -172,10 +147,10 @@ if ((built)); then
     (cd "$root" && "$bin/ecsim-profile" "${profile_args[@]}" --time-limit-s "$limit" --csv "$out/profile.csv") \
       >"$out/profile.log" 2>&1
     rc=$?
-    written=$(sed -n 's/^wrote \(.*\) (\([0-9]*\) entries)$/\1/p' "$out/profile.log" | tail -1)
-    entries=$(sed -n 's/^wrote .* (\([0-9]*\) entries)$/\1/p' "$out/profile.log" | tail -1)
-    ceil=$(grep '^ceilings:' "$out/profile.log" | sed 's/ (p50[^)]*)//; s/ counting.*//; s/ceilings: //')
-    if [[ -n $written ]]; then
+    ceil=$(ecsim_profile_ceilings "$out/profile.log")
+    if line=$(ecsim_profile_written "$out/profile.log"); then
+      written=${line% *}
+      entries=${line##* }
       cp "$root/$written" "$out/" 2>/dev/null || cp "$written" "$out/"
       status=ok
       ((rc == 0)) || status=PARTIAL

@@ -12,6 +12,8 @@
 #                        with less than 40 s left are skipped and marked so in the summary
 #   ECSIM_GPU_BUILD_DIR  the build tree (default build-gpu/)
 #   ECSIM_STEPS, ECSIM_WARMUP  measured and warm-up steps per run (default 5 and 2)
+#   ECSIM_PROFILE        the profile that prices the predictions (default: a measured profile of
+#                        this card in profiles/, else the card's analytic profile)
 # Dependencies: as profiles/run_on_gpu.sh (system packages, or carried build-deps/ .debs).
 #
 # OUT_DIR receives: summary.txt (the table: config, predicted, measured, error, memory; then the
@@ -53,26 +55,14 @@ configs=(
 )
 visible_gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 
-# --- dependencies: system packages, else the carried .debs unpacked into the build tree ----------
-prefix_args=()
-missing=0
-for p in libeigen3-dev nlohmann-json3-dev libcli11-dev doctest-dev libboost-graph-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing=1
-done
-if ((missing == 1)) && compgen -G "$root/build-deps/*.deb" >/dev/null; then
-  deps="$build/deps-root"
-  mkdir -p "$deps"
-  for deb in "$root"/build-deps/*.deb; do dpkg -x "$deb" "$deps"; done
-  find "$deps" -name '*.cmake' -exec sed -i "s|set(_IMPORT_PREFIX \"/usr\")|set(_IMPORT_PREFIX \"$deps/usr\")|" {} +
-  prefix_args=(-DCMAKE_PREFIX_PATH="$deps/usr")
-  export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-elif ((missing == 1)); then
-  timeout 180 "$root/scripts/setup.sh" >"$logs/setup.log" 2>&1 || echo "setup.sh failed (see logs)"
-fi
+# --- dependencies (scripts/gpu_deps.sh) ----------------------------------------------------------
+# shellcheck source=scripts/gpu_deps.sh
+source "$root/scripts/gpu_deps.sh"
+ecsim_gpu_deps "$root" "$build" "$logs" || echo "dependencies: $ECSIM_GPU_DEPS_DETAIL"
 
 # --- build --------------------------------------------------------------------------------------
 echo "== build ($(($(left))) s left)"
-if ! cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DECSIM_WERROR=OFF "${prefix_args[@]}" \
+if ! cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DECSIM_WERROR=OFF "${ECSIM_GPU_CMAKE_ARGS[@]}" \
        >"$logs/configure.log" 2>&1 ||
    ! cmake --build "$build" --parallel "$(nproc)" --target ecsim-run ecsim ecsim_runner_gpu_tests \
        >"$logs/build.log" 2>&1; then
@@ -88,11 +78,18 @@ echo "== runner GPU tests ($(($(left))) s left)"
 if timeout 150 "$bin/ecsim_runner_gpu_tests" >"$logs/gpu_tests.log" 2>&1; then tests="passed"; else
   tests="FAILED"; failed=1; tail -n 30 "$logs/gpu_tests.log"; fi
 
-# --- the profile that prices the prediction: a measured H100 profile when one exists ------------
-profile="$root/profiles/h100-sxm-analytic.json"
-for p in "$root"/profiles/h100*.json; do
-  grep -q '"source": *"measured"' "$p" 2>/dev/null && profile=$p
-done
+# --- the profile that prices the prediction: ECSIM_PROFILE (scripts/gpu_session.sh passes the one
+#     it has just measured), else a measured profile of this card in profiles/, else the card's
+#     analytic one ---------------------------------------------------------------------------------
+card=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
+profile=${ECSIM_PROFILE:-}
+if [[ -z $profile ]]; then
+  profile="$root/profiles/h100-sxm-analytic.json"
+  [[ $card == *H200* ]] && profile="$root/profiles/h200-sxm-analytic.json"
+  for p in "$root"/profiles/*.json; do
+    [[ -n $card ]] && grep -q '"source": *"measured"' "$p" && grep -qF "\"name\": \"$card\"" "$p" && profile=$p
+  done
+fi
 
 # --- runs and validations -----------------------------------------------------------------------
 rows=()
@@ -139,14 +136,14 @@ done
 
 # --- summary ------------------------------------------------------------------------------------
 {
-  echo "ecsim validation campaign on $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)"
+  echo "ecsim validation campaign on ${card:-no nvidia-smi}"
   echo "profile: ${profile#"$root"/}; $steps measured steps after $warmup warm-up; runner GPU tests: $tests"
   echo "step times in ms (measured: mean over the measured steps); memory in GiB (measured: the runner's allocator peak)"
   echo
-  printf '%-14s %6s %12s %12s %8s %10s %10s  %s\n' config blocks predicted measured error mem_pred mem_meas notes
+  printf '%-21s %6s %12s %12s %8s %10s %10s  %s\n' config blocks predicted measured error mem_pred mem_meas notes
   for r in "${rows[@]}"; do
     IFS='|' read -r a b c d e f g h <<<"$r"
-    printf '%-14s %6s %12s %12s %8s %10s %10s  %s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
+    printf '%-21s %6s %12s %12s %8s %10s %10s  %s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
   done
   echo
   comparisons=("$runs"/pt-*.validation.json)

@@ -65,6 +65,17 @@ for name, families, roles in [("gemm", {"gemm"}, {"forward", "dX", "dW"}),
     print(f"{name}: {len(ops)} entries, roles {sorted({r['role'] for r in rows})}")
 PY
 
+# profiles/run_on_gpu.sh reads the log through profiles/profile_log.sh: it must find the profile
+# written and the ceilings in the profiler's real output, or a GPU session loses its profile.
+# shellcheck source=profiles/profile_log.sh
+source "$src/profiles/profile_log.sh"
+entries=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["ops"]))' "$tmp/gemm.json")
+written=$(ecsim_profile_written "$tmp/gemm.log") || fail "profile_log.sh finds no 'wrote' line in the profiler's log"
+[[ $written == "$tmp/gemm.json $entries" ]] || fail "profile_log.sh reads '$written', not '$tmp/gemm.json $entries'"
+ceilings=$(ecsim_profile_ceilings "$tmp/gemm.log")
+[[ $ceilings == "bf16 GEMM 128^3 "*"; device copy "* ]] || fail "profile_log.sh reads the ceilings as '$ceilings'"
+echo "profile_log.sh reads: $written; $ceilings"
+
 # The simulator prices a scenario with the measured profile (and says whose card it is).
 scenario="$src/tests/emulation/scenarios/tiny-ec-dit-2e.json"
 "$ecsim" simulate "$scenario" --profile "$tmp/gemm.json" >"$tmp/simulate.txt" 2>&1 ||
