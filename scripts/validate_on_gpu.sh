@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The validation campaign (docs/VALIDATION.md): builds ecsim-run, runs its GPU tests, trains each
-# configuration of scenarios/validation/ for a few measured steps on this GPU, and lays every run
-# over the simulator's prediction with `ecsim validate`. Spans XL (d 1152) and M (d 3072) widths,
+# The validation campaign (docs/VALIDATION.md): builds ecsim-run, runs its GPU tests (and, with 2
+# GPUs and mpirun, its data- and expert-parallel test), trains each configuration of
+# scenarios/validation/ for a few measured steps on this GPU, and lays every run over the
+# simulator's prediction with `ecsim validate`. Spans XL (d 1152) and M (d 3072) widths,
 # dense and 8/16/32 experts, batches of 8 and 16 images; --layers keeps each run on one H100 and
 # within the budget. Expected on one H100: build 2-4 min, tests under 1, runs 10-30 s each.
 #
@@ -77,6 +78,18 @@ bin="$build/bin"
 echo "== runner GPU tests ($(($(left))) s left)"
 if timeout 150 "$bin/ecsim_runner_gpu_tests" >"$logs/gpu_tests.log" 2>&1; then tests="passed"; else
   tests="FAILED"; failed=1; tail -n 30 "$logs/gpu_tests.log"; fi
+# Data and expert parallelism against each rank's own step (tests/kernels/runner_parallel_test.cpp):
+# two processes, one GPU each, built where MPI is.
+if ((visible_gpus < 2)) || ! command -v mpirun >/dev/null; then
+  parallel="skipped ($visible_gpus GPU(s) visible; needs 2 and mpirun)"
+elif ! cmake --build "$build" --parallel "$(nproc)" --target ecsim_runner_parallel_gpu_test >>"$logs/build.log" 2>&1; then
+  parallel="not built (no MPI found at configure time?)"
+elif timeout 150 mpirun --allow-run-as-root --oversubscribe -np 2 "$bin/ecsim_runner_parallel_gpu_test" \
+       >"$logs/parallel_test.log" 2>&1; then
+  parallel="passed"
+else
+  parallel="FAILED"; failed=1; tail -n 30 "$logs/parallel_test.log"
+fi
 
 # --- the profile that prices the prediction: ECSIM_PROFILE (scripts/gpu_session.sh passes the one
 #     it has just measured), else a measured profile of this card in profiles/, else the card's
@@ -137,7 +150,8 @@ done
 # --- summary ------------------------------------------------------------------------------------
 {
   echo "ecsim validation campaign on ${card:-no nvidia-smi}"
-  echo "profile: ${profile#"$root"/}; $steps measured steps after $warmup warm-up; runner GPU tests: $tests"
+  echo "profile: ${profile#"$root"/}; $steps measured steps after $warmup warm-up; runner GPU tests: $tests;" \
+       "2-GPU parallel test: $parallel"
   echo "step times in ms (measured: mean over the measured steps); memory in GiB (measured: the runner's allocator peak)"
   echo
   printf '%-21s %6s %12s %12s %8s %10s %10s  %s\n' config blocks predicted measured error mem_pred mem_meas notes
