@@ -142,7 +142,19 @@ void require_aligned(const char* op, std::initializer_list<NamedPointer> buffers
   }
 }
 
-void bind_stream(cublasHandle_t handle, cudaStream_t stream) { CUBLAS_CHECK(cublasSetStream(handle, stream)); }
+// What every launcher checks last, after its sizes: a handle, aligned operands; then the handle
+// runs on `stream`.
+void bind_call(const char* op, cublasHandle_t handle, cudaStream_t stream,
+               std::initializer_list<NamedPointer> buffers) {
+  require_handle(op, handle);
+  require_aligned(op, buffers);
+  CUBLAS_CHECK(cublasSetStream(handle, stream));
+}
+
+void require_batch(const char* op, std::int64_t batch) {
+  require_positive(batch, op, "batch");
+  require_int32(batch, op, "batch");
+}
 
 // Rows per group: each in [0, 2^31), at least one in total. Returns the total.
 std::int64_t checked_total_rows(const char* op, const GroupedGemmDims& d) {
@@ -229,69 +241,52 @@ std::size_t grouped_gemm_workspace_bytes(std::int64_t groups) {
 void gemm(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x,
           const __nv_bfloat16* w, __nv_bfloat16* y) {
   require_dims("gemm", d.m, d.n, d.k);
-  require_handle("gemm", handle);
-  require_aligned("gemm", {{"x", x}, {"w", w}, {"y", y}});
-  bind_stream(handle, stream);
+  bind_call("gemm", handle, stream, {{"x", x}, {"w", w}, {"y", y}});
   run_gemm(handle, forward_problem(d, x, w, y, CUDA_R_16BF));
 }
 
 void gemm(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x,
           const __nv_bfloat16* w, float* y) {
   require_dims("gemm", d.m, d.n, d.k);
-  require_handle("gemm", handle);
-  require_aligned("gemm", {{"x", x}, {"w", w}, {"y", y}});
-  bind_stream(handle, stream);
+  bind_call("gemm", handle, stream, {{"x", x}, {"w", w}, {"y", y}});
   run_gemm(handle, forward_problem(d, x, w, y, CUDA_R_32F));
 }
 
 void gemm_dx(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* dy,
              const __nv_bfloat16* w, __nv_bfloat16* dx) {
   require_dims("gemm_dx", d.m, d.n, d.k);
-  require_handle("gemm_dx", handle);
-  require_aligned("gemm_dx", {{"dy", dy}, {"w", w}, {"dx", dx}});
-  bind_stream(handle, stream);
+  bind_call("gemm_dx", handle, stream, {{"dy", dy}, {"w", w}, {"dx", dx}});
   run_gemm(handle, dx_problem(d, dy, w, dx));
 }
 
 void gemm_dw(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x,
              const __nv_bfloat16* dy, float* dw, GradientWrite write) {
   require_dims("gemm_dw", d.m, d.n, d.k);
-  require_handle("gemm_dw", handle);
-  require_aligned("gemm_dw", {{"x", x}, {"dy", dy}, {"dw", dw}});
-  bind_stream(handle, stream);
+  bind_call("gemm_dw", handle, stream, {{"x", x}, {"dy", dy}, {"dw", dw}});
   run_gemm(handle, dw_problem(d, x, dy, dw, write));
 }
 
 void batched_gemm(cublasHandle_t handle, cudaStream_t stream, std::int64_t batch, const GemmDims& d,
                   const __nv_bfloat16* x, const __nv_bfloat16* w, __nv_bfloat16* y) {
-  require_positive(batch, "batched_gemm", "batch");
-  require_int32(batch, "batched_gemm", "batch");
+  require_batch("batched_gemm", batch);
   require_dims("batched_gemm", d.m, d.n, d.k);
-  require_handle("batched_gemm", handle);
-  require_aligned("batched_gemm", {{"x", x}, {"w", w}, {"y", y}});
-  bind_stream(handle, stream);
+  bind_call("batched_gemm", handle, stream, {{"x", x}, {"w", w}, {"y", y}});
   run_strided_batched(handle, forward_problem(d, x, w, y, CUDA_R_16BF), batch);
 }
 
 void batched_gemm_dx(cublasHandle_t handle, cudaStream_t stream, std::int64_t batch, const GemmDims& d,
                      const __nv_bfloat16* dy, const __nv_bfloat16* w, __nv_bfloat16* dx) {
-  require_positive(batch, "batched_gemm_dx", "batch");
-  require_int32(batch, "batched_gemm_dx", "batch");
+  require_batch("batched_gemm_dx", batch);
   require_dims("batched_gemm_dx", d.m, d.n, d.k);
-  require_handle("batched_gemm_dx", handle);
-  require_aligned("batched_gemm_dx", {{"dy", dy}, {"w", w}, {"dx", dx}});
-  bind_stream(handle, stream);
+  bind_call("batched_gemm_dx", handle, stream, {{"dy", dy}, {"w", w}, {"dx", dx}});
   run_strided_batched(handle, dx_problem(d, dy, w, dx), batch);
 }
 
 void batched_gemm_dw(cublasHandle_t handle, cudaStream_t stream, std::int64_t batch, const GemmDims& d,
                      const __nv_bfloat16* x, const __nv_bfloat16* dy, float* dw, GradientWrite write) {
-  require_positive(batch, "batched_gemm_dw", "batch");
-  require_int32(batch, "batched_gemm_dw", "batch");
+  require_batch("batched_gemm_dw", batch);
   require_dims("batched_gemm_dw", d.m, d.n, d.k);
-  require_handle("batched_gemm_dw", handle);
-  require_aligned("batched_gemm_dw", {{"x", x}, {"dy", dy}, {"dw", dw}});
-  bind_stream(handle, stream);
+  bind_call("batched_gemm_dw", handle, stream, {{"x", x}, {"dy", dy}, {"dw", dw}});
   run_strided_batched(handle, dw_problem(d, x, dy, dw, write), batch);
 }
 
@@ -300,9 +295,7 @@ void grouped_gemm(cublasHandle_t handle, cudaStream_t stream, GroupedGemmMethod 
                   std::size_t workspace_bytes) {
   checked_total_rows("grouped_gemm", d);
   require_workspace("grouped_gemm", method, d, workspace, workspace_bytes);
-  require_handle("grouped_gemm", handle);
-  require_aligned("grouped_gemm", {{"x", x}, {"w", w}, {"y", y}});
-  bind_stream(handle, stream);
+  bind_call("grouped_gemm", handle, stream, {{"x", x}, {"w", w}, {"y", y}});
   constexpr long long bf16 = sizeof(__nv_bfloat16);
   if (method == GroupedGemmMethod::kGroupedBatched) {
     // A = w[g], B = x rows of g, C = y rows of g.
@@ -328,9 +321,7 @@ void grouped_gemm_dx(cublasHandle_t handle, cudaStream_t stream, GroupedGemmMeth
                      std::size_t workspace_bytes) {
   checked_total_rows("grouped_gemm_dx", d);
   require_workspace("grouped_gemm_dx", method, d, workspace, workspace_bytes);
-  require_handle("grouped_gemm_dx", handle);
-  require_aligned("grouped_gemm_dx", {{"dy", dy}, {"w", w}, {"dx", dx}});
-  bind_stream(handle, stream);
+  bind_call("grouped_gemm_dx", handle, stream, {{"dy", dy}, {"w", w}, {"dx", dx}});
   constexpr long long bf16 = sizeof(__nv_bfloat16);
   if (method == GroupedGemmMethod::kGroupedBatched) {
     // A = w[g] transposed, B = dy rows of g, C = dx rows of g.
@@ -353,9 +344,7 @@ void grouped_gemm_dx(cublasHandle_t handle, cudaStream_t stream, GroupedGemmMeth
 void grouped_gemm_wgrad(cublasHandle_t handle, cudaStream_t stream, const GroupedGemmDims& d, const __nv_bfloat16* x,
                         const __nv_bfloat16* dy, float* dw, GradientWrite write) {
   checked_total_rows("grouped_gemm_wgrad", d);
-  require_handle("grouped_gemm_wgrad", handle);
-  require_aligned("grouped_gemm_wgrad", {{"x", x}, {"dy", dy}, {"dw", dw}});
-  bind_stream(handle, stream);
+  bind_call("grouped_gemm_wgrad", handle, stream, {{"x", x}, {"dy", dy}, {"dw", dw}});
   std::int64_t first = 0;
   for (std::int64_t g = 0; g < d.groups; ++g) {
     const std::int64_t rows = d.rows[g];
