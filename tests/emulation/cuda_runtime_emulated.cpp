@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <map>
@@ -56,6 +57,26 @@ std::map<std::uintptr_t, std::size_t>::const_iterator allocation_of(const void* 
   --it;
   return at < it->first + it->second ? it : a.end();
 }
+
+// Devices: 1, or ECSIM_EMULATED_DEVICES (1 to 8), read at each call so that a test can set it. They
+// share the host's memory and clock; cudaSetDevice only changes which one the thread calls current,
+// which the emulated NCCL's one-process communicators (ncclCommInitAll) are built over.
+constexpr int kMaxDevices = 8;
+thread_local int current_device = 0;
+
+int device_count() {
+  const char* text = std::getenv("ECSIM_EMULATED_DEVICES");
+  if (text == nullptr || *text == '\0') return 1;
+  char* end = nullptr;
+  const long n = std::strtol(text, &end, 10);
+  if (*end != '\0' || n < 1 || n > kMaxDevices) {
+    throw EmulationError("ECSIM_EMULATED_DEVICES='" + std::string(text) + "': not a device count from 1 to " +
+                         std::to_string(kMaxDevices));
+  }
+  return static_cast<int>(n);
+}
+
+bool valid_device(int device) { return device >= 0 && device < device_count(); }
 
 // Runtime calls are the host's: one from a kernel's thread is a bug the GPU would not compile.
 void require_host_thread(const char* call) {
@@ -182,14 +203,18 @@ cudaError_t cudaMemsetAsync(void* p, int value, size_t count, cudaStream_t) {
 cudaError_t cudaMemset(void* p, int value, size_t count) { return cudaMemsetAsync(p, value, count, nullptr); }
 
 cudaError_t cudaGetDeviceCount(int* count) {
-  *count = 1;
+  *count = emu::device_count();
   return cudaSuccess;
 }
 
-cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
+cudaError_t cudaSetDevice(int device) {
+  if (!emu::valid_device(device)) return cudaErrorInvalidDevice;
+  emu::current_device = device;
+  return cudaSuccess;
+}
 
 cudaError_t cudaGetDevice(int* device) {
-  *device = 0;
+  *device = emu::current_device;
   return cudaSuccess;
 }
 
@@ -198,7 +223,7 @@ cudaError_t cudaGetDevice(int* device) {
 // read is filled in. The L2 is small, so that the profiler's operand rotation past 2x L2 stays
 // small; no cache is emulated.
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
-  if (device != 0) return cudaErrorInvalidDevice;
+  if (!emu::valid_device(device)) return cudaErrorInvalidDevice;
   *prop = cudaDeviceProp{};
   std::snprintf(prop->name, sizeof prop->name, "CPU emulation of a CUDA device (ecsim tests/emulation)");
   prop->major = 9;
@@ -214,7 +239,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
 // The SM clock is 0 kHz: the emulation has none (the profile's clock_mhz 0, as analytic profiles
 // say "none"). Other attributes are not emulated.
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
-  if (device != 0) return cudaErrorInvalidDevice;
+  if (!emu::valid_device(device)) return cudaErrorInvalidDevice;
   if (attr != cudaDevAttrClockRate) return cudaErrorInvalidValue;
   *value = 0;
   return cudaSuccess;
@@ -222,7 +247,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
 
 // No PCI bus: a text no driver library will take for a bus id (NVML finds no device by it).
 cudaError_t cudaDeviceGetPCIBusId(char* bus_id, int len, int device) {
-  if (device != 0) return cudaErrorInvalidDevice;
+  if (!emu::valid_device(device)) return cudaErrorInvalidDevice;
   if (len <= 0) return cudaErrorInvalidValue;
   std::snprintf(bus_id, static_cast<std::size_t>(len), "none (emulated)");
   return cudaSuccess;
