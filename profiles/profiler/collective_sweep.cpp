@@ -2,6 +2,7 @@
 #include "profiler/collective_sweep.hpp"
 
 #include <array>
+#include <vector>
 
 namespace ecsim::profiler {
 namespace {
@@ -22,12 +23,13 @@ std::size_t collective_dtype_bytes(CollectiveKind kind) {
   return kind == CollectiveKind::kAllReduce || kind == CollectiveKind::kReduceScatter ? 4 : 2;
 }
 
-std::vector<std::int64_t> collective_sizes(SweepSize size) {
+std::vector<std::int64_t> collective_sizes(SweepSize size, std::int64_t max_bytes) {
   std::vector<std::int64_t> sizes;
   if (size == SweepSize::kFull) sizes.push_back(8 * kKiB);
   sizes.push_back(64 * kKiB);
   const std::int64_t step = size == SweepSize::kFull ? 4 : 16;
   for (std::int64_t b = kMiB; b <= kGiB; b *= step) sizes.push_back(b);
+  std::erase_if(sizes, [&](std::int64_t b) { return b > max_bytes; });
   return sizes;
 }
 
@@ -37,13 +39,13 @@ std::vector<std::int64_t> collective_rank_counts(int devices) {
   return ranks;
 }
 
-std::vector<PlannedCollective> plan_collectives(int devices, SweepSize size, const ClusterSpec& cluster,
-                                                const FamilyFilter& selected) {
+std::vector<PlannedCollective> plan_collectives(int devices, SweepSize size, std::int64_t max_bytes,
+                                                const ClusterSpec& cluster, const FamilyFilter& selected) {
   std::vector<PlannedCollective> plan;
   for (const std::int64_t ranks : collective_rank_counts(devices)) {
     for (const CollectiveKind kind : kMeasured) {
       if (!selected(collective_name(kind))) continue;
-      for (const std::int64_t bytes : collective_sizes(size)) {
+      for (const std::int64_t bytes : collective_sizes(size, max_bytes)) {
         PlannedCollective c{kind, ranks, bytes, 0};
         // The first n GPUs of one machine: one group inside one node of the cluster.
         if (ranks <= cluster.gpus_per_node) {

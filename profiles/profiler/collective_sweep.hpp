@@ -29,14 +29,15 @@ const char* collective_dtype(CollectiveKind kind);
 std::size_t collective_dtype_bytes(CollectiveKind kind);
 
 // Per-rank buffer sizes: full 8 KiB, 64 KiB, 1 MiB..1 GiB in powers of 4; quick 64 KiB, 1 MiB,
-// 16 MiB, 256 MiB (bandwidth-bound already, at a quarter of the full sweep's largest buffers).
-std::vector<std::int64_t> collective_sizes(SweepSize size);
+// 16 MiB, 256 MiB (bandwidth-bound already, at a quarter of the full sweep's largest buffers);
+// none above `max_bytes` (--collective-max-mib).
+std::vector<std::int64_t> collective_sizes(SweepSize size, std::int64_t max_bytes);
 // 2, 4, 8, ... up to `devices`; empty below two devices.
 std::vector<std::int64_t> collective_rank_counts(int devices);
 
 // Ordered by rank count (one communicator at a time), then collective, then size. `selected`
 // filters by collective name ("all_reduce", ...), as --family does for kernels.
-std::vector<PlannedCollective> plan_collectives(int devices, SweepSize size, const ClusterSpec& cluster,
-                                                const FamilyFilter& selected);
+std::vector<PlannedCollective> plan_collectives(int devices, SweepSize size, std::int64_t max_bytes,
+                                                const ClusterSpec& cluster, const FamilyFilter& selected);
 
 }  // namespace ecsim::profiler

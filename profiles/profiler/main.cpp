@@ -50,6 +50,11 @@ int main(int argc, char** argv) {
                  "of device memory); smaller only where 1024 would take too long (the CPU emulation)")
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));
+  app.add_option("--collective-max-mib", o.collective_max_mib,
+                 "largest collective buffer per rank, in MiB (the sweep's sizes above it are left out); smaller "
+                 "only where the sweep's own would take too long or not fit")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1024}));
   app.add_option("--cluster", o.cluster,
                  "cluster file whose collective model the measured collectives are compared with "
                  "(default: scenarios/clusters/<the GPU's one-node preset>)");

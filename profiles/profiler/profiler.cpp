@@ -131,8 +131,8 @@ void print_plan(const SweepPlan& plan, const std::string& gpu, std::ostream& log
   }
 }
 
-void print_collective_plan(const std::vector<PlannedCollective>& plan, int gpus, SweepSize size,
-                           const ClusterSpec& cluster, std::ostream& log) {
+void print_collective_plan(const std::vector<PlannedCollective>& plan, int gpus, const ClusterSpec& cluster,
+                           std::ostream& log) {
   const auto ranks = collective_rank_counts(gpus);
   double total = kCommunicatorInitS * static_cast<double>(ranks.size());
   for (const PlannedCollective& c : plan) total += entry_seconds(c.predicted_ns);
@@ -143,7 +143,9 @@ void print_collective_plan(const std::vector<PlannedCollective>& plan, int gpus,
   log << "  ranks";
   for (const std::int64_t n : ranks) log << " " << n;
   log << "; bytes per rank";
-  for (const std::int64_t b : collective_sizes(size)) log << " " << format_bytes(Bytes{double(b)});
+  for (const PlannedCollective& c : plan) {
+    if (c.ranks == plan.front().ranks && c.kind == plan.front().kind) log << " " << format_bytes(Bytes{double(c.bytes)});
+  }
   log << "\n  ";
   std::string last;
   for (const PlannedCollective& c : plan) {
@@ -342,6 +344,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   const SweepSize size = options.quick ? SweepSize::kQuick : SweepSize::kFull;
   const FamilyFilter kernel_exists = [](const std::string& family) { return has_kernel(family); };
   const FamilyFilter chosen = [&](const std::string& family) { return selected(options, family); };
+  const std::int64_t collective_max_bytes = options.collective_max_mib << 20;
 
   if (options.list_only) {
     const auto gpu = find_gpu(options.planning_gpu);
@@ -349,8 +352,8 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
     const SweepPlan plan = plan_sweep(options.models_dir, size, *gpu, kernel_exists, chosen);
     print_plan(plan, gpu->name, log);
     const ClusterSpec cluster = collective_cluster(options, gpu->name);
-    print_collective_plan(plan_collectives(options.planning_gpu_count, size, cluster, chosen),
-                          options.planning_gpu_count, size, cluster, log);
+    print_collective_plan(plan_collectives(options.planning_gpu_count, size, collective_max_bytes, cluster, chosen),
+                          options.planning_gpu_count, cluster, log);
     if (!options.csv.empty()) write_file_atomic(options.csv, plan_csv_text(plan));
     return {};
   }
@@ -367,8 +370,9 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   const std::optional<ClusterSpec> cluster =
       device.device_count > 1 ? std::optional(collective_cluster(options, gpu.name)) : std::nullopt;
   const std::vector<PlannedCollective> collective_plan =
-      cluster ? plan_collectives(device.device_count, size, *cluster, chosen) : std::vector<PlannedCollective>{};
-  if (cluster) print_collective_plan(collective_plan, device.device_count, size, *cluster, log);
+      cluster ? plan_collectives(device.device_count, size, collective_max_bytes, *cluster, chosen)
+              : std::vector<PlannedCollective>{};
+  if (cluster) print_collective_plan(collective_plan, device.device_count, *cluster, log);
 
   CudaSession session;
   const RunContext ctx = session.context();
@@ -443,7 +447,8 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   }
 
   if (entries.empty() && collectives.measured.empty()) {
-    throw RuntimeFailure("nothing measured (" + std::to_string(plan.calls.size()) + " shapes planned" +
+    throw RuntimeFailure("nothing measured (" + std::to_string(plan.calls.size()) + " kernel shapes and " +
+                         std::to_string(collective_plan.size()) + " collectives planned" +
                          (failure.empty() ? ", --time-limit-s " + std::to_string(options.time_limit_s) +
                                                 " spent before the first" : "; " + failure) +
                          "); no profile written");
@@ -475,12 +480,14 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   log << "measured " << entries.size() << " of " << plan.calls.size() << " planned shapes in " << std::setprecision(0)
       << seconds_since(start) << " s; " << skips.total() << " skips, " << not_started << " not started\n";
   skips.print(log);
-  report_families(entries, gpu, log);
-  report_grouped_methods(entries, log);
-  const LeaveOneOutResult loo = leave_one_out(reread);
-  log << "leave-one-out over the measured profile: " << loo.predicted << " of " << loo.entries
-      << " entries priced from their neighbours, error median " << std::setprecision(1) << 100 * loo.median
-      << "%, p90 " << 100 * loo.p90 << "%, max " << 100 * loo.max << "% (" << loo.worst << ")\n";
+  if (!entries.empty()) {  // else only collectives were measured (--family)
+    report_families(entries, gpu, log);
+    report_grouped_methods(entries, log);
+    const LeaveOneOutResult loo = leave_one_out(reread);
+    log << "leave-one-out over the measured profile: " << loo.predicted << " of " << loo.entries
+        << " entries priced from their neighbours, error median " << std::setprecision(1) << 100 * loo.median
+        << "%, p90 " << 100 * loo.p90 << "%, max " << 100 * loo.max << "% (" << loo.worst << ")\n";
+  }
   if (!reread.collectives.empty()) print_collective_check(check_collectives(reread.collectives, *cluster), log);
   log << "wrote " << out.string() << " (" << reread.ops.size() << " entries, " << reread.collectives.size()
       << " collectives)\n";

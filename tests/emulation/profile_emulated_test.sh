@@ -9,6 +9,8 @@
 # to the smallest of them: the GEMM launchers (forward, dX, dW through the emulated cuBLAS) until
 # the limit, and the expert-choice gate backward over its routing of random logits (one or a few
 # shapes). The ceilings run a 128^3 GEMM and a 4 MiB copy (8192^3 and 1 GiB would take hours).
+# A third run times the NCCL collectives over 2 emulated devices in one process, at the sweep's
+# two smallest sizes, into the profile's collectives and the comparison with the simulator's model.
 # The times are the CPU's and are not checked, only that they are times.
 # Usage: profile_emulated_test.sh ECSIM_PROFILE_EMULATED ECSIM SOURCE_DIR
 set -uo pipefail
@@ -64,6 +66,31 @@ for name, families, roles in [("gemm", {"gemm"}, {"forward", "dX", "dW"}),
     assert "collectives: skipped, 1 GPU visible" in log
     print(f"{name}: {len(ops)} entries, roles {sorted({r['role'] for r in rows})}")
 PY
+
+# The collectives, over 2 emulated devices in one process (ECSIM_EMULATED_DEVICES, NCCL's
+# ncclCommInitAll emulated): every kind at the sweep's two smallest sizes (--collective-max-mib 1),
+# written into the profile's collectives and compared with the simulator's model of a DGX H100.
+ECSIM_EMULATED_DEVICES=2 "$profile_bin" --quick --models "$src/scenarios/models" --family all_reduce \
+  --family all_gather --family reduce_scatter --family all_to_all --collective-max-mib 1 \
+  --cluster "$src/scenarios/clusters/dgx-h100.json" --ceiling-gemm 128 --ceiling-copy-mib 4 \
+  --out "$tmp/collectives.json" >"$tmp/collectives.log" 2>&1 ||
+  { cat "$tmp/collectives.log"; fail "ecsim-profile-emulated over 2 devices"; }
+cat "$tmp/collectives.log"
+python3 - "$tmp/collectives.json" <<'PY' || fail "the collectives' profile"
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["ops"] == [], len(p["ops"])
+c = p["collectives"]
+got = sorted((e["op"], e["ranks"], e["bytes"]) for e in c)
+want = sorted((op, 2, b) for op in ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")
+              for b in (64 << 10, 1 << 20))
+assert got == want, got
+for e in c:
+    t = e["time_ns"]
+    assert 0 < t["p10"] <= t["p50"] <= t["p90"], e
+print(f"collectives: {len(c)} entries over 2 emulated devices")
+PY
+grep -q "median |error| over 8 entries" "$tmp/collectives.log" || fail "no comparison with the collective model"
 
 # profiles/run_on_gpu.sh reads the log through profiles/profile_log.sh: it must find the profile
 # written and the ceilings in the profiler's real output, or a GPU session loses its profile.

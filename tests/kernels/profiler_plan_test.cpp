@@ -126,13 +126,16 @@ TEST_CASE("the collective plan: every op, power-of-two rank counts, nccl-tests s
   CHECK(collective_rank_counts(2) == Sizes{2});
   CHECK(collective_rank_counts(6) == Sizes{2, 4});
   CHECK(collective_rank_counts(8) == Sizes{2, 4, 8});
-  CHECK(collective_sizes(SweepSize::kFull) ==
+  constexpr std::int64_t kAll = 1024 * kMiB;  // --collective-max-mib's default
+  CHECK(collective_sizes(SweepSize::kFull, kAll) ==
         Sizes{8 * kKiB, 64 * kKiB, kMiB, 4 * kMiB, 16 * kMiB, 64 * kMiB, 256 * kMiB, 1024 * kMiB});
-  CHECK(collective_sizes(SweepSize::kQuick) == Sizes{64 * kKiB, kMiB, 16 * kMiB, 256 * kMiB});
-  CHECK(plan_collectives(1, SweepSize::kFull, dgx, all).empty());
+  CHECK(collective_sizes(SweepSize::kQuick, kAll) == Sizes{64 * kKiB, kMiB, 16 * kMiB, 256 * kMiB});
+  CHECK(collective_sizes(SweepSize::kQuick, kMiB) == Sizes{64 * kKiB, kMiB});
+  CHECK(plan_collectives(1, SweepSize::kFull, kAll, dgx, all).empty());
+  CHECK(plan_collectives(2, SweepSize::kQuick, kMiB, dgx, all).size() == 4 * 2);
 
   // 8 GPUs: 3 rank counts x 4 collectives x 8 sizes, one communicator at a time.
-  const auto plan = plan_collectives(8, SweepSize::kFull, dgx, all);
+  const auto plan = plan_collectives(8, SweepSize::kFull, kAll, dgx, all);
   REQUIRE(plan.size() == 3 * 4 * 8);
   std::map<std::string, std::int64_t> per_op;
   for (std::size_t i = 0; i < plan.size(); ++i) {
@@ -163,7 +166,7 @@ TEST_CASE("the collective plan: every op, power-of-two rank counts, nccl-tests s
 
   // --family picks collectives by name; a group larger than the preset's node has no model time.
   const FamilyFilter only_a2a = [](const std::string& f) { return f == "all_to_all"; };
-  const auto a2a = plan_collectives(16, SweepSize::kQuick, dgx, only_a2a);
+  const auto a2a = plan_collectives(16, SweepSize::kQuick, kAll, dgx, only_a2a);
   REQUIRE(a2a.size() == 4 * 4);  // ranks 2..16, 4 quick sizes
   for (const PlannedCollective& c : a2a) {
     CHECK(c.kind == CollectiveKind::kAllToAll);
