@@ -96,12 +96,22 @@ fi
 #     analytic one ---------------------------------------------------------------------------------
 card=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
 profile=${ECSIM_PROFILE:-}
+if [[ -z $profile && -n $card ]]; then
+  profile=$(python3 - "$root/profiles" "$card" <<'PY' | tail -n 1
+import json, pathlib, sys
+for p in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
+    try:
+        d = json.load(open(p))
+    except (OSError, ValueError):
+        continue
+    if d.get("source") == "measured" and d.get("device", {}).get("name") == sys.argv[2]:
+        print(p)
+PY
+)
+fi
 if [[ -z $profile ]]; then
   profile="$root/profiles/h100-sxm-analytic.json"
   [[ $card == *H200* ]] && profile="$root/profiles/h200-sxm-analytic.json"
-  for p in "$root"/profiles/*.json; do
-    [[ -n $card ]] && grep -q '"source": *"measured"' "$p" && grep -qF "\"name\": \"$card\"" "$p" && profile=$p
-  done
 fi
 
 # --- runs and validations -----------------------------------------------------------------------
@@ -123,9 +133,13 @@ for c in "${configs[@]}"; do
   trace_args=()
   [[ $name == xl-8e-b8 ]] && trace_args=(--trace "$out/$name.trace.json")
   run_timeout=$(($(left) - 10 < 120 ? $(left) - 10 : 120))
-  if ! timeout "$run_timeout" "${launcher[@]}" "$bin/ecsim-run" "$scenario" --layers "$layers" --steps "$steps" --warmup "$warmup" \
-         --json "$runs/$name.run.json" "${trace_args[@]}" >"$runs/$name.log" 2>&1; then
-    rows+=("$name|$layers|-|-|-|-|-|run FAILED (exit $?): $(tail -n 1 "$runs/$name.log")")
+  timeout "$run_timeout" "${launcher[@]}" "$bin/ecsim-run" "$scenario" --layers "$layers" --steps "$steps" \
+    --warmup "$warmup" --json "$runs/$name.run.json" "${trace_args[@]}" >"$runs/$name.log" 2>&1
+  rc=$?
+  if ((rc != 0)); then
+    why="exit $rc"
+    ((rc == 124)) && why="stopped after $run_timeout s"
+    rows+=("$name|$layers|-|-|-|-|-|run FAILED ($why): $(tail -n 1 "$runs/$name.log")")
     failed=1
     continue
   fi
