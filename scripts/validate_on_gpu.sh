@@ -139,7 +139,9 @@ for c in "${configs[@]}"; do
   if ((rc != 0)); then
     why="exit $rc"
     ((rc == 124)) && why="stopped after $run_timeout s"
-    rows+=("$name|$layers|-|-|-|-|-|run FAILED ($why): $(tail -n 1 "$runs/$name.log")")
+    # The runner's own message (under mpirun the log ends in mpirun's banner), else the log's last line.
+    said=$(grep -m 1 -E '^ecsim-run: |error' "$runs/$name.log" || tail -n 1 "$runs/$name.log")
+    rows+=("$name|$layers|-|-|-|-|-|run FAILED ($why): $said")
     failed=1
     continue
   fi
