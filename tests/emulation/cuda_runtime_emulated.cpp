@@ -236,13 +236,18 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   return cudaSuccess;
 }
 
-// The SM clock is 0 kHz: the emulation has none (the profile's clock_mhz 0, as analytic profiles
-// say "none"). Other attributes are not emulated.
+// The SM and memory clocks are 0 kHz: the emulation has none (the profile's clock_mhz 0, as
+// analytic profiles say "none"). The L2 and the SM count are cudaGetDeviceProperties'. Other
+// attributes are not emulated.
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
   if (!emu::valid_device(device)) return cudaErrorInvalidDevice;
-  if (attr != cudaDevAttrClockRate) return cudaErrorInvalidValue;
-  *value = 0;
-  return cudaSuccess;
+  switch (attr) {
+    case cudaDevAttrClockRate:
+    case cudaDevAttrMemoryClockRate: *value = 0; return cudaSuccess;
+    case cudaDevAttrL2CacheSize: *value = emu::kL2Bytes; return cudaSuccess;
+    case cudaDevAttrMultiProcessorCount: *value = 1; return cudaSuccess;
+    default: return cudaErrorInvalidValue;
+  }
 }
 
 // No PCI bus: a text no driver library will take for a bus id (NVML finds no device by it).

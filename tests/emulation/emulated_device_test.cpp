@@ -76,6 +76,23 @@ TEST_CASE("emulated events time the host clock once both are recorded") {
   cudaEventDestroy(b);
 }
 
+TEST_CASE("emulated device attributes agree with the device properties, and the unknown ones are refused") {
+  cudaDeviceProp prop{};
+  REQUIRE(cudaGetDeviceProperties(&prop, 0) == cudaSuccess);
+  int value = -1;
+  CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrL2CacheSize, 0) == cudaSuccess);
+  CHECK(value == prop.l2CacheSize);
+  CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess);
+  CHECK(value == prop.multiProcessorCount);
+  for (const cudaDeviceAttr clock : {cudaDevAttrClockRate, cudaDevAttrMemoryClockRate}) {
+    value = -1;
+    CHECK(cudaDeviceGetAttribute(&value, clock, 0) == cudaSuccess);
+    CHECK(value == 0);  // no clock
+  }
+  CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrWarpSize, 0) == cudaErrorInvalidValue);
+  CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrL2CacheSize, 1) == cudaErrorInvalidDevice);
+}
+
 TEST_CASE("emulated cublasGemmEx computes column-major products with transposes, and checks its operands") {
   // A is 2 x 3 stored transposed (3 x 2, ld 3), B is 3 x 2 (ld 4, one padding row), C is 2 x 2.
   // op(A) = [[1, 2, 3], [4, 5, 6]], B = [[1, 0], [0, 1], [1, 1]]: C = [[4, 5], [10, 11]].
