@@ -224,6 +224,23 @@ void run_grouped_batched(cublasHandle_t handle, cudaStream_t stream, const Group
 
 unsigned long long address(const void* p) { return reinterpret_cast<unsigned long long>(p); }
 
+// A grouped call's groups, by `method`: one cublasGemmGroupedBatchedEx over `operands`, or
+// cublasGemmEx on each group that has rows. problem(rows, first row, g) is group g's product; the
+// grouped-batched call takes its transposes, sizes and leading dimensions from problem(1, 0, 0).
+template <class Problem>
+void run_groups(cublasHandle_t handle, cudaStream_t stream, GroupedGemmMethod method, const GroupedGemmDims& d,
+                const GroupedOperand (&operands)[kOperands], void* workspace, Problem problem) {
+  if (method == GroupedGemmMethod::kGroupedBatched) {
+    run_grouped_batched(handle, stream, d, problem(1, 0, 0), operands, workspace);
+    return;
+  }
+  std::int64_t first = 0;
+  for (std::int64_t g = 0; g < d.groups; ++g) {
+    if (d.rows[g] > 0) run_gemm(handle, problem(d.rows[g], first, g));
+    first += d.rows[g];
+  }
+}
+
 }  // namespace
 
 const char* grouped_gemm_method_name(GroupedGemmMethod method) {
@@ -297,23 +314,13 @@ void grouped_gemm(cublasHandle_t handle, cudaStream_t stream, GroupedGemmMethod 
   require_workspace("grouped_gemm", method, d, workspace, workspace_bytes);
   bind_call("grouped_gemm", handle, stream, {{"x", x}, {"w", w}, {"y", y}});
   constexpr long long bf16 = sizeof(__nv_bfloat16);
-  if (method == GroupedGemmMethod::kGroupedBatched) {
-    // A = w[g], B = x rows of g, C = y rows of g.
-    const GroupedOperand operands[kOperands] = {{address(w), d.k * d.n * bf16, 0},
-                                                {address(x), 0, d.k * bf16},
-                                                {address(y), 0, d.n * bf16}};
-    run_grouped_batched(handle, stream, d, forward_problem({1, d.n, d.k}, x, w, y, CUDA_R_16BF), operands, workspace);
-    return;
-  }
-  std::int64_t first = 0;
-  for (std::int64_t g = 0; g < d.groups; ++g) {
-    const std::int64_t rows = d.rows[g];
-    if (rows > 0) {
-      run_gemm(handle, forward_problem({rows, d.n, d.k}, x + first * d.k, w + g * d.k * d.n, y + first * d.n,
-                                       CUDA_R_16BF));
-    }
-    first += rows;
-  }
+  // A = w[g], B = x rows of g, C = y rows of g.
+  const GroupedOperand operands[kOperands] = {
+      {address(w), d.k * d.n * bf16, 0}, {address(x), 0, d.k * bf16}, {address(y), 0, d.n * bf16}};
+  const auto problem = [&](std::int64_t rows, std::int64_t first, std::int64_t g) {
+    return forward_problem({rows, d.n, d.k}, x + first * d.k, w + g * d.k * d.n, y + first * d.n, CUDA_R_16BF);
+  };
+  run_groups(handle, stream, method, d, operands, workspace, problem);
 }
 
 void grouped_gemm_dx(cublasHandle_t handle, cudaStream_t stream, GroupedGemmMethod method, const GroupedGemmDims& d,
@@ -323,22 +330,13 @@ void grouped_gemm_dx(cublasHandle_t handle, cudaStream_t stream, GroupedGemmMeth
   require_workspace("grouped_gemm_dx", method, d, workspace, workspace_bytes);
   bind_call("grouped_gemm_dx", handle, stream, {{"dy", dy}, {"w", w}, {"dx", dx}});
   constexpr long long bf16 = sizeof(__nv_bfloat16);
-  if (method == GroupedGemmMethod::kGroupedBatched) {
-    // A = w[g] transposed, B = dy rows of g, C = dx rows of g.
-    const GroupedOperand operands[kOperands] = {{address(w), d.k * d.n * bf16, 0},
-                                                {address(dy), 0, d.n * bf16},
-                                                {address(dx), 0, d.k * bf16}};
-    run_grouped_batched(handle, stream, d, dx_problem({1, d.n, d.k}, dy, w, dx), operands, workspace);
-    return;
-  }
-  std::int64_t first = 0;
-  for (std::int64_t g = 0; g < d.groups; ++g) {
-    const std::int64_t rows = d.rows[g];
-    if (rows > 0) {
-      run_gemm(handle, dx_problem({rows, d.n, d.k}, dy + first * d.n, w + g * d.k * d.n, dx + first * d.k));
-    }
-    first += rows;
-  }
+  // A = w[g] transposed, B = dy rows of g, C = dx rows of g.
+  const GroupedOperand operands[kOperands] = {
+      {address(w), d.k * d.n * bf16, 0}, {address(dy), 0, d.n * bf16}, {address(dx), 0, d.k * bf16}};
+  const auto problem = [&](std::int64_t rows, std::int64_t first, std::int64_t g) {
+    return dx_problem({rows, d.n, d.k}, dy + first * d.n, w + g * d.k * d.n, dx + first * d.k);
+  };
+  run_groups(handle, stream, method, d, operands, workspace, problem);
 }
 
 void grouped_gemm_wgrad(cublasHandle_t handle, cudaStream_t stream, const GroupedGemmDims& d, const __nv_bfloat16* x,
