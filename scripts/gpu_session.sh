@@ -3,11 +3,14 @@
 # all, machine start included): the kernel tests, a quick measured profile and the kernel
 # benchmarks (profiles/run_on_gpu.sh), then the validation campaign priced from that fresh profile
 # (scripts/validate_on_gpu.sh). The sanitizers do not fit the same call: run them next, at once,
-# while the machine is warm and its build-gpu/ kept:
+# while the machine is warm and its build-gpu/ kept, sized to the device time left (status's
+# budget_left_s, B): timeout_s = B - 15 and ECSIM_GPU_BUDGET_S = B - 40, at most 270 and 240:
 #   run(command="ECSIM_GPU_STEPS=sanitizers ECSIM_GPU_BUDGET_S=240 profiles/run_on_gpu.sh", timeout_s=270)
+# (a call cut by the device tool's limit returns none of the files, which are written at the end).
 # Results are gathered into at most 5 files in OUT_DIR, because the device tool returns at most 8:
 #   summary.txt        both summaries (kernel tests, profile, benchmarks, sanitizers; validation table)
-#   <gpu>.json         the measured profile (commit it as profiles/<gpu>.json)
+#   <gpu>.json         the measured profile, named for the card (h100-80gb-hbm3.json on an H100 SXM:
+#                      commit that one as profiles/h100-sxm.json, docs/VALIDATION.md)
 #   runs.tar.gz        every validation run (ecsim.run/1 JSON, runner output, validation JSON)
 #   trace.json         one measured Chrome trace
 #   logs.tar.gz        every log of both scripts
