@@ -1,5 +1,6 @@
 #include "runner/run_config.hpp"
 
+#include "core/atomic_file.hpp"
 #include "core/errors.hpp"
 #include "precondition.hpp"
 #include "routing_limits.hpp"
@@ -106,6 +107,9 @@ model_ref::ModelConfig model_config_from_spec(const ModelSpec& m, const std::str
 RunConfig resolve_run_config(const RunOptions& o, std::int64_t world_size) {
   if (o.steps < 1) throw InputError("--steps: must be at least 1, got " + str(o.steps));
   if (o.warmup < 0) throw InputError("--warmup: must not be negative, got " + str(o.warmup));
+  // Refused now rather than after the training steps, whose measurements they hold.
+  if (!o.json.empty()) require_output_path(o.json, "--json");
+  if (!o.trace.empty()) require_output_path(o.trace, "--trace");
   RunConfig rc;
   rc.scenario = load_scenario(o.scenario);
   Scenario& s = rc.scenario;

@@ -359,6 +359,11 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   }
 
   const DeviceInfo device = query_device(kDevice);
+  const std::filesystem::path out =
+      options.out.empty() ? std::filesystem::path("profiles") / (device_slug(device.name) + ".json") : options.out;
+  // Refused now rather than after the sweep, whose measurements they hold.
+  require_output_path(out, options.out.empty() ? "the profile (default profiles/<gpu>.json)" : "--out");
+  if (!options.csv.empty()) require_output_path(options.csv, "--csv");
   const GpuSpec gpu = planning_gpu(device.name);
   log << "device: " << device.name << ", " << device.sms << " SMs, " << format_bytes(Bytes{double(device.hbm_bytes)}, 3)
       << " HBM, L2 " << format_bytes(Bytes{double(device.l2_bytes)}, 3) << ", max SM clock " << device.max_sm_clock_mhz
@@ -471,8 +476,6 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
     profile.collectives.push_back({collective_name(c.call.kind), c.call.ranks, Bytes{double(c.call.bytes)},
                                    c.timing.p10_ns, c.timing.p50_ns, c.timing.p90_ns});
   }
-  const std::filesystem::path out =
-      options.out.empty() ? std::filesystem::path("profiles") / (device_slug(device.name) + ".json") : options.out;
   write_profile(out, profile);
   const Profile reread = load_profile(out);  // the simulator's strict reader accepts what was written
   if (!options.csv.empty()) write_file_atomic(options.csv, csv_text(entries, gpu));

@@ -47,4 +47,19 @@ void write_file_atomic(const std::filesystem::path& target, std::string_view con
   }
 }
 
+void require_output_path(const std::filesystem::path& target, std::string_view option) {
+  std::filesystem::path dir = target.parent_path();
+  if (dir.empty()) dir = ".";
+  const std::string where = std::string(option) + ": '" + target.string() + "'";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    throw InputError(where + ": the folder '" + dir.string() + "' does not exist");
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    throw InputError(where + ": the folder '" + dir.string() + "' does not take new files (" + std::strerror(errno) +
+                     ")");
+  }
+  if (std::filesystem::is_directory(target, ec)) throw InputError(where + " is a folder, not a file");
+}
+
 }  // namespace ecsim

@@ -10,4 +10,9 @@ namespace ecsim {
 // Throws RuntimeFailure (naming the file) when the directory is missing or not writable.
 void write_file_atomic(const std::filesystem::path& target, std::string_view content);
 
+// Throws InputError naming `option` unless write_file_atomic could write `target`: its folder
+// exists and takes new files, and `target` is not a folder. For a tool whose work is costly
+// (ecsim-run's training steps), to refuse an output path before the work rather than after it.
+void require_output_path(const std::filesystem::path& target, std::string_view option);
+
 }  // namespace ecsim

@@ -439,4 +439,14 @@ TEST_CASE("runner: the GPU tests' seeds route without a near tie that bf16 could
   CHECK(test::round_to_bf16(-3.0e-3) == doctest::Approx(-3.0e-3).epsilon(1.0 / 256));
 }
 
+TEST_CASE("runner: an output path it could not write is refused before any step runs") {
+  runner::RunOptions o;
+  o.scenario = kSource / "scenarios" / "validation" / "xl-8e-b8.json";
+  o.json = kSource / "no-such-folder" / "run.json";
+  CHECK_THROWS_WITH_AS(runner::resolve_run_config(o, 1), doctest::Contains("--json: '"), InputError);
+  o.json.clear();
+  o.trace = kSource / "scenarios";  // a folder
+  CHECK_THROWS_WITH_AS(runner::resolve_run_config(o, 1), doctest::Contains("--trace: '"), InputError);
+}
+
 }  // namespace ecsim
