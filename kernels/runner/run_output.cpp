@@ -27,6 +27,8 @@ MeasuredRun to_measured_run(const RunRecord& r) {
     run.ops.push_back({r.op_ranks[i], op.name, op.label, op.layer, op.micro_batch, phase_name(op.phase), op.time_ns});
   }
   run.peak_memory_bytes = r.peak_memory_bytes;
+  run.model = r.model;
+  run.images_per_step = r.images_per_step;
   return run;
 }
 

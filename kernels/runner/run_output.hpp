@@ -25,6 +25,8 @@ struct RunRecord {
   std::vector<TimedOp> ops;  // one step: each op's median over the measured steps, per rank
   std::vector<int> op_ranks;  // the rank of each op
   double peak_memory_bytes = 0;
+  Json model;                      // model_to_json of what trained (the blocks that ran)
+  std::int64_t images_per_step = 0;
 };
 
 MeasuredRun to_measured_run(const RunRecord& r);

@@ -92,6 +92,8 @@ void run(const RunOptions& options, ProcessGroup& group, std::ostream& out) {
   record.scenario_file = options.scenario;
   record.layout = rc.layout_string;
   record.layers = rc.layers_override;
+  record.model = model_to_json(rc.scenario.model);  // with --layers, the blocks that ran
+  record.images_per_step = rc.scenario.run.global_batch;
   record.device = device_name();
   record.created = utc_now_iso8601();
   std::vector<std::vector<TimedOp>> measured;

@@ -1,5 +1,7 @@
 #include "validate/measured_run.hpp"
 
+#include <optional>
+
 namespace ecsim {
 
 MeasuredRun load_measured_run(const std::filesystem::path& file) {
@@ -41,6 +43,11 @@ MeasuredRun load_measured_run(const std::filesystem::path& file) {
     run.ops.push_back(std::move(op));
   }
   run.peak_memory_bytes = r.number_or("peak_memory_bytes", 0, 0, 1e15);
+  if (const std::optional<Node> m = r.optional("model")) {
+    if (!m->is_object()) m->fail("must be an object (the model that trained)");
+    run.model = m->json();
+  }
+  run.images_per_step = r.integer_or("images_per_step", 0, 0, std::int64_t{1} << 40);
   r.finish();
   return run;
 }
@@ -61,6 +68,8 @@ Json measured_run_to_json(const MeasuredRun& run) {
             {"ops", ops},
             {"peak_memory_bytes", run.peak_memory_bytes}};
   if (run.layers > 0) j["layers"] = run.layers;
+  if (!run.model.is_null()) j["model"] = run.model;
+  if (run.images_per_step > 0) j["images_per_step"] = run.images_per_step;
   return j;
 }
 

@@ -31,6 +31,11 @@ struct MeasuredRun {
   std::vector<double> step_times_s;  // measured steps after warm-up
   std::vector<MeasuredOp> ops;       // one step's operators
   double peak_memory_bytes = 0;      // from the allocator (0 if not recorded)
+  // What trained, for `ecsim validate` to check it against the scenario (run_identity.hpp): the
+  // model as model_to_json writes it, with the blocks that ran; and the images per step. Null and
+  // 0 in a run file that does not record them.
+  Json model;
+  std::int64_t images_per_step = 0;
 };
 
 inline constexpr const char* kRunSchema = "ecsim.run/1";

@@ -7,6 +7,8 @@
 #include <ostream>
 #include <tuple>
 
+#include "validate/run_identity.hpp"
+
 namespace ecsim {
 namespace {
 
@@ -27,6 +29,7 @@ Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const 
     // A slice of the model: the blocks that ran, with the MoE placement of the full model.
     s.model.layers = run.layers;
   }
+  require_run_of(s, run);
   const LayoutPlan plan = plan_layout(s, apply_layout_flag(s.layout.value_or(Layout{}), run.layout), "--layout");
   const SimulationResult sim = simulate(s, plan, cost);
 

@@ -6,7 +6,8 @@
 # ecsim.run/1 JSON and a Chrome trace, and that validate matches every measured operator to a
 # predicted one and back.
 # The times are the emulation's, so the errors mean nothing and are not checked. Also: a model the
-# kernels cannot run is refused with exit 2, naming the JSON path, and writes nothing.
+# kernels cannot run is refused with exit 2, naming the JSON path, and writes nothing; so is a run
+# validated against a scenario it did not run.
 # With MPIEXEC, also the expert-parallel run: 2 processes, dp 2 and ep 2 (tiny-ec-dit-2e-ep2.json),
 # one emulated device each and NCCL over MPI; validate then matches the EP dispatch and combine too.
 # Usage: run_validate_test.sh ECSIM_RUN_EMULATED ECSIM SOURCE_DIR [MPIEXEC]
@@ -58,6 +59,17 @@ assert sum(1 for e in events if e.get("ph") == "X") >= len(run["ops"]), "trace l
 print(f"{name}: {m['matched']} operators matched both ways, {len(events)} trace events")
 PY
 done
+
+# A run laid over another scenario (expert choice, 2 images, against token choice, 4 images) is
+# refused: exit 2, the run file and the first difference named, no validation written.
+"$ecsim" validate --measured "$tmp/tiny-ec-dit-2e.run.json" --scenario "$here/tiny-tc-dit-2e.json" \
+  --json "$tmp/crossed.validation.json" >"$tmp/crossed.txt" 2>&1
+rc=$?
+cat "$tmp/crossed.txt"
+[[ $rc == 2 ]] || fail "validating a run against another scenario exits $rc, not 2"
+grep -q "tiny-ec-dit-2e.run.json: /images_per_step: the run trained 2 images per step" "$tmp/crossed.txt" ||
+  fail "the error does not name the run's /images_per_step"
+[[ ! -e $tmp/crossed.validation.json ]] || fail "a refused validation wrote its JSON"
 
 # A head_dim the attention kernel does not run: exit 2, the JSON path named, no output written.
 python3 - "$here/tiny-ec-dit-2e.json" "$tmp/bad.json" "$3/scenarios/clusters/dgx-h100.json" <<'PY'

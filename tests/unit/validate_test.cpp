@@ -26,6 +26,8 @@ MeasuredRun run_from_simulation(const SimulationResult& sim, double gemm_factor,
   run.scenario_name = sim.scenario.name;
   run.layout = layout_to_string(sim.plan.layout);
   run.device = "synthetic";
+  run.model = model_to_json(sim.scenario.model);  // as ecsim-run records what trained
+  run.images_per_step = sim.scenario.run.global_batch;
   for (double f : step_factors) run.step_times_s.push_back(sim.step_time.value * f);
   for (std::size_t t = 0; t < sim.graph.tasks.size(); ++t) {
     const Task& task = sim.graph.tasks[t];
@@ -125,6 +127,48 @@ TEST_CASE("ecsim validate from files, a bad run file exits 2 naming its path") {
   CHECK(rejected.output.find("bad.json: /ops/3/phase: must be one of") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "v2.json"));
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("validate refuses a run of another model or batch than the scenario's, naming where they differ") {
+  const Scenario s = load_scenario(kGolden / "xl-dense-1gpu.json");
+  const auto cost = ComputeCostModel::analytic(s.cluster->gpu);
+  const SimulationResult sim = simulate(s, plan_layout(s), cost);
+  const MeasuredRun same = run_from_simulation(sim, 1.0, {1.0});
+  CHECK_NOTHROW(validate_run(s, same, cost));
+  // Round trip through the file form.
+  const auto dir = std::filesystem::temp_directory_path() / "ecsim_validate_identity_test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "run.json") << measured_run_to_json(same).dump();
+  const MeasuredRun reread = load_measured_run(dir / "run.json");
+  CHECK(reread.model == same.model);
+  CHECK(reread.images_per_step == s.run.global_batch);
+  std::filesystem::remove_all(dir);
+
+  MeasuredRun other_width = same;
+  other_width.model["hidden"] = 3072;
+  CHECK_THROWS_WITH_AS(validate_run(s, other_width, cost),
+                       doctest::Contains("synthetic.json: /model/hidden: the run trained 3072, "), InputError);
+  MeasuredRun other_heads = same;
+  other_heads.model["attention"]["kv_heads"] = 3;
+  CHECK_THROWS_WITH_AS(validate_run(s, other_heads, cost), doctest::Contains("/model/attention/kv_heads"), InputError);
+  MeasuredRun extra = same;
+  extra.model["moe"] = Json::object();
+  CHECK_THROWS_WITH_AS(validate_run(s, extra, cost), doctest::Contains("/model/moe: the run trained {}, "), InputError);
+  MeasuredRun other_batch = same;
+  other_batch.images_per_step = s.run.global_batch + 1;
+  CHECK_THROWS_WITH_AS(validate_run(s, other_batch, cost), doctest::Contains("/images_per_step: the run trained"),
+                       InputError);
+  // A slice of the model (--layers) is the scenario's model with the blocks that ran.
+  MeasuredRun slice = same;
+  slice.layers = 2;
+  slice.model["layers"] = 2;
+  slice.ops.clear();  // what matched is not the question here
+  CHECK_NOTHROW(validate_run(s, slice, cost));
+  // A run file that records neither is not checked.
+  MeasuredRun unrecorded = same;
+  unrecorded.model = Json();
+  unrecorded.images_per_step = 0;
+  CHECK_NOTHROW(validate_run(s, unrecorded, cost));
 }
 
 TEST_CASE("validate reports one block's step per kind: its forward, backward and share of the optimizer step") {
