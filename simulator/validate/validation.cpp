@@ -124,6 +124,7 @@ Json validation_to_json(const Validation& v) {
           {"scenario", {{"name", v.scenario_name}}},
           {"run", {{"file", v.run_file}, {"device", v.device}, {"layout", v.layout}}},
           {"cost_model", v.cost_description},
+          {"warnings", v.warnings},
           {"per_op", per_op},
           {"steps", steps},
           {"mape", v.mape},
@@ -139,7 +140,9 @@ Json validation_to_json(const Validation& v) {
 void print_validation(const Validation& v, std::ostream& out) {
   char line[200];
   out << "validation of " << v.scenario_name << " against " << v.run_file << " (" << v.device << ")\n";
-  out << "  layout " << v.layout << "\n  costs  " << v.cost_description << "\n\n";
+  out << "  layout " << v.layout << "\n  costs  " << v.cost_description << "\n";
+  for (const std::string& w : v.warnings) out << "  WARNING: " << w << "\n";
+  out << "\n";
   std::snprintf(line, sizeof line, "step time: predicted %.3f ms, measured %.3f ms (mean of %zu), error %+.1f%%, MAPE %.1f%%\n",
                 v.predicted_step_s * 1e3, v.measured_step_mean_s * 1e3, v.steps.size(),
                 100 * (v.predicted_step_s / v.measured_step_mean_s - 1), 100 * v.mape);

@@ -44,6 +44,9 @@ struct Validation {
   // One block's step per kind (block_times.hpp); empty unless one pipeline stage ran the model.
   std::vector<BlockTime> blocks;
   std::string cost_description;
+  // What makes the comparison less than it seems, printed and in the JSON (validate_command.cpp: a
+  // measured profile made on another device than the one that ran).
+  std::vector<std::string> warnings;
 };
 
 // Simulates the run's configuration of `s` and compares.

@@ -126,6 +126,27 @@ TEST_CASE("ecsim validate from files, a bad run file exits 2 naming its path") {
   CHECK(rejected.exit_code == 2);
   CHECK(rejected.output.find("bad.json: /ops/3/phase: must be one of") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "v2.json"));
+
+  // A measured profile of another device than the run's (the synthetic run's is "synthetic"): the
+  // validation runs, and says so, in print and in its JSON.
+  std::ifstream analytic(std::filesystem::path(ECSIM_SOURCE_DIR) / "profiles" / "h100-sxm-analytic.json");
+  Json profile = Json::parse(analytic);
+  profile["source"] = "measured";
+  profile["device"]["name"] = "NVIDIA H100 80GB HBM3";
+  for (Json& op : profile["ops"]) op["samples"] = 20;
+  std::ofstream(dir / "measured.json") << profile.dump();
+  const CliResult warned = run_ecsim("validate --measured " + run_file.string() + " --scenario " +
+                                     (kGolden / "xl-dense-1gpu.json").string() + " --profile " +
+                                     (dir / "measured.json").string() + " --json " + (dir / "v3.json").string());
+  CAPTURE(warned.output);
+  CHECK(warned.exit_code == 0);
+  const std::string warning = "the run was measured on synthetic, the profile on NVIDIA H100 80GB HBM3";
+  CHECK(warned.output.find("WARNING: " + warning) != std::string::npos);
+  std::ifstream written(dir / "v3.json");
+  const Json v3 = Json::parse(written);
+  REQUIRE(v3["warnings"].size() == 1);
+  CHECK(v3["warnings"][0].get<std::string>().rfind(warning, 0) == 0);
+  CHECK(good.output.find("WARNING: the run was measured") == std::string::npos);  // no profile, no such warning
   std::filesystem::remove_all(dir);
 }
 
