@@ -149,6 +149,9 @@ ValidationInput read_validation(const Node& root) {
   v.per_op = read_comparisons(root, "per_op", "name");
   v.steps = read_comparisons(root, "steps", "step");
   v.mape = quantity(root, "mape");
+  if (root.json().contains("warnings")) {
+    for (const Node& w : root.child("warnings").as_array()) v.warnings.push_back(w.as_string());
+  }
   return v;
 }
 

@@ -120,6 +120,7 @@ struct ValidationInput {
   std::vector<Comparison> per_op;
   std::vector<Comparison> steps;
   double mape = 0;
+  std::vector<std::string> warnings;  // "warnings" (absent from files written before it)
 };
 
 struct ReportInputs {

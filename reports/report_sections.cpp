@@ -169,6 +169,7 @@ Section routing_section(const RoutingInput& r, std::size_t n) {
 Section validation_section(const ValidationInput& v, std::size_t n) {
   Section s{"validation-" + std::to_string(n), "Predicted against measured: " + v.scenario.name,
             scenario_facts(v.scenario, v.file), {{"MAPE", percent_text(v.mape)}}, validation_figures(v, n), {}};
+  for (const std::string& w : v.warnings) s.facts.emplace_back("warning", w);
   const auto table = [](const std::string& caption, const std::string& first, const std::vector<Comparison>& rows) {
     Table t{caption, {first, "predicted", "measured", "error"}, {false, true, true, true}, {}};
     for (const auto& c : rows) {

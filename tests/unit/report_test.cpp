@@ -229,6 +229,9 @@ TEST_CASE("a report from the fixtures holds every chart, fetches nothing, and wr
     CHECK(html.find(banned) == std::string::npos);
   }
   CHECK(html.find("FIXTURE (hand-written, not computed)") != std::string::npos);
+  // The validation's warning stands among its facts.
+  REQUIRE(in.validations[0].warnings.size() == 1);
+  CHECK(html.find("the run was measured on NVIDIA H200, the profile on NVIDIA H100 80GB HBM3") != std::string::npos);
 
   const std::string md = render_markdown_report(in, "fixture report");
   CHECK(md.rfind("# fixture report\n", 0) == 0);
