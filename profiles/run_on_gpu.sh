@@ -28,7 +28,9 @@
 #
 # OUT_DIR receives at most 6 files (a device tool returns 8): summary.txt, <gpu>.json (the
 # measured profile), profile.log, profile.csv (every timed variant), bench.txt, logs.tar.gz
-# (configure, build, tests, benchmarks, sanitizers). Exit status 0 when every step passed.
+# (configure, build, tests, benchmarks, sanitizers). summary.txt and logs.tar.gz are rewritten after
+# every step, so a run stopped at the device tool's limit still returns them ("in progress" in the
+# summary's first line, "done" once it finished). Exit status 0 when every step passed.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,12 +60,30 @@ start=$SECONDS
 rows=()
 failed=0
 step_start=0
+command_text="${ECSIM_GPU_STEPS:+ECSIM_GPU_STEPS=$ECSIM_GPU_STEPS }profiles/run_on_gpu.sh $*"
+device=$(nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader 2>/dev/null | head -1)
+elapsed() { echo $((SECONDS - start)); }
+# summary.txt and logs.tar.gz in OUT_DIR, rewritten after every step: a run that the device tool
+# stops at its time limit still returns what it had ($1: "in progress", or "done" at the end).
+package() {
+  tar -czf "$out/logs.tar.gz" -C "$work" logs
+  {
+    echo "ecsim GPU run ($1): ${device:-no nvidia-smi}; $(date -u '+%Y-%m-%d %H:%M UTC'); $(elapsed) s of a ${budget} s budget"
+    echo "command: $command_text  (commit ${sha:-unknown})"
+    printf '%-26s %-8s %7s  %s\n' step status seconds detail
+    for r in "${rows[@]}"; do
+      IFS='|' read -r name status secs detail <<<"$r"
+      printf '%-26s %-8s %7s  %s\n' "$name" "$status" "$secs" "$detail"
+    done
+    echo "files in $out: $(cd "$out" && ls | tr '\n' ' ')"
+  } >"$out/summary.txt"
+}
 begin() { step_start=$SECONDS; echo "== $1 ($((SECONDS - start)) s into the run)"; }
 record() {
   rows+=("$1|$2|$((SECONDS - step_start))|$3")
   [[ $2 == ok || $2 == SKIPPED ]] || failed=1
+  package "in progress"
 }
-elapsed() { echo $((SECONDS - start)); }
 # The last lines of a log, for the console when a step fails.
 show_tail() { echo "-- last lines of $1:"; tail -n 25 "$1"; }
 
@@ -218,18 +238,7 @@ if ((built)); then
 fi
 
 # --- 7. package and summarize ----------------------------------------------------------------------
-tar -czf "$out/logs.tar.gz" -C "$work" logs
-device=$(nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader 2>/dev/null | head -1)
-{
-  echo "ecsim GPU run: ${device:-no nvidia-smi}; $(date -u '+%Y-%m-%d %H:%M UTC'); $(elapsed) s of a ${budget} s budget"
-  echo "command: ${ECSIM_GPU_STEPS:+ECSIM_GPU_STEPS=$ECSIM_GPU_STEPS }profiles/run_on_gpu.sh $*  (commit ${sha:-unknown})"
-  printf '%-26s %-8s %7s  %s\n' step status seconds detail
-  for r in "${rows[@]}"; do
-    IFS='|' read -r name status secs detail <<<"$r"
-    printf '%-26s %-8s %7s  %s\n' "$name" "$status" "$secs" "$detail"
-  done
-  echo "files in $out: $(cd "$out" && ls | tr '\n' ' ')"
-} >"$out/summary.txt"
+package "done"
 echo
 cat "$out/summary.txt"
 exit $failed

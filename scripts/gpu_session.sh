@@ -6,7 +6,8 @@
 # while the machine is warm and its build-gpu/ kept, sized to the device time left (status's
 # budget_left_s, B): timeout_s = B - 15 and ECSIM_GPU_BUDGET_S = B - 40, at most 270 and 240:
 #   run(command="ECSIM_GPU_STEPS=sanitizers ECSIM_GPU_BUDGET_S=240 profiles/run_on_gpu.sh", timeout_s=270)
-# (a call cut by the device tool's limit returns none of the files, which are written at the end).
+# (cut at the device tool's limit, that call still returns its summary and logs of the steps done;
+# this script's own files are written at its end).
 # Results are gathered into at most 5 files in OUT_DIR, because the device tool returns at most 8:
 #   summary.txt        both summaries (kernel tests, profile, benchmarks, sanitizers; validation table)
 #   <gpu>.json         the measured profile, named for the card (h100-80gb-hbm3.json on an H100 SXM:
