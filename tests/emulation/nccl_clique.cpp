@@ -1,8 +1,8 @@
 // NCCL in one process over several emulated devices (nccl_clique.hpp).
 #include "emulation/nccl_clique.hpp"
 
-#include <bit>
-#include <cstdint>
+#include <cuda_bf16.h>
+
 #include <cstring>
 #include <deque>
 #include <map>
@@ -38,33 +38,19 @@ std::vector<Recorded>& recorded() {
 
 std::size_t element_bytes(ncclDataType_t type) { return type == ncclBfloat16 ? 2 : 4; }
 
-float bf16_to_float(std::uint16_t bits) { return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16); }
-
-// Round to nearest, ties to even (NaN kept a quiet NaN).
-std::uint16_t float_to_bf16(float value) {
-  const auto bits = std::bit_cast<std::uint32_t>(value);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((bits >> 16) | 0x40u);
-  return static_cast<std::uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-}
-
+// Element i of a buffer of `type`, widened to fp32; and stored back, rounded to nearest even
+// (CUDA's own conversions, as the emulated cuBLAS uses).
 float load(const void* base, std::size_t i, ncclDataType_t type) {
-  if (type == ncclBfloat16) {
-    std::uint16_t bits;
-    std::memcpy(&bits, static_cast<const char*>(base) + 2 * i, sizeof bits);
-    return bf16_to_float(bits);
-  }
-  float v;
-  std::memcpy(&v, static_cast<const char*>(base) + 4 * i, sizeof v);
-  return v;
+  if (type == ncclBfloat16) return __bfloat162float(static_cast<const __nv_bfloat16*>(base)[i]);
+  return static_cast<const float*>(base)[i];
 }
 
 void store(void* base, std::size_t i, float value, ncclDataType_t type) {
   if (type == ncclBfloat16) {
-    const std::uint16_t bits = float_to_bf16(value);
-    std::memcpy(static_cast<char*>(base) + 2 * i, &bits, sizeof bits);
-    return;
+    static_cast<__nv_bfloat16*>(base)[i] = __float2bfloat16(value);
+  } else {
+    static_cast<float*>(base)[i] = value;
   }
-  std::memcpy(static_cast<char*>(base) + 4 * i, &value, sizeof value);
 }
 
 // The elements each buffer of a rank's part spans: {send, receive}.
