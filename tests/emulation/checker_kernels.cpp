@@ -79,17 +79,24 @@ __global__ void warp_shuffles_kernel(int* out) {
   out[4 * lane + 3] = __shfl_xor_sync(kFullMask, 10 * lane, 6);
 }
 
-// `in` holds 4 ints per thread, `out` one.
+// A whole uint4 copied from `from` to `to`, as the kernels copy rows (a field read alone would be a
+// 4-byte load). UBSan's own alignment check (sanitizer build) is off here, so that the emulation's
+// is the one seen to fail.
+__device__ __attribute__((no_sanitize("alignment"))) void copy_uint4(int* to, const int* from) {
+  *reinterpret_cast<uint4*>(to) = *reinterpret_cast<const uint4*>(from);
+}
+
+// `in` holds 4 ints per thread, `out` two (one per block where two run).
 __global__ void buggy_kernel(Bug bug, const int* in, int* out) {
   unsigned char* shared = dynamic_shared_memory();
   int* s = reinterpret_cast<int*>(shared);  // [kBuggySharedBytes / 4]
   __shared__ int statics[kBuggyThreads];
   const int t = static_cast<int>(threadIdx.x);
   switch (bug) {
-    case Bug::none:
+    case Bug::none:  // two blocks, each writing its own half of `out`
       s[t] = t;
       __syncthreads();
-      out[t] = s[(t + 1) % kBuggyThreads];
+      out[static_cast<int>(blockIdx.x) * kBuggyThreads + t] = s[(t + 1) % kBuggyThreads];
       break;
     case Bug::read_after_write:
       s[t] = t;
@@ -149,7 +156,21 @@ __global__ void buggy_kernel(Bug bug, const int* in, int* out) {
     case Bug::too_much_shared:
       break;
     case Bug::global_past_end:
-      out[t + 1] = t;
+      out[kBuggyThreads + t + 1] = t;
+      break;
+    case Bug::blocks_write_one_word:
+      if (t == 0) out[0] = static_cast<int>(blockIdx.x);
+      break;
+    case Bug::block_reads_others_write:
+      if (blockIdx.x == 0) out[t] = t;
+      if (blockIdx.x == 1) out[kBuggyThreads + t] = out[t];
+      break;
+    case Bug::block_overwrites_read:
+      if (blockIdx.x == 0) out[kBuggyThreads + t] = in[t];
+      if (blockIdx.x == 1) const_cast<int*>(in)[t] = t;
+      break;
+    case Bug::misaligned_vector_read:
+      if (t < kBuggyThreads / 4) copy_uint4(out + 4 * t, in + 4 * t + 2);
       break;
   }
 }
@@ -209,9 +230,11 @@ std::vector<unsigned char> memset_async(int value, std::size_t count) {
 
 void run_buggy_kernel(Bug bug) {
   std::vector<int> in(4 * kBuggyThreads, 7);
-  std::vector<int> out(kBuggyThreads);
+  std::vector<int> out(2 * kBuggyThreads);
   const int shared_bytes = bug == Bug::too_much_shared ? 64 * 1024 : kBuggySharedBytes;
-  const unsigned blocks = bug == Bug::static_stale_read ? 2 : 1;
+  const bool two_blocks = bug == Bug::none || bug == Bug::static_stale_read || bug == Bug::blocks_write_one_word ||
+                          bug == Bug::block_reads_others_write || bug == Bug::block_overwrites_read;
+  const unsigned blocks = two_blocks ? 2 : 1;
   CUDA_CHECK(launch_kernel(buggy_kernel, blocks, kBuggyThreads, shared_bytes, nullptr, bug, in.data(), out.data()));
 }
 

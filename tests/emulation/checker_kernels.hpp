@@ -55,9 +55,14 @@ enum class Bug {
   shuffle_after_exit,      // half of each warp exits, the rest shuffle
   too_much_shared,         // launches with 64 KiB of shared memory without allowing it
   global_past_end,         // writes one int past a global buffer (caught in the sanitizer build)
+  misaligned_vector_read,  // reads a uint4 that starts 8 bytes past a 16-byte boundary
+  blocks_write_one_word,   // two blocks write the same global int (a scatter without atomics)
+  block_reads_others_write,  // block 1 reads a global int block 0 wrote in the same launch
+  block_overwrites_read,     // block 1 writes a global int block 0 read in the same launch
 };
 
-// Runs one block of 64 threads with `bug` (two for static_stale_read); the emulation throws
+// Runs one block of 64 threads with `bug` (two for static_stale_read and the blocks_ and block_ bugs,
+// and for none); the emulation throws
 // EmulationError when it finds it.
 void run_buggy_kernel(Bug bug);
 

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "emulation/block_runtime.hpp"
+#include "emulation/global_memory_checker.hpp"
 #include "emulation/shared_memory_checker.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -231,6 +232,7 @@ std::string run_block(ActiveLaunch& launch, uint3 block_index) {
   launch.block_index = block_index;
   std::memset(launch.shared, 0xFF, launch.shared_bytes);  // NaN as bf16 and fp32, should a read slip through
   shared_checker().begin_block(launch.shared);
+  global_checker().begin_block(block_index);
   for (Warp& w : launch.warps) w.arrived = 0;
   launch.at_barrier = 0;
   launch.exited = 0;
@@ -466,6 +468,7 @@ void run_grid(std::uintptr_t kernel, dim3 grid, dim3 block, std::size_t shared_b
   ActiveLaunch launch(grid, block, shared_bytes, body, call);
   const ActiveScope scope(launch);
   shared_checker().begin_launch(shared_bytes);
+  global_checker().begin_launch(grid);
   for (unsigned z = 0; z < grid.z; ++z) {
     for (unsigned y = 0; y < grid.y; ++y) {
       for (unsigned x = 0; x < grid.x; ++x) {

@@ -148,6 +148,7 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
   // Exactly `bytes`, so that the sanitizer build's ASan sees an access one past the end.
   *p = ::operator new(bytes, std::align_val_t{emu::kAllocationAlignment}, std::nothrow);
   if (*p == nullptr) return cudaErrorMemoryAllocation;
+  std::memset(*p, 0xFF, bytes);
   emu::allocations()[reinterpret_cast<std::uintptr_t>(*p)] = bytes;
   return cudaSuccess;
 }

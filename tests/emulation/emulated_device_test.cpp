@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -60,6 +61,17 @@ TEST_CASE("emulated cudaMemcpy moves bytes to and from device memory, and refuse
   std::size_t free = 0, total = 0;
   CHECK(cudaMemGetInfo(&free, &total) == cudaSuccess);
   CHECK(total - free >= 16);
+}
+
+TEST_CASE("emulated cudaMalloc gives memory that reads as NaN until written, as a GPU gives stale bytes") {
+  DeviceVector<float> d(3);
+  std::vector<float> back(3, 0.0f);
+  CHECK(cudaMemcpy(back.data(), d.p, 12, cudaMemcpyDeviceToHost) == cudaSuccess);
+  for (const float v : back) CHECK(std::isnan(v));
+  DeviceVector<std::uint16_t> h(2);  // bf16 bits
+  std::vector<std::uint16_t> bits(2, 0);
+  CHECK(cudaMemcpy(bits.data(), h.p, 4, cudaMemcpyDeviceToHost) == cudaSuccess);
+  CHECK(bits == std::vector<std::uint16_t>{0xFFFF, 0xFFFF});  // a bf16 NaN
 }
 
 TEST_CASE("emulated events time the host clock once both are recorded") {

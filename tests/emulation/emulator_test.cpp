@@ -160,6 +160,26 @@ TEST_CASE("the emulation refuses a launch beyond the kernel's dynamic shared mem
                        EmulationError);
 }
 
+TEST_CASE("the emulation reports a vector access that is not aligned to its size, which a GPU stops on") {
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::misaligned_vector_read), doctest::Contains("reads 16 bytes at address"),
+                       EmulationError);
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::misaligned_vector_read), doctest::Contains("(8 past a multiple of 16)"),
+                       EmulationError);
+}
+
+TEST_CASE("the emulation reports global memory that two blocks of one launch touch, one of them writing") {
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::blocks_write_one_word),
+                       doctest::Contains("writes 4 bytes of global memory at"), EmulationError);
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::blocks_write_one_word), doctest::Contains("that block (0,0,0) wrote"),
+                       EmulationError);
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::block_reads_others_write), doctest::Contains("that block (0,0,0) wrote"),
+                       EmulationError);
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::block_overwrites_read), doctest::Contains("that block (0,0,0) read"),
+                       EmulationError);
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::block_overwrites_read), doctest::Contains("a race between blocks"),
+                       EmulationError);
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 // Global memory has no emulator-side bounds; the sanitizer build's hooks ask ASan (README.md).
 TEST_CASE("the emulation reports a global-memory access past a buffer (sanitizer build)") {

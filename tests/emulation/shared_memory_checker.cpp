@@ -9,6 +9,7 @@
 #include <string>
 
 #include "emulation/block_runtime.hpp"
+#include "emulation/global_memory_checker.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -212,10 +213,29 @@ void SharedMemoryChecker::land_async_write(int thread, const void* p, std::size_
 
 namespace {
 
-// A load or store of an instrumented kernel file, before it happens.
-void on_kernel_access(const void* p, std::size_t n, bool is_write, std::uintptr_t pc) {
+// A GPU load or store of 2, 4, 8 or 16 bytes must lie on a multiple of its size, or the kernel stops
+// with "misaligned address"; the CPU would do it. The hooks of naturally aligned accesses are the
+// ones the compiler called for an access whose type it takes as aligned to its size (a uint4 or
+// __nv_bfloat162 through a cast pointer, for one), as nvcc does when it emits the vector load.
+void require_natural_alignment(const Thread& t, const void* p, std::size_t n, bool is_write, std::uintptr_t pc) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  if (address % n == 0) return;
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "%#zx", static_cast<std::size_t>(address));
+  std::string what = describe_thread(t.id) + (is_write ? " writes " : " reads ") + std::to_string(n) +
+                     " bytes at address " + hex + " (" + std::to_string(address % n) +
+                     " past a multiple of " + std::to_string(n) + ") at " + describe_code(pc) +
+                     ": a GPU stops on this misaligned access (an offset or leading dimension that is not a "
+                     "multiple of the vector's width?)";
+  fail(std::move(what));
+}
+
+// A load or store of an instrumented kernel file, before it happens; `aligned` for the hooks of
+// naturally aligned accesses.
+void on_kernel_access(const void* p, std::size_t n, bool is_write, bool aligned, std::uintptr_t pc) {
   const Thread* t = running_thread;
   if (t == nullptr) return;  // host code of the file (a launcher)
+  if (aligned) require_natural_alignment(*t, p, n, is_write, pc);
   if (checker.watches(p)) {
     if (is_write) {
       checker.write(t->id, p, n, pc);
@@ -224,10 +244,10 @@ void on_kernel_access(const void* p, std::size_t n, bool is_write, std::uintptr_
     }
     return;
   }
-#if defined(__SANITIZE_ADDRESS__)
-  // The thread's own stack holds its registers and locals; any other address must be live memory.
+  // The thread's own stack holds its registers and locals; any other address is global memory.
   const auto* c = static_cast<const unsigned char*>(p);
   if (c >= t->stack && c < t->stack + t->stack_bytes) return;
+#if defined(__SANITIZE_ADDRESS__)
   if (__asan_region_is_poisoned(const_cast<void*>(p), n) != nullptr) {
     __asan_describe_address(const_cast<void*>(p));
     std::string what = describe_thread(t->id) + (is_write ? " writes " : " reads ") + std::to_string(n) + " bytes at " +
@@ -237,6 +257,11 @@ void on_kernel_access(const void* p, std::size_t n, bool is_write, std::uintptr_
     fail(std::move(what));
   }
 #endif
+  if (is_write) {
+    global_checker().write(t->id, p, n, pc);
+  } else {
+    global_checker().read(t->id, p, n, pc);
+  }
 }
 
 }  // namespace
@@ -244,9 +269,11 @@ void on_kernel_access(const void* p, std::size_t n, bool is_write, std::uintptr_
 
 // The entry points GCC's -fsanitize=thread calls (the ThreadSanitizer runtime is not linked). A
 // kernel file that needs others (atomics, for one) fails to link, naming the missing one.
-#define ECSIM_KERNEL_ACCESS(p, n, is_write)                    \
-  ::ecsim::emulation::detail::on_kernel_access(p, n, is_write, \
+#define ECSIM_KERNEL_ACCESS_AS(p, n, is_write, aligned)                 \
+  ::ecsim::emulation::detail::on_kernel_access(p, n, is_write, aligned, \
                                                reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)))
+#define ECSIM_KERNEL_ACCESS(p, n, is_write) ECSIM_KERNEL_ACCESS_AS(p, n, is_write, true)
+#define ECSIM_KERNEL_ACCESS_UNALIGNED(p, n, is_write) ECSIM_KERNEL_ACCESS_AS(p, n, is_write, false)
 
 extern "C" {
 void __tsan_init() {}
@@ -260,15 +287,15 @@ void __tsan_write2(void* p) { ECSIM_KERNEL_ACCESS(p, 2, true); }
 void __tsan_write4(void* p) { ECSIM_KERNEL_ACCESS(p, 4, true); }
 void __tsan_write8(void* p) { ECSIM_KERNEL_ACCESS(p, 8, true); }
 void __tsan_write16(void* p) { ECSIM_KERNEL_ACCESS(p, 16, true); }
-void __tsan_unaligned_read2(const void* p) { ECSIM_KERNEL_ACCESS(p, 2, false); }
-void __tsan_unaligned_read4(const void* p) { ECSIM_KERNEL_ACCESS(p, 4, false); }
-void __tsan_unaligned_read8(const void* p) { ECSIM_KERNEL_ACCESS(p, 8, false); }
-void __tsan_unaligned_read16(const void* p) { ECSIM_KERNEL_ACCESS(p, 16, false); }
-void __tsan_unaligned_write2(void* p) { ECSIM_KERNEL_ACCESS(p, 2, true); }
-void __tsan_unaligned_write4(void* p) { ECSIM_KERNEL_ACCESS(p, 4, true); }
-void __tsan_unaligned_write8(void* p) { ECSIM_KERNEL_ACCESS(p, 8, true); }
-void __tsan_unaligned_write16(void* p) { ECSIM_KERNEL_ACCESS(p, 16, true); }
-void __tsan_read_range(void* p, unsigned long n) { ECSIM_KERNEL_ACCESS(p, n, false); }
-void __tsan_write_range(void* p, unsigned long n) { ECSIM_KERNEL_ACCESS(p, n, true); }
+void __tsan_unaligned_read2(const void* p) { ECSIM_KERNEL_ACCESS_UNALIGNED(p, 2, false); }
+void __tsan_unaligned_read4(const void* p) { ECSIM_KERNEL_ACCESS_UNALIGNED(p, 4, false); }
+void __tsan_unaligned_read8(const void* p) { ECSIM_KERNEL_ACCESS_UNALIGNED(p, 8, false); }
+void __tsan_unaligned_read16(const void* p) { ECSIM_KERNEL_ACCESS_UNALIGNED(p, 16, false); }
+void __tsan_unaligned_write2(void* p) { ECSIM_KERNEL_ACCESS_UNALIGNED(p, 2, true); }
+void __tsan_unaligned_write4(void* p) { ECSIM_KERNEL_ACCESS_UNALIGNED(p, 4, true); }
+void __tsan_unaligned_write8(void* p) { ECSIM_KERNEL_ACCESS_UNALIGNED(p, 8, true); }
+void __tsan_unaligned_write16(void* p) { ECSIM_KERNEL_ACCESS_UNALIGNED(p, 16, true); }
+void __tsan_read_range(void* p, unsigned long n) { ECSIM_KERNEL_ACCESS_UNALIGNED(p, n, false); }
+void __tsan_write_range(void* p, unsigned long n) { ECSIM_KERNEL_ACCESS_UNALIGNED(p, n, true); }
 void __tsan_vptr_update(void** p, void*) { ECSIM_KERNEL_ACCESS(p, sizeof *p, true); }  // a constructor's store
 }

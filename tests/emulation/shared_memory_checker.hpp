@@ -17,8 +17,10 @@
 // Kernel files are compiled with GCC's ThreadSanitizer instrumentation (CMakeLists.txt), which
 // calls a __tsan_read/__tsan_write hook before every load and store; the hooks (in the .cpp) pass
 // those that fall on shared memory to this checker, so plain C++ accesses are checked as well as
-// cp.async and ldmatrix. In the sanitizer build the hooks also ask ASan whether each other address
-// a kernel touches (global memory) is addressable.
+// cp.async and ldmatrix. Every other address a kernel touches, off the thread's own stack, is
+// global memory: the hooks pass it to the global-memory checker (global_memory_checker.hpp), and in
+// the sanitizer build ask ASan first whether it is addressable. The hooks also check that an access
+// the compiler took as aligned to its size is (a GPU stops on a misaligned one).
 #pragma once
 
 #include <cstddef>

@@ -1,0 +1,98 @@
+// The checker of races between the blocks of one launch in global memory (global_memory_checker.hpp).
+#include "emulation/global_memory_checker.hpp"
+
+#include <cstdio>
+#include <string>
+
+#include "emulation/block_runtime.hpp"
+#include "emulation/emulation_error.hpp"
+
+namespace ecsim::emulation::detail {
+namespace {
+
+GlobalMemoryChecker checker;
+
+std::string describe_block(dim3 grid, std::int32_t linear) {
+  const auto l = static_cast<unsigned>(linear);
+  return "block (" + std::to_string(l % grid.x) + "," + std::to_string(l / grid.x % grid.y) + "," +
+         std::to_string(l / grid.x / grid.y) + ")";
+}
+
+}  // namespace
+
+GlobalMemoryChecker& global_checker() { return checker; }
+
+void GlobalMemoryChecker::begin_launch(dim3 grid) {
+  const std::uint64_t blocks = std::uint64_t{grid.x} * grid.y * grid.z;
+  if (blocks > static_cast<std::uint64_t>(INT32_MAX)) {
+    throw EmulationError("a grid of " + std::to_string(blocks) +
+                         " blocks: the emulation's global-memory checker numbers blocks in 31 bits");
+  }
+  grid_ = grid;
+  block_ = kNoBlock;
+  for (auto& [key, page] : pages_) spare_.push_back(std::move(page));
+  pages_.clear();
+  last_ = nullptr;
+}
+
+void GlobalMemoryChecker::begin_block(uint3 index) {
+  block_ = static_cast<std::int32_t>(index.x + grid_.x * (index.y + std::uint64_t{grid_.y} * index.z));
+}
+
+GlobalMemoryChecker::Byte& GlobalMemoryChecker::byte_at(std::uintptr_t address) {
+  const std::uintptr_t key = address / kPageBytes;
+  if (last_ == nullptr || key != last_key_) {
+    std::unique_ptr<Page>& page = pages_[key];
+    if (page == nullptr) {
+      if (spare_.empty()) {
+        page = std::make_unique<Page>(kPageBytes);
+      } else {
+        page = std::move(spare_.back());
+        spare_.pop_back();
+        page->assign(kPageBytes, Byte{});
+      }
+    }
+    last_key_ = key;
+    last_ = page.get();
+  }
+  return (*last_)[address % kPageBytes];
+}
+
+void GlobalMemoryChecker::report(int thread, const char* access, const void* p, std::size_t n, std::uintptr_t pc,
+                                 std::int32_t other, const char* other_access) const {
+  char address[32];
+  std::snprintf(address, sizeof address, "%#zx", static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(p)));
+  // No named local but `what` may own memory: the thread never resumes (block_runtime.hpp, fail).
+  std::string what = describe_thread(thread) + " " + access + " " + std::to_string(n) + " bytes of global memory at " +
+                     address + " (" + describe_code(pc) + ") that " +
+                     (other == kSeveralBlocks ? std::string("other blocks") : describe_block(grid_, other)) + " " +
+                     other_access +
+                     " in this launch: blocks run in no set order on a GPU, so the result depends on the schedule "
+                     "(a race between blocks)";
+  fail(std::move(what));
+}
+
+void GlobalMemoryChecker::read(int thread, const void* p, std::size_t n, std::uintptr_t pc) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  for (std::size_t i = 0; i < n; ++i) {
+    Byte& b = byte_at(address + i);
+    if (b.writer != kNoBlock && b.writer != block_) report(thread, "reads", p, n, pc, b.writer, "wrote");
+    if (b.reader == kNoBlock) {
+      b.reader = block_;
+    } else if (b.reader != block_) {
+      b.reader = kSeveralBlocks;
+    }
+  }
+}
+
+void GlobalMemoryChecker::write(int thread, const void* p, std::size_t n, std::uintptr_t pc) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  for (std::size_t i = 0; i < n; ++i) {
+    Byte& b = byte_at(address + i);
+    if (b.writer != kNoBlock && b.writer != block_) report(thread, "writes", p, n, pc, b.writer, "wrote");
+    if (b.reader != kNoBlock && b.reader != block_) report(thread, "writes", p, n, pc, b.reader, "read");
+    b.writer = block_;
+  }
+}
+
+}  // namespace ecsim::emulation::detail
