@@ -86,18 +86,22 @@ __device__ __attribute__((no_sanitize("alignment"))) void copy_uint4(int* to, co
   *reinterpret_cast<uint4*>(to) = *reinterpret_cast<const uint4*>(from);
 }
 
-// `in` holds 4 ints per thread, `out` two (one per block where two run).
+// `in` and `out` hold 4 ints per thread of a block.
 __global__ void buggy_kernel(Bug bug, const int* in, int* out) {
   unsigned char* shared = dynamic_shared_memory();
   int* s = reinterpret_cast<int*>(shared);  // [kBuggySharedBytes / 4]
   __shared__ int statics[kBuggyThreads];
   const int t = static_cast<int>(threadIdx.x);
   switch (bug) {
-    case Bug::none:  // two blocks, each writing its own half of `out`
+    case Bug::none: {  // two blocks, each writing its own half of `out`
       s[t] = t;
       __syncthreads();
-      out[static_cast<int>(blockIdx.x) * kBuggyThreads + t] = s[(t + 1) % kBuggyThreads];
+      int* mine = out + 2 * kBuggyThreads * static_cast<int>(blockIdx.x);
+      mine[t] = s[(t + 1) % kBuggyThreads];
+      __syncthreads();
+      mine[kBuggyThreads + t] = mine[(t + 1) % kBuggyThreads];  // a neighbour's global write, past a barrier
       break;
+    }
     case Bug::read_after_write:
       s[t] = t;
       out[t] = t > 0 ? s[t - 1] : 0;
@@ -155,8 +159,15 @@ __global__ void buggy_kernel(Bug bug, const int* in, int* out) {
       break;
     case Bug::too_much_shared:
       break;
+    case Bug::threads_write_one_global_word:
+      if (t < 2) out[0] = t;
+      break;
+    case Bug::global_read_after_write:
+      out[t] = t;
+      out[kBuggyThreads + t] = t > 0 ? out[t - 1] : 0;
+      break;
     case Bug::global_past_end:
-      out[kBuggyThreads + t + 1] = t;
+      out[3 * kBuggyThreads + t + 1] = t;
       break;
     case Bug::blocks_write_one_word:
       if (t == 0) out[0] = static_cast<int>(blockIdx.x);
@@ -230,7 +241,7 @@ std::vector<unsigned char> memset_async(int value, std::size_t count) {
 
 void run_buggy_kernel(Bug bug) {
   std::vector<int> in(4 * kBuggyThreads, 7);
-  std::vector<int> out(2 * kBuggyThreads);
+  std::vector<int> out(4 * kBuggyThreads);
   const int shared_bytes = bug == Bug::too_much_shared ? 64 * 1024 : kBuggySharedBytes;
   const bool two_blocks = bug == Bug::none || bug == Bug::static_stale_read || bug == Bug::blocks_write_one_word ||
                           bug == Bug::block_reads_others_write || bug == Bug::block_overwrites_read;

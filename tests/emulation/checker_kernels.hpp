@@ -59,11 +59,12 @@ enum class Bug {
   blocks_write_one_word,   // two blocks write the same global int (a scatter without atomics)
   block_reads_others_write,  // block 1 reads a global int block 0 wrote in the same launch
   block_overwrites_read,     // block 1 writes a global int block 0 read in the same launch
+  threads_write_one_global_word,  // two threads of one block write one global int, no barrier between
+  global_read_after_write,        // reads a neighbour's global write with no barrier between
 };
 
-// Runs one block of 64 threads with `bug` (two for static_stale_read and the blocks_ and block_ bugs,
-// and for none); the emulation throws
-// EmulationError when it finds it.
+// Runs one block of 64 threads with `bug` (two blocks for none, static_stale_read and the bugs
+// between blocks); the emulation throws EmulationError when it finds it.
 void run_buggy_kernel(Bug bug);
 
 }  // namespace ecsim::emulation_test

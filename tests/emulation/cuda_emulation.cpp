@@ -378,6 +378,7 @@ void sync_threads() {
   }
   launch.at_barrier = 0;
   shared_checker().barrier();
+  global_checker().barrier();
   for (Thread& t : launch.threads) {
     if (t.state == ThreadState::at_barrier) make_runnable(t);
   }

@@ -180,6 +180,16 @@ TEST_CASE("the emulation reports global memory that two blocks of one launch tou
                        EmulationError);
 }
 
+TEST_CASE("the emulation reports global memory that two threads of a block touch between barriers, one writing") {
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::threads_write_one_global_word),
+                       doctest::Contains("that thread 0 (warp 0, lane 0) wrote since the last __syncthreads"),
+                       EmulationError);
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::threads_write_one_global_word),
+                       doctest::Contains("a write-after-write race between threads of the block"), EmulationError);
+  CHECK_THROWS_WITH_AS(run_buggy_kernel(Bug::global_read_after_write),
+                       doctest::Contains("a read-after-write race between threads of the block"), EmulationError);
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 // Global memory has no emulator-side bounds; the sanitizer build's hooks ask ASan (README.md).
 TEST_CASE("the emulation reports a global-memory access past a buffer (sanitizer build)") {

@@ -29,7 +29,8 @@ void GlobalMemoryChecker::begin_launch(dim3 grid) {
                          " blocks: the emulation's global-memory checker numbers blocks in 31 bits");
   }
   grid_ = grid;
-  block_ = kNoBlock;
+  block_ = kNobody;
+  interval_ = 0;
   for (auto& [key, page] : pages_) spare_.push_back(std::move(page));
   pages_.clear();
   last_ = nullptr;
@@ -37,6 +38,7 @@ void GlobalMemoryChecker::begin_launch(dim3 grid) {
 
 void GlobalMemoryChecker::begin_block(uint3 index) {
   block_ = static_cast<std::int32_t>(index.x + grid_.x * (index.y + std::uint64_t{grid_.y} * index.z));
+  ++interval_;
 }
 
 GlobalMemoryChecker::Byte& GlobalMemoryChecker::byte_at(std::uintptr_t address) {
@@ -58,40 +60,65 @@ GlobalMemoryChecker::Byte& GlobalMemoryChecker::byte_at(std::uintptr_t address) 
   return (*last_)[address % kPageBytes];
 }
 
-void GlobalMemoryChecker::report(int thread, const char* access, const void* p, std::size_t n, std::uintptr_t pc,
-                                 std::int32_t other, const char* other_access) const {
+void GlobalMemoryChecker::report(Race race, int thread, const char* access, const void* p, std::size_t n,
+                                 std::uintptr_t pc, std::int32_t other) const {
   char address[32];
   std::snprintf(address, sizeof address, "%#zx", static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(p)));
+  const bool between_blocks = race == Race::block_wrote || race == Race::block_read;
+  const bool wrote = race == Race::block_wrote || race == Race::thread_wrote;
   // No named local but `what` may own memory: the thread never resumes (block_runtime.hpp, fail).
-  std::string what = describe_thread(thread) + " " + access + " " + std::to_string(n) + " bytes of global memory at " +
-                     address + " (" + describe_code(pc) + ") that " +
-                     (other == kSeveralBlocks ? std::string("other blocks") : describe_block(grid_, other)) + " " +
-                     other_access +
-                     " in this launch: blocks run in no set order on a GPU, so the result depends on the schedule "
-                     "(a race between blocks)";
+  std::string what =
+      describe_thread(thread) + " " + access + " " + std::to_string(n) + " bytes of global memory at " + address +
+      " (" + describe_code(pc) + ") that " +
+      (other == kSeveral ? std::string(between_blocks ? "other blocks" : "other threads of the block")
+                         : (between_blocks ? describe_block(grid_, other) : describe_thread(other))) +
+      (wrote ? " wrote" : " read") +
+      (between_blocks ? " in this launch: blocks run in no set order on a GPU, so the result depends on the "
+                        "schedule (a race between blocks)"
+                      : std::string(" since the last __syncthreads: a ") + (*access == 'r' ? "read" : "write") +
+                            "-after-" + (wrote ? "write" : "read") + " race between threads of the block");
   fail(std::move(what));
 }
 
 void GlobalMemoryChecker::read(int thread, const void* p, std::size_t n, std::uintptr_t pc) {
   const auto address = reinterpret_cast<std::uintptr_t>(p);
+  const auto t = static_cast<std::int16_t>(thread);
   for (std::size_t i = 0; i < n; ++i) {
     Byte& b = byte_at(address + i);
-    if (b.writer != kNoBlock && b.writer != block_) report(thread, "reads", p, n, pc, b.writer, "wrote");
-    if (b.reader == kNoBlock) {
-      b.reader = block_;
-    } else if (b.reader != block_) {
-      b.reader = kSeveralBlocks;
+    if (b.writer_block != kNobody && b.writer_block != block_) {
+      report(Race::block_wrote, thread, "reads", p, n, pc, b.writer_block);
+    }
+    if (b.written == interval_ && b.writer != t) report(Race::thread_wrote, thread, "reads", p, n, pc, b.writer);
+    if (b.reader_block == kNobody) {
+      b.reader_block = block_;
+    } else if (b.reader_block != block_) {
+      b.reader_block = kSeveral;
+    }
+    if (b.read != interval_) {
+      b.read = interval_;
+      b.reader = t;
+    } else if (b.reader != t) {
+      b.reader = kSeveral;
     }
   }
 }
 
 void GlobalMemoryChecker::write(int thread, const void* p, std::size_t n, std::uintptr_t pc) {
   const auto address = reinterpret_cast<std::uintptr_t>(p);
+  const auto t = static_cast<std::int16_t>(thread);
   for (std::size_t i = 0; i < n; ++i) {
     Byte& b = byte_at(address + i);
-    if (b.writer != kNoBlock && b.writer != block_) report(thread, "writes", p, n, pc, b.writer, "wrote");
-    if (b.reader != kNoBlock && b.reader != block_) report(thread, "writes", p, n, pc, b.reader, "read");
-    b.writer = block_;
+    if (b.writer_block != kNobody && b.writer_block != block_) {
+      report(Race::block_wrote, thread, "writes", p, n, pc, b.writer_block);
+    }
+    if (b.reader_block != kNobody && b.reader_block != block_) {
+      report(Race::block_read, thread, "writes", p, n, pc, b.reader_block);
+    }
+    if (b.written == interval_ && b.writer != t) report(Race::thread_wrote, thread, "writes", p, n, pc, b.writer);
+    if (b.read == interval_ && b.reader != t) report(Race::thread_read, thread, "writes", p, n, pc, b.reader);
+    b.writer_block = block_;
+    b.written = interval_;
+    b.writer = t;
   }
 }
 
