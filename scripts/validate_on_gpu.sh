@@ -151,16 +151,12 @@ for c in "${configs[@]}"; do
     failed=1
     continue
   fi
-  rows+=("$(python3 - "$runs/$name.validation.json" "$name" "$layers" <<'PY'
-import json, sys
-v = json.load(open(sys.argv[1]))
-st, mem, m = v["step_time"], v["memory"], v["matching"]
-gib = 2.0 ** 30
-print(f'{sys.argv[2]}|{sys.argv[3]}|{st["predicted_s"] * 1e3:.2f}|{st["measured_mean_s"] * 1e3:.2f}|'
-      f'{100 * st["error"]:+.1f}%|{mem["predicted_peak_bytes"] / gib:.2f}|{mem["measured_peak_bytes"] / gib:.2f}|'
-      f'matched {m["matched"]}, unmatched {m["unmatched_measured"]} measured / {m["unmatched_predicted"]} predicted')
-PY
-)")
+  if row=$(python3 "$root/scripts/validation_row.py" "$runs/$name.validation.json" "$name" "$layers" 2>&1); then
+    rows+=("$row")
+  else
+    rows+=("$name|$layers|-|-|-|-|-|table row FAILED: $row")
+    failed=1
+  fi
 done
 
 # --- summary ------------------------------------------------------------------------------------

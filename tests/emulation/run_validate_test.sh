@@ -7,7 +7,8 @@
 # predicted one and back.
 # The times are the emulation's, so the errors mean nothing and are not checked. Also: a model the
 # kernels cannot run is refused with exit 2, naming the JSON path, and writes nothing; so is a run
-# validated against a scenario it did not run.
+# validated against a scenario it did not run. The GPU campaign's readers of validate's JSON
+# (scripts/validation_row.py, scripts/pytorch_comparison.py) run on these real files.
 # With MPIEXEC, also the expert-parallel run: 2 processes, dp 2 and ep 2 (tiny-ec-dit-2e-ep2.json),
 # one emulated device each and NCCL over MPI; validate then matches the EP dispatch and combine too.
 # Usage: run_validate_test.sh ECSIM_RUN_EMULATED ECSIM SOURCE_DIR [MPIEXEC]
@@ -58,7 +59,24 @@ events = trace["traceEvents"]
 assert sum(1 for e in events if e.get("ph") == "X") >= len(run["ops"]), "trace lacks the ops"
 print(f"{name}: {m['matched']} operators matched both ways, {len(events)} trace events")
 PY
+  # The GPU campaign's table row (scripts/validate_on_gpu.sh) from this real validation file.
+  row=$(python3 "$3/scripts/validation_row.py" "$tmp/$name.validation.json" "$name" 2 2>&1) ||
+    fail "validation_row.py on $name: $row"
+  echo "$row"
+  [[ $row =~ ^$name\|2\|[0-9.]+\|[0-9.]+\|[-+][0-9.]+%\|[0-9.]+\|[0-9.]+\|matched\ [1-9][0-9]*,\ unmatched\ 0\ measured\ /\ 0\ predicted$ ]] ||
+    fail "validation_row.py's row for $name: $row"
 done
+
+# scripts/pytorch_comparison.py reads the blocks of a real validation file: the expert-choice tiny
+# run, named as the XL 8-expert comparison, gives that figure's block rows (its times are the
+# emulation's, and the card is not an H100, which the script must say).
+cp "$tmp/tiny-ec-dit-2e.validation.json" "$tmp/pt-xl-8e-b64.validation.json"
+comparison=$(python3 "$3/scripts/pytorch_comparison.py" "$tmp/pt-xl-8e-b64.validation.json" 2>&1) ||
+  fail "pytorch_comparison.py on a real validation file: $comparison"
+echo "$comparison"
+grep -q "XL block, 8 experts, 64x256 tokens: step " <<<"$comparison" || fail "no MoE block step row"
+grep -q "XL block, 8 experts, 64x256 tokens: forward " <<<"$comparison" || fail "no MoE block forward row"
+grep -q "WARNING: the runner did not run on an H100" <<<"$comparison" || fail "no warning of another card"
 
 # A run laid over another scenario (expert choice, 2 images, against token choice, 4 images) is
 # refused: exit 2, the run file and the first difference named, no validation written.
