@@ -3,9 +3,9 @@
 
 #include <cuda_bf16.h>
 
-#include <algorithm>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "core/units.hpp"
 #include "cuda_check.hpp"
@@ -29,7 +29,7 @@ Ceilings measure_ceilings(const RunContext& ctx, const DeviceInfo& device, Opera
   const std::vector<Operand> gemm_operands{{Fill::kUniformBf16, matrix}, {Fill::kUniformBf16, matrix},
                                           {Fill::kScratch, matrix}};
   const int runs = method.warmup + method.max_samples;
-  int sets = rotation_sets(OperandPools::footprint(gemm_operands), device.l2_bytes, runs);
+  const int sets = rotation_sets(OperandPools::footprint(gemm_operands), device.l2_bytes, runs);
   pools.reserve(gemm_operands, sets, ctx.stream);
   auto run_gemm = [&](int set) {
     const OperandSet o = pools.set(gemm_operands, set);
@@ -46,16 +46,10 @@ Ceilings measure_ceilings(const RunContext& ctx, const DeviceInfo& device, Opera
   c.sm_clock_under_load_mhz = current_sm_clock_mhz(device);
   CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
 
-  const std::size_t copy = std::min(sizes.copy_bytes, device.hbm_bytes / 16);
-  const std::vector<Operand> copy_operands{{Fill::kUniformBf16, copy}, {Fill::kScratch, copy}};
-  sets = rotation_sets(OperandPools::footprint(copy_operands), device.l2_bytes, runs);
-  pools.reserve(copy_operands, sets, ctx.stream);
-  c.copy = timer.time(sets, method, [&](int set) {
-    const OperandSet o = pools.set(copy_operands, set);
-    CUDA_CHECK(cudaMemcpyAsync(o.pointers[1], o.pointers[0], copy, cudaMemcpyDeviceToDevice, ctx.stream));
-  });
-  c.copy_bytes = 2.0 * static_cast<double>(copy);
-  c.copy_bytes_per_s = rate(Bytes{c.copy_bytes}, Seconds{c.copy.p50_ns / kNanosPerSecond}).value;
+  const CopyCeiling copy = measure_copy_ceiling(ctx.stream, device, pools, timer, method, sizes.copy_bytes);
+  c.copy = copy.timing;
+  c.copy_bytes = copy.bytes;
+  c.copy_bytes_per_s = copy.bytes_per_s;
   return c;
 }
 

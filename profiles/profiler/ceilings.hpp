@@ -4,6 +4,7 @@
 // and written. Also the SM clock while the GEMMs run.
 #pragma once
 
+#include "profiler/copy_ceiling.hpp"
 #include "profiler/device_buffers.hpp"
 #include "profiler/device_info.hpp"
 #include "profiler/kernel_runs.hpp"

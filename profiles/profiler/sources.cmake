@@ -8,6 +8,7 @@ set(ecsim_profiler_timing_device_sources
 )
 set(ecsim_profiler_timing_host_sources
   ${CMAKE_CURRENT_LIST_DIR}/device_info.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/copy_ceiling.cpp
 )
 set(ecsim_profiler_sources
   ${CMAKE_CURRENT_LIST_DIR}/profiler.cpp

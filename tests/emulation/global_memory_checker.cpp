@@ -80,45 +80,29 @@ void GlobalMemoryChecker::report(Race race, int thread, const char* access, cons
   fail(std::move(what));
 }
 
-void GlobalMemoryChecker::read(int thread, const void* p, std::size_t n, std::uintptr_t pc) {
+void GlobalMemoryChecker::access(int thread, const void* p, std::size_t n, std::uintptr_t pc, bool is_write) {
+  const char* verb = is_write ? "writes" : "reads";
   const auto address = reinterpret_cast<std::uintptr_t>(p);
   const auto t = static_cast<std::int16_t>(thread);
   for (std::size_t i = 0; i < n; ++i) {
     Byte& b = byte_at(address + i);
     if (b.writer_block != kNobody && b.writer_block != block_) {
-      report(Race::block_wrote, thread, "reads", p, n, pc, b.writer_block);
+      report(Race::block_wrote, thread, verb, p, n, pc, b.writer_block);
     }
-    if (b.written == interval_ && b.writer != t) report(Race::thread_wrote, thread, "reads", p, n, pc, b.writer);
-    if (b.reader_block == kNobody) {
-      b.reader_block = block_;
-    } else if (b.reader_block != block_) {
-      b.reader_block = kSeveral;
+    if (b.written == interval_ && b.writer != t) report(Race::thread_wrote, thread, verb, p, n, pc, b.writer);
+    if (is_write) {
+      if (b.reader_block != kNobody && b.reader_block != block_) {
+        report(Race::block_read, thread, verb, p, n, pc, b.reader_block);
+      }
+      if (b.read == interval_ && b.reader != t) report(Race::thread_read, thread, verb, p, n, pc, b.reader);
+      b.writer_block = block_;
+      b.written = interval_;
+      b.writer = t;
+      continue;
     }
-    if (b.read != interval_) {
-      b.read = interval_;
-      b.reader = t;
-    } else if (b.reader != t) {
-      b.reader = kSeveral;
-    }
-  }
-}
-
-void GlobalMemoryChecker::write(int thread, const void* p, std::size_t n, std::uintptr_t pc) {
-  const auto address = reinterpret_cast<std::uintptr_t>(p);
-  const auto t = static_cast<std::int16_t>(thread);
-  for (std::size_t i = 0; i < n; ++i) {
-    Byte& b = byte_at(address + i);
-    if (b.writer_block != kNobody && b.writer_block != block_) {
-      report(Race::block_wrote, thread, "writes", p, n, pc, b.writer_block);
-    }
-    if (b.reader_block != kNobody && b.reader_block != block_) {
-      report(Race::block_read, thread, "writes", p, n, pc, b.reader_block);
-    }
-    if (b.written == interval_ && b.writer != t) report(Race::thread_wrote, thread, "writes", p, n, pc, b.writer);
-    if (b.read == interval_ && b.reader != t) report(Race::thread_read, thread, "writes", p, n, pc, b.reader);
-    b.writer_block = block_;
-    b.written = interval_;
-    b.writer = t;
+    b.reader_block = b.reader_block == kNobody || b.reader_block == block_ ? block_ : kSeveral;
+    b.reader = b.read != interval_ || b.reader == t ? t : kSeveral;
+    b.read = interval_;
   }
 }
 

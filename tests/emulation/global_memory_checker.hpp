@@ -37,8 +37,7 @@ class GlobalMemoryChecker {
   void barrier() { ++interval_; }  // every thread of the block passed __syncthreads
 
   // Fail the block when the access races with another block's or another thread's.
-  void read(int thread, const void* p, std::size_t n, std::uintptr_t pc);
-  void write(int thread, const void* p, std::size_t n, std::uintptr_t pc);
+  void access(int thread, const void* p, std::size_t n, std::uintptr_t pc, bool is_write);
 
  private:
   static constexpr std::size_t kPageBytes = 4096;

@@ -257,11 +257,7 @@ void on_kernel_access(const void* p, std::size_t n, bool is_write, bool aligned,
     fail(std::move(what));
   }
 #endif
-  if (is_write) {
-    global_checker().write(t->id, p, n, pc);
-  } else {
-    global_checker().read(t->id, p, n, pc);
-  }
+  global_checker().access(t->id, p, n, pc, is_write);
 }
 
 }  // namespace
