@@ -65,7 +65,20 @@ std::string read_file_text(const std::filesystem::path& file) {
   return os.str();
 }
 
+// A loaded base's layers, for the document that patches it: its own, or the whole file as one.
+std::vector<JsonLayer> base_layers(const JsonDocument& base) {
+  if (!base.layers.empty()) return base.layers;
+  return {{base.root, "", base.file}};
+}
+
 }  // namespace
+
+const std::filesystem::path& JsonDocument::origin(const std::string& pointer) const {
+  for (const JsonLayer& layer : layers) {
+    if (layer.json->contains(Json::json_pointer(layer.prefix + pointer))) return layer.file;
+  }
+  return file;
+}
 
 JsonDocument parse_json_text(std::string_view text, const std::filesystem::path& name) {
   JsonDocument doc;
@@ -108,7 +121,13 @@ JsonDocument load_json_file(const std::filesystem::path& file,
     Json merged = *base.root;
     root.erase("base");
     merged.merge_patch(root);
-    root = std::move(merged);
+    JsonDocument doc;
+    doc.file = file;
+    doc.root = std::make_shared<const Json>(std::move(merged));
+    doc.chain = std::move(chain);
+    doc.layers.push_back({std::make_shared<const Json>(std::move(root)), "", file});
+    for (JsonLayer& layer : base_layers(base)) doc.layers.push_back(std::move(layer));
+    return doc;
   }
 
   JsonDocument doc;
@@ -126,6 +145,8 @@ Node Node::root(const JsonDocument& doc) {
   return Node(shared, shared->root.get(), "");
 }
 
+std::string Node::pointer_in_document() const { return path_.substr(doc_->root_path.size()); }
+
 void Node::fail(const std::string& what) const { throw InputError(doc_->file.string(), path_, what); }
 
 Node Node::object_or_reference() const {
@@ -133,7 +154,7 @@ Node Node::object_or_reference() const {
     // An inline object that patches a file: resolved like a file's "base", reported at this path.
     const Json& base_name = (*value_)["base"];
     if (!base_name.is_string()) child("base").fail("must be a file name, got " + describe(base_name));
-    const auto base_path = doc_->file.parent_path() / base_name.get<std::string>();
+    const auto base_path = doc_->origin(pointer_in_document() + "/base").parent_path() / base_name.get<std::string>();
     std::vector<std::filesystem::path> chain = doc_->chain;
     if (chain.empty()) chain.push_back(doc_->file);
     JsonDocument base;
@@ -152,11 +173,24 @@ Node Node::object_or_reference() const {
     doc->file = doc_->file;
     doc->chain = doc_->chain;
     doc->root = std::make_shared<const Json>(std::move(merged));
+    doc->root_path = path_;
+    // This object's own keys, as the layers of this document that hold it wrote them, then the base's.
+    const std::string here = pointer_in_document();
+    if (doc_->layers.empty()) {
+      doc->layers.push_back({doc_->root, here, doc_->file});
+    } else {
+      for (const JsonLayer& layer : doc_->layers) {
+        const std::string at = layer.prefix + here;
+        if (layer.json->contains(Json::json_pointer(at))) doc->layers.push_back({layer.json, at, layer.file});
+      }
+    }
+    for (JsonLayer& layer : base_layers(base)) doc->layers.push_back(std::move(layer));
     return Node(doc, doc->root.get(), path_);
   }
   if (value_->is_object()) return *this;
   if (!value_->is_string()) fail("must be an object or the name of a file holding one, got " + describe(*value_));
-  auto target = doc_->file.parent_path() / value_->get<std::string>();
+  // Relative to the file that wrote this string (a base file's references are the base's).
+  auto target = doc_->origin(pointer_in_document()).parent_path() / value_->get<std::string>();
   std::vector<std::filesystem::path> chain = doc_->chain;
   if (chain.empty()) chain.push_back(doc_->file);
   JsonDocument referenced;

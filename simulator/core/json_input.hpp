@@ -1,9 +1,10 @@
 // Strict reading of JSON input files. Every value is reached through a Node that knows its file
 // and JSON pointer, so each error names both. Objects are read through ObjectReader, which
 // rejects unknown keys when finished. A string where an object is expected may reference another
-// file ("model": "models/ecdit-m-64e.json"), resolved relative to the referring file; cycles are
-// errors. A referenced object may name a "base" file and override some of its keys (JSON merge
-// patch, RFC 7386).
+// file ("model": "models/ecdit-m-64e.json"), resolved relative to the referring file (the file that
+// wrote the string, also when it reaches this one through a "base"); cycles are errors. A
+// referenced object may name a "base" file and override some of its keys (JSON merge patch,
+// RFC 7386).
 #pragma once
 
 #include <cstdint>
@@ -24,11 +25,25 @@ namespace ecsim {
 
 using Json = nlohmann::json;
 
+// Where a document's values came from: the JSON `json` holds at `prefix` (a JSON pointer) was
+// written in `file`. A file with a "base" has its own keys as the first layer and its base's layers
+// after them, so that a file reference among the values resolves against the file that wrote it.
+struct JsonLayer {
+  std::shared_ptr<const Json> json;
+  std::string prefix;
+  std::filesystem::path file;
+};
+
 // One loaded document: keeps the text's file name, and the chain of files that led to it.
 struct JsonDocument {
   std::filesystem::path file;
   std::shared_ptr<const Json> root;
   std::vector<std::filesystem::path> chain;  // referring files, outermost first (cycle check)
+  std::vector<JsonLayer> layers;             // most derived first; empty: every value is `file`'s
+  std::string root_path;                     // the JSON pointer of `root` in `file`, for messages
+
+  // The file that wrote the value at `pointer` (relative to `root`).
+  const std::filesystem::path& origin(const std::string& pointer) const;
 };
 
 // Parses a file (with "base" resolution); throws InputError naming the file on syntax errors.
@@ -66,6 +81,8 @@ class Node {
   Node element(std::size_t i) const;
 
  private:
+  std::string pointer_in_document() const;  // path_ within doc_->root
+
   std::shared_ptr<const JsonDocument> doc_;
   const Json* value_;
   std::string path_;

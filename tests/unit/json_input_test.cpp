@@ -14,6 +14,7 @@ std::filesystem::path write_temp(const std::string& name, const std::string& tex
   const auto dir = std::filesystem::temp_directory_path() / "ecsim_json_input_test";
   std::filesystem::create_directories(dir);
   const auto p = dir / name;
+  std::filesystem::create_directories(p.parent_path());
   std::ofstream(p) << text;
   return p;
 }
@@ -67,6 +68,36 @@ TEST_CASE("base files are patched (RFC 7386) and cycles are errors") {
   const auto loop = write_temp("loop_a.json", R"({"base": "loop_b.json"})");
   write_temp("loop_b.json", R"({"base": "loop_a.json"})");
   CHECK_THROWS_WITH_AS(load_json_file(loop), doctest::Contains("reference cycle"), InputError);
+}
+
+TEST_CASE("a file reference that reaches a document through a base resolves beside the file that wrote it") {
+  // lib/base.json names lib/parts/inner.json as "parts/inner.json"; a variant in another folder
+  // patches it without restating that reference.
+  write_temp("lib/parts/inner.json", R"({"x": 4})");
+  write_temp("lib/deeper/root.json", R"({"part": "../parts/inner.json", "y": 1})");
+  write_temp("lib/base.json", R"({"base": "deeper/root.json", "own": "parts/inner.json", "y": 2})");
+  const auto variant = write_temp("mine/variant.json", R"({"base": "../lib/base.json", "y": 3})");
+  ObjectReader r(Node::root(load_json_file(variant)));
+  CHECK(ObjectReader(r.required("own")).integer("x", 0, 10) == 4);   // written in lib/base.json
+  CHECK(ObjectReader(r.required("part")).integer("x", 0, 10) == 4);  // written in lib/deeper/root.json
+  CHECK(r.integer("y", 0, 10) == 3);
+
+  // A reference the variant restates resolves beside the variant.
+  write_temp("mine/parts/inner.json", R"({"x": 7})");
+  const auto restated = write_temp("mine/restated.json", R"({"base": "../lib/base.json", "own": "parts/inner.json"})");
+  ObjectReader again(Node::root(load_json_file(restated)));
+  CHECK(ObjectReader(again.required("own")).integer("x", 0, 10) == 7);
+
+  // An inline object's "base" and the references in that base resolve the same way, also when the
+  // inline object itself came from a base file; errors still name the variant and the path.
+  write_temp("lib/cluster.json", R"({"part": "parts/inner.json", "n": 1})");
+  write_temp("lib/scenario.json", R"({"cluster": {"base": "cluster.json", "n": 2}})");
+  const auto outer = write_temp("mine/outer.json", R"({"base": "../lib/scenario.json", "cluster": {"n": 5}})");
+  ObjectReader o(Node::root(load_json_file(outer)));
+  ObjectReader cluster(o.required("cluster"));
+  CHECK(ObjectReader(cluster.required("part")).integer("x", 0, 10) == 4);
+  CHECK_THROWS_WITH_AS(cluster.integer("n", 0, 4), doctest::Contains("outer.json: /cluster/n: must be in [0, 4], got 5"),
+                       InputError);
 }
 
 TEST_CASE("syntax errors name the file") {
