@@ -39,6 +39,12 @@ std::vector<std::int64_t> collective_rank_counts(int devices) {
   return ranks;
 }
 
+std::vector<std::string> measured_collective_names() {
+  std::vector<std::string> names;
+  for (const CollectiveKind kind : kMeasured) names.emplace_back(collective_name(kind));
+  return names;
+}
+
 std::vector<PlannedCollective> plan_collectives(int devices, SweepSize size, std::int64_t max_bytes,
                                                 const ClusterSpec& cluster, const FamilyFilter& selected) {
   std::vector<PlannedCollective> plan;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "comm/collective.hpp"
@@ -34,6 +35,9 @@ std::size_t collective_dtype_bytes(CollectiveKind kind);
 std::vector<std::int64_t> collective_sizes(SweepSize size, std::int64_t max_bytes);
 // 2, 4, 8, ... up to `devices`; empty below two devices.
 std::vector<std::int64_t> collective_rank_counts(int devices);
+
+// The collectives measured, by name ("all_reduce", ...), as --family names them.
+std::vector<std::string> measured_collective_names();
 
 // Ordered by rank count (one communicator at a time), then collective, then size. `selected`
 // filters by collective name ("all_reduce", ...), as --family does for kernels.

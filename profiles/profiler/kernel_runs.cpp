@@ -16,6 +16,7 @@
 
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <utility>
@@ -454,20 +455,23 @@ bool is_grouped_data_grad(const PlannedCall& c) {
 
 }  // namespace
 
-bool has_kernel(const std::string& family) {
-  static const std::array<const char*, 21> families{
+const std::vector<std::string>& kernel_families() {
+  static const std::vector<std::string> families{
       "gemm",          "batched_gemm",      "grouped_gemm",    "grouped_gemm_wgrad",  "gelu",
       "gelu_bwd",      "gate_residual",     "gate_residual_bwd", "adaln_layernorm",   "adaln_layernorm_bwd",
       "flow_loss",     "flow_loss_bwd",     "adamw",           "ec_route",            "ec_route_bwd",
       "tc_route",      "tc_route_bwd",      "permute",         "permute_bwd",         "unpermute",
-      "unpermute_bwd"};
-  for (const char* f : families) {
-    if (family == f) return true;
-  }
 #ifdef ECSIM_PROFILE_ATTENTION
-  if (family == "attention_fwd" || family == "attention_bwd") return true;
+      "unpermute_bwd", "attention_fwd",     "attention_bwd"};
+#else
+      "unpermute_bwd"};
 #endif
-  return false;
+  return families;
+}
+
+bool has_kernel(const std::string& family) {
+  const auto& f = kernel_families();
+  return std::find(f.begin(), f.end(), family) != f.end();
 }
 
 int variant_count(const PlannedCall& call) {

@@ -36,8 +36,9 @@ struct RunContext {
   std::uint64_t seed = 0;
 };
 
-// Whether kernels/ has a kernel for this profile family (attention: when kernels/attention.cuh
-// exists at build time).
+// The profile families kernels/ has a kernel for (attention: when kernels/attention.cuh exists at
+// build time), and whether `family` is one.
+const std::vector<std::string>& kernel_families();
 bool has_kernel(const std::string& family);
 
 int variant_count(const PlannedCall& call);

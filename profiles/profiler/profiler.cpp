@@ -107,6 +107,19 @@ bool selected(const ProfilerOptions& o, const std::string& family) {
   return o.families.empty() || std::find(o.families.begin(), o.families.end(), family) != o.families.end();
 }
 
+// An unknown --family is bad input, refused before anything runs (the ceilings alone take
+// seconds on a GPU, hours on the emulation), naming the families there are.
+void require_known_families(const ProfilerOptions& o) {
+  const std::vector<std::string> collectives = measured_collective_names();
+  for (const std::string& f : o.families) {
+    if (has_kernel(f) || std::find(collectives.begin(), collectives.end(), f) != collectives.end()) continue;
+    std::string known;
+    for (const std::string& k : kernel_families()) known += (known.empty() ? "" : ", ") + k;
+    for (const std::string& k : collectives) known += ", " + k;
+    throw InputError("--family: unknown family '" + f + "' (known: " + known + ")");
+  }
+}
+
 void print_plan(const SweepPlan& plan, const std::string& gpu, std::ostream& log) {
   std::map<std::string, std::pair<std::int64_t, double>> by_family;  // entries, predicted seconds
   double total = 0;
@@ -345,6 +358,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   const FamilyFilter kernel_exists = [](const std::string& family) { return has_kernel(family); };
   const FamilyFilter chosen = [&](const std::string& family) { return selected(options, family); };
   const std::int64_t collective_max_bytes = options.collective_max_mib << 20;
+  require_known_families(options);
 
   if (options.list_only) {
     const auto gpu = find_gpu(options.planning_gpu);

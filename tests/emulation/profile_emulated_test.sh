@@ -37,6 +37,18 @@ profile() {  # NAME FAMILY...: one profiler run over those families
   cat "$tmp/$name.log"
 }
 
+# An unknown family is refused before anything runs (the ceilings take hours here at their default
+# sizes, and the run that ends in "nothing measured" is wasted): exit 2, the known families named,
+# no profile written.
+timeout 60 "$profile_bin" --family gemm --family nosuch --out "$tmp/nosuch.json" >"$tmp/nosuch.log" 2>&1
+rc=$?
+cat "$tmp/nosuch.log"
+[[ $rc == 2 ]] || fail "an unknown --family exits $rc, not 2"
+grep -q "ecsim-profile: error: --family: unknown family 'nosuch' (known: gemm, " "$tmp/nosuch.log" ||
+  fail "the refusal does not name the family and the known ones"
+grep -q "all_to_all)" "$tmp/nosuch.log" || fail "the refusal does not list the collectives"
+[[ ! -e $tmp/nosuch.json ]] || fail "a profile was written for an unknown family"
+
 profile gemm gemm
 profile ec_route_bwd ec_route_bwd
 
