@@ -15,12 +15,13 @@ int main(int argc, char** argv) {
   CLI::App app{"Trains the scenario's EC-DiT on this machine's GPU(s) and times every operator"};
   app.add_option("scenario", o.scenario, "scenario JSON (model, one-GPU or mpirun-sized cluster, layout, run)")
       ->required();
-  app.add_option("--steps", o.steps, "measured steps")->capture_default_str()->check(CLI::PositiveNumber);
+  // Ranges rather than CLI11's PositiveNumber, whose message prints the double range's bounds.
+  app.add_option("--steps", o.steps, "measured steps")->capture_default_str()->check(CLI::Range(1, 1000000));
   app.add_option("--warmup", o.warmup, "steps run before measuring")->capture_default_str()->check(
-      CLI::NonNegativeNumber);
+      CLI::Range(0, 1000000));
   app.add_option("--layers", o.layers, "run the first L blocks only, MoE placement kept (0: all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 100000));
   app.add_option("--layout", o.layout, "layout over the scenario's: dp=..,tp=..,pp=..,ep=..,zero=..,mbs=..");
   app.add_option("--trace", o.trace, "write a Chrome trace (Perfetto) of one measured step");
   app.add_option("--json", o.json, "write the measured run (schema ecsim.run/1) for `ecsim validate`");

@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   app.add_option("--models", o.models_dir, "folder holding the EC-DiT model files")->capture_default_str();
   app.add_option("--time-limit-s", o.time_limit_s, "start no new shape after this many seconds (0: no limit)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0.0, 1e6));  // not NonNegativeNumber, whose message prints the double range
   app.add_option("--family", o.families, "measure only these profile families (repeatable), e.g. gemm, adamw");
   app.add_flag("--list", o.list_only, "print the plan and its predicted time, measure nothing (no GPU needed)");
   app.add_option("--gpu", o.planning_gpu, "GPU table row that prices the plan for --list")->capture_default_str();
