@@ -60,6 +60,11 @@ ModelSpec load_model_or_scenario(const std::filesystem::path& file) {
   const Node root = Node::root(load_json_file(file));
   if (!root.is_object()) root.fail("must be an object (a model or a scenario)");
   if (root.json().contains("model")) return parse_scenario(root).model;
+  if (!root.json().contains("kind")) {
+    // A cluster or run file given by mistake would otherwise be reported as a model missing "kind".
+    root.fail("neither a scenario (no \"model\" key) nor a model (no \"kind\" key): give a model file "
+              "(scenarios/models/) or a scenario");
+  }
   return parse_model(root);
 }
 
