@@ -1,6 +1,9 @@
 // The `ecsim` command: parses arguments, builds the objects, runs; all logic is in ecsim_core.
 // Exit codes: 0 success, 1 runtime failure, 2 bad input (the message names the file and JSON path).
+#include <initializer_list>
 #include <iostream>
+#include <string>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 
@@ -11,6 +14,19 @@
 #include "app/simulate_command.hpp"
 #include "app/validate_command.hpp"
 #include "cli/tool_main.hpp"
+#include "core/atomic_file.hpp"
+
+namespace {
+
+// The output files a command was asked for, checked before it runs: a missing folder is bad input
+// (exit 2) that costs no simulation or plan, rather than a failure (exit 1) after it.
+void require_outputs(std::initializer_list<std::pair<const char*, const std::string&>> outputs) {
+  for (const auto& [option, path] : outputs) {
+    if (!path.empty()) ecsim::require_output_path(path, option);
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"ecsim: predicts step time, throughput, memory and communication of training "
@@ -98,6 +114,14 @@ int main(int argc, char** argv) {
 
   if (auto rc = ecsim::cli::parse_or_exit(app, argc, argv)) return *rc;
   return ecsim::cli::run_reporting_errors("ecsim", [&] {
+    if (*model) require_outputs({{"--json", model_opts.json_out}});
+    if (*simulate) {
+      require_outputs({{"--json", sim_opts.json_out}, {"--csv", sim_opts.csv_out}, {"--trace", sim_opts.trace_out}});
+    }
+    if (*compare_routing) require_outputs({{"--json", routing_opts.json_out}});
+    if (*plan) require_outputs({{"--json", plan_opts.json_out}});
+    if (*validate) require_outputs({{"--json", val_opts.json_out}});
+    if (*report) require_outputs({{"-o", report_opts.html_out}, {"--md", report_opts.markdown_out}});
     if (*model) ecsim::run_model_command(model_opts, std::cout);
     if (*simulate) ecsim::run_simulate_command(sim_opts, std::cout);
     if (*compare_routing) ecsim::run_compare_routing_command(routing_opts, std::cout);

@@ -85,3 +85,41 @@ TEST_CASE("unknown flags and missing arguments exit 2") {
   CHECK(run_ecsim("no-such-command").exit_code == 2);
   CHECK(run_ecsim("--help").exit_code == 0);
 }
+
+TEST_CASE("an output path in a missing folder, or a folder, is refused before any work (exit 2)") {
+  // Quoted for the shell (appended piecewise: GCC 12's -Wrestrict misfires on "'" + s + "'").
+  const auto quoted = [](const std::filesystem::path& p) {
+    std::string q(1, '\'');
+    q.append(p.string());
+    q.push_back('\'');
+    return q;
+  };
+  const std::filesystem::path src = ECSIM_SOURCE_DIR;
+  const std::string scenario = quoted(src / "scenarios" / "ecdit-xxl-32e-train.json");
+  const std::string plan_json = quoted(src / "reports" / "examples" / "plan.json");
+  const std::string missing = quoted(std::filesystem::temp_directory_path() / "ecsim_no_such_folder" / "out");
+  const std::string folder = quoted(std::filesystem::temp_directory_path());
+  struct Case {
+    std::string args, option;
+  };
+  const Case cases[] = {
+      {"model " + scenario + " --json " + missing, "--json"},
+      {"simulate " + scenario + " --json " + missing, "--json"},
+      {"simulate " + scenario + " --csv " + missing, "--csv"},
+      {"simulate " + scenario + " --trace " + folder, "--trace"},
+      {"plan " + scenario + " --gpus 256 --json " + missing, "--json"},
+      {"compare-routing " + scenario + " --json " + missing, "--json"},
+      {"report " + plan_json + " -o " + missing, "-o"},
+      {"report " + plan_json + " -o " + quoted(std::filesystem::temp_directory_path() / "ecsim_unwritten.html") +
+           " --md " + missing,
+       "--md"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.args);
+    const CliResult r = run_ecsim(c.args);
+    CAPTURE(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("ecsim: error: " + c.option + ": ") != std::string::npos);
+    CHECK(r.output.find("step time") == std::string::npos);  // nothing was simulated
+  }
+}
