@@ -1,5 +1,7 @@
 // Outputs are written atomically: into a temporary file beside the target, then renamed, so a
-// failed run never leaves a half-written file.
+// failed run never leaves a half-written file. A target that is a symbolic link writes the file it
+// names (the link stays); a device, pipe or socket (/dev/null, /dev/stdout, a fifo) is written in
+// place rather than replaced by a plain file.
 #pragma once
 
 #include <filesystem>

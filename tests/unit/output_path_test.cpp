@@ -1,11 +1,14 @@
-// Output paths (core/atomic_file.hpp): write_file_atomic writes whole files or none, and
-// require_output_path refuses, before any work, a path it could not write, naming the option.
+// Output paths (core/atomic_file.hpp): write_file_atomic writes whole files or none, through
+// symbolic links, and devices and pipes in place; require_output_path refuses, before any work, a
+// path it could not write, naming the option.
 #include <doctest/doctest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <fcntl.h>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/atomic_file.hpp"
@@ -55,6 +58,42 @@ TEST_CASE("write_file_atomic writes the whole file and leaves no temporary besid
   CHECK(files == 1);
   CHECK_THROWS_WITH_AS(ecsim::write_file_atomic(dir.path() / "missing" / "x.json", "{}"),
                        doctest::Contains("cannot write"), ecsim::RuntimeFailure);
+}
+
+TEST_CASE("write_file_atomic writes through a symbolic link, which stays a link") {
+  const TempFolder dir;
+  const auto file = dir.path() / "real.json";
+  ecsim::write_file_atomic(file, "old");
+  const auto link = dir.path() / "link.json";
+  std::filesystem::create_symlink("real.json", link);  // relative, as users make them
+  ecsim::write_file_atomic(link, "new");
+  CHECK(std::filesystem::is_symlink(link));
+  CHECK(read(file) == "new");
+  // A dangling link makes the file it names.
+  const auto dangling = dir.path() / "dangling.json";
+  std::filesystem::create_symlink(dir.path() / "made.json", dangling);
+  CHECK_NOTHROW(ecsim::require_output_path(dangling, "--json"));
+  ecsim::write_file_atomic(dangling, "made");
+  CHECK(std::filesystem::is_symlink(dangling));
+  CHECK(read(dir.path() / "made.json") == "made");
+}
+
+TEST_CASE("write_file_atomic writes a device or pipe in place rather than replacing it with a file") {
+  // A pipe stands for /dev/null and /dev/stdout, which a rename would replace (as root, for everyone).
+  const TempFolder dir;
+  const auto fifo = dir.path() / "pipe";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_NOTHROW(ecsim::require_output_path(fifo, "--json"));
+  // The read end opened first, without blocking, so that the write cannot wait (nor hang the test
+  // should the pipe be replaced); the few bytes fit the pipe's buffer.
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  REQUIRE(reader >= 0);
+  ecsim::write_file_atomic(fifo, "{\"a\": 1}\n");
+  char buffer[64] = {};
+  const ssize_t n = ::read(reader, buffer, sizeof buffer);
+  ::close(reader);
+  CHECK(std::string(buffer, n > 0 ? static_cast<std::size_t>(n) : 0) == "{\"a\": 1}\n");
+  CHECK(std::filesystem::is_fifo(fifo));
 }
 
 TEST_CASE("require_output_path refuses, naming the option, what write_file_atomic could not write") {
