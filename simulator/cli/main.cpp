@@ -1,9 +1,11 @@
 // The `ecsim` command: parses arguments, builds the objects, runs; all logic is in ecsim_core.
 // Exit codes: 0 success, 1 runtime failure, 2 bad input (the message names the file and JSON path).
+#include <filesystem>
 #include <initializer_list>
 #include <iostream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -15,14 +17,32 @@
 #include "app/validate_command.hpp"
 #include "cli/tool_main.hpp"
 #include "core/atomic_file.hpp"
+#include "core/errors.hpp"
+#include "core/input_files.hpp"
 
 namespace {
 
-// The output files a command was asked for, checked before it runs: a missing folder is bad input
-// (exit 2) that costs no simulation or plan, rather than a failure (exit 1) after it.
-void require_outputs(std::initializer_list<std::pair<const char*, const std::string&>> outputs) {
+// A command's input files and the output files it was asked for, checked before it runs: an output
+// in a missing folder, one that is an input (`simulate s.json --json s.json` would replace the
+// scenario) or another output's file is bad input (exit 2) that costs no simulation or plan,
+// rather than a failure (exit 1) or a lost file after it. Files the inputs reference are guarded
+// as they are read (core/input_files.hpp).
+using Output = std::pair<const char*, const std::string&>;
+void require_outputs(const std::vector<std::string>& inputs, std::initializer_list<Output> outputs) {
+  for (const std::string& input : inputs) {
+    if (!input.empty()) ecsim::note_input_file(input);
+  }
+  std::vector<std::pair<const char*, std::filesystem::path>> seen;
   for (const auto& [option, path] : outputs) {
-    if (!path.empty()) ecsim::require_output_path(path, option);
+    if (path.empty()) continue;
+    ecsim::require_output_path(path, option);
+    const std::filesystem::path resolved = std::filesystem::weakly_canonical(std::filesystem::absolute(path));
+    for (const auto& [other, other_path] : seen) {
+      if (resolved == other_path) {
+        throw ecsim::InputError(std::string(option) + ": '" + path + "' is also the " + other + " file");
+      }
+    }
+    seen.emplace_back(option, resolved);
   }
 }
 
@@ -114,14 +134,17 @@ int main(int argc, char** argv) {
 
   if (auto rc = ecsim::cli::parse_or_exit(app, argc, argv)) return *rc;
   return ecsim::cli::run_reporting_errors("ecsim", [&] {
-    if (*model) require_outputs({{"--json", model_opts.json_out}});
+    if (*model) require_outputs({model_opts.input}, {{"--json", model_opts.json_out}});
     if (*simulate) {
-      require_outputs({{"--json", sim_opts.json_out}, {"--csv", sim_opts.csv_out}, {"--trace", sim_opts.trace_out}});
+      require_outputs({sim_opts.scenario, sim_opts.profile},
+                      {{"--json", sim_opts.json_out}, {"--csv", sim_opts.csv_out}, {"--trace", sim_opts.trace_out}});
     }
-    if (*compare_routing) require_outputs({{"--json", routing_opts.json_out}});
-    if (*plan) require_outputs({{"--json", plan_opts.json_out}});
-    if (*validate) require_outputs({{"--json", val_opts.json_out}});
-    if (*report) require_outputs({{"-o", report_opts.html_out}, {"--md", report_opts.markdown_out}});
+    if (*compare_routing) require_outputs({routing_opts.scenario}, {{"--json", routing_opts.json_out}});
+    if (*plan) require_outputs({plan_opts.scenario, plan_opts.profile}, {{"--json", plan_opts.json_out}});
+    if (*validate) {
+      require_outputs({val_opts.measured, val_opts.scenario, val_opts.profile}, {{"--json", val_opts.json_out}});
+    }
+    if (*report) require_outputs(report_opts.inputs, {{"-o", report_opts.html_out}, {"--md", report_opts.markdown_out}});
     if (*model) ecsim::run_model_command(model_opts, std::cout);
     if (*simulate) ecsim::run_simulate_command(sim_opts, std::cout);
     if (*compare_routing) ecsim::run_compare_routing_command(routing_opts, std::cout);

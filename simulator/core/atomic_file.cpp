@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/errors.hpp"
+#include "core/input_files.hpp"
 
 namespace ecsim {
 namespace {
@@ -56,6 +57,10 @@ int write_all(int fd, std::string_view content) {
 }  // namespace
 
 void write_file_atomic(const std::filesystem::path& target, std::string_view content) {
+  if (const auto input = input_file_at(target)) {
+    throw InputError("'" + target.string() + "' is an input of this run (" + input->string() +
+                     "): not overwritten; write the output to another file");
+  }
   // Opened by its own name: the kernel follows the links (/dev/stdout's through /proc included).
   if (is_special_file(target)) {
     const int fd = ::open(target.c_str(), O_WRONLY);
@@ -95,6 +100,9 @@ void write_file_atomic(const std::filesystem::path& target, std::string_view con
 
 void require_output_path(const std::filesystem::path& target, std::string_view option) {
   const std::string where = std::string(option) + ": '" + target.string() + "'";
+  if (const auto input = input_file_at(target)) {
+    throw InputError(where + " is an input of this run (" + input->string() + "): write the output to another file");
+  }
   if (is_special_file(target)) {
     if (::access(target.c_str(), W_OK) != 0) throw InputError(where + ": not writable (" + std::strerror(errno) + ")");
     return;

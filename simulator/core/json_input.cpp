@@ -1,6 +1,7 @@
 #include "core/json_input.hpp"
 
 #include "core/embedded_files.hpp"
+#include "core/input_files.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -60,6 +61,7 @@ std::string read_file_text(const std::filesystem::path& file) {
   }
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError("cannot open file '" + file.string() + "'");
+  note_input_file(file);
   std::ostringstream os;
   os << in.rdbuf();
   return os.str();

@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/errors.hpp"
+#include "core/input_files.hpp"
 #include "cost/compute_cost.hpp"
 
 namespace ecsim {
@@ -139,6 +140,7 @@ std::string read_text(const std::filesystem::path& file) {
   }
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError("cannot open profile '" + file.string() + "'");
+  note_input_file(file);
   std::ostringstream os;
   os << in.rdbuf();
   return os.str();

@@ -7,6 +7,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 namespace {
@@ -55,6 +57,14 @@ constexpr std::array<BadCase, 30> kCases{{
      "the histogram has 16 experts, but the model"},
 }};
 
+// A path quoted for the shell (appended piecewise: GCC 12's -Wrestrict misfires on "'" + s + "'").
+std::string shell_quoted(const std::filesystem::path& p) {
+  std::string q(1, '\'');
+  q.append(p.string());
+  q.push_back('\'');
+  return q;
+}
+
 }  // namespace
 
 TEST_CASE("bad inputs exit 2, name the file and JSON path, and write no output") {
@@ -87,13 +97,7 @@ TEST_CASE("unknown flags and missing arguments exit 2") {
 }
 
 TEST_CASE("an output path in a missing folder, or a folder, is refused before any work (exit 2)") {
-  // Quoted for the shell (appended piecewise: GCC 12's -Wrestrict misfires on "'" + s + "'").
-  const auto quoted = [](const std::filesystem::path& p) {
-    std::string q(1, '\'');
-    q.append(p.string());
-    q.push_back('\'');
-    return q;
-  };
+  const auto quoted = shell_quoted;
   const std::filesystem::path src = ECSIM_SOURCE_DIR;
   const std::string scenario = quoted(src / "scenarios" / "ecdit-xxl-32e-train.json");
   const std::string plan_json = quoted(src / "reports" / "examples" / "plan.json");
@@ -122,4 +126,52 @@ TEST_CASE("an output path in a missing folder, or a folder, is refused before an
     CHECK(r.output.find("ecsim: error: " + c.option + ": ") != std::string::npos);
     CHECK(r.output.find("step time") == std::string::npos);  // nothing was simulated
   }
+}
+
+TEST_CASE("an output that would overwrite an input, or another output, is refused and the input kept (exit 2)") {
+  const std::filesystem::path src = ECSIM_SOURCE_DIR;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "ecsim_overwrite_test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "models");
+  for (const char* model : {"ecdit-xl-8e.json", "ecdit-xl-dense.json"}) {  // the second is the first's base
+    std::filesystem::copy_file(src / "scenarios" / "models" / model, dir / "models" / model);
+  }
+  std::filesystem::copy_file(src / "scenarios" / "clusters" / "dgx-h100.json", dir / "cluster.json");
+  const std::string scenario_text =
+      R"({"name": "overwrite test", "model": "models/ecdit-xl-8e.json", "cluster": "cluster.json",)"
+      R"( "layout": {"dp": 8, "ep": 8, "mbs": 8}, "run": {"global_batch": 64}})";
+  { std::ofstream(dir / "s.json") << scenario_text; }
+  const auto text_of = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string model_text = text_of(dir / "models" / "ecdit-xl-8e.json");
+  const std::string base_text = text_of(dir / "models" / "ecdit-xl-dense.json");
+  const auto in_dir = [&](const char* name) { return shell_quoted(dir / name); };
+  REQUIRE(run_ecsim("simulate " + in_dir("s.json")).exit_code == 0);
+  struct Case {
+    std::string args, says;
+  };
+  const Case cases[] = {
+      {"simulate " + in_dir("s.json") + " --json " + in_dir("s.json"), "--json: '"},
+      {"simulate " + in_dir("s.json") + " --json " + in_dir("out.json") + " --trace " + in_dir("./out.json"),
+       "is also the --json file"},
+      // A file the scenario references, found as it is read (after the simulation): nothing written.
+      {"simulate " + in_dir("s.json") + " --json " + in_dir("models/ecdit-xl-8e.json"), "is an input of this run"},
+      {"simulate " + in_dir("s.json") + " --csv " + in_dir("models/ecdit-xl-dense.json"), "is an input of this run"},
+      {"model " + in_dir("models/ecdit-xl-8e.json") + " --json " + in_dir("models/ecdit-xl-8e.json"),
+       "is an input of this run"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.args);
+    const CliResult r = run_ecsim(c.args);
+    CAPTURE(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(c.says) != std::string::npos);
+    CHECK(text_of(dir / "s.json") == scenario_text);
+    CHECK(text_of(dir / "models" / "ecdit-xl-8e.json") == model_text);
+    CHECK(text_of(dir / "models" / "ecdit-xl-dense.json") == base_text);
+    CHECK_FALSE(std::filesystem::exists(dir / "out.json"));
+  }
+  std::filesystem::remove_all(dir);
 }

@@ -13,6 +13,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/errors.hpp"
+#include "core/input_files.hpp"
 
 namespace {
 
@@ -115,4 +116,23 @@ TEST_CASE("require_output_path refuses, naming the option, what write_file_atomi
     CHECK_THROWS_WITH_AS(ecsim::require_output_path(dir.path() / "run.json", "--json"),
                          doctest::Contains("does not take new files"), ecsim::InputError);
   }
+}
+
+TEST_CASE("no output overwrites a file this process read as input, however the path names it") {
+  const TempFolder dir;
+  const auto input = dir.path() / "scenario.json";
+  ecsim::write_file_atomic(input, "{\"kept\": true}\n");
+  const auto link = dir.path() / "link.json";
+  std::filesystem::create_symlink("scenario.json", link);
+  CHECK_FALSE(ecsim::input_file_at(input).has_value());  // not read yet
+  ecsim::note_input_file(input);
+  CHECK(ecsim::input_file_at(input) == input);
+  CHECK(ecsim::input_file_at(link) == input);
+  CHECK(ecsim::input_file_at(dir.path() / "." / "scenario.json") == input);
+  CHECK_FALSE(ecsim::input_file_at(dir.path() / "other.json").has_value());
+  CHECK_THROWS_WITH_AS(ecsim::require_output_path(link, "--json"), doctest::Contains("is an input of this run"),
+                       ecsim::InputError);
+  CHECK_THROWS_WITH_AS(ecsim::write_file_atomic(input, "{}"), doctest::Contains("not overwritten"), ecsim::InputError);
+  CHECK(read(input) == "{\"kept\": true}\n");
+  ecsim::write_file_atomic(dir.path() / "other.json", "{}");  // any other file is written
 }
