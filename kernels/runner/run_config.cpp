@@ -107,11 +107,13 @@ model_ref::ModelConfig model_config_from_spec(const ModelSpec& m, const std::str
 RunConfig resolve_run_config(const RunOptions& o, std::int64_t world_size) {
   if (o.steps < 1) throw InputError("--steps: must be at least 1, got " + str(o.steps));
   if (o.warmup < 0) throw InputError("--warmup: must not be negative, got " + str(o.warmup));
-  // Refused now rather than after the training steps, whose measurements they hold.
-  if (!o.json.empty()) require_output_path(o.json, "--json");
-  if (!o.trace.empty()) require_output_path(o.trace, "--trace");
   RunConfig rc;
   rc.scenario = load_scenario(o.scenario);
+  // Refused now rather than after the training steps, whose measurements they hold; after the
+  // scenario is read, so that an output naming it or a file it references is refused too.
+  if (!o.json.empty()) require_output_path(o.json, "--json");
+  if (!o.trace.empty()) require_output_path(o.trace, "--trace");
+  require_distinct_outputs(o.json, "--json", o.trace, "--trace");
   Scenario& s = rc.scenario;
   const std::string file = o.scenario.string();
   if (s.run.mode != RunMode::kTrain) throw InputError(file, "/run/mode", "ecsim-run runs training steps");

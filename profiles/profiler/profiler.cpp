@@ -375,9 +375,6 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   const DeviceInfo device = query_device(kDevice);
   const std::filesystem::path out =
       options.out.empty() ? std::filesystem::path("profiles") / (device_slug(device.name) + ".json") : options.out;
-  // Refused now rather than after the sweep, whose measurements they hold.
-  require_output_path(out, options.out.empty() ? "the profile (default profiles/<gpu>.json)" : "--out");
-  if (!options.csv.empty()) require_output_path(options.csv, "--csv");
   const GpuSpec gpu = planning_gpu(device.name);
   log << "device: " << device.name << ", " << device.sms << " SMs, " << format_bytes(Bytes{double(device.hbm_bytes)}, 3)
       << " HBM, L2 " << format_bytes(Bytes{double(device.l2_bytes)}, 3) << ", max SM clock " << device.max_sm_clock_mhz
@@ -392,6 +389,11 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
       cluster ? plan_collectives(device.device_count, size, collective_max_bytes, *cluster, chosen)
               : std::vector<PlannedCollective>{};
   if (cluster) print_collective_plan(collective_plan, device.device_count, *cluster, log);
+  // Refused now rather than after the sweep, whose measurements they hold; after the model and
+  // cluster files are read, so that an output naming one of them is refused too.
+  require_output_path(out, options.out.empty() ? "the profile (default profiles/<gpu>.json)" : "--out");
+  if (!options.csv.empty()) require_output_path(options.csv, "--csv");
+  require_distinct_outputs(out, "--out", options.csv, "--csv");
 
   CudaSession session;
   const RunContext ctx = session.context();

@@ -1,6 +1,5 @@
 // The `ecsim` command: parses arguments, builds the objects, runs; all logic is in ecsim_core.
 // Exit codes: 0 success, 1 runtime failure, 2 bad input (the message names the file and JSON path).
-#include <filesystem>
 #include <initializer_list>
 #include <iostream>
 #include <string>
@@ -17,7 +16,6 @@
 #include "app/validate_command.hpp"
 #include "cli/tool_main.hpp"
 #include "core/atomic_file.hpp"
-#include "core/errors.hpp"
 #include "core/input_files.hpp"
 
 namespace {
@@ -32,17 +30,12 @@ void require_outputs(const std::vector<std::string>& inputs, std::initializer_li
   for (const std::string& input : inputs) {
     if (!input.empty()) ecsim::note_input_file(input);
   }
-  std::vector<std::pair<const char*, std::filesystem::path>> seen;
-  for (const auto& [option, path] : outputs) {
-    if (path.empty()) continue;
-    ecsim::require_output_path(path, option);
-    const std::filesystem::path resolved = std::filesystem::weakly_canonical(std::filesystem::absolute(path));
-    for (const auto& [other, other_path] : seen) {
-      if (resolved == other_path) {
-        throw ecsim::InputError(std::string(option) + ": '" + path + "' is also the " + other + " file");
-      }
+  for (auto it = outputs.begin(); it != outputs.end(); ++it) {
+    if (it->second.empty()) continue;
+    ecsim::require_output_path(it->second, it->first);
+    for (auto earlier = outputs.begin(); earlier != it; ++earlier) {
+      ecsim::require_distinct_outputs(earlier->second, earlier->first, it->second, it->first);
     }
-    seen.emplace_back(option, resolved);
   }
 }
 

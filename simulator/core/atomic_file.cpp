@@ -121,4 +121,15 @@ void require_output_path(const std::filesystem::path& target, std::string_view o
   if (std::filesystem::is_directory(path, ec)) throw InputError(where + " is a folder, not a file");
 }
 
+void require_distinct_outputs(const std::filesystem::path& a, std::string_view a_option,
+                              const std::filesystem::path& b, std::string_view b_option) {
+  if (a.empty() || b.empty()) return;
+  const auto resolved = [](const std::filesystem::path& p) {
+    return std::filesystem::weakly_canonical(std::filesystem::absolute(p));  // absolute: see GCC 12's relative case
+  };
+  if (resolved(a) == resolved(b)) {
+    throw InputError(std::string(b_option) + ": '" + b.string() + "' is also the " + std::string(a_option) + " file");
+  }
+}
+
 }  // namespace ecsim

@@ -17,4 +17,9 @@ void write_file_atomic(const std::filesystem::path& target, std::string_view con
 // (ecsim-run's training steps), to refuse an output path before the work rather than after it.
 void require_output_path(const std::filesystem::path& target, std::string_view option);
 
+// Throws InputError naming both options when two outputs name one file (so that the second
+// would replace the first), however the paths spell it; empty paths are not outputs.
+void require_distinct_outputs(const std::filesystem::path& a, std::string_view a_option,
+                              const std::filesystem::path& b, std::string_view b_option);
+
 }  // namespace ecsim

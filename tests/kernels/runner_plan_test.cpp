@@ -327,6 +327,21 @@ TEST_CASE("runner: a rank's stored experts start from the full model's values fo
   CHECK_THROWS_AS(model_ref::make_param_layout(c, {0, 0}), PreconditionError);
 }
 
+TEST_CASE("runner: an output naming an input, or both outputs one file, is refused before any training") {
+  runner::RunOptions o;
+  o.scenario = kSource / "scenarios" / "validation" / "xl-dense-b8.json";
+  o.json = o.scenario;
+  CHECK_THROWS_WITH_AS(runner::resolve_run_config(o, 1), doctest::Contains("--json: '"), InputError);
+  CHECK_THROWS_WITH_AS(runner::resolve_run_config(o, 1), doctest::Contains("is an input of this run"), InputError);
+  o.json = kSource / "scenarios" / "models" / "ecdit-xl-dense.json";  // the model the scenario references
+  CHECK_THROWS_WITH_AS(runner::resolve_run_config(o, 1), doctest::Contains("is an input of this run"), InputError);
+  o.json = std::filesystem::temp_directory_path() / "ecsim_runner_outputs.json";
+  o.trace = std::filesystem::temp_directory_path() / "." / "ecsim_runner_outputs.json";
+  CHECK_THROWS_WITH_AS(runner::resolve_run_config(o, 1), doctest::Contains("is also the --json file"), InputError);
+  o.trace = std::filesystem::temp_directory_path() / "ecsim_runner_outputs.trace.json";
+  CHECK_NOTHROW(runner::resolve_run_config(o, 1));
+}
+
 TEST_CASE("runner: an expert-parallel layout runs when ep divides the experts and the launch has its GPUs") {
   runner::RunOptions o;
   o.scenario = kSource / "scenarios" / "validation" / "xl-8e-ep2.json";
