@@ -1,6 +1,7 @@
 #include "scenario/layout.hpp"
 
 #include <charconv>
+#include <set>
 #include <sstream>
 
 namespace ecsim {
@@ -41,6 +42,7 @@ Layout parse_layout(const Node& node) {
 Layout apply_layout_flag(Layout l, const std::string& flag) {
   std::stringstream items(flag);
   std::string item;
+  std::set<std::string> given;
   while (std::getline(items, item, ',')) {
     const auto eq = item.find('=');
     if (eq == std::string::npos) {
@@ -48,6 +50,8 @@ Layout apply_layout_flag(Layout l, const std::string& flag) {
     }
     const std::string key = item.substr(0, eq);
     const std::string value = item.substr(eq + 1);
+    // "dp=512,dp=256" would otherwise keep one of them without a word.
+    if (!given.insert(key).second) throw InputError("--layout: " + key + " is given twice");
     if (key == "recompute") {
       if (value != "none" && value != "selective" && value != "full") {
         throw InputError("--layout: recompute must be none, selective or full, got '" + value + "'");

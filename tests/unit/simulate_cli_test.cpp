@@ -96,7 +96,8 @@ TEST_CASE("impossible layouts exit 2 with the constraint, and write no output") 
            {"dp=7", "--layout: dp: dp x tp x pp"},
            {"mbs=4,tp=1,pp=1,vpp=1,dp=1024", "does not fill whole expert-choice routing groups"},
            {"zero=9", "zero must be 0, 1, 2 or 3"},
-           {"banana", "is not key=value"}}) {
+           {"banana", "is not key=value"},
+           {"dp=512,tp=1,dp=256", "--layout: dp is given twice"}}) {
     const std::string flag = bad.first;
     const std::string phrase = bad.second;
     CAPTURE(flag);
