@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
 
 namespace ecsim {
@@ -40,9 +41,59 @@ std::string escape_key(const std::string& key) {
   return out;
 }
 
+// Where the parser is, as a JSON pointer, so that a key given twice in one object can be named:
+// JSON leaves duplicates undefined and the parser would keep the last without a word.
+class DuplicateKeyCheck {
+ public:
+  explicit DuplicateKeyCheck(const std::filesystem::path& name) : name_(name) {}
+
+  bool operator()(int /*depth*/, Json::parse_event_t event, Json& parsed) {
+    switch (event) {
+      case Json::parse_event_t::object_start: frames_.push_back({false, 0, {}, {}}); break;
+      case Json::parse_event_t::array_start: frames_.push_back({true, 0, {}, {}}); break;
+      case Json::parse_event_t::key: {
+        Frame& top = frames_.back();
+        top.key = parsed.get<std::string>();
+        if (!top.keys.insert(top.key).second) {
+          throw InputError(name_.string(), pointer(), "the key '" + top.key + "' is given twice in one object");
+        }
+        break;
+      }
+      case Json::parse_event_t::object_end:
+      case Json::parse_event_t::array_end:
+        frames_.pop_back();
+        next_element();
+        break;
+      case Json::parse_event_t::value: next_element(); break;
+    }
+    return true;
+  }
+
+ private:
+  struct Frame {
+    bool array;
+    std::size_t index;       // arrays: the element being read
+    std::string key;         // objects: the key being read
+    std::set<std::string> keys;
+  };
+
+  void next_element() {
+    if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+  }
+
+  std::string pointer() const {
+    std::string p;
+    for (const Frame& f : frames_) p += "/" + (f.array ? std::to_string(f.index) : escape_key(f.key));
+    return p;
+  }
+
+  std::filesystem::path name_;
+  std::vector<Frame> frames_;
+};
+
 Json parse_text(std::string_view text, const std::filesystem::path& name) {
   try {
-    return Json::parse(text.begin(), text.end());
+    return Json::parse(text.begin(), text.end(), DuplicateKeyCheck(name));
   } catch (const Json::parse_error& e) {
     throw InputError(name.string(), "/", "not valid JSON (byte " + std::to_string(e.byte) + "): " +
                                              std::string(e.what()).substr(std::string(e.what()).find(':') + 2));

@@ -1,5 +1,6 @@
 // Strict reading of JSON input files. Every value is reached through a Node that knows its file
-// and JSON pointer, so each error names both. Objects are read through ObjectReader, which
+// and JSON pointer, so each error names both. A key given twice in one object is an error (JSON
+// leaves it undefined; the parser would keep the last). Objects are read through ObjectReader, which
 // rejects unknown keys when finished. A string where an object is expected may reference another
 // file ("model": "models/ecdit-m-64e.json"), resolved relative to the referring file (the file that
 // wrote the string, also when it reaches this one through a "base"); cycles are errors. A

@@ -20,7 +20,7 @@ struct BadCase {
 };
 
 // Each case: the input, the place it must name, and why it is wrong.
-constexpr std::array<BadCase, 30> kCases{{
+constexpr std::array<BadCase, 31> kCases{{
     {"unknown_key.json", "unknown_key.json: /hiden", "unknown key"},
     {"wrong_type.json", "wrong_type.json: /hidden", "must be a whole number"},
     {"missing_key.json", "missing_key.json: /", "missing required key 'layers'"},
@@ -44,6 +44,7 @@ constexpr std::array<BadCase, 30> kCases{{
     {"partial_node.json", "partial_node.json: /cluster/gpus", "do not fill whole nodes"},
     {"does_not_exist.json", "does_not_exist.json", "does not exist"},
     {"number_out_of_range.json", "number_out_of_range.json: /", "not usable JSON"},  // found by the fuzzer
+    {"duplicate_key.json", "duplicate_key.json: /attention/heads", "the key 'heads' is given twice in one object"},
     {"cluster_given_to_model.json", "cluster_given_to_model.json: /", "neither a scenario (no \"model\" key) nor a model"},
     {"routing_stats_unknown_distribution.json", "routing_stats_unknown_distribution.json: /run/routing_stats/distribution",
      "must be one of \"uniform\", \"zipf\", \"dirichlet\", \"histogram\""},

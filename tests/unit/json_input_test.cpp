@@ -100,6 +100,15 @@ TEST_CASE("a file reference that reaches a document through a base resolves besi
                        InputError);
 }
 
+TEST_CASE("a key given twice in one object is an error at its path, wherever the object lies") {
+  CHECK_THROWS_WITH_AS(parse_json_text(R"({"a": [1, {"x": 1}, {"y": 2, "z": [], "y": 3}]})", "d.json"),
+                       "d.json: /a/2/y: the key 'y' is given twice in one object", InputError);
+  CHECK_THROWS_WITH_AS(parse_json_text(R"({"k/1": {"v": 1, "v": 1}})", "d.json"),
+                       "d.json: /k~11/v: the key 'v' is given twice in one object", InputError);
+  // The same key in sibling or nested objects is no repeat.
+  CHECK_NOTHROW(parse_json_text(R"({"a": {"x": 1}, "b": {"x": 2, "c": {"x": 3}}, "x": [{"x": 1}, {"x": 2}]})", "ok.json"));
+}
+
 TEST_CASE("syntax errors name the file") {
   const auto bad = write_temp("bad.json", "{\"a\": }");
   CHECK_THROWS_WITH_AS(load_json_file(bad), doctest::Contains("bad.json: /: not valid JSON"), InputError);
