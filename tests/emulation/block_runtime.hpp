@@ -86,6 +86,8 @@ void arrive_at_warp_op(WarpOp op, void (*execute)(Warp&));
 // Lands a group of the thread's cp.async copies (cp.async.wait_group, or the thread's exit).
 void land_copies(Thread& t, std::vector<AsyncCopy>& group);
 
+std::string describe_dim(const dim3& d);       // "(2,0,1)", a block index or a launch's grid
+std::string describe_address(const void* p);  // "0x7f3a12345678"
 std::string describe_thread(int id);           // "thread 37 (warp 1, lane 5)"
 std::string describe_code(std::uintptr_t pc);  // "module+0x1a2b", for addr2line -Cfie module 0x1a2b
 

@@ -206,11 +206,6 @@ void thread_main() {
   switch_from(me);  // never resumes
 }
 
-std::string describe_dim(const dim3& d) {
-  std::string s = std::to_string(d.x) + "," + std::to_string(d.y) + "," + std::to_string(d.z);
-  return s.insert(0, 1, '(') + ")";
-}
-
 // Why a block stopped with threads left: who waits where.
 std::string describe_deadlock(const ActiveLaunch& launch) {
   std::string what = "deadlock: " + std::to_string(launch.thread_count - launch.exited) + " of " +
@@ -334,6 +329,17 @@ void arrive_at_warp_op(WarpOp op, void (*execute)(Warp&)) {
   for (int id = first; id < first + warp.lanes; ++id) {
     if (id != me.id) make_runnable(active->threads[static_cast<std::size_t>(id)]);
   }
+}
+
+std::string describe_dim(const dim3& d) {
+  std::string s = std::to_string(d.x) + "," + std::to_string(d.y) + "," + std::to_string(d.z);
+  return s.insert(0, 1, '(') + ")";
+}
+
+std::string describe_address(const void* p) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%#zx", static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(p)));
+  return text;
 }
 
 std::string describe_thread(int id) {

@@ -1,7 +1,6 @@
 // The checker of races between the blocks of one launch in global memory (global_memory_checker.hpp).
 #include "emulation/global_memory_checker.hpp"
 
-#include <cstdio>
 #include <string>
 
 #include "emulation/block_runtime.hpp"
@@ -14,8 +13,7 @@ GlobalMemoryChecker checker;
 
 std::string describe_block(dim3 grid, std::int32_t linear) {
   const auto l = static_cast<unsigned>(linear);
-  return "block (" + std::to_string(l % grid.x) + "," + std::to_string(l / grid.x % grid.y) + "," +
-         std::to_string(l / grid.x / grid.y) + ")";
+  return "block " + describe_dim(dim3(l % grid.x, l / grid.x % grid.y, l / grid.x / grid.y));
 }
 
 }  // namespace
@@ -62,14 +60,12 @@ GlobalMemoryChecker::Byte& GlobalMemoryChecker::byte_at(std::uintptr_t address) 
 
 void GlobalMemoryChecker::report(Race race, int thread, const char* access, const void* p, std::size_t n,
                                  std::uintptr_t pc, std::int32_t other) const {
-  char address[32];
-  std::snprintf(address, sizeof address, "%#zx", static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(p)));
   const bool between_blocks = race == Race::block_wrote || race == Race::block_read;
   const bool wrote = race == Race::block_wrote || race == Race::thread_wrote;
   // No named local but `what` may own memory: the thread never resumes (block_runtime.hpp, fail).
   std::string what =
-      describe_thread(thread) + " " + access + " " + std::to_string(n) + " bytes of global memory at " + address +
-      " (" + describe_code(pc) + ") that " +
+      describe_thread(thread) + " " + access + " " + std::to_string(n) + " bytes of global memory at " +
+      describe_address(p) + " (" + describe_code(pc) + ") that " +
       (other == kSeveral ? std::string(between_blocks ? "other blocks" : "other threads of the block")
                          : (between_blocks ? describe_block(grid_, other) : describe_thread(other))) +
       (wrote ? " wrote" : " read") +

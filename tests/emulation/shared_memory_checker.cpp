@@ -220,10 +220,8 @@ namespace {
 void require_natural_alignment(const Thread& t, const void* p, std::size_t n, bool is_write, std::uintptr_t pc) {
   const auto address = reinterpret_cast<std::uintptr_t>(p);
   if (address % n == 0) return;
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "%#zx", static_cast<std::size_t>(address));
   std::string what = describe_thread(t.id) + (is_write ? " writes " : " reads ") + std::to_string(n) +
-                     " bytes at address " + hex + " (" + std::to_string(address % n) +
+                     " bytes at address " + describe_address(p) + " (" + std::to_string(address % n) +
                      " past a multiple of " + std::to_string(n) + ") at " + describe_code(pc) +
                      ": a GPU stops on this misaligned access (an offset or leading dimension that is not a "
                      "multiple of the vector's width?)";
