@@ -4,13 +4,17 @@
 //     entries -1 skipped; row_of [T, width] int32. One block per token: every output has a fixed
 //     summation order and no atomics, so results are bitwise reproducible.
 //   combine_bwd_row: dst = g * dy_row and the block's <dy_row, y_row>, for one pick.
+//   launch_gather_sum: the launch, in 16-byte chunks where the rows allow (bf16_chunks.cuh).
 // Expert choice: width = E (slot_of), weights by slot. Token choice: width = k (row), weights by pick.
 #pragma once
 
 #include <cuda_bf16.h>
+#include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 
+#include "bf16_chunks.cuh"
 #include "block_reduce.cuh"
 #include "launch.cuh"
 
@@ -22,8 +26,9 @@ enum class RowWeight { kOne, kByRow, kByPick };
 
 constexpr int kGatherSumThreads = 256;
 
-// grid = T blocks of kGatherSumThreads; dynamic shared memory: width ints.
-template <RowWeight kWeight>
+// grid = T blocks of kGatherSumThreads; dynamic shared memory: width ints. kVec: bf16 per chunk
+// (bf16_chunks.cuh); each element sums the same terms in the same order whichever kVec.
+template <RowWeight kWeight, int kVec>
 __global__ void __launch_bounds__(kGatherSumThreads)
     gather_sum_kernel(const __nv_bfloat16* __restrict__ rows, const int* __restrict__ row_of,
                       const float* __restrict__ weight, __nv_bfloat16* __restrict__ out, int width, int hidden) {
@@ -31,34 +36,63 @@ __global__ void __launch_bounds__(kGatherSumThreads)
   const std::int64_t t = blockIdx.x;
   for (int w = threadIdx.x; w < width; w += kGatherSumThreads) token_rows[w] = row_of[t * width + w];
   __syncthreads();
-  for (int c = threadIdx.x; c < hidden; c += kGatherSumThreads) {
-    float acc = 0;
+  for (int c = threadIdx.x * kVec; c < hidden; c += kGatherSumThreads * kVec) {
+    float acc[kVec] = {};
     for (int w = 0; w < width; ++w) {
       const int row = token_rows[w];
       if (row < 0) continue;
-      const float v = __bfloat162float(rows[static_cast<std::int64_t>(row) * hidden + c]);
-      if constexpr (kWeight == RowWeight::kOne) {
-        acc += v;
-      } else if constexpr (kWeight == RowWeight::kByRow) {
-        acc += weight[row] * v;
-      } else {
-        acc += weight[t * width + w] * v;
+      float v[kVec];
+      load_chunk<kVec>(rows + static_cast<std::int64_t>(row) * hidden + c, v);
+      float g = 1.0f;
+      if constexpr (kWeight == RowWeight::kByRow) {
+        g = weight[row];
+      } else if constexpr (kWeight == RowWeight::kByPick) {
+        g = weight[t * width + w];
+      }
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        if constexpr (kWeight == RowWeight::kOne) {
+          acc[i] += v[i];
+        } else {
+          acc[i] += g * v[i];
+        }
       }
     }
-    out[t * hidden + c] = __float2bfloat16(acc);
+    store_chunk<kVec>(out + t * hidden + c, acc);
   }
 }
 
+// Launches gather_sum_kernel<kWeight> over T tokens, in 16-byte chunks where rows, out and hidden
+// allow it.
+template <RowWeight kWeight>
+cudaError_t launch_gather_sum(const __nv_bfloat16* rows, const int* row_of, const float* weight, __nv_bfloat16* out,
+                              std::int64_t tokens, std::int64_t width, std::int64_t hidden, cudaStream_t stream) {
+  cudaError_t status = cudaSuccess;
+  launch_by_chunk(bf16_rows_vectorizable(hidden, {rows, out}), [&](auto chunk) {
+    status = launch_kernel(gather_sum_kernel<kWeight, decltype(chunk)::value>, static_cast<unsigned>(tokens),
+                           kGatherSumThreads, static_cast<std::size_t>(width) * sizeof(int), stream, rows, row_of,
+                           weight, out, static_cast<int>(width), static_cast<int>(hidden));
+  });
+  return status;
+}
+
 // Called by every thread of a kGatherSumThreads block: dst[c] = g * dy_row[c]; returns
-// <dy_row, y_row> (fp32, fixed order) to every thread.
+// <dy_row, y_row> (fp32, fixed order for a given kVec) to every thread.
+template <int kVec>
 __device__ inline float combine_bwd_row(const __nv_bfloat16* __restrict__ dy_row,
                                         const __nv_bfloat16* __restrict__ y_row, float g,
                                         __nv_bfloat16* __restrict__ dst, int hidden) {
   float dot = 0;
-  for (int c = threadIdx.x; c < hidden; c += kGatherSumThreads) {
-    const float d = __bfloat162float(dy_row[c]);
-    dst[c] = __float2bfloat16(g * d);
-    dot += d * __bfloat162float(y_row[c]);
+  for (int c = threadIdx.x * kVec; c < hidden; c += kGatherSumThreads * kVec) {
+    float d[kVec], y[kVec], scaled[kVec];
+    load_chunk<kVec>(dy_row + c, d);
+    load_chunk<kVec>(y_row + c, y);
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) {
+      scaled[i] = g * d[i];
+      dot += d[i] * y[i];
+    }
+    store_chunk<kVec>(dst + c, scaled);
   }
   return block_sum<kGatherSumThreads>(dot);
 }

@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <string>
 #include <vector>
@@ -95,6 +96,59 @@ TEST_CASE("emulated expert choice kernels match the reference: capacity 1 and ca
   const std::uint64_t seed = test::run_seed();
   for (std::size_t i = 0; i < std::size(test::kExpertChoiceCapacityCases); ++i)
     check_emulated(test::kExpertChoiceCapacityCases[i], seed + 100 * i);
+}
+
+TEST_CASE("emulated expert choice kernels match the reference: rows of d 300 in 2-byte elements, d 2056 in vectors") {
+  const std::uint64_t seed = test::run_seed();
+  for (std::size_t i = 0; i < std::size(test::kExpertChoiceRowWidthCases); ++i)
+    check_emulated(test::kExpertChoiceRowWidthCases[i], seed + 100 * i);
+}
+
+// Rows on 16-byte boundaries move as vectors, rows one element off as 2-byte elements
+// (kernels/bf16_chunks.cuh); every element is read and summed the same way in both, so the gather,
+// the combine and the gather's backward give the same bits.
+TEST_CASE("emulated gather and combine give the same bits in 16-byte vectors and in 2-byte elements") {
+  const ExpertChoiceDims d{256, 6, 128, 40};
+  const std::int64_t hidden = 64;
+  const std::uint64_t seed = test::run_seed();
+  CAPTURE(seed);
+  const auto slots = static_cast<std::size_t>(d.slots());
+  const auto te = static_cast<std::size_t>(d.tokens * d.experts);
+  const auto rows = static_cast<std::size_t>(d.tokens * hidden);
+  const auto slot_rows = slots * static_cast<std::size_t>(hidden);
+  const auto logits = test::to_float(test::random_values(te, seed, -4, 4));
+  test::ExpertChoiceRouting r{poisoned<float>(te), poisoned<int>(slots), poisoned<float>(slots), poisoned<int>(te)};
+  ec_route(logits.data(), r.probs.data(), r.token.data(), r.gate.data(), r.slot_of.data(), d, nullptr);
+
+  // Each buffer holds one element more than its rows; `offset` 0 starts them on a 16-byte boundary.
+  auto filled = [](std::size_t n, std::uint64_t s) { return test::to_bf16(test::random_values(n + 1, s)); };
+  const auto x = filled(rows, seed + 1), ye = filled(slot_rows, seed + 2), dxe = filled(slot_rows, seed + 3);
+  struct Rows {
+    std::vector<__nv_bfloat16> xe, y, dx;
+  };
+  auto run = [&](std::size_t offset) {
+    auto x_at = x, ye_at = ye, dxe_at = dxe;  // copies, shifted so that row 0 starts at `offset`
+    std::memmove(x_at.data() + offset, x.data(), rows * sizeof(__nv_bfloat16));
+    std::memmove(ye_at.data() + offset, ye.data(), slot_rows * sizeof(__nv_bfloat16));
+    std::memmove(dxe_at.data() + offset, dxe.data(), slot_rows * sizeof(__nv_bfloat16));
+    Rows out{poisoned<__nv_bfloat16>(slot_rows + 1), poisoned<__nv_bfloat16>(rows + 1),
+             poisoned<__nv_bfloat16>(rows + 1)};
+    // The allocations themselves are 16-byte aligned (as cudaMalloc's are), so offset 0 takes vectors.
+    for (const void* p : {x_at.data(), ye_at.data(), dxe_at.data(), out.xe.data(), out.y.data(), out.dx.data()})
+      REQUIRE(reinterpret_cast<std::uintptr_t>(p) % 16 == 0);
+    ec_gather(x_at.data() + offset, r.token.data(), out.xe.data() + offset, d, hidden, nullptr);
+    ec_combine(ye_at.data() + offset, r.slot_of.data(), r.gate.data(), out.y.data() + offset, d, hidden, nullptr);
+    ec_gather_bwd(dxe_at.data() + offset, r.slot_of.data(), out.dx.data() + offset, d, hidden, nullptr);
+    for (auto* v : {&out.xe, &out.y, &out.dx}) v->erase(v->begin(), v->begin() + static_cast<std::ptrdiff_t>(offset));
+    return out;
+  };
+  const Rows vectors = run(0), elements = run(1);
+  auto same_bits = [](const std::vector<__nv_bfloat16>& a, const std::vector<__nv_bfloat16>& b, std::size_t n) {
+    return std::memcmp(a.data(), b.data(), n * sizeof(__nv_bfloat16)) == 0;
+  };
+  CHECK(same_bits(vectors.xe, elements.xe, slot_rows));
+  CHECK(same_bits(vectors.y, elements.y, rows));
+  CHECK(same_bits(vectors.dx, elements.dx, rows));
 }
 
 TEST_CASE("emulated expert choice kernels break ties toward the lower token index, as the reference does") {

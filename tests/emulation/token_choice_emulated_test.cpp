@@ -89,6 +89,12 @@ TEST_CASE("emulated token choice kernels match the reference: packed rows, dropl
     check_emulated(test::kTokenChoicePackedCases[i], seed + 100 * i);
 }
 
+TEST_CASE("emulated token choice kernels match the reference: rows of d 300 in 2-byte elements, d 2056 in vectors") {
+  const std::uint64_t seed = test::run_seed();
+  for (std::size_t i = 0; i < std::size(test::kTokenChoiceRowWidthCases); ++i)
+    check_emulated(test::kTokenChoiceRowWidthCases[i], seed + 100 * i);
+}
+
 TEST_CASE("emulated token choice kernels break ties toward the lower expert, as the reference does") {
   check_emulated(test::kTokenChoiceTieCase, test::run_seed());
 }

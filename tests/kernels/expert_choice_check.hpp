@@ -86,6 +86,13 @@ inline const ExpertChoiceCase kExpertChoiceCapacityCases[] = {
     {{128, 5, 64, 1}, 24, false},
     {{64, 3, 32, 32}, 16, false},
 };
+// Row widths for the two ways rows move (kernels/bf16_chunks.cuh): d 300, not a multiple of 8, in
+// 2-byte elements, more than one pass of the combine's 256 threads and of a warp's 4 x 32-element
+// batch; d 2056 in 16-byte vectors, past one pass of the combine (2048) and of a warp (1024).
+inline const ExpertChoiceCase kExpertChoiceRowWidthCases[] = {
+    {{256, 6, 128, 20}, 300, false},
+    {{128, 5, 64, 12}, 2056, false},
+};
 // Logits from {0, 1}: ties go to the lower token index.
 inline const ExpertChoiceCase kExpertChoiceTieCase = {{512, 16, 256, 40}, 64, true};
 

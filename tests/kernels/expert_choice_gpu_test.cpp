@@ -94,6 +94,13 @@ TEST_CASE("expert choice kernels match the reference (capacity 1 and capacity = 
     check_expert_choice(test::kExpertChoiceCapacityCases[i], seed + 100 * i);
 }
 
+TEST_CASE("expert choice kernels match the reference (rows of d 300 in 2-byte elements, d 2056 in 16-byte vectors)" *
+          doctest::skip(!test::gpu_available())) {
+  const std::uint64_t seed = test::run_seed();
+  for (std::size_t i = 0; i < std::size(test::kExpertChoiceRowWidthCases); ++i)
+    check_expert_choice(test::kExpertChoiceRowWidthCases[i], seed + 100 * i);
+}
+
 TEST_CASE("expert choice kernels break ties toward the lower token index, as the reference does" *
           doctest::skip(!test::gpu_available())) {
   check_expert_choice(test::kExpertChoiceTieCase, test::run_seed());

@@ -94,6 +94,13 @@ inline const TokenChoiceCase kTokenChoicePackedCases[] = {
     {{777, 13, 3, -1, true}, 200, false},
     {{1000, 7, 1, 1, false}, 72, false},
 };
+// Row widths for the two ways rows move (kernels/bf16_chunks.cuh): d 300, not a multiple of 8, in
+// 2-byte elements (padded, capacity factor 1.0), and d 2056 in 16-byte vectors (packed, dropless),
+// each past one pass of the combine's block and of a warp's batch.
+inline const TokenChoiceCase kTokenChoiceRowWidthCases[] = {
+    {{300, 10, 2, 300 * 2 / 10, false, true}, 300, false},
+    {{200, 6, 2, -1, true}, 2056, false},
+};
 // Logits from {0, 1}: ties go to the lower expert; top-8 of 40 experts (more than a warp's
 // lanes), normalized, with a capacity that drops.
 inline const TokenChoiceCase kTokenChoiceTieCase = {{640, 40, 8, 100, true}, 64, true};

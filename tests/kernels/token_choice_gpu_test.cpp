@@ -102,6 +102,13 @@ TEST_CASE("token choice kernels match the reference (packed rows: dropless with 
     check_token_choice(test::kTokenChoicePackedCases[i], seed + 100 * i);
 }
 
+TEST_CASE("token choice kernels match the reference (rows of d 300 in 2-byte elements, d 2056 in 16-byte vectors)" *
+          doctest::skip(!test::gpu_available())) {
+  const std::uint64_t seed = test::run_seed();
+  for (std::size_t i = 0; i < std::size(test::kTokenChoiceRowWidthCases); ++i)
+    check_token_choice(test::kTokenChoiceRowWidthCases[i], seed + 100 * i);
+}
+
 TEST_CASE("token choice kernels break ties toward the lower expert, as the reference does" *
           doctest::skip(!test::gpu_available())) {
   check_token_choice(test::kTokenChoiceTieCase, test::run_seed());
