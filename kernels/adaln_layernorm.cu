@@ -13,6 +13,7 @@
 #include <string>
 
 #include "adaln_layernorm.cuh"
+#include "bf16_chunks.cuh"
 #include "block_reduce.cuh"
 #include "cuda_check.hpp"
 #include "launch.cuh"
@@ -25,6 +26,7 @@ constexpr int kRowThreads = 256;
 constexpr int kColumnThreads = 256;
 
 // One block per row [d]; blockIdx.x = b * S + s.
+template <int kVec>
 __global__ void __launch_bounds__(kRowThreads)
     adaln_layernorm_fwd_kernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ shift,
                                const __nv_bfloat16* __restrict__ scale, __nv_bfloat16* __restrict__ y,
@@ -34,20 +36,35 @@ __global__ void __launch_bounds__(kRowThreads)
   const std::int64_t b = row / seq;
   const __nv_bfloat16* xr = x + row * hidden;  // [d]
   float sum = 0;
-  for (int c = threadIdx.x; c < hidden; c += kRowThreads) sum += __bfloat162float(xr[c]);
+  for_each_row_chunk<kVec, kRowThreads>(hidden, [&](int c) {
+    float v[kVec];
+    load_chunk<kVec>(xr + c, v);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) sum += v[j];
+  });
   const float mean = block_sum<kRowThreads>(sum) / static_cast<float>(hidden);
   float squares = 0;
-  for (int c = threadIdx.x; c < hidden; c += kRowThreads) {
-    const float centered = __bfloat162float(xr[c]) - mean;
-    squares += centered * centered;
-  }
+  for_each_row_chunk<kVec, kRowThreads>(hidden, [&](int c) {
+    float v[kVec];
+    load_chunk<kVec>(xr + c, v);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      const float centered = v[j] - mean;
+      squares += centered * centered;
+    }
+  });
   const float rstd = rsqrtf(block_sum<kRowThreads>(squares) / static_cast<float>(hidden) + eps);
   const __nv_bfloat16* sh = shift + b * hidden;  // [d]
   const __nv_bfloat16* sc = scale + b * hidden;  // [d]
-  for (int c = threadIdx.x; c < hidden; c += kRowThreads) {
-    const float xhat = (__bfloat162float(xr[c]) - mean) * rstd;
-    y[row * hidden + c] = __float2bfloat16(xhat * (1.0f + __bfloat162float(sc[c])) + __bfloat162float(sh[c]));
-  }
+  for_each_row_chunk<kVec, kRowThreads>(hidden, [&](int c) {
+    float v[kVec], scv[kVec], shv[kVec];
+    load_chunk<kVec>(xr + c, v);
+    load_chunk<kVec>(sc + c, scv);
+    load_chunk<kVec>(sh + c, shv);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) v[j] = (v[j] - mean) * rstd * (1.0f + scv[j]) + shv[j];
+    store_chunk<kVec>(y + row * hidden + c, v);
+  });
   if (threadIdx.x == 0) {
     mean_out[row] = mean;
     rstd_out[row] = rstd;
@@ -55,6 +72,7 @@ __global__ void __launch_bounds__(kRowThreads)
 }
 
 // One block per row: dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * (1 + scale).
+template <int kVec>
 __global__ void __launch_bounds__(kRowThreads)
     adaln_layernorm_bwd_dx_kernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ scale,
                                   const float* __restrict__ mean, const float* __restrict__ rstd,
@@ -65,19 +83,39 @@ __global__ void __launch_bounds__(kRowThreads)
   const float mu = mean[row];
   const float r = rstd[row];
   const __nv_bfloat16* sc = scale + b * hidden;  // [d]
+  const __nv_bfloat16* xr = x + row * hidden;    // [d]
+  const __nv_bfloat16* dyr = dy + row * hidden;  // [d]
+  // g and xhat of one chunk.
+  auto chunk_terms = [&](int c, float (&g)[kVec], float (&xhat)[kVec]) {
+    float scv[kVec];
+    load_chunk<kVec>(dyr + c, g);
+    load_chunk<kVec>(sc + c, scv);
+    load_chunk<kVec>(xr + c, xhat);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      g[j] *= 1.0f + scv[j];
+      xhat[j] = (xhat[j] - mu) * r;
+    }
+  };
   float sum_g = 0, sum_gx = 0;
-  for (int c = threadIdx.x; c < hidden; c += kRowThreads) {
-    const float g = __bfloat162float(dy[row * hidden + c]) * (1.0f + __bfloat162float(sc[c]));
-    sum_g += g;
-    sum_gx += g * (__bfloat162float(x[row * hidden + c]) - mu) * r;
-  }
+  for_each_row_chunk<kVec, kRowThreads>(hidden, [&](int c) {
+    float g[kVec], xhat[kVec];
+    chunk_terms(c, g, xhat);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      sum_g += g[j];
+      sum_gx += g[j] * xhat[j];
+    }
+  });
   const float mean_g = block_sum<kRowThreads>(sum_g) / static_cast<float>(hidden);
   const float mean_gx = block_sum<kRowThreads>(sum_gx) / static_cast<float>(hidden);
-  for (int c = threadIdx.x; c < hidden; c += kRowThreads) {
-    const float g = __bfloat162float(dy[row * hidden + c]) * (1.0f + __bfloat162float(sc[c]));
-    const float xhat = (__bfloat162float(x[row * hidden + c]) - mu) * r;
-    dx[row * hidden + c] = __float2bfloat16(r * (g - mean_g - xhat * mean_gx));
-  }
+  for_each_row_chunk<kVec, kRowThreads>(hidden, [&](int c) {
+    float g[kVec], xhat[kVec];
+    chunk_terms(c, g, xhat);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) g[j] = r * (g[j] - mean_g - xhat[j] * mean_gx);
+    store_chunk<kVec>(dx + row * hidden + c, g);
+  });
 }
 
 // One thread per (sample, column), walking the S rows in order: coalesced across columns and a
@@ -119,8 +157,11 @@ void adaln_layernorm_fwd(const __nv_bfloat16* x, const __nv_bfloat16* shift, con
   check_shape(batch, seq, hidden, op);
   require(eps > 0, std::string(op) + ": eps must be positive");
   require_pointers(op, {{"x", x}, {"shift", shift}, {"scale", scale}, {"y", y}, {"mean", mean}, {"rstd", rstd}});
-  CUDA_CHECK(launch_kernel(adaln_layernorm_fwd_kernel, static_cast<unsigned>(batch * seq), kRowThreads, 0, stream, x,
-                           shift, scale, y, mean, rstd, static_cast<int>(seq), static_cast<int>(hidden), eps));
+  launch_by_chunk(bf16_rows_vectorizable(hidden, {x, shift, scale, y}), [&](auto chunk) {
+    CUDA_CHECK(launch_kernel(adaln_layernorm_fwd_kernel<decltype(chunk)::value>, static_cast<unsigned>(batch * seq),
+                             kRowThreads, 0, stream, x, shift, scale, y, mean, rstd, static_cast<int>(seq),
+                             static_cast<int>(hidden), eps));
+  });
 }
 
 void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, const float* mean, const float* rstd,
@@ -136,8 +177,11 @@ void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, con
                         {"dx", dx},
                         {"dshift", dshift},
                         {"dscale", dscale}});
-  CUDA_CHECK(launch_kernel(adaln_layernorm_bwd_dx_kernel, static_cast<unsigned>(batch * seq), kRowThreads, 0, stream, x,
-                           scale, mean, rstd, dy, dx, static_cast<int>(seq), static_cast<int>(hidden)));
+  launch_by_chunk(bf16_rows_vectorizable(hidden, {x, scale, dy, dx}), [&](auto chunk) {
+    CUDA_CHECK(launch_kernel(adaln_layernorm_bwd_dx_kernel<decltype(chunk)::value>, static_cast<unsigned>(batch * seq),
+                             kRowThreads, 0, stream, x, scale, mean, rstd, dy, dx, static_cast<int>(seq),
+                             static_cast<int>(hidden)));
+  });
   const dim3 grid(static_cast<unsigned>((hidden + kColumnThreads - 1) / kColumnThreads), static_cast<unsigned>(batch));
   CUDA_CHECK(launch_kernel(adaln_modulation_bwd_kernel, grid, kColumnThreads, 0, stream, x, mean, rstd, dy, dshift,
                            dscale, static_cast<int>(seq), static_cast<int>(hidden)));

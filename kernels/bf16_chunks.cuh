@@ -1,15 +1,22 @@
-// bf16 rows moved in chunks: 8 elements (one 16-byte vector, a single load or store instruction)
-// where the row length and every base pointer allow it, else 1 element (2 bytes). A warp's 16-byte
-// accesses keep four times the bytes in flight of its 2-byte ones, which is what a memory-bound
-// copy needs to come near the device's bandwidth (docs/PERFORMANCE.md, routing).
+// bf16 arrays moved in chunks: 8 elements (one 16-byte vector, a single load or store instruction)
+// where the length and every base pointer allow it, else 1 element (2 bytes). A warp's 16-byte
+// accesses keep several times the bytes in flight of its 2-byte ones, which is what a memory-bound
+// kernel needs to come near the device's bandwidth (docs/PERFORMANCE.md, routing).
 //   host:   launch_by_chunk(bf16_rows_vectorizable(hidden, {x, y}), [&](auto chunk) {
 //             constexpr int kVec = decltype(chunk)::value;  // 8 or 1
 //             CUDA_CHECK(launch_kernel(my_kernel<kVec>, ...)); });
 //   device: load_chunk<kVec>(row + c, v); store_chunk<kVec>(row + c, v);
 //           warp_copy_row<kVec>(dst, src, hidden, lane);
-// Kernels that use it: ec_permute.cu, tc_permute.cu, row_gather_sum.cuh. Element c of a row is
-// always read and summed the same way whichever the chunk, so every per-element result has the same
-// bits either way; only a sum along a row (the combine backward's gate gradient) adds in another order.
+//           for_each_chunk<kVec>(n, [&](std::int64_t i) { ... elements i .. i + kVec - 1 ... });
+//           for_each_row_chunk<kVec, kThreads>(hidden, [&](int c) { ... });  // a block over a row
+// A flat array of n elements is one row of n; a kernel that indexes a per-row or per-column
+// operand (a gate, a bias) asks with that row's length, so that no chunk straddles two rows.
+// Kernels that use it: the permute and unpermute kernels (ec_permute.cu, tc_permute.cu,
+// row_gather_sum.cuh), the elementwise ones (gelu, silu, residual_add, gate_residual, bias_add,
+// cast, flow_loss) and adaln_layernorm's row kernels. Element c of a row is read and computed the
+// same way whichever the chunk, so every per-element result has the same bits either way; only a
+// sum over many elements (a norm's mean, a loss, the combine backward's gate gradient) adds in
+// another order.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -75,6 +82,20 @@ __device__ __forceinline__ void load_chunk(const __nv_bfloat16* p, float (&v)[kV
   }
 }
 
+// v[i] = p[i] for i < kVec from fp32 (two 16-byte vectors when kVec is 8); p is chunk-aligned.
+template <int kVec>
+__device__ __forceinline__ void load_chunk(const float* p, float (&v)[kVec]) {
+  if constexpr (kVec == kBf16Vector) {
+    const float4 low = *reinterpret_cast<const float4*>(p);
+    const float4 high = *reinterpret_cast<const float4*>(p + 4);
+    const float all[kBf16Vector] = {low.x, low.y, low.z, low.w, high.x, high.y, high.z, high.w};
+#pragma unroll
+    for (int i = 0; i < kBf16Vector; ++i) v[i] = all[i];
+  } else {
+    v[0] = *p;
+  }
+}
+
 // p[i] = v[i] rounded to bf16 (nearest even), for i < kVec; p is chunk-aligned.
 template <int kVec>
 __device__ __forceinline__ void store_chunk(__nv_bfloat16* p, const float (&v)[kVec]) {
@@ -115,6 +136,24 @@ __device__ __forceinline__ void warp_copy_row(__nv_bfloat16* __restrict__ dst, c
       if (c < hidden) *reinterpret_cast<Bf16Chunk<kVec>*>(dst + c) = chunk[u];
     }
   }
+}
+
+// Grid-stride loop over the chunks of n elements (n a multiple of kVec): calls f(i) with i the
+// chunk's first element, once per chunk, each chunk by one thread.
+template <int kVec, class F>
+__device__ __forceinline__ void for_each_chunk(std::int64_t n, F&& f) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x * kVec;
+  for (std::int64_t i = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * kVec; i < n;
+       i += stride) {
+    f(i);
+  }
+}
+
+// A block's loop over the chunks of one row of `hidden` elements (a multiple of kVec): calls f(c)
+// with c the chunk's first element; thread t takes chunks t, t + kThreads, ... in that order.
+template <int kVec, int kThreads, class F>
+__device__ __forceinline__ void for_each_row_chunk(int hidden, F&& f) {
+  for (int c = static_cast<int>(threadIdx.x) * kVec; c < hidden; c += kThreads * kVec) f(c);
 }
 
 }  // namespace ecsim

@@ -7,6 +7,7 @@
 // (tests/kernels/runner_gpu_test.cpp; skipped without a GPU).
 // Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
 // emulation of CUDA (its logic, not the numerics).
+#include "bf16_chunks.cuh"
 #include "bias.cuh"
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
@@ -20,15 +21,21 @@ constexpr int kThreads = 256;
 constexpr int kColumns = 32;  // columns per block of the backward: one warp's width, coalesced rows
 constexpr int kRowLanes = 8;  // row slices per block of the backward
 
+// A chunk lies in one row (n is a multiple of kVec), so its bias is one chunk of bias[g].
+template <int kVec>
 __global__ void __launch_bounds__(kThreads)
     bias_add_kernel(__nv_bfloat16* __restrict__ y, const __nv_bfloat16* __restrict__ bias, std::int64_t rows,
                     std::int64_t n, std::int64_t total) {
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < total; i += stride) {
+  for_each_chunk<kVec>(total, [&](std::int64_t i) {
     const std::int64_t g = i / (rows * n);
     const std::int64_t col = i % n;
-    y[i] = __float2bfloat16(__bfloat162float(y[i]) + __bfloat162float(bias[g * n + col]));
-  }
+    float v[kVec], b[kVec];
+    load_chunk<kVec>(y + i, v);
+    load_chunk<kVec>(bias + g * n + col, b);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) v[j] += b[j];
+    store_chunk<kVec>(y + i, v);
+  });
 }
 
 __global__ void __launch_bounds__(kColumns * kRowLanes)
@@ -61,8 +68,11 @@ void bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, std::int64_t groups, 
   require_positive(n, "bias_add", "n");
   require_pointers("bias_add", {{"y", y}, {"bias", bias}});
   const std::int64_t total = groups * rows * n;
-  CUDA_CHECK(launch_kernel(bias_add_kernel, elementwise_blocks(total, kThreads), kThreads, 0, stream, y, bias, rows, n,
-                           total));
+  launch_by_chunk(bf16_rows_vectorizable(n, {y, bias}), [&](auto chunk) {
+    constexpr int kVec = decltype(chunk)::value;
+    CUDA_CHECK(launch_kernel(bias_add_kernel<kVec>, elementwise_blocks(total / kVec, kThreads), kThreads, 0, stream, y,
+                             bias, rows, n, total));
+  });
 }
 
 void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::int64_t rows, std::int64_t n,

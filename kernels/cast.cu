@@ -3,6 +3,7 @@
 // (tests/kernels/runner_gpu_test.cpp; skipped without a GPU).
 // Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
 // emulation of CUDA (its logic, not the numerics).
+#include "bf16_chunks.cuh"
 #include "cast.cuh"
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
@@ -14,12 +15,14 @@ namespace {
 
 constexpr int kThreads = 256;
 
+template <int kVec>
 __global__ void __launch_bounds__(kThreads)
     cast_kernel(const float* __restrict__ in, __nv_bfloat16* __restrict__ out, std::int64_t n) {
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
-    out[i] = __float2bfloat16(in[i]);
-  }
+  for_each_chunk<kVec>(n, [&](std::int64_t i) {
+    float v[kVec];
+    load_chunk<kVec>(in + i, v);
+    store_chunk<kVec>(out + i, v);
+  });
 }
 
 }  // namespace
@@ -27,7 +30,10 @@ __global__ void __launch_bounds__(kThreads)
 void cast_fp32_to_bf16(const float* in, __nv_bfloat16* out, std::int64_t n, cudaStream_t stream) {
   require_positive(n, "cast_fp32_to_bf16", "n");
   require_pointers("cast_fp32_to_bf16", {{"in", in}, {"out", out}});
-  CUDA_CHECK(launch_kernel(cast_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, in, out, n));
+  launch_by_chunk(bf16_rows_vectorizable(n, {in, out}), [&](auto chunk) {
+    constexpr int kVec = decltype(chunk)::value;
+    CUDA_CHECK(launch_kernel(cast_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream, in, out, n));
+  });
 }
 
 }  // namespace ecsim

@@ -8,6 +8,7 @@
 // elementwise_gpu_test.cpp; skipped without a GPU).
 // Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
 // emulation of CUDA (its logic, not the numerics).
+#include "bf16_chunks.cuh"
 #include "block_reduce.cuh"
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
@@ -21,15 +22,21 @@ namespace {
 constexpr int kThreads = 256;
 
 // grid = kFlowLossPartials blocks; partials[block] = its share of sum (pred - target)^2.
+template <int kVec>
 __global__ void __launch_bounds__(kThreads)
     flow_loss_partials_kernel(const __nv_bfloat16* __restrict__ pred, const __nv_bfloat16* __restrict__ target,
                               float* __restrict__ partials, std::int64_t n) {
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
   float sum = 0;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
-    const float diff = __bfloat162float(pred[i]) - __bfloat162float(target[i]);
-    sum += diff * diff;
-  }
+  for_each_chunk<kVec>(n, [&](std::int64_t i) {
+    float p[kVec], t[kVec];
+    load_chunk<kVec>(pred + i, p);
+    load_chunk<kVec>(target + i, t);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      const float diff = p[j] - t[j];
+      sum += diff * diff;
+    }
+  });
   sum = block_sum<kThreads>(sum);
   if (threadIdx.x == 0) partials[blockIdx.x] = sum;
 }
@@ -43,13 +50,18 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) loss[0] = sum / static_cast<float>(n);
 }
 
+template <int kVec>
 __global__ void __launch_bounds__(kThreads)
     flow_loss_bwd_kernel(const __nv_bfloat16* __restrict__ pred, const __nv_bfloat16* __restrict__ target, float factor,
                          __nv_bfloat16* __restrict__ dpred, std::int64_t n) {
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
-    dpred[i] = __float2bfloat16(factor * (__bfloat162float(pred[i]) - __bfloat162float(target[i])));
-  }
+  for_each_chunk<kVec>(n, [&](std::int64_t i) {
+    float p[kVec], t[kVec];
+    load_chunk<kVec>(pred + i, p);
+    load_chunk<kVec>(target + i, t);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) p[j] = factor * (p[j] - t[j]);
+    store_chunk<kVec>(dpred + i, p);
+  });
 }
 
 }  // namespace
@@ -59,8 +71,10 @@ void flow_loss_fwd(const __nv_bfloat16* pred, const __nv_bfloat16* target, float
   constexpr const char* op = "flow_loss_fwd";
   require_positive(n, op, "n");
   require_pointers(op, {{"pred", pred}, {"target", target}, {"partials", partials}, {"loss", loss}});
-  CUDA_CHECK(
-      launch_kernel(flow_loss_partials_kernel, kFlowLossPartials, kThreads, 0, stream, pred, target, partials, n));
+  launch_by_chunk(bf16_rows_vectorizable(n, {pred, target}), [&](auto chunk) {
+    CUDA_CHECK(launch_kernel(flow_loss_partials_kernel<decltype(chunk)::value>, kFlowLossPartials, kThreads, 0, stream,
+                             pred, target, partials, n));
+  });
   CUDA_CHECK(launch_kernel(flow_loss_finish_kernel, 1, kThreads, 0, stream, partials, loss, n));
 }
 
@@ -70,8 +84,11 @@ void flow_loss_bwd(const __nv_bfloat16* pred, const __nv_bfloat16* target, float
   require_positive(n, op, "n");
   require_pointers(op, {{"pred", pred}, {"target", target}, {"dpred", dpred}});
   const auto factor = static_cast<float>(2.0 * static_cast<double>(dloss) / static_cast<double>(n));
-  CUDA_CHECK(launch_kernel(flow_loss_bwd_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, pred, target,
-                           factor, dpred, n));
+  launch_by_chunk(bf16_rows_vectorizable(n, {pred, target, dpred}), [&](auto chunk) {
+    constexpr int kVec = decltype(chunk)::value;
+    CUDA_CHECK(launch_kernel(flow_loss_bwd_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream,
+                             pred, target, factor, dpred, n));
+  });
 }
 
 }  // namespace ecsim

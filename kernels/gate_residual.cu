@@ -9,6 +9,7 @@
 // emulation of CUDA (its logic, not the numerics).
 #include <string>
 
+#include "bf16_chunks.cuh"
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
 #include "gate_residual.cuh"
@@ -20,25 +21,37 @@ namespace {
 
 constexpr int kThreads = 256;
 
+// A chunk lies in one row (hidden is a multiple of kVec), so its gates are one chunk of gate[b].
+template <int kVec>
 __global__ void __launch_bounds__(kThreads)
     gate_residual_fwd_kernel(const __nv_bfloat16* x, const __nv_bfloat16* __restrict__ y,
                              const __nv_bfloat16* __restrict__ gate, __nv_bfloat16* out, std::int64_t seq_hidden,
                              int hidden, std::int64_t n) {
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
+  for_each_chunk<kVec>(n, [&](std::int64_t i) {
     const std::int64_t g = (i / seq_hidden) * hidden + i % hidden;  // gate[b, c]
-    out[i] = __float2bfloat16(__bfloat162float(x[i]) + __bfloat162float(gate[g]) * __bfloat162float(y[i]));
-  }
+    float xv[kVec], gv[kVec], yv[kVec];
+    load_chunk<kVec>(x + i, xv);
+    load_chunk<kVec>(gate + g, gv);
+    load_chunk<kVec>(y + i, yv);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) xv[j] += gv[j] * yv[j];
+    store_chunk<kVec>(out + i, xv);
+  });
 }
 
+template <int kVec>
 __global__ void __launch_bounds__(kThreads)
     gate_residual_bwd_dy_kernel(const __nv_bfloat16* __restrict__ gate, const __nv_bfloat16* __restrict__ dout,
                                 __nv_bfloat16* __restrict__ dy, std::int64_t seq_hidden, int hidden, std::int64_t n) {
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
+  for_each_chunk<kVec>(n, [&](std::int64_t i) {
     const std::int64_t g = (i / seq_hidden) * hidden + i % hidden;
-    dy[i] = __float2bfloat16(__bfloat162float(gate[g]) * __bfloat162float(dout[i]));
-  }
+    float gv[kVec], d[kVec];
+    load_chunk<kVec>(gate + g, gv);
+    load_chunk<kVec>(dout + i, d);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) d[j] = gv[j] * d[j];
+    store_chunk<kVec>(dy + i, d);
+  });
 }
 
 // grid = (ceil(d / kThreads), B); thread (b, c) sums dout * y over the S rows of sample b.
@@ -73,8 +86,11 @@ void gate_residual_fwd(const __nv_bfloat16* x, const __nv_bfloat16* y, const __n
   check_shape(batch, seq, hidden, op);
   require_pointers(op, {{"x", x}, {"y", y}, {"gate", gate}, {"out", out}});
   const std::int64_t n = batch * seq * hidden;
-  CUDA_CHECK(launch_kernel(gate_residual_fwd_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, x, y, gate,
-                           out, seq * hidden, static_cast<int>(hidden), n));
+  launch_by_chunk(bf16_rows_vectorizable(hidden, {x, y, gate, out}), [&](auto chunk) {
+    constexpr int kVec = decltype(chunk)::value;
+    CUDA_CHECK(launch_kernel(gate_residual_fwd_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream,
+                             x, y, gate, out, seq * hidden, static_cast<int>(hidden), n));
+  });
 }
 
 void gate_residual_bwd(const __nv_bfloat16* y, const __nv_bfloat16* gate, const __nv_bfloat16* dout, __nv_bfloat16* dy,
@@ -84,8 +100,11 @@ void gate_residual_bwd(const __nv_bfloat16* y, const __nv_bfloat16* gate, const 
   check_shape(batch, seq, hidden, op);
   require_pointers(op, {{"y", y}, {"gate", gate}, {"dout", dout}, {"dy", dy}, {"dgate", dgate}});
   const std::int64_t n = batch * seq * hidden;
-  CUDA_CHECK(launch_kernel(gate_residual_bwd_dy_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, gate,
-                           dout, dy, seq * hidden, static_cast<int>(hidden), n));
+  launch_by_chunk(bf16_rows_vectorizable(hidden, {gate, dout, dy}), [&](auto chunk) {
+    constexpr int kVec = decltype(chunk)::value;
+    CUDA_CHECK(launch_kernel(gate_residual_bwd_dy_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0,
+                             stream, gate, dout, dy, seq * hidden, static_cast<int>(hidden), n));
+  });
   const dim3 grid(static_cast<unsigned>((hidden + kThreads - 1) / kThreads), static_cast<unsigned>(batch));
   CUDA_CHECK(launch_kernel(gate_residual_bwd_dgate_kernel, grid, kThreads, 0, stream, y, dout, dgate,
                            static_cast<int>(seq), static_cast<int>(hidden)));

@@ -4,6 +4,7 @@
 // skipped without a GPU).
 // Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
 // emulation of CUDA (its logic, not the numerics).
+#include "bf16_chunks.cuh"
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
 #include "launch.cuh"
@@ -16,12 +17,17 @@ namespace {
 constexpr int kThreads = 256;
 
 // No __restrict__: out may alias x or y (each element is read before it is written, by one thread).
+template <int kVec>
 __global__ void __launch_bounds__(kThreads)
     residual_add_kernel(const __nv_bfloat16* x, const __nv_bfloat16* y, __nv_bfloat16* out, std::int64_t n) {
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
-    out[i] = __float2bfloat16(__bfloat162float(x[i]) + __bfloat162float(y[i]));
-  }
+  for_each_chunk<kVec>(n, [&](std::int64_t i) {
+    float a[kVec], b[kVec];
+    load_chunk<kVec>(x + i, a);
+    load_chunk<kVec>(y + i, b);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) a[j] += b[j];
+    store_chunk<kVec>(out + i, a);
+  });
 }
 
 }  // namespace
@@ -30,7 +36,11 @@ void residual_add(const __nv_bfloat16* x, const __nv_bfloat16* y, __nv_bfloat16*
                   cudaStream_t stream) {
   require_positive(n, "residual_add", "n");
   require_pointers("residual_add", {{"x", x}, {"y", y}, {"out", out}});
-  CUDA_CHECK(launch_kernel(residual_add_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, x, y, out, n));
+  launch_by_chunk(bf16_rows_vectorizable(n, {x, y, out}), [&](auto chunk) {
+    constexpr int kVec = decltype(chunk)::value;
+    CUDA_CHECK(launch_kernel(residual_add_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream, x,
+                             y, out, n));
+  });
 }
 
 }  // namespace ecsim

@@ -36,7 +36,7 @@ __global__ void __launch_bounds__(kGatherSumThreads)
   const std::int64_t t = blockIdx.x;
   for (int w = threadIdx.x; w < width; w += kGatherSumThreads) token_rows[w] = row_of[t * width + w];
   __syncthreads();
-  for (int c = threadIdx.x * kVec; c < hidden; c += kGatherSumThreads * kVec) {
+  for_each_row_chunk<kVec, kGatherSumThreads>(hidden, [&](int c) {
     float acc[kVec] = {};
     for (int w = 0; w < width; ++w) {
       const int row = token_rows[w];
@@ -59,7 +59,7 @@ __global__ void __launch_bounds__(kGatherSumThreads)
       }
     }
     store_chunk<kVec>(out + t * hidden + c, acc);
-  }
+  });
 }
 
 // Launches gather_sum_kernel<kWeight> over T tokens, in 16-byte chunks where rows, out and hidden
@@ -83,7 +83,7 @@ __device__ inline float combine_bwd_row(const __nv_bfloat16* __restrict__ dy_row
                                         const __nv_bfloat16* __restrict__ y_row, float g,
                                         __nv_bfloat16* __restrict__ dst, int hidden) {
   float dot = 0;
-  for (int c = threadIdx.x * kVec; c < hidden; c += kGatherSumThreads * kVec) {
+  for_each_row_chunk<kVec, kGatherSumThreads>(hidden, [&](int c) {
     float d[kVec], y[kVec], scaled[kVec];
     load_chunk<kVec>(dy_row + c, d);
     load_chunk<kVec>(y_row + c, y);
@@ -93,7 +93,7 @@ __device__ inline float combine_bwd_row(const __nv_bfloat16* __restrict__ dy_row
       dot += d[i] * y[i];
     }
     store_chunk<kVec>(dst + c, scaled);
-  }
+  });
   return block_sum<kGatherSumThreads>(dot);
 }
 

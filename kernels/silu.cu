@@ -5,6 +5,7 @@
 // skipped without a GPU).
 // Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
 // emulation of CUDA (its logic, not the numerics).
+#include "bf16_chunks.cuh"
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
 #include "launch.cuh"
@@ -18,24 +19,33 @@ constexpr int kThreads = 256;
 
 __device__ inline float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+template <int kVec>
 __global__ void __launch_bounds__(kThreads)
     silu_fwd_kernel(const __nv_bfloat16* __restrict__ x, __nv_bfloat16* __restrict__ y, std::int64_t n) {
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
-    const float v = __bfloat162float(x[i]);
-    y[i] = __float2bfloat16(v * sigmoid(v));
-  }
+  for_each_chunk<kVec>(n, [&](std::int64_t i) {
+    float v[kVec];
+    load_chunk<kVec>(x + i, v);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) v[j] = v[j] * sigmoid(v[j]);
+    store_chunk<kVec>(y + i, v);
+  });
 }
 
+template <int kVec>
 __global__ void __launch_bounds__(kThreads)
     silu_bwd_kernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ dy,
                     __nv_bfloat16* __restrict__ dx, std::int64_t n) {
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
-    const float v = __bfloat162float(x[i]);
-    const float s = sigmoid(v);
-    dx[i] = __float2bfloat16(__bfloat162float(dy[i]) * s * (1.0f + v * (1.0f - s)));
-  }
+  for_each_chunk<kVec>(n, [&](std::int64_t i) {
+    float v[kVec], g[kVec];
+    load_chunk<kVec>(x + i, v);
+    load_chunk<kVec>(dy + i, g);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      const float s = sigmoid(v[j]);
+      g[j] = g[j] * s * (1.0f + v[j] * (1.0f - s));
+    }
+    store_chunk<kVec>(dx + i, g);
+  });
 }
 
 }  // namespace
@@ -43,13 +53,21 @@ __global__ void __launch_bounds__(kThreads)
 void silu_fwd(const __nv_bfloat16* x, __nv_bfloat16* y, std::int64_t n, cudaStream_t stream) {
   require_positive(n, "silu_fwd", "n");
   require_pointers("silu_fwd", {{"x", x}, {"y", y}});
-  CUDA_CHECK(launch_kernel(silu_fwd_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, x, y, n));
+  launch_by_chunk(bf16_rows_vectorizable(n, {x, y}), [&](auto chunk) {
+    constexpr int kVec = decltype(chunk)::value;
+    CUDA_CHECK(launch_kernel(silu_fwd_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream, x, y,
+                             n));
+  });
 }
 
 void silu_bwd(const __nv_bfloat16* x, const __nv_bfloat16* dy, __nv_bfloat16* dx, std::int64_t n, cudaStream_t stream) {
   require_positive(n, "silu_bwd", "n");
   require_pointers("silu_bwd", {{"x", x}, {"dy", dy}, {"dx", dx}});
-  CUDA_CHECK(launch_kernel(silu_bwd_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, x, dy, dx, n));
+  launch_by_chunk(bf16_rows_vectorizable(n, {x, dy, dx}), [&](auto chunk) {
+    constexpr int kVec = decltype(chunk)::value;
+    CUDA_CHECK(launch_kernel(silu_bwd_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream, x, dy,
+                             dx, n));
+  });
 }
 
 }  // namespace ecsim

@@ -38,9 +38,12 @@ test::AdaLnOutputs run_adaln_layernorm(const ref::SampleRows& s, const test::Ada
 
 }  // namespace
 
-TEST_CASE("emulated adaln layernorm kernels match the reference: EC-DiT-XL's width, 3 x 21 x 1152") {
-  // d 1152 = 4.5 x 256: each row's strided loops end on a half turn, and the column kernel's last
-  // block on half its threads.
+TEST_CASE("emulated adaln layernorm kernels match the reference: EC-DiT-XL's width, 3 x 21 x 1152, and d 300") {
+  // d 1152 in 16-byte vectors (kernels/bf16_chunks.cuh) = 144 chunks: each row's strided loops end
+  // before a turn is done, and the column kernel's last block on half its threads. d 300 in 2-byte
+  // elements: the loops take a second, partial turn.
   const std::string ratios = test::check_adaln_layernorm({3, 21, 1152}, test::run_seed(), run_adaln_layernorm);
-  MESSAGE("worst error / tolerance " << ratios);
+  MESSAGE("d 1152: worst error / tolerance " << ratios);
+  const std::string element_ratios = test::check_adaln_layernorm({3, 21, 300}, test::run_seed() + 1, run_adaln_layernorm);
+  MESSAGE("d 300: worst error / tolerance " << element_ratios);
 }

@@ -96,31 +96,42 @@ test::Bf16Vector run_cast(const std::vector<float>& in) {
 
 }  // namespace
 
-TEST_CASE("emulated gelu kernels match the reference: 2^16 + 7 elements") {
+// Each kernel runs once in 2-byte elements and once in 16-byte vectors (kernels/bf16_chunks.cuh).
+TEST_CASE("emulated gelu kernels match the reference: 2^16 + 7 elements, and 2^16 in vectors") {
   MESSAGE("worst error / tolerance " << test::check_gelu((1u << 16) + 7, test::run_seed(), run_activation<gelu_fwd, gelu_bwd>));
+  MESSAGE("vectors: worst error / tolerance " << test::check_gelu(1u << 16, test::run_seed() + 1, run_activation<gelu_fwd, gelu_bwd>));
 }
 
-TEST_CASE("emulated gated residual kernels match the reference: 3 x 17 x 300") {
+TEST_CASE("emulated gated residual kernels match the reference: 3 x 17 x 300, and d 304 in vectors") {
   // d 300: the dgate grid's second column block is cut short.
   MESSAGE("worst error / tolerance " << test::check_gate_residual({3, 17, 300}, test::run_seed(), run_gate_residual));
+  MESSAGE("vectors: worst error / tolerance " << test::check_gate_residual({3, 17, 304}, test::run_seed() + 1, run_gate_residual));
 }
 
 TEST_CASE("emulated adamw kernel matches the reference over three steps: 2^14 + 3 fp32 values") {
   MESSAGE("worst error / tolerance " << test::check_adamw((1u << 14) + 3, test::run_seed(), run_adamw));
 }
 
-TEST_CASE("emulated flow loss kernels match the reference, and the loss is bitwise reproducible: 2^18 + 5") {
-  // The GPU test's shape: the partials kernel's grid-stride loop takes four turns and part of a fifth.
+TEST_CASE("emulated flow loss kernels match the reference, and the loss is bitwise reproducible: 2^18 + 5, and 2^18") {
+  // The GPU test's shapes: the partials kernel's grid-stride loop takes four turns and part of a
+  // fifth in elements, half a turn in vectors.
   MESSAGE(
       "worst error / tolerance " << test::check_flow_loss(test::kFlowLossElements, test::run_seed(), run_flow_loss));
+  MESSAGE("vectors: worst error / tolerance "
+          << test::check_flow_loss(test::kFlowLossVectorElements, test::run_seed() + 1, run_flow_loss));
 }
 
-TEST_CASE("emulated silu kernels match the reference: 2^16 + 5 elements") {
+TEST_CASE("emulated silu kernels match the reference: 2^16 + 5 elements, and 2^16 in vectors") {
   MESSAGE("worst error / tolerance " << test::check_silu(test::kSiluElements, test::run_seed(), run_activation<silu_fwd, silu_bwd>));
+  MESSAGE("vectors: worst error / tolerance "
+          << test::check_silu(test::kSiluVectorElements, test::run_seed() + 1, run_activation<silu_fwd, silu_bwd>));
 }
 
-TEST_CASE("emulated bias, residual_add and cast kernels match the reference: 3 groups x 77 rows x 40") {
+TEST_CASE("emulated bias, residual_add and cast kernels match the reference: 3 groups x 77 rows x 40 and x 37") {
   const std::uint64_t seed = test::run_seed();
   MESSAGE("worst error / tolerance " << test::check_bias_residual_add(test::kBiasShape, seed, run_bias_residual_add)
                                      << ", " << test::check_cast(test::kCastElements, seed + 100, run_cast));
+  MESSAGE("elements: worst error / tolerance "
+          << test::check_bias_residual_add(test::kBiasElementShape, seed + 1, run_bias_residual_add) << ", "
+          << test::check_cast(test::kCastOddElements, seed + 101, run_cast));
 }

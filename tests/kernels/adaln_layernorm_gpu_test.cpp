@@ -32,9 +32,10 @@ test::AdaLnOutputs gpu_adaln_layernorm(const ref::SampleRows& s, const test::Ada
 
 }  // namespace
 
-TEST_CASE("adaln layernorm kernels match the reference (EC-DiT-XL rows: 4 x 256 x 1152)" *
+TEST_CASE("adaln layernorm kernels match the reference (EC-DiT-XL rows: 4 x 256 x 1152, and d 1100)" *
           doctest::skip(!test::gpu_available())) {
-  test::check_adaln_layernorm({4, 256, 1152}, test::run_seed(), gpu_adaln_layernorm);
+  test::check_adaln_layernorm({4, 256, 1152}, test::run_seed(), gpu_adaln_layernorm);  // 16-byte vectors
+  test::check_adaln_layernorm({4, 256, 1100}, test::run_seed() + 1, gpu_adaln_layernorm);  // 2-byte elements
 }
 
 TEST_CASE("adaln layernorm launchers reject bad shapes before launching") {

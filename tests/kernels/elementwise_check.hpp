@@ -144,7 +144,9 @@ using FlowLossKernels = std::function<FlowLossOutputs(const Bf16Vector& pred, co
 
 // Shape both tests run: 64 images x 256 tokens x 16 latent values, plus a ragged tail; four turns
 // and a part of the partials kernel's grid-stride loop (kFlowLossPartials blocks of 256 threads).
+// It moves in 2-byte elements (kernels/bf16_chunks.cuh); without the tail, in 16-byte vectors.
 inline constexpr std::size_t kFlowLossElements = 64 * 256 * 16 + 5;
+inline constexpr std::size_t kFlowLossVectorElements = 64 * 256 * 16;
 
 // pred and target in [-1, 1), dloss 0.5.
 inline std::string check_flow_loss(std::size_t n, std::uint64_t seed, const FlowLossKernels& kernels) {

@@ -66,12 +66,17 @@ test::FlowLossOutputs gpu_flow_loss(const test::Bf16Vector& pred, const test::Bf
 
 }  // namespace
 
-TEST_CASE("gelu kernels match the reference (2^20 + 7 elements)" * doctest::skip(!test::gpu_available())) {
+// Each shape once in 16-byte vectors and once in 2-byte elements (kernels/bf16_chunks.cuh).
+TEST_CASE("gelu kernels match the reference (2^20 + 7 elements, and 2^20 in 16-byte vectors)" *
+          doctest::skip(!test::gpu_available())) {
   test::check_gelu((1u << 20) + 7, test::run_seed(), gpu_gelu);  // not a multiple of the block size
+  test::check_gelu(1u << 20, test::run_seed() + 1, gpu_gelu);
 }
 
-TEST_CASE("gated residual kernels match the reference (4 x 256 x 1152)" * doctest::skip(!test::gpu_available())) {
+TEST_CASE("gated residual kernels match the reference (4 x 256 x 1152 in 16-byte vectors, 4 x 256 x 1100)" *
+          doctest::skip(!test::gpu_available())) {
   test::check_gate_residual({4, 256, 1152}, test::run_seed(), gpu_gate_residual);
+  test::check_gate_residual({4, 256, 1100}, test::run_seed() + 1, gpu_gate_residual);
 }
 
 TEST_CASE("adamw kernel matches the reference over three steps (2^20 + 3 fp32 values)" *
@@ -82,6 +87,7 @@ TEST_CASE("adamw kernel matches the reference over three steps (2^20 + 3 fp32 va
 TEST_CASE("flow loss kernels match the reference, and the loss is bitwise reproducible" *
           doctest::skip(!test::gpu_available())) {
   test::check_flow_loss(test::kFlowLossElements, test::run_seed(), gpu_flow_loss);
+  test::check_flow_loss(test::kFlowLossVectorElements, test::run_seed() + 1, gpu_flow_loss);
 }
 
 TEST_CASE("elementwise launchers reject bad arguments before launching") {

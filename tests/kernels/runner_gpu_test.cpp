@@ -151,14 +151,19 @@ TEST_CASE("runner: two runs from one seed give bitwise equal losses" * doctest::
   }
 }
 
-TEST_CASE("silu kernels match the reference (2^16 + 5 elements)" * doctest::skip(!test::gpu_available())) {
+TEST_CASE("silu kernels match the reference (2^16 + 5 elements, and 2^16 in 16-byte vectors)" *
+          doctest::skip(!test::gpu_available())) {
   test::check_silu(test::kSiluElements, test::run_seed(), gpu_silu);
+  test::check_silu(test::kSiluVectorElements, test::run_seed() + 1, gpu_silu);
 }
 
-TEST_CASE("bias, residual_add and cast kernels match the reference" * doctest::skip(!test::gpu_available())) {
+TEST_CASE("bias, residual_add and cast kernels match the reference (in 16-byte vectors and in 2-byte elements)" *
+          doctest::skip(!test::gpu_available())) {
   const std::uint64_t seed = test::run_seed();
   test::check_bias_residual_add(test::kBiasShape, seed, gpu_bias_residual_add);
+  test::check_bias_residual_add(test::kBiasElementShape, seed + 1, gpu_bias_residual_add);
   test::check_cast(test::kCastElements, seed + 100, gpu_cast);
+  test::check_cast(test::kCastOddElements, seed + 101, gpu_cast);
 }
 
 }  // namespace ecsim

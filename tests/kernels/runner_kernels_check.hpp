@@ -25,8 +25,10 @@ namespace ecsim::test {
 
 // ---- silu.cu: silu_fwd and silu_bwd on x in [-6, 6) (both tails of the sigmoid) and dy in [-1, 1).
 
-// Shape both tests run: not a multiple of the block size.
+// Shapes both tests run: not a multiple of the block size, in 2-byte elements (not a multiple of 8,
+// kernels/bf16_chunks.cuh); and 2^16, in 16-byte vectors.
 inline constexpr std::size_t kSiluElements = (1u << 16) + 5;
+inline constexpr std::size_t kSiluVectorElements = 1u << 16;
 
 inline std::string check_silu(std::size_t n, std::uint64_t seed, const ActivationKernels& kernels) {
   CAPTURE(seed);
@@ -47,8 +49,10 @@ struct BiasShape {
 };
 
 // Shape both tests run: 3 groups (bias_grad's grid y), 77 rows (not a multiple of the 8 row
-// lanes), 40 columns (a full and a partial 32-column tile).
+// lanes), 40 columns (a full and a partial 32-column tile; 16-byte vectors in bias_add). And 37
+// columns, which bias_add and residual_add move in 2-byte elements (kernels/bf16_chunks.cuh).
 inline constexpr BiasShape kBiasShape{3, 77, 40};
+inline constexpr BiasShape kBiasElementShape{3, 77, 37};
 
 struct BiasOutputs {
   Bf16Vector y;                    // [G, rows, n] y0 after bias_add of bias
@@ -93,8 +97,10 @@ inline std::string check_bias_residual_add(const BiasShape& s, std::uint64_t see
 
 // ---- cast.cu: fp32 -> bf16.
 
-// Shape both tests run: 1000 values, four blocks, the last partial.
+// Shapes both tests run: 1000 values, in 16-byte vectors; 1001, in elements, four blocks, the last
+// partial.
 inline constexpr std::size_t kCastElements = 1000;
+inline constexpr std::size_t kCastOddElements = 1001;
 
 using CastKernel = std::function<Bf16Vector(const std::vector<float>& in)>;
 
