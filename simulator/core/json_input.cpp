@@ -103,19 +103,11 @@ Json parse_text(std::string_view text, const std::filesystem::path& name) {
   }
 }
 
-// A missing file is an InputError without a JSON path; the referring place adds its own.
+// An embedded file, else the file on disk. A missing file is an InputError without a JSON path;
+// the referring place adds its own.
 std::string read_file_text(const std::filesystem::path& file) {
   if (auto embedded = embedded_file(file.lexically_normal().string())) return std::string(*embedded);
-  std::error_code ec;
-  if (std::filesystem::exists(file, ec) && !std::filesystem::is_regular_file(file, ec)) {
-    throw InputError("'" + file.string() + "' is not a regular file");
-  }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw InputError("cannot open file '" + file.string() + "'");
-  note_input_file(file);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
+  return read_input_file(file, "file");
 }
 
 // A loaded base's layers, for the document that patches it: its own, or the whole file as one.
@@ -138,6 +130,19 @@ JsonDocument parse_json_text(std::string_view text, const std::filesystem::path&
   doc.file = name;
   doc.root = std::make_shared<const Json>(parse_text(text, name));
   return doc;
+}
+
+std::string read_input_file(const std::filesystem::path& file, std::string_view kind) {
+  const std::string named = std::string(kind) + " '" + file.string() + "'";
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) throw InputError(named + " does not exist");
+  if (!std::filesystem::is_regular_file(file, ec)) throw InputError(named + " is not a regular file");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError("cannot open " + named);
+  note_input_file(file);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
 }
 
 JsonDocument load_json_file(const std::filesystem::path& file,

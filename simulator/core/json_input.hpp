@@ -52,6 +52,10 @@ JsonDocument load_json_file(const std::filesystem::path& file,
                             std::vector<std::filesystem::path> chain = {});
 // Parses text given in memory (the embedded default scenario, the fuzzer).
 JsonDocument parse_json_text(std::string_view text, const std::filesystem::path& name);
+// The bytes of an input file on disk, noted as one (core/input_files.hpp). A missing file, a folder
+// or an unreadable one is an InputError without a JSON path, naming it as `kind` ("file",
+// "profile"): "<kind> 'x' does not exist", "... is not a regular file", "cannot open <kind> 'x'".
+std::string read_input_file(const std::filesystem::path& file, std::string_view kind);
 
 class Node {
  public:

@@ -132,20 +132,6 @@ ProfileCollective read_collective(const Node& n) {
   return c;
 }
 
-std::string read_text(const std::filesystem::path& file) {
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec)) throw InputError("profile '" + file.string() + "' does not exist");
-  if (!std::filesystem::is_regular_file(file, ec)) {
-    throw InputError("profile '" + file.string() + "' is not a regular file");
-  }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw InputError("cannot open profile '" + file.string() + "'");
-  note_input_file(file);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
 // Times are whole nanoseconds in analytic profiles; write them without a fraction.
 Json number(double v) {
   if (v == std::floor(v) && std::fabs(v) < 9.0e15) return static_cast<std::int64_t>(v);
@@ -160,7 +146,7 @@ Json times_json(double p10, double p50, double p90) {
 
 Profile load_profile(const std::filesystem::path& file) {
   // Parsed as it is (no "base" patches or file references: a profile is one self-contained file).
-  const JsonDocument doc = parse_json_text(read_text(file), file);
+  const JsonDocument doc = parse_json_text(read_input_file(file, "profile"), file);
   const Node root = Node::root(doc);
   ObjectReader r = object(root);
   Profile p;

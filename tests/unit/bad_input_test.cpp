@@ -35,7 +35,7 @@ constexpr std::array<BadCase, 31> kCases{{
     {"unknown_gpu.json", "unknown_gpu.json: /cluster/gpu", "unknown GPU 'H900'"},
     {"bad_zero_stage.json", "bad_zero_stage.json: /layout/zero", "must be in [0, 3]"},
     {"bad_run_mode.json", "bad_run_mode.json: /run/mode", "must be one of \"train\", \"infer\""},
-    {"missing_reference.json", "missing_reference.json: /model", "cannot open file"},
+    {"missing_reference.json", "missing_reference.json: /model", "does not exist"},
     {"reference_cycle_a.json", "reference_cycle_b.json: /", "reference cycle"},
     {"error_in_referenced_file.json", "wrong_type.json: /hidden", "must be a whole number"},
     {"not_json.json", "not_json.json: /", "not valid JSON"},
