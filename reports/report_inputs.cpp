@@ -169,6 +169,12 @@ ReportInputs load_report_inputs(const std::vector<std::string>& files) {
     }
     const Node root = Node::root(doc);
     if (!root.is_object()) root.fail("must be a JSON object with a \"schema\" key");
+    const Json& json = root.json();
+    if (!json.contains("schema") && (json.contains("model") || json.contains("kind"))) {
+      // A scenario or a model: an input of ecsim, not one of its outputs.
+      root.fail("a scenario or model, not a result: a report reads what ecsim writes (ecsim simulate, plan, "
+                "compare-routing or validate with --json)");
+    }
     const Node schema_node = root.child("schema");
     const std::string schema = schema_node.as_string();
     if (schema == kResultSchema) {

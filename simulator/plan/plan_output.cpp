@@ -136,7 +136,8 @@ void print_plan(const PlanResult& r, std::ostream& out) {
       << " of it\n";
   out << "  costs " << r.cost_description << "\n";
   for (const auto& [g, counts] : r.counts_by_gpus) {
-    out << "\n" << g << " GPUs (" << g / c.gpus_per_node << " nodes of " << c.gpus_per_node << ")\n";
+    const std::int64_t nodes = g / c.gpus_per_node;
+    out << "\n" << g << " GPUs (" << nodes << (nodes == 1 ? " node of " : " nodes of ") << c.gpus_per_node << ")\n";
     print_counts(counts, out);
     out << "\n best layouts on " << g << " GPUs, by images/s from the event engine (screen: its estimate / engine)\n";
     print_best(r, g, out);

@@ -329,6 +329,13 @@ TEST_CASE("unreadable report inputs and a missing output exit 2") {
     CHECK(r.exit_code == 2);
     CHECK(r.output.find("array.json: /: must be a JSON object") != std::string::npos);
   }
+  SUBCASE("a scenario, an input rather than a result") {
+    const std::string scenario = (std::filesystem::path(ECSIM_SOURCE_DIR) / "scenarios" / "ecdit-xxl-32e-train.json").string();
+    const CliResult r = run_ecsim("report '" + scenario + "' -o '" + html_out + "'");
+    CAPTURE(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("ecdit-xxl-32e-train.json: /: a scenario or model, not a result") != std::string::npos);
+  }
   SUBCASE("a file that does not exist") {
     const CliResult r = run_ecsim("report '" + (dir / "missing.json").string() + "' -o '" + html_out + "'");
     CAPTURE(r.output);
