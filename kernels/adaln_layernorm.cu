@@ -157,7 +157,7 @@ void adaln_layernorm_fwd(const __nv_bfloat16* x, const __nv_bfloat16* shift, con
   check_shape(batch, seq, hidden, op);
   require(eps > 0, std::string(op) + ": eps must be positive");
   require_pointers(op, {{"x", x}, {"shift", shift}, {"scale", scale}, {"y", y}, {"mean", mean}, {"rstd", rstd}});
-  launch_by_chunk(bf16_rows_vectorizable(hidden, {x, shift, scale, y}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(hidden, {x, shift, scale, y}), [&](auto chunk) {
     CUDA_CHECK(launch_kernel(adaln_layernorm_fwd_kernel<decltype(chunk)::value>, static_cast<unsigned>(batch * seq),
                              kRowThreads, 0, stream, x, shift, scale, y, mean, rstd, static_cast<int>(seq),
                              static_cast<int>(hidden), eps));
@@ -177,7 +177,7 @@ void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, con
                         {"dx", dx},
                         {"dshift", dshift},
                         {"dscale", dscale}});
-  launch_by_chunk(bf16_rows_vectorizable(hidden, {x, scale, dy, dx}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(hidden, {x, scale, dy, dx}), [&](auto chunk) {
     CUDA_CHECK(launch_kernel(adaln_layernorm_bwd_dx_kernel<decltype(chunk)::value>, static_cast<unsigned>(batch * seq),
                              kRowThreads, 0, stream, x, scale, mean, rstd, dy, dx, static_cast<int>(seq),
                              static_cast<int>(hidden)));

@@ -3,7 +3,8 @@
 //   p <- p - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 //   param, grad, m, v [n] fp32 (master weights and moments; the bf16 copy is made elsewhere).
 // One pass over all of a rank's parameters (the "fused" form): it is bound by reading 4 and
-// writing 3 fp32 values per element. The bias corrections depend only on the step, so the host
+// writing 3 fp32 values per element, moved 8 at a time in 16-byte vectors where n and the buffers
+// allow (bf16_chunks.cuh). The bias corrections depend only on the step, so the host
 // computes them once in fp64.
 // CPU reference: ref/adamw.hpp. Test: ctest -R adamw (tests/kernels/elementwise_gpu_test.cpp;
 // skipped without a GPU).
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "adamw.cuh"
+#include "bf16_chunks.cuh"
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
 #include "launch.cuh"
@@ -23,19 +25,27 @@ namespace {
 
 constexpr int kThreads = 256;
 
+template <int kVec>
 __global__ void __launch_bounds__(kThreads)
     adamw_kernel(float* __restrict__ param, const float* __restrict__ grad, float* __restrict__ m,
                  float* __restrict__ v, std::int64_t n, float lr, float beta1, float beta2, float eps, float decay,
                  float correction1, float correction2) {
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
-    const float g = grad[i];
-    const float mi = beta1 * m[i] + (1.0f - beta1) * g;
-    const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    param[i] = param[i] * decay - lr * (mi / correction1) / (sqrtf(vi / correction2) + eps);
-  }
+  for_each_chunk<kVec>(n, [&](std::int64_t i) {
+    float p[kVec], g[kVec], mi[kVec], vi[kVec];
+    load_chunk<kVec>(param + i, p);
+    load_chunk<kVec>(grad + i, g);
+    load_chunk<kVec>(m + i, mi);
+    load_chunk<kVec>(v + i, vi);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      mi[j] = beta1 * mi[j] + (1.0f - beta1) * g[j];
+      vi[j] = beta2 * vi[j] + (1.0f - beta2) * g[j] * g[j];
+      p[j] = p[j] * decay - lr * (mi[j] / correction1) / (sqrtf(vi[j] / correction2) + eps);
+    }
+    store_chunk<kVec>(m + i, mi);
+    store_chunk<kVec>(v + i, vi);
+    store_chunk<kVec>(param + i, p);
+  });
 }
 
 }  // namespace
@@ -51,8 +61,11 @@ void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, 
   const auto correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(h.beta1), t));
   const auto correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(h.beta2), t));
   const auto decay = static_cast<float>(1.0 - static_cast<double>(h.lr) * static_cast<double>(h.weight_decay));
-  CUDA_CHECK(launch_kernel(adamw_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream, param, grad, m, v, n,
-                           h.lr, h.beta1, h.beta2, h.eps, decay, correction1, correction2));
+  launch_by_chunk(chunks_vectorizable(n, {param, grad, m, v}), [&](auto chunk) {
+    constexpr int kVec = decltype(chunk)::value;
+    CUDA_CHECK(launch_kernel(adamw_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream, param,
+                             grad, m, v, n, h.lr, h.beta1, h.beta2, h.eps, decay, correction1, correction2));
+  });
 }
 
 }  // namespace ecsim

@@ -2,7 +2,7 @@
 // where the length and every base pointer allow it, else 1 element (2 bytes). A warp's 16-byte
 // accesses keep several times the bytes in flight of its 2-byte ones, which is what a memory-bound
 // kernel needs to come near the device's bandwidth (docs/PERFORMANCE.md, routing).
-//   host:   launch_by_chunk(bf16_rows_vectorizable(hidden, {x, y}), [&](auto chunk) {
+//   host:   launch_by_chunk(chunks_vectorizable(hidden, {x, y}), [&](auto chunk) {
 //             constexpr int kVec = decltype(chunk)::value;  // 8 or 1
 //             CUDA_CHECK(launch_kernel(my_kernel<kVec>, ...)); });
 //   device: load_chunk<kVec>(row + c, v); store_chunk<kVec>(row + c, v);
@@ -11,9 +11,10 @@
 //           for_each_row_chunk<kVec, kThreads>(hidden, [&](int c) { ... });  // a block over a row
 // A flat array of n elements is one row of n; a kernel that indexes a per-row or per-column
 // operand (a gate, a bias) asks with that row's length, so that no chunk straddles two rows.
+// fp32 arrays move in the same 8-element chunks (two vectors; cast's input, AdamW's buffers).
 // Kernels that use it: the permute and unpermute kernels (ec_permute.cu, tc_permute.cu,
 // row_gather_sum.cuh), the elementwise ones (gelu, silu, residual_add, gate_residual, bias_add,
-// cast, flow_loss) and adaln_layernorm's row kernels. Element c of a row is read and computed the
+// cast, flow_loss, adamw) and adaln_layernorm's row kernels. Element c of a row is read and computed the
 // same way whichever the chunk, so every per-element result has the same bits either way; only a
 // sum over many elements (a norm's mean, a loss, the combine backward's gate gradient) adds in
 // another order.
@@ -36,10 +37,11 @@ constexpr int kBf16Vector = 8;  // bf16 per 16-byte vector
 template <int kVec>
 using Bf16Chunk = std::conditional_t<kVec == kBf16Vector, uint4, __nv_bfloat16>;
 
-// Whether rows of `hidden` bf16 starting at each base can move as 16-byte vectors: the length a
-// multiple of 8 and every base 16-byte aligned (cudaMalloc's are; an offset into a buffer may not be).
-inline bool bf16_rows_vectorizable(std::int64_t hidden, std::initializer_list<const void*> bases) {
-  if (hidden % kBf16Vector != 0) return false;
+// Whether arrays (or rows) of `length` elements starting at each base can move in 8-element
+// chunks of 16-byte vectors: the length a multiple of 8 and every base 16-byte aligned (cudaMalloc's
+// are; an offset into a buffer may not be). bf16 chunks are one vector, fp32 chunks two.
+inline bool chunks_vectorizable(std::int64_t length, std::initializer_list<const void*> bases) {
+  if (length % kBf16Vector != 0) return false;
   for (const void* p : bases) {
     if (reinterpret_cast<std::uintptr_t>(p) % sizeof(uint4) != 0) return false;
   }
@@ -93,6 +95,17 @@ __device__ __forceinline__ void load_chunk(const float* p, float (&v)[kVec]) {
     for (int i = 0; i < kBf16Vector; ++i) v[i] = all[i];
   } else {
     v[0] = *p;
+  }
+}
+
+// p[i] = v[i] for i < kVec in fp32 (two 16-byte vectors when kVec is 8); p is chunk-aligned.
+template <int kVec>
+__device__ __forceinline__ void store_chunk(float* p, const float (&v)[kVec]) {
+  if constexpr (kVec == kBf16Vector) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+    *reinterpret_cast<float4*>(p + 4) = make_float4(v[4], v[5], v[6], v[7]);
+  } else {
+    *p = v[0];
   }
 }
 

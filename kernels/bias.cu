@@ -68,7 +68,7 @@ void bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, std::int64_t groups, 
   require_positive(n, "bias_add", "n");
   require_pointers("bias_add", {{"y", y}, {"bias", bias}});
   const std::int64_t total = groups * rows * n;
-  launch_by_chunk(bf16_rows_vectorizable(n, {y, bias}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(n, {y, bias}), [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
     CUDA_CHECK(launch_kernel(bias_add_kernel<kVec>, elementwise_blocks(total / kVec, kThreads), kThreads, 0, stream, y,
                              bias, rows, n, total));

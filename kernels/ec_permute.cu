@@ -66,7 +66,7 @@ void ec_gather(const __nv_bfloat16* x, const int* token, __nv_bfloat16* xe, cons
   require_pointers("ec_gather", {{"x", x}, {"token", token}, {"xe", xe}});
   // check_expert_choice_dims keeps the slots within 32 bits.
   const auto blocks = static_cast<unsigned>((d.slots() + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  launch_by_chunk(bf16_rows_vectorizable(hidden, {x, xe}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(hidden, {x, xe}), [&](auto chunk) {
     CUDA_CHECK(launch_kernel(ec_gather_kernel<decltype(chunk)::value>, blocks, kThreads, 0, stream, x, token, xe,
                              static_cast<int>(d.experts), static_cast<int>(d.groups()),
                              static_cast<int>(d.capacity), static_cast<int>(hidden)));
@@ -96,7 +96,7 @@ void ec_combine_bwd(const __nv_bfloat16* ye, const __nv_bfloat16* dy, const int*
   check_hidden(hidden, "ec_combine_bwd");
   require_pointers("ec_combine_bwd",
                    {{"ye", ye}, {"dy", dy}, {"token", token}, {"gate", gate}, {"dye", dye}, {"dgate", dgate}});
-  launch_by_chunk(bf16_rows_vectorizable(hidden, {ye, dy, dye}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(hidden, {ye, dy, dye}), [&](auto chunk) {
     CUDA_CHECK(launch_kernel(ec_combine_bwd_kernel<decltype(chunk)::value>, static_cast<unsigned>(d.slots()),
                              kGatherSumThreads, 0, stream, ye, dy, token, gate, dye, dgate, static_cast<int>(hidden)));
   });

@@ -71,7 +71,7 @@ void flow_loss_fwd(const __nv_bfloat16* pred, const __nv_bfloat16* target, float
   constexpr const char* op = "flow_loss_fwd";
   require_positive(n, op, "n");
   require_pointers(op, {{"pred", pred}, {"target", target}, {"partials", partials}, {"loss", loss}});
-  launch_by_chunk(bf16_rows_vectorizable(n, {pred, target}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(n, {pred, target}), [&](auto chunk) {
     CUDA_CHECK(launch_kernel(flow_loss_partials_kernel<decltype(chunk)::value>, kFlowLossPartials, kThreads, 0, stream,
                              pred, target, partials, n));
   });
@@ -84,7 +84,7 @@ void flow_loss_bwd(const __nv_bfloat16* pred, const __nv_bfloat16* target, float
   require_positive(n, op, "n");
   require_pointers(op, {{"pred", pred}, {"target", target}, {"dpred", dpred}});
   const auto factor = static_cast<float>(2.0 * static_cast<double>(dloss) / static_cast<double>(n));
-  launch_by_chunk(bf16_rows_vectorizable(n, {pred, target, dpred}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(n, {pred, target, dpred}), [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
     CUDA_CHECK(launch_kernel(flow_loss_bwd_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream,
                              pred, target, factor, dpred, n));

@@ -86,7 +86,7 @@ void gate_residual_fwd(const __nv_bfloat16* x, const __nv_bfloat16* y, const __n
   check_shape(batch, seq, hidden, op);
   require_pointers(op, {{"x", x}, {"y", y}, {"gate", gate}, {"out", out}});
   const std::int64_t n = batch * seq * hidden;
-  launch_by_chunk(bf16_rows_vectorizable(hidden, {x, y, gate, out}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(hidden, {x, y, gate, out}), [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
     CUDA_CHECK(launch_kernel(gate_residual_fwd_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream,
                              x, y, gate, out, seq * hidden, static_cast<int>(hidden), n));
@@ -100,7 +100,7 @@ void gate_residual_bwd(const __nv_bfloat16* y, const __nv_bfloat16* gate, const 
   check_shape(batch, seq, hidden, op);
   require_pointers(op, {{"y", y}, {"gate", gate}, {"dout", dout}, {"dy", dy}, {"dgate", dgate}});
   const std::int64_t n = batch * seq * hidden;
-  launch_by_chunk(bf16_rows_vectorizable(hidden, {gate, dout, dy}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(hidden, {gate, dout, dy}), [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
     CUDA_CHECK(launch_kernel(gate_residual_bwd_dy_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0,
                              stream, gate, dout, dy, seq * hidden, static_cast<int>(hidden), n));

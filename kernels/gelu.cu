@@ -63,7 +63,7 @@ __global__ void __launch_bounds__(kThreads)
 void gelu_fwd(const __nv_bfloat16* x, __nv_bfloat16* y, std::int64_t n, cudaStream_t stream) {
   require_positive(n, "gelu_fwd", "n");
   require_pointers("gelu_fwd", {{"x", x}, {"y", y}});
-  launch_by_chunk(bf16_rows_vectorizable(n, {x, y}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(n, {x, y}), [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
     CUDA_CHECK(launch_kernel(gelu_fwd_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream, x, y,
                              n));
@@ -73,7 +73,7 @@ void gelu_fwd(const __nv_bfloat16* x, __nv_bfloat16* y, std::int64_t n, cudaStre
 void gelu_bwd(const __nv_bfloat16* x, const __nv_bfloat16* dy, __nv_bfloat16* dx, std::int64_t n, cudaStream_t stream) {
   require_positive(n, "gelu_bwd", "n");
   require_pointers("gelu_bwd", {{"x", x}, {"dy", dy}, {"dx", dx}});
-  launch_by_chunk(bf16_rows_vectorizable(n, {x, dy, dx}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(n, {x, dy, dx}), [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
     CUDA_CHECK(launch_kernel(gelu_bwd_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream, x, dy,
                              dx, n));

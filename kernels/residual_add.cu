@@ -36,7 +36,7 @@ void residual_add(const __nv_bfloat16* x, const __nv_bfloat16* y, __nv_bfloat16*
                   cudaStream_t stream) {
   require_positive(n, "residual_add", "n");
   require_pointers("residual_add", {{"x", x}, {"y", y}, {"out", out}});
-  launch_by_chunk(bf16_rows_vectorizable(n, {x, y, out}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(n, {x, y, out}), [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
     CUDA_CHECK(launch_kernel(residual_add_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream, x,
                              y, out, n));

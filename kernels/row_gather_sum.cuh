@@ -68,7 +68,7 @@ template <RowWeight kWeight>
 cudaError_t launch_gather_sum(const __nv_bfloat16* rows, const int* row_of, const float* weight, __nv_bfloat16* out,
                               std::int64_t tokens, std::int64_t width, std::int64_t hidden, cudaStream_t stream) {
   cudaError_t status = cudaSuccess;
-  launch_by_chunk(bf16_rows_vectorizable(hidden, {rows, out}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(hidden, {rows, out}), [&](auto chunk) {
     status = launch_kernel(gather_sum_kernel<kWeight, decltype(chunk)::value>, static_cast<unsigned>(tokens),
                            kGatherSumThreads, static_cast<std::size_t>(width) * sizeof(int), stream, rows, row_of,
                            weight, out, static_cast<int>(width), static_cast<int>(hidden));

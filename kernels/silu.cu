@@ -53,7 +53,7 @@ __global__ void __launch_bounds__(kThreads)
 void silu_fwd(const __nv_bfloat16* x, __nv_bfloat16* y, std::int64_t n, cudaStream_t stream) {
   require_positive(n, "silu_fwd", "n");
   require_pointers("silu_fwd", {{"x", x}, {"y", y}});
-  launch_by_chunk(bf16_rows_vectorizable(n, {x, y}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(n, {x, y}), [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
     CUDA_CHECK(launch_kernel(silu_fwd_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream, x, y,
                              n));
@@ -63,7 +63,7 @@ void silu_fwd(const __nv_bfloat16* x, __nv_bfloat16* y, std::int64_t n, cudaStre
 void silu_bwd(const __nv_bfloat16* x, const __nv_bfloat16* dy, __nv_bfloat16* dx, std::int64_t n, cudaStream_t stream) {
   require_positive(n, "silu_bwd", "n");
   require_pointers("silu_bwd", {{"x", x}, {"dy", dy}, {"dx", dx}});
-  launch_by_chunk(bf16_rows_vectorizable(n, {x, dy, dx}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(n, {x, dy, dx}), [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
     CUDA_CHECK(launch_kernel(silu_bwd_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream, x, dy,
                              dx, n));

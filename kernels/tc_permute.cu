@@ -65,7 +65,7 @@ void tc_permute(const __nv_bfloat16* x, const TokenChoiceRouting& r, __nv_bfloat
   check_launch(d, hidden, "tc_permute");
   require_pointers("tc_permute", {{"x", x}, {"row_assignment", r.row_assignment}, {"offsets", r.offsets}, {"xp", xp}});
   const auto blocks = static_cast<unsigned>((d.max_rows() + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  launch_by_chunk(bf16_rows_vectorizable(hidden, {x, xp}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(hidden, {x, xp}), [&](auto chunk) {
     CUDA_CHECK(launch_kernel(tc_permute_kernel<decltype(chunk)::value>, blocks, kThreads, 0, stream, x,
                              r.row_assignment, r.offsets, xp, static_cast<int>(d.experts), static_cast<int>(d.top_k),
                              static_cast<int>(hidden)));
@@ -98,7 +98,7 @@ void tc_unpermute_bwd(const __nv_bfloat16* yp, const __nv_bfloat16* dy, const To
     CUDA_CHECK(cudaMemsetAsync(dyp, 0, static_cast<std::size_t>(d.max_rows() * hidden) * sizeof(__nv_bfloat16),
                                stream));
   }
-  launch_by_chunk(bf16_rows_vectorizable(hidden, {yp, dy, dyp}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(hidden, {yp, dy, dyp}), [&](auto chunk) {
     CUDA_CHECK(launch_kernel(tc_unpermute_bwd_kernel<decltype(chunk)::value>, static_cast<unsigned>(d.assignments()),
                              kGatherSumThreads, 0, stream, yp, dy, r.row, r.gate, dyp, dgate,
                              static_cast<int>(d.top_k), static_cast<int>(hidden)));

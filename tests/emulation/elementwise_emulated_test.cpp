@@ -108,8 +108,9 @@ TEST_CASE("emulated gated residual kernels match the reference: 3 x 17 x 300, an
   MESSAGE("vectors: worst error / tolerance " << test::check_gate_residual({3, 17, 304}, test::run_seed() + 1, run_gate_residual));
 }
 
-TEST_CASE("emulated adamw kernel matches the reference over three steps: 2^14 + 3 fp32 values") {
+TEST_CASE("emulated adamw kernel matches the reference over three steps: 2^14 + 3 fp32 values, and 2^14 in vectors") {
   MESSAGE("worst error / tolerance " << test::check_adamw((1u << 14) + 3, test::run_seed(), run_adamw));
+  MESSAGE("vectors: worst error / tolerance " << test::check_adamw(1u << 14, test::run_seed() + 1, run_adamw));
 }
 
 TEST_CASE("emulated flow loss kernels match the reference, and the loss is bitwise reproducible: 2^18 + 5, and 2^18") {

@@ -79,9 +79,10 @@ TEST_CASE("gated residual kernels match the reference (4 x 256 x 1152 in 16-byte
   test::check_gate_residual({4, 256, 1100}, test::run_seed() + 1, gpu_gate_residual);
 }
 
-TEST_CASE("adamw kernel matches the reference over three steps (2^20 + 3 fp32 values)" *
+TEST_CASE("adamw kernel matches the reference over three steps (2^20 + 3 fp32 values, and 2^20 in 16-byte vectors)" *
           doctest::skip(!test::gpu_available())) {
   test::check_adamw((1u << 20) + 3, test::run_seed(), gpu_adamw);
+  test::check_adamw(1u << 20, test::run_seed() + 1, gpu_adamw);
 }
 
 TEST_CASE("flow loss kernels match the reference, and the loss is bitwise reproducible" *
