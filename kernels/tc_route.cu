@@ -45,16 +45,18 @@ __global__ void __launch_bounds__(kWarpThreads)
   const std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * (kWarpThreads / kWarpSize) + threadIdx.x / kWarpSize;
   if (t >= tokens) return;  // whole warps leave together
   const float* p = probs + t * experts;
-  int picked[kMaxTopK];
-  float picked_p[kMaxTopK];
+  // In registers: bit m of `taken` marks this lane's expert lane + 32 m as picked (E <= 1024 =
+  // 32 x 32, kMaxTokenChoiceExperts); lane j < k keeps the j-th pick.
+  static_assert(kMaxTokenChoiceExperts <= kWarpSize * 32 && kMaxTopK <= kWarpSize, "a lane's picks fit one mask");
+  unsigned taken = 0;
+  float my_p = 0.0f;
+  int my_e = 0;
   for (int j = 0; j < top_k; ++j) {
     float best = -1.0f;  // affinities are >= 0
     int best_e = experts;
-    for (int e = lane; e < experts; e += kWarpSize) {
-      bool taken = false;
-      for (int i = 0; i < j; ++i) taken |= picked[i] == e;
+    for (int e = lane, m = 0; e < experts; e += kWarpSize, ++m) {
       const float v = p[e];
-      if (!taken && ranks_before(v, e, best, best_e)) {
+      if (!((taken >> m) & 1u) && ranks_before(v, e, best, best_e)) {
         best = v;
         best_e = e;
       }
@@ -67,15 +69,17 @@ __global__ void __launch_bounds__(kWarpThreads)
         best_e = other_e;
       }
     }
-    picked[j] = best_e;
-    picked_p[j] = best;
+    if (best_e < experts && best_e % kWarpSize == lane) taken |= 1u << (best_e / kWarpSize);
+    if (lane == j) {
+      my_p = best;
+      my_e = best_e;
+    }
   }
-  if (lane != 0) return;
-  float sum = 0;
-  for (int j = 0; j < top_k; ++j) sum += picked_p[j];
-  for (int j = 0; j < top_k; ++j) {
-    expert[t * top_k + j] = picked[j];
-    gate[t * top_k + j] = normalize ? picked_p[j] / sum : picked_p[j];
+  float sum = 0;  // the picks in order, as the reference adds them
+  for (int j = 0; j < top_k; ++j) sum += __shfl_sync(kFullMask, my_p, j);
+  if (lane < top_k) {
+    expert[t * top_k + lane] = my_e;
+    gate[t * top_k + lane] = normalize ? my_p / sum : my_p;
   }
 }
 
