@@ -6,8 +6,9 @@
 // floats order like their bit patterns, so one ascending integer sort gives affinity descending,
 // ties to the lower token, exactly the CPU reference's order. The first C keys are the choice;
 // a flag per token and a block scan then write them in token order. (G/4) log2 G (log2 G + 1)
-// compare-swaps per block (about 28K for G = 1024) keep it far below the expert GEMMs' cost. The column read of
-// probs is strided by E; at E <= 64 those reads share cache lines across neighbouring blocks.
+// compare-swaps per block (about 28K for G = 1024) keep it far below the expert GEMMs' cost. The
+// column read of probs is strided by E, one 4-byte value per 32-byte sector; probs was written by
+// the softmax just before (17 MB at 65536 tokens and 64 experts), so those reads come from L2.
 // CPU reference: ref/expert_choice.hpp. Test: ctest -R "expert choice" (tests/kernels/
 // expert_choice_gpu_test.cpp; skipped without a GPU). Without a GPU: tests/emulation/
 // expert_choice_emulated_test.cpp runs this code under a CPU emulation of CUDA (its logic, not the numerics).
