@@ -14,10 +14,10 @@
 // fp32 arrays move in the same 8-element chunks (two vectors; cast's input, AdamW's buffers).
 // Kernels that use it: the permute and unpermute kernels (ec_permute.cu, tc_permute.cu,
 // row_gather_sum.cuh), the elementwise ones (gelu, silu, residual_add, gate_residual, bias_add,
-// cast, flow_loss, adamw) and adaln_layernorm's row kernels. Element c of a row is read and computed the
-// same way whichever the chunk, so every per-element result has the same bits either way; only a
-// sum over many elements (a norm's mean, a loss, the combine backward's gate gradient) adds in
-// another order.
+// cast, flow_loss, adamw) and adaln_layernorm's row kernels. Element c of a row is read and
+// computed the same way whichever the chunk, so every per-element result has the same bits either
+// way; only a sum over many elements (a norm's mean, a loss, the combine backward's gate gradient)
+// adds in another order.
 #pragma once
 
 #include <cuda_bf16.h>

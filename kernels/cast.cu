@@ -32,7 +32,8 @@ void cast_fp32_to_bf16(const float* in, __nv_bfloat16* out, std::int64_t n, cuda
   require_pointers("cast_fp32_to_bf16", {{"in", in}, {"out", out}});
   launch_by_chunk(chunks_vectorizable(n, {in, out}), [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
-    CUDA_CHECK(launch_kernel(cast_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream, in, out, n));
+    CUDA_CHECK(
+        launch_kernel(cast_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream, in, out, n));
   });
 }
 

@@ -88,8 +88,8 @@ void gate_residual_fwd(const __nv_bfloat16* x, const __nv_bfloat16* y, const __n
   const std::int64_t n = batch * seq * hidden;
   launch_by_chunk(chunks_vectorizable(hidden, {x, y, gate, out}), [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
-    CUDA_CHECK(launch_kernel(gate_residual_fwd_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream,
-                             x, y, gate, out, seq * hidden, static_cast<int>(hidden), n));
+    CUDA_CHECK(launch_kernel(gate_residual_fwd_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0,
+                             stream, x, y, gate, out, seq * hidden, static_cast<int>(hidden), n));
   });
 }
 

@@ -44,6 +44,7 @@ TEST_CASE("emulated adaln layernorm kernels match the reference: EC-DiT-XL's wid
   // elements: the loops take a second, partial turn.
   const std::string ratios = test::check_adaln_layernorm({3, 21, 1152}, test::run_seed(), run_adaln_layernorm);
   MESSAGE("d 1152: worst error / tolerance " << ratios);
-  const std::string element_ratios = test::check_adaln_layernorm({3, 21, 300}, test::run_seed() + 1, run_adaln_layernorm);
+  const std::string element_ratios =
+      test::check_adaln_layernorm({3, 21, 300}, test::run_seed() + 1, run_adaln_layernorm);
   MESSAGE("d 300: worst error / tolerance " << element_ratios);
 }

@@ -98,14 +98,16 @@ test::Bf16Vector run_cast(const std::vector<float>& in) {
 
 // Each kernel runs once in 2-byte elements and once in 16-byte vectors (kernels/bf16_chunks.cuh).
 TEST_CASE("emulated gelu kernels match the reference: 2^16 + 7 elements, and 2^16 in vectors") {
-  MESSAGE("worst error / tolerance " << test::check_gelu((1u << 16) + 7, test::run_seed(), run_activation<gelu_fwd, gelu_bwd>));
-  MESSAGE("vectors: worst error / tolerance " << test::check_gelu(1u << 16, test::run_seed() + 1, run_activation<gelu_fwd, gelu_bwd>));
+  const auto gelu = run_activation<gelu_fwd, gelu_bwd>;
+  MESSAGE("worst error / tolerance " << test::check_gelu((1u << 16) + 7, test::run_seed(), gelu));
+  MESSAGE("vectors: worst error / tolerance " << test::check_gelu(1u << 16, test::run_seed() + 1, gelu));
 }
 
 TEST_CASE("emulated gated residual kernels match the reference: 3 x 17 x 300, and d 304 in vectors") {
   // d 300: the dgate grid's second column block is cut short.
   MESSAGE("worst error / tolerance " << test::check_gate_residual({3, 17, 300}, test::run_seed(), run_gate_residual));
-  MESSAGE("vectors: worst error / tolerance " << test::check_gate_residual({3, 17, 304}, test::run_seed() + 1, run_gate_residual));
+  MESSAGE("vectors: worst error / tolerance "
+          << test::check_gate_residual({3, 17, 304}, test::run_seed() + 1, run_gate_residual));
 }
 
 TEST_CASE("emulated adamw kernel matches the reference over three steps: 2^14 + 3 fp32 values, and 2^14 in vectors") {
@@ -113,7 +115,7 @@ TEST_CASE("emulated adamw kernel matches the reference over three steps: 2^14 + 
   MESSAGE("vectors: worst error / tolerance " << test::check_adamw(1u << 14, test::run_seed() + 1, run_adamw));
 }
 
-TEST_CASE("emulated flow loss kernels match the reference, and the loss is bitwise reproducible: 2^18 + 5, and 2^18") {
+TEST_CASE("emulated flow loss kernels match the reference, and the loss is bitwise reproducible: 2^18 + 5 and 2^18") {
   // The GPU test's shapes: the partials kernel's grid-stride loop takes four turns and part of a
   // fifth in elements, half a turn in vectors.
   MESSAGE(
@@ -123,9 +125,10 @@ TEST_CASE("emulated flow loss kernels match the reference, and the loss is bitwi
 }
 
 TEST_CASE("emulated silu kernels match the reference: 2^16 + 5 elements, and 2^16 in vectors") {
-  MESSAGE("worst error / tolerance " << test::check_silu(test::kSiluElements, test::run_seed(), run_activation<silu_fwd, silu_bwd>));
+  const auto silu = run_activation<silu_fwd, silu_bwd>;
+  MESSAGE("worst error / tolerance " << test::check_silu(test::kSiluElements, test::run_seed(), silu));
   MESSAGE("vectors: worst error / tolerance "
-          << test::check_silu(test::kSiluVectorElements, test::run_seed() + 1, run_activation<silu_fwd, silu_bwd>));
+          << test::check_silu(test::kSiluVectorElements, test::run_seed() + 1, silu));
 }
 
 TEST_CASE("emulated bias, residual_add and cast kernels match the reference: 3 groups x 77 rows x 40 and x 37") {
