@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ostream>
 
+#include "app/progress_bar.hpp"
 #include "core/atomic_file.hpp"
 #include "routing/routing_evaluation.hpp"
 #include "routing/routing_variants.hpp"
@@ -95,7 +96,8 @@ void run_compare_routing_command(const CompareRoutingOptions& opts, std::ostream
   const std::vector<ComparedRouting> variants = routing_variants(s.model, base.tokens_per_micro_batch);
   std::vector<RoutingSpec> routings;
   for (const ComparedRouting& v : variants) routings.push_back(v.routing);
-  const std::vector<RoutingEvaluation> evals = evaluate_routings(s, base.layout, routings, cost, stats);
+  const std::vector<RoutingEvaluation> evals =
+      evaluate_routings(s, base.layout, routings, cost, stats, progress_bar_if_terminal());
   std::vector<Row> rows;
   for (std::size_t i = 0; i < variants.size(); ++i) rows.push_back({variants[i], evals[i]});
 

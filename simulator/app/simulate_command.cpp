@@ -2,6 +2,7 @@
 
 #include <ostream>
 
+#include "app/progress_bar.hpp"
 #include "core/atomic_file.hpp"
 #include "result/outputs.hpp"
 
@@ -20,7 +21,9 @@ void run_simulate_command(const SimulateOptions& opts, std::ostream& out) {
                                     ? ComputeCostModel::analytic(s.cluster->gpu)
                                     : ComputeCostModel::from_profile(load_profile(opts.profile), s.cluster->gpu, &*s.cluster);
   SimulationResult r = simulate(s, plan, cost);
-  if (s.run.routing_stats) r.routing = evaluate_routing(s, plan, cost, *s.run.routing_stats);
+  if (s.run.routing_stats) {
+    r.routing = evaluate_routing(s, plan, cost, *s.run.routing_stats, progress_bar_if_terminal());
+  }
   print_summary(r, out);
   // Every output is rendered before any is written, and each is written atomically.
   const std::string json = opts.json_out.empty() ? "" : result_to_json(r).dump(2) + "\n";

@@ -237,7 +237,7 @@ class Evaluation {
 };
 
 std::vector<RoutingEvaluation> run_evaluations(std::vector<Evaluation>& evals, const ModelSpec& m, std::uint64_t seed,
-                                               const RoutingStatsSpec& stats) {
+                                               const RoutingStatsSpec& stats, const RoutingProgress& progress) {
   std::vector<std::int64_t> moe_layers;
   for (std::int64_t l = 0; l < m.layers; ++l) {
     if (m.moe.is_moe_layer(l)) moe_layers.push_back(l);
@@ -267,6 +267,7 @@ std::vector<RoutingEvaluation> run_evaluations(std::vector<Evaluation>& evals, c
       }
     }
     for (Evaluation& e : evals) e.end_sample();
+    if (progress) progress("routing", static_cast<std::size_t>(i + 1), static_cast<std::size_t>(stats.samples));
   }
   std::vector<RoutingEvaluation> out;
   for (Evaluation& e : evals) out.push_back(e.finish(stats));
@@ -276,16 +277,17 @@ std::vector<RoutingEvaluation> run_evaluations(std::vector<Evaluation>& evals, c
 }  // namespace
 
 RoutingEvaluation evaluate_routing(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost,
-                                   const RoutingStatsSpec& stats) {
+                                   const RoutingStatsSpec& stats, const RoutingProgress& progress) {
   check_routing_stats(stats, s.model);
   std::vector<Evaluation> evals;
   evals.emplace_back(s, p, cost);
-  return run_evaluations(evals, s.model, s.run.seed, stats).front();
+  return run_evaluations(evals, s.model, s.run.seed, stats, progress).front();
 }
 
 std::vector<RoutingEvaluation> evaluate_routings(const Scenario& s, const Layout& layout,
                                                  const std::vector<RoutingSpec>& routings,
-                                                 const ComputeCostModel& cost, const RoutingStatsSpec& stats) {
+                                                 const ComputeCostModel& cost, const RoutingStatsSpec& stats,
+                                                 const RoutingProgress& progress) {
   check_routing_stats(stats, s.model);
   std::vector<Evaluation> evals;
   evals.reserve(routings.size());
@@ -295,7 +297,7 @@ std::vector<RoutingEvaluation> evaluate_routings(const Scenario& s, const Layout
     LayoutPlan p = plan_layout(sv, layout, "/layout");
     evals.emplace_back(std::move(sv), std::move(p), cost);
   }
-  return run_evaluations(evals, s.model, s.run.seed, stats);
+  return run_evaluations(evals, s.model, s.run.seed, stats, progress);
 }
 
 Json routing_spec_to_json(const RoutingSpec& r) {

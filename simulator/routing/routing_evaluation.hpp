@@ -11,7 +11,9 @@
 // and what varies is which tokens get processed (dropped pairs, tokens without an expert).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "cost/compute_cost.hpp"
@@ -47,9 +49,12 @@ struct RoutingEvaluation {
   bool fits = true;
 };
 
+// Called after each sampled step with ("routing", steps done, stats.samples), when set.
+using RoutingProgress = std::function<void(const char* phase, std::size_t done, std::size_t total)>;
+
 // The scenario's own routing under layout plan `p`.
 RoutingEvaluation evaluate_routing(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost,
-                                   const RoutingStatsSpec& stats);
+                                   const RoutingStatsSpec& stats, const RoutingProgress& progress = {});
 
 // Several routings of one scenario in one layout, on the same draws: a step and layer's expert
 // shares, expert choice's affinities and, per top-k, the tokens' choices are drawn once (from the
@@ -58,7 +63,8 @@ RoutingEvaluation evaluate_routing(const Scenario& s, const LayoutPlan& p, const
 // replaced, in `layout` as checked for that routing.
 std::vector<RoutingEvaluation> evaluate_routings(const Scenario& s, const Layout& layout,
                                                  const std::vector<RoutingSpec>& routings,
-                                                 const ComputeCostModel& cost, const RoutingStatsSpec& stats);
+                                                 const ComputeCostModel& cost, const RoutingStatsSpec& stats,
+                                                 const RoutingProgress& progress = {});
 
 // {kind, top_k, capacity_factor | dropless, group_tokens}: the routing as the outputs echo it.
 Json routing_spec_to_json(const RoutingSpec& r);

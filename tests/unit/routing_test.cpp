@@ -308,6 +308,22 @@ TEST_CASE("a routing sample with uniform loads reproduces the deterministic step
   CHECK(run_engine(build_step_graph(s, p, cost, &sample)).makespan > deterministic);
 }
 
+TEST_CASE("sampled steps report their progress once a step, in order, and the result does not depend on it") {
+  const Scenario s = load_scenario(kSource / "scenarios" / "ecdit-xxl-32e-train.json");
+  const LayoutPlan p = plan_layout(s);
+  const ComputeCostModel cost = ComputeCostModel::analytic(s.cluster->gpu);
+  const RoutingStatsSpec zipf = spec_of(LoadDistribution::kZipf, 0.8, 5);
+  std::vector<std::size_t> done;
+  const auto with = routing_evaluation_to_json(
+      evaluate_routing(s, p, cost, zipf, [&](const char* phase, std::size_t d, std::size_t total) {
+        CHECK(std::string(phase) == "routing");
+        CHECK(total == 5);
+        done.push_back(d);
+      }));
+  CHECK(done == std::vector<std::size_t>{1, 2, 3, 4, 5});
+  CHECK(with == routing_evaluation_to_json(evaluate_routing(s, p, cost, zipf)));
+}
+
 TEST_CASE("sampled steps: same seed identical, another seed different, skew slows dropless token choice") {
   Scenario s = load_scenario(kSource / "scenarios" / "ecdit-xxl-32e-train.json");
   s.model.moe.routing.kind = RoutingKind::kTokenChoice;
