@@ -21,13 +21,14 @@ constexpr int kThreads = 256;
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kCubic = 0.044715f;
 
-__device__ __forceinline__ float gelu(float v) {
-  return 0.5f * v * (1.0f + tanhf(kSqrt2OverPi * (v + kCubic * v * v * v)));
-}
+// tanh(u), u = sqrt(2/pi) (v + 0.044715 v^3).
+__device__ __forceinline__ float gelu_tanh(float v) { return tanhf(kSqrt2OverPi * (v + kCubic * v * v * v)); }
+
+__device__ __forceinline__ float gelu(float v) { return 0.5f * v * (1.0f + gelu_tanh(v)); }
 
 // dgelu/dx times dy.
 __device__ __forceinline__ float gelu_grad(float v, float dy) {
-  const float th = tanhf(kSqrt2OverPi * (v + kCubic * v * v * v));
+  const float th = gelu_tanh(v);
   const float du = kSqrt2OverPi * (1.0f + 3.0f * kCubic * v * v);
   return dy * (0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * du);
 }

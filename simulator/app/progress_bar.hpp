@@ -7,11 +7,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unistd.h>
+
+#include "core/progress.hpp"
 
 namespace ecsim {
 
@@ -36,11 +37,8 @@ class ProgressBar {
   std::chrono::steady_clock::time_point last_{};
 };
 
-// (phase, done, total): empty unless stderr is a terminal.
-using ProgressCallback = std::function<void(const char* phase, std::size_t done, std::size_t total)>;
-
 // A bar's callback (the bar lives as long as the callback) where stderr is a terminal, else none.
-inline ProgressCallback progress_bar_if_terminal() {
+inline Progress progress_bar_if_terminal() {
   if (isatty(STDERR_FILENO) == 0) return {};
   auto bar = std::make_shared<ProgressBar>();
   return [bar](const char* phase, std::size_t done, std::size_t total) { (*bar)(phase, done, total); };

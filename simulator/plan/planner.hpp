@@ -6,12 +6,12 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/progress.hpp"
 #include "cost/compute_cost.hpp"
 #include "parallel/memory.hpp"
 #include "plan/screen.hpp"
@@ -31,7 +31,7 @@ struct PlanSettings {
   std::int64_t train_steps = 800000;
   std::optional<Profile> profile;  // kernel prices; none: the analytic model of the cluster's GPU
   // Called from the workers (thread-safe please) as items finish: phase "screen" or "simulate".
-  std::function<void(const char* phase, std::size_t done, std::size_t total)> progress;
+  Progress progress;
 };
 
 // Throws InputError naming the setting when a value is out of range.

@@ -237,7 +237,7 @@ class Evaluation {
 };
 
 std::vector<RoutingEvaluation> run_evaluations(std::vector<Evaluation>& evals, const ModelSpec& m, std::uint64_t seed,
-                                               const RoutingStatsSpec& stats, const RoutingProgress& progress) {
+                                               const RoutingStatsSpec& stats, const Progress& progress) {
   std::vector<std::int64_t> moe_layers;
   for (std::int64_t l = 0; l < m.layers; ++l) {
     if (m.moe.is_moe_layer(l)) moe_layers.push_back(l);
@@ -277,7 +277,7 @@ std::vector<RoutingEvaluation> run_evaluations(std::vector<Evaluation>& evals, c
 }  // namespace
 
 RoutingEvaluation evaluate_routing(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost,
-                                   const RoutingStatsSpec& stats, const RoutingProgress& progress) {
+                                   const RoutingStatsSpec& stats, const Progress& progress) {
   check_routing_stats(stats, s.model);
   std::vector<Evaluation> evals;
   evals.emplace_back(s, p, cost);
@@ -287,7 +287,7 @@ RoutingEvaluation evaluate_routing(const Scenario& s, const LayoutPlan& p, const
 std::vector<RoutingEvaluation> evaluate_routings(const Scenario& s, const Layout& layout,
                                                  const std::vector<RoutingSpec>& routings,
                                                  const ComputeCostModel& cost, const RoutingStatsSpec& stats,
-                                                 const RoutingProgress& progress) {
+                                                 const Progress& progress) {
   check_routing_stats(stats, s.model);
   std::vector<Evaluation> evals;
   evals.reserve(routings.size());

@@ -11,11 +11,10 @@
 // and what varies is which tokens get processed (dropped pairs, tokens without an expert).
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <vector>
 
+#include "core/progress.hpp"
 #include "cost/compute_cost.hpp"
 #include "routing/routing_stats_spec.hpp"
 #include "routing/step_time_distribution.hpp"
@@ -49,12 +48,10 @@ struct RoutingEvaluation {
   bool fits = true;
 };
 
-// Called after each sampled step with ("routing", steps done, stats.samples), when set.
-using RoutingProgress = std::function<void(const char* phase, std::size_t done, std::size_t total)>;
-
-// The scenario's own routing under layout plan `p`.
+// The scenario's own routing under layout plan `p`. Both evaluations tell `progress`, when set,
+// ("routing", sampled steps done, stats.samples) after each step.
 RoutingEvaluation evaluate_routing(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost,
-                                   const RoutingStatsSpec& stats, const RoutingProgress& progress = {});
+                                   const RoutingStatsSpec& stats, const Progress& progress = {});
 
 // Several routings of one scenario in one layout, on the same draws: a step and layer's expert
 // shares, expert choice's affinities and, per top-k, the tokens' choices are drawn once (from the
@@ -64,7 +61,7 @@ RoutingEvaluation evaluate_routing(const Scenario& s, const LayoutPlan& p, const
 std::vector<RoutingEvaluation> evaluate_routings(const Scenario& s, const Layout& layout,
                                                  const std::vector<RoutingSpec>& routings,
                                                  const ComputeCostModel& cost, const RoutingStatsSpec& stats,
-                                                 const RoutingProgress& progress = {});
+                                                 const Progress& progress = {});
 
 // {kind, top_k, capacity_factor | dropless, group_tokens}: the routing as the outputs echo it.
 Json routing_spec_to_json(const RoutingSpec& r);
