@@ -116,6 +116,31 @@ std::vector<JsonLayer> base_layers(const JsonDocument& base) {
   return {{base.root, "", base.file}};
 }
 
+// RFC 7386 merge patch of `patch` over `target`, with two rules for objects that name their own
+// "base" (patches still to be applied to that file when they are read):
+// - such an object in `patch` is a whole value (its file with its keys over it): it replaces what
+//   `target` holds there, and keeps its nulls, which delete keys of that file;
+// - where `target` is such an object (or lies inside one), the patch's nulls are kept as nulls
+//   rather than applied, so that they reach the file too.
+// Plain RFC 7386 would drop those nulls, and with them keys the user asked to delete.
+void merge_patch_keeping_bases(Json& target, const Json& patch, bool target_is_patch = false) {
+  if (!patch.is_object() || patch.contains("base")) {
+    target = patch;
+    return;
+  }
+  if (!target.is_object()) target = Json::object();
+  target_is_patch = target_is_patch || target.contains("base");
+  for (auto it = patch.begin(); it != patch.end(); ++it) {
+    if (!it.value().is_null()) {
+      merge_patch_keeping_bases(target[it.key()], it.value(), target_is_patch);
+    } else if (target_is_patch) {
+      target[it.key()] = nullptr;
+    } else {
+      target.erase(it.key());
+    }
+  }
+}
+
 }  // namespace
 
 const std::filesystem::path& JsonDocument::origin(const std::string& pointer) const {
@@ -178,7 +203,7 @@ JsonDocument load_json_file(const std::filesystem::path& file,
     }
     Json merged = *base.root;
     root.erase("base");
-    merged.merge_patch(root);
+    merge_patch_keeping_bases(merged, root);
     JsonDocument doc;
     doc.file = file;
     doc.root = std::make_shared<const Json>(std::move(merged));
@@ -226,7 +251,7 @@ Node Node::object_or_reference() const {
     Json merged = *base.root;
     Json patch = *value_;
     patch.erase("base");
-    merged.merge_patch(patch);
+    merge_patch_keeping_bases(merged, patch);
     auto doc = std::make_shared<JsonDocument>();
     doc->file = doc_->file;
     doc->chain = doc_->chain;
@@ -245,7 +270,11 @@ Node Node::object_or_reference() const {
     for (JsonLayer& layer : base_layers(base)) doc->layers.push_back(std::move(layer));
     return Node(doc, doc->root.get(), path_);
   }
-  if (value_->is_object()) return *this;
+  if (value_->is_object()) {
+    Node plain = *this;
+    if (auto note = replaced_reference_note()) plain.missing_key_note_ = std::make_shared<const std::string>(*note);
+    return plain;
+  }
   if (!value_->is_string()) fail("must be an object or the name of a file holding one, got " + describe(*value_));
   // Relative to the file that wrote this string (a base file's references are the base's).
   auto target = doc_->origin(pointer_in_document()).parent_path() / value_->get<std::string>();
@@ -320,12 +349,41 @@ FlopsPerSecond Node::as_flops_rate() const { return parse_unit<FlopsPerSecond>(*
 Node Node::child(const std::string& key) const {
   if (!value_->is_object()) fail("must be an object, got " + describe(*value_));
   auto it = value_->find(key);
-  if (it == value_->end()) fail("missing required key '" + key + "'");
-  return Node(doc_, &*it, path_ + "/" + escape_key(key));
+  if (it == value_->end()) fail("missing required key '" + key + "'" + (missing_key_note_ ? *missing_key_note_ : ""));
+  Node n(doc_, &*it, path_ + "/" + escape_key(key));
+  n.missing_key_note_ = missing_key_note_;
+  return n;
 }
 
 Node Node::element(std::size_t i) const {
-  return Node(doc_, &(*value_)[i], path_ + "/" + std::to_string(i));
+  Node n(doc_, &(*value_)[i], path_ + "/" + std::to_string(i));
+  n.missing_key_note_ = missing_key_note_;
+  return n;
+}
+
+std::optional<std::string> Node::replaced_reference_note() const {
+  const std::string here = pointer_in_document();
+  bool written = false;  // the layers are most derived first: the first that holds this object wrote it
+  for (const JsonLayer& layer : doc_->layers) {
+    const Json::json_pointer at(layer.prefix + here);
+    if (!layer.json->contains(at)) continue;
+    const Json& v = layer.json->at(at);
+    if (written && v.is_string()) {
+      const auto target = layer.file.parent_path() / v.get<std::string>();
+      // As the user named the base: an absolute path stays one, a relative one is made relative to
+      // the file that wrote this object.
+      std::filesystem::path writer_dir = doc_->origin(here).parent_path();
+      if (writer_dir.empty()) writer_dir = ".";
+      std::error_code ec;
+      auto from_here = target.is_absolute() ? target.lexically_normal() : std::filesystem::proximate(target, writer_dir, ec);
+      if (ec) from_here = target;
+      return "; this object replaces the reference to '" + v.get<std::string>() + "' in " + layer.file.string() +
+             " (RFC 7386), so nothing of that file is read: to patch that file instead, give this object \"base\": \"" +
+             from_here.generic_string() + "\"";
+    }
+    written = true;
+  }
+  return std::nullopt;
 }
 
 ObjectReader::ObjectReader(const Node& node) : node_(node.object_or_reference()) {}

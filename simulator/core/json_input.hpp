@@ -5,7 +5,8 @@
 // file ("model": "models/ecdit-m-64e.json"), resolved relative to the referring file (the file that
 // wrote the string, also when it reaches this one through a "base"); cycles are errors. A
 // referenced object may name a "base" file and override some of its keys (JSON merge patch,
-// RFC 7386).
+// RFC 7386); such an object is a whole value in a variant's patch, and nulls aimed at its file
+// reach that file. A key missing from a plain object that replaced a base's file reference says so.
 #pragma once
 
 #include <cstdint>
@@ -87,10 +88,14 @@ class Node {
 
  private:
   std::string pointer_in_document() const;  // path_ within doc_->root
+  // Where this plain object replaced a file reference that a base file made at the same place
+  // (RFC 7386), the words a missing key's error adds: why, and how to patch that file instead.
+  std::optional<std::string> replaced_reference_note() const;
 
   std::shared_ptr<const JsonDocument> doc_;
   const Json* value_;
   std::string path_;
+  std::shared_ptr<const std::string> missing_key_note_;  // passed on to children
 };
 
 // Reads the keys of one object; finish() reports any key that no one asked for.

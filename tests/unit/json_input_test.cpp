@@ -100,6 +100,52 @@ TEST_CASE("a file reference that reaches a document through a base resolves besi
                        InputError);
 }
 
+TEST_CASE("a null that deletes a key of a based object's file reaches that file") {
+  write_temp("nulls/parts/x.json", R"({"a": 1, "b": 2})");
+  write_temp("nulls/lib.json", R"({"part": "parts/x.json", "inline": {"base": "parts/x.json", "a": 3}})");
+  // A variant's object with its own "base" replaces the reference and keeps its nulls.
+  const auto own = write_temp("nulls/own.json", R"({"base": "lib.json", "part": {"base": "parts/x.json", "b": null}})");
+  ObjectReader o(Node::root(load_json_file(own)));
+  ObjectReader part(o.required("part"));
+  CHECK(part.integer("a", 0, 10) == 1);
+  CHECK_FALSE(part.has("b"));
+  // A plain patch over the base's based inline object passes its nulls on to that object's file.
+  const auto over = write_temp("nulls/over.json", R"({"base": "lib.json", "inline": {"b": null}})");
+  ObjectReader v(Node::root(load_json_file(over)));
+  ObjectReader inl(v.required("inline"));
+  CHECK(inl.integer("a", 0, 10) == 3);
+  CHECK_FALSE(inl.has("b"));
+}
+
+TEST_CASE("an object that replaced a base's file reference says so when a key is missing from it") {
+  write_temp("replaced/parts/x.json", R"({"a": 1, "b": 2})");
+  write_temp("replaced/lib/scenario.json", R"({"part": "../parts/x.json"})");
+  const auto variant = write_temp("replaced/mine/v.json", R"({"base": "../lib/scenario.json", "part": {"b": 5}})");
+  ObjectReader o(Node::root(load_json_file(variant)));
+  ObjectReader part(o.required("part"));
+  CHECK(part.integer("b", 0, 10) == 5);
+  CHECK_THROWS_WITH_AS(part.integer("a", 0, 10),
+                       doctest::Contains("v.json: /part: missing required key 'a'; this object replaces the reference "
+                                         "to '../parts/x.json' in "),
+                       InputError);
+  // The base named absolutely (the temporary folder), so the path to give is absolute too.
+  const std::string x = (std::filesystem::temp_directory_path() / "ecsim_json_input_test/replaced/parts/x.json")
+                            .lexically_normal()
+                            .generic_string();
+  const std::string give = "give this object \"base\": \"" + x + "\"";
+  CHECK_THROWS_WITH_AS(part.integer("a", 0, 10), doctest::Contains(give.c_str()), InputError);
+  // A plain object where no reference was says nothing more.
+  const auto plain = write_temp("replaced/mine/plain.json", R"({"base": "../lib/scenario.json", "other": {"b": 5}})");
+  ObjectReader p(Node::root(load_json_file(plain)));
+  CHECK_THROWS_WITH_AS(ObjectReader(p.required("other")).integer("a", 0, 10),
+                       doctest::Contains("replaced/mine/plain.json: /other: missing required key 'a'"), InputError);
+  try {
+    ObjectReader(p.required("other")).integer("a", 0, 10);
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("replaces") == std::string::npos);
+  }
+}
+
 TEST_CASE("a key given twice in one object is an error at its path, wherever the object lies") {
   CHECK_THROWS_WITH_AS(parse_json_text(R"({"a": [1, {"x": 1}, {"y": 2, "z": [], "y": 3}]})", "d.json"),
                        "d.json: /a/2/y: the key 'y' is given twice in one object", InputError);
