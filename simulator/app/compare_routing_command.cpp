@@ -97,7 +97,7 @@ void run_compare_routing_command(const CompareRoutingOptions& opts, std::ostream
   std::vector<RoutingSpec> routings;
   for (const ComparedRouting& v : variants) routings.push_back(v.routing);
   const std::vector<RoutingEvaluation> evals =
-      evaluate_routings(s, base.layout, routings, cost, stats, progress_bar_if_terminal());
+      evaluate_routings(s, base.layout, routings, cost, stats, {opts.threads, progress_bar_if_terminal()});
   std::vector<Row> rows;
   for (std::size_t i = 0; i < variants.size(); ++i) rows.push_back({variants[i], evals[i]});
 

@@ -13,6 +13,7 @@ namespace ecsim {
 struct CompareRoutingOptions {
   std::string scenario;
   std::string json_out;  // empty: no JSON file
+  unsigned threads = 0;  // routing samples' workers (0: one per hardware thread)
 };
 
 void run_compare_routing_command(const CompareRoutingOptions& opts, std::ostream& out);

@@ -22,7 +22,7 @@ void run_simulate_command(const SimulateOptions& opts, std::ostream& out) {
                                     : ComputeCostModel::from_profile(load_profile(opts.profile), s.cluster->gpu, &*s.cluster);
   SimulationResult r = simulate(s, plan, cost);
   if (s.run.routing_stats) {
-    r.routing = evaluate_routing(s, plan, cost, *s.run.routing_stats, progress_bar_if_terminal());
+    r.routing = evaluate_routing(s, plan, cost, *s.run.routing_stats, {opts.threads, progress_bar_if_terminal()});
   }
   print_summary(r, out);
   // Every output is rendered before any is written, and each is written atomically.

@@ -11,6 +11,7 @@ struct SimulateOptions {
   std::string layout;    // "dp=..,tp=..": overrides the scenario's layout keys
   std::string profile;   // empty: the analytic model of the cluster's GPU
   std::string json_out, csv_out, trace_out;
+  unsigned threads = 0;  // routing samples' workers (0: one per hardware thread)
 };
 
 void run_simulate_command(const SimulateOptions& opts, std::ostream& out);

@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   simulate->add_option("--json", sim_opts.json_out, "write the result JSON (schema ecsim.result/1; default: not written)")->option_text("FILE");
   simulate->add_option("--csv", sim_opts.csv_out, "write one CSV row per simulated operator (default: not written)")->option_text("FILE");
+  simulate->add_option("--threads", sim_opts.threads, "worker threads for the routing samples (0: one per hardware thread)")
+      ->capture_default_str();
   simulate->add_option("--trace", sim_opts.trace_out, "write a Chrome trace, pid = rank, tid = stream (opens in ui.perfetto.dev; default: not written)")->option_text("FILE");
 
   ecsim::PlanCommandOptions plan_opts;
@@ -98,6 +100,8 @@ int main(int argc, char** argv) {
   compare_routing->add_option("scenario", routing_opts.scenario, "scenario JSON file (model, cluster, layout, run.routing_stats)")
       ->required()
       ->check(CLI::ExistingFile);
+  compare_routing->add_option("--threads", routing_opts.threads, "worker threads (0: one per hardware thread)")
+      ->capture_default_str();
   compare_routing->add_option("--json", routing_opts.json_out, "write the comparison (schema ecsim.routing/1; default: not written)")
       ->option_text("FILE");
 

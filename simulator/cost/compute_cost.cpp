@@ -50,6 +50,13 @@ ComputeCostModel ComputeCostModel::from_profile(Profile profile, const GpuSpec& 
   return m;
 }
 
+ComputeCostModel ComputeCostModel::for_another_thread() const {
+  ComputeCostModel m = *this;
+  m.stats_ = std::make_shared<PricingStats>();
+  m.cache_ = std::make_shared<PriceCache>();
+  return m;
+}
+
 Nanos ComputeCostModel::kernel(const KernelCall& call) const {
   const std::string key = call_key(call);
   auto it = cache_->prices.find(key);

@@ -110,6 +110,10 @@ class ComputeCostModel {
   // model's groups inside one node of it (comm/collective_calibration.hpp).
   static ComputeCostModel from_profile(Profile profile, const GpuSpec& gpu, const ClusterSpec* cluster = nullptr);
 
+  // The same model for another thread: the profile, its index and the collectives' calibration
+  // shared (read-only), its own price cache and statistics.
+  ComputeCostModel for_another_thread() const;
+
   Nanos forward(const Op& op) const;
   Nanos backward(const Op& op) const;  // input and weight gradients
   Nanos kernel(const KernelCall& call) const;

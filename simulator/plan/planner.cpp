@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "plan/enumerate.hpp"
-#include "plan/parallel_for.hpp"
+#include "core/parallel_for.hpp"
 #include "result/simulation.hpp"
 
 namespace ecsim {
@@ -143,7 +143,8 @@ PlanResult run_plan(const Scenario& s, const PlanSettings& settings) {
   out.top = settings.top;
   out.headroom = settings.headroom;
   out.train_steps = settings.train_steps;
-  out.cost_description = make_cost(s, settings).description();
+  const ComputeCostModel cost = make_cost(s, settings);  // workers take copies of their own
+  out.cost_description = cost.description();
 
   // One scenario per GPU count, and every valid layout of each.
   std::vector<Scenario> scenarios;
@@ -176,7 +177,7 @@ PlanResult run_plan(const Scenario& s, const PlanSettings& settings) {
     ScreenMemo memo;
   };
   parallel_for(
-      valid.size(), settings.threads, kScreenGrain, [&] { return ScreenWorker{make_cost(s, settings), ScreenMemo{}}; },
+      valid.size(), settings.threads, kScreenGrain, [&] { return ScreenWorker{cost.for_another_thread(), ScreenMemo{}}; },
       [&](ScreenWorker& w, std::size_t i) { measure(valid[i], scenarios[scenario_of[i]], settings, w.cost, w.memo); },
       progress_of(settings, "screen", valid.size()));
 
@@ -214,9 +215,9 @@ PlanResult run_plan(const Scenario& s, const PlanSettings& settings) {
   valid.clear();
 
   parallel_for(
-      chosen.size(), settings.threads, 1, [&] { return make_cost(s, settings); },
-      [&](const ComputeCostModel& cost, std::size_t i) {
-        run_engine_on(chosen[i], scenarios[chosen_scenario[i]], settings, cost);
+      chosen.size(), settings.threads, 1, [&] { return cost.for_another_thread(); },
+      [&](const ComputeCostModel& worker_cost, std::size_t i) {
+        run_engine_on(chosen[i], scenarios[chosen_scenario[i]], settings, worker_cost);
       },
       progress_of(settings, "simulate", chosen.size()));
   std::sort(chosen.begin(), chosen.end(), faster);
@@ -232,7 +233,6 @@ PlanResult run_plan(const Scenario& s, const PlanSettings& settings) {
       PlanCandidate c;
       c.gpus = sg.cluster->gpus;
       c.plan = plan_layout(sg, *s.layout, "/layout");
-      const ComputeCostModel cost = make_cost(s, settings);
       ScreenMemo memo;
       measure(c, sg, settings, cost, memo);
       if (!c.fits()) c.screen = screen_layout(sg, c.plan, cost, memo);

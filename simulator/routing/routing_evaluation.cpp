@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <mutex>
 
+#include "core/parallel_for.hpp"
 #include "engine/event_engine.hpp"
 #include "engine/step_builder.hpp"
 #include "parallel/memory.hpp"
@@ -80,15 +83,45 @@ Bytes routed_activations(const Scenario& s, const LayoutPlan& p, std::vector<Chu
   return activation_bytes_per_micro_batch(chunks, p.layout.recompute, p, s.model);
 }
 
-// One routing being evaluated: its scenario and plan, what does not change between samples, the
-// sample being built, and the running totals.
+// What one sampled step of one routing adds to the totals that depend on the order of addition
+// (floating-point sums, the step times); they are summed in sample order, so the results do not
+// depend on the threads that drew the steps.
+struct StepOutcome {
+  Seconds time;
+  double flops_done = 0, flops_wasted = 0, a2a_max = 0, a2a_mean = 0;
+  Bytes memory_peak;
+};
+
+// The whole-number totals, which each worker sums over the steps it drew (exact in any order).
+struct StepCounts {
+  std::vector<std::int64_t> histogram;  // tokens by the number of experts that process them
+  std::int64_t pairs = 0, dropped = 0, tokens_routed = 0;
+
+  void add(const StepCounts& o) {
+    add_histogram(histogram, o.histogram);
+    pairs += o.pairs;
+    dropped += o.dropped;
+    tokens_routed += o.tokens_routed;
+  }
+};
+
+// The step being drawn: per layer routing, the rows of one EP group's micro-batch over the layers,
+// and all-to-all bytes per stage.
+struct StepDraft {
+  RoutingSample sample;
+  double computed = 0, kept = 0;
+  std::vector<double> stage_max, stage_mean;
+};
+
+// One routing being evaluated: its scenario and plan, and what does not change between samples.
+// Its steps are drawn into a StepDraft and StepCounts; const, so that workers can share it.
 class Evaluation {
  public:
   Evaluation(Scenario s, LayoutPlan p, const ComputeCostModel& cost)
-      : s_(std::move(s)), p_(std::move(p)), cost_(cost), rs_(s_.model.moe.routing) {
+      : s_(std::move(s)), p_(std::move(p)), rs_(s_.model.moe.routing) {
     const double passes = p_.training ? 1.0 : d(s_.run.sampling_steps);
     passes_ = passes;
-    deterministic_ = to_seconds(run_engine(build_step_graph(s_, p_, cost_)).makespan) * passes;
+    deterministic_ = to_seconds(run_engine(build_step_graph(s_, p_, cost)).makespan) * passes;
     expert_choice_ = rs_.kind == RoutingKind::kExpertChoice;
     ragged_ = !expert_choice_ && rs_.dropless();
     // How often a sampled layer's routing happens per step, over the cluster: every micro-batch
@@ -111,38 +144,39 @@ class Evaluation {
   std::int64_t ep() const { return p_.layout.ep; }
   std::int64_t capacity() const { return rs_.dropless() ? 0 : token_choice_capacity(s_.model, tokens()); }
 
-  void begin_sample() {
-    sample_.clear();
-    computed_ = kept_ = 0;
-    stage_max_.assign(static_cast<std::size_t>(p_.layout.pp), 0);
-    stage_mean_.assign(static_cast<std::size_t>(p_.layout.pp), 0);
+  StepDraft begin_step() const {
+    StepDraft draft;
+    draft.stage_max.assign(static_cast<std::size_t>(p_.layout.pp), 0);
+    draft.stage_mean.assign(static_cast<std::size_t>(p_.layout.pp), 0);
+    return draft;
   }
 
   // Expert choice: one group stands for the layer's groups in this step; the experts' work is
   // the same in all of them, and the share of tokens without an expert is what it samples.
-  void add_expert_choice(std::int64_t layer, const std::vector<double>& shares, RandomStream& rng) {
+  void add_expert_choice(StepDraft& draft, StepCounts& counts, std::int64_t layer, const std::vector<double>& shares,
+                         RandomStream& rng) const {
     const std::int64_t experts = s_.model.moe.experts;
     const std::int64_t c = expert_choice_capacity(s_.model);
     const std::int64_t groups = tokens() / rs_.group_tokens;
     const ExpertChoiceGroup g = route_expert_choice_group(shares, rs_.group_tokens, c, rng);
-    add_histogram(histogram_, g.experts_per_token);
-    tokens_routed_ += d(rs_.group_tokens);
-    computed_ += d(experts * c * groups * ep());
-    kept_ += d(experts * c * groups * ep());
+    add_histogram(counts.histogram, g.experts_per_token);
+    counts.tokens_routed += rs_.group_tokens;
+    draft.computed += d(experts * c * groups * ep());
+    draft.kept += d(experts * c * groups * ep());
     const auto n = static_cast<std::size_t>(ep());
-    add_traffic(layer, std::vector<std::vector<std::int64_t>>(n, std::vector<std::int64_t>(n, c * groups * (experts / ep()))));
+    add_traffic(draft, layer, std::vector<std::vector<std::int64_t>>(n, std::vector<std::int64_t>(n, c * groups * (experts / ep()))));
   }
 
-  void add_token_choice(std::int64_t layer, const TokenChoices& choices) {
+  void add_token_choice(StepDraft& draft, StepCounts& counts, std::int64_t layer, const TokenChoices& choices) const {
     const TokenChoiceLayer t = keep_within_capacity(choices, capacity());
-    add_histogram(histogram_, t.experts_per_token);
-    tokens_routed_ += d(t.tokens);
-    pairs_ += d(t.assignments);
-    dropped_ += d(t.dropped);
-    computed_ += d(t.computed_rows());
-    kept_ += d(t.kept());
+    add_histogram(counts.histogram, t.experts_per_token);
+    counts.tokens_routed += t.tokens;
+    counts.pairs += t.assignments;
+    counts.dropped += t.dropped;
+    draft.computed += d(t.computed_rows());
+    draft.kept += d(t.kept());
     const auto traffic = t.dispatch_rows();
-    add_traffic(layer, traffic);
+    add_traffic(draft, layer, traffic);
     if (!ragged_) return;
     LayerRouting routed;
     routed.expert_rows = t.expert_rows(t.busiest_rank());
@@ -155,66 +189,80 @@ class Evaluation {
       routed.all_to_all = plan_alltoallv(*s_.cluster, bytes, p_.ep_group);
       routed.all_to_all_bytes = Bytes{traffic_stats(traffic).busiest_buffer * row_bytes};
     }
-    sample_[layer] = std::move(routed);
+    draft.sample[layer] = std::move(routed);
   }
 
-  // Where the loads change the work (dropless), the step is simulated again with the sample;
-  // otherwise every sampled step is the deterministic one.
-  void end_sample() {
-    flops_done_ += per_row_.value * computed_ * per_step_;
-    flops_wasted_ += per_row_.value * (computed_ - kept_) * per_step_;
-    a2a_max_ += *std::max_element(stage_max_.begin(), stage_max_.end());
-    double mean = 0;
-    for (double b : stage_mean_) mean += b / d(p_.layout.pp);
-    a2a_mean_ += mean;
+  // Where the loads change the work (dropless), the step is simulated again with the sample
+  // (priced by `cost`, the worker's own); otherwise every sampled step is the deterministic one.
+  StepOutcome end_step(const StepDraft& draft, const ComputeCostModel& cost) const {
+    StepOutcome o;
+    o.flops_done = per_row_.value * draft.computed * per_step_;
+    o.flops_wasted = per_row_.value * (draft.computed - draft.kept) * per_step_;
+    o.a2a_max = *std::max_element(draft.stage_max.begin(), draft.stage_max.end());
+    for (double b : draft.stage_mean) o.a2a_mean += b / d(p_.layout.pp);
+    o.memory_peak = memory_peak_;
     if (!ragged_) {
-      times_.push_back(deterministic_);
-      return;
+      o.time = deterministic_;
+      return o;
     }
-    times_.push_back(to_seconds(run_engine(build_step_graph(s_, p_, cost_, &sample_)).makespan) * passes_);
-    if (!p_.training) return;
+    o.time = to_seconds(run_engine(build_step_graph(s_, p_, cost, &draft.sample)).makespan) * passes_;
+    if (!p_.training) return o;
     for (std::size_t st = 0; st < stage_ops_.size(); ++st) {
-      const Bytes more = routed_activations(s_, p_, stage_ops_[st], sample_) - stage_activations_[st];
-      memory_peak_ = std::max(memory_peak_, stage_memory_[st].peak() + more * stage_memory_[st].in_flight_micro_batches);
+      const Bytes more = routed_activations(s_, p_, stage_ops_[st], draft.sample) - stage_activations_[st];
+      o.memory_peak = std::max(o.memory_peak, stage_memory_[st].peak() + more * stage_memory_[st].in_flight_micro_batches);
     }
+    return o;
   }
 
-  RoutingEvaluation finish(const RoutingStatsSpec& stats) {
+  // The steps' outcomes in sample order (this evaluation's of each), and the counts of all steps.
+  RoutingEvaluation finish(const RoutingStatsSpec& stats, const std::vector<const StepOutcome*>& steps,
+                           StepCounts counts) const {
     RoutingEvaluation out;
     out.stats = stats;
     out.seed = s_.run.seed;
     out.routing = rs_;
+    double flops_done = 0, flops_wasted = 0, a2a_max = 0, a2a_mean = 0;
+    std::vector<Seconds> times;
+    Bytes memory_peak = memory_peak_;
+    for (const StepOutcome* o : steps) {
+      times.push_back(o->time);
+      flops_done += o->flops_done;
+      flops_wasted += o->flops_wasted;
+      a2a_max += o->a2a_max;
+      a2a_mean += o->a2a_mean;
+      memory_peak = std::max(memory_peak, o->memory_peak);
+    }
     const double n = d(stats.samples);
-    out.step_time = summarize_step_times(deterministic_, times_);
-    out.tokens_dropped_fraction = pairs_ > 0 ? dropped_ / pairs_ : 0;
-    while (histogram_.size() > 2 && histogram_.back() == 0) histogram_.pop_back();
-    for (std::size_t k = 0; k < histogram_.size(); ++k) {
-      const double f = d(histogram_[k]) / tokens_routed_;
+    out.step_time = summarize_step_times(deterministic_, times);
+    out.tokens_dropped_fraction = counts.pairs > 0 ? d(counts.dropped) / d(counts.pairs) : 0;
+    std::vector<std::int64_t>& histogram = counts.histogram;
+    while (histogram.size() > 2 && histogram.back() == 0) histogram.pop_back();
+    for (std::size_t k = 0; k < histogram.size(); ++k) {
+      const double f = d(histogram[k]) / d(counts.tokens_routed);
       out.experts_per_token.push_back(f);
       out.experts_per_token_mean += f * d(static_cast<std::int64_t>(k));
     }
     out.tokens_without_expert_fraction = out.experts_per_token.front();
-    out.flops_done = Flops{flops_done_ / n};
-    out.flops_wasted = Flops{flops_wasted_ / n};
-    out.a2a_max = Bytes{a2a_max_ / n};
-    out.a2a_mean = Bytes{a2a_mean_ / n};
-    out.memory_peak = memory_peak_;
-    out.fits = memory_peak_ <= stage_memory_.front().hbm;
+    out.flops_done = Flops{flops_done / n};
+    out.flops_wasted = Flops{flops_wasted / n};
+    out.a2a_max = Bytes{a2a_max / n};
+    out.a2a_mean = Bytes{a2a_mean / n};
+    out.memory_peak = memory_peak;
+    out.fits = memory_peak <= stage_memory_.front().hbm;
     return out;
   }
 
  private:
-  void add_traffic(std::int64_t layer, const std::vector<std::vector<std::int64_t>>& traffic) {
+  void add_traffic(StepDraft& draft, std::int64_t layer, const std::vector<std::vector<std::int64_t>>& traffic) const {
     const TrafficStats ts = traffic_stats(traffic);
     const double row_bytes = d(s_.model.hidden) * kBf16Bytes;
     const auto st = static_cast<std::size_t>((layer / p_.layers_per_chunk) % p_.layout.pp);
-    stage_max_[st] += ts.busiest_rows * row_bytes * exchanges_;
-    stage_mean_[st] += ts.mean_rows * row_bytes * exchanges_;
+    draft.stage_max[st] += ts.busiest_rows * row_bytes * exchanges_;
+    draft.stage_mean[st] += ts.mean_rows * row_bytes * exchanges_;
   }
 
   Scenario s_;
   LayoutPlan p_;
-  const ComputeCostModel& cost_;
   RoutingSpec rs_;
   double passes_ = 1, per_step_ = 0, exchanges_ = 0;
   Seconds deterministic_;
@@ -223,71 +271,103 @@ class Evaluation {
   std::vector<MemoryBreakdown> stage_memory_;
   std::vector<std::vector<ChunkOps>> stage_ops_;
   std::vector<Bytes> stage_activations_;
-  // The sample being built: per layer routing, rows of one EP group's micro-batch over the
-  // layers, all-to-all bytes per stage.
-  RoutingSample sample_;
-  double computed_ = 0, kept_ = 0;
-  std::vector<double> stage_max_, stage_mean_;
-  // Totals over the samples.
-  std::vector<Seconds> times_;
-  std::vector<std::int64_t> histogram_;
-  double pairs_ = 0, dropped_ = 0, tokens_routed_ = 0;
-  double flops_done_ = 0, flops_wasted_ = 0, a2a_max_ = 0, a2a_mean_ = 0;
-  Bytes memory_peak_;
+  Bytes memory_peak_;  // the deterministic step's, over the stages
 };
 
-std::vector<RoutingEvaluation> run_evaluations(std::vector<Evaluation>& evals, const ModelSpec& m, std::uint64_t seed,
-                                               const RoutingStatsSpec& stats, const Progress& progress) {
+// The evaluations of one comparison and the draws they share.
+struct SharedDraws {
+  const std::vector<Evaluation>& evals;
+  const ModelSpec& model;
+  std::uint64_t seed;
+  const RoutingStatsSpec& stats;
   std::vector<std::int64_t> moe_layers;
-  for (std::int64_t l = 0; l < m.layers; ++l) {
-    if (m.moe.is_moe_layer(l)) moe_layers.push_back(l);
-  }
-  std::map<std::int64_t, std::vector<Evaluation*>> token_choice;  // by top-k
-  for (Evaluation& e : evals) {
-    if (!e.expert_choice()) token_choice[e.routing().top_k].push_back(&e);
-  }
-  for (std::int64_t i = 0; i < stats.samples; ++i) {
-    const auto step = static_cast<std::uint64_t>(i);
-    for (Evaluation& e : evals) e.begin_sample();
-    for (std::int64_t layer : moe_layers) {
-      const auto l = static_cast<std::uint64_t>(layer);
-      RandomStream share_rng(seed, {step, l, kSharesStream});
-      const std::vector<double> shares = draw_expert_shares(stats, m.moe.experts, share_rng);
-      for (Evaluation& e : evals) {
-        if (!e.expert_choice()) continue;
-        RandomStream rng(seed, {step, l, kRouteStream});
-        e.add_expert_choice(layer, shares, rng);
-      }
-      for (auto& [k, group] : token_choice) {
-        const Evaluation& first = *group.front();
-        RandomStream rng(seed, {step, l, kRouteStream});
-        const TokenChoices choices =
-            draw_token_choices(shares, {first.ep(), first.tokens(), m.moe.experts, k, 0}, rng);
-        for (Evaluation* e : group) e->add_token_choice(layer, choices);
-      }
+  std::map<std::int64_t, std::vector<std::size_t>> token_choice;  // evaluations by top-k
+};
+
+// Sampled step `step` of every evaluation: the outcomes, and the counts added to `counts`.
+std::vector<StepOutcome> draw_step(const SharedDraws& w, std::uint64_t step, const ComputeCostModel& cost,
+                                   std::vector<StepCounts>& counts) {
+  std::vector<StepDraft> drafts;
+  for (const Evaluation& e : w.evals) drafts.push_back(e.begin_step());
+  for (std::int64_t layer : w.moe_layers) {
+    const auto l = static_cast<std::uint64_t>(layer);
+    RandomStream share_rng(w.seed, {step, l, kSharesStream});
+    const std::vector<double> shares = draw_expert_shares(w.stats, w.model.moe.experts, share_rng);
+    for (std::size_t i = 0; i < w.evals.size(); ++i) {
+      if (!w.evals[i].expert_choice()) continue;
+      RandomStream rng(w.seed, {step, l, kRouteStream});
+      w.evals[i].add_expert_choice(drafts[i], counts[i], layer, shares, rng);
     }
-    for (Evaluation& e : evals) e.end_sample();
-    if (progress) progress("routing", static_cast<std::size_t>(i + 1), static_cast<std::size_t>(stats.samples));
+    for (const auto& [k, group] : w.token_choice) {
+      const Evaluation& first = w.evals[group.front()];
+      RandomStream rng(w.seed, {step, l, kRouteStream});
+      const TokenChoices choices =
+          draw_token_choices(shares, {first.ep(), first.tokens(), w.model.moe.experts, k, 0}, rng);
+      for (std::size_t i : group) w.evals[i].add_token_choice(drafts[i], counts[i], layer, choices);
+    }
   }
+  std::vector<StepOutcome> out;
+  for (std::size_t i = 0; i < w.evals.size(); ++i) out.push_back(w.evals[i].end_step(drafts[i], cost));
+  return out;
+}
+
+std::vector<RoutingEvaluation> run_evaluations(const std::vector<Evaluation>& evals, const ModelSpec& m,
+                                               std::uint64_t seed, const RoutingStatsSpec& stats,
+                                               const ComputeCostModel& cost, const SamplingRun& run) {
+  SharedDraws w{evals, m, seed, stats, {}, {}};
+  for (std::int64_t l = 0; l < m.layers; ++l) {
+    if (m.moe.is_moe_layer(l)) w.moe_layers.push_back(l);
+  }
+  for (std::size_t i = 0; i < evals.size(); ++i) {
+    if (!evals[i].expert_choice()) w.token_choice[evals[i].routing().top_k].push_back(i);
+  }
+  // Each worker: its own cost model (not thread-safe) and counts, kept here to be summed after.
+  struct Worker {
+    ComputeCostModel cost;
+    std::vector<StepCounts>* counts;
+  };
+  std::mutex workers_mutex;
+  std::vector<std::unique_ptr<std::vector<StepCounts>>> worker_counts;
+  const auto n = static_cast<std::size_t>(stats.samples);
+  std::vector<std::vector<StepOutcome>> steps(n);
+  parallel_for(
+      n, run.threads, 1,
+      [&] {
+        auto counts = std::make_unique<std::vector<StepCounts>>(evals.size());
+        Worker worker{cost.for_another_thread(), counts.get()};
+        const std::lock_guard<std::mutex> lock(workers_mutex);
+        worker_counts.push_back(std::move(counts));
+        return worker;
+      },
+      [&](Worker& worker, std::size_t i) { steps[i] = draw_step(w, i, worker.cost, *worker.counts); },
+      [&](std::size_t done) {
+        if (run.progress) run.progress("routing", done, n);
+      });
   std::vector<RoutingEvaluation> out;
-  for (Evaluation& e : evals) out.push_back(e.finish(stats));
+  for (std::size_t e = 0; e < evals.size(); ++e) {
+    StepCounts counts;
+    for (const auto& c : worker_counts) counts.add((*c)[e]);
+    std::vector<const StepOutcome*> outcomes;
+    for (const auto& step : steps) outcomes.push_back(&step[e]);
+    out.push_back(evals[e].finish(stats, outcomes, std::move(counts)));
+  }
   return out;
 }
 
 }  // namespace
 
 RoutingEvaluation evaluate_routing(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost,
-                                   const RoutingStatsSpec& stats, const Progress& progress) {
+                                   const RoutingStatsSpec& stats, const SamplingRun& run) {
   check_routing_stats(stats, s.model);
   std::vector<Evaluation> evals;
   evals.emplace_back(s, p, cost);
-  return run_evaluations(evals, s.model, s.run.seed, stats, progress).front();
+  return run_evaluations(evals, s.model, s.run.seed, stats, cost, run).front();
 }
 
 std::vector<RoutingEvaluation> evaluate_routings(const Scenario& s, const Layout& layout,
                                                  const std::vector<RoutingSpec>& routings,
                                                  const ComputeCostModel& cost, const RoutingStatsSpec& stats,
-                                                 const Progress& progress) {
+                                                 const SamplingRun& run) {
   check_routing_stats(stats, s.model);
   std::vector<Evaluation> evals;
   evals.reserve(routings.size());
@@ -297,7 +377,7 @@ std::vector<RoutingEvaluation> evaluate_routings(const Scenario& s, const Layout
     LayoutPlan p = plan_layout(sv, layout, "/layout");
     evals.emplace_back(std::move(sv), std::move(p), cost);
   }
-  return run_evaluations(evals, s.model, s.run.seed, stats, progress);
+  return run_evaluations(evals, s.model, s.run.seed, stats, cost, run);
 }
 
 Json routing_spec_to_json(const RoutingSpec& r) {

@@ -48,10 +48,18 @@ struct RoutingEvaluation {
   bool fits = true;
 };
 
-// The scenario's own routing under layout plan `p`. Both evaluations tell `progress`, when set,
-// ("routing", sampled steps done, stats.samples) after each step.
+// How the sampled steps are drawn: on `threads` workers (0: one per hardware thread), each with
+// its own copy of the cost model; the results are the same, bit for bit, for any number. `progress`,
+// when set, is told ("routing", sampled steps done, stats.samples) after each step, from the
+// workers (so it must be thread-safe, and with several workers the counts may arrive out of order).
+struct SamplingRun {
+  unsigned threads = 0;
+  Progress progress;
+};
+
+// The scenario's own routing under layout plan `p`.
 RoutingEvaluation evaluate_routing(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost,
-                                   const RoutingStatsSpec& stats, const Progress& progress = {});
+                                   const RoutingStatsSpec& stats, const SamplingRun& run = {});
 
 // Several routings of one scenario in one layout, on the same draws: a step and layer's expert
 // shares, expert choice's affinities and, per top-k, the tokens' choices are drawn once (from the
@@ -61,7 +69,7 @@ RoutingEvaluation evaluate_routing(const Scenario& s, const LayoutPlan& p, const
 std::vector<RoutingEvaluation> evaluate_routings(const Scenario& s, const Layout& layout,
                                                  const std::vector<RoutingSpec>& routings,
                                                  const ComputeCostModel& cost, const RoutingStatsSpec& stats,
-                                                 const Progress& progress = {});
+                                                 const SamplingRun& run = {});
 
 // {kind, top_k, capacity_factor | dropless, group_tokens}: the routing as the outputs echo it.
 Json routing_spec_to_json(const RoutingSpec& r);

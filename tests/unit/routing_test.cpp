@@ -6,12 +6,14 @@
 
 #include "cli_runner.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <sstream>
 
@@ -24,6 +26,7 @@
 #include "routing/expert_shares.hpp"
 #include "routing/random_stream.hpp"
 #include "routing/routing_evaluation.hpp"
+#include "routing/routing_variants.hpp"
 #include "routing/step_time_distribution.hpp"
 #include "routing/token_choice_routing.hpp"
 
@@ -315,13 +318,43 @@ TEST_CASE("sampled steps report their progress once a step, in order, and the re
   const RoutingStatsSpec zipf = spec_of(LoadDistribution::kZipf, 0.8, 5);
   std::vector<std::size_t> done;
   const auto with = routing_evaluation_to_json(
-      evaluate_routing(s, p, cost, zipf, [&](const char* phase, std::size_t d, std::size_t total) {
-        CHECK(std::string(phase) == "routing");
-        CHECK(total == 5);
-        done.push_back(d);
-      }));
+      evaluate_routing(s, p, cost, zipf, {1, [&](const char* phase, std::size_t d, std::size_t total) {
+                                            CHECK(std::string(phase) == "routing");
+                                            CHECK(total == 5);
+                                            done.push_back(d);
+                                          }}));
   CHECK(done == std::vector<std::size_t>{1, 2, 3, 4, 5});
   CHECK(with == routing_evaluation_to_json(evaluate_routing(s, p, cost, zipf)));
+}
+
+TEST_CASE("sampled steps give the same results, bit for bit, on any number of worker threads") {
+  // Dropless token choice: every sampled step is simulated again, on the workers' own cost models.
+  Scenario s = load_scenario(kSource / "scenarios" / "ecdit-xxl-32e-train.json");
+  s.model.moe.routing.kind = RoutingKind::kTokenChoice;
+  s.model.moe.routing.top_k = 2;
+  s.model.moe.routing.capacity_factor = 0;
+  const LayoutPlan p = plan_layout(s);
+  const ComputeCostModel cost = ComputeCostModel::analytic(s.cluster->gpu);
+  const RoutingStatsSpec zipf = spec_of(LoadDistribution::kZipf, 0.8, 7);
+  const Json one = routing_evaluation_to_json(evaluate_routing(s, p, cost, zipf, {1, {}}));
+  std::mutex m;
+  std::vector<std::size_t> done;
+  const Json four = routing_evaluation_to_json(evaluate_routing(s, p, cost, zipf, {4, [&](const char*, std::size_t d, std::size_t) {
+                                                                   const std::lock_guard<std::mutex> lock(m);
+                                                                   done.push_back(d);
+                                                                 }}));
+  CHECK(one.dump() == four.dump());
+  std::sort(done.begin(), done.end());
+  CHECK(done == std::vector<std::size_t>{1, 2, 3, 4, 5, 6, 7});
+  // A comparison's variants share draws; each keeps its own totals whatever thread drew a step.
+  std::vector<RoutingSpec> routings;
+  const std::vector<ComparedRouting> variants = routing_variants(s.model, p.tokens_per_micro_batch);
+  for (std::size_t i : {std::size_t{0}, std::size_t{2}, variants.size() - 1}) routings.push_back(variants[i].routing);
+  Json serial, parallel;
+  for (const auto& e : evaluate_routings(s, p.layout, routings, cost, zipf, {1, {}})) serial.push_back(routing_evaluation_to_json(e));
+  for (const auto& e : evaluate_routings(s, p.layout, routings, cost, zipf, {3, {}})) parallel.push_back(routing_evaluation_to_json(e));
+  CHECK(serial.dump() == parallel.dump());
+  CHECK(serial[0] != serial[1]);
 }
 
 TEST_CASE("sampled steps: same seed identical, another seed different, skew slows dropless token choice") {
