@@ -7,6 +7,7 @@
 #endif
 
 #include "cuda_check.hpp"
+#include "cuda_device.hpp"
 #include "precondition.hpp"
 
 namespace ecsim::runner {
@@ -51,8 +52,7 @@ void ProcessGroup::connect(const RankGroups& groups) {
   require(groups.ep.size() >= 1 && groups.ep[static_cast<std::size_t>(groups.ep_rank)] == rank_,
           "ProcessGroup::connect: rank " + std::to_string(rank_) + " is not at its EP rank in its EP group");
   groups_ = groups;
-  int devices = 0;
-  CUDA_CHECK(cudaGetDeviceCount(&devices));
+  const int devices = require_cuda_devices();
   CUDA_CHECK(cudaSetDevice(rank_ % devices));
   if (size_ > 1) {
 #ifdef ECSIM_HAVE_MPI

@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "cuda_check.hpp"
+#include "cuda_device.hpp"
 
 namespace ecsim::profiler {
 namespace {
@@ -74,7 +75,7 @@ int attribute(cudaDeviceAttr attr, int device) {
 DeviceInfo query_device(int index) {
   DeviceInfo d;
   d.index = index;
-  CUDA_CHECK(cudaGetDeviceCount(&d.device_count));
+  d.device_count = require_cuda_devices();
   CUDA_CHECK(cudaSetDevice(index));
   cudaDeviceProp prop{};
   CUDA_CHECK(cudaGetDeviceProperties(&prop, index));

@@ -20,20 +20,14 @@
 #include <vector>
 
 #include "cuda_check.hpp"
+#include "cuda_device.hpp"
 #include "gradient_check.hpp"  // random_values
 
 namespace ecsim::test {
 
 // Empty when a CUDA device is present, otherwise why the GPU tests cannot run.
 inline const std::string& gpu_unavailable_reason() {
-  static const std::string reason = [] {
-    int count = 0;
-    const cudaError_t err = cudaGetDeviceCount(&count);
-    if (err != cudaSuccess) {
-      return std::string("cudaGetDeviceCount: ") + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
-    }
-    return count == 0 ? std::string("cudaGetDeviceCount reports no device") : std::string();
-  }();
+  static const std::string reason = cuda_device_unavailable_reason();
   return reason;
 }
 
