@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   simulate->add_option("--json", sim_opts.json_out, "write the result JSON (schema ecsim.result/1; default: not written)")->option_text("FILE");
   simulate->add_option("--csv", sim_opts.csv_out, "write one CSV row per simulated operator (default: not written)")->option_text("FILE");
-  simulate->add_option("--threads", sim_opts.threads, "worker threads for the routing samples (0: one per hardware thread)")
+  simulate->add_option("--threads", sim_opts.threads,
+                       "worker threads for the routing samples (0: one per hardware thread)")
       ->capture_default_str();
   simulate->add_option("--trace", sim_opts.trace_out, "write a Chrome trace, pid = rank, tid = stream (opens in ui.perfetto.dev; default: not written)")->option_text("FILE");
 

@@ -375,7 +375,8 @@ std::optional<std::string> Node::replaced_reference_note() const {
       std::filesystem::path writer_dir = doc_->origin(here).parent_path();
       if (writer_dir.empty()) writer_dir = ".";
       std::error_code ec;
-      auto from_here = target.is_absolute() ? target.lexically_normal() : std::filesystem::proximate(target, writer_dir, ec);
+      auto from_here =
+          target.is_absolute() ? target.lexically_normal() : std::filesystem::proximate(target, writer_dir, ec);
       if (ec) from_here = target;
       return "; this object replaces the reference to '" + v.get<std::string>() + "' in " + layer.file.string() +
              " (RFC 7386), so nothing of that file is read: to patch that file instead, give this object \"base\": \"" +

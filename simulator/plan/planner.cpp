@@ -177,7 +177,8 @@ PlanResult run_plan(const Scenario& s, const PlanSettings& settings) {
     ScreenMemo memo;
   };
   parallel_for(
-      valid.size(), settings.threads, kScreenGrain, [&] { return ScreenWorker{cost.for_another_thread(), ScreenMemo{}}; },
+      valid.size(), settings.threads, kScreenGrain,
+      [&] { return ScreenWorker{cost.for_another_thread(), ScreenMemo{}}; },
       [&](ScreenWorker& w, std::size_t i) { measure(valid[i], scenarios[scenario_of[i]], settings, w.cost, w.memo); },
       progress_of(settings, "screen", valid.size()));
 

@@ -164,7 +164,8 @@ class Evaluation {
     draft.computed += d(experts * c * groups * ep());
     draft.kept += d(experts * c * groups * ep());
     const auto n = static_cast<std::size_t>(ep());
-    add_traffic(draft, layer, std::vector<std::vector<std::int64_t>>(n, std::vector<std::int64_t>(n, c * groups * (experts / ep()))));
+    const std::int64_t rows = c * groups * (experts / ep());  // to each peer, from each rank
+    add_traffic(draft, layer, std::vector<std::vector<std::int64_t>>(n, std::vector<std::int64_t>(n, rows)));
   }
 
   void add_token_choice(StepDraft& draft, StepCounts& counts, std::int64_t layer, const TokenChoices& choices) const {
@@ -209,7 +210,8 @@ class Evaluation {
     if (!p_.training) return o;
     for (std::size_t st = 0; st < stage_ops_.size(); ++st) {
       const Bytes more = routed_activations(s_, p_, stage_ops_[st], draft.sample) - stage_activations_[st];
-      o.memory_peak = std::max(o.memory_peak, stage_memory_[st].peak() + more * stage_memory_[st].in_flight_micro_batches);
+      const MemoryBreakdown& m = stage_memory_[st];
+      o.memory_peak = std::max(o.memory_peak, m.peak() + more * m.in_flight_micro_batches);
     }
     return o;
   }

@@ -57,6 +57,16 @@ double expected_excess(std::int64_t n, double p, std::int64_t cap) {
   return sum;
 }
 
+// EC-DiT-XXL-32E on 256 H100 (ep = 32, one expert per rank) with top-2 dropless token choice:
+// the routing whose sampled steps change the work, so each is simulated again.
+Scenario xxl_top2_dropless() {
+  Scenario s = load_scenario(kSource / "scenarios" / "ecdit-xxl-32e-train.json");
+  s.model.moe.routing.kind = RoutingKind::kTokenChoice;
+  s.model.moe.routing.top_k = 2;
+  s.model.moe.routing.capacity_factor = 0;  // dropless
+  return s;
+}
+
 // One hot expert holding `hot` of the first choices, the others sharing the rest equally.
 std::vector<double> one_hot_shares(std::int64_t experts, double hot) {
   std::vector<double> s(static_cast<std::size_t>(experts), (1 - hot) / static_cast<double>(experts - 1));
@@ -291,10 +301,7 @@ TEST_CASE("a routing sample with uniform loads reproduces the deterministic step
   // loads give every expert T*k/E = 64 rows from each of the 32 ranks (2048 rows), and every rank
   // sends 64 rows to every peer. Given as a sample (ragged GEMM rows and a per-peer all-to-all
   // plan), that must price exactly as the deterministic graph does.
-  Scenario s = load_scenario(kSource / "scenarios" / "ecdit-xxl-32e-train.json");
-  s.model.moe.routing.kind = RoutingKind::kTokenChoice;
-  s.model.moe.routing.top_k = 2;
-  s.model.moe.routing.capacity_factor = 0;
+  Scenario s = xxl_top2_dropless();
   const LayoutPlan p = plan_layout(s);
   const ComputeCostModel cost = ComputeCostModel::analytic(s.cluster->gpu);
   const Nanos deterministic = run_engine(build_step_graph(s, p, cost)).makespan;
@@ -329,20 +336,18 @@ TEST_CASE("sampled steps report their progress once a step, in order, and the re
 
 TEST_CASE("sampled steps give the same results, bit for bit, on any number of worker threads") {
   // Dropless token choice: every sampled step is simulated again, on the workers' own cost models.
-  Scenario s = load_scenario(kSource / "scenarios" / "ecdit-xxl-32e-train.json");
-  s.model.moe.routing.kind = RoutingKind::kTokenChoice;
-  s.model.moe.routing.top_k = 2;
-  s.model.moe.routing.capacity_factor = 0;
+  Scenario s = xxl_top2_dropless();
   const LayoutPlan p = plan_layout(s);
   const ComputeCostModel cost = ComputeCostModel::analytic(s.cluster->gpu);
   const RoutingStatsSpec zipf = spec_of(LoadDistribution::kZipf, 0.8, 7);
   const Json one = routing_evaluation_to_json(evaluate_routing(s, p, cost, zipf, {1, {}}));
   std::mutex m;
   std::vector<std::size_t> done;
-  const Json four = routing_evaluation_to_json(evaluate_routing(s, p, cost, zipf, {4, [&](const char*, std::size_t d, std::size_t) {
-                                                                   const std::lock_guard<std::mutex> lock(m);
-                                                                   done.push_back(d);
-                                                                 }}));
+  const Progress count = [&](const char*, std::size_t d, std::size_t) {
+    const std::lock_guard<std::mutex> lock(m);
+    done.push_back(d);
+  };
+  const Json four = routing_evaluation_to_json(evaluate_routing(s, p, cost, zipf, {4, count}));
   CHECK(one.dump() == four.dump());
   std::sort(done.begin(), done.end());
   CHECK(done == std::vector<std::size_t>{1, 2, 3, 4, 5, 6, 7});
@@ -351,17 +356,18 @@ TEST_CASE("sampled steps give the same results, bit for bit, on any number of wo
   const std::vector<ComparedRouting> variants = routing_variants(s.model, p.tokens_per_micro_batch);
   for (std::size_t i : {std::size_t{0}, std::size_t{2}, variants.size() - 1}) routings.push_back(variants[i].routing);
   Json serial, parallel;
-  for (const auto& e : evaluate_routings(s, p.layout, routings, cost, zipf, {1, {}})) serial.push_back(routing_evaluation_to_json(e));
-  for (const auto& e : evaluate_routings(s, p.layout, routings, cost, zipf, {3, {}})) parallel.push_back(routing_evaluation_to_json(e));
+  for (const auto& e : evaluate_routings(s, p.layout, routings, cost, zipf, {1, {}})) {
+    serial.push_back(routing_evaluation_to_json(e));
+  }
+  for (const auto& e : evaluate_routings(s, p.layout, routings, cost, zipf, {3, {}})) {
+    parallel.push_back(routing_evaluation_to_json(e));
+  }
   CHECK(serial.dump() == parallel.dump());
   CHECK(serial[0] != serial[1]);
 }
 
 TEST_CASE("sampled steps: same seed identical, another seed different, skew slows dropless token choice") {
-  Scenario s = load_scenario(kSource / "scenarios" / "ecdit-xxl-32e-train.json");
-  s.model.moe.routing.kind = RoutingKind::kTokenChoice;
-  s.model.moe.routing.top_k = 2;
-  s.model.moe.routing.capacity_factor = 0;  // dropless
+  Scenario s = xxl_top2_dropless();
   const LayoutPlan p = plan_layout(s);
   const ComputeCostModel cost = ComputeCostModel::analytic(s.cluster->gpu);
   const RoutingStatsSpec zipf = spec_of(LoadDistribution::kZipf, 0.8, 8);
