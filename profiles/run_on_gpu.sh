@@ -3,7 +3,7 @@
 # profiler, the kernel benchmarks, then compute-sanitizer memcheck and racecheck over the GPU tests;
 # everything lands in OUT_DIR and a summary table is printed last. The profile is the run's main
 # product, so it comes before the sanitizers, which take what is left of the budget (at most 120 s
-# each). Expected on one H100: build 1-2 min, tests under 1, profile 1 (quick) or 3.5 (full),
+# each). Expected on one H100: build 1-2 min, tests under 1, profile 1.5 (quick) or 3.5 (full),
 # benchmarks under 1, sanitizers 1-4: the default 8-minute budget gives the quick profile unless the
 # build is fast; ECSIM_GPU_BUDGET_S=570 (and a device timeout of 600 s) leaves room for the full one.
 #

@@ -502,10 +502,8 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   if (!entries.empty()) {  // else only collectives were measured (--family)
     report_families(entries, gpu, log);
     report_grouped_methods(entries, log);
-    const LeaveOneOutResult loo = leave_one_out(reread);
-    log << "leave-one-out over the measured profile: " << loo.predicted << " of " << loo.entries
-        << " entries priced from their neighbours, error median " << std::setprecision(1) << 100 * loo.median
-        << "%, p90 " << 100 * loo.p90 << "%, max " << 100 * loo.max << "% (" << loo.worst << ")\n";
+    log << "leave-one-out over the measured profile: ";
+    print_leave_one_out(leave_one_out(reread), log);
   }
   if (!reread.collectives.empty()) print_collective_check(check_collectives(reread.collectives, *cluster), log);
   log << "wrote " << out.string() << " (" << reread.ops.size() << " entries, " << reread.collectives.size()

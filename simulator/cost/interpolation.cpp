@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "cost/analytic_model.hpp"
@@ -266,30 +267,61 @@ std::optional<double> ProfileIndex::price_ns(const std::string& family, const st
   return std::nullopt;
 }
 
+namespace {
+
+// Fills the counts and the percentiles from the errors (sorted here).
+void summarize_errors(LeaveOneOutErrors& r, std::vector<double>& errors) {
+  r.predicted = errors.size();
+  std::sort(errors.begin(), errors.end());
+  r.median = percentile(errors, 0.5);
+  r.p90 = percentile(errors, 0.9);
+  r.max = errors.empty() ? 0 : errors.back();
+}
+
+}  // namespace
+
 LeaveOneOutResult leave_one_out(const Profile& profile) {
   const ProfileIndex index(profile);
   LeaveOneOutResult r;
   r.entries = profile.ops.size();
   std::vector<double> errors;
+  std::map<std::string, std::vector<double>> family_errors;
+  double worst = -1;
   for (std::size_t i = 0; i < profile.ops.size(); ++i) {
     const ProfileEntry& e = profile.ops[i];
+    LeaveOneOutErrors& family = r.by_family[e.op];
+    ++family.entries;
     const auto t = index.price_ns(e.op, e.dtype, e.shape, i);
     if (!t) {
       ++r.outside;
+      ++family.outside;
       continue;
     }
     const double err = std::fabs(*t - e.p50_ns) / e.p50_ns;
-    if (errors.empty() || err > r.max) {
-      r.max = err;
+    if (err > worst) {
+      worst = err;
       r.worst = describe(e);
     }
     errors.push_back(err);
+    family_errors[e.op].push_back(err);
   }
-  r.predicted = errors.size();
-  std::sort(errors.begin(), errors.end());
-  r.median = percentile(errors, 0.5);
-  r.p90 = percentile(errors, 0.9);
+  summarize_errors(r, errors);
+  for (auto& [family, stats] : r.by_family) summarize_errors(stats, family_errors[family]);
   return r;
+}
+
+void print_leave_one_out(const LeaveOneOutResult& r, std::ostream& out) {
+  char line[256];
+  std::snprintf(line, sizeof line, "%zu of %zu entries priced from their neighbours, error median %.1f%%, p90 %.1f%%, max %.0f%%",
+                r.predicted, r.entries, 100 * r.median, 100 * r.p90, 100 * r.max);
+  out << line << " (" << r.worst << ")\n";
+  std::vector<std::pair<std::string, LeaveOneOutErrors>> families(r.by_family.begin(), r.by_family.end());
+  std::stable_sort(families.begin(), families.end(), [](const auto& a, const auto& b) { return a.second.p90 > b.second.p90; });
+  for (const auto& [family, e] : families) {
+    std::snprintf(line, sizeof line, "  %-22s %5zu of %5zu priced, median %5.1f%%, p90 %5.1f%%, max %5.0f%%", family.c_str(),
+                  e.predicted, e.entries, 100 * e.median, 100 * e.p90, 100 * e.max);
+    out << line << "\n";
+  }
 }
 
 }  // namespace ecsim

@@ -15,7 +15,9 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -69,16 +71,25 @@ class ProfileIndex {
   std::unordered_map<std::string, std::vector<const Sweep*>> sweeps_by_axis_; // family|dtype|axis
 };
 
-// Leave-one-out check of a profile: each entry predicted from all the others.
-struct LeaveOneOutResult {
+// Relative errors |predicted - p50| / p50 of the entries priced from their neighbours.
+struct LeaveOneOutErrors {
   std::size_t entries = 0;
   std::size_t predicted = 0;  // priced from neighbours
   std::size_t outside = 0;    // no bracketing neighbours once left out (ends of sweeps)
-  double median = 0;          // relative error |predicted - p50| / p50 over the predicted entries
+  double median = 0;
   double p90 = 0;
   double max = 0;
-  std::string worst;          // the entry with the largest error, for the report
+};
+
+// Leave-one-out check of a profile: each entry predicted from all the others; overall and per
+// kernel family (which family a profile's sweep is too coarse for).
+struct LeaveOneOutResult : LeaveOneOutErrors {
+  std::string worst;  // the entry with the largest error, for the report
+  std::map<std::string, LeaveOneOutErrors> by_family;
 };
 LeaveOneOutResult leave_one_out(const Profile& profile);
+// "1428 of 1905 entries priced from their neighbours, error median 1.4%, p90 20.8%, max 103% (worst)",
+// then a line per family, largest p90 first.
+void print_leave_one_out(const LeaveOneOutResult& r, std::ostream& out);
 
 }  // namespace ecsim

@@ -9,10 +9,12 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "core/json_input.hpp"
 #include "cost/analytic_profile.hpp"
+#include "cost/interpolation.hpp"
 #include "hardware/gpu.hpp"
 #include "profiler/collective_sweep.hpp"
 #include "profiler/device_buffers.hpp"
@@ -44,7 +46,8 @@ TEST_CASE("the profiler plans only shapes the simulator prices, with launchable 
   const GpuSpec gpu = *find_gpu("H100-SXM");
   const FamilyFilter all = [](const std::string&) { return true; };
   for (const SweepSize size : {SweepSize::kFull, SweepSize::kQuick}) {
-    CAPTURE(size == SweepSize::kFull ? "full" : "quick");
+    const std::string sweep = size == SweepSize::kFull ? "full" : "quick";
+    CAPTURE(sweep);
     const SweepPlan plan = plan_sweep(kModels, size, gpu, has_kernel, all);
     std::size_t unknown = 0, misaligned = 0;
     std::string first_unknown, first_misaligned;
@@ -75,6 +78,34 @@ TEST_CASE("the profiler plans only shapes the simulator prices, with launchable 
       CHECK_FALSE(has_kernel(family));
       CHECK(families.count(family) == 0);
     }
+  }
+}
+
+TEST_CASE("each sweep is fine enough to interpolate: its shapes priced by the analytic model pass leave-one-out") {
+  // Issue 4's bar for a measured profile (median error <= 5%, p90 <= 15%) held by the analytic
+  // model's own times on the sweep's shapes: a sweep too coarse for the simulator's interpolation
+  // fails it however well it is measured (the quick sweep did, at p90 20.8%, until 2026-11-27).
+  const GpuSpec gpu = *find_gpu("H100-SXM");
+  const FamilyFilter all = [](const std::string&) { return true; };
+  for (const SweepSize size : {SweepSize::kFull, SweepSize::kQuick}) {
+    const std::string sweep = size == SweepSize::kFull ? "full" : "quick";
+    CAPTURE(sweep);
+    Profile profile;
+    profile.source = "analytic";
+    profile.device.name = gpu.name;
+    profile.device.sms = gpu.sms;
+    profile.matmul_ceiling = gpu.matmul_ceiling;
+    profile.hbm_ceiling = gpu.hbm_ceiling;
+    for (const PlannedCall& c : plan_sweep(kModels, size, gpu, has_kernel, all).calls) {
+      profile.ops.push_back({c.call.op, c.call.dtype, c.call.shape, c.predicted_ns, c.predicted_ns, c.predicted_ns, 0});
+    }
+    const LeaveOneOutResult r = leave_one_out(profile);
+    std::ostringstream report;
+    print_leave_one_out(r, report);
+    MESSAGE(report.str());
+    CHECK(r.predicted >= r.entries / 2);
+    CHECK(r.median <= 0.05);
+    CHECK(r.p90 <= 0.15);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -360,9 +361,9 @@ TEST_CASE("leave-one-out: every committed measured profile predicts each entry f
   for (const std::filesystem::path& file : measured) {
     CAPTURE(file);
     const LeaveOneOutResult r = leave_one_out(load_profile(file));
-    MESSAGE("leave-one-out over " << file.filename().string() << ": " << r.entries << " entries, " << r.predicted
-            << " predicted, " << r.outside << " outside; relative error median " << r.median * 100 << "%, p90 "
-            << r.p90 * 100 << "%, max " << r.max * 100 << "% (" << r.worst << ")");
+    std::ostringstream report;
+    print_leave_one_out(r, report);
+    MESSAGE("leave-one-out over " << file.filename().string() << ": " << report.str());
     CHECK(r.predicted >= r.entries / 2);
     CHECK(r.median <= 0.05);
     CHECK(r.p90 <= 0.15);
