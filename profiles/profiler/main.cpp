@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   ecsim::profiler::ProfilerOptions o;
   CLI::App app{"Measures the simulator's kernels on this GPU and writes a profile (schema ecsim.profile/1)"};
   app.add_option("--out", o.out, "profile file to write (default: profiles/<gpu>.json)");
-  app.add_flag("--quick", o.quick, "the quick sweep: two models, fewer layouts, coarser steps");
+  app.add_flag("--quick", o.quick, "the quick sweep: two models, fewer layouts");
   app.add_option("--csv", o.csv, "also write every timed variant as CSV (with --list: the planned shapes)");
   app.add_option("--models", o.models_dir, "folder holding the EC-DiT model files")->capture_default_str();
   app.add_option("--time-limit-s", o.time_limit_s, "start no new shape after this many seconds (0: no limit)")
@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1024}));
   app.add_option("--cluster", o.cluster,
                  "cluster file whose collective model the measured collectives are compared with "
-                 "(default: scenarios/clusters/<the GPU's one-node preset>)");
+                 "(default: the GPU's one-node preset in the clusters/ folder beside --models)");
   if (auto rc = ecsim::cli::parse_or_exit(app, argc, argv)) return *rc;
   o.command = ecsim::cli::command_line(argc, argv);
   o.git_sha = ECSIM_GIT_SHA;

@@ -83,7 +83,8 @@ const DeviceRow& device_row(const std::string& device_name) {
 
 GpuSpec planning_gpu(const std::string& device_name) { return *find_gpu(device_row(device_name).gpu); }
 
-// --cluster, or the preset of the GPU table row `gpu_row` (every row of the table has one).
+// --cluster, or the preset of the GPU table row `gpu_row` (every row of the table has one) in the
+// clusters/ folder beside --models (scenarios/clusters/ by default).
 ClusterSpec collective_cluster(const ProfilerOptions& o, const std::string& gpu_row) {
   std::filesystem::path file = o.cluster;
   if (file.empty()) {
@@ -91,7 +92,7 @@ ClusterSpec collective_cluster(const ProfilerOptions& o, const std::string& gpu_
     for (const DeviceRow& row : kDeviceRows) {
       if (gpu_row == row.gpu) preset = row.cluster;
     }
-    file = std::filesystem::path("scenarios") / "clusters" / preset;
+    file = (o.models_dir / ".." / "clusters" / preset).lexically_normal();
   }
   return parse_cluster(Node::root(load_json_file(file)));
 }

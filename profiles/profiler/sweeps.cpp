@@ -207,6 +207,12 @@ void add_attention_sweeps(const ModelSpec& m, std::int64_t tp, const SweepConsta
 }
 
 std::vector<ModelSpec> load_models(const std::filesystem::path& models_dir, const SweepConstants& k) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(models_dir, ec)) {
+    throw InputError("--models: folder '" + models_dir.string() +
+                     "' does not exist; it holds the EC-DiT model files (scenarios/models/ of the repository): "
+                     "run from the repository's root, or give --models DIR");
+  }
   if (k.model_files.empty()) return load_ecdit_family(models_dir);
   std::vector<ModelSpec> models;
   for (const char* file : k.model_files) models.push_back(load_model_or_scenario(models_dir / file));

@@ -49,6 +49,15 @@ grep -q "ecsim-profile: error: --family: unknown family 'nosuch' (known: gemm, "
 grep -q "all_to_all)" "$tmp/nosuch.log" || fail "the refusal does not list the collectives"
 [[ ! -e $tmp/nosuch.json ]] || fail "a profile was written for an unknown family"
 
+# A --models folder that is not there is refused before the ceilings, saying what it is for.
+timeout 60 "$profile_bin" --family gemm --models "$tmp/no-models" --out "$tmp/nomodels.json" >"$tmp/nomodels.log" 2>&1
+rc=$?
+cat "$tmp/nomodels.log"
+[[ $rc == 2 ]] || fail "a missing --models folder exits $rc, not 2"
+grep -q "ecsim-profile: error: --models: folder '$tmp/no-models' does not exist; it holds the EC-DiT model files" \
+  "$tmp/nomodels.log" || fail "the refusal does not name --models and the folder"
+[[ ! -e $tmp/nomodels.json ]] || fail "a profile was written without model files"
+
 profile gemm gemm
 profile ec_route_bwd ec_route_bwd
 
