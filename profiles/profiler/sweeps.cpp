@@ -36,11 +36,12 @@ struct SweepConstants {
 };
 
 // Full: analytic_profile.cpp's constants. Quick: the smallest and the largest model, fewer
-// micro-batch sizes, expert-parallel and ragged-group counts, lower caps. Along the axes the
-// simulator interpolates on (tokens per expert, local experts, sequence length, attention batch)
-// the quick sweep steps as finely as the full one: with every other octave of tokens per expert
-// and local experts 1, 8, 64 its shapes failed the leave-one-out bar even priced by the smooth
-// analytic model (p90 20.8%; now 13.0%; tests/kernels/profiler_plan_test.cpp).
+// expert-parallel and ragged-group counts, lower caps. Along the axes the simulator interpolates on
+// (micro-batch images, tokens per expert, local experts, sequence length, attention batch) the
+// quick sweep steps as finely as the full one: with micro-batches in powers of two, local experts
+// 1/8/64, every other octave of tokens per expert and three sequence lengths, its shapes failed the
+// leave-one-out bar even priced by the smooth analytic model (p90 20.8%; now 10.6%;
+// tests/kernels/profiler_plan_test.cpp).
 const SweepConstants& constants(SweepSize size) {
   static const SweepConstants full{
       {}, {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}, {1, 2, 4, 8}, {1, 2, 4, 8, 16, 32, 64},
@@ -48,7 +49,7 @@ const SweepConstants& constants(SweepSize size) {
       1, 10.0, 50.0};
   static const SweepConstants quick{
       {"ecdit-xl-32e.json", "ecdit-m-64e.json"},
-      {1, 2, 4, 8, 16, 32, 64},
+      {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64},
       {1, 2, 4, 8},
       {1, 8, 64},
       {1, 2, 4, 8, 16, 32, 64},

@@ -37,7 +37,7 @@ struct PlannedCall {
 
 enum class SweepSize {
   kFull,   // the analytic profile's layouts and sweeps (simulator/cost/analytic_profile.cpp)
-  kQuick,  // XL and M only, fewer layouts, expert-parallel and ragged-group counts, lower caps
+  kQuick,  // XL and M only, fewer expert-parallel and ragged-group counts, lower caps
 };
 
 struct SweepPlan {
