@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -16,9 +17,11 @@
 #include <mutex>
 #include <numeric>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "app/progress_bar.hpp"
 #include "engine/event_engine.hpp"
 #include "engine/step_builder.hpp"
 #include "routing/alias_table.hpp"
@@ -364,6 +367,27 @@ TEST_CASE("sampled steps give the same results, bit for bit, on any number of wo
   }
   CHECK(serial.dump() == parallel.dump());
   CHECK(serial[0] != serial[1]);
+}
+
+TEST_CASE("the terminal progress bar only moves forward, whatever order the workers report in") {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out != nullptr);
+  ProgressBar bar(out);
+  bar("routing", 3, 5);
+  bar("routing", 2, 5);  // a worker that finished earlier reports late
+  bar("routing", 5, 5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // past the redraw interval
+  bar("routing", 4, 5);  // after the phase's end
+  bar("simulate", 1, 2);  // a new phase starts over
+  std::rewind(out);
+  std::string text;
+  for (int c = std::fgetc(out); c != EOF; c = std::fgetc(out)) text += static_cast<char>(c);
+  std::fclose(out);
+  CHECK(text.find("3/5") != std::string::npos);
+  CHECK(text.find("5/5\n") != std::string::npos);
+  CHECK(text.find("2/5") == std::string::npos);
+  CHECK(text.find("4/5") == std::string::npos);
+  CHECK(text.substr(text.size() - 3) == "1/2");
 }
 
 TEST_CASE("sampled steps: same seed identical, another seed different, skew slows dropless token choice") {
