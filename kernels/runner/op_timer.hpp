@@ -6,6 +6,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,6 +24,10 @@ struct TimedOp {
   Phase phase = Phase::kForward;
   double start_ns = 0;  // from the step's start
   double time_ns = 0;
+  // Host time inside the op's scope: enqueueing its kernels and events (and any wait for the
+  // device the op makes, e.g. dropless routing's row counts). Where it exceeds the GPU's time
+  // for the ops, the GPU idles between them: the step is bound by kernel launches.
+  double host_ns = 0;
 };
 
 class OpTimer {
@@ -62,6 +67,7 @@ class OpTimer {
   cudaEvent_t step_start_ = nullptr, step_stop_ = nullptr;
   std::vector<Slot> slots_;      // grows to the ops of one step, then reused
   std::vector<TimedOp> ops_;     // this step's tags
+  std::vector<std::chrono::steady_clock::time_point> host_start_;  // per op of this step
 };
 
 }  // namespace ecsim::runner

@@ -39,6 +39,7 @@ MeasuredRun load_measured_run(const std::filesystem::path& file) {
     op.micro_batch = o.integer("micro_batch", -1, std::int64_t{1} << 24);
     op.phase = o.choice("phase", {"forward", "backward", "recompute", "optimizer"});
     op.time_ns = o.number("time_ns", 0, 1e15);
+    op.host_ns = o.number_or("host_ns", 0, 0, 1e15);
     o.finish();
     run.ops.push_back(std::move(op));
   }
@@ -58,7 +59,8 @@ Json measured_run_to_json(const MeasuredRun& run) {
   Json ops = Json::array();
   for (const auto& op : run.ops) {
     ops.push_back({{"rank", op.rank}, {"name", op.name}, {"label", op.label}, {"layer", op.layer},
-                   {"micro_batch", op.micro_batch}, {"phase", op.phase}, {"time_ns", op.time_ns}});
+                   {"micro_batch", op.micro_batch}, {"phase", op.phase}, {"time_ns", op.time_ns},
+                   {"host_ns", op.host_ns}});
   }
   Json j = {{"schema", kRunSchema},
             {"scenario", {{"name", run.scenario_name}}},

@@ -20,6 +20,9 @@ struct MeasuredOp {
   std::int64_t micro_batch = -1;
   std::string phase;  // "forward", "backward", "recompute", "optimizer"
   double time_ns = 0;
+  // Host time inside the op's scope (enqueueing its work, and any wait for the device it makes);
+  // absent (0) in run files from before 2026-11-27.
+  double host_ns = 0;
 };
 
 struct MeasuredRun {

@@ -21,6 +21,12 @@ std::string kind_of(const std::string& name, const std::string& phase) { return 
 // reductions and TP / PP transfers are not timed per op there, so they are not matched.
 bool measured_by_runner(const Task& t) { return !t.is_comm || t.label.rfind("ep.", 0) == 0; }
 
+// Measured time between operators above this share of the step is reported as GPU idle time; with
+// the host's time inside the operators above kLaunchBoundShare of the step, as launch-bound (the
+// host, not the GPU, sets the pace). Thresholds for the words printed only.
+constexpr double kIdleShare = 0.05;
+constexpr double kLaunchBoundShare = 0.8;
+
 }  // namespace
 
 Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const ComputeCostModel& cost) {
@@ -107,6 +113,16 @@ Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const 
   }
   v.measured_step_mean_s /= static_cast<double>(run.step_times_s.size());
   v.mape = sum / static_cast<double>(run.step_times_s.size());
+  double measured_ops = 0, predicted_ops = 0;
+  for (const MeasuredOp& op : run.ops) {
+    if (op.rank != run.ops.front().rank) continue;
+    measured_ops += op.time_ns / kNanosPerSecond;
+    v.host_in_ops_s += op.host_ns / kNanosPerSecond;
+  }
+  for (const MatchedOp& m : matched) predicted_ops += m.predicted_s;
+  // Rounding (each task's time is whole nanoseconds) can leave a hair below zero.
+  v.measured_between_ops_s = std::max(0.0, v.measured_step_mean_s - measured_ops);
+  v.predicted_between_ops_s = std::max(0.0, v.predicted_step_s - predicted_ops);
   return v;
 }
 
@@ -131,6 +147,8 @@ Json validation_to_json(const Validation& v) {
           {"step_time", {{"predicted_s", v.predicted_step_s}, {"measured_mean_s", v.measured_step_mean_s},
                          {"error", v.predicted_step_s / v.measured_step_mean_s - 1}}},
           {"blocks", block_times_to_json(v.blocks)},
+          {"between_operators", {{"predicted_s", v.predicted_between_ops_s}, {"measured_s", v.measured_between_ops_s}}},
+          {"host_in_operators_s", v.host_in_ops_s},
           {"memory", {{"predicted_peak_bytes", v.predicted_peak_memory_bytes},
                       {"measured_peak_bytes", v.measured_peak_memory_bytes}}},
           {"matching", {{"matched", v.matched}, {"unmatched_measured", v.unmatched_measured},
@@ -152,7 +170,25 @@ void print_validation(const Validation& v, std::ostream& out) {
         << format_bytes(Bytes{v.measured_peak_memory_bytes}, 4) << "\n";
   }
   out << "operators matched " << v.matched << ", unmatched: " << v.unmatched_measured << " measured, "
-      << v.unmatched_predicted << " predicted\n\n";
+      << v.unmatched_predicted << " predicted\n";
+  const double step = v.measured_step_mean_s;
+  const bool idle = v.measured_between_ops_s > kIdleShare * step;
+  std::snprintf(line, sizeof line,
+                "between operators (one rank): predicted %.3f ms, measured %.3f ms (%.1f%% of the step)%s\n",
+                v.predicted_between_ops_s * 1e3, v.measured_between_ops_s * 1e3, 100 * v.measured_between_ops_s / step,
+                idle ? ": the GPU idles there" : "");
+  out << line;
+  if (v.host_in_ops_s > 0) {
+    // The host's time alone does not say it was the bottleneck: a full launch queue makes it wait
+    // for the GPU too. Idle time between operators beside it does.
+    std::snprintf(line, sizeof line, "host time inside the operators: %.3f ms (%.0f%% of the measured step)%s\n",
+                  v.host_in_ops_s * 1e3, 100 * v.host_in_ops_s / step,
+                  idle && v.host_in_ops_s > kLaunchBoundShare * step
+                      ? ": the host's kernel launches pace the step, which the simulator does not price"
+                      : "");
+    out << line;
+  }
+  out << "\n";
   std::snprintf(line, sizeof line, "%-40s %12s %12s %8s %6s\n", "operator kind (largest error first)", "predicted ms",
                 "measured ms", "error", "count");
   out << line;

@@ -40,6 +40,12 @@ struct Validation {
   double predicted_step_s = 0;
   double measured_step_mean_s = 0;
   std::int64_t matched = 0, unmatched_measured = 0, unmatched_predicted = 0;
+  // On the first measured rank: the step less the sum of its timed operators, predicted (the
+  // matched tasks' sum) and measured (mean step): time the GPU spends between operators, e.g.
+  // idle while the host enqueues the next kernels, which a step of short kernels is bound by.
+  double predicted_between_ops_s = 0, measured_between_ops_s = 0;
+  // That rank's host time inside its operators' scopes (0 in a run file without it).
+  double host_in_ops_s = 0;
   double predicted_peak_memory_bytes = 0, measured_peak_memory_bytes = 0;
   // One block's step per kind (block_times.hpp); empty unless one pipeline stage ran the model.
   std::vector<BlockTime> blocks;

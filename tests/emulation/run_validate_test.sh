@@ -46,6 +46,11 @@ v = json.load(open(f"{tmp}/{name}.validation.json"))
 m = v["matching"]
 assert m["matched"] == len(run["ops"]) > 0, (m, len(run["ops"]))
 assert m["unmatched_measured"] == 0 and m["unmatched_predicted"] == 0, m
+# Each op's host time (enqueueing it; here the emulation runs the kernels inside it) is recorded
+# and summed by validate beside the time between operators.
+assert all(op["host_ns"] > 0 for op in run["ops"]), "an op without host time"
+assert v["host_in_operators_s"] > 0, v["host_in_operators_s"]
+assert set(v["between_operators"]) == {"predicted_s", "measured_s"}, v["between_operators"]
 route = "ec_route" if "-ec-" in name else "tc_route"
 assert any(op["name"] == route for op in run["ops"]), f"no {route} op"
 # The token-choice run has 2 micro-batches of 2 images (gradients accumulated over both).
@@ -59,6 +64,8 @@ events = trace["traceEvents"]
 assert sum(1 for e in events if e.get("ph") == "X") >= len(run["ops"]), "trace lacks the ops"
 print(f"{name}: {m['matched']} operators matched both ways, {len(events)} trace events")
 PY
+  grep -q "^between operators (one rank): predicted " "$tmp/$name.validation.txt" || fail "no between-operators line"
+  grep -q "^host time inside the operators: " "$tmp/$name.validation.txt" || fail "no host-time line"
   # The GPU campaign's table row (scripts/validate_on_gpu.sh) from this real validation file.
   row=$(python3 "$3/scripts/validation_row.py" "$tmp/$name.validation.json" "$name" 2 2>&1) ||
     fail "validation_row.py on $name: $row"

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "validate/validation.hpp"
 
@@ -64,6 +65,42 @@ TEST_CASE("validate matches every operator and reports the distortion per kind a
   const Json j = validation_to_json(v);
   CHECK(j["schema"] == "ecsim.validation/1");
   CHECK(j["per_op"].size() == v.per_kind.size());
+}
+
+TEST_CASE("validate reports the time between operators and the host's time inside them") {
+  const Scenario s = load_scenario(kGolden / "xl-dense-1gpu.json");
+  const auto cost = ComputeCostModel::analytic(s.cluster->gpu);
+  const SimulationResult sim = simulate(s, plan_layout(s), cost);
+  // The operators as predicted, but the step 1.25x longer: a quarter of the prediction idle
+  // between them. First with the host well ahead (1 us per op), then pacing the step.
+  MeasuredRun run = run_from_simulation(sim, 1.0, {1.25});
+  double ops_s = 0;
+  for (const MeasuredOp& op : run.ops) ops_s += op.time_ns / 1e9;
+  const double step_s = run.step_times_s.front();
+  for (MeasuredOp& op : run.ops) op.host_ns = 1000;
+  const Validation ahead = validate_run(s, run, cost);
+  CHECK(ahead.measured_between_ops_s == doctest::Approx(step_s - ops_s));
+  CHECK(ahead.measured_between_ops_s == doctest::Approx(0.25 * sim.step_time.value).epsilon(0.01));
+  CHECK(ahead.predicted_between_ops_s == doctest::Approx(0).epsilon(1e-9).scale(sim.step_time.value));
+  CHECK(ahead.host_in_ops_s == doctest::Approx(1e-6 * static_cast<double>(run.ops.size())));
+  std::ostringstream text;
+  print_validation(ahead, text);
+  CHECK(text.str().find("(20.0% of the step): the GPU idles there") != std::string::npos);
+  CHECK(text.str().find("pace the step") == std::string::npos);
+  for (MeasuredOp& op : run.ops) op.host_ns = 0.9 * step_s * 1e9 / static_cast<double>(run.ops.size());
+  const Validation paced = validate_run(s, run, cost);
+  std::ostringstream paced_text;
+  print_validation(paced, paced_text);
+  CHECK(paced_text.str().find("(90% of the measured step): the host's kernel launches pace the step") !=
+        std::string::npos);
+  const Json j = validation_to_json(paced);
+  CHECK(j["between_operators"]["measured_s"].get<double>() == doctest::Approx(step_s - ops_s));
+  CHECK(j["host_in_operators_s"].get<double>() == doctest::Approx(0.9 * step_s));
+  // A run file written before host times were recorded reads as 0 and prints no host line.
+  for (MeasuredOp& op : run.ops) op.host_ns = 0;
+  std::ostringstream old_text;
+  print_validation(validate_run(s, run, cost), old_text);
+  CHECK(old_text.str().find("host time inside") == std::string::npos);
 }
 
 TEST_CASE("validate matches the expert-parallel all-to-alls that ecsim-run times, and no other collective") {
