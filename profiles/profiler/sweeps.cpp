@@ -77,7 +77,8 @@ bool is_matrix_family(const std::string& family) {
   return family == "gemm" || family == "batched_gemm" || family == "grouped_gemm";
 }
 
-// Measurement order: memory-bound families first (cheap), then the matrix families, attention last.
+// Measurement order within the layouts' shapes and within the sweeps': memory-bound families first
+// (cheap), then the matrix families, attention last.
 int family_rank(const std::string& op) {
   static const std::array<const char*, 6> order{"gemm",          "batched_gemm",  "grouped_gemm",
                                                 "grouped_gemm_wgrad", "attention_fwd", "attention_bwd"};
@@ -116,6 +117,14 @@ class CallCollector {
     }
   }
 
+  // While set, the calls added are the shapes the model's own layouts run (not sweeps).
+  void set_from_layouts(bool on) { from_layouts_ = on; }
+  // After collecting: marks the planned calls whose key a layout produced (also when a sweep
+  // added the key first).
+  void mark_layout_calls() {
+    for (PlannedCall& c : plan_.calls) c.from_layout = layout_keys_.count(key_of(c.call)) > 0;
+  }
+
   void add_optimizer(double params) {
     Op op;
     op.name = "adamw";
@@ -125,6 +134,7 @@ class CallCollector {
 
  private:
   void add(KernelCall c, KernelRole role, const Op& op) {
+    if (from_layouts_) layout_keys_.insert(key_of(c));
     if (!seen_.insert(key_of(c)).second) return;  // first role wins: forward, then dX, then dW
     if (!selected_(c.op)) return;
     if (!has_kernel_(c.op)) {
@@ -145,6 +155,8 @@ class CallCollector {
   const FamilyFilter& selected_;
   SweepPlan& plan_;
   std::set<std::string> seen_;
+  bool from_layouts_ = false;
+  std::set<std::string> layout_keys_;
 };
 
 
@@ -240,7 +252,9 @@ SweepPlan plan_sweep(const std::filesystem::path& models_dir, SweepSize size, co
   std::set<std::pair<std::int64_t, std::int64_t>> expert_shapes;                    // (d, f/tp) swept
   std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t>> attention_shapes;  // (d, heads, tp)
   for (const ModelSpec& m : load_models(models_dir, k)) {
+    calls.set_from_layouts(true);
     add_layouts(m, k, calls);
+    calls.set_from_layouts(false);
     for (const std::int64_t tp : k.tensor_parallel) {
       if (!tp_fits(m, tp)) continue;
       if (expert_shapes.insert({m.hidden, m.ffn.width / tp}).second) add_expert_sweeps(m.hidden, m.ffn.width / tp, k, calls);
@@ -250,7 +264,11 @@ SweepPlan plan_sweep(const std::filesystem::path& models_dir, SweepSize size, co
   for (int log2 = kFirstParamsLog2; log2 <= kLastParamsLog2; log2 += k.params_log2_step) {
     calls.add_optimizer(std::ldexp(1.0, log2));
   }
+  calls.mark_layout_calls();
+  // The shapes real steps run first, so that a run cut by its time limit has those; within each
+  // part, cheap families first and each family by predicted time.
   std::stable_sort(plan.calls.begin(), plan.calls.end(), [](const PlannedCall& a, const PlannedCall& b) {
+    if (a.from_layout != b.from_layout) return a.from_layout;
     const int ra = family_rank(a.call.op), rb = family_rank(b.call.op);
     if (ra != rb) return ra < rb;
     if (a.call.op != b.call.op) return a.call.op < b.call.op;

@@ -33,6 +33,7 @@ struct PlannedCall {
   std::string family;  // the operator's family: "gemm" for a gemm's dX and dW
   OpShape op_shape;    // the operator's own shape, which the launcher is called with
   double predicted_ns = 0;  // the analytic model's time on the planning GPU
+  bool from_layout = false;  // a shape the models' own layouts run (else only a sweep's)
 };
 
 enum class SweepSize {
@@ -41,7 +42,9 @@ enum class SweepSize {
 };
 
 struct SweepPlan {
-  std::vector<PlannedCall> calls;  // distinct keys, cheap families first, each family by predicted time
+  // Distinct keys: those the models' layouts run first, then the sweeps' others; within each, cheap
+  // families first and each family by predicted time.
+  std::vector<PlannedCall> calls;
   // Keys of families that no kernel in kernels/ implements yet, per family.
   std::map<std::string, std::int64_t> without_kernel;
   // Keys left out because their predicted time exceeds the sweep's per-entry cap, per family.

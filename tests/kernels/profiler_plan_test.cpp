@@ -6,6 +6,7 @@
 // plan (profiles/profiler/collective_sweep.hpp) is checked against the sweep it promises.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -73,6 +74,17 @@ TEST_CASE("the profiler plans only shapes the simulator prices, with launchable 
     for (const char* family : {"tc_route", "tc_route_bwd"}) {
       CHECK_MESSAGE((families[family] > 0) == (size == SweepSize::kFull), family << " swept " << families[family]);
     }
+    // The shapes the models' own layouts run come first (a run cut by its time limit has them),
+    // then the sweeps' other shapes; EC-DiT-XL's self-attention over 8 images of 128 tokens is one.
+    const auto first_sweep = std::find_if(plan.calls.begin(), plan.calls.end(),
+                                          [](const PlannedCall& c) { return !c.from_layout; });
+    CHECK(first_sweep != plan.calls.begin());
+    CHECK(first_sweep != plan.calls.end());
+    CHECK(std::none_of(first_sweep, plan.calls.end(), [](const PlannedCall& c) { return c.from_layout; }));
+    const std::string xl_self =
+        "attention_fwd|bf16|batch=8|causal=0|head_dim=64|heads=18|kv_heads=6|kv_len=128|q_len=128";
+    CHECK(std::any_of(plan.calls.begin(), first_sweep,
+                      [&](const PlannedCall& c) { return key_of(c.call) == xl_self; }));
     // Families without a kernel are counted, never planned.
     for (const auto& [family, n] : plan.without_kernel) {
       CHECK_FALSE(has_kernel(family));
