@@ -261,9 +261,12 @@ SweepPlan plan_sweep(const std::filesystem::path& models_dir, SweepSize size, co
       if (attention_shapes.insert({m.hidden, m.attention.heads, tp}).second) add_attention_sweeps(m, tp, k, calls);
     }
   }
+  // Every step's optimizer update is priced from this sweep: measured with the layouts' shapes.
+  calls.set_from_layouts(true);
   for (int log2 = kFirstParamsLog2; log2 <= kLastParamsLog2; log2 += k.params_log2_step) {
     calls.add_optimizer(std::ldexp(1.0, log2));
   }
+  calls.set_from_layouts(false);
   calls.mark_layout_calls();
   // The shapes real steps run first, so that a run cut by its time limit has those; within each
   // part, cheap families first and each family by predicted time.

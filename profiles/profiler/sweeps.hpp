@@ -33,7 +33,7 @@ struct PlannedCall {
   std::string family;  // the operator's family: "gemm" for a gemm's dX and dW
   OpShape op_shape;    // the operator's own shape, which the launcher is called with
   double predicted_ns = 0;  // the analytic model's time on the planning GPU
-  bool from_layout = false;  // a shape the models' own layouts run (else only a sweep's)
+  bool from_layout = false;  // a shape the models' own layouts run, or the optimizer's (else a sweep's)
 };
 
 enum class SweepSize {
