@@ -85,7 +85,7 @@ TEST_CASE("validate reports the time between operators and the host's time insid
   CHECK(ahead.host_in_ops_s == doctest::Approx(1e-6 * static_cast<double>(run.ops.size())));
   std::ostringstream text;
   print_validation(ahead, text);
-  CHECK(text.str().find("(20.0% of the step): the GPU idles there") != std::string::npos);
+  CHECK(text.str().find("(20.0% of the step): the GPU idles there, beyond the prediction") != std::string::npos);
   CHECK(text.str().find("pace the step") == std::string::npos);
   for (MeasuredOp& op : run.ops) op.host_ns = 0.9 * step_s * 1e9 / static_cast<double>(run.ops.size());
   const Validation paced = validate_run(s, run, cost);
