@@ -10,11 +10,11 @@
 
 namespace ecsim {
 
-// Empty when at least one device is usable; otherwise, e.g.
+// Empty when at least one device is usable (`count` gets how many); otherwise, e.g.
 //   "cudaGetDeviceCount: cudaErrorInsufficientDriver (CUDA driver version is insufficient for CUDA
 //    runtime version): no NVIDIA driver is loaded, or it is older than this build's CUDA 13.0"
-inline std::string cuda_device_unavailable_reason() {
-  int count = 0;
+inline std::string cuda_device_unavailable_reason(int& count) {
+  count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err == cudaSuccess) return count == 0 ? "cudaGetDeviceCount reports no device" : "";
   std::string reason =
@@ -30,13 +30,17 @@ inline std::string cuda_device_unavailable_reason() {
   return reason;
 }
 
+inline std::string cuda_device_unavailable_reason() {
+  int count = 0;
+  return cuda_device_unavailable_reason(count);
+}
+
 // The number of devices; throws std::runtime_error("no CUDA GPU is usable here: <reason>") when
 // there is none (the tools' mains print it after their name and exit with code 1).
 inline int require_cuda_devices() {
-  const std::string reason = cuda_device_unavailable_reason();
-  if (!reason.empty()) throw std::runtime_error("no CUDA GPU is usable here: " + reason);
   int count = 0;
-  cudaGetDeviceCount(&count);
+  const std::string reason = cuda_device_unavailable_reason(count);
+  if (!reason.empty()) throw std::runtime_error("no CUDA GPU is usable here: " + reason);
   return count;
 }
 

@@ -43,7 +43,6 @@ OpTimer::~OpTimer() {
 
 void OpTimer::begin_step() {
   ops_.clear();
-  host_start_.clear();
   CUDA_CHECK(cudaEventRecord(step_start_, stream_));
 }
 
@@ -59,7 +58,7 @@ OpTimer::Scope OpTimer::time(const std::string& name, const std::string& label, 
     slots_.push_back(s);
   }
   ops_.push_back({name, label, layer, micro_batch, phase, 0, 0, 0});
-  host_start_.push_back(std::chrono::steady_clock::now());
+  slots_[index].host_start = std::chrono::steady_clock::now();
   CUDA_CHECK(cudaEventRecord(slots_[index].start, stream_));
   return Scope(this, index);
 }
@@ -69,7 +68,7 @@ OpTimer::Scope::~Scope() noexcept(false) {
   if (std::uncaught_exceptions() > 0) return;
   CUDA_CHECK(cudaEventRecord(timer_->slots_[index_].stop, timer_->stream_));
   const auto host = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                                         timer_->host_start_[index_]);
+                                                                         timer_->slots_[index_].host_start);
   timer_->ops_[index_].host_ns = static_cast<double>(host.count());
 }
 

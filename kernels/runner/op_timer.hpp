@@ -62,12 +62,12 @@ class OpTimer {
  private:
   struct Slot {
     cudaEvent_t start = nullptr, stop = nullptr;
+    std::chrono::steady_clock::time_point host_start;  // when the op's scope opened
   };
   cudaStream_t stream_;
   cudaEvent_t step_start_ = nullptr, step_stop_ = nullptr;
   std::vector<Slot> slots_;      // grows to the ops of one step, then reused
   std::vector<TimedOp> ops_;     // this step's tags
-  std::vector<std::chrono::steady_clock::time_point> host_start_;  // per op of this step
 };
 
 }  // namespace ecsim::runner

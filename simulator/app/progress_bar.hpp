@@ -25,7 +25,7 @@ class ProgressBar {
     // Workers report their counts as they finish, so a smaller count can arrive after a larger
     // one (even after the phase's last): the bar only moves forward within a phase.
     if (phase_ == phase && done <= done_) return;
-    if (phase_ != phase) phase_ = phase;
+    phase_ = phase;
     done_ = done;
     const auto now = std::chrono::steady_clock::now();
     if (done != total && now - last_ < kRedraw) return;

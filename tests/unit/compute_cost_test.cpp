@@ -337,9 +337,9 @@ TEST_CASE("leave-one-out: the committed H100 analytic profile predicts each entr
   // Each entry dropped and priced from the rest; entries at the ends of every sweep through them
   // have no bracketing neighbours left and are counted, not scored.
   const LeaveOneOutResult r = leave_one_out(h100_analytic_profile());
-  MESSAGE("leave-one-out over profiles/h100-sxm-analytic.json: " << r.entries << " entries, " << r.predicted
-          << " predicted, " << r.outside << " outside; relative error median " << r.median * 100 << "%, p90 "
-          << r.p90 * 100 << "%, max " << r.max * 100 << "% (" << r.worst << ")");
+  std::ostringstream report;
+  print_leave_one_out(r, report);
+  MESSAGE("leave-one-out over profiles/h100-sxm-analytic.json: " << report.str());
   CHECK(r.predicted >= r.entries * 3 / 4);
   CHECK(r.median <= 0.05);
   CHECK(r.p90 <= 0.15);
