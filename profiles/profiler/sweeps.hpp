@@ -37,7 +37,7 @@ struct PlannedCall {
 };
 
 enum class SweepSize {
-  kFull,   // the analytic profile's layouts and sweeps (simulator/cost/analytic_profile.cpp)
+  kFull,   // the analytic profile's layouts and sweeps (full_sweep_axes, simulator/cost/kernel_sweep.hpp)
   kQuick,  // XL and M only, fewer expert-parallel and ragged-group counts, lower caps
 };
 

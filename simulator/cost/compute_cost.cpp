@@ -17,16 +17,6 @@ struct PriceCache {
   std::unordered_map<std::string, std::pair<Nanos, bool>> prices;  // key -> (time, from profile)
 };
 
-namespace {
-
-std::string call_key(const KernelCall& c) {
-  std::string key = c.op + "|" + c.dtype;
-  for (const auto& [name, v] : c.shape) key += "|" + name + "=" + std::to_string(v);
-  return key;
-}
-
-}  // namespace
-
 ComputeCostModel ComputeCostModel::analytic(const GpuSpec& gpu) {
   ComputeCostModel m;
   m.gpu_ = gpu;
@@ -58,7 +48,7 @@ ComputeCostModel ComputeCostModel::for_another_thread() const {
 }
 
 Nanos ComputeCostModel::kernel(const KernelCall& call) const {
-  const std::string key = call_key(call);
+  const std::string key = kernel_key(call);
   auto it = cache_->prices.find(key);
   if (it == cache_->prices.end()) {
     std::pair<Nanos, bool> priced{Nanos{}, false};

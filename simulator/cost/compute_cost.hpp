@@ -8,7 +8,8 @@
 // Files: profile_file.cpp (schema reader and writer), kernel_calls.cpp (operator -> kernel
 // calls), analytic_model.cpp (roofline x efficiency curves, constants with sources),
 // interpolation.cpp (pricing from measured neighbours, leave-one-out check),
-// analytic_profile.cpp (the shapes an analytic profile covers), compute_cost.cpp (this class).
+// kernel_sweep.cpp (the shapes a profile covers, for the analytic profile and the profiler),
+// analytic_profile.cpp (the analytic profile), compute_cost.cpp (this class).
 #pragma once
 
 #include <cstdint>
@@ -84,6 +85,10 @@ struct KernelCall {
   Bytes bytes;  // read + written
   std::string dtype = "bf16";
 };
+// A profile key as one string, "op|dtype|dim=value|..." (dimensions in name order): the index
+// of a profile's entries and of the simulator's price cache.
+std::string kernel_key(const std::string& op, const std::string& dtype, const OpShape& shape);
+std::string kernel_key(const KernelCall& c);
 std::vector<KernelCall> forward_kernels(const Op& op);
 std::vector<KernelCall> backward_kernels(const Op& op);
 // The fused optimizer update over `params` parameters: kernel family "adamw" {params}, fp32 states.

@@ -93,4 +93,12 @@ KernelCall optimizer_kernel(double params) {
   return {"adamw", {{"params", n}}, Flops{kFlopsPerParam * params}, Bytes{kBytesPerParam * params}, "fp32"};
 }
 
+std::string kernel_key(const std::string& op, const std::string& dtype, const OpShape& shape) {
+  std::string key = op + "|" + dtype;
+  for (const auto& [name, v] : shape) key += "|" + name + "=" + std::to_string(v);
+  return key;
+}
+
+std::string kernel_key(const KernelCall& c) { return kernel_key(c.op, c.dtype, c.shape); }
+
 }  // namespace ecsim

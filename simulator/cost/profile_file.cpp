@@ -100,12 +100,6 @@ OpShape read_shape(const Node& n, const std::string& family) {
   return shape;
 }
 
-std::string shape_key(const std::string& op, const std::string& dtype, const OpShape& shape) {
-  std::string key = op + "|" + dtype;
-  for (const auto& [name, v] : shape) key += "|" + name + "=" + std::to_string(v);
-  return key;
-}
-
 ProfileEntry read_entry(const Node& n) {
   ObjectReader r = object(n);
   ProfileEntry e;
@@ -181,7 +175,7 @@ Profile load_profile(const std::filesystem::path& file) {
   for (const Node& n : r.required("ops").as_array()) {
     ProfileEntry e = read_entry(n);
     if (p.source == "measured" && e.samples < 1) n.child("samples").fail("a measured entry needs at least 1 sample");
-    auto [it, fresh] = seen.emplace(shape_key(e.op, e.dtype, e.shape), n.path());
+    auto [it, fresh] = seen.emplace(kernel_key(e.op, e.dtype, e.shape), n.path());
     if (!fresh) n.fail("duplicate of " + it->second + " (same op, dtype and shape)");
     p.ops.push_back(std::move(e));
   }

@@ -4,6 +4,7 @@ target_sources(ecsim_core PRIVATE
   cost/kernel_calls.cpp
   cost/analytic_model.cpp
   cost/interpolation.cpp
+  cost/kernel_sweep.cpp
   cost/analytic_profile.cpp
   cost/compute_cost.cpp
 )

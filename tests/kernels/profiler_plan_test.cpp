@@ -29,12 +29,6 @@ using namespace ecsim::profiler;
 
 namespace {
 
-std::string key_of(const KernelCall& c) {
-  std::string key = c.op + "|" + c.dtype;
-  for (const auto& [name, v] : c.shape) key += "|" + name + "=" + std::to_string(v);
-  return key;
-}
-
 const std::filesystem::path kModels = std::filesystem::path(ECSIM_SOURCE_DIR) / "scenarios" / "models";
 
 bool aligned(std::int64_t v) { return v % 8 == 0; }
@@ -43,7 +37,7 @@ bool aligned(std::int64_t v) { return v % 8 == 0; }
 
 TEST_CASE("the profiler plans only shapes the simulator prices, with launchable matrix shapes") {
   std::set<std::string> simulator_keys;
-  for (const KernelCall& c : ecdit_kernel_calls(load_ecdit_family(kModels))) simulator_keys.insert(key_of(c));
+  for (const KernelCall& c : ecdit_kernel_calls(load_ecdit_family(kModels))) simulator_keys.insert(kernel_key(c));
   const GpuSpec gpu = *find_gpu("H100-SXM");
   const FamilyFilter all = [](const std::string&) { return true; };
   for (const SweepSize size : {SweepSize::kFull, SweepSize::kQuick}) {
@@ -55,10 +49,10 @@ TEST_CASE("the profiler plans only shapes the simulator prices, with launchable 
     std::map<std::string, std::int64_t> families;
     for (const PlannedCall& c : plan.calls) {
       ++families[c.call.op];
-      if (!simulator_keys.count(key_of(c.call)) && unknown++ == 0) first_unknown = key_of(c.call);
+      if (!simulator_keys.count(kernel_key(c.call)) && unknown++ == 0) first_unknown = kernel_key(c.call);
       if (c.family == "gemm" || c.family == "batched_gemm" || c.family == "grouped_gemm") {
         const bool ok = aligned(c.op_shape.at("n")) && aligned(c.op_shape.at("k"));
-        if (!ok && misaligned++ == 0) first_misaligned = key_of(c.call);
+        if (!ok && misaligned++ == 0) first_misaligned = kernel_key(c.call);
       }
     }
     CHECK_MESSAGE(unknown == 0, unknown << " planned shapes are no simulator key, e.g. " << first_unknown);
@@ -84,7 +78,7 @@ TEST_CASE("the profiler plans only shapes the simulator prices, with launchable 
     const std::string xl_self =
         "attention_fwd|bf16|batch=8|causal=0|head_dim=64|heads=18|kv_heads=6|kv_len=128|q_len=128";
     CHECK(std::any_of(plan.calls.begin(), first_sweep,
-                      [&](const PlannedCall& c) { return key_of(c.call) == xl_self; }));
+                      [&](const PlannedCall& c) { return kernel_key(c.call) == xl_self; }));
     // Families without a kernel are counted, never planned.
     for (const auto& [family, n] : plan.without_kernel) {
       CHECK_FALSE(has_kernel(family));
@@ -127,7 +121,7 @@ TEST_CASE("a grouped GEMM key is timed with both ragged-group methods, other key
   const SweepPlan plan = plan_sweep(kModels, SweepSize::kQuick, gpu, has_kernel, grouped);
   REQUIRE(!plan.calls.empty());
   for (const PlannedCall& c : plan.calls) {
-    CAPTURE(key_of(c.call));
+    CAPTURE(kernel_key(c.call));
     CHECK(variant_count(c) == (c.call.op == "grouped_gemm" ? 2 : 1));
   }
 }
