@@ -15,10 +15,7 @@
 #include "core/errors.hpp"
 #include "core/utc_time.hpp"
 #include "cost/analytic_profile.hpp"
-
-#ifndef ECSIM_GIT_SHA
-#define ECSIM_GIT_SHA "unknown"
-#endif
+#include "ecsim_git_sha.hpp"
 
 namespace {
 

@@ -13,10 +13,7 @@
 
 #include "cli/tool_main.hpp"
 #include "profiler/profiler.hpp"
-
-#ifndef ECSIM_GIT_SHA
-#define ECSIM_GIT_SHA "unknown"
-#endif
+#include "ecsim_git_sha.hpp"
 
 int main(int argc, char** argv) {
   ecsim::profiler::ProfilerOptions o;
