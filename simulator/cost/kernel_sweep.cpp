@@ -112,7 +112,7 @@ const SweepAxes& full_sweep_axes() {
       {2, 8, 32, 64},  // fewer: pricing interpolates between them
       1,
       {128, 256, 512, 1024, 2048, 4096},  // 256x256 .. 1024x1024 images
-      {1, 2, 4, 8, 16, 32, 64},
+      {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64},
       1,
   };
   return axes;
