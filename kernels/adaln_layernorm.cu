@@ -5,7 +5,9 @@
 // (mean, variance about the mean, output): two passes keep the variance free of the cancellation
 // that E[x^2] - mean^2 suffers, and the re-reads hit L1/L2 at these row widths (d <= a few
 // thousand). The backward splits into a row kernel (dx) and a column kernel (dshift, dscale),
-// each a fixed-order sum, so the result does not depend on scheduling.
+// each a fixed-order sum, so the result does not depend on scheduling. The row kernel adds the
+// gradient that reaches x along the residual path (dresidual) before it rounds dx once: the block's
+// two gradient paths meet there without a separate add.
 // CPU reference: ref/adaln_layernorm.hpp. Test: ctest -R "adaln layernorm" (tests/kernels/
 // adaln_layernorm_gpu_test.cpp; skipped without a GPU).
 // Without a GPU: tests/emulation/adaln_layernorm_emulated_test.cpp runs this code under a CPU
@@ -71,13 +73,15 @@ __global__ void __launch_bounds__(kRowThreads)
   }
 }
 
-// One block per row: dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * (1 + scale).
+// One block per row: dx = dresidual + rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * (1 + scale);
+// dresidual null: none. dresidual and dx may be the same array (each element is read, then written,
+// by one thread), so neither is __restrict__.
 template <int kVec>
 __global__ void __launch_bounds__(kRowThreads)
     adaln_layernorm_bwd_dx_kernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ scale,
                                   const float* __restrict__ mean, const float* __restrict__ rstd,
-                                  const __nv_bfloat16* __restrict__ dy, __nv_bfloat16* __restrict__ dx, int seq,
-                                  int hidden) {
+                                  const __nv_bfloat16* __restrict__ dy, const __nv_bfloat16* dresidual,
+                                  __nv_bfloat16* dx, int seq, int hidden) {
   const std::int64_t row = blockIdx.x;
   const std::int64_t b = row / seq;
   const float mu = mean[row];
@@ -114,6 +118,12 @@ __global__ void __launch_bounds__(kRowThreads)
     chunk_terms(c, g, xhat);
 #pragma unroll
     for (int j = 0; j < kVec; ++j) g[j] = r * (g[j] - mean_g - xhat[j] * mean_gx);
+    if (dresidual != nullptr) {
+      float res[kVec];
+      load_chunk<kVec>(dresidual + row * hidden + c, res);
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) g[j] += res[j];
+    }
     store_chunk<kVec>(dx + row * hidden + c, g);
   });
 }
@@ -165,8 +175,9 @@ void adaln_layernorm_fwd(const __nv_bfloat16* x, const __nv_bfloat16* shift, con
 }
 
 void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, const float* mean, const float* rstd,
-                         const __nv_bfloat16* dy, __nv_bfloat16* dx, __nv_bfloat16* dshift, __nv_bfloat16* dscale,
-                         std::int64_t batch, std::int64_t seq, std::int64_t hidden, cudaStream_t stream) {
+                         const __nv_bfloat16* dy, const __nv_bfloat16* dresidual, __nv_bfloat16* dx,
+                         __nv_bfloat16* dshift, __nv_bfloat16* dscale, std::int64_t batch, std::int64_t seq,
+                         std::int64_t hidden, cudaStream_t stream) {
   constexpr const char* op = "adaln_layernorm_bwd";
   check_shape(batch, seq, hidden, op);
   require_pointers(op, {{"x", x},
@@ -177,10 +188,10 @@ void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, con
                         {"dx", dx},
                         {"dshift", dshift},
                         {"dscale", dscale}});
-  launch_by_chunk(chunks_vectorizable(hidden, {x, scale, dy, dx}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(hidden, {x, scale, dy, dresidual, dx}), [&](auto chunk) {
     CUDA_CHECK(launch_kernel(adaln_layernorm_bwd_dx_kernel<decltype(chunk)::value>, static_cast<unsigned>(batch * seq),
-                             kRowThreads, 0, stream, x, scale, mean, rstd, dy, dx, static_cast<int>(seq),
-                             static_cast<int>(hidden)));
+                             kRowThreads, 0, stream, x, scale, mean, rstd, dy, dresidual, dx,
+                             static_cast<int>(seq), static_cast<int>(hidden)));
   });
   const dim3 grid(static_cast<unsigned>((hidden + kColumnThreads - 1) / kColumnThreads), static_cast<unsigned>(batch));
   CUDA_CHECK(launch_kernel(adaln_modulation_bwd_kernel, grid, kColumnThreads, 0, stream, x, mean, rstd, dy, dshift,

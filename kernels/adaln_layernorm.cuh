@@ -16,8 +16,12 @@ void adaln_layernorm_fwd(const __nv_bfloat16* x, const __nv_bfloat16* shift, con
                          std::int64_t hidden, float eps, cudaStream_t stream);
 
 // dx [B, S, d]; dshift, dscale [B, d] (sums over the S rows of each sample), all bf16.
+// dx = dresidual + the LayerNorm's input gradient, added in fp32 and rounded once: dresidual [B, S, d]
+// is the gradient that reaches x along the residual path (a block's norm opens a branch that
+// rejoins x), or null where there is none (the final norm). dresidual may be dx itself.
 void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, const float* mean, const float* rstd,
-                         const __nv_bfloat16* dy, __nv_bfloat16* dx, __nv_bfloat16* dshift, __nv_bfloat16* dscale,
-                         std::int64_t batch, std::int64_t seq, std::int64_t hidden, cudaStream_t stream);
+                         const __nv_bfloat16* dy, const __nv_bfloat16* dresidual, __nv_bfloat16* dx,
+                         __nv_bfloat16* dshift, __nv_bfloat16* dscale, std::int64_t batch, std::int64_t seq,
+                         std::int64_t hidden, cudaStream_t stream);
 
 }  // namespace ecsim

@@ -65,7 +65,6 @@ BlockScratch::BlockScratch(const model_ref::ModelConfig& c, std::int64_t images,
   const std::int64_t td = sh.t * sh.d;
   dy = array<bf16>(td);
   dnorm = array<bf16>(td);
-  dxn = array<bf16>(td);
   dx2 = array<bf16>(td);
   dx1 = array<bf16>(td);
   datt = array<bf16>(sh.t * sh.q_width);
@@ -288,7 +287,6 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
   const std::int64_t l = layer_;
   const Phase b = Phase::kBackward;
   cudaStream_t st = ctx.stream;
-  const std::int64_t td = sh.t * sh.d;
   auto dvec = [&](std::int64_t i) { return s.dvec.get() + i * sh.b * sh.d; };
   const bf16* x2 = p_.cross ? x2_.get() : x1_.get();
 
@@ -321,14 +319,14 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
   {
     // The norm's dx joins the residual path's: dX2 = dout + dLN.
     auto op = timer.time("adaln_layernorm_bwd", "ffn.norm", l, mb, b);
-    adaln_layernorm_bwd(x2, vec(model_ref::kScaleFfn), fn_mean_.get(), fn_rstd_.get(), s.dnorm.get(), s.dxn.get(),
-                        dvec(model_ref::kShiftFfn), dvec(model_ref::kScaleFfn), sh.b, sh.s, sh.d, st);
-    residual_add(dout, s.dxn.get(), s.dx2.get(), td, st);
+    adaln_layernorm_bwd(x2, vec(model_ref::kScaleFfn), fn_mean_.get(), fn_rstd_.get(), s.dnorm.get(), dout,
+                        s.dx2.get(), dvec(model_ref::kShiftFfn), dvec(model_ref::kScaleFfn), sh.b, sh.s, sh.d, st);
   }
   const bf16* dx1 = s.dx2.get();
   if (p_.cross) {
     {
-      // X2 = X1 + cross: the gradient passes through unchanged, so nothing runs here.
+      // X2 = X1 + cross: the gradient passes through unchanged, so nothing runs here (the norm's
+      // backward below adds it to its own).
       auto op = timer.time("residual_add_bwd", "cross_attn.residual", l, mb, b);
     }
     {
@@ -354,9 +352,8 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
     }
     {
       auto op = timer.time("layernorm_bwd", "cross_attn.norm", l, mb, b);
-      adaln_layernorm_bwd(x1_.get(), zeros_.get(), cn_mean_.get(), cn_rstd_.get(), s.dnorm.get(), s.dxn.get(),
-                          s.dunused.get(), s.dunused.get() + sh.b * sh.d, sh.b, sh.s, sh.d, st);
-      residual_add(s.dx2.get(), s.dxn.get(), s.dx1.get(), td, st);
+      adaln_layernorm_bwd(x1_.get(), zeros_.get(), cn_mean_.get(), cn_rstd_.get(), s.dnorm.get(), s.dx2.get(),
+                          s.dx1.get(), s.dunused.get(), s.dunused.get() + sh.b * sh.d, sh.b, sh.s, sh.d, st);
     }
     dx1 = s.dx1.get();
   }
@@ -384,9 +381,8 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
   }
   {
     auto op = timer.time("adaln_layernorm_bwd", "self_attn.norm", l, mb, b);
-    adaln_layernorm_bwd(x_, vec(model_ref::kScaleMsa), sn_mean_.get(), sn_rstd_.get(), s.dnorm.get(), s.dxn.get(),
+    adaln_layernorm_bwd(x_, vec(model_ref::kScaleMsa), sn_mean_.get(), sn_rstd_.get(), s.dnorm.get(), dx1, dx,
                         dvec(model_ref::kShiftMsa), dvec(model_ref::kScaleMsa), sh.b, sh.s, sh.d, st);
-    residual_add(dx1, s.dxn.get(), dx, td, st);
   }
   {
     auto op = timer.time("gemm", "adaln.modulation", l, mb, b);

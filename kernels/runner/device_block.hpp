@@ -49,7 +49,7 @@ struct BlockShape {
 // The backward's temporaries, sized for the largest block.
 struct BlockScratch {
   BlockScratch(const model_ref::ModelConfig& c, std::int64_t images, std::int64_t ep);
-  DeviceArray<bf16> dy, dnorm, dxn, dx2, dx1, dx_router;           // [T, d]
+  DeviceArray<bf16> dy, dnorm, dx2, dx1, dx_router;                // [T, d]
   DeviceArray<bf16> datt, dq, dk, dv, dqkv;                        // self-attention gradients
   DeviceArray<bf16> dcq, dck, dcv, dckv;                           // cross-attention gradients
   DeviceArray<float> delta;                                        // [B, H, S]

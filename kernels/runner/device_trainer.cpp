@@ -156,7 +156,7 @@ void DeviceTrainer::forward_backward(const DeviceBatch& batch, std::int64_t mb, 
   {
     auto op = timer_.time("adaln_layernorm_bwd", "final.norm", layers, mb, bw);
     adaln_layernorm_bwd(x, final_vec_.get() + kScaleFinal * b * d, final_mean_.get(), final_rstd_.get(),
-                        grad_b_.get(), grad_a_.get(), dfinal_vec_.get() + kShiftFinal * b * d,
+                        grad_b_.get(), nullptr, grad_a_.get(), dfinal_vec_.get() + kShiftFinal * b * d,
                         dfinal_vec_.get() + kScaleFinal * b * d, b, s, d, st);
   }
   {

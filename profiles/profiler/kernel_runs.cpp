@@ -1,7 +1,7 @@
 // One function per kernel family (kernel_runs.hpp): the profile key's shape -> the launcher's
 // arguments. Where a key does not carry every dimension a launcher needs, the choice is stated:
-//   gate_residual {elements}         -> [B, S, d] with d the widest EC-DiT width dividing it and
-//                                       S = 128 tokens per image where that divides
+//   gate_residual, layernorm         -> [B, S, d] with d the widest EC-DiT width dividing it and
+//     {elements}                        S = 128 tokens per image where that divides
 //   adaln_layernorm {tokens, hidden} -> B = tokens / 128 images where 128 divides
 //   permute {rows, hidden}           -> expert choice with f_c = 2: T = rows / 2 tokens, 8 experts,
 //   unpermute {rows, tokens, hidden}    groups of up to 1024 tokens, C = G / 4: a real routing of
@@ -29,7 +29,9 @@
 #include "gate_residual.cuh"
 #include "gelu.cuh"
 #include "gemm.cuh"
+#include "residual_add.cuh"
 #include "router_softmax.cuh"
+#include "silu.cuh"
 #include "tc_route.cuh"
 #if __has_include("attention.cuh")
 #include "attention.cuh"
@@ -84,15 +86,27 @@ Rows rows_of_elements(std::int64_t elements) {
 
 // --- memory-bound families ---------------------------------------------------------------------
 
-KernelRun gelu_run(const PlannedCall& c) {
+// An elementwise activation (gelu, silu): y = f(x); dx = dy f'(x).
+using ActivationFwd = void (*)(const bf16*, bf16*, std::int64_t, cudaStream_t);
+using ActivationBwd = void (*)(const bf16*, const bf16*, bf16*, std::int64_t, cudaStream_t);
+KernelRun activation_run(const PlannedCall& c, ActivationFwd fwd, ActivationBwd bwd) {
   const std::int64_t n = dim(c.call.shape, "elements");
   if (!is_backward(c)) {
     return {{bf16_in(n), bf16_out(n)},
-            [n](const OperandSet& o, cudaStream_t s) { gelu_fwd(o.at<bf16>(0), o.at<bf16>(1), n, s); },
+            [n, fwd](const OperandSet& o, cudaStream_t s) { fwd(o.at<bf16>(0), o.at<bf16>(1), n, s); },
             nullptr};
   }
   return {{bf16_in(n), bf16_in(n), bf16_out(n)},
-          [n](const OperandSet& o, cudaStream_t s) { gelu_bwd(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), n, s); },
+          [n, bwd](const OperandSet& o, cudaStream_t s) { bwd(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), n, s); },
+          nullptr};
+}
+
+// The plain residual add (cross_attn.residual without modulation). Its backward runs nothing: the
+// gradient passes through, and the norm's backward adds it to its own (layernorm_run).
+KernelRun residual_add_run(const PlannedCall& c) {
+  const std::int64_t n = dim(c.call.shape, "elements");
+  return {{bf16_in(n), bf16_in(n), bf16_out(n)},
+          [n](const OperandSet& o, cudaStream_t s) { residual_add(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), n, s); },
           nullptr};
 }
 
@@ -115,11 +129,11 @@ KernelRun gate_residual_run(const PlannedCall& c) {
           nullptr};
 }
 
-KernelRun adaln_layernorm_run(const PlannedCall& c) {
-  const std::int64_t tokens = dim(c.call.shape, "tokens"), hidden = dim(c.call.shape, "hidden");
-  const std::pair<std::int64_t, std::int64_t> split = images(tokens);
-  const std::int64_t batch = split.first, seq = split.second;  // plain names: the lambdas capture them
-  const std::int64_t n = tokens * hidden, nv = batch * hidden;
+// LayerNorm over [batch, seq, hidden] with the adaLN modulation; the plain layernorm (cross_attn.norm
+// without modulation) is the same kernel with zero shift and scale, as the runner runs it. The
+// backward adds the residual path's gradient to dx, as a block's norms do (all but the final norm).
+KernelRun layernorm_run(const PlannedCall& c, std::int64_t batch, std::int64_t seq, std::int64_t hidden) {
+  const std::int64_t tokens = batch * seq, n = tokens * hidden, nv = batch * hidden;
   if (!is_backward(c)) {
     // x, shift, scale -> y, mean, rstd
     return {{bf16_in(n), bf16_in(nv), bf16_in(nv), bf16_out(n), fp32_out(tokens), fp32_out(tokens)},
@@ -129,14 +143,25 @@ KernelRun adaln_layernorm_run(const PlannedCall& c) {
             },
             nullptr};
   }
-  // x, scale, mean, rstd, dy -> dx, dshift, dscale
-  return {{bf16_in(n), bf16_in(nv), fp32_in(tokens), fp32_in(tokens), bf16_in(n), bf16_out(n), bf16_out(nv),
-           bf16_out(nv)},
+  // x, scale, mean, rstd, dy, dresidual -> dx, dshift, dscale
+  return {{bf16_in(n), bf16_in(nv), fp32_in(tokens), fp32_in(tokens), bf16_in(n), bf16_in(n), bf16_out(n),
+           bf16_out(nv), bf16_out(nv)},
           [=](const OperandSet& o, cudaStream_t s) {
             adaln_layernorm_bwd(o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), o.at<float>(3), o.at<bf16>(4),
-                                o.at<bf16>(5), o.at<bf16>(6), o.at<bf16>(7), batch, seq, hidden, s);
+                                o.at<bf16>(5), o.at<bf16>(6), o.at<bf16>(7), o.at<bf16>(8), batch, seq, hidden, s);
           },
           nullptr};
+}
+
+KernelRun adaln_layernorm_run(const PlannedCall& c) {
+  const std::int64_t tokens = dim(c.call.shape, "tokens"), hidden = dim(c.call.shape, "hidden");
+  const auto [batch, seq] = images(tokens);
+  return layernorm_run(c, batch, seq, hidden);
+}
+
+KernelRun plain_layernorm_run(const PlannedCall& c) {
+  const Rows r = rows_of_elements(dim(c.call.shape, "elements"));
+  return layernorm_run(c, r.batch, r.seq, r.hidden);
 }
 
 KernelRun flow_loss_run(const PlannedCall& c) {
@@ -458,7 +483,8 @@ bool is_grouped_data_grad(const PlannedCall& c) {
 const std::vector<std::string>& kernel_families() {
   static const std::vector<std::string> families{
       "gemm",          "batched_gemm",      "grouped_gemm",    "grouped_gemm_wgrad",  "gelu",
-      "gelu_bwd",      "gate_residual",     "gate_residual_bwd", "adaln_layernorm",   "adaln_layernorm_bwd",
+      "gelu_bwd",      "silu",              "silu_bwd",        "residual_add",        "gate_residual",
+      "gate_residual_bwd", "adaln_layernorm", "adaln_layernorm_bwd", "layernorm",     "layernorm_bwd",
       "flow_loss",     "flow_loss_bwd",     "adamw",           "ec_route",            "ec_route_bwd",
       "tc_route",      "tc_route_bwd",      "permute",         "permute_bwd",         "unpermute",
 #ifdef ECSIM_PROFILE_ATTENTION
@@ -487,7 +513,10 @@ KernelRun make_run(const PlannedCall& c, int variant, const RunContext& ctx) {
   const std::string& op = c.call.op;
   if (c.family == "gemm" || c.family == "batched_gemm") return gemm_run(c, ctx);
   if (c.family == "grouped_gemm") return grouped_run(c, variant, ctx);
-  if (op == "gelu" || op == "gelu_bwd") return gelu_run(c);
+  if (op == "gelu" || op == "gelu_bwd") return activation_run(c, gelu_fwd, gelu_bwd);
+  if (op == "silu" || op == "silu_bwd") return activation_run(c, silu_fwd, silu_bwd);
+  if (op == "residual_add") return residual_add_run(c);
+  if (op == "layernorm" || op == "layernorm_bwd") return plain_layernorm_run(c);
   if (op == "gate_residual" || op == "gate_residual_bwd") return gate_residual_run(c);
   if (op == "adaln_layernorm" || op == "adaln_layernorm_bwd") return adaln_layernorm_run(c);
   if (op == "flow_loss" || op == "flow_loss_bwd") return flow_loss_run(c);

@@ -30,7 +30,7 @@ struct SweepConstants {
 // (micro-batch images, tokens per expert, local experts, sequence length, attention batch) the
 // quick sweep steps as finely as the full one: with micro-batches in powers of two, local experts
 // 1/8/64, every other octave of tokens per expert and three sequence lengths, its shapes failed the
-// leave-one-out bar even priced by the smooth analytic model (p90 20.8%; now 7.1%;
+// leave-one-out bar even priced by the smooth analytic model (p90 20.8%; now 7.0%;
 // tests/kernels/profiler_plan_test.cpp).
 const SweepConstants& constants(SweepSize size) {
   static const SweepConstants full{{}, full_sweep_axes(), 10.0, 50.0};

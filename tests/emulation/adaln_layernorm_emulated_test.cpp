@@ -31,8 +31,9 @@ test::AdaLnOutputs run_adaln_layernorm(const ref::SampleRows& s, const test::Ada
                          poisoned<__nv_bfloat16>(n), poisoned<__nv_bfloat16>(nv), poisoned<__nv_bfloat16>(nv)};
   adaln_layernorm_fwd(in.x.data(), in.shift.data(), in.scale.data(), out.y.data(), out.mean.data(), out.rstd.data(),
                       s.batch, s.seq, s.hidden, in.eps, nullptr);
-  adaln_layernorm_bwd(in.x.data(), in.scale.data(), out.mean.data(), out.rstd.data(), in.dy.data(), out.dx.data(),
-                      out.dshift.data(), out.dscale.data(), s.batch, s.seq, s.hidden, nullptr);
+  adaln_layernorm_bwd(in.x.data(), in.scale.data(), out.mean.data(), out.rstd.data(), in.dy.data(),
+                      in.dresidual.empty() ? nullptr : in.dresidual.data(), out.dx.data(), out.dshift.data(),
+                      out.dscale.data(), s.batch, s.seq, s.hidden, nullptr);
   return out;
 }
 
@@ -41,10 +42,14 @@ test::AdaLnOutputs run_adaln_layernorm(const ref::SampleRows& s, const test::Ada
 TEST_CASE("emulated adaln layernorm kernels match the reference: EC-DiT-XL's width, 3 x 21 x 1152, and d 300") {
   // d 1152 in 16-byte vectors (kernels/bf16_chunks.cuh) = 144 chunks: each row's strided loops end
   // before a turn is done, and the column kernel's last block on half its threads. d 300 in 2-byte
-  // elements: the loops take a second, partial turn.
-  const std::string ratios = test::check_adaln_layernorm({3, 21, 1152}, test::run_seed(), run_adaln_layernorm);
-  MESSAGE("d 1152: worst error / tolerance " << ratios);
-  const std::string element_ratios =
-      test::check_adaln_layernorm({3, 21, 300}, test::run_seed() + 1, run_adaln_layernorm);
-  MESSAGE("d 300: worst error / tolerance " << element_ratios);
+  // elements: the loops take a second, partial turn. Each with and without the residual path's
+  // gradient added to dx.
+  for (const bool residual : {false, true}) {
+    const std::string ratios =
+        test::check_adaln_layernorm({3, 21, 1152}, test::run_seed(), run_adaln_layernorm, residual);
+    MESSAGE("d 1152, residual " << residual << ": worst error / tolerance " << ratios);
+    const std::string element_ratios =
+        test::check_adaln_layernorm({3, 21, 300}, test::run_seed() + 1, run_adaln_layernorm, residual);
+    MESSAGE("d 300, residual " << residual << ": worst error / tolerance " << element_ratios);
+  }
 }

@@ -3,7 +3,8 @@
 // emulation). Both run kernels/adaln_layernorm.cu's launchers on host arrays (a GPU run uploads the
 // inputs and downloads the outputs) and compare each output with the CPU reference
 // (kernels/ref/adaln_layernorm.hpp) on inputs drawn here. Tolerances, |kernel - ref| <= atol + rtol |ref|:
-//   y, dx, dshift, dscale   bf16 outputs: bf16_tolerance
+//   y, dx, dshift, dscale   bf16 outputs: bf16_tolerance (dx = the LayerNorm's gradient plus the
+//                           residual path's, added in fp32 and rounded once)
 //   mean                    an fp32 mean of d terms in [-1, 3): atol 1e-6, rtol 1e-5 (the error is
 //                           set by the terms' size, not the mean's, hence an absolute part)
 //   rstd                    rtol 1e-5
@@ -27,22 +28,27 @@ struct AdaLnInputs {
   std::vector<__nv_bfloat16> x, dy;         // [B, S, d]
   std::vector<__nv_bfloat16> shift, scale;  // [B, d]
   float eps;
+  std::vector<__nv_bfloat16> dresidual;     // [B, S, d], or empty: the backward gets null
 };
 
 struct AdaLnOutputs {
   std::vector<__nv_bfloat16> y;               // [B, S, d] adaln_layernorm_fwd
   std::vector<float> mean, rstd;              // [B, S]    adaln_layernorm_fwd
-  std::vector<__nv_bfloat16> dx;              // [B, S, d] adaln_layernorm_bwd, from the kernel's mean, rstd
+  std::vector<__nv_bfloat16> dx;              // [B, S, d] adaln_layernorm_bwd, from the kernel's mean, rstd,
+                                              //           plus dresidual
   std::vector<__nv_bfloat16> dshift, dscale;  // [B, d]    adaln_layernorm_bwd
 };
 
 // The forward, then the backward on the forward's own mean and rstd.
 using AdaLnKernels = std::function<AdaLnOutputs(const ref::SampleRows& s, const AdaLnInputs& in)>;
 
-// x in [-1, 3) (an offset mean checks that the variance is taken about the mean), shift, scale and
-// dy in [-1, 1), eps 1e-6.
-inline std::string check_adaln_layernorm(const ref::SampleRows& s, std::uint64_t seed, const AdaLnKernels& kernels) {
+// x in [-1, 3) (an offset mean checks that the variance is taken about the mean), shift, scale,
+// dy and (with `residual`) the residual path's gradient in [-1, 1), eps 1e-6; dx is compared with
+// the reference's plus that gradient.
+inline std::string check_adaln_layernorm(const ref::SampleRows& s, std::uint64_t seed, const AdaLnKernels& kernels,
+                                         bool residual) {
   CAPTURE(seed);
+  CAPTURE(residual);
   CAPTURE(s.batch);
   CAPTURE(s.seq);
   CAPTURE(s.hidden);
@@ -50,11 +56,14 @@ inline std::string check_adaln_layernorm(const ref::SampleRows& s, std::uint64_t
   const auto nv = static_cast<std::size_t>(s.vector_elements());
   const auto x = rounded(n, seed, -1, 3), shift = rounded(nv, seed + 1), scale = rounded(nv, seed + 2);
   const auto dy = rounded(n, seed + 3);
+  const std::vector<double> dresidual = residual ? rounded(n, seed + 4) : std::vector<double>{};
   const float eps = 1e-6f;
-  const AdaLnOutputs out = kernels(s, {to_bf16(x), to_bf16(dy), to_bf16(shift), to_bf16(scale), eps});
+  const AdaLnOutputs out =
+      kernels(s, {to_bf16(x), to_bf16(dy), to_bf16(shift), to_bf16(scale), eps, to_bf16(dresidual)});
 
   const auto f = ref::adaln_layernorm_fwd(s, x, shift, scale, eps);
-  const auto g = ref::adaln_layernorm_bwd(s, x, scale, f.mean, f.rstd, dy);
+  auto g = ref::adaln_layernorm_bwd(s, x, scale, f.mean, f.rstd, dy);
+  for (std::size_t i = 0; i < dresidual.size(); ++i) g.dx[i] += dresidual[i];
   CheckLog log;
   log.check("y", to_double(std::span<const __nv_bfloat16>(out.y)), f.y, bf16_tolerance(f.y));
   log.check("mean", to_double(out.mean), f.mean, {1e-6, 1e-5});

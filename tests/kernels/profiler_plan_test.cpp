@@ -59,6 +59,7 @@ TEST_CASE("the profiler plans only shapes the simulator prices, with launchable 
     CHECK_MESSAGE(misaligned == 0, misaligned << " matrix shapes break the launchers' alignment, e.g. " << first_misaligned);
     // Every family a kernel in kernels/ implements is swept, forward and backward.
     for (const char* family : {"gemm", "batched_gemm", "grouped_gemm", "grouped_gemm_wgrad", "gelu", "gelu_bwd",
+                               "silu", "silu_bwd", "residual_add", "layernorm", "layernorm_bwd",
                                "gate_residual", "gate_residual_bwd", "adaln_layernorm", "adaln_layernorm_bwd",
                                "flow_loss", "flow_loss_bwd", "adamw", "ec_route", "ec_route_bwd", "permute",
                                "permute_bwd", "unpermute", "unpermute_bwd"}) {
