@@ -4,6 +4,9 @@
 //   q, out, dout, dq  [B, Sq, H, D]    bf16
 //   k, v, dk, dv      [B, Skv, KVH, D] bf16, query head h reads KV head h / (H / KVH)
 //   lse, delta        [B, H, Sq]       fp32
+// q and dq may have rows wider than H D, and k, v, dk and dv rows wider than KVH D
+// (AttentionDims::q_row_stride, kv_row_stride): the slices of a fused projection's output, read and
+// written in place without a copy.
 // bf16 storage, fp32 accumulation; the scores never leave the chip. Tensor cores through
 // mma.sync.m16n8k16 (bf16 in, fp32 accumulate) with operands loaded by ldmatrix, so the
 // fragment layouts are the PTX ISA's documented ones and the softmax works on the accumulators
@@ -202,8 +205,8 @@ template <int kD>
 __global__ void __launch_bounds__(kThreads)
     flash_attention_forward_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bfloat16* __restrict__ k,
                                    const __nv_bfloat16* __restrict__ v, __nv_bfloat16* __restrict__ out,
-                                   float* __restrict__ lse, int heads, int kv_heads, int q_len, int kv_len, bool causal,
-                                   float scale_log2) {
+                                   float* __restrict__ lse, int heads, int kv_heads, int q_len, int kv_len,
+                                   std::int64_t q_stride, std::int64_t kv_stride, bool causal, float scale_log2) {
   constexpr int kS = kRowStride<kD>;
   unsigned char* shared = dynamic_shared_memory();
   __nv_bfloat16* s_q = reinterpret_cast<__nv_bfloat16*>(shared);  // [64, kS]
@@ -216,11 +219,10 @@ __global__ void __launch_bounds__(kThreads)
   const int kvh = h / (heads / kv_heads);
   const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
-  const std::int64_t q_stride = static_cast<std::int64_t>(heads) * kD;
-  const std::int64_t kv_stride = static_cast<std::int64_t>(kv_heads) * kD;
-  const __nv_bfloat16* q_head = q + (static_cast<std::int64_t>(b) * q_len * heads + h) * kD;        // [Sq, D] rows
-  const __nv_bfloat16* k_head = k + (static_cast<std::int64_t>(b) * kv_len * kv_heads + kvh) * kD;  // [Skv, D]
-  const __nv_bfloat16* v_head = v + (static_cast<std::int64_t>(b) * kv_len * kv_heads + kvh) * kD;  // [Skv, D]
+  const std::int64_t out_stride = static_cast<std::int64_t>(heads) * kD;
+  const __nv_bfloat16* q_head = q + static_cast<std::int64_t>(b) * q_len * q_stride + h * kD;      // [Sq, D] rows
+  const __nv_bfloat16* k_head = k + static_cast<std::int64_t>(b) * kv_len * kv_stride + kvh * kD;  // [Skv, D]
+  const __nv_bfloat16* v_head = v + static_cast<std::int64_t>(b) * kv_len * kv_stride + kvh * kD;  // [Skv, D]
   // Causal: the tile's last query sees keys up to its index + Skv - Sq; later key tiles are skipped.
   const int kv_end = causal ? min(kv_len, min(q0 + kRowTile, q_len) + kv_len - q_len) : kv_len;
   const int key_tiles = (kv_end + kForwardKeys - 1) / kForwardKeys;
@@ -318,7 +320,7 @@ __global__ void __launch_bounds__(kThreads)
   store_accumulator_rows<kD>(s_q + warp * kWarpRows * kS, o, row_sum[0] > 0.0f ? 1.0f / row_sum[0] : 0.0f,
                              row_sum[1] > 0.0f ? 1.0f / row_sum[1] : 0.0f, lane);
   __syncthreads();
-  store_rows<kRowTile, kD>(out + (static_cast<std::int64_t>(b) * q_len * heads + h) * kD, q_stride, q0, q_len, s_q);
+  store_rows<kRowTile, kD>(out + (static_cast<std::int64_t>(b) * q_len * heads + h) * kD, out_stride, q0, q_len, s_q);
 }
 
 // delta[b, h, i] = sum_c dout[b, i, h, c] * out[b, i, h, c], one warp per row (b, i, h), summed in
@@ -356,8 +358,8 @@ __global__ void __launch_bounds__(kThreads)
                                          const __nv_bfloat16* __restrict__ v, const __nv_bfloat16* __restrict__ dout,
                                          const float* __restrict__ lse, const float* __restrict__ delta,
                                          __nv_bfloat16* __restrict__ dk, __nv_bfloat16* __restrict__ dv, int heads,
-                                         int kv_heads, int q_len, int kv_len, bool causal, float scale_log2,
-                                         float scale) {
+                                         int kv_heads, int q_len, int kv_len, std::int64_t q_stride,
+                                         std::int64_t kv_stride, bool causal, float scale_log2, float scale) {
   constexpr int kS = kRowStride<kD>;
   constexpr int kQueries = kBackwardColumns<kD>;
   // dK and dV hold 2 D / 4 fp32 accumulators per thread (64 at D = 64, 128 at D = 128): at D = 128
@@ -377,9 +379,8 @@ __global__ void __launch_bounds__(kThreads)
   const int group = heads / kv_heads;
   const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
-  const std::int64_t q_stride = static_cast<std::int64_t>(heads) * kD;
-  const std::int64_t kv_stride = static_cast<std::int64_t>(kv_heads) * kD;
-  const std::int64_t kv_offset = (static_cast<std::int64_t>(b) * kv_len * kv_heads + kvh) * kD;
+  const std::int64_t do_stride = static_cast<std::int64_t>(heads) * kD;
+  const std::int64_t kv_offset = static_cast<std::int64_t>(b) * kv_len * kv_stride + kvh * kD;
   // Causal: the first query that sees key k0 is k0 - (Skv - Sq); earlier query tiles are skipped.
   // k0 < Skv makes that query < Sq, so every block has at least one query tile.
   const int first_q_tile = causal ? max(0, k0 - (kv_len - q_len)) / kQueries : 0;
@@ -390,9 +391,10 @@ __global__ void __launch_bounds__(kThreads)
   auto load_step = [&](int t, int stage) {
     const int h = kvh * group + t / q_tiles;
     const int q0 = (first_q_tile + t % q_tiles) * kQueries;
-    const std::int64_t q_offset = (static_cast<std::int64_t>(b) * q_len * heads + h) * kD;
+    const std::int64_t q_offset = static_cast<std::int64_t>(b) * q_len * q_stride + h * kD;
+    const std::int64_t do_offset = (static_cast<std::int64_t>(b) * q_len * heads + h) * kD;
     load_rows_async<kQueries, kD>(s_q + stage * kQueries * kS, q + q_offset, q_stride, q0, q_len);
-    load_rows_async<kQueries, kD>(s_do + stage * kQueries * kS, dout + q_offset, q_stride, q0, q_len);
+    load_rows_async<kQueries, kD>(s_do + stage * kQueries * kS, dout + do_offset, do_stride, q0, q_len);
     if (static_cast<int>(threadIdx.x) < kQueries) {
       const int i = q0 + static_cast<int>(threadIdx.x);
       const std::int64_t row = (static_cast<std::int64_t>(b) * heads + h) * q_len + i;
@@ -467,7 +469,8 @@ __global__ void __launch_bounds__(kThreads)
                                        const __nv_bfloat16* __restrict__ v, const __nv_bfloat16* __restrict__ dout,
                                        const float* __restrict__ lse, const float* __restrict__ delta,
                                        __nv_bfloat16* __restrict__ dq, int heads, int kv_heads, int q_len, int kv_len,
-                                       bool causal, float scale_log2, float scale) {
+                                       std::int64_t q_stride, std::int64_t kv_stride, bool causal, float scale_log2,
+                                       float scale) {
   constexpr int kS = kRowStride<kD>;
   constexpr int kKeys = kBackwardColumns<kD>;
   unsigned char* shared = dynamic_shared_memory();
@@ -482,15 +485,15 @@ __global__ void __launch_bounds__(kThreads)
   const int kvh = h / (heads / kv_heads);
   const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
-  const std::int64_t q_stride = static_cast<std::int64_t>(heads) * kD;
-  const std::int64_t kv_stride = static_cast<std::int64_t>(kv_heads) * kD;
-  const std::int64_t q_offset = (static_cast<std::int64_t>(b) * q_len * heads + h) * kD;
-  const std::int64_t kv_offset = (static_cast<std::int64_t>(b) * kv_len * kv_heads + kvh) * kD;
+  const std::int64_t do_stride = static_cast<std::int64_t>(heads) * kD;
+  const std::int64_t q_offset = static_cast<std::int64_t>(b) * q_len * q_stride + h * kD;
+  const std::int64_t do_offset = (static_cast<std::int64_t>(b) * q_len * heads + h) * kD;
+  const std::int64_t kv_offset = static_cast<std::int64_t>(b) * kv_len * kv_stride + kvh * kD;
   const int kv_end = causal ? min(kv_len, min(q0 + kRowTile, q_len) + kv_len - q_len) : kv_len;
   const int key_tiles = (kv_end + kKeys - 1) / kKeys;
 
   load_rows_async<kRowTile, kD>(s_q, q + q_offset, q_stride, q0, q_len);
-  load_rows_async<kRowTile, kD>(s_do, dout + q_offset, q_stride, q0, q_len);
+  load_rows_async<kRowTile, kD>(s_do, dout + do_offset, do_stride, q0, q_len);
   load_rows_async<kKeys, kD>(s_k, k + kv_offset, kv_stride, 0, kv_len);
   load_rows_async<kKeys, kD>(s_v, v + kv_offset, kv_stride, 0, kv_len);
   commit_async_copies();
@@ -571,7 +574,7 @@ void launch_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_b
   const float scale_log2 = static_cast<float>(kLog2e / std::sqrt(static_cast<double>(kD)));
   CUDA_CHECK(launch_kernel(flash_attention_forward_kernel<kD>, grid, kThreads, kShared, stream, q, k, v, out, lse,
                            static_cast<int>(d.heads), static_cast<int>(d.kv_heads), static_cast<int>(d.q_len),
-                           static_cast<int>(d.kv_len), d.causal, scale_log2));
+                           static_cast<int>(d.kv_len), d.q_stride(), d.kv_stride(), d.causal, scale_log2));
 }
 
 template <int kD>
@@ -588,15 +591,15 @@ void launch_backward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_
   const dim3 kv_grid(static_cast<unsigned>(ceil_div(d.kv_len, kRowTile)), static_cast<unsigned>(d.kv_heads),
                      static_cast<unsigned>(d.batch));
   CUDA_CHECK(launch_kernel(flash_attention_backward_dkdv_kernel<kD>, kv_grid, kThreads, kShared, stream, q, k, v, dout,
-                           lse, delta, dk, dv, heads, kv_heads, q_len, kv_len, d.causal, scale_log2,
-                           static_cast<float>(scale)));
+                           lse, delta, dk, dv, heads, kv_heads, q_len, kv_len, d.q_stride(), d.kv_stride(), d.causal,
+                           scale_log2, static_cast<float>(scale)));
 
   CUDA_CHECK(allow_dynamic_shared(flash_attention_backward_dq_kernel<kD>, kShared));
   const dim3 q_grid(static_cast<unsigned>(ceil_div(d.q_len, kRowTile)), static_cast<unsigned>(d.heads),
                     static_cast<unsigned>(d.batch));
   CUDA_CHECK(launch_kernel(flash_attention_backward_dq_kernel<kD>, q_grid, kThreads, kShared, stream, q, k, v, dout,
-                           lse, delta, dq, heads, kv_heads, q_len, kv_len, d.causal, scale_log2,
-                           static_cast<float>(scale)));
+                           lse, delta, dq, heads, kv_heads, q_len, kv_len, d.q_stride(), d.kv_stride(), d.causal,
+                           scale_log2, static_cast<float>(scale)));
 }
 
 }  // namespace
@@ -621,6 +624,15 @@ void check_attention_dims(const AttentionDims& d, const char* op) {
   require(d.q_len <= (std::int64_t{1} << 30) && d.kv_len <= (std::int64_t{1} << 30),
           name + ": q_len and kv_len must be at most 2^30");
   require_int32(ceil_div(d.batch * d.q_len * d.heads, kDeltaThreads / kWarpSize), op, "delta blocks");
+  // A row stride holds the row's heads and keeps every head's row 16-byte aligned (the tiles are
+  // copied in 8-element vectors).
+  const auto check_stride = [&](std::int64_t stride, std::int64_t row, const char* what) {
+    require(stride == 0 || (stride >= row && stride % 8 == 0),
+            name + ": " + what + " " + std::to_string(stride) + " must be 0 (packed) or a multiple of 8 of at least " +
+                std::to_string(row));
+  };
+  check_stride(d.q_row_stride, d.heads * d.head_dim, "q_row_stride");
+  check_stride(d.kv_row_stride, d.kv_heads * d.head_dim, "kv_row_stride");
 }
 
 void flash_attention_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* out,

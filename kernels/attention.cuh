@@ -23,10 +23,17 @@ struct AttentionDims {
   std::int64_t kv_len = 0;    // Skv; causal attention needs Skv >= Sq
   std::int64_t head_dim = 0;  // D, 64 or 128
   bool causal = false;        // query i sees keys j <= i + (Skv - Sq)
+  // Elements from one token's row to the next in q and dq, and in k, v, dk and dv; 0: packed rows
+  // (H D and KVH D). A fused projection's output is read and its gradient written in place, e.g. q,
+  // k and v as column slices of one [B S, (H + 2 KVH) D] tensor. out and dout are packed.
+  std::int64_t q_row_stride = 0;
+  std::int64_t kv_row_stride = 0;
 
   std::int64_t q_elements() const { return batch * q_len * heads * head_dim; }
   std::int64_t kv_elements() const { return batch * kv_len * kv_heads * head_dim; }
   std::int64_t lse_elements() const { return batch * heads * q_len; }
+  std::int64_t q_stride() const { return q_row_stride != 0 ? q_row_stride : heads * head_dim; }
+  std::int64_t kv_stride() const { return kv_row_stride != 0 ? kv_row_stride : kv_heads * head_dim; }
 };
 
 // Throws PreconditionError naming `op` when the kernels cannot run these dimensions.

@@ -44,8 +44,11 @@ BlockShape::BlockShape(const model_ref::ModelConfig& c, std::int64_t images, con
       slots(0),
       per_expert(0),
       shard(own) {
-  self_attn = {b, c.heads, c.kv_heads, s, s, c.head_dim, false};
-  cross_attn = {b, c.heads, c.cross_kv_heads, s, c.text_tokens, c.head_dim, false};
+  // Attention reads q, k and v in place from the fused projections' outputs (qkv [T, (H + 2 KVH) D],
+  // the cross-attention's kv [B L, 2 KVH D]) and writes their gradients in place into the fused
+  // gradients: no copies, as the simulator's op model has none.
+  self_attn = {b, c.heads, c.kv_heads, s, s, c.head_dim, false, q_width + 2 * kv_width, q_width + 2 * kv_width};
+  cross_attn = {b, c.heads, c.cross_kv_heads, s, c.text_tokens, c.head_dim, false, 0, 2 * cross_kv_width};
   if (experts > 0 && c.routing == model_ref::Routing::kTokenChoice) {
     token_choice = true;
     tc = {t, experts, c.top_k, c.token_choice_capacity(t), false, !c.dropless()};
@@ -68,14 +71,9 @@ BlockScratch::BlockScratch(const model_ref::ModelConfig& c, std::int64_t images,
   dx2 = array<bf16>(td);
   dx1 = array<bf16>(td);
   datt = array<bf16>(sh.t * sh.q_width);
-  dq = array<bf16>(sh.t * sh.q_width);
-  dk = array<bf16>(sh.t * sh.kv_width);
-  dv = array<bf16>(sh.t * sh.kv_width);
   dqkv = array<bf16>(sh.t * (sh.q_width + 2 * sh.kv_width));
   if (c.has_cross_attention()) {
     dcq = array<bf16>(sh.t * sh.q_width);
-    dck = array<bf16>(sh.text_rows * sh.cross_kv_width);
-    dcv = array<bf16>(sh.text_rows * sh.cross_kv_width);
     dckv = array<bf16>(sh.text_rows * 2 * sh.cross_kv_width);
   }
   delta = array<float>(sh.self_attn.lse_elements());
@@ -119,9 +117,6 @@ DeviceBlock::DeviceBlock(const model_ref::ModelConfig& c, const model_ref::Block
   sn_mean_ = array<float>(sh.t);
   sn_rstd_ = array<float>(sh.t);
   qkv_ = array<bf16>(sh.t * (sh.q_width + 2 * sh.kv_width));
-  q_ = array<bf16>(sh.t * sh.q_width);
-  k_ = array<bf16>(sh.t * sh.kv_width);
-  v_ = array<bf16>(sh.t * sh.kv_width);
   att_ = array<bf16>(sh.t * sh.q_width);
   lse_ = array<float>(sh.self_attn.lse_elements());
   ysa_ = array<bf16>(td);
@@ -134,8 +129,6 @@ DeviceBlock::DeviceBlock(const model_ref::ModelConfig& c, const model_ref::Block
     cn_rstd_ = array<float>(sh.t);
     cq_ = array<bf16>(sh.t * sh.q_width);
     ckv_ = array<bf16>(sh.text_rows * 2 * sh.cross_kv_width);
-    ck_ = array<bf16>(sh.text_rows * sh.cross_kv_width);
-    cv_ = array<bf16>(sh.text_rows * sh.cross_kv_width);
     catt_ = array<bf16>(sh.t * sh.q_width);
     clse_ = array<float>(sh.cross_attn.lse_elements());
     yca_ = array<bf16>(td);
@@ -200,15 +193,13 @@ void DeviceBlock::forward(const DeviceContext& ctx, OpTimer& timer, const Device
   }
   {
     auto op = timer.time("gemm", "self_attn.qkv", l, mb, f);
-    const std::int64_t w = sh.q_width + 2 * sh.kv_width;
     linear_fwd(ctx, m, p_.self_attn.qkv, sn_.get(), sh.t, qkv_.get());  // [T, (H + 2 KVH) D]
-    copy_columns(qkv_.get(), w, 0, q_.get(), sh.q_width, 0, sh.q_width, sh.t, st);
-    copy_columns(qkv_.get(), w, sh.q_width, k_.get(), sh.kv_width, 0, sh.kv_width, sh.t, st);
-    copy_columns(qkv_.get(), w, sh.q_width + sh.kv_width, v_.get(), sh.kv_width, 0, sh.kv_width, sh.t, st);
   }
   {
     auto op = timer.time("attention_fwd", "self_attn.attention", l, mb, f);
-    flash_attention_forward(q_.get(), k_.get(), v_.get(), att_.get(), lse_.get(), sh.self_attn, st);
+    const bf16* qkv = qkv_.get();  // q, k, v: column slices at 0, H D, (H + KVH) D
+    flash_attention_forward(qkv, qkv + sh.q_width, qkv + sh.q_width + sh.kv_width, att_.get(), lse_.get(),
+                            sh.self_attn, st);
   }
   {
     auto op = timer.time("gemm", "self_attn.out", l, mb, f);
@@ -231,14 +222,12 @@ void DeviceBlock::forward(const DeviceContext& ctx, OpTimer& timer, const Device
     }
     {
       auto op = timer.time("gemm", "cross_attn.kv", l, mb, f);
-      const std::int64_t w = sh.cross_kv_width;
       linear_fwd(ctx, m, p_.cross_attn.kv, text, sh.text_rows, ckv_.get());  // [B L, 2 KVH D]
-      copy_columns(ckv_.get(), 2 * w, 0, ck_.get(), w, 0, w, sh.text_rows, st);
-      copy_columns(ckv_.get(), 2 * w, w, cv_.get(), w, 0, w, sh.text_rows, st);
     }
     {
       auto op = timer.time("attention_fwd", "cross_attn.attention", l, mb, f);
-      flash_attention_forward(cq_.get(), ck_.get(), cv_.get(), catt_.get(), clse_.get(), sh.cross_attn, st);
+      flash_attention_forward(cq_.get(), ckv_.get(), ckv_.get() + sh.cross_kv_width, catt_.get(), clse_.get(),
+                              sh.cross_attn, st);
     }
     {
       auto op = timer.time("gemm", "cross_attn.out", l, mb, f);
@@ -335,15 +324,13 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
     }
     {
       auto op = timer.time("attention_bwd", "cross_attn.attention", l, mb, b);
-      flash_attention_backward(cq_.get(), ck_.get(), cv_.get(), catt_.get(), clse_.get(), s.datt.get(),
-                               s.delta.get(), s.dcq.get(), s.dck.get(), s.dcv.get(), sh.cross_attn, st);
+      const std::int64_t w = sh.cross_kv_width;
+      flash_attention_backward(cq_.get(), ckv_.get(), ckv_.get() + w, catt_.get(), clse_.get(), s.datt.get(),
+                               s.delta.get(), s.dcq.get(), s.dckv.get(), s.dckv.get() + w, sh.cross_attn, st);
     }
     {
       // The text is an input: its gradient is not needed.
       auto op = timer.time("gemm", "cross_attn.kv", l, mb, b);
-      const std::int64_t w = sh.cross_kv_width;
-      copy_columns(s.dck.get(), w, 0, s.dckv.get(), 2 * w, 0, w, sh.text_rows, st);
-      copy_columns(s.dcv.get(), w, 0, s.dckv.get(), 2 * w, w, w, sh.text_rows, st);
       linear_bwd(ctx, m, p_.cross_attn.kv, text_, s.dckv.get(), sh.text_rows, nullptr);
     }
     {
@@ -368,15 +355,14 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
   }
   {
     auto op = timer.time("attention_bwd", "self_attn.attention", l, mb, b);
-    flash_attention_backward(q_.get(), k_.get(), v_.get(), att_.get(), lse_.get(), s.datt.get(), s.delta.get(),
-                             s.dq.get(), s.dk.get(), s.dv.get(), sh.self_attn, st);
+    const bf16* qkv = qkv_.get();
+    bf16* dqkv = s.dqkv.get();  // dq, dk, dv written in place, as q, k, v were read
+    const std::int64_t k_at = sh.q_width, v_at = sh.q_width + sh.kv_width;
+    flash_attention_backward(qkv, qkv + k_at, qkv + v_at, att_.get(), lse_.get(), s.datt.get(), s.delta.get(), dqkv,
+                             dqkv + k_at, dqkv + v_at, sh.self_attn, st);
   }
   {
     auto op = timer.time("gemm", "self_attn.qkv", l, mb, b);
-    const std::int64_t w = sh.q_width + 2 * sh.kv_width;
-    copy_columns(s.dq.get(), sh.q_width, 0, s.dqkv.get(), w, 0, sh.q_width, sh.t, st);
-    copy_columns(s.dk.get(), sh.kv_width, 0, s.dqkv.get(), w, sh.q_width, sh.kv_width, sh.t, st);
-    copy_columns(s.dv.get(), sh.kv_width, 0, s.dqkv.get(), w, sh.q_width + sh.kv_width, sh.kv_width, sh.t, st);
     linear_bwd(ctx, m, p_.self_attn.qkv, sn_.get(), s.dqkv.get(), sh.t, s.dnorm.get());
   }
   {

@@ -50,8 +50,8 @@ struct BlockShape {
 struct BlockScratch {
   BlockScratch(const model_ref::ModelConfig& c, std::int64_t images, std::int64_t ep);
   DeviceArray<bf16> dy, dnorm, dx2, dx1, dx_router;                // [T, d]
-  DeviceArray<bf16> datt, dq, dk, dv, dqkv;                        // self-attention gradients
-  DeviceArray<bf16> dcq, dck, dcv, dckv;                           // cross-attention gradients
+  DeviceArray<bf16> datt, dqkv;                                    // self-attention gradients
+  DeviceArray<bf16> dcq, dckv;                                     // cross-attention gradients
   DeviceArray<float> delta;                                        // [B, H, S]
   DeviceArray<bf16> dg, du;                                        // [max(T, slots), f]
   DeviceArray<bf16> dye, dxe;                                      // [slots, d] this rank's routed rows
@@ -116,9 +116,9 @@ class DeviceBlock {
   const bf16* text_ = nullptr;  // [B L, text_width]
   DeviceArray<bf16> mod_, vec_;  // [B, 6d]; [6, B, d] the vectors, each contiguous
   DeviceArray<bf16> zeros_;      // [B, d] shift and scale of the plain LayerNorm
-  DeviceArray<bf16> sn_, qkv_, q_, k_, v_, att_, ysa_, x1_;  // self-attention
+  DeviceArray<bf16> sn_, qkv_, att_, ysa_, x1_;  // self-attention (qkv [T, (H + 2 KVH) D])
   DeviceArray<float> sn_mean_, sn_rstd_, lse_;
-  DeviceArray<bf16> cn_, cq_, ckv_, ck_, cv_, catt_, yca_, x2_;  // cross-attention
+  DeviceArray<bf16> cn_, cq_, ckv_, catt_, yca_, x2_;  // cross-attention (ckv [B L, 2 KVH D])
   DeviceArray<float> cn_mean_, cn_rstd_, clse_;
   DeviceArray<bf16> fn_, u_, g_, yffn_, out_;  // FFN (dense or experts: u, g [rows, f])
   DeviceArray<float> fn_mean_, fn_rstd_;

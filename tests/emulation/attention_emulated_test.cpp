@@ -44,11 +44,12 @@ test::AttentionKernels emulated_kernels() {
 }
 
 // Checks one shape and prints each output's worst error over its tolerance.
-void check_emulated(const ref::AttentionShape& s, std::uint64_t seed) {
-  const std::string ratios = test::check_attention(s, seed, emulated_kernels());
+void check_emulated(const ref::AttentionShape& s, std::uint64_t seed, bool strided = false) {
+  const std::string ratios = test::check_attention(s, seed, emulated_kernels(), strided);
   const std::string mask = s.causal ? " causal" : "";
+  const std::string rows = strided ? " strided rows" : "";
   MESSAGE("B " << s.batch << " H " << s.heads << " KVH " << s.kv_heads << " Sq " << s.q_len << " Skv " << s.kv_len
-               << " D " << s.head_dim << mask << ": worst error / tolerance " << ratios);
+               << " D " << s.head_dim << mask << rows << ": worst error / tolerance " << ratios);
 }
 
 }  // namespace
@@ -71,4 +72,12 @@ TEST_CASE("emulated flash attention matches the reference: three query heads per
   check_emulated({1, 6, 2, 128, 128, 64, false}, test::run_seed());
   // Fewer keys than a tile has rows: the only key tile is mostly zero-filled padding.
   check_emulated({1, 4, 2, 33, 3, 64, false}, test::run_seed() + 100);
+}
+
+TEST_CASE("emulated flash attention reads and writes strided rows: a fused projection's slices, in place") {
+  // q and dq in rows of (H + 2 KVH) D, k, v, dk and dv in rows of 2 KVH D + 8: the gaps' values
+  // must not change the results, and the backward must not write them.
+  check_emulated({1, 6, 2, 128, 128, 64, false}, test::run_seed(), true);
+  check_emulated({2, 4, 2, 200, 77, 128, false}, test::run_seed() + 100, true);
+  check_emulated({2, 4, 2, 200, 333, 64, true}, test::run_seed() + 200, true);
 }

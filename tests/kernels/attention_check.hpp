@@ -103,9 +103,39 @@ inline std::vector<double> expected_delta(const ref::AttentionShape& s, const st
   return delta;
 }
 
+// `packed` [rows, width] placed in rows `stride` apart; the gaps hold other random values, which a
+// kernel must neither read (the results would change) nor overwrite.
+inline std::vector<double> spread_rows(const std::vector<double>& packed, std::int64_t width, std::int64_t stride,
+                                       std::uint64_t seed) {
+  const auto rows = static_cast<std::int64_t>(packed.size()) / width;
+  std::vector<double> out = rounded(static_cast<std::size_t>(rows * stride), seed);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::copy_n(packed.begin() + r * width, width, out.begin() + r * stride);
+  }
+  return out;
+}
+
+// The rows of `spread` (`width` of every `stride` values) packed; `gaps_poisoned` is false where a
+// value between them is not NaN (the poison an output starts as: the kernel wrote past its row).
+inline std::vector<double> gather_rows(const std::vector<double>& spread, std::int64_t width, std::int64_t stride,
+                                       bool& gaps_poisoned) {
+  const auto rows = static_cast<std::int64_t>(spread.size()) / stride;
+  std::vector<double> out(static_cast<std::size_t>(rows * width));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::copy_n(spread.begin() + r * stride, width, out.begin() + r * width);
+    for (std::int64_t c = width; c < stride; ++c) {
+      if (!std::isnan(spread[static_cast<std::size_t>(r * stride + c)])) gaps_poisoned = false;
+    }
+  }
+  return out;
+}
+
 // Runs the forward and the backward on fresh random inputs from `seed` and checks every output;
 // returns each output's worst error over its tolerance, e.g. "out 0.24, lse 0.001, ...".
-inline std::string check_attention(const ref::AttentionShape& s, std::uint64_t seed, const AttentionKernels& kernels) {
+// `strided`: q and dq in rows of (H + 2 KVH) D (q as a fused qkv projection's first slice), k, v, dk
+// and dv in rows of 2 KVH D + 8 (the kernels' general case); out and dout stay packed.
+inline std::string check_attention(const ref::AttentionShape& s, std::uint64_t seed, const AttentionKernels& kernels,
+                                   bool strided = false) {
   CAPTURE(seed);
   CAPTURE(s.batch);
   CAPTURE(s.heads);
@@ -114,33 +144,54 @@ inline std::string check_attention(const ref::AttentionShape& s, std::uint64_t s
   CAPTURE(s.kv_len);
   CAPTURE(s.head_dim);
   CAPTURE(s.causal);
+  CAPTURE(strided);
   const auto nq = static_cast<std::size_t>(s.q_elements());
   const auto nkv = static_cast<std::size_t>(s.kv_elements());
   // q in [-4, 4) makes the scores' spread about 1.3 (not ~0.3), so the softmax is peaked and the
   // running maximum moves between key tiles, which exercises the online rescaling.
   const auto q = rounded(nq, seed, -4, 4), k = rounded(nkv, seed + 1), v = rounded(nkv, seed + 2);
   const auto dout = rounded(nq, seed + 3);
-  const AttentionDims d = dims_of(s);
+  AttentionDims d = dims_of(s);
+  const std::int64_t q_width = s.heads * s.head_dim, kv_width = s.kv_heads * s.head_dim;
+  if (strided) {
+    d.q_row_stride = q_width + 2 * kv_width;
+    d.kv_row_stride = 2 * kv_width + 8;
+  }
+  const std::int64_t q_stride = d.q_stride(), kv_stride = d.kv_stride();
+  // Inputs in their strided rows; outputs back to packed rows, their gaps checked untouched.
+  const auto q_in = to_bf16(spread_rows(q, q_width, q_stride, seed + 5));
+  const auto k_in = to_bf16(spread_rows(k, kv_width, kv_stride, seed + 6));
+  const auto v_in = to_bf16(spread_rows(v, kv_width, kv_stride, seed + 7));
+  bool gaps_poisoned = true;
+  const auto packed = [&](const Bf16Vector& out, std::int64_t width, std::int64_t stride) {
+    return gather_rows(to_double(std::span<const __nv_bfloat16>(out)), width, stride, gaps_poisoned);
+  };
   CheckLog log;
   const auto check = [&](const char* what, const std::vector<double>& kernel, const std::vector<double>& ref,
                          Tolerance tol) { log.check(what, kernel, ref, tol); };
 
-  const AttentionForwardOutputs fwd = kernels.forward(d, to_bf16(q), to_bf16(k), to_bf16(v));
+  // The kernels' functions size out like q (and dq, dk, dv like q, k, v): rows of q's stride.
+  const AttentionForwardOutputs fwd = kernels.forward(d, q_in, k_in, v_in);
   const auto f = ref::attention_fwd(s, q, k, v);
-  check("out", to_double(std::span<const __nv_bfloat16>(fwd.out)), f.out,
+  const auto out_rows = to_double(std::span<const __nv_bfloat16>(fwd.out));
+  check("out", std::vector<double>(out_rows.begin(), out_rows.begin() + static_cast<std::ptrdiff_t>(nq)), f.out,
         {std::ldexp(max_abs(v), -8), std::ldexp(1.0, -7)});
+  CHECK_MESSAGE(std::all_of(out_rows.begin() + static_cast<std::ptrdiff_t>(nq), out_rows.end(),
+                            [](double x) { return std::isnan(x); }),
+                "the forward wrote past the packed out");
   check("lse", to_double(fwd.lse), f.lse, {std::ldexp(1.0, -11), 0.0});
 
   const auto out_stored = to_double(std::span<const __nv_bfloat16>(to_bf16(f.out)));
   const auto lse_stored = to_double(to_float(f.lse));
   const AttentionBackwardOutputs bwd =
-      kernels.backward(d, to_bf16(q), to_bf16(k), to_bf16(v), to_bf16(out_stored), to_float(lse_stored), to_bf16(dout));
+      kernels.backward(d, q_in, k_in, v_in, to_bf16(out_stored), to_float(lse_stored), to_bf16(dout));
   const auto delta = expected_delta(s, out_stored, dout);
   check("delta", to_double(bwd.delta), delta, fp32_sum_tolerance(delta));
   const auto g = ref::attention_bwd(s, q, k, v, out_stored, lse_stored, dout);
-  check("dq", to_double(std::span<const __nv_bfloat16>(bwd.dq)), g.dq, gradient_tolerance(g.dq));
-  check("dk", to_double(std::span<const __nv_bfloat16>(bwd.dk)), g.dk, gradient_tolerance(g.dk));
-  check("dv", to_double(std::span<const __nv_bfloat16>(bwd.dv)), g.dv, gradient_tolerance(g.dv));
+  check("dq", packed(bwd.dq, q_width, q_stride), g.dq, gradient_tolerance(g.dq));
+  check("dk", packed(bwd.dk, kv_width, kv_stride), g.dk, gradient_tolerance(g.dk));
+  check("dv", packed(bwd.dv, kv_width, kv_stride), g.dv, gradient_tolerance(g.dv));
+  CHECK_MESSAGE(gaps_poisoned, "the backward wrote between the rows of dq, dk or dv");
   return log.summary();
 }
 

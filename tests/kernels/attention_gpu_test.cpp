@@ -42,8 +42,8 @@ test::AttentionKernels gpu_kernels() {
       }};
 }
 
-void check_attention(const ref::AttentionShape& s, std::uint64_t seed) {
-  test::check_attention(s, seed, gpu_kernels());
+void check_attention(const ref::AttentionShape& s, std::uint64_t seed, bool strided = false) {
+  test::check_attention(s, seed, gpu_kernels(), strided);
 }
 
 ref::AttentionShape shape(std::int64_t batch, std::int64_t heads, std::int64_t kv_heads, std::int64_t q_len,
@@ -56,6 +56,13 @@ ref::AttentionShape shape(std::int64_t batch, std::int64_t heads, std::int64_t k
 TEST_CASE("flash attention matches the reference: EC-DiT-XL self-attention (4 x 18 heads, 6 KV heads, 256 tokens)" *
           doctest::skip(!test::gpu_available())) {
   check_attention(shape(4, 18, 6, 256, 256, 64), test::run_seed());
+}
+
+TEST_CASE("flash attention reads and writes strided rows: EC-DiT-XL's fused qkv and its cross-attention's fused kv" *
+          doctest::skip(!test::gpu_available())) {
+  // q and dq in rows of (H + 2 KVH) D, k, v, dk and dv in rows of 2 KVH D + 8 (attention_check.hpp).
+  check_attention(shape(4, 18, 6, 256, 256, 64), test::run_seed(), true);
+  check_attention(shape(4, 18, 18, 256, 128, 64), test::run_seed() + 100, true);
 }
 
 TEST_CASE("flash attention matches the reference: cross-attention, 256 image tokens to 128 text tokens" *
