@@ -88,4 +88,22 @@ void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::
                            write == GradientWrite::kAccumulate));
 }
 
+void ragged_bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, const std::int64_t* rows, std::int64_t groups,
+                     std::int64_t n, cudaStream_t stream) {
+  std::int64_t first = 0;
+  for (std::int64_t g = 0; g < groups; ++g) {
+    if (rows[g] > 0) bias_add(y + first * n, bias + g * n, 1, rows[g], n, stream);
+    first += rows[g];
+  }
+}
+
+void ragged_bias_grad(const __nv_bfloat16* dy, float* dbias, const std::int64_t* rows, std::int64_t groups,
+                      std::int64_t n, GradientWrite write, cudaStream_t stream) {
+  std::int64_t first = 0;
+  for (std::int64_t g = 0; g < groups; ++g) {
+    if (rows[g] > 0) bias_grad(dy + first * n, dbias + g * n, 1, rows[g], n, write, stream);
+    first += rows[g];
+  }
+}
+
 }  // namespace ecsim

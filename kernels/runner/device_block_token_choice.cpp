@@ -22,32 +22,6 @@
 #include "tc_permute.cuh"
 
 namespace ecsim::runner {
-namespace {
-
-// y[rows of e] += bias[e] for expert e's ragged rows: y [sum rows, n] bf16, bias [E, n].
-void ragged_bias_add(bf16* y, const bf16* bias, const std::vector<std::int64_t>& rows, std::int64_t n,
-                     cudaStream_t st) {
-  std::int64_t first = 0;
-  for (std::size_t e = 0; e < rows.size(); ++e) {
-    if (rows[e] > 0) bias_add(y + first * n, bias + static_cast<std::int64_t>(e) * n, 1, rows[e], n, st);
-    first += rows[e];
-  }
-}
-
-// dbias[e] += column sums of expert e's ragged rows of dy.
-void ragged_bias_grad(const bf16* dy, float* dbias, const std::vector<std::int64_t>& rows, std::int64_t n,
-                      cudaStream_t st) {
-  std::int64_t first = 0;
-  for (std::size_t e = 0; e < rows.size(); ++e) {
-    if (rows[e] > 0) {
-      bias_grad(dy + first * n, dbias + static_cast<std::int64_t>(e) * n, 1, rows[e], n, GradientWrite::kAccumulate,
-                st);
-    }
-    first += rows[e];
-  }
-}
-
-}  // namespace
 
 TokenChoiceRouting DeviceBlock::token_routing() const {
   return {tc_expert_.get(), gate_.get(), tc_row_.get(), tc_counts_.get(), tc_offsets_.get(),
@@ -65,7 +39,7 @@ void DeviceBlock::expert_gemm(const DeviceContext& ctx, const DeviceModel& m, mo
   }
   const GroupedGemmDims d{expert_rows_.data(), sh.experts, n, k};
   grouped_gemm(ctx.cublas, ctx.stream, GroupedGemmMethod::kGemmLoop, d, x, m.param(w), y, nullptr, 0);
-  ragged_bias_add(y, m.param(b), expert_rows_, n, ctx.stream);
+  ragged_bias_add(y, m.param(b), expert_rows_.data(), sh.experts, n, ctx.stream);
 }
 
 // Its backward: dx = dy w^T (when dx is not null), dW += x^T dy, db += column sums of dy.
@@ -83,7 +57,7 @@ void DeviceBlock::expert_gemm_bwd(const DeviceContext& ctx, const DeviceModel& m
   const GroupedGemmDims d{expert_rows_.data(), sh.experts, n, k};
   grouped_gemm_dx(ctx.cublas, ctx.stream, GroupedGemmMethod::kGemmLoop, d, dy, m.param(w), dx, nullptr, 0);
   grouped_gemm_wgrad(ctx.cublas, ctx.stream, d, x, dy, m.grad(w), GradientWrite::kAccumulate);
-  ragged_bias_grad(dy, m.grad(b), expert_rows_, n, ctx.stream);
+  ragged_bias_grad(dy, m.grad(b), expert_rows_.data(), sh.experts, n, GradientWrite::kAccumulate, ctx.stream);
 }
 
 std::int64_t DeviceBlock::expert_rows_total() const {

@@ -11,7 +11,9 @@
 //   tc_route {tokens, experts, top_k} -> dropless, gates not normalized (a capacity changes which
 //                                       rows are written, not the work), random logits
 // The simulator's gemm keys come from three launchers: forward (bf16 output), dX (bf16) and dW
-// (fp32, overwritten); the planned call's role says which.
+// (fp32, overwritten); the planned call's role says which. A linear layer's bias is added (forward)
+// and its gradient summed (dW) by kernels of their own after the product, timed with it as the
+// runner times them inside the operator (kernels/runner/device_linear.cpp).
 #include "profiler/kernel_runs.hpp"
 
 #include <cuda_bf16.h>
@@ -23,6 +25,7 @@
 
 #include "adaln_layernorm.cuh"
 #include "adamw.cuh"
+#include "bias.cuh"
 #include "ec_permute.cuh"
 #include "ec_route.cuh"
 #include "flow_loss.cuh"
@@ -353,22 +356,32 @@ KernelRun tc_route_run(const PlannedCall& c, const RunContext& ctx) {
 
 // --- matrix products ---------------------------------------------------------------------------
 
+// Operands past a product's own, for its bias kernel: the bias [batch, n] (forward) or its fp32
+// gradient (dW). An operator without a bias gets none.
+std::vector<Operand> with_bias(std::vector<Operand> operands, const PlannedCall& c, std::int64_t groups,
+                               std::int64_t n) {
+  if (c.bias) operands.push_back(c.role == KernelRole::kWeightGrad ? fp32_out(groups * n) : bf16_in(groups * n));
+  return operands;
+}
+
 KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
   const OpShape& s = c.op_shape;
   const GemmDims d{dim(s, "m"), dim(s, "n"), dim(s, "k")};
   const std::int64_t batch = c.family == "batched_gemm" ? dim(s, "batch") : 1;
   const bool batched = c.family == "batched_gemm";
+  const bool bias = c.bias;
   const std::int64_t mk = batch * d.m * d.k, kn = batch * d.k * d.n, mn = batch * d.m * d.n;
   cublasHandle_t h = ctx.cublas;
   switch (c.role) {
     case KernelRole::kForward:
-      return {{bf16_in(mk), bf16_in(kn), bf16_out(mn)},
+      return {with_bias({bf16_in(mk), bf16_in(kn), bf16_out(mn)}, c, batch, d.n),
               [=](const OperandSet& o, cudaStream_t st) {
                 if (batched) {
                   batched_gemm(h, st, batch, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2));
                 } else {
                   gemm(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2));
                 }
+                if (bias) bias_add(o.at<bf16>(2), o.at<bf16>(3), batch, d.m, d.n, st);
               },
               nullptr};
     case KernelRole::kInputGrad:
@@ -382,7 +395,7 @@ KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
               },
               nullptr};
     case KernelRole::kWeightGrad:
-      return {{bf16_in(mk), bf16_in(mn), fp32_out(kn)},
+      return {with_bias({bf16_in(mk), bf16_in(mn), fp32_out(kn)}, c, batch, d.n),
               [=](const OperandSet& o, cudaStream_t st) {
                 if (batched) {
                   batched_gemm_dw(h, st, batch, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2),
@@ -390,6 +403,7 @@ KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
                 } else {
                   gemm_dw(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kOverwrite);
                 }
+                if (bias) bias_grad(o.at<bf16>(1), o.at<float>(3), batch, d.m, d.n, GradientWrite::kOverwrite, st);
               },
               nullptr};
     case KernelRole::kBackward: break;
@@ -414,10 +428,13 @@ KernelRun grouped_run(const PlannedCall& c, int variant, const RunContext& ctx) 
   auto rows = even_rows(groups, total);
   const GroupedGemmDims d{rows->data(), groups, n, k};
   cublasHandle_t h = ctx.cublas;
+  const bool bias = c.bias;
   if (c.role == KernelRole::kWeightGrad) {
-    return {{bf16_in(total * k), bf16_in(total * n), fp32_out(groups * k * n)},
+    return {with_bias({bf16_in(total * k), bf16_in(total * n), fp32_out(groups * k * n)}, c, groups, n),
             [=](const OperandSet& o, cudaStream_t st) {
               grouped_gemm_wgrad(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kOverwrite);
+              if (bias) ragged_bias_grad(o.at<bf16>(1), o.at<float>(3), rows->data(), groups, n,
+                                         GradientWrite::kOverwrite, st);
             },
             rows};
   }
@@ -425,10 +442,11 @@ KernelRun grouped_run(const PlannedCall& c, int variant, const RunContext& ctx) 
   const std::size_t workspace = method == GroupedGemmMethod::kGroupedBatched ? grouped_gemm_workspace_bytes(groups) : 0;
   const Operand scratch{Fill::kScratch, workspace};
   if (c.role == KernelRole::kForward) {
-    return {{bf16_in(total * k), bf16_in(groups * k * n), bf16_out(total * n), scratch},
+    return {with_bias({bf16_in(total * k), bf16_in(groups * k * n), bf16_out(total * n), scratch}, c, groups, n),
             [=](const OperandSet& o, cudaStream_t st) {
               grouped_gemm(h, st, method, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2),
                            workspace > 0 ? o.at<void>(3) : nullptr, workspace);
+              if (bias) ragged_bias_add(o.at<bf16>(2), o.at<bf16>(4), rows->data(), groups, n, st);
             },
             rows};
   }

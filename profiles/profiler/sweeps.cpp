@@ -120,7 +120,8 @@ class CallCollector : public SweepVisitor {
       ++plan_.over_cap[c.op];
       return;
     }
-    plan_.calls.push_back({std::move(c), role, op.name, op.shape, predicted});
+    PlannedCall& planned = plan_.calls.emplace_back(PlannedCall{std::move(c), role, op.name, op.shape, predicted});
+    planned.bias = op.bias && (role == KernelRole::kForward || role == KernelRole::kWeightGrad);
   }
 
   const GpuSpec& gpu_;

@@ -44,6 +44,7 @@ Op make_gemm(std::string label, Component c, std::int64_t m, std::int64_t n, std
   op.saved = {d(m) * d(k) * kBf16Bytes};  // the input X, for dW
   op.params = d(k) * d(n) + (bias ? d(n) : 0);
   op.activated_params = op.params;
+  op.bias = bias;
   return op;
 }
 

@@ -52,6 +52,8 @@ struct Op {
   double activated_params = 0;  // parameters one token goes through (for MoE: average over tokens)
   ParamSharding sharding = ParamSharding::kReplicated;
   bool is_comm_boundary = false;  // MoE dispatch/combine point (the layout inserts all-to-alls)
+  bool bias = false;  // a matrix product's bias (one per output column and group): the runner adds it,
+                      // and sums its gradient, in kernels of their own (kernels/bias.cuh)
 
   Flops train_flops() const { return fwd + bwd_input + bwd_weight; }
 };
