@@ -20,6 +20,7 @@
 #include "cuda_check.hpp"
 #include "launch.cuh"
 #include "launch_check.hpp"
+#include "sample_vectors.hpp"
 
 namespace ecsim {
 namespace {
@@ -33,7 +34,7 @@ __global__ void __launch_bounds__(kRowThreads)
     adaln_layernorm_fwd_kernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ shift,
                                const __nv_bfloat16* __restrict__ scale, __nv_bfloat16* __restrict__ y,
                                float* __restrict__ mean_out, float* __restrict__ rstd_out, int seq, int hidden,
-                               float eps) {
+                               std::int64_t vector_stride, float eps) {
   const std::int64_t row = blockIdx.x;
   const std::int64_t b = row / seq;
   const __nv_bfloat16* xr = x + row * hidden;  // [d]
@@ -56,8 +57,8 @@ __global__ void __launch_bounds__(kRowThreads)
     }
   });
   const float rstd = rsqrtf(block_sum<kRowThreads>(squares) / static_cast<float>(hidden) + eps);
-  const __nv_bfloat16* sh = shift + b * hidden;  // [d]
-  const __nv_bfloat16* sc = scale + b * hidden;  // [d]
+  const __nv_bfloat16* sh = shift + b * vector_stride;  // [d]
+  const __nv_bfloat16* sc = scale + b * vector_stride;  // [d]
   for_each_row_chunk<kVec, kRowThreads>(hidden, [&](int c) {
     float v[kVec], scv[kVec], shv[kVec];
     load_chunk<kVec>(xr + c, v);
@@ -81,13 +82,13 @@ __global__ void __launch_bounds__(kRowThreads)
     adaln_layernorm_bwd_dx_kernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ scale,
                                   const float* __restrict__ mean, const float* __restrict__ rstd,
                                   const __nv_bfloat16* __restrict__ dy, const __nv_bfloat16* dresidual,
-                                  __nv_bfloat16* dx, int seq, int hidden) {
+                                  __nv_bfloat16* dx, int seq, int hidden, std::int64_t vector_stride) {
   const std::int64_t row = blockIdx.x;
   const std::int64_t b = row / seq;
   const float mu = mean[row];
   const float r = rstd[row];
-  const __nv_bfloat16* sc = scale + b * hidden;  // [d]
-  const __nv_bfloat16* xr = x + row * hidden;    // [d]
+  const __nv_bfloat16* sc = scale + b * vector_stride;  // [d]
+  const __nv_bfloat16* xr = x + row * hidden;           // [d]
   const __nv_bfloat16* dyr = dy + row * hidden;  // [d]
   // g and xhat of one chunk.
   auto chunk_terms = [&](int c, float (&g)[kVec], float (&xhat)[kVec]) {
@@ -134,7 +135,7 @@ __global__ void __launch_bounds__(kColumnThreads)
     adaln_modulation_bwd_kernel(const __nv_bfloat16* __restrict__ x, const float* __restrict__ mean,
                                 const float* __restrict__ rstd, const __nv_bfloat16* __restrict__ dy,
                                 __nv_bfloat16* __restrict__ dshift, __nv_bfloat16* __restrict__ dscale, int seq,
-                                int hidden) {
+                                int hidden, std::int64_t vector_stride) {
   const int c = blockIdx.x * kColumnThreads + threadIdx.x;
   const std::int64_t b = blockIdx.y;
   if (c >= hidden) return;
@@ -145,8 +146,8 @@ __global__ void __launch_bounds__(kColumnThreads)
     sum_dy += g;
     sum_dy_xhat += g * (__bfloat162float(x[row * hidden + c]) - mean[row]) * rstd[row];
   }
-  dshift[b * hidden + c] = __float2bfloat16(sum_dy);
-  dscale[b * hidden + c] = __float2bfloat16(sum_dy_xhat);
+  dshift[b * vector_stride + c] = __float2bfloat16(sum_dy);
+  dscale[b * vector_stride + c] = __float2bfloat16(sum_dy_xhat);
 }
 
 void check_shape(std::int64_t batch, std::int64_t seq, std::int64_t hidden, const char* op) {
@@ -162,22 +163,23 @@ void check_shape(std::int64_t batch, std::int64_t seq, std::int64_t hidden, cons
 
 void adaln_layernorm_fwd(const __nv_bfloat16* x, const __nv_bfloat16* shift, const __nv_bfloat16* scale,
                          __nv_bfloat16* y, float* mean, float* rstd, std::int64_t batch, std::int64_t seq,
-                         std::int64_t hidden, float eps, cudaStream_t stream) {
+                         std::int64_t hidden, float eps, cudaStream_t stream, std::int64_t vector_stride) {
   constexpr const char* op = "adaln_layernorm_fwd";
   check_shape(batch, seq, hidden, op);
   require(eps > 0, std::string(op) + ": eps must be positive");
   require_pointers(op, {{"x", x}, {"shift", shift}, {"scale", scale}, {"y", y}, {"mean", mean}, {"rstd", rstd}});
-  launch_by_chunk(chunks_vectorizable(hidden, {x, shift, scale, y}), [&](auto chunk) {
+  const std::int64_t vs = sample_vector_stride(vector_stride, hidden, op);
+  launch_by_chunk(chunks_vectorizable(hidden, {x, shift, scale, y}) && vs % kBf16Vector == 0, [&](auto chunk) {
     CUDA_CHECK(launch_kernel(adaln_layernorm_fwd_kernel<decltype(chunk)::value>, static_cast<unsigned>(batch * seq),
                              kRowThreads, 0, stream, x, shift, scale, y, mean, rstd, static_cast<int>(seq),
-                             static_cast<int>(hidden), eps));
+                             static_cast<int>(hidden), vs, eps));
   });
 }
 
 void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, const float* mean, const float* rstd,
                          const __nv_bfloat16* dy, const __nv_bfloat16* dresidual, __nv_bfloat16* dx,
                          __nv_bfloat16* dshift, __nv_bfloat16* dscale, std::int64_t batch, std::int64_t seq,
-                         std::int64_t hidden, cudaStream_t stream) {
+                         std::int64_t hidden, cudaStream_t stream, std::int64_t vector_stride) {
   constexpr const char* op = "adaln_layernorm_bwd";
   check_shape(batch, seq, hidden, op);
   require_pointers(op, {{"x", x},
@@ -188,14 +190,15 @@ void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, con
                         {"dx", dx},
                         {"dshift", dshift},
                         {"dscale", dscale}});
-  launch_by_chunk(chunks_vectorizable(hidden, {x, scale, dy, dresidual, dx}), [&](auto chunk) {
+  const std::int64_t vs = sample_vector_stride(vector_stride, hidden, op);
+  launch_by_chunk(chunks_vectorizable(hidden, {x, scale, dy, dresidual, dx}) && vs % kBf16Vector == 0, [&](auto chunk) {
     CUDA_CHECK(launch_kernel(adaln_layernorm_bwd_dx_kernel<decltype(chunk)::value>, static_cast<unsigned>(batch * seq),
                              kRowThreads, 0, stream, x, scale, mean, rstd, dy, dresidual, dx,
-                             static_cast<int>(seq), static_cast<int>(hidden)));
+                             static_cast<int>(seq), static_cast<int>(hidden), vs));
   });
   const dim3 grid(static_cast<unsigned>((hidden + kColumnThreads - 1) / kColumnThreads), static_cast<unsigned>(batch));
   CUDA_CHECK(launch_kernel(adaln_modulation_bwd_kernel, grid, kColumnThreads, 0, stream, x, mean, rstd, dy, dshift,
-                           dscale, static_cast<int>(seq), static_cast<int>(hidden)));
+                           dscale, static_cast<int>(seq), static_cast<int>(hidden), vs));
 }
 
 }  // namespace ecsim

@@ -11,9 +11,11 @@ namespace ecsim {
 
 // y = LN(x) * (1 + scale[b]) + shift[b]; also stores each row's mean and 1/sqrt(var + eps).
 //   x, y [B, S, d] bf16; shift, scale [B, d] bf16; mean, rstd [B, S] fp32
+// vector_stride: elements from sample b's shift, scale (dshift, dscale) to sample b + 1's; 0 for
+// packed [B, d]. The adaLN modulation's output [B, k d] is read in place (sample_vectors.hpp).
 void adaln_layernorm_fwd(const __nv_bfloat16* x, const __nv_bfloat16* shift, const __nv_bfloat16* scale,
                          __nv_bfloat16* y, float* mean, float* rstd, std::int64_t batch, std::int64_t seq,
-                         std::int64_t hidden, float eps, cudaStream_t stream);
+                         std::int64_t hidden, float eps, cudaStream_t stream, std::int64_t vector_stride = 0);
 
 // dx [B, S, d]; dshift, dscale [B, d] (sums over the S rows of each sample), all bf16.
 // dx = dresidual + the LayerNorm's input gradient, added in fp32 and rounded once: dresidual [B, S, d]
@@ -22,6 +24,6 @@ void adaln_layernorm_fwd(const __nv_bfloat16* x, const __nv_bfloat16* shift, con
 void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, const float* mean, const float* rstd,
                          const __nv_bfloat16* dy, const __nv_bfloat16* dresidual, __nv_bfloat16* dx,
                          __nv_bfloat16* dshift, __nv_bfloat16* dscale, std::int64_t batch, std::int64_t seq,
-                         std::int64_t hidden, cudaStream_t stream);
+                         std::int64_t hidden, cudaStream_t stream, std::int64_t vector_stride = 0);
 
 }  // namespace ecsim

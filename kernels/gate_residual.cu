@@ -15,6 +15,7 @@
 #include "gate_residual.cuh"
 #include "launch.cuh"
 #include "launch_check.hpp"
+#include "sample_vectors.hpp"
 
 namespace ecsim {
 namespace {
@@ -26,9 +27,9 @@ template <int kVec>
 __global__ void __launch_bounds__(kThreads)
     gate_residual_fwd_kernel(const __nv_bfloat16* x, const __nv_bfloat16* __restrict__ y,
                              const __nv_bfloat16* __restrict__ gate, __nv_bfloat16* out, std::int64_t seq_hidden,
-                             int hidden, std::int64_t n) {
+                             int hidden, std::int64_t vector_stride, std::int64_t n) {
   for_each_chunk<kVec>(n, [&](std::int64_t i) {
-    const std::int64_t g = (i / seq_hidden) * hidden + i % hidden;  // gate[b, c]
+    const std::int64_t g = (i / seq_hidden) * vector_stride + i % hidden;  // gate[b, c]
     float xv[kVec], gv[kVec], yv[kVec];
     load_chunk<kVec>(x + i, xv);
     load_chunk<kVec>(gate + g, gv);
@@ -42,9 +43,10 @@ __global__ void __launch_bounds__(kThreads)
 template <int kVec>
 __global__ void __launch_bounds__(kThreads)
     gate_residual_bwd_dy_kernel(const __nv_bfloat16* __restrict__ gate, const __nv_bfloat16* __restrict__ dout,
-                                __nv_bfloat16* __restrict__ dy, std::int64_t seq_hidden, int hidden, std::int64_t n) {
+                                __nv_bfloat16* __restrict__ dy, std::int64_t seq_hidden, int hidden,
+                                std::int64_t vector_stride, std::int64_t n) {
   for_each_chunk<kVec>(n, [&](std::int64_t i) {
-    const std::int64_t g = (i / seq_hidden) * hidden + i % hidden;
+    const std::int64_t g = (i / seq_hidden) * vector_stride + i % hidden;
     float gv[kVec], d[kVec];
     load_chunk<kVec>(gate + g, gv);
     load_chunk<kVec>(dout + i, d);
@@ -57,7 +59,8 @@ __global__ void __launch_bounds__(kThreads)
 // grid = (ceil(d / kThreads), B); thread (b, c) sums dout * y over the S rows of sample b.
 __global__ void __launch_bounds__(kThreads)
     gate_residual_bwd_dgate_kernel(const __nv_bfloat16* __restrict__ y, const __nv_bfloat16* __restrict__ dout,
-                                   __nv_bfloat16* __restrict__ dgate, int seq, int hidden) {
+                                   __nv_bfloat16* __restrict__ dgate, int seq, int hidden,
+                                   std::int64_t vector_stride) {
   const int c = blockIdx.x * kThreads + threadIdx.x;
   const std::int64_t b = blockIdx.y;
   if (c >= hidden) return;
@@ -66,7 +69,7 @@ __global__ void __launch_bounds__(kThreads)
     const std::int64_t i = (b * seq + s) * hidden + c;
     sum += __bfloat162float(dout[i]) * __bfloat162float(y[i]);
   }
-  dgate[b * hidden + c] = __float2bfloat16(sum);
+  dgate[b * vector_stride + c] = __float2bfloat16(sum);
 }
 
 void check_shape(std::int64_t batch, std::int64_t seq, std::int64_t hidden, const char* op) {
@@ -81,33 +84,36 @@ void check_shape(std::int64_t batch, std::int64_t seq, std::int64_t hidden, cons
 }  // namespace
 
 void gate_residual_fwd(const __nv_bfloat16* x, const __nv_bfloat16* y, const __nv_bfloat16* gate, __nv_bfloat16* out,
-                       std::int64_t batch, std::int64_t seq, std::int64_t hidden, cudaStream_t stream) {
+                       std::int64_t batch, std::int64_t seq, std::int64_t hidden, cudaStream_t stream,
+                       std::int64_t vector_stride) {
   constexpr const char* op = "gate_residual_fwd";
   check_shape(batch, seq, hidden, op);
   require_pointers(op, {{"x", x}, {"y", y}, {"gate", gate}, {"out", out}});
+  const std::int64_t vs = sample_vector_stride(vector_stride, hidden, op);
   const std::int64_t n = batch * seq * hidden;
-  launch_by_chunk(chunks_vectorizable(hidden, {x, y, gate, out}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(hidden, {x, y, gate, out}) && vs % kBf16Vector == 0, [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
     CUDA_CHECK(launch_kernel(gate_residual_fwd_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0,
-                             stream, x, y, gate, out, seq * hidden, static_cast<int>(hidden), n));
+                             stream, x, y, gate, out, seq * hidden, static_cast<int>(hidden), vs, n));
   });
 }
 
 void gate_residual_bwd(const __nv_bfloat16* y, const __nv_bfloat16* gate, const __nv_bfloat16* dout, __nv_bfloat16* dy,
                        __nv_bfloat16* dgate, std::int64_t batch, std::int64_t seq, std::int64_t hidden,
-                       cudaStream_t stream) {
+                       cudaStream_t stream, std::int64_t vector_stride) {
   constexpr const char* op = "gate_residual_bwd";
   check_shape(batch, seq, hidden, op);
   require_pointers(op, {{"y", y}, {"gate", gate}, {"dout", dout}, {"dy", dy}, {"dgate", dgate}});
+  const std::int64_t vs = sample_vector_stride(vector_stride, hidden, op);
   const std::int64_t n = batch * seq * hidden;
-  launch_by_chunk(chunks_vectorizable(hidden, {gate, dout, dy}), [&](auto chunk) {
+  launch_by_chunk(chunks_vectorizable(hidden, {gate, dout, dy}) && vs % kBf16Vector == 0, [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
     CUDA_CHECK(launch_kernel(gate_residual_bwd_dy_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0,
-                             stream, gate, dout, dy, seq * hidden, static_cast<int>(hidden), n));
+                             stream, gate, dout, dy, seq * hidden, static_cast<int>(hidden), vs, n));
   });
   const dim3 grid(static_cast<unsigned>((hidden + kThreads - 1) / kThreads), static_cast<unsigned>(batch));
   CUDA_CHECK(launch_kernel(gate_residual_bwd_dgate_kernel, grid, kThreads, 0, stream, y, dout, dgate,
-                           static_cast<int>(seq), static_cast<int>(hidden)));
+                           static_cast<int>(seq), static_cast<int>(hidden), vs));
 }
 
 }  // namespace ecsim

@@ -14,7 +14,6 @@
 #include "residual_add.cuh"
 #include "router_softmax.cuh"
 #include "precondition.hpp"
-#include "runner/column_copy.hpp"
 
 namespace ecsim::runner {
 namespace {
@@ -93,7 +92,6 @@ BlockScratch::BlockScratch(const model_ref::ModelConfig& c, std::int64_t images,
     dlogits = array<float>(sh.t * sh.experts);
     dlogits_bf16 = array<bf16>(sh.t * sh.experts);
   }
-  dvec = array<bf16>(kBlockVectors * sh.b * sh.d);
   dmod = array<bf16>(sh.b * kBlockVectors * sh.d);
   dunused = array<bf16>(2 * sh.b * sh.d);
   dcond = array<bf16>(sh.b * sh.cond);
@@ -112,7 +110,6 @@ DeviceBlock::DeviceBlock(const model_ref::ModelConfig& c, const model_ref::Block
   require(!p_.moe || !expert_parallel() || !sh.token_choice, "DeviceBlock: ep > 1 runs expert choice only");
   const std::int64_t td = sh.t * sh.d;
   mod_ = array<bf16>(sh.b * kBlockVectors * sh.d);
-  vec_ = array<bf16>(kBlockVectors * sh.b * sh.d);
   sn_ = array<bf16>(td);
   sn_mean_ = array<float>(sh.t);
   sn_rstd_ = array<float>(sh.t);
@@ -176,20 +173,18 @@ void DeviceBlock::forward(const DeviceContext& ctx, OpTimer& timer, const Device
   const std::int64_t l = layer_;
   const Phase f = Phase::kForward;
   cudaStream_t st = ctx.stream;
+  const std::int64_t vs = vector_stride();  // the adaLN vectors, read in place from mod_
   x_ = x;
   cond_ = cond;
   text_ = text;
   {
     auto op = timer.time("gemm", "adaln.modulation", l, mb, f);
-    linear_fwd(ctx, m, p_.modulation, cond, sh.b, mod_.get());  // [B, 6d]
-    for (std::int64_t i = 0; i < kBlockVectors; ++i) {
-      copy_columns(mod_.get(), kBlockVectors * sh.d, i * sh.d, vec_.get() + i * sh.b * sh.d, sh.d, 0, sh.d, sh.b, st);
-    }
+    linear_fwd(ctx, m, p_.modulation, cond, sh.b, mod_.get());  // [B, 6d]: the kernels read vec(i) in place
   }
   {
     auto op = timer.time("adaln_layernorm", "self_attn.norm", l, mb, f);
     adaln_layernorm_fwd(x, vec(model_ref::kShiftMsa), vec(model_ref::kScaleMsa), sn_.get(), sn_mean_.get(),
-                        sn_rstd_.get(), sh.b, sh.s, sh.d, kLayerNormEps, st);
+                        sn_rstd_.get(), sh.b, sh.s, sh.d, kLayerNormEps, st, vs);
   }
   {
     auto op = timer.time("gemm", "self_attn.qkv", l, mb, f);
@@ -207,7 +202,7 @@ void DeviceBlock::forward(const DeviceContext& ctx, OpTimer& timer, const Device
   }
   {
     auto op = timer.time("gate_residual", "self_attn.residual", l, mb, f);
-    gate_residual_fwd(x, ysa_.get(), vec(model_ref::kGateMsa), x1_.get(), sh.b, sh.s, sh.d, st);
+    gate_residual_fwd(x, ysa_.get(), vec(model_ref::kGateMsa), x1_.get(), sh.b, sh.s, sh.d, st, vs);
   }
   const bf16* x2 = x1_.get();
   if (p_.cross) {
@@ -242,7 +237,7 @@ void DeviceBlock::forward(const DeviceContext& ctx, OpTimer& timer, const Device
   {
     auto op = timer.time("adaln_layernorm", "ffn.norm", l, mb, f);
     adaln_layernorm_fwd(x2, vec(model_ref::kShiftFfn), vec(model_ref::kScaleFfn), fn_.get(), fn_mean_.get(),
-                        fn_rstd_.get(), sh.b, sh.s, sh.d, kLayerNormEps, st);
+                        fn_rstd_.get(), sh.b, sh.s, sh.d, kLayerNormEps, st, vs);
   }
   if (p_.moe) {
     if (shape_.token_choice) {
@@ -266,7 +261,7 @@ void DeviceBlock::forward(const DeviceContext& ctx, OpTimer& timer, const Device
   }
   {
     auto op = timer.time("gate_residual", "ffn.residual", l, mb, f);
-    gate_residual_fwd(x2, yffn_.get(), vec(model_ref::kGateFfn), out_.get(), sh.b, sh.s, sh.d, st);
+    gate_residual_fwd(x2, yffn_.get(), vec(model_ref::kGateFfn), out_.get(), sh.b, sh.s, sh.d, st, vs);
   }
 }
 
@@ -276,14 +271,16 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
   const std::int64_t l = layer_;
   const Phase b = Phase::kBackward;
   cudaStream_t st = ctx.stream;
-  auto dvec = [&](std::int64_t i) { return s.dvec.get() + i * sh.b * sh.d; };
+  const std::int64_t vs = vector_stride();
+  // The vectors' gradients, written in place into dmod [B, 6d] (rows vector_stride() apart).
+  auto dvec = [&](std::int64_t i) { return s.dmod.get() + i * sh.d; };
   const bf16* x2 = p_.cross ? x2_.get() : x1_.get();
 
   {
     auto op = timer.time("gate_residual_bwd", "ffn.residual", l, mb, b);
     // out = X2 + gate y: dX2 = dout (the residual path), dy = gate dout, dgate = sum_s dout y.
     gate_residual_bwd(yffn_.get(), vec(model_ref::kGateFfn), dout, s.dy.get(), dvec(model_ref::kGateFfn), sh.b, sh.s,
-                      sh.d, st);
+                      sh.d, st, vs);
   }
   if (p_.moe) {
     if (shape_.token_choice) {
@@ -309,7 +306,7 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
     // The norm's dx joins the residual path's: dX2 = dout + dLN.
     auto op = timer.time("adaln_layernorm_bwd", "ffn.norm", l, mb, b);
     adaln_layernorm_bwd(x2, vec(model_ref::kScaleFfn), fn_mean_.get(), fn_rstd_.get(), s.dnorm.get(), dout,
-                        s.dx2.get(), dvec(model_ref::kShiftFfn), dvec(model_ref::kScaleFfn), sh.b, sh.s, sh.d, st);
+                        s.dx2.get(), dvec(model_ref::kShiftFfn), dvec(model_ref::kScaleFfn), sh.b, sh.s, sh.d, st, vs);
   }
   const bf16* dx1 = s.dx2.get();
   if (p_.cross) {
@@ -347,7 +344,7 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
   {
     auto op = timer.time("gate_residual_bwd", "self_attn.residual", l, mb, b);
     gate_residual_bwd(ysa_.get(), vec(model_ref::kGateMsa), dx1, s.dy.get(), dvec(model_ref::kGateMsa), sh.b, sh.s,
-                      sh.d, st);
+                      sh.d, st, vs);
   }
   {
     auto op = timer.time("gemm", "self_attn.out", l, mb, b);
@@ -368,13 +365,10 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
   {
     auto op = timer.time("adaln_layernorm_bwd", "self_attn.norm", l, mb, b);
     adaln_layernorm_bwd(x_, vec(model_ref::kScaleMsa), sn_mean_.get(), sn_rstd_.get(), s.dnorm.get(), dx1, dx,
-                        dvec(model_ref::kShiftMsa), dvec(model_ref::kScaleMsa), sh.b, sh.s, sh.d, st);
+                        dvec(model_ref::kShiftMsa), dvec(model_ref::kScaleMsa), sh.b, sh.s, sh.d, st, vs);
   }
   {
     auto op = timer.time("gemm", "adaln.modulation", l, mb, b);
-    for (std::int64_t i = 0; i < kBlockVectors; ++i) {
-      copy_columns(dvec(i), sh.d, 0, s.dmod.get(), kBlockVectors * sh.d, i * sh.d, sh.d, sh.b, st);
-    }
     linear_bwd(ctx, m, p_.modulation, cond_, s.dmod.get(), sh.b, s.dcond.get());
     residual_add(dcond, s.dcond.get(), dcond, sh.b * sh.cond, st);
   }

@@ -19,6 +19,7 @@
 
 #include "attention.cuh"
 #include "ec_route.cuh"
+#include "model_ref/modulation.hpp"
 #include "model_ref/params.hpp"
 #include "runner/device_linear.hpp"
 #include "runner/device_memory.hpp"
@@ -59,8 +60,7 @@ struct BlockScratch {
   DeviceArray<float> dgate;                                        // [gates]
   DeviceArray<float> dprobs, dlogits;                              // [T, E]
   DeviceArray<bf16> dlogits_bf16;                                  // [T, E]
-  DeviceArray<bf16> dvec;                                          // [6, B, d] the adaLN vectors' gradients
-  DeviceArray<bf16> dmod;                                          // [B, 6d]
+  DeviceArray<bf16> dmod;                                          // [B, 6d] the adaLN vectors' gradients
   DeviceArray<bf16> dunused;                                       // [2, B, d] the plain LayerNorm's dshift, dscale
   DeviceArray<bf16> dcond;                                         // [B, cond]
 };
@@ -80,7 +80,9 @@ class DeviceBlock {
   const bf16* out() const { return out_.get(); }
 
  private:
-  const bf16* vec(std::int64_t i) const { return vec_.get() + i * shape_.b * shape_.d; }
+  // Vector i of the adaLN modulation ([B, d] in the rows of mod_ [B, 6d], vector_stride() apart).
+  const bf16* vec(std::int64_t i) const { return mod_.get() + i * shape_.d; }
+  std::int64_t vector_stride() const { return model_ref::kBlockVectors * shape_.d; }
   bool expert_parallel() const { return shape_.shard.ep > 1; }
   // Rows between this rank's routing order [E, groups C, d] and its local experts' [E/ep, ep groups C, d].
   void exchange(const bf16* send, bf16* recv, ProcessGroup::Exchange direction, cudaStream_t stream) const;
@@ -114,7 +116,7 @@ class DeviceBlock {
   const bf16* x_ = nullptr;     // [T, d] the input (the previous block's output)
   const bf16* cond_ = nullptr;  // [B, cond]
   const bf16* text_ = nullptr;  // [B L, text_width]
-  DeviceArray<bf16> mod_, vec_;  // [B, 6d]; [6, B, d] the vectors, each contiguous
+  DeviceArray<bf16> mod_;        // [B, 6d]: the six adaLN vectors of each sample
   DeviceArray<bf16> zeros_;      // [B, d] shift and scale of the plain LayerNorm
   DeviceArray<bf16> sn_, qkv_, att_, ysa_, x1_;  // self-attention (qkv [T, (H + 2 KVH) D])
   DeviceArray<float> sn_mean_, sn_rstd_, lse_;

@@ -9,7 +9,6 @@
 #include "flow_loss.cuh"
 #include "model_ref/modulation.hpp"
 #include "residual_add.cuh"
-#include "runner/column_copy.hpp"
 #include "runner/device_linear.hpp"
 #include "silu.cuh"
 
@@ -57,7 +56,6 @@ DeviceTrainer::DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t
   time_act_ = array<bf16>(images * c);
   cond_ = array<bf16>(images * c);
   final_mod_ = array<bf16>(images * 2 * d);
-  final_vec_ = array<bf16>(2 * images * d);
   final_norm_ = array<bf16>(t * d);
   final_mean_ = array<float>(t);
   final_rstd_ = array<float>(t);
@@ -67,7 +65,6 @@ DeviceTrainer::DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t
   loss_ = array<float>(kMaxMicroBatches);
   grad_a_ = array<bf16>(t * d);
   grad_b_ = array<bf16>(t * d);
-  dfinal_vec_ = array<bf16>(2 * images * d);
   dfinal_mod_ = array<bf16>(images * 2 * d);
   dcond_ = array<bf16>(images * c);
   dtime_act_ = array<bf16>(images * c);
@@ -125,14 +122,13 @@ void DeviceTrainer::forward_backward(const DeviceBatch& batch, std::int64_t mb, 
   {
     auto op = timer_.time("gemm", "final.modulation", layers, mb, f);
     linear_fwd(ctx_, model_, p.final.modulation, cond_.get(), b, final_mod_.get());  // [B, 2d]
-    for (std::int64_t i = 0; i < model_ref::kFinalVectors; ++i) {
-      copy_columns(final_mod_.get(), 2 * d, i * d, final_vec_.get() + i * b * d, d, 0, d, b, st);
-    }
   }
   {
+    // shift and scale read in place from the modulation's rows.
     auto op = timer_.time("adaln_layernorm", "final.norm", layers, mb, f);
-    adaln_layernorm_fwd(x, final_vec_.get() + kShiftFinal * b * d, final_vec_.get() + kScaleFinal * b * d,
-                        final_norm_.get(), final_mean_.get(), final_rstd_.get(), b, s, d, kLayerNormEps, st);
+    adaln_layernorm_fwd(x, final_mod_.get() + kShiftFinal * d, final_mod_.get() + kScaleFinal * d,
+                        final_norm_.get(), final_mean_.get(), final_rstd_.get(), b, s, d, kLayerNormEps, st,
+                        model_ref::kFinalVectors * d);
   }
   {
     auto op = timer_.time("gemm", "final.linear", layers, mb, f);
@@ -155,15 +151,12 @@ void DeviceTrainer::forward_backward(const DeviceBatch& batch, std::int64_t mb, 
   }
   {
     auto op = timer_.time("adaln_layernorm_bwd", "final.norm", layers, mb, bw);
-    adaln_layernorm_bwd(x, final_vec_.get() + kScaleFinal * b * d, final_mean_.get(), final_rstd_.get(),
-                        grad_b_.get(), nullptr, grad_a_.get(), dfinal_vec_.get() + kShiftFinal * b * d,
-                        dfinal_vec_.get() + kScaleFinal * b * d, b, s, d, st);
+    adaln_layernorm_bwd(x, final_mod_.get() + kScaleFinal * d, final_mean_.get(), final_rstd_.get(), grad_b_.get(),
+                        nullptr, grad_a_.get(), dfinal_mod_.get() + kShiftFinal * d,
+                        dfinal_mod_.get() + kScaleFinal * d, b, s, d, st, model_ref::kFinalVectors * d);
   }
   {
     auto op = timer_.time("gemm", "final.modulation", layers, mb, bw);
-    for (std::int64_t i = 0; i < model_ref::kFinalVectors; ++i) {
-      copy_columns(dfinal_vec_.get() + i * b * d, d, 0, dfinal_mod_.get(), 2 * d, i * d, d, b, st);
-    }
     linear_bwd(ctx_, model_, p.final.modulation, cond_.get(), dfinal_mod_.get(), b, dcond_.get());
   }
   bf16* dout = grad_a_.get();

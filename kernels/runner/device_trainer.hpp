@@ -65,13 +65,13 @@ class DeviceTrainer {
   // Embedding, final layer and loss (T = B S tokens, pd = patch_dim):
   DeviceArray<bf16> x0_;                        // [T, d] block 0's input
   DeviceArray<bf16> time_hidden_, time_act_, cond_;  // [B, cond]
-  DeviceArray<bf16> final_mod_, final_vec_;     // [B, 2d]; [2, B, d]
+  DeviceArray<bf16> final_mod_;                 // [B, 2d]: shift, scale of each sample
   DeviceArray<bf16> final_norm_;                // [T, d]
   DeviceArray<float> final_mean_, final_rstd_;  // [T]
   DeviceArray<bf16> pred_, dpred_;              // [T, pd]
   DeviceArray<float> loss_partials_, loss_;     // [kFlowLossPartials]; [micro-batches]
   DeviceArray<bf16> grad_a_, grad_b_;           // [T, d] the gradient flowing back through the blocks
-  DeviceArray<bf16> dfinal_vec_, dfinal_mod_;   // [2, B, d]; [B, 2d]
+  DeviceArray<bf16> dfinal_mod_;                // [B, 2d]: their gradients
   DeviceArray<bf16> dcond_, dtime_act_, dtime_hidden_;  // [B, cond]
 };
 

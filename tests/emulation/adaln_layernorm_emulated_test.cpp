@@ -25,15 +25,15 @@ namespace {
 // The launchers, compiled for the emulation, on host arrays; every output poisoned before the run.
 test::AdaLnOutputs run_adaln_layernorm(const ref::SampleRows& s, const test::AdaLnInputs& in) {
   const auto n = static_cast<std::size_t>(s.elements());
-  const auto nv = static_cast<std::size_t>(s.vector_elements());
+  const auto nv = in.shift.size();  // [B, d] in rows vector_stride apart
   const auto rows = static_cast<std::size_t>(s.batch * s.seq);
   test::AdaLnOutputs out{poisoned<__nv_bfloat16>(n), poisoned<float>(rows),       poisoned<float>(rows),
                          poisoned<__nv_bfloat16>(n), poisoned<__nv_bfloat16>(nv), poisoned<__nv_bfloat16>(nv)};
   adaln_layernorm_fwd(in.x.data(), in.shift.data(), in.scale.data(), out.y.data(), out.mean.data(), out.rstd.data(),
-                      s.batch, s.seq, s.hidden, in.eps, nullptr);
+                      s.batch, s.seq, s.hidden, in.eps, nullptr, in.vector_stride);
   adaln_layernorm_bwd(in.x.data(), in.scale.data(), out.mean.data(), out.rstd.data(), in.dy.data(),
                       in.dresidual.empty() ? nullptr : in.dresidual.data(), out.dx.data(), out.dshift.data(),
-                      out.dscale.data(), s.batch, s.seq, s.hidden, nullptr);
+                      out.dscale.data(), s.batch, s.seq, s.hidden, nullptr, in.vector_stride);
   return out;
 }
 
@@ -52,4 +52,14 @@ TEST_CASE("emulated adaln layernorm kernels match the reference: EC-DiT-XL's wid
         test::check_adaln_layernorm({3, 21, 300}, test::run_seed() + 1, run_adaln_layernorm, residual);
     MESSAGE("d 300, residual " << residual << ": worst error / tolerance " << element_ratios);
   }
+}
+
+TEST_CASE("emulated adaln layernorm kernels read shift and scale, and write their gradients, in rows of a wider tensor") {
+  // The modulation's output [B, 6 d] read in place (a multiple of 8: 16-byte vectors), and a stride
+  // that is not (2-byte elements).
+  const std::string ratios =
+      test::check_adaln_layernorm({3, 21, 1152}, test::run_seed(), run_adaln_layernorm, true, 6 * 1152);
+  MESSAGE("d 1152, vectors 6 d apart: worst error / tolerance " << ratios);
+  const std::string odd = test::check_adaln_layernorm({3, 21, 296}, test::run_seed() + 1, run_adaln_layernorm, true, 301);
+  MESSAGE("d 296, vectors 301 apart: worst error / tolerance " << odd);
 }

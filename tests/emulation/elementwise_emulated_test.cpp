@@ -43,11 +43,12 @@ test::ActivationOutputs run_activation(const test::Bf16Vector& x, const test::Bf
 
 test::GateResidualOutputs run_gate_residual(const ref::SampleRows& s, const test::GateResidualInputs& in) {
   const auto n = static_cast<std::size_t>(s.elements());
-  const auto nv = static_cast<std::size_t>(s.vector_elements());
+  const auto nv = in.gate.size();  // [B, d] in rows vector_stride apart
   test::GateResidualOutputs out{poisoned<__nv_bfloat16>(n), poisoned<__nv_bfloat16>(n), poisoned<__nv_bfloat16>(nv)};
-  gate_residual_fwd(in.x.data(), in.y.data(), in.gate.data(), out.out.data(), s.batch, s.seq, s.hidden, nullptr);
+  gate_residual_fwd(in.x.data(), in.y.data(), in.gate.data(), out.out.data(), s.batch, s.seq, s.hidden, nullptr,
+                    in.vector_stride);
   gate_residual_bwd(in.y.data(), in.gate.data(), in.dout.data(), out.dy.data(), out.dgate.data(), s.batch, s.seq,
-                    s.hidden, nullptr);
+                    s.hidden, nullptr, in.vector_stride);
   return out;
 }
 
@@ -108,6 +109,11 @@ TEST_CASE("emulated gated residual kernels match the reference: 3 x 17 x 300, an
   MESSAGE("worst error / tolerance " << test::check_gate_residual({3, 17, 300}, test::run_seed(), run_gate_residual));
   MESSAGE("vectors: worst error / tolerance "
           << test::check_gate_residual({3, 17, 304}, test::run_seed() + 1, run_gate_residual));
+  // The gate in the rows of the modulation's output [B, 6 d] (in vectors), and 2 elements apart.
+  MESSAGE("gate rows 6 d apart: worst error / tolerance "
+          << test::check_gate_residual({3, 17, 304}, test::run_seed() + 2, run_gate_residual, 6 * 304));
+  MESSAGE("gate rows 302 apart: worst error / tolerance "
+          << test::check_gate_residual({3, 17, 300}, test::run_seed() + 3, run_gate_residual, 302));
 }
 
 TEST_CASE("emulated adamw kernel matches the reference over three steps: 2^14 + 3 fp32 values, and 2^14 in vectors") {

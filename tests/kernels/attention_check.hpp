@@ -103,33 +103,6 @@ inline std::vector<double> expected_delta(const ref::AttentionShape& s, const st
   return delta;
 }
 
-// `packed` [rows, width] placed in rows `stride` apart; the gaps hold other random values, which a
-// kernel must neither read (the results would change) nor overwrite.
-inline std::vector<double> spread_rows(const std::vector<double>& packed, std::int64_t width, std::int64_t stride,
-                                       std::uint64_t seed) {
-  const auto rows = static_cast<std::int64_t>(packed.size()) / width;
-  std::vector<double> out = rounded(static_cast<std::size_t>(rows * stride), seed);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    std::copy_n(packed.begin() + r * width, width, out.begin() + r * stride);
-  }
-  return out;
-}
-
-// The rows of `spread` (`width` of every `stride` values) packed; `gaps_poisoned` is false where a
-// value between them is not NaN (the poison an output starts as: the kernel wrote past its row).
-inline std::vector<double> gather_rows(const std::vector<double>& spread, std::int64_t width, std::int64_t stride,
-                                       bool& gaps_poisoned) {
-  const auto rows = static_cast<std::int64_t>(spread.size()) / stride;
-  std::vector<double> out(static_cast<std::size_t>(rows * width));
-  for (std::int64_t r = 0; r < rows; ++r) {
-    std::copy_n(spread.begin() + r * stride, width, out.begin() + r * width);
-    for (std::int64_t c = width; c < stride; ++c) {
-      if (!std::isnan(spread[static_cast<std::size_t>(r * stride + c)])) gaps_poisoned = false;
-    }
-  }
-  return out;
-}
-
 // Runs the forward and the backward on fresh random inputs from `seed` and checks every output;
 // returns each output's worst error over its tolerance, e.g. "out 0.24, lse 0.001, ...".
 // `strided`: q and dq in rows of (H + 2 KVH) D (q as a fused qkv projection's first slice), k, v, dk

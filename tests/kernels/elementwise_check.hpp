@@ -60,34 +60,43 @@ inline std::string check_gelu(std::size_t n, std::uint64_t seed, const Activatio
 
 struct GateResidualInputs {
   Bf16Vector x, y, dout;  // [B, S, d]
-  Bf16Vector gate;        // [B, d]
+  Bf16Vector gate;        // [B, d], rows vector_stride apart
+  std::int64_t vector_stride = 0;  // 0: packed
 };
 
 struct GateResidualOutputs {
   Bf16Vector out;    // [B, S, d] gate_residual_fwd
   Bf16Vector dy;     // [B, S, d] gate_residual_bwd
-  Bf16Vector dgate;  // [B, d]    gate_residual_bwd
+  Bf16Vector dgate;  // [B, d]    gate_residual_bwd (rows vector_stride apart)
 };
 
 using GateResidualKernels = std::function<GateResidualOutputs(const ref::SampleRows& s, const GateResidualInputs& in)>;
 
-// Both launchers on x, y, gate, dout in [-1, 1).
+// Both launchers on x, y, gate, dout in [-1, 1). With a `vector_stride`, gate sits in rows that far
+// apart (the modulation's output read in place), and dgate comes back in such rows (the runs size
+// it batch x stride) with the gaps untouched.
 inline std::string check_gate_residual(const ref::SampleRows& s, std::uint64_t seed,
-                                       const GateResidualKernels& kernels) {
+                                       const GateResidualKernels& kernels, std::int64_t vector_stride = 0) {
   CAPTURE(seed);
+  CAPTURE(vector_stride);
   CAPTURE(s.batch);
   CAPTURE(s.seq);
   CAPTURE(s.hidden);
   const auto n = static_cast<std::size_t>(s.elements());
   const auto nv = static_cast<std::size_t>(s.vector_elements());
   const auto x = rounded(n, seed), y = rounded(n, seed + 1), gate = rounded(nv, seed + 2), dout = rounded(n, seed + 3);
-  const GateResidualOutputs k = kernels(s, {to_bf16(x), to_bf16(y), to_bf16(dout), to_bf16(gate)});
+  const std::int64_t stride = vector_stride != 0 ? vector_stride : s.hidden;
+  const GateResidualOutputs k = kernels(
+      s, {to_bf16(x), to_bf16(y), to_bf16(dout), to_bf16(spread_rows(gate, s.hidden, stride, seed + 4)), vector_stride});
+  bool gaps_poisoned = true;
+  const auto dgate = gather_rows(to_double(std::span<const __nv_bfloat16>(k.dgate)), s.hidden, stride, gaps_poisoned);
   const auto out = ref::gate_residual_fwd(s, x, y, gate);
   const auto g = ref::gate_residual_bwd(s, y, gate, dout);
   CheckLog log;
   log.check("out", to_double(std::span<const __nv_bfloat16>(k.out)), out, bf16_tolerance(out));
   log.check("dy", to_double(std::span<const __nv_bfloat16>(k.dy)), g.dy, bf16_tolerance(g.dy));
-  log.check("dgate", to_double(std::span<const __nv_bfloat16>(k.dgate)), g.dgate, bf16_tolerance(g.dgate));
+  log.check("dgate", dgate, g.dgate, bf16_tolerance(g.dgate));
+  CHECK_MESSAGE(gaps_poisoned, "the backward wrote between the rows of dgate");
   return log.summary();
 }
 

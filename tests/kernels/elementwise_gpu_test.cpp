@@ -30,12 +30,13 @@ test::ActivationOutputs gpu_gelu(const test::Bf16Vector& x, const test::Bf16Vect
 
 test::GateResidualOutputs gpu_gate_residual(const ref::SampleRows& s, const test::GateResidualInputs& in) {
   const auto n = static_cast<std::size_t>(s.elements());
-  const auto nv = static_cast<std::size_t>(s.vector_elements());
+  const auto nv = in.gate.size();  // [B, d] in rows vector_stride apart
   test::DeviceBuffer<__nv_bfloat16> d_x(in.x), d_y(in.y), d_gate(in.gate);
   test::DeviceBuffer<__nv_bfloat16> d_out(n), d_dout(in.dout), d_dy(n), d_dgate(nv);
-  gate_residual_fwd(d_x.get(), d_y.get(), d_gate.get(), d_out.get(), s.batch, s.seq, s.hidden, nullptr);
+  gate_residual_fwd(d_x.get(), d_y.get(), d_gate.get(), d_out.get(), s.batch, s.seq, s.hidden, nullptr,
+                    in.vector_stride);
   gate_residual_bwd(d_y.get(), d_gate.get(), d_dout.get(), d_dy.get(), d_dgate.get(), s.batch, s.seq, s.hidden,
-                    nullptr);
+                    nullptr, in.vector_stride);
   return {d_out.download(), d_dy.download(), d_dgate.download()};
 }
 
@@ -77,6 +78,9 @@ TEST_CASE("gated residual kernels match the reference (4 x 256 x 1152 in 16-byte
           doctest::skip(!test::gpu_available())) {
   test::check_gate_residual({4, 256, 1152}, test::run_seed(), gpu_gate_residual);
   test::check_gate_residual({4, 256, 1100}, test::run_seed() + 1, gpu_gate_residual);
+  // The gate in the rows of the modulation's output [B, 6 d], read and its gradient written in place.
+  test::check_gate_residual({4, 256, 1152}, test::run_seed() + 2, gpu_gate_residual, 6 * 1152);
+  test::check_gate_residual({4, 256, 1100}, test::run_seed() + 3, gpu_gate_residual, 1105);
 }
 
 TEST_CASE("adamw kernel matches the reference over three steps (2^20 + 3 fp32 values, and 2^20 in 16-byte vectors)" *

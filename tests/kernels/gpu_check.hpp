@@ -68,6 +68,33 @@ inline std::vector<double> rounded(std::size_t n, std::uint64_t seed, double lo 
   return to_double(std::span<const __nv_bfloat16>(to_bf16(random_values(n, seed, lo, hi))));
 }
 
+// `packed` [rows, width] placed in rows `stride` apart; the gaps hold other random values, which a
+// kernel must neither read (the results would change) nor overwrite.
+inline std::vector<double> spread_rows(const std::vector<double>& packed, std::int64_t width, std::int64_t stride,
+                                       std::uint64_t seed) {
+  const auto rows = static_cast<std::int64_t>(packed.size()) / width;
+  std::vector<double> out = rounded(static_cast<std::size_t>(rows * stride), seed);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::copy_n(packed.begin() + r * width, width, out.begin() + r * stride);
+  }
+  return out;
+}
+
+// The rows of `spread` (`width` of every `stride` values) packed; `gaps_poisoned` is false where a
+// value between them is not NaN (the poison an output starts as: the kernel wrote past its row).
+inline std::vector<double> gather_rows(const std::vector<double>& spread, std::int64_t width, std::int64_t stride,
+                                       bool& gaps_poisoned) {
+  const auto rows = static_cast<std::int64_t>(spread.size()) / stride;
+  std::vector<double> out(static_cast<std::size_t>(rows * width));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::copy_n(spread.begin() + r * stride, width, out.begin() + r * width);
+    for (std::int64_t c = width; c < stride; ++c) {
+      if (!std::isnan(spread[static_cast<std::size_t>(r * stride + c)])) gaps_poisoned = false;
+    }
+  }
+  return out;
+}
+
 inline std::vector<float> to_float(const std::vector<double>& v) {
   std::vector<float> out(v.size());
   for (std::size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i]);
