@@ -88,9 +88,10 @@ ColumnMajorGemm forward_problem(const GemmDims& d, const void* x, const void* w,
 }
 
 // dx [m, k] = dy [m, n] w^T  <=>  dx^T [k, m] = w [k, n] dy^T [n, m]
-ColumnMajorGemm dx_problem(const GemmDims& d, const void* dy, const void* w, void* dx) {
+ColumnMajorGemm dx_problem(const GemmDims& d, const void* dy, const void* w, void* dx,
+                           GradientWrite write = GradientWrite::kOverwrite) {
   return {CUBLAS_OP_T, CUBLAS_OP_N, i32(d.k), i32(d.m), i32(d.n), w, i32(d.n), dy, i32(d.n), dx, CUDA_R_16BF,
-          i32(d.k), 0.0f, d.k * d.n, d.m * d.n, d.m * d.k};
+          i32(d.k), write == GradientWrite::kAccumulate ? 1.0f : 0.0f, d.k * d.n, d.m * d.n, d.m * d.k};
 }
 
 // dw [k, n] = x^T [k, m] dy [m, n]  <=>  dw^T [n, k] = dy^T [n, m] x [m, k]
@@ -270,10 +271,10 @@ void gemm(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const _
 }
 
 void gemm_dx(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* dy,
-             const __nv_bfloat16* w, __nv_bfloat16* dx) {
+             const __nv_bfloat16* w, __nv_bfloat16* dx, GradientWrite write) {
   require_dims("gemm_dx", d.m, d.n, d.k);
   bind_call("gemm_dx", handle, stream, {{"dy", dy}, {"w", w}, {"dx", dx}});
-  run_gemm(handle, dx_problem(d, dy, w, dx));
+  run_gemm(handle, dx_problem(d, dy, w, dx, write));
 }
 
 void gemm_dw(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x,

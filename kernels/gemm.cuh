@@ -38,9 +38,10 @@ void gemm(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const _
           const __nv_bfloat16* w, __nv_bfloat16* y);
 void gemm(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x,
           const __nv_bfloat16* w, float* y);
-// dx [m, k] = dy [m, n] w^T, bf16.
+// dx [m, k] (=|+=) dy [m, n] w^T, bf16 (accumulated in fp32 and rounded once: where two gradient
+// paths meet at x, e.g. the router's beside the experts').
 void gemm_dx(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* dy,
-             const __nv_bfloat16* w, __nv_bfloat16* dx);
+             const __nv_bfloat16* w, __nv_bfloat16* dx, GradientWrite write = GradientWrite::kOverwrite);
 // dw [k, n] (=|+=) x^T [k, m] dy [m, n], fp32.
 void gemm_dw(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x,
              const __nv_bfloat16* dy, float* dw, GradientWrite write);

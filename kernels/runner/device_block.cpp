@@ -80,7 +80,6 @@ BlockScratch::BlockScratch(const model_ref::ModelConfig& c, std::int64_t images,
   dg = array<bf16>(rows * sh.ffn);
   du = array<bf16>(rows * sh.ffn);
   if (sh.experts > 0) {
-    dx_router = array<bf16>(td);
     dye = array<bf16>(sh.slots * sh.d);
     dxe = array<bf16>(sh.slots * sh.d);
     if (ep > 1) {
@@ -94,7 +93,6 @@ BlockScratch::BlockScratch(const model_ref::ModelConfig& c, std::int64_t images,
   }
   dmod = array<bf16>(sh.b * kBlockVectors * sh.d);
   dunused = array<bf16>(2 * sh.b * sh.d);
-  dcond = array<bf16>(sh.b * sh.cond);
 }
 
 DeviceBlock::DeviceBlock(const model_ref::ModelConfig& c, const model_ref::BlockRefs& refs, std::int64_t layer,
@@ -369,8 +367,8 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
   }
   {
     auto op = timer.time("gemm", "adaln.modulation", l, mb, b);
-    linear_bwd(ctx, m, p_.modulation, cond_, s.dmod.get(), sh.b, s.dcond.get());
-    residual_add(dcond, s.dcond.get(), dcond, sh.b * sh.cond, st);
+    // This block's share of the conditioning vector's gradient, added to the others' in the GEMM.
+    linear_bwd(ctx, m, p_.modulation, cond_, s.dmod.get(), sh.b, dcond, GradientWrite::kAccumulate);
   }
 }
 

@@ -50,7 +50,7 @@ struct BlockShape {
 // The backward's temporaries, sized for the largest block.
 struct BlockScratch {
   BlockScratch(const model_ref::ModelConfig& c, std::int64_t images, std::int64_t ep);
-  DeviceArray<bf16> dy, dnorm, dx2, dx1, dx_router;                // [T, d]
+  DeviceArray<bf16> dy, dnorm, dx2, dx1;                           // [T, d]
   DeviceArray<bf16> datt, dqkv;                                    // self-attention gradients
   DeviceArray<bf16> dcq, dckv;                                     // cross-attention gradients
   DeviceArray<float> delta;                                        // [B, H, S]
@@ -62,7 +62,6 @@ struct BlockScratch {
   DeviceArray<bf16> dlogits_bf16;                                  // [T, E]
   DeviceArray<bf16> dmod;                                          // [B, 6d] the adaLN vectors' gradients
   DeviceArray<bf16> dunused;                                       // [2, B, d] the plain LayerNorm's dshift, dscale
-  DeviceArray<bf16> dcond;                                         // [B, cond]
 };
 
 class DeviceBlock {

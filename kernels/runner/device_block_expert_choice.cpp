@@ -7,7 +7,6 @@
 #include "ec_permute.cuh"
 #include "gelu.cuh"
 #include "gemm.cuh"
-#include "residual_add.cuh"
 #include "router_softmax.cuh"
 #include "runner/device_block.hpp"
 
@@ -134,8 +133,9 @@ void DeviceBlock::router_backward(const DeviceContext& ctx, OpTimer& timer, cons
   }
   {
     auto op = timer.time("gemm", "moe.router", layer_, mb, b);
-    linear_bwd(ctx, m, p_.moe_ffn.router, fn_.get(), s.dlogits_bf16.get(), sh.t, s.dx_router.get());
-    residual_add(s.dnorm.get(), s.dx_router.get(), s.dnorm.get(), sh.t * sh.d, st);
+    // The router's input gradient joins the experts' path (s.dnorm) in the GEMM itself.
+    linear_bwd(ctx, m, p_.moe_ffn.router, fn_.get(), s.dlogits_bf16.get(), sh.t, s.dnorm.get(),
+               GradientWrite::kAccumulate);
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "gemm.cuh"  // GradientWrite
 #include "model_ref/params.hpp"
 #include "runner/device_model.hpp"
 
@@ -26,9 +27,11 @@ void linear_fwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref:
 // Router logits in fp32 (routing decisions are made on fp32 affinities); the router has no bias.
 void linear_fwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref::LinearRef& l, const __nv_bfloat16* x,
                 std::int64_t rows, float* y);
-// dW += x^T dy, db += column sums of dy (fp32, into m's gradients); dx [rows, in] = dy W^T when dx is
-// not null (a model input needs no gradient).
+// dW += x^T dy, db += column sums of dy (fp32, into m's gradients); dx [rows, in] (=|+=) dy W^T when
+// dx is not null (a model input needs no gradient). kAccumulate adds to dx where another gradient
+// path reached x first (the router's input, a block's conditioning vector), rounding once.
 void linear_bwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref::LinearRef& l, const __nv_bfloat16* x,
-                const __nv_bfloat16* dy, std::int64_t rows, __nv_bfloat16* dx);
+                const __nv_bfloat16* dy, std::int64_t rows, __nv_bfloat16* dx,
+                GradientWrite dx_write = GradientWrite::kOverwrite);
 
 }  // namespace ecsim::runner

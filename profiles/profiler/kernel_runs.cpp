@@ -26,6 +26,7 @@
 #include "adaln_layernorm.cuh"
 #include "adamw.cuh"
 #include "bias.cuh"
+#include "cast.cuh"
 #include "ec_permute.cuh"
 #include "ec_route.cuh"
 #include "flow_loss.cuh"
@@ -244,10 +245,11 @@ KernelRun ec_route_run(const PlannedCall& c, const RunContext& ctx) {
   // dgate -> dprobs (scatter through slot_of), then the softmax backward with probs -> dlogits.
   auto routing = make_routing(d, ctx);
   const int* slot_of = routing->slot_of.as<int>();
-  return {{fp32_in(slots), fp32_in(te), fp32_out(te), fp32_out(te)},
+  return {{fp32_in(slots), fp32_in(te), fp32_out(te), fp32_out(te), bf16_out(te)},
           [d, slot_of](const OperandSet& o, cudaStream_t st) {
             ec_gate_bwd(o.at<float>(0), slot_of, o.at<float>(2), d, st);
             router_softmax_bwd(o.at<float>(1), o.at<float>(2), o.at<float>(3), d.tokens, d.experts, st);
+            cast_fp32_to_bf16(o.at<float>(3), o.at<bf16>(4), d.tokens * d.experts, st);  // for the router's GEMMs
           },
           routing};
 }
@@ -346,10 +348,11 @@ KernelRun tc_route_run(const PlannedCall& c, const RunContext& ctx) {
   }
   // dgate -> dprobs (at the picks), then the softmax backward with probs -> dlogits.
   auto routing = make_token_routing(d, ctx);
-  return {{fp32_in(picks), fp32_in(te), fp32_out(te), fp32_out(te)},
+  return {{fp32_in(picks), fp32_in(te), fp32_out(te), fp32_out(te), bf16_out(te)},
           [d, routing = routing.get()](const OperandSet& o, cudaStream_t st) {
             tc_gate_bwd(o.at<float>(1), o.at<float>(0), routing->view(), o.at<float>(2), d, st);
             router_softmax_bwd(o.at<float>(1), o.at<float>(2), o.at<float>(3), d.tokens, d.experts, st);
+            cast_fp32_to_bf16(o.at<float>(3), o.at<bf16>(4), d.tokens * d.experts, st);  // for the router's GEMMs
           },
           routing};
 }

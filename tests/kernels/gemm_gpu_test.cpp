@@ -147,12 +147,15 @@ void check_gemm(const GemmDims& d, std::uint64_t seed) {
   const auto x = rounded(d.m * d.k, seed), w = rounded(d.k * d.n, seed + 1), dy = rounded(d.m * d.n, seed + 2);
   const auto dw0 = prior_gradient(d.k * d.n, seed + 3);
   Bf16Buffer d_x(test::to_bf16(x)), d_w(test::to_bf16(w)), d_dy(test::to_bf16(dy));
-  Bf16Buffer d_y(size(d.m * d.n)), d_dx(size(d.m * d.k));
+  // A gradient already at x (another path's), which the accumulating dx adds to.
+  const auto dx0 = rounded(d.m * d.k, seed + 4);
+  Bf16Buffer d_y(size(d.m * d.n)), d_dx(size(d.m * d.k)), d_dx_acc(test::to_bf16(dx0));
   Fp32Buffer d_y32(size(d.m * d.n)), d_dw(size(d.k * d.n)), d_dw_acc(test::to_float(dw0));
   CublasHandle handle;
   gemm(handle.get(), nullptr, d, d_x.get(), d_w.get(), d_y.get());
   gemm(handle.get(), nullptr, d, d_x.get(), d_w.get(), d_y32.get());
   gemm_dx(handle.get(), nullptr, d, d_dy.get(), d_w.get(), d_dx.get());
+  gemm_dx(handle.get(), nullptr, d, d_dy.get(), d_w.get(), d_dx_acc.get(), GradientWrite::kAccumulate);
   gemm_dw(handle.get(), nullptr, d, d_x.get(), d_dy.get(), d_dw.get(), GradientWrite::kOverwrite);
   gemm_dw(handle.get(), nullptr, d, d_x.get(), d_dy.get(), d_dw_acc.get(), GradientWrite::kAccumulate);
 
@@ -162,6 +165,8 @@ void check_gemm(const GemmDims& d, std::uint64_t seed) {
   test::check_close("y (fp32)", test::download_double(d_y32), y, fp32_product_tolerance(d.k, abs_y));
   const auto grads = ref::gemm_bwd(s, x, w, dy);
   test::check_close("dx", test::download_double(d_dx), grads.dx, test::bf16_tolerance(grads.dx));
+  const auto dx_sum = plus(dx0, grads.dx);
+  test::check_close("dx accumulated", test::download_double(d_dx_acc), dx_sum, test::bf16_tolerance(dx_sum));
   const auto abs_dw = ref::gemm_bwd(s, absolute(x), absolute(w), absolute(dy)).dw;
   test::check_close("dw", test::download_double(d_dw), grads.dw, fp32_product_tolerance(d.m, abs_dw));
   test::check_close("dw accumulated", test::download_double(d_dw_acc), plus(dw0, grads.dw),
