@@ -82,6 +82,9 @@ for name, families, roles in [("gemm", {"gemm"}, {"forward", "dX", "dW"}),
     rows = list(csv.DictReader(open(f"{tmp}/{name}.csv")))
     assert len(rows) == len(ops), (len(rows), len(ops))
     assert {r["role"] for r in rows} >= roles, {r["role"] for r in rows}
+    if name == "gemm":  # linear layers: forward and dW with their bias kernel, dX without
+        assert {r["bias"] for r in rows if r["role"] == "dX"} == {"0"}, "a dX timed with a bias"
+        assert "1" in {r["bias"] for r in rows if r["role"] == "forward"}, "no forward timed with its bias"
     log = open(f"{tmp}/{name}.log").read()
     assert f"wrote {tmp}/{name}.json ({len(ops)} entries, 0 collectives)" in log, "the log's last line"
     assert "collectives: skipped, 1 GPU visible" in log
