@@ -314,9 +314,9 @@ std::string csv_text(const std::vector<MeasuredEntry>& entries, const GpuSpec& g
     for (std::size_t i = 0; i < e.variants.size(); ++i) {
       const Timing& t = e.variants[i].timing;
       os << call.op << "," << call.dtype << ",\"" << shape_text(call.shape) << "\"," << role_name(e.call->role) << ","
-         << (e.call->bias ? 1 : 0) << "," << e.variants[i].name << "," << (i == e.best ? 1 : 0) << "," << std::fixed << std::setprecision(0) << t.p10_ns
-         << "," << t.p50_ns << "," << t.p90_ns << "," << t.samples << "," << achieved(call, t.p50_ns) << ","
-         << analytic << "\n";
+         << (e.call->bias ? 1 : 0) << "," << e.variants[i].name << "," << (i == e.best ? 1 : 0) << "," << std::fixed
+         << std::setprecision(0) << t.p10_ns << "," << t.p50_ns << "," << t.p90_ns << "," << t.samples << ","
+         << achieved(call, t.p50_ns) << "," << analytic << "\n";
     }
   }
   return os.str();
@@ -327,7 +327,8 @@ std::string plan_csv_text(const SweepPlan& plan) {
   os << "op,dtype,shape,role,bias,variants,predicted_ns\n";
   for (const PlannedCall& c : plan.calls) {
     os << c.call.op << "," << c.call.dtype << ",\"" << shape_text(c.call.shape) << "\"," << role_name(c.role) << ","
-       << (c.bias ? 1 : 0) << "," << variant_count(c) << "," << std::fixed << std::setprecision(0) << c.predicted_ns << "\n";
+       << (c.bias ? 1 : 0) << "," << variant_count(c) << "," << std::fixed << std::setprecision(0) << c.predicted_ns
+       << "\n";
   }
   return os.str();
 }

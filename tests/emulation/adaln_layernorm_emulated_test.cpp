@@ -54,12 +54,13 @@ TEST_CASE("emulated adaln layernorm kernels match the reference: EC-DiT-XL's wid
   }
 }
 
-TEST_CASE("emulated adaln layernorm kernels read shift and scale, and write their gradients, in rows of a wider tensor") {
+TEST_CASE("emulated adaln layernorm kernels read shift and scale, and write their gradients, in wider rows") {
   // The modulation's output [B, 6 d] read in place (a multiple of 8: 16-byte vectors), and a stride
   // that is not (2-byte elements).
   const std::string ratios =
       test::check_adaln_layernorm({3, 21, 1152}, test::run_seed(), run_adaln_layernorm, true, 6 * 1152);
   MESSAGE("d 1152, vectors 6 d apart: worst error / tolerance " << ratios);
-  const std::string odd = test::check_adaln_layernorm({3, 21, 296}, test::run_seed() + 1, run_adaln_layernorm, true, 301);
+  const std::string odd =
+      test::check_adaln_layernorm({3, 21, 296}, test::run_seed() + 1, run_adaln_layernorm, true, 301);
   MESSAGE("d 296, vectors 301 apart: worst error / tolerance " << odd);
 }

@@ -86,8 +86,8 @@ inline std::string check_gate_residual(const ref::SampleRows& s, std::uint64_t s
   const auto nv = static_cast<std::size_t>(s.vector_elements());
   const auto x = rounded(n, seed), y = rounded(n, seed + 1), gate = rounded(nv, seed + 2), dout = rounded(n, seed + 3);
   const std::int64_t stride = vector_stride != 0 ? vector_stride : s.hidden;
-  const GateResidualOutputs k = kernels(
-      s, {to_bf16(x), to_bf16(y), to_bf16(dout), to_bf16(spread_rows(gate, s.hidden, stride, seed + 4)), vector_stride});
+  const auto gate_rows = to_bf16(spread_rows(gate, s.hidden, stride, seed + 4));
+  const GateResidualOutputs k = kernels(s, {to_bf16(x), to_bf16(y), to_bf16(dout), gate_rows, vector_stride});
   bool gaps_poisoned = true;
   const auto dgate = gather_rows(to_double(std::span<const __nv_bfloat16>(k.dgate)), s.hidden, stride, gaps_poisoned);
   const auto out = ref::gate_residual_fwd(s, x, y, gate);
