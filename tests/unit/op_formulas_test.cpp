@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "cost/compute_cost.hpp"
 #include "model/accounting.hpp"
 #include "model/model_ops.hpp"
 #include "scenario/scenario.hpp"
@@ -140,4 +141,28 @@ TEST_CASE("MaskDiT masking halves the tokens in training, inference uses all 256
   const ModelSpec m = load("ecdit-xl-dense.json");
   CHECK(m.tokens_per_sample(true) == 128);
   CHECK(m.tokens_per_sample(false) == 256);
+}
+
+TEST_CASE("residual branches: the add's backward runs nothing, the norm opening the branch sums the two paths") {
+  // EC-DiT-XL dense, 4 images of 128 tokens: e = 512 x 1152 elements per [T, d] tensor, 2 bytes each.
+  const ModelSpec m = load("ecdit-xl-dense.json");
+  OpContext ctx;
+  ctx.samples = 4;
+  const std::vector<Op> block = block_ops(m, 0, ctx);
+  const double e_bytes = 512.0 * 1152 * kBf16Bytes;
+  // x2 = x1 + cross: both gradients are the output's, so no backward kernel (a zero-time task).
+  const Op& add = find(block, "cross_attn.residual");
+  CHECK(add.name == "residual_add");
+  CHECK(backward_kernels(add).empty());
+  // x1 = x + gate y: the backward writes dy only (x's gradient is the output's, passed on).
+  const Op& gated = find(block, "self_attn.residual");
+  CHECK(gated.bwd_written.value == doctest::Approx(e_bytes));
+  // Each norm of the block reads the residual path's gradient besides dy and its saved input.
+  for (const char* norm : {"self_attn.norm", "cross_attn.norm", "ffn.norm"}) {
+    CAPTURE(norm);
+    CHECK(find(block, norm).bwd_read.value == doctest::Approx(3 * e_bytes));
+  }
+  // The final norm opens no branch.
+  const std::vector<Op> post = post_ops(m, ctx);
+  CHECK(find(post, "final.norm").bwd_read.value == doctest::Approx(2 * e_bytes));
 }
