@@ -11,9 +11,9 @@
 //   tc_route {tokens, experts, top_k} -> dropless, gates not normalized (a capacity changes which
 //                                       rows are written, not the work), random logits
 // The simulator's gemm keys come from three launchers: forward (bf16 output), dX (bf16) and dW
-// (fp32, overwritten); the planned call's role says which. A linear layer's bias is added (forward)
-// and its gradient summed (dW) by kernels of their own after the product, timed with it as the
-// runner times them inside the operator (kernels/runner/device_linear.cpp).
+// (fp32, overwritten); the planned call's role says which. A linear layer's bias is its own family
+// (bias_add {rows, n}: y += b; bias_add_bwd: the column sums into fp32), in one launch over all
+// rows as for a plain or batched product (a ragged product's runner loops over its groups).
 #include "profiler/kernel_runs.hpp"
 
 #include <cuda_bf16.h>
@@ -359,12 +359,19 @@ KernelRun tc_route_run(const PlannedCall& c, const RunContext& ctx) {
 
 // --- matrix products ---------------------------------------------------------------------------
 
-// Operands past a product's own, for its bias kernel: the bias [batch, n] (forward) or its fp32
-// gradient (dW). An operator without a bias gets none.
-std::vector<Operand> with_bias(std::vector<Operand> operands, const PlannedCall& c, std::int64_t groups,
-                               std::int64_t n) {
-  if (c.bias) operands.push_back(c.role == KernelRole::kWeightGrad ? fp32_out(groups * n) : bf16_in(groups * n));
-  return operands;
+KernelRun bias_run(const PlannedCall& c) {
+  const std::int64_t rows = dim(c.call.shape, "rows"), n = dim(c.call.shape, "n");
+  if (!is_backward(c)) {
+    // y [rows, n] += b [n], in place (the pool's values drift by at most a bias per run)
+    return {{bf16_in(rows * n), bf16_in(n)},
+            [=](const OperandSet& o, cudaStream_t st) { bias_add(o.at<bf16>(0), o.at<bf16>(1), 1, rows, n, st); },
+            nullptr};
+  }
+  return {{bf16_in(rows * n), fp32_out(n)},
+          [=](const OperandSet& o, cudaStream_t st) {
+            bias_grad(o.at<bf16>(0), o.at<float>(1), 1, rows, n, GradientWrite::kOverwrite, st);
+          },
+          nullptr};
 }
 
 KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
@@ -372,19 +379,17 @@ KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
   const GemmDims d{dim(s, "m"), dim(s, "n"), dim(s, "k")};
   const std::int64_t batch = c.family == "batched_gemm" ? dim(s, "batch") : 1;
   const bool batched = c.family == "batched_gemm";
-  const bool bias = c.bias;
   const std::int64_t mk = batch * d.m * d.k, kn = batch * d.k * d.n, mn = batch * d.m * d.n;
   cublasHandle_t h = ctx.cublas;
   switch (c.role) {
     case KernelRole::kForward:
-      return {with_bias({bf16_in(mk), bf16_in(kn), bf16_out(mn)}, c, batch, d.n),
+      return {{bf16_in(mk), bf16_in(kn), bf16_out(mn)},
               [=](const OperandSet& o, cudaStream_t st) {
                 if (batched) {
                   batched_gemm(h, st, batch, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2));
                 } else {
                   gemm(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2));
                 }
-                if (bias) bias_add(o.at<bf16>(2), o.at<bf16>(3), batch, d.m, d.n, st);
               },
               nullptr};
     case KernelRole::kInputGrad:
@@ -398,7 +403,7 @@ KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
               },
               nullptr};
     case KernelRole::kWeightGrad:
-      return {with_bias({bf16_in(mk), bf16_in(mn), fp32_out(kn)}, c, batch, d.n),
+      return {{bf16_in(mk), bf16_in(mn), fp32_out(kn)},
               [=](const OperandSet& o, cudaStream_t st) {
                 if (batched) {
                   batched_gemm_dw(h, st, batch, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2),
@@ -406,7 +411,6 @@ KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
                 } else {
                   gemm_dw(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kOverwrite);
                 }
-                if (bias) bias_grad(o.at<bf16>(1), o.at<float>(3), batch, d.m, d.n, GradientWrite::kOverwrite, st);
               },
               nullptr};
     case KernelRole::kBackward: break;
@@ -431,13 +435,10 @@ KernelRun grouped_run(const PlannedCall& c, int variant, const RunContext& ctx) 
   auto rows = even_rows(groups, total);
   const GroupedGemmDims d{rows->data(), groups, n, k};
   cublasHandle_t h = ctx.cublas;
-  const bool bias = c.bias;
   if (c.role == KernelRole::kWeightGrad) {
-    return {with_bias({bf16_in(total * k), bf16_in(total * n), fp32_out(groups * k * n)}, c, groups, n),
+    return {{bf16_in(total * k), bf16_in(total * n), fp32_out(groups * k * n)},
             [=](const OperandSet& o, cudaStream_t st) {
               grouped_gemm_wgrad(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kOverwrite);
-              if (bias) ragged_bias_grad(o.at<bf16>(1), o.at<float>(3), rows->data(), groups, n,
-                                         GradientWrite::kOverwrite, st);
             },
             rows};
   }
@@ -445,11 +446,10 @@ KernelRun grouped_run(const PlannedCall& c, int variant, const RunContext& ctx) 
   const std::size_t workspace = method == GroupedGemmMethod::kGroupedBatched ? grouped_gemm_workspace_bytes(groups) : 0;
   const Operand scratch{Fill::kScratch, workspace};
   if (c.role == KernelRole::kForward) {
-    return {with_bias({bf16_in(total * k), bf16_in(groups * k * n), bf16_out(total * n), scratch}, c, groups, n),
+    return {{bf16_in(total * k), bf16_in(groups * k * n), bf16_out(total * n), scratch},
             [=](const OperandSet& o, cudaStream_t st) {
               grouped_gemm(h, st, method, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2),
                            workspace > 0 ? o.at<void>(3) : nullptr, workspace);
-              if (bias) ragged_bias_add(o.at<bf16>(2), o.at<bf16>(4), rows->data(), groups, n, st);
             },
             rows};
   }
@@ -503,7 +503,8 @@ bool is_grouped_data_grad(const PlannedCall& c) {
 
 const std::vector<std::string>& kernel_families() {
   static const std::vector<std::string> families{
-      "gemm",          "batched_gemm",      "grouped_gemm",    "grouped_gemm_wgrad",  "gelu",
+      "gemm",          "batched_gemm",      "grouped_gemm",    "grouped_gemm_wgrad",  "bias_add",
+      "bias_add_bwd",  "gelu",
       "gelu_bwd",      "silu",              "silu_bwd",        "residual_add",        "gate_residual",
       "gate_residual_bwd", "adaln_layernorm", "adaln_layernorm_bwd", "layernorm",     "layernorm_bwd",
       "flow_loss",     "flow_loss_bwd",     "adamw",           "ec_route",            "ec_route_bwd",
@@ -532,6 +533,7 @@ std::string variant_name(const PlannedCall& call, int variant) {
 
 KernelRun make_run(const PlannedCall& c, int variant, const RunContext& ctx) {
   const std::string& op = c.call.op;
+  if (op == "bias_add" || op == "bias_add_bwd") return bias_run(c);
   if (c.family == "gemm" || c.family == "batched_gemm") return gemm_run(c, ctx);
   if (c.family == "grouped_gemm") return grouped_run(c, variant, ctx);
   if (op == "gelu" || op == "gelu_bwd") return activation_run(c, gelu_fwd, gelu_bwd);

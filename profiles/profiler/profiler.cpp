@@ -307,16 +307,16 @@ void report_grouped_methods(const std::vector<MeasuredEntry>& entries, std::ostr
 
 std::string csv_text(const std::vector<MeasuredEntry>& entries, const GpuSpec& gpu) {
   std::ostringstream os;
-  os << "op,dtype,shape,role,bias,variant,chosen,p10_ns,p50_ns,p90_ns,samples,achieved,analytic_ns\n";
+  os << "op,dtype,shape,role,variant,chosen,p10_ns,p50_ns,p90_ns,samples,achieved,analytic_ns\n";
   for (const MeasuredEntry& e : entries) {
     const KernelCall& call = e.call->call;
     const auto analytic = analytic_kernel_time(gpu, call).value;
     for (std::size_t i = 0; i < e.variants.size(); ++i) {
       const Timing& t = e.variants[i].timing;
       os << call.op << "," << call.dtype << ",\"" << shape_text(call.shape) << "\"," << role_name(e.call->role) << ","
-         << (e.call->bias ? 1 : 0) << "," << e.variants[i].name << "," << (i == e.best ? 1 : 0) << "," << std::fixed
-         << std::setprecision(0) << t.p10_ns << "," << t.p50_ns << "," << t.p90_ns << "," << t.samples << ","
-         << achieved(call, t.p50_ns) << "," << analytic << "\n";
+         << e.variants[i].name << "," << (i == e.best ? 1 : 0) << "," << std::fixed << std::setprecision(0) << t.p10_ns
+         << "," << t.p50_ns << "," << t.p90_ns << "," << t.samples << "," << achieved(call, t.p50_ns) << ","
+         << analytic << "\n";
     }
   }
   return os.str();
@@ -324,11 +324,10 @@ std::string csv_text(const std::vector<MeasuredEntry>& entries, const GpuSpec& g
 
 std::string plan_csv_text(const SweepPlan& plan) {
   std::ostringstream os;
-  os << "op,dtype,shape,role,bias,variants,predicted_ns\n";
+  os << "op,dtype,shape,role,variants,predicted_ns\n";
   for (const PlannedCall& c : plan.calls) {
     os << c.call.op << "," << c.call.dtype << ",\"" << shape_text(c.call.shape) << "\"," << role_name(c.role) << ","
-       << (c.bias ? 1 : 0) << "," << variant_count(c) << "," << std::fixed << std::setprecision(0) << c.predicted_ns
-       << "\n";
+       << variant_count(c) << "," << std::fixed << std::setprecision(0) << c.predicted_ns << "\n";
   }
   return os.str();
 }

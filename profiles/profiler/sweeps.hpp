@@ -30,13 +30,10 @@ const char* role_name(KernelRole role);
 struct PlannedCall {
   KernelCall call;     // the profile key (op, dtype, shape), with its FLOPs and bytes
   KernelRole role;
-  std::string family;  // the operator's family: "gemm" for a gemm's dX and dW
+  std::string family;  // the operator's family: "gemm" for a gemm's dX and dW; a bias kernel's own
   OpShape op_shape;    // the operator's own shape, which the launcher is called with
   double predicted_ns = 0;  // the analytic model's time on the planning GPU
   bool from_layout = false;  // a shape the models' own layouts run, or the optimizer's (else a sweep's)
-  // A forward or dW matrix product of an operator with a bias: timed with the runner's bias kernel
-  // after it (bias_add; bias_grad for dW), which the runner times as part of the operator.
-  bool bias = false;
 };
 
 enum class SweepSize {

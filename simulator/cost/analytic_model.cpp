@@ -113,11 +113,12 @@ struct MemoryFamily {
   const char* family;
   MemoryKernel kind;
 };
-constexpr std::array<MemoryFamily, 16> kMemoryFamilies{{
+constexpr std::array<MemoryFamily, 17> kMemoryFamilies{{
     {"gelu", MemoryKernel::kStreaming},
     {"silu", MemoryKernel::kStreaming},
     {"swiglu", MemoryKernel::kStreaming},
     {"residual_add", MemoryKernel::kStreaming},
+    {"bias_add", MemoryKernel::kStreaming},  // a linear layer's bias after its product (and its gradient)
     {"gate_residual", MemoryKernel::kStreaming},
     {"adaln_table", MemoryKernel::kStreaming},
     {"embedding", MemoryKernel::kStreaming},

@@ -20,6 +20,24 @@ std::int64_t dim(const Op& op, const char* name) {
 
 bool has_work(Flops f, Bytes b) { return f.value > 0 || b.value > 0; }
 
+bool is_matrix(const Op& op) {
+  return op.name == "gemm" || op.name == "batched_gemm" || op.name == "grouped_gemm";
+}
+
+// A linear layer's bias, in a kernel of its own after the product (kernels/bias.cuh), over the
+// product's output rows (all groups' together) of width n: forward y += b reads and writes them;
+// backward db = column sums of dY reads them. The key {rows, n} sets the price, so the bytes count
+// what every caller moves alike (a grouped product's per-group db, groups x n fp32, is left out).
+KernelCall bias_call(const Op& op, bool backward) {
+  const std::int64_t n = dim(op, "n");
+  const std::int64_t rows = op.name == "grouped_gemm" ? dim(op, "m_total")
+                            : op.name == "batched_gemm" ? dim(op, "batch") * dim(op, "m")
+                                                         : dim(op, "m");
+  const double e = d(rows) * d(n);
+  const Bytes bytes = backward ? Bytes{e * kBf16Bytes + d(n) * kFp32Bytes} : Bytes{2 * e * kBf16Bytes};
+  return {backward ? "bias_add_bwd" : "bias_add", {{"rows", rows}, {"n", n}}, Flops{e}, bytes};
+}
+
 // y[m,n] = x[m,k] W[k,n] over `batch` independent problems (batch 1: a plain gemm).
 // dX[m,k] = dY[m,n] W^T[n,k]: a gemm of shape [m, k, n], reads dY and W, writes dX.
 // dW[k,n] = X^T[k,m] dY[m,n]: a gemm of shape [k, n, m], reads X and dY, writes dW in fp32.
@@ -61,25 +79,29 @@ void grouped_backward(const Op& op, std::vector<KernelCall>& out) {
 std::vector<KernelCall> forward_kernels(const Op& op) {
   const Bytes bytes = op.fwd_read + op.fwd_written;
   if (!has_work(op.fwd, bytes)) return {};
-  return {{op.name, op.shape, op.fwd, bytes}};
+  std::vector<KernelCall> out{{op.name, op.shape, op.fwd, bytes}};
+  if (op.bias && is_matrix(op)) out.push_back(bias_call(op, false));
+  return out;
 }
 
 std::vector<KernelCall> backward_kernels(const Op& op) {
   std::vector<KernelCall> out;
-  if (op.name == "gemm") {
-    gemm_backward(op, 1, out);
-  } else if (op.name == "batched_gemm") {
-    gemm_backward(op, dim(op, "batch"), out);
-  } else if (op.name == "grouped_gemm") {
-    grouped_backward(op, out);
-  } else {
-    // attention_fwd -> attention_bwd (dQ, dK, dV in one kernel); elementwise X -> X_bwd.
-    const Flops flops = op.bwd_input + op.bwd_weight;
-    const Bytes bytes = op.bwd_read + op.bwd_written;
-    if (!has_work(flops, bytes)) return out;
-    const std::string name = op.name == "attention_fwd" ? "attention_bwd" : op.name + "_bwd";
-    out.push_back({name, op.shape, flops, bytes});
+  if (is_matrix(op)) {
+    if (op.name == "grouped_gemm") {
+      grouped_backward(op, out);
+    } else {
+      gemm_backward(op, op.name == "batched_gemm" ? dim(op, "batch") : 1, out);
+    }
+    // The bias gradient after dX and dW, as the runner runs it.
+    if (op.bias && op.bwd_weight.value > 0) out.push_back(bias_call(op, true));
+    return out;
   }
+  // attention_fwd -> attention_bwd (dQ, dK, dV in one kernel); elementwise X -> X_bwd.
+  const Flops flops = op.bwd_input + op.bwd_weight;
+  const Bytes bytes = op.bwd_read + op.bwd_written;
+  if (!has_work(flops, bytes)) return out;
+  const std::string name = op.name == "attention_fwd" ? "attention_bwd" : op.name + "_bwd";
+  out.push_back({name, op.shape, flops, bytes});
   return out;
 }
 

@@ -19,7 +19,7 @@ namespace {
 
 constexpr std::array<const char*, 4> kDtypes{"bf16", "fp16", "fp32", "fp8"};
 
-// The dimensions a matrix or attention entry must have, exactly; other families name their own.
+// The dimensions a matrix, attention or bias entry must have, exactly; other families name their own.
 const std::map<std::string, std::vector<std::string>>& required_dims() {
   static const std::map<std::string, std::vector<std::string>> dims = {
       {"gemm", {"k", "m", "n"}},
@@ -28,6 +28,8 @@ const std::map<std::string, std::vector<std::string>>& required_dims() {
       {"grouped_gemm_wgrad", {"groups", "k_total", "m", "n"}},
       {"attention_fwd", {"batch", "causal", "head_dim", "heads", "kv_heads", "kv_len", "q_len"}},
       {"attention_bwd", {"batch", "causal", "head_dim", "heads", "kv_heads", "kv_len", "q_len"}},
+      {"bias_add", {"n", "rows"}},
+      {"bias_add_bwd", {"n", "rows"}},
   };
   return dims;
 }

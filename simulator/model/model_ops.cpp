@@ -55,17 +55,28 @@ void append_ffn(std::vector<Op>& ops, const ModelSpec& m, std::int64_t layer, st
   for (Op& op : moe_ffn_ops(m, tokens, ctx)) ops.push_back(std::move(op));
 }
 
+// A block's norms start residual branches (x -> norm -> ... -> x + branch): the gradient reaching x
+// along the residual path is added to the norm's input gradient in the norm's backward (one more
+// read of x's size), as kernels/adaln_layernorm.cu does. Every norm is priced so, the final one
+// too (which opens no branch: one read too many, once per step), because a profile key
+// {tokens, hidden} must have one price whichever operator asks for it first.
+Op with_residual_gradient(Op norm) {
+  norm.bwd_read += norm.fwd_written;
+  return norm;
+}
+
 // LayerNorm (no affine: adaLN supplies shift and scale) fused with the modulation.
 Op adaln_layernorm(const std::string& label, std::int64_t tokens, std::int64_t hidden) {
   // mean, variance, normalize, scale, shift: about 8 FLOPs per element; saves x and the row stats.
-  Op op = make_elementwise("adaln_layernorm", label, Component::kNorm, tokens * hidden, 1, 1, 8, 1);
+  Op op = with_residual_gradient(
+      make_elementwise("adaln_layernorm", label, Component::kNorm, tokens * hidden, 1, 1, 8, 1));
   op.shape = {{"tokens", tokens}, {"hidden", hidden}};
   return op;
 }
 
 // x + gate * y (gate is per sample and channel); saves y and the gate for backward. The backward
 // writes dy (and the gate's gradient, per sample): x's gradient is the output's, passed on, and the
-// norm that opened the branch adds it to its own (opens_residual_branch).
+// norm that opened the branch adds it to its own (with_residual_gradient).
 Op gate_residual(const std::string& label, std::int64_t tokens, std::int64_t hidden) {
   Op op = make_elementwise("gate_residual", label, Component::kNorm, tokens * hidden, 2, 1, 2, 1);
   op.bwd_written = op.fwd_written;
@@ -81,16 +92,8 @@ Op residual_add(const std::string& label, std::int64_t tokens, std::int64_t hidd
   return op;
 }
 
-// A norm at the start of a residual branch (x -> norm -> ... -> x + branch): the gradient reaching x
-// along the residual path is added to the norm's input gradient in the norm's backward (one more
-// read of x's size), as kernels/adaln_layernorm.cu does. The final norm opens no branch.
-Op opens_residual_branch(Op norm) {
-  norm.bwd_read += norm.fwd_written;
-  return norm;
-}
-
 Op rmsnorm(const std::string& label, std::int64_t tokens, std::int64_t hidden) {
-  Op op = make_elementwise("rmsnorm", label, Component::kNorm, tokens * hidden, 1, 1, 4, 1);
+  Op op = with_residual_gradient(make_elementwise("rmsnorm", label, Component::kNorm, tokens * hidden, 1, 1, 4, 1));
   op.shape = {{"tokens", tokens}, {"hidden", hidden}};
   op.params = static_cast<double>(hidden);
   op.activated_params = op.params;
@@ -118,19 +121,19 @@ std::vector<Op> dit_block(const ModelSpec& m, std::int64_t layer, const OpContex
     table.activated_params = table.params;
     ops.push_back(std::move(table));
   }
-  ops.push_back(opens_residual_branch(adaln_layernorm("self_attn.norm", t_sp, d)));
+  ops.push_back(adaln_layernorm("self_attn.norm", t_sp, d));
   append_attention(ops, m, Component::kSelfAttention, "self_attn.", t, t, s, d, m.attention.kv_heads, ctx);
   ops.push_back(gate_residual("self_attn.residual", t_sp, d));
   if (cross) {
-    ops.push_back(opens_residual_branch(
-        modulate_cross ? adaln_layernorm("cross_attn.norm", t_sp, d)
-                       : make_elementwise("layernorm", "cross_attn.norm", Component::kNorm, t_sp * d, 1, 1, 7, 1)));
+    ops.push_back(modulate_cross ? adaln_layernorm("cross_attn.norm", t_sp, d)
+                                 : with_residual_gradient(make_elementwise("layernorm", "cross_attn.norm",
+                                                                           Component::kNorm, t_sp * d, 1, 1, 7, 1)));
     append_attention(ops, m, Component::kCrossAttention, "cross_attn.", t, ctx.samples * dit.text_tokens,
                      dit.text_tokens, dit.text_width, dit.cross_kv_heads, ctx);
     ops.push_back(modulate_cross ? gate_residual("cross_attn.residual", t_sp, d)
                                  : residual_add("cross_attn.residual", t_sp, d));
   }
-  ops.push_back(opens_residual_branch(adaln_layernorm("ffn.norm", t_sp, d)));
+  ops.push_back(adaln_layernorm("ffn.norm", t_sp, d));
   append_ffn(ops, m, layer, t, ctx);
   ops.push_back(gate_residual("ffn.residual", t_sp, d));
   return ops;
@@ -142,10 +145,10 @@ std::vector<Op> llm_block(const ModelSpec& m, std::int64_t layer, const OpContex
   const std::int64_t t_sp = t / ctx.tp;  // sequence parallel
   const std::int64_t d = m.hidden;
   std::vector<Op> ops;
-  ops.push_back(opens_residual_branch(rmsnorm("self_attn.norm", t_sp, d)));
+  ops.push_back(rmsnorm("self_attn.norm", t_sp, d));
   append_attention(ops, m, Component::kSelfAttention, "self_attn.", t, t, s, d, m.attention.kv_heads, ctx);
   ops.push_back(residual_add("self_attn.residual", t_sp, d));
-  ops.push_back(opens_residual_branch(rmsnorm("ffn.norm", t_sp, d)));
+  ops.push_back(rmsnorm("ffn.norm", t_sp, d));
   append_ffn(ops, m, layer, t, ctx);
   ops.push_back(residual_add("ffn.residual", t_sp, d));
   return ops;

@@ -164,24 +164,39 @@ TEST_CASE("analytic: attention at EC-DiT shapes runs at 100-200 TFLOP/s forward"
   CHECK(lone < 10);
 }
 
-TEST_CASE("kernel calls: a gemm's backward is two gemms of transposed shapes") {
-  // y[m,n] = x[m,k] W[k,n] with m=256, n=4608, k=1152.
-  // dX[m,k] = dY[m,n] W^T: gemm {m: 256, n: 1152, k: 4608}; dW[k,n] = X^T dY: gemm {m: 1152, n: 4608, k: 256}.
+TEST_CASE("kernel calls: a gemm's backward is two gemms of transposed shapes, and its bias a kernel of its own") {
+  // y[m,n] = x[m,k] W[k,n] + b with m=256, n=4608, k=1152.
+  // dX[m,k] = dY[m,n] W^T: gemm {m: 256, n: 1152, k: 4608}; dW[k,n] = X^T dY: gemm {m: 1152, n: 4608, k: 256};
+  // db = column sums of dY: bias_add_bwd {rows: 256, n: 4608}, after them, as the runner runs it.
   const Op g = make_gemm("fc1", Component::kFfn, 256, 4608, 1152, true);
   const auto calls = backward_kernels(g);
-  REQUIRE(calls.size() == 2);
+  REQUIRE(calls.size() == 3);
   CHECK(calls[0].op == "gemm");
   CHECK(calls[0].shape == OpShape{{"m", 256}, {"n", 1152}, {"k", 4608}});
   CHECK(calls[1].op == "gemm");
   CHECK(calls[1].shape == OpShape{{"m", 1152}, {"n", 4608}, {"k", 256}});
+  CHECK(calls[2].op == "bias_add_bwd");
+  CHECK(calls[2].shape == OpShape{{"rows", 256}, {"n", 4608}});
   CHECK(calls[0].flops.value == 2.0 * 256 * 4608 * 1152);
   CHECK(calls[1].flops.value == 2.0 * 256 * 4608 * 1152);
-  // The two calls' bytes are the operator's backward traffic, split.
+  // The two products' bytes are the operator's backward traffic, split; the bias pass reads dY
+  // and writes db in fp32.
   CHECK((calls[0].bytes + calls[1].bytes).value == (g.bwd_read + g.bwd_written).value);
-  // The cost model's backward is the sum of the two kernels.
+  CHECK(calls[2].bytes.value == 256.0 * 4608 * 2 + 4608.0 * 4);
+  // Forward: the product, then y += b, which reads and writes y.
+  const auto fwd = forward_kernels(g);
+  REQUIRE(fwd.size() == 2);
+  CHECK(fwd[1].op == "bias_add");
+  CHECK(fwd[1].shape == OpShape{{"rows", 256}, {"n", 4608}});
+  CHECK(fwd[1].bytes.value == 2 * 256.0 * 4608 * 2);
+  // The cost model's forward and backward are the sums of their kernels.
   const ComputeCostModel model = ComputeCostModel::analytic(h100());
-  CHECK(model.backward(g) == model.kernel(calls[0]) + model.kernel(calls[1]));
-  CHECK(model.forward(g) == analytic_kernel_time(h100(), forward_kernels(g).front()));
+  CHECK(model.backward(g) == model.kernel(calls[0]) + model.kernel(calls[1]) + model.kernel(calls[2]));
+  CHECK(model.forward(g) == model.kernel(fwd[0]) + model.kernel(fwd[1]));
+  // Without a bias, the products alone.
+  const Op plain = make_gemm("router", Component::kRouter, 256, 32, 1152, false);
+  CHECK(forward_kernels(plain).size() == 1);
+  CHECK(backward_kernels(plain).size() == 2);
 
   // Ragged groups: dX is a grouped gemm [m_total, k, n]; dW a grouped_gemm_wgrad {groups, k, n, m_total}.
   const Op r = make_grouped_gemm("e", Component::kExperts, {100, 300, 0, 624}, 12288, 3072, false);
@@ -234,7 +249,7 @@ TEST_CASE("profile files: bad ones name the file and the JSON path") {
 
 TEST_CASE("profile files: written and read back unchanged") {
   const std::vector<KernelCall> calls = {
-      only_call(make_gemm("g", Component::kFfn, 1024, 4608, 1152, true)),
+      only_call(make_gemm("g", Component::kFfn, 1024, 4608, 1152, false)),
       only_call(make_attention("a", Component::kSelfAttention, 8, 18, 6, 128, 128, 64, false)),
       only_call(make_elementwise("gelu", "act", Component::kFfn, 1 << 20, 1, 1, 8, 1)),
   };
@@ -274,20 +289,20 @@ TEST_CASE("pricing from a profile: inside the measured range from neighbours, ou
   CHECK(model.description().find("h100-sxm-analytic.json (analytic, H100-SXM") != std::string::npos);
 
   // A shape in the profile is priced as its entry: the analytic time, from the profile.
-  const Op listed = make_batched_gemm("e", Component::kExperts, 8, 512, 12288, 3072, true);
+  const Op listed = make_batched_gemm("e", Component::kExperts, 8, 512, 12288, 3072, false);
   CHECK(model.forward(listed) == analytic_kernel_time(gpu, forward_kernels(listed).front()));
   CHECK(model.stats().from_profile == 1);
   CHECK(model.stats().from_roofline == 0);
 
   // Between swept shapes (700 tokens per expert lies between 512 and 1024): interpolated, and
   // within 3% of the analytic model it was made from.
-  const Op between = make_batched_gemm("e", Component::kExperts, 8, 700, 12288, 3072, true);
+  const Op between = make_batched_gemm("e", Component::kExperts, 8, 700, 12288, 3072, false);
   CHECK(ns(model.forward(between)) ==
         doctest::Approx(ns(analytic_kernel_time(gpu, forward_kernels(between).front()))).epsilon(0.03));
   CHECK(model.stats().from_profile == 2);
 
   // Far outside (a million tokens per expert): the analytic fallback, counted.
-  const Op outside = make_batched_gemm("e", Component::kExperts, 8, 1 << 20, 12288, 3072, true);
+  const Op outside = make_batched_gemm("e", Component::kExperts, 8, 1 << 20, 12288, 3072, false);
   CHECK(model.forward(outside) == analytic_kernel_time(gpu, forward_kernels(outside).front()));
   CHECK(model.stats().from_roofline == 1);
 
