@@ -533,7 +533,7 @@ std::string variant_name(const PlannedCall& call, int variant) {
 
 KernelRun make_run(const PlannedCall& c, int variant, const RunContext& ctx) {
   const std::string& op = c.call.op;
-  if (op == "bias_add" || op == "bias_add_bwd") return bias_run(c);
+  if (is_bias_kernel(op)) return bias_run(c);
   if (c.family == "gemm" || c.family == "batched_gemm") return gemm_run(c, ctx);
   if (c.family == "grouped_gemm") return grouped_run(c, variant, ctx);
   if (op == "gelu" || op == "gelu_bwd") return activation_run(c, gelu_fwd, gelu_bwd);

@@ -44,13 +44,6 @@ const SweepConstants& constants(SweepSize size) {
   return size == SweepSize::kFull ? full : quick;
 }
 
-bool is_matrix_family(const std::string& family) {
-  return family == "gemm" || family == "batched_gemm" || family == "grouped_gemm";
-}
-
-// A linear layer's bias kernel, listed among its operator's calls (kernel_calls.cpp).
-bool is_bias(const KernelCall& c) { return c.op == "bias_add" || c.op == "bias_add_bwd"; }
-
 // Measurement order within the layouts' shapes and within the sweeps': memory-bound families first
 // (cheap), then the matrix families, attention last.
 int family_rank(const std::string& op) {
@@ -100,7 +93,7 @@ class CallCollector : public SweepVisitor {
     const std::vector<KernelCall> backward = backward_kernels(op);
     for (std::size_t i = 0; i < backward.size(); ++i) {
       KernelRole role = KernelRole::kBackward;
-      if (is_matrix_family(op.name) && !is_bias(backward[i])) {
+      if (kernel_class(op.name) == KernelClass::kMatmul && !is_bias_kernel(backward[i].op)) {
         // kernel_calls.cpp lists dX (when the operator has an input gradient), then dW.
         const bool input_grad = i == 0 && op.bwd_input.value > 0 && backward[i].op != "grouped_gemm_wgrad";
         role = input_grad ? KernelRole::kInputGrad : KernelRole::kWeightGrad;
@@ -124,7 +117,7 @@ class CallCollector : public SweepVisitor {
       return;
     }
     // A bias kernel is its own family; the matrix families' launchers take the operator's shape.
-    std::string family = is_bias(c) ? c.op : op.name;
+    std::string family = is_bias_kernel(c.op) ? c.op : op.name;
     plan_.calls.push_back({std::move(c), role, std::move(family), op.shape, predicted});
   }
 

@@ -91,6 +91,9 @@ struct KernelCall {
 // of a profile's entries and of the simulator's price cache.
 std::string kernel_key(const std::string& op, const std::string& dtype, const OpShape& shape);
 std::string kernel_key(const KernelCall& c);
+// Whether `op` names a linear layer's bias kernel (bias_add, bias_add_bwd), which forward_kernels
+// and backward_kernels list after a biased matrix product's own calls.
+bool is_bias_kernel(const std::string& op);
 std::vector<KernelCall> forward_kernels(const Op& op);
 std::vector<KernelCall> backward_kernels(const Op& op);
 // The fused optimizer update over `params` parameters: kernel family "adamw" {params}, fp32 states.

@@ -4,6 +4,7 @@
 #include "cost/compute_cost.hpp"
 
 #include "core/errors.hpp"
+#include "cost/analytic_model.hpp"
 
 namespace ecsim {
 namespace {
@@ -20,9 +21,7 @@ std::int64_t dim(const Op& op, const char* name) {
 
 bool has_work(Flops f, Bytes b) { return f.value > 0 || b.value > 0; }
 
-bool is_matrix(const Op& op) {
-  return op.name == "gemm" || op.name == "batched_gemm" || op.name == "grouped_gemm";
-}
+bool is_matrix(const Op& op) { return kernel_class(op.name) == KernelClass::kMatmul; }
 
 // A linear layer's bias, in a kernel of its own after the product (kernels/bias.cuh), over the
 // product's output rows (all groups' together) of width n: forward y += b reads and writes them;
@@ -122,5 +121,7 @@ std::string kernel_key(const std::string& op, const std::string& dtype, const Op
 }
 
 std::string kernel_key(const KernelCall& c) { return kernel_key(c.op, c.dtype, c.shape); }
+
+bool is_bias_kernel(const std::string& op) { return op == "bias_add" || op == "bias_add_bwd"; }
 
 }  // namespace ecsim
