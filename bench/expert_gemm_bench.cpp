@@ -8,6 +8,10 @@
 //  3. Ragged groups (token choice, top-2, loads Zipf(0.8) over the experts) as a loop of
 //     cublasGemmEx against cublasGemmGroupedBatchedEx. Anchors: loop 620-680, grouped-batched
 //     284-303 TFLOP/s. ANCHORS does not state the expert count; 64 here (EC-DiT-M's).
+//  4. A linear layer's forward with its bias, at EC-DiT-XL's and M's layers over 64 and 32 images:
+//     gemm_bias (kernels/gemm_bias.cuh, the bias in cuBLASLt's epilogue, as the runner runs it)
+//     against gemm followed by bias_add (kernels/bias.cuh, the runner's way until 2026-11-27) and
+//     the product alone. No goal: the fused form stays only if it is the faster.
 // FLOPs 2 m n k per product. Method: profiles/profiler/timing.hpp.
 // Run: build/bin/ecsim-bench-expert-gemm; figures go to docs/PERFORMANCE.md with the card, date
 // and command it prints.
@@ -29,7 +33,9 @@
 #include "cli/tool_main.hpp"
 #include "cublas_check.hpp"
 #include "cuda_check.hpp"
+#include "bias.cuh"
 #include "gemm.cuh"
+#include "gemm_bias.cuh"
 #include "profiler/device_buffers.hpp"
 #include "profiler/device_info.hpp"
 #include "profiler/timing.hpp"
@@ -123,10 +129,35 @@ void ragged_case(Bench& b, std::int64_t experts, std::int64_t total, std::int64_
   print_row("  grouped-batched", t[1], flops, note.str());
 }
 
+// y = x w + b: fused, as a product then a bias kernel, and the product alone.
+void bias_case(Bench& b, GemmBias& fused, const std::string& layer, const GemmDims& d) {
+  const double flops = 2.0 * static_cast<double>(d.m * d.n * d.k);
+  const std::vector<Operand> operands{bf16_in(d.m * d.k), bf16_in(d.k * d.n), bf16_in(d.n), bf16_out(d.m * d.n)};
+  const Timing one = b.time(operands, [&](const OperandSet& o) {
+    fused.run(b.stream, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3));
+  });
+  const Timing two = b.time(operands, [&](const OperandSet& o) {
+    gemm(b.cublas, b.stream, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(3));
+    bias_add(o.at<bf16>(3), o.at<bf16>(2), 1, d.m, d.n, b.stream);
+  });
+  const Timing bare = b.time(operands, [&](const OperandSet& o) {
+    gemm(b.cublas, b.stream, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(3));
+  });
+  const std::string shape = std::to_string(d.m) + "x" + std::to_string(d.n) + "x" + std::to_string(d.k);
+  std::ostringstream note;
+  note << std::fixed << std::setprecision(2) << one.p50_ns / two.p50_ns << "x the unfused time";
+  print_row("gemm_bias " + layer + " " + shape, one, flops, note.str());
+  note.str("");
+  note << "bias kernel +" << std::setprecision(1) << 100 * (two.p50_ns / bare.p50_ns - 1) << "% over the product";
+  print_row("  gemm + bias_add", two, flops, note.str());
+  print_row("  gemm alone", bare, flops, "");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Expert GEMMs: batched against a single GEMM of equal FLOPs, ragged loop against grouped-batched"};
+  CLI::App app{"Expert GEMMs: batched against a single GEMM of equal FLOPs, ragged loop against grouped-batched; "
+               "a linear layer's bias fused into its product against a kernel of its own"};
   bool quick = false;
   app.add_flag("--quick", quick, "the anchor shapes only, without the extra expert counts");
   if (auto rc = cli::parse_or_exit(app, argc, argv)) return *rc;
@@ -150,5 +181,16 @@ int main(int argc, char** argv) {
     // Token choice top-2 over 65536 tokens: 131072 rows.
     ragged_case(b, 64, 131072, 8192, 2048);
     if (!quick) ragged_case(b, 8, 131072, 8192, 2048);
+    // Linear layers with a bias: XL (d 1152; qkv 1920 with 6 KV heads of 64; FFN 4608) over 64
+    // images of 256 tokens, M (d 3072, FFN 12288) over 32.
+    GemmBias fused;
+    bias_case(b, fused, "XL qkv", {16384, 1920, 1152});
+    bias_case(b, fused, "XL proj", {16384, 1152, 1152});
+    bias_case(b, fused, "XL fc1", {16384, 4608, 1152});
+    bias_case(b, fused, "XL fc2", {16384, 1152, 4608});
+    if (!quick) {
+      bias_case(b, fused, "M fc1", {8192, 12288, 3072});
+      bias_case(b, fused, "M fc2", {8192, 3072, 12288});
+    }
   });
 }

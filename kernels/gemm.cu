@@ -19,6 +19,7 @@
 #include "cublas_check.hpp"
 #include "cuda_check.hpp"
 #include "gemm.cuh"
+#include "gemm_checks.hpp"
 #include "launch.cuh"
 #include "launch_check.hpp"
 
@@ -26,8 +27,6 @@ namespace ecsim {
 namespace {
 
 constexpr cublasComputeType_t kCompute = CUBLAS_COMPUTE_32F;
-constexpr std::int64_t kAlignElements = 8;  // 16 bytes of bf16
-constexpr std::uintptr_t kAlignBytes = 16;
 constexpr int kOperands = 3;  // cuBLAS's A, B and C
 
 // Where each group's matrix of one operand starts: base + group index * group_bytes (the weights)
@@ -115,32 +114,6 @@ void run_strided_batched(cublasHandle_t handle, const ColumnMajorGemm& p, std::i
 
 void require_handle(const char* op, cublasHandle_t handle) {
   require(handle != nullptr, std::string(op) + ": cuBLAS handle is null");
-}
-
-// n and k are leading dimensions of the row-major operands: multiples of 8 keep every row on a
-// 16-byte boundary, which cuBLAS's tensor-core kernels need for their 16-byte loads.
-void require_leading_dim(std::int64_t v, const char* op, const char* name) {
-  require(v % kAlignElements == 0, std::string(op) + ": " + name + " = " + std::to_string(v) +
-                                       " is not a multiple of 8 (rows must start on 16-byte boundaries)");
-}
-
-void require_dims(const char* op, std::int64_t m, std::int64_t n, std::int64_t k) {
-  require_positive(m, op, "m");
-  require_positive(n, op, "n");
-  require_positive(k, op, "k");
-  require_int32(m, op, "m");
-  require_int32(n, op, "n");
-  require_int32(k, op, "k");
-  require_leading_dim(n, op, "n");
-  require_leading_dim(k, op, "k");
-}
-
-void require_aligned(const char* op, std::initializer_list<NamedPointer> buffers) {
-  require_pointers(op, buffers);
-  for (const auto& [name, p] : buffers) {
-    require(reinterpret_cast<std::uintptr_t>(p) % kAlignBytes == 0,
-            std::string(op) + ": " + name + " is not 16-byte aligned");
-  }
 }
 
 // What every launcher checks last, after its sizes: a handle, aligned operands; then the handle

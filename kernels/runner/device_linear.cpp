@@ -1,5 +1,7 @@
 #include "runner/device_linear.hpp"
 
+#include <stdexcept>
+
 #include "bias.cuh"
 #include "gemm.cuh"
 
@@ -12,8 +14,12 @@ GemmDims dims(const model_ref::LinearRef& l, std::int64_t rows) { return {rows, 
 
 void linear_fwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref::LinearRef& l, const __nv_bfloat16* x,
                 std::int64_t rows, __nv_bfloat16* y) {
-  gemm(ctx.cublas, ctx.stream, dims(l, rows), x, m.param(l.weight), y);
-  if (l.bias.size > 0) bias_add(y, m.param(l.bias), 1, rows, l.out, ctx.stream);
+  if (l.bias.size == 0) {
+    gemm(ctx.cublas, ctx.stream, dims(l, rows), x, m.param(l.weight), y);
+    return;
+  }
+  if (ctx.gemm_bias == nullptr) throw std::logic_error("linear_fwd: a layer with a bias needs ctx.gemm_bias");
+  ctx.gemm_bias->run(ctx.stream, dims(l, rows), x, m.param(l.weight), m.param(l.bias), y);
 }
 
 void linear_fwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref::LinearRef& l, const __nv_bfloat16* x,

@@ -1,5 +1,6 @@
-// A linear layer on the device: the cuBLAS GEMM (gemm.cuh) and its bias (bias.cuh), forward and
-// backward, reading weights from and accumulating gradients into the device model's flat buffers
+// A linear layer on the device, forward and backward: the cuBLAS GEMM (gemm.cuh), forward with its
+// bias in the product's epilogue (gemm_bias.cuh, cuBLASLt), the bias gradient by its own kernel
+// (bias.cuh); reading weights from and accumulating gradients into the device model's flat buffers
 // at model_ref's offsets (model_ref/linear.hpp is the CPU reference).
 #pragma once
 
@@ -10,18 +11,22 @@
 #include <cstdint>
 
 #include "gemm.cuh"  // GradientWrite
+#include "gemm_bias.cuh"
 #include "model_ref/params.hpp"
 #include "runner/device_model.hpp"
 
 namespace ecsim::runner {
 
-// What every device op needs: the stream the step runs on and the cuBLAS handle bound to it.
+// What every device op needs: the stream the step runs on, the cuBLAS handle bound to it and the
+// cuBLASLt products with a bias (calls on this stream only).
 struct DeviceContext {
   cublasHandle_t cublas = nullptr;
   cudaStream_t stream = nullptr;
+  GemmBias* gemm_bias = nullptr;
 };
 
-// y [rows, out] = x [rows, in] W + b (no bias where l.bias.size == 0).
+// y [rows, out] = x [rows, in] W + b (no bias where l.bias.size == 0), the bias in the product's
+// epilogue (gemm_bias, which ctx must have).
 void linear_fwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref::LinearRef& l, const __nv_bfloat16* x,
                 std::int64_t rows, __nv_bfloat16* y);
 // Router logits in fp32 (routing decisions are made on fp32 affinities); the router has no bias.

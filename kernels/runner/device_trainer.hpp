@@ -58,6 +58,7 @@ class DeviceTrainer {
   DeviceModel model_;                 // the shard's experts only
   std::vector<GradRange> sync_plan_;  // tiles the flat buffer
   std::int64_t steps_ = 0;
+  GemmBias gemm_bias_;  // ctx_'s, before it
   DeviceContext ctx_;
   OpTimer timer_;
   std::vector<std::unique_ptr<DeviceBlock>> blocks_;

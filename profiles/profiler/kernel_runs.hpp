@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "gemm_bias.cuh"
 #include "profiler/device_buffers.hpp"
 #include "profiler/sweeps.hpp"
 
@@ -34,6 +35,7 @@ struct RunContext {
   cublasHandle_t cublas = nullptr;
   cudaStream_t stream = nullptr;
   std::uint64_t seed = 0;
+  GemmBias* gemm_bias = nullptr;  // the products with a bias (gemm_bias), on `stream`
 };
 
 // The profile families kernels/ has a kernel for (attention: when kernels/attention.cuh exists at

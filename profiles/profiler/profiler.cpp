@@ -15,6 +15,7 @@
 #include <ctime>
 #include <iomanip>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -30,6 +31,7 @@
 #include "cublas_check.hpp"
 #include "cuda_check.hpp"
 #include "gemm.cuh"
+#include "gemm_bias.cuh"
 #include "precondition.hpp"
 #include "profiler/ceilings.hpp"
 #include "profiler/collective_runs.hpp"
@@ -337,6 +339,7 @@ class CudaSession {
   CudaSession() {
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     CUBLAS_CHECK(cublasCreate(&cublas_));
+    gemm_bias_ = std::make_unique<GemmBias>();
   }
   CudaSession(const CudaSession&) = delete;
   CudaSession& operator=(const CudaSession&) = delete;
@@ -344,11 +347,12 @@ class CudaSession {
     cublasDestroy(cublas_);
     cudaStreamDestroy(stream_);
   }
-  RunContext context() const { return {cublas_, stream_, kSeed}; }
+  RunContext context() const { return {cublas_, stream_, kSeed, gemm_bias_.get()}; }
 
  private:
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
+  std::unique_ptr<GemmBias> gemm_bias_;
 };
 
 }  // namespace

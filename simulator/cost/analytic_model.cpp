@@ -260,12 +260,15 @@ double matmul_hbm_fraction() {
 }
 
 KernelClass kernel_class(const std::string& family) {
-  if (family == "gemm" || family == "batched_gemm" || family == "grouped_gemm" || family == "grouped_gemm_wgrad") {
+  if (is_single_gemm(family) || family == "batched_gemm" || family == "grouped_gemm" ||
+      family == "grouped_gemm_wgrad") {
     return KernelClass::kMatmul;
   }
   if (family == "attention_fwd" || family == "attention_bwd") return KernelClass::kAttention;
   return KernelClass::kMemory;
 }
+
+bool is_single_gemm(const std::string& family) { return family == "gemm" || family == "gemm_bias"; }
 
 const MemoryKernelRow& memory_kernel(const std::string& family) {
   constexpr std::string_view kBwd = "_bwd";
@@ -296,7 +299,7 @@ double gemm_equivalent_rows(double m, double n, double k, double batch) {
 double matmul_efficiency(const std::string& family, const OpShape& s) {
   double batch = 1, m = 0, n = 0, k = 0;
   bool ragged = false;
-  if (family == "gemm") {
+  if (is_single_gemm(family)) {
     m = dim(s, "m"), n = dim(s, "n"), k = dim(s, "k");
   } else if (family == "batched_gemm") {
     batch = dim(s, "batch"), m = dim(s, "m"), n = dim(s, "n"), k = dim(s, "k");

@@ -29,7 +29,7 @@ const std::vector<std::string>& sweep_axes(const std::string& family) {
   static const std::vector<std::string> wgrad{"k_total", "m", "n", "groups"};
   static const std::vector<std::string> attention{"batch", "heads", "q_len", "kv_len"};
   static const std::vector<std::string> none;
-  if (family == "gemm") return gemm;
+  if (is_single_gemm(family)) return gemm;
   if (family == "batched_gemm") return batched;
   if (family == "grouped_gemm") return grouped;
   if (family == "grouped_gemm_wgrad") return wgrad;
@@ -83,7 +83,7 @@ double percentile(const std::vector<double>& sorted, double q) {
 double kernel_work(const std::string& family, const OpShape& s) {
   switch (kernel_class(family)) {
     case KernelClass::kMatmul: {
-      if (family == "gemm") return 2 * dv(s, "m") * dv(s, "n") * dv(s, "k");
+      if (is_single_gemm(family)) return 2 * dv(s, "m") * dv(s, "n") * dv(s, "k");
       if (family == "batched_gemm") return 2 * dv(s, "batch") * dv(s, "m") * dv(s, "n") * dv(s, "k");
       if (family == "grouped_gemm") return 2 * dv(s, "m_total") * dv(s, "n") * dv(s, "k");
       return 2 * dv(s, "m") * dv(s, "n") * dv(s, "k_total");
@@ -109,9 +109,9 @@ double ProfileIndex::log_roofline(const std::string& family, const OpShape& s) c
   switch (kernel_class(family)) {
     case KernelClass::kMemory: return 0;
     case KernelClass::kMatmul:
-      if (family == "gemm" || family == "batched_gemm") {
+      if (is_single_gemm(family) || family == "batched_gemm") {
         const double m = dv(s, "m"), n = dv(s, "n"), k = dv(s, "k");
-        bytes = (family == "gemm" ? 1 : dv(s, "batch")) * (m * k + k * n + m * n);
+        bytes = (is_single_gemm(family) ? 1 : dv(s, "batch")) * (m * k + k * n + m * n);
       } else if (family == "grouped_gemm") {
         bytes = dv(s, "m_total") * (dv(s, "k") + dv(s, "n")) + dv(s, "groups") * dv(s, "k") * dv(s, "n");
       } else {

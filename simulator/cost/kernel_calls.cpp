@@ -23,9 +23,10 @@ bool has_work(Flops f, Bytes b) { return f.value > 0 || b.value > 0; }
 
 bool is_matrix(const Op& op) { return kernel_class(op.name) == KernelClass::kMatmul; }
 
-// A linear layer's bias, in a kernel of its own after the product (kernels/bias.cuh), over the
-// product's output rows (all groups' together) of width n: forward y += b reads and writes them;
-// backward db = column sums of dY reads them. The key {rows, n} sets the price, so the bytes count
+// A linear layer's bias in a kernel of its own (kernels/bias.cuh), over the product's output rows
+// (all groups' together) of width n: forward y += b after an expert product reads and writes them
+// (a single product adds its bias in its epilogue: gemm_bias); backward db = column sums of dY
+// reads them. The key {rows, n} sets the price, so the bytes count
 // what every caller moves alike (a grouped product's per-group db, groups x n fp32, is left out).
 KernelCall bias_call(const Op& op, bool backward) {
   const std::int64_t n = dim(op, "n");
@@ -78,6 +79,11 @@ void grouped_backward(const Op& op, std::vector<KernelCall>& out) {
 std::vector<KernelCall> forward_kernels(const Op& op) {
   const Bytes bytes = op.fwd_read + op.fwd_written;
   if (!has_work(op.fwd, bytes)) return {};
+  // One product's bias is added in its epilogue (gemm_bias, cuBLASLt), which reads the bias too;
+  // the expert products' biases still take a kernel of their own.
+  if (op.bias && op.name == "gemm") {
+    return {{"gemm_bias", op.shape, op.fwd, bytes + Bytes{d(dim(op, "n")) * kBf16Bytes}}};
+  }
   std::vector<KernelCall> out{{op.name, op.shape, op.fwd, bytes}};
   if (op.bias && is_matrix(op)) out.push_back(bias_call(op, false));
   return out;

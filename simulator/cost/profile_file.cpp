@@ -23,6 +23,7 @@ constexpr std::array<const char*, 4> kDtypes{"bf16", "fp16", "fp32", "fp8"};
 const std::map<std::string, std::vector<std::string>>& required_dims() {
   static const std::map<std::string, std::vector<std::string>> dims = {
       {"gemm", {"k", "m", "n"}},
+      {"gemm_bias", {"k", "m", "n"}},
       {"batched_gemm", {"batch", "k", "m", "n"}},
       {"grouped_gemm", {"groups", "k", "m_total", "n"}},
       {"grouped_gemm_wgrad", {"groups", "k_total", "m", "n"}},

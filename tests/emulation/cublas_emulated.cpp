@@ -1,24 +1,17 @@
 // The cuBLAS calls of kernels/gemm.cu, for the emulated device (README.md, "The emulated device"):
 // column-major C = alpha op(A) op(B) + beta C as the cuBLAS documentation defines cublasGemmEx,
-// cublasGemmStridedBatchedEx and cublasGemmGroupedBatchedEx, with bf16 or fp32 operands, fp32
-// accumulation in k order (CUBLAS_COMPUTE_32F, the only compute type gemm.cu asks for) and one
-// rounding to C's type. What it checks is what gemm.cu's index arithmetic could get wrong: the
-// arguments cuBLAS validates (CUBLAS_STATUS_INVALID_VALUE, as cuBLAS returns it), and every
-// matrix inside one live cudaMalloc allocation (EmulationError otherwise), so that a wrong leading
-// dimension, stride or group offset fails here instead of reading a neighbour's rows. beta = 0
-// never reads C, as in cuBLAS, so poisoned outputs stay harmless. The tensor cores' own summation
-// order is not reproduced; tests compare with tolerances that allow for it.
+// cublasGemmStridedBatchedEx and cublasGemmGroupedBatchedEx, computed and checked by
+// gemm_problem.hpp (CUBLAS_COMPUTE_32F, the only compute type gemm.cu asks for), so that a wrong
+// leading dimension, stride or group offset fails here instead of reading a neighbour's rows.
 // The emulator's definitions of CUDA's keywords come before any CUDA header (cuda_emulation.hpp).
 #include "emulation/block_runtime.hpp"
 
 #include <cublas_v2.h>
 
-#include <algorithm>
-#include <cstdint>
 #include <string>
 
 #include "emulation/device_memory_registry.hpp"
-#include "emulation/emulation_error.hpp"
+#include "emulation/gemm_problem.hpp"
 
 struct cublasContext {
   cudaStream_t stream = nullptr;
@@ -27,97 +20,10 @@ struct cublasContext {
 namespace ecsim::emulation {
 namespace {
 
-struct Matrix {
-  const void* data;
-  cudaDataType_t type;
-  int ld;
-};
-
-std::size_t element_bytes(cudaDataType_t t) { return t == CUDA_R_32F ? 4 : 2; }
-
-bool supported(cudaDataType_t t) { return t == CUDA_R_16BF || t == CUDA_R_32F; }
-
-float load(const Matrix& a, std::int64_t index) {
-  if (a.type == CUDA_R_32F) return static_cast<const float*>(a.data)[index];
-  return __bfloat162float(static_cast<const __nv_bfloat16*>(a.data)[index]);
-}
-
-// The bytes a column-major rows x cols matrix with leading dimension ld spans.
-std::size_t span_bytes(int rows, int cols, int ld, cudaDataType_t t) {
-  if (rows == 0 || cols == 0) return 0;
-  return (static_cast<std::size_t>(cols - 1) * static_cast<std::size_t>(ld) + static_cast<std::size_t>(rows)) *
-         element_bytes(t);
-}
-
-struct Problem {
-  cublasOperation_t trans_a, trans_b;
-  int m, n, k;
-  float alpha;
-  Matrix a, b;
-  float beta;
-  void* c;
-  cudaDataType_t c_type;
-  int ldc;
-};
-
-// cuBLAS's argument checks for one problem (cublasGemmEx, "Error Values").
-cublasStatus_t validate(const Problem& p) {
-  const bool transposes_ok = (p.trans_a == CUBLAS_OP_N || p.trans_a == CUBLAS_OP_T) &&
-                             (p.trans_b == CUBLAS_OP_N || p.trans_b == CUBLAS_OP_T);
-  if (!transposes_ok || p.m < 0 || p.n < 0 || p.k < 0) return CUBLAS_STATUS_INVALID_VALUE;
-  const int a_rows = p.trans_a == CUBLAS_OP_N ? p.m : p.k;
-  const int b_rows = p.trans_b == CUBLAS_OP_N ? p.k : p.n;
-  if (p.a.ld < std::max(1, a_rows) || p.b.ld < std::max(1, b_rows) || p.ldc < std::max(1, p.m)) {
-    return CUBLAS_STATUS_INVALID_VALUE;
-  }
-  if (!supported(p.a.type) || !supported(p.b.type) || !supported(p.c_type)) return CUBLAS_STATUS_NOT_SUPPORTED;
-  return CUBLAS_STATUS_SUCCESS;
-}
-
-void require_operands_in_memory(const Problem& p, const std::string& call) {
-  const bool a_n = p.trans_a == CUBLAS_OP_N, b_n = p.trans_b == CUBLAS_OP_N;
-  require_device_range(p.a.data, span_bytes(a_n ? p.m : p.k, a_n ? p.k : p.m, p.a.ld, p.a.type), call + ": A");
-  require_device_range(p.b.data, span_bytes(b_n ? p.k : p.n, b_n ? p.n : p.k, p.b.ld, p.b.type), call + ": B");
-  require_device_range(p.c, span_bytes(p.m, p.n, p.ldc, p.c_type), call + ": C");
-}
-
-void run(const Problem& p) {
-  const std::int64_t lda = p.a.ld, ldb = p.b.ld, ldc = p.ldc;
-  const bool a_n = p.trans_a == CUBLAS_OP_N, b_n = p.trans_b == CUBLAS_OP_N;
-  const Matrix c{p.c, p.c_type, p.ldc};
-  for (std::int64_t j = 0; j < p.n; ++j) {
-    for (std::int64_t i = 0; i < p.m; ++i) {
-      float sum = 0.0f;
-      for (std::int64_t l = 0; l < p.k; ++l) {
-        sum += load(p.a, a_n ? i + l * lda : l + i * lda) * load(p.b, b_n ? l + j * ldb : j + l * ldb);
-      }
-      const std::int64_t at = i + j * ldc;
-      const float value = p.alpha * sum + (p.beta == 0.0f ? 0.0f : p.beta * load(c, at));
-      if (p.c_type == CUDA_R_32F) {
-        static_cast<float*>(p.c)[at] = value;
-      } else {
-        static_cast<__nv_bfloat16*>(p.c)[at] = __float2bfloat16(value);
-      }
-    }
-  }
-}
-
 cublasStatus_t run_checked(cublasHandle_t handle, const Problem& p, cublasComputeType_t compute,
                            const std::string& call) {
-  if (detail::running_thread != nullptr) {
-    std::string what = call + " inside a running kernel";
-    detail::fail(std::move(what));
-  }
   if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
-  if (compute != CUBLAS_COMPUTE_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
-  if (const cublasStatus_t s = validate(p); s != CUBLAS_STATUS_SUCCESS) return s;
-  require_operands_in_memory(p, call);
-  run(p);
-  return CUBLAS_STATUS_SUCCESS;
-}
-
-const void* offset(const void* p, long long elements, cudaDataType_t t) {
-  return static_cast<const char*>(p) + elements * static_cast<long long>(element_bytes(t));
+  return run_problem(p, compute, call);
 }
 
 }  // namespace

@@ -72,15 +72,17 @@ grep -q "ecsim-profile: error: --models: folder '$tmp/no-models' does not exist;
   "$tmp/nomodels.log" || fail "the refusal does not name --models and the folder"
 [[ ! -e $tmp/nomodels.json ]] || fail "a profile was written without model files"
 
-profile gemm 3 gemm  # a forward, a dX and a dW at least
+profile gemm 3 gemm  # dX and dW at least (the smallest; a biased layer's forward is gemm_bias's)
 profile bias 1 bias_add_bwd  # the bias gradient (fp32 out); its forward is the runner's bias_add
+profile gemm_bias 1 gemm_bias  # a linear layer's forward with its bias (cuBLASLt's epilogue)
 profile ec_route_bwd 1 ec_route_bwd
 
 python3 - "$tmp" <<'PY' || fail "the profiles"
 import csv, json, sys
 tmp = sys.argv[1]
-for name, families, roles in [("gemm", {"gemm"}, {"forward", "dX", "dW"}),
+for name, families, roles in [("gemm", {"gemm"}, {"dX", "dW"}),
                               ("bias", {"bias_add_bwd"}, {"backward"}),
+                              ("gemm_bias", {"gemm_bias"}, {"forward"}),
                               ("ec_route_bwd", {"ec_route_bwd"}, {"backward"})]:
     p = json.load(open(f"{tmp}/{name}.json"))
     assert p["schema"] == "ecsim.profile/1" and p["source"] == "measured", (p["schema"], p["source"])

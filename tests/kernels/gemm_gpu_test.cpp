@@ -16,6 +16,7 @@
 
 #include "cublas_check.hpp"
 #include "gemm.cuh"
+#include "gemm_bias.cuh"
 #include "gpu_check.hpp"
 #include "precondition.hpp"
 #include "ref/gemm.hpp"
@@ -173,6 +174,30 @@ void check_gemm(const GemmDims& d, std::uint64_t seed) {
                     fp32_product_tolerance(d.m, abs_dw));
 }
 
+// gemm_bias on operands where cudaMalloc put them (256-byte aligned), then on copies 8 elements
+// into longer buffers (16-byte aligned), for which an algorithm chosen for the first would not do;
+// outputs poisoned (test::DeviceBuffer). y is x w + bias in fp32, rounded once: bf16_tolerance.
+void check_gemm_bias(GemmBias& fused, const GemmDims& d, std::uint64_t seed) {
+  CAPTURE(d.m);
+  CAPTURE(d.n);
+  CAPTURE(d.k);
+  const auto x = rounded(d.m * d.k, seed), w = rounded(d.k * d.n, seed + 1), bias = rounded(d.n, seed + 2);
+  const auto y = ref::gemm({d.m, d.n, d.k}, x, w, bias);
+  const auto shifted = [](const std::vector<double>& v) {
+    std::vector<double> out(8, 0.5);
+    out.insert(out.end(), v.begin(), v.end());
+    return test::to_bf16(out);
+  };
+  Bf16Buffer d_x(test::to_bf16(x)), d_w(test::to_bf16(w)), d_bias(test::to_bf16(bias)), d_y(size(d.m * d.n));
+  Bf16Buffer s_x(shifted(x)), s_w(shifted(w)), s_bias(shifted(bias)), s_y(size(d.m * d.n + 8));
+  fused.run(nullptr, d, d_x.get(), d_w.get(), d_bias.get(), d_y.get());
+  fused.run(nullptr, d, s_x.get() + 8, s_w.get() + 8, s_bias.get() + 8, s_y.get() + 8);
+  test::check_close("y", test::download_double(d_y), y, test::bf16_tolerance(y));
+  const auto shifted_y = test::download_double(s_y);
+  test::check_close("y (16-byte aligned operands)", std::vector<double>(shifted_y.begin() + 8, shifted_y.end()), y,
+                    test::bf16_tolerance(y));
+}
+
 }  // namespace
 
 TEST_CASE("cuBLAS gemm matches the reference (m not a multiple of 16, m 1, fp32 and bf16 outputs)" *
@@ -182,6 +207,30 @@ TEST_CASE("cuBLAS gemm matches the reference (m not a multiple of 16, m 1, fp32 
   check_gemm({77, 136, 264}, seed);
   check_gemm({1, 64, 40}, seed + 10);    // one token
   check_gemm({300, 8, 1152}, seed + 20); // a router-like product: few outputs, wide input
+}
+
+TEST_CASE("cuBLASLt gemm_bias matches the reference (m not a multiple of 16, m 1, n 8)" *
+          doctest::skip(!test::gpu_available())) {
+  const std::uint64_t seed = test::run_seed();
+  CAPTURE(seed);
+  GemmBias fused;
+  check_gemm_bias(fused, {77, 136, 264}, seed);
+  check_gemm_bias(fused, {1, 64, 40}, seed + 10);
+  check_gemm_bias(fused, {300, 8, 1152}, seed + 20);
+  check_gemm_bias(fused, {77, 136, 264}, seed + 30);  // a cached plan again, with new data
+}
+
+TEST_CASE("cuBLASLt gemm_bias rejects what it cannot run" * doctest::skip(!test::gpu_available())) {
+  GemmBias fused;
+  Bf16Buffer x(64 * 64 + 8), w(64 * 64), bias(64 + 8), y(64 * 64);
+  CHECK_THROWS_WITH_AS(fused.run(nullptr, {64, 64, 64}, x.get(), w.get(), bias.get() + 1, y.get()),
+                       "gemm_bias: bias is not 16-byte aligned", PreconditionError);
+  CHECK_THROWS_WITH_AS(fused.run(nullptr, {64, 64, 64}, x.get(), w.get(), nullptr, y.get()),
+                       "gemm_bias: bias is null", PreconditionError);
+  CHECK_THROWS_WITH_AS(fused.run(nullptr, {64, 60, 64}, x.get(), w.get(), bias.get(), y.get()),
+                       "gemm_bias: n = 60 is not a multiple of 8 (rows must start on 16-byte boundaries)",
+                       PreconditionError);
+  CHECK_NOTHROW(fused.run(nullptr, {64, 64, 64}, x.get() + 8, w.get(), bias.get() + 8, y.get()));
 }
 
 TEST_CASE("cuBLAS batched gemm matches the reference (3 experts, and 7 experts of capacity 1)" *

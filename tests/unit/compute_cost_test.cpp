@@ -164,7 +164,7 @@ TEST_CASE("analytic: attention at EC-DiT shapes runs at 100-200 TFLOP/s forward"
   CHECK(lone < 10);
 }
 
-TEST_CASE("kernel calls: a gemm's backward is two gemms of transposed shapes, and its bias a kernel of its own") {
+TEST_CASE("kernel calls: a gemm's backward is two gemms of transposed shapes, its bias gradient a kernel of its own") {
   // y[m,n] = x[m,k] W[k,n] + b with m=256, n=4608, k=1152.
   // dX[m,k] = dY[m,n] W^T: gemm {m: 256, n: 1152, k: 4608}; dW[k,n] = X^T dY: gemm {m: 1152, n: 4608, k: 256};
   // db = column sums of dY: bias_add_bwd {rows: 256, n: 4608}, after them, as the runner runs it.
@@ -183,16 +183,27 @@ TEST_CASE("kernel calls: a gemm's backward is two gemms of transposed shapes, an
   // and writes db in fp32.
   CHECK((calls[0].bytes + calls[1].bytes).value == (g.bwd_read + g.bwd_written).value);
   CHECK(calls[2].bytes.value == 256.0 * 4608 * 2 + 4608.0 * 4);
-  // Forward: the product, then y += b, which reads and writes y.
+  // Forward: one product with the bias in its epilogue (gemm_bias, cuBLASLt), which reads b too.
   const auto fwd = forward_kernels(g);
-  REQUIRE(fwd.size() == 2);
-  CHECK(fwd[1].op == "bias_add");
-  CHECK(fwd[1].shape == OpShape{{"rows", 256}, {"n", 4608}});
-  CHECK(fwd[1].bytes.value == 2 * 256.0 * 4608 * 2);
+  REQUIRE(fwd.size() == 1);
+  CHECK(fwd[0].op == "gemm_bias");
+  CHECK(fwd[0].shape == OpShape{{"m", 256}, {"n", 4608}, {"k", 1152}});
+  CHECK(fwd[0].flops.value == g.fwd.value);
+  CHECK(fwd[0].bytes.value == (g.fwd_read + g.fwd_written).value + 4608.0 * 2);
   // The cost model's forward and backward are the sums of their kernels.
   const ComputeCostModel model = ComputeCostModel::analytic(h100());
   CHECK(model.backward(g) == model.kernel(calls[0]) + model.kernel(calls[1]) + model.kernel(calls[2]));
-  CHECK(model.forward(g) == model.kernel(fwd[0]) + model.kernel(fwd[1]));
+  CHECK(model.forward(g) == model.kernel(fwd[0]));
+  // Expert products keep a bias kernel after the product: y += b reads and writes every row of
+  // every expert.
+  const Op experts = make_batched_gemm("fc1", Component::kExperts, 4, 64, 4608, 1152, true);
+  const auto efwd = forward_kernels(experts);
+  REQUIRE(efwd.size() == 2);
+  CHECK(efwd[0].op == "batched_gemm");
+  CHECK(efwd[1].op == "bias_add");
+  CHECK(efwd[1].shape == OpShape{{"rows", 256}, {"n", 4608}});
+  CHECK(efwd[1].bytes.value == 2 * 256.0 * 4608 * 2);
+  CHECK(model.forward(experts) == model.kernel(efwd[0]) + model.kernel(efwd[1]));
   // Without a bias, the products alone.
   const Op plain = make_gemm("router", Component::kRouter, 256, 32, 1152, false);
   CHECK(forward_kernels(plain).size() == 1);

@@ -1,0 +1,126 @@
+// Op `gemm_bias` through cuBLASLt (gemm_bias.cuh). As in gemm.cu, the row-major y = x w is the
+// column-major y^T [n, m] = w^T [n, k] x^T [k, m]: A = w (ld n), B = x (ld k), D = y (ld n), no
+// transposes. The bias is then one value per row of D, the length-n vector cuBLASLt's
+// CUBLASLT_EPILOGUE_BIAS broadcasts along D's columns, in D's type (bf16, the default bias type).
+// C = D with beta = 0: cuBLASLt then never reads C.
+#include "gemm_bias.cuh"
+
+#include <algorithm>
+#include <string>
+
+#include "cublas_check.hpp"
+#include "cuda_check.hpp"
+#include "gemm_checks.hpp"
+
+namespace ecsim {
+namespace {
+
+// The largest alignment cuBLASLt's heuristic is told of (its own default assumption).
+constexpr std::uint32_t kMaxAlignment = 256;
+
+std::uint32_t alignment_of(const void* p) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  if (address == 0) return kMaxAlignment;
+  return static_cast<std::uint32_t>(std::min<std::uintptr_t>(address & (~address + 1), kMaxAlignment));
+}
+
+template <class T>
+void set(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attribute, const T& value) {
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof(value)));
+}
+
+}  // namespace
+
+// Descriptors of one shape and the algorithm the heuristic chose for them.
+struct GemmBias::Plan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  std::size_t workspace_bytes = 0;
+
+  Plan() = default;
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+  ~Plan() {
+    if (a != nullptr) cublasLtMatrixLayoutDestroy(a);
+    if (b != nullptr) cublasLtMatrixLayoutDestroy(b);
+    if (d != nullptr) cublasLtMatrixLayoutDestroy(d);
+    if (desc != nullptr) cublasLtMatmulDescDestroy(desc);
+  }
+};
+
+GemmBias::GemmBias() {
+  CUBLAS_CHECK(cublasLtCreate(&handle_));
+  if (const cudaError_t e = cudaMalloc(&workspace_, kWorkspaceBytes); e != cudaSuccess) {
+    cublasLtDestroy(handle_);
+    CUDA_CHECK(e);
+  }
+}
+
+GemmBias::~GemmBias() {
+  plans_.clear();
+  cudaFree(workspace_);
+  cublasLtDestroy(handle_);
+}
+
+const GemmBias::Plan& GemmBias::plan(const GemmDims& g, std::uint32_t alignment, const void* bias) {
+  auto& slot = plans_[{g.m, g.n, g.k, alignment}];
+  if (slot) return *slot;
+  auto p = std::make_unique<Plan>();
+  CUBLAS_CHECK(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  // The attributes' types as cublasLt.h gives them: int32_t transposes, uint32_t epilogue.
+  set(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, static_cast<std::int32_t>(CUBLAS_OP_N));
+  set(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, static_cast<std::int32_t>(CUBLAS_OP_N));
+  set(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, static_cast<std::uint32_t>(CUBLASLT_EPILOGUE_BIAS));
+  // The heuristic reads the bias pointer's alignment (cublasLt.h); run() sets each call's own.
+  set(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
+  const auto u = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, u(g.n), u(g.k), g.n));
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16BF, u(g.k), u(g.m), g.k));
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->d, CUDA_R_16BF, u(g.n), u(g.m), g.n));
+
+  cublasLtMatmulPreference_t preference = nullptr;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference));
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  const cublasStatus_t status = [&] {
+    const std::uint64_t workspace = kWorkspaceBytes;
+    cublasStatus_t s = cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                            &workspace, sizeof(workspace));
+    for (const auto attribute : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                 CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES}) {
+      if (s == CUBLAS_STATUS_SUCCESS) {
+        s = cublasLtMatmulPreferenceSetAttribute(preference, attribute, &alignment, sizeof(alignment));
+      }
+    }
+    if (s != CUBLAS_STATUS_SUCCESS) return s;
+    return cublasLtMatmulAlgoGetHeuristic(handle_, p->desc, p->a, p->b, p->d, p->d, preference, 1, &result, &found);
+  }();
+  cublasLtMatmulPreferenceDestroy(preference);
+  CUBLAS_CHECK(status);
+  if (found == 0) {
+    const std::string what = "cublasLtMatmulAlgoGetHeuristic (gemm_bias m=" + std::to_string(g.m) +
+                             " n=" + std::to_string(g.n) + " k=" + std::to_string(g.k) + ", " +
+                             std::to_string(alignment) + "-byte operands: no algorithm)";
+    throw CublasError(CUBLAS_STATUS_NOT_SUPPORTED, what.c_str(), __FILE__, __LINE__);
+  }
+  p->algo = result.algo;
+  p->workspace_bytes = result.workspaceSize;
+  slot = std::move(p);
+  return *slot;
+}
+
+void GemmBias::run(cudaStream_t stream, const GemmDims& g, const __nv_bfloat16* x, const __nv_bfloat16* w,
+                   const __nv_bfloat16* bias, __nv_bfloat16* y) {
+  require_dims("gemm_bias", g.m, g.n, g.k);
+  require_aligned("gemm_bias", {{"x", x}, {"w", w}, {"bias", bias}, {"y", y}});
+  const std::uint32_t alignment =
+      std::min({alignment_of(x), alignment_of(w), alignment_of(bias), alignment_of(y)});
+  const Plan& p = plan(g, alignment, bias);
+  set(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, static_cast<const void*>(bias));
+  const float alpha = 1.0f, beta = 0.0f;
+  CUBLAS_CHECK(cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.d, y, p.d, &p.algo, workspace_,
+                              p.workspace_bytes, stream));
+}
+
+}  // namespace ecsim

@@ -1,0 +1,54 @@
+// Launcher for op `gemm_bias`: a linear layer's forward with its bias, y [m, n] = x [m, k] w [k, n]
+// + bias [n], as one cuBLASLt matmul whose epilogue adds the bias (CUBLASLT_EPILOGUE_BIAS) in fp32
+// before y's one rounding to bf16, the way PyTorch's nn.Linear runs on CUDA (addmm through
+// cuBLASLt). Against gemm (gemm.cuh) followed by bias_add (bias.cuh) it saves the bias kernel's
+// read and write of y. Implementation in gemm_bias.cu; CPU reference: ref/gemm.hpp (ref::gemm with
+// its bias). Test: ctest -R gemm (tests/kernels/gemm_gpu_test.cpp).
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <tuple>
+
+#include "gemm.cuh"  // GemmDims
+
+namespace ecsim {
+
+// Owns a cuBLASLt handle, its device workspace and, per shape and operand alignment, the matmul
+// descriptors and the algorithm cuBLASLt's heuristic chose (asked once, not at every call). Calls
+// share the workspace: run them on one stream at a time.
+class GemmBias {
+ public:
+  // cuBLAS's recommended workspace on Hopper (cuBLAS documentation, cublasSetWorkspace()).
+  static constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;
+
+  GemmBias();  // cublasLtCreate and cudaMalloc of the workspace on the current device
+  ~GemmBias();
+  GemmBias(const GemmBias&) = delete;
+  GemmBias& operator=(const GemmBias&) = delete;
+
+  // Preconditions as gemm's (gemm.cuh: n and k multiples of 8, operands 16-byte aligned), the bias
+  // aligned alike. Throws PreconditionError, or CublasError where cuBLASLt fails or offers no
+  // algorithm.
+  void run(cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x, const __nv_bfloat16* w,
+           const __nv_bfloat16* bias, __nv_bfloat16* y);
+
+ private:
+  struct Plan;
+  // m, n, k and the alignment in bytes every operand shares (16..256): cuBLASLt picks algorithms
+  // for the alignment it is told of.
+  using PlanKey = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::uint32_t>;
+  const Plan& plan(const GemmDims& d, std::uint32_t alignment, const void* bias);
+
+  cublasLtHandle_t handle_ = nullptr;
+  void* workspace_ = nullptr;
+  std::map<PlanKey, std::unique_ptr<Plan>> plans_;
+};
+
+}  // namespace ecsim
