@@ -2,6 +2,7 @@
 // reference in ref/adamw.hpp.
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -16,8 +17,11 @@ struct AdamWHyperparameters {
   float weight_decay = 0.0f;
 };
 
-// In place over n fp32 values: param (master weights), m, v (moments); grad fp32. step counts from 1.
-void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, const float* grad, float* m, float* v,
-                std::int64_t n, cudaStream_t stream);
+// In place over n fp32 values: param (master weights), m, v (moments); step counts from 1. In the
+// same pass, param_bf16 [n] receives the updated param rounded to bf16 (the copy the next forward
+// reads), and grad [n] fp32 is zeroed once read, so that the next step's backward accumulates into
+// zeros without a memset of its own.
+void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, float* grad, float* m, float* v,
+                __nv_bfloat16* param_bf16, std::int64_t n, cudaStream_t stream);
 
 }  // namespace ecsim

@@ -3,7 +3,6 @@
 #include <string>
 
 #include "adaln_layernorm.cuh"
-#include "cast.cuh"
 #include "core/errors.hpp"
 #include "cublas_check.hpp"
 #include "flow_loss.cuh"
@@ -184,10 +183,16 @@ void DeviceTrainer::forward_backward(const DeviceBatch& batch, std::int64_t mb, 
   }
 }
 
-double DeviceTrainer::loss_and_gradients(const DeviceBatch& batch) {
+void DeviceTrainer::zero_gradients() {
   CUDA_CHECK(cudaMemsetAsync(model_.grads(), 0, static_cast<std::size_t>(model_.size()) * sizeof(float), ctx_.stream));
+  grads_zero_ = true;
+}
+
+double DeviceTrainer::loss_and_gradients(const DeviceBatch& batch) {
+  if (!grads_zero_) zero_gradients();
   timer_.begin_step();
   forward_backward(batch, 0, 1.0f);
+  grads_zero_ = false;  // they stay for the caller to read
   timer_.end_step();
   float loss = 0;
   CUDA_CHECK(cudaMemcpyAsync(&loss, loss_.get(), sizeof loss, cudaMemcpyDeviceToHost, ctx_.stream));
@@ -195,7 +200,7 @@ double DeviceTrainer::loss_and_gradients(const DeviceBatch& batch) {
   return loss;
 }
 
-double DeviceTrainer::step(const std::vector<DeviceBatch>& micro_batches) {
+void DeviceTrainer::accumulate_gradients(const std::vector<DeviceBatch>& micro_batches) {
   const auto m = static_cast<std::int64_t>(micro_batches.size());
   if (m < 1 || m > kMaxMicroBatches) {
     throw RuntimeFailure("DeviceTrainer::step: " + std::to_string(m) + " micro-batches outside [1, " +
@@ -207,24 +212,44 @@ double DeviceTrainer::step(const std::vector<DeviceBatch>& micro_batches) {
   // rank's weight (the loss gradient is scaled where the loss is), and the expert-DP group's sum
   // adds the other EP groups' rows, so every rank's tokens count once.
   const float weight = 1.0f / static_cast<float>(m * ranks);
-  timer_.begin_step();
-  CUDA_CHECK(cudaMemsetAsync(model_.grads(), 0, static_cast<std::size_t>(model_.size()) * sizeof(float), ctx_.stream));
+  // The gradients accumulate from zero: the last step's AdamW zeroed them as it read them (the model
+  // starts with zeros), so a step runs no memset of its own unless a caller kept some to read.
+  if (!grads_zero_) zero_gradients();
+  grads_zero_ = false;
   for (std::int64_t i = 0; i < m; ++i) forward_backward(micro_batches[static_cast<std::size_t>(i)], i, weight);
   if (group_ != nullptr) group_->all_reduce_sum(model_.grads(), sync_plan_, ctx_.stream);
-  {
-    auto op = timer_.time("adamw", "optimizer.step", -1, -1, Phase::kOptimizer);
-    ++steps_;
-    adamw_step(adamw_, steps_, model_.master(), model_.grads(), model_.m(), model_.v(), model_.size(), ctx_.stream);
-    cast_fp32_to_bf16(model_.master(), model_.params(), model_.size(), ctx_.stream);
-  }
-  timer_.end_step();
-  std::vector<float> losses(static_cast<std::size_t>(m));
+}
+
+double DeviceTrainer::mean_loss(std::size_t micro_batches) {
+  std::vector<float> losses(micro_batches);
   CUDA_CHECK(cudaMemcpyAsync(losses.data(), loss_.get(), losses.size() * sizeof(float), cudaMemcpyDeviceToHost,
                              ctx_.stream));
   CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
   double sum = 0;
   for (float l : losses) sum += static_cast<double>(l);
-  return sum / static_cast<double>(m);
+  return sum / static_cast<double>(micro_batches);
+}
+
+double DeviceTrainer::step(const std::vector<DeviceBatch>& micro_batches) {
+  timer_.begin_step();
+  accumulate_gradients(micro_batches);
+  {
+    auto op = timer_.time("adamw", "optimizer.step", -1, -1, Phase::kOptimizer);
+    ++steps_;
+    // Also writes the bf16 copy the next forward reads, and zeroes the gradients.
+    adamw_step(adamw_, steps_, model_.master(), model_.grads(), model_.m(), model_.v(), model_.params(), model_.size(),
+               ctx_.stream);
+    grads_zero_ = true;
+  }
+  timer_.end_step();
+  return mean_loss(micro_batches.size());
+}
+
+double DeviceTrainer::synced_gradients(const std::vector<DeviceBatch>& micro_batches) {
+  timer_.begin_step();
+  accumulate_gradients(micro_batches);
+  timer_.end_step();
+  return mean_loss(micro_batches.size());
 }
 
 }  // namespace ecsim::runner

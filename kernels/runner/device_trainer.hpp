@@ -35,7 +35,11 @@ class DeviceTrainer {
   DeviceTrainer& operator=(const DeviceTrainer&) = delete;
 
   // One optimizer step over these micro-batches; returns the mean of their losses (this rank's).
+  // The optimizer zeroes the gradients it reads (adamw.cuh).
   double step(const std::vector<DeviceBatch>& micro_batches);
+  // The same step without the optimizer: the gradients, summed over the micro-batches and (with a
+  // group) all-reduced, stay in model().grads() (the parallel test compares them across ranks).
+  double synced_gradients(const std::vector<DeviceBatch>& micro_batches);
   // Forward and backward of one batch without the optimizer step: the gradients stay in
   // model().grads() (the GPU test compares them with the CPU reference).
   double loss_and_gradients(const DeviceBatch& batch);
@@ -49,6 +53,10 @@ class DeviceTrainer {
  private:
   // Adds this micro-batch's gradients (weighted by loss_weight); its loss goes to loss_[micro_batch].
   void forward_backward(const DeviceBatch& batch, std::int64_t micro_batch, float loss_weight);
+  void zero_gradients();  // a memset on the step's stream
+  // Forward and backward of every micro-batch into the gradients (from zero), then their all-reduce.
+  void accumulate_gradients(const std::vector<DeviceBatch>& micro_batches);
+  double mean_loss(std::size_t micro_batches);  // of the losses the last micro-batches left
 
   model_ref::ModelConfig config_;
   AdamWHyperparameters adamw_;
@@ -58,6 +66,7 @@ class DeviceTrainer {
   DeviceModel model_;                 // the shard's experts only
   std::vector<GradRange> sync_plan_;  // tiles the flat buffer
   std::int64_t steps_ = 0;
+  bool grads_zero_ = true;  // model_.grads() holds zeros (as DeviceModel allocates them)
   GemmBias gemm_bias_;  // ctx_'s, before it
   DeviceContext ctx_;
   OpTimer timer_;

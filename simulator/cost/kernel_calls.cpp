@@ -112,9 +112,10 @@ std::vector<KernelCall> backward_kernels(const Op& op) {
 
 KernelCall optimizer_kernel(double params) {
   // Per parameter: reads the fp32 master weight, gradient and two moments (4 x 4 B), writes the
-  // weight and both moments back (3 x 4 B) and the bf16 copy the next forward reads (2 B);
+  // weight and both moments back, zeroes the gradient for the next step's accumulation (4 x 4 B)
+  // and writes the bf16 copy the next forward reads (2 B), all in one pass (kernels/adamw.cuh);
   // about 12 FLOPs (two moment updates, square root, division, decay, step).
-  constexpr double kBytesPerParam = 4 * kFp32Bytes + 3 * kFp32Bytes + kBf16Bytes;
+  constexpr double kBytesPerParam = 4 * kFp32Bytes + 4 * kFp32Bytes + kBf16Bytes;
   constexpr double kFlopsPerParam = 12;
   const auto n = static_cast<std::int64_t>(params);
   return {"adamw", {{"params", n}}, Flops{kFlopsPerParam * params}, Bytes{kBytesPerParam * params}, "fp32"};

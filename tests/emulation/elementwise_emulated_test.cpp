@@ -58,8 +58,10 @@ std::vector<test::AdamWState> run_adamw(const AdamWHyperparameters& h, const tes
   test::AdamWState state = initial;
   std::vector<test::AdamWState> after;
   for (std::size_t i = 0; i < grads.size(); ++i) {
-    adamw_step(h, static_cast<std::int64_t>(i + 1), state.param.data(), grads[i].data(), state.m.data(), state.v.data(),
-               static_cast<std::int64_t>(state.param.size()), nullptr);
+    state.grad = grads[i];  // the step zeroes it
+    state.param_bf16 = poisoned<__nv_bfloat16>(state.param.size());
+    adamw_step(h, static_cast<std::int64_t>(i + 1), state.param.data(), state.grad.data(), state.m.data(),
+               state.v.data(), state.param_bf16.data(), static_cast<std::int64_t>(state.param.size()), nullptr);
     after.push_back(state);
   }
   return after;

@@ -100,10 +100,12 @@ inline std::string check_gate_residual(const ref::SampleRows& s, std::uint64_t s
   return log.summary();
 }
 
-// ---- adamw.cu: AdamW steps in place over fp32 buffers.
+// ---- adamw.cu: AdamW steps in place over fp32 buffers, with the bf16 copy and the gradient zeroed.
 
 struct AdamWState {
   std::vector<float> param, m, v;  // [n]
+  Bf16Vector param_bf16;           // [n] the copy the step writes (empty in the initial state)
+  std::vector<float> grad;         // [n] the gradient buffer after the step (empty in the initial state)
 };
 
 // Steps 1, 2, ... of adamw_step from `initial`, one per gradient [n]; the state after each.
@@ -136,6 +138,11 @@ inline std::string check_adamw(std::size_t n, std::uint64_t seed, const AdamWKer
     log.check(("param" + at).c_str(), to_double(after[i].param), to_double(state.param), tol);
     log.check(("m" + at).c_str(), to_double(after[i].m), to_double(state.m), tol);
     log.check(("v" + at).c_str(), to_double(after[i].v), to_double(state.v), tol);
+    // The copy is the kernel's own fp32 param rounded to bf16, bit for bit; the gradient is zeroed.
+    const std::vector<double> param = to_double(after[i].param);
+    log.check(("param_bf16" + at).c_str(), to_double(std::span<const __nv_bfloat16>(after[i].param_bf16)),
+              to_double(std::span<const __nv_bfloat16>(to_bf16(param))), Tolerance{0, 0});
+    log.check(("grad zeroed" + at).c_str(), to_double(after[i].grad), std::vector<double>(n, 0.0), Tolerance{0, 0});
   }
   return log.summary();
 }

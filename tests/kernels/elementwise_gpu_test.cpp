@@ -48,9 +48,10 @@ std::vector<test::AdamWState> gpu_adamw(const AdamWHyperparameters& h, const tes
   std::vector<test::AdamWState> after;
   for (std::size_t i = 0; i < grads.size(); ++i) {
     d_g.upload(grads[i]);
-    adamw_step(h, static_cast<std::int64_t>(i + 1), d_p.get(), d_g.get(), d_m.get(), d_v.get(),
+    test::DeviceBuffer<__nv_bfloat16> d_p16(n);  // poisoned
+    adamw_step(h, static_cast<std::int64_t>(i + 1), d_p.get(), d_g.get(), d_m.get(), d_v.get(), d_p16.get(),
                static_cast<std::int64_t>(n), nullptr);
-    after.push_back({d_p.download(), d_m.download(), d_v.download()});
+    after.push_back({d_p.download(), d_m.download(), d_v.download(), d_p16.download(), d_g.download()});
   }
   return after;
 }
@@ -100,6 +101,6 @@ TEST_CASE("elementwise launchers reject bad arguments before launching") {
   CHECK_THROWS_AS(gelu_fwd(nullptr, nullptr, 0, nullptr), PreconditionError);
   CHECK_THROWS_AS(gelu_bwd(nullptr, nullptr, nullptr, 16, nullptr), PreconditionError);
   CHECK_THROWS_AS(gate_residual_fwd(nullptr, nullptr, nullptr, nullptr, 70000, 1, 8, nullptr), PreconditionError);
-  CHECK_THROWS_AS(adamw_step({}, 0, nullptr, nullptr, nullptr, nullptr, 16, nullptr), PreconditionError);
+  CHECK_THROWS_AS(adamw_step({}, 0, nullptr, nullptr, nullptr, nullptr, nullptr, 16, nullptr), PreconditionError);
   CHECK_THROWS_AS(flow_loss_fwd(nullptr, nullptr, nullptr, nullptr, 16, nullptr), PreconditionError);
 }

@@ -12,6 +12,7 @@
 // The added kernels' inputs and checks: runner_kernels_check.hpp.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -138,6 +139,33 @@ TEST_CASE("runner: the loss halves within 50 AdamW steps on a fixed batch" * doc
   CAPTURE(losses.front());
   CAPTURE(losses.back());
   CHECK(losses.back() < 0.5 * losses.front());
+}
+
+TEST_CASE("runner: a step leaves its gradients zeroed, and the next accumulates from zero" *
+          doctest::skip(!test::gpu_available())) {
+  // AdamW zeroes the gradients it reads (no memset starts a step): after a step every gradient is
+  // 0, and the next step's gradients, kept by synced_gradients, equal those of a trainer whose
+  // buffer was zeroed by a memset (loss_and_gradients called twice: the second call zeroes first).
+  const model_ref::ModelConfig c = test::runner_tiny();
+  std::vector<runner::DeviceBatch> batches;
+  batches.push_back(runner::upload_batch(c, model_ref::make_flow_batch(c, 2, 21)));
+  const auto gradients = [&](const runner::DeviceTrainer& t) {
+    std::vector<float> g(static_cast<std::size_t>(t.model().size()));
+    CUDA_CHECK(cudaMemcpy(g.data(), t.model().grads(), g.size() * sizeof(float), cudaMemcpyDeviceToHost));
+    return g;
+  };
+  runner::DeviceTrainer a(c, 20, model_ref::InitScheme::kAllRandom, {}, 2, nullptr);
+  runner::DeviceTrainer b(c, 20, model_ref::InitScheme::kAllRandom, {}, 2, nullptr);
+  a.step(batches);
+  b.step(batches);
+  const std::vector<float> zeroed = gradients(a);
+  CHECK(std::all_of(zeroed.begin(), zeroed.end(), [](float g) { return g == 0.0f; }));
+  a.synced_gradients(batches);
+  b.loss_and_gradients(batches.front());
+  b.loss_and_gradients(batches.front());
+  const std::vector<float> ga = gradients(a), gb = gradients(b);
+  CHECK(std::any_of(ga.begin(), ga.end(), [](float g) { return g != 0.0f; }));
+  CHECK(ga == gb);
 }
 
 TEST_CASE("runner: two runs from one seed give bitwise equal losses" * doctest::skip(!test::gpu_available())) {
