@@ -5,8 +5,8 @@
 // One pass over all of a rank's parameters (the "fused" form): it is bound by reading 4 and
 // writing 4 fp32 values and one bf16 per element (34 bytes), moved 8 at a time in 16-byte vectors
 // where n and the buffers allow (bf16_chunks.cuh). The bf16 copy and the zeroed gradient were a
-// cast kernel (6 bytes per element) and a memset (4) of their own until 2026-11-27. The bias corrections depend only on the step, so the host
-// computes them once in fp64.
+// cast kernel (6 bytes per element) and a memset (4) of their own until 2026-11-27. The bias
+// corrections depend only on the step, so the host computes them once in fp64.
 // CPU reference: ref/adamw.hpp. Test: ctest -R adamw (tests/kernels/elementwise_gpu_test.cpp;
 // skipped without a GPU).
 // Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU

@@ -2,12 +2,14 @@
 // column-major y^T [n, m] = w^T [n, k] x^T [k, m]: A = w (ld n), B = x (ld k), D = y (ld n), no
 // transposes. The bias is then one value per row of D, the length-n vector cuBLASLt's
 // CUBLASLT_EPILOGUE_BIAS broadcasts along D's columns, in D's type (bf16, the default bias type).
-// C = D with beta = 0: cuBLASLt then never reads C.
+// C = D with beta = 0: cuBLASLt then never reads C. Where the heuristic offers no algorithm with
+// the bias epilogue for a shape, that shape runs as the product then bias_add (bias.cuh), counted.
 #include "gemm_bias.cuh"
 
 #include <algorithm>
 #include <string>
 
+#include "bias.cuh"
 #include "cublas_check.hpp"
 #include "cuda_check.hpp"
 #include "gemm_checks.hpp"
@@ -37,6 +39,7 @@ struct GemmBias::Plan {
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
   cublasLtMatmulAlgo_t algo{};
   std::size_t workspace_bytes = 0;
+  bool fused = true;  // false: the epilogue adds nothing and bias_add follows
 
   Plan() = default;
   Plan(const Plan&) = delete;
@@ -63,6 +66,35 @@ GemmBias::~GemmBias() {
   cublasLtDestroy(handle_);
 }
 
+// The heuristic's best algorithm for p's descriptors as they stand; false where it has none.
+bool GemmBias::choose(Plan& p, std::uint32_t alignment) {
+  cublasLtMatmulPreference_t preference = nullptr;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference));
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  const cublasStatus_t status = [&] {
+    const std::uint64_t workspace = kWorkspaceBytes;
+    cublasStatus_t s = cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                            &workspace, sizeof(workspace));
+    for (const auto attribute :
+         {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+          CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES}) {
+      if (s == CUBLAS_STATUS_SUCCESS) {
+        s = cublasLtMatmulPreferenceSetAttribute(preference, attribute, &alignment, sizeof(alignment));
+      }
+    }
+    if (s != CUBLAS_STATUS_SUCCESS) return s;
+    return cublasLtMatmulAlgoGetHeuristic(handle_, p.desc, p.a, p.b, p.d, p.d, preference, 1, &result, &found);
+  }();
+  cublasLtMatmulPreferenceDestroy(preference);
+  if (status == CUBLAS_STATUS_NOT_SUPPORTED) return false;
+  CUBLAS_CHECK(status);
+  if (found == 0) return false;
+  p.algo = result.algo;
+  p.workspace_bytes = result.workspaceSize;
+  return true;
+}
+
 const GemmBias::Plan& GemmBias::plan(const GemmDims& g, std::uint32_t alignment, const void* bias) {
   auto& slot = plans_[{g.m, g.n, g.k, alignment}];
   if (slot) return *slot;
@@ -78,34 +110,18 @@ const GemmBias::Plan& GemmBias::plan(const GemmDims& g, std::uint32_t alignment,
   CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, u(g.n), u(g.k), g.n));
   CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16BF, u(g.k), u(g.m), g.k));
   CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->d, CUDA_R_16BF, u(g.n), u(g.m), g.n));
-
-  cublasLtMatmulPreference_t preference = nullptr;
-  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference));
-  cublasLtMatmulHeuristicResult_t result{};
-  int found = 0;
-  const cublasStatus_t status = [&] {
-    const std::uint64_t workspace = kWorkspaceBytes;
-    cublasStatus_t s = cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                            &workspace, sizeof(workspace));
-    for (const auto attribute : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                                 CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES}) {
-      if (s == CUBLAS_STATUS_SUCCESS) {
-        s = cublasLtMatmulPreferenceSetAttribute(preference, attribute, &alignment, sizeof(alignment));
-      }
+  if (!choose(*p, alignment)) {
+    // No fused algorithm for this shape (PyTorch falls back alike): the product, then bias_add.
+    set(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, static_cast<std::uint32_t>(CUBLASLT_EPILOGUE_DEFAULT));
+    p->fused = false;
+    if (!choose(*p, alignment)) {
+      const std::string what = "cublasLtMatmulAlgoGetHeuristic (gemm_bias m=" + std::to_string(g.m) +
+                               " n=" + std::to_string(g.n) + " k=" + std::to_string(g.k) + ", " +
+                               std::to_string(alignment) + "-byte operands: no algorithm, with or without the bias)";
+      throw CublasError(CUBLAS_STATUS_NOT_SUPPORTED, what.c_str(), __FILE__, __LINE__);
     }
-    if (s != CUBLAS_STATUS_SUCCESS) return s;
-    return cublasLtMatmulAlgoGetHeuristic(handle_, p->desc, p->a, p->b, p->d, p->d, preference, 1, &result, &found);
-  }();
-  cublasLtMatmulPreferenceDestroy(preference);
-  CUBLAS_CHECK(status);
-  if (found == 0) {
-    const std::string what = "cublasLtMatmulAlgoGetHeuristic (gemm_bias m=" + std::to_string(g.m) +
-                             " n=" + std::to_string(g.n) + " k=" + std::to_string(g.k) + ", " +
-                             std::to_string(alignment) + "-byte operands: no algorithm)";
-    throw CublasError(CUBLAS_STATUS_NOT_SUPPORTED, what.c_str(), __FILE__, __LINE__);
   }
-  p->algo = result.algo;
-  p->workspace_bytes = result.workspaceSize;
+  if (!p->fused) ++unfused_shapes_;
   slot = std::move(p);
   return *slot;
 }
@@ -117,10 +133,11 @@ void GemmBias::run(cudaStream_t stream, const GemmDims& g, const __nv_bfloat16* 
   const std::uint32_t alignment =
       std::min({alignment_of(x), alignment_of(w), alignment_of(bias), alignment_of(y)});
   const Plan& p = plan(g, alignment, bias);
-  set(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, static_cast<const void*>(bias));
+  if (p.fused) set(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, static_cast<const void*>(bias));
   const float alpha = 1.0f, beta = 0.0f;
   CUBLAS_CHECK(cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.d, y, p.d, &p.algo, workspace_,
                               p.workspace_bytes, stream));
+  if (!p.fused) bias_add(y, bias, 1, g.m, g.n, stream);
 }
 
 }  // namespace ecsim

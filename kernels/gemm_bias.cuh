@@ -34,10 +34,14 @@ class GemmBias {
   GemmBias& operator=(const GemmBias&) = delete;
 
   // Preconditions as gemm's (gemm.cuh: n and k multiples of 8, operands 16-byte aligned), the bias
-  // aligned alike. Throws PreconditionError, or CublasError where cuBLASLt fails or offers no
-  // algorithm.
+  // aligned alike. A shape for which cuBLASLt's heuristic offers no algorithm with the bias
+  // epilogue runs as the product then bias_add (bias.cuh), as PyTorch falls back too; such shapes
+  // are counted (unfused_shapes), for the tools to say so. Throws PreconditionError, or
+  // CublasError where cuBLASLt fails or offers no algorithm even without the epilogue.
   void run(cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x, const __nv_bfloat16* w,
            const __nv_bfloat16* bias, __nv_bfloat16* y);
+  // How many of the shapes run so far (per operand alignment) had no fused algorithm.
+  std::int64_t unfused_shapes() const { return unfused_shapes_; }
 
  private:
   struct Plan;
@@ -45,10 +49,12 @@ class GemmBias {
   // for the alignment it is told of.
   using PlanKey = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::uint32_t>;
   const Plan& plan(const GemmDims& d, std::uint32_t alignment, const void* bias);
+  bool choose(Plan& p, std::uint32_t alignment);
 
   cublasLtHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
   std::map<PlanKey, std::unique_ptr<Plan>> plans_;
+  std::int64_t unfused_shapes_ = 0;
 };
 
 }  // namespace ecsim

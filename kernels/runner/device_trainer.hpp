@@ -49,6 +49,8 @@ class DeviceTrainer {
   const std::vector<GradRange>& grad_sync_ranges() const { return sync_plan_; }
   OpTimer& timer() { return timer_; }
   cudaStream_t stream() const { return ctx_.stream; }
+  // Linear-layer shapes that ran as the product, then bias_add (GemmBias::unfused_shapes).
+  std::int64_t unfused_bias_shapes() const { return gemm_bias_.unfused_shapes(); }
 
  private:
   // Adds this micro-batch's gradients (weighted by loss_weight); its loss goes to loss_[micro_batch].

@@ -145,6 +145,11 @@ void run(const RunOptions& options, ProcessGroup& group, std::ostream& out) {
       << format_bytes(est.params, 4) << ", grads " << format_bytes(est.grads, 4) << ", optimizer "
       << format_bytes(est.optimizer, 4) << ", activations " << format_bytes(est.activations, 4) << ", comm buffers "
       << format_bytes(est.comm_buffers, 4) << ", workspace " << format_bytes(est.workspace, 4) << "\n";
+  if (const std::int64_t unfused = trainer.unfused_bias_shapes(); unfused > 0) {
+    out << "note        " << unfused
+        << " linear-layer shape(s) had no cuBLASLt algorithm with the bias in its epilogue: each ran as the "
+        << "product, then bias_add (the profiler's gemm_bias entries time them alike)\n";
+  }
   write_run_outputs(record, rc.scenario.model, images, ep, options.json, options.trace);
   if (!options.json.empty()) out << "run JSON    " << options.json.string() << "\n";
   if (!options.trace.empty()) out << "trace       " << options.trace.string() << "\n";

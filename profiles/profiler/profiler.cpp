@@ -449,6 +449,10 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
       break;
     }
   }
+  if (const std::int64_t unfused = ctx.gemm_bias->unfused_shapes(); unfused > 0) {
+    log << "gemm_bias: " << unfused << " shape(s) had no cuBLASLt algorithm with the bias in its epilogue and were "
+        << "measured as the product, then bias_add (as the runner runs them)\n";
+  }
   CollectiveSweepResult collectives;
   if (!cluster) {
     log << "collectives: skipped, " << device.device_count << " GPU visible\n";

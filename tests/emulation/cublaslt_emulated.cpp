@@ -17,6 +17,7 @@
 #include <new>
 #include <string>
 
+#include "emulation/cublaslt_emulated.hpp"
 #include "emulation/device_memory_registry.hpp"
 #include "emulation/gemm_problem.hpp"
 
@@ -24,6 +25,8 @@ struct cublasLtContext {};
 
 namespace ecsim::emulation {
 namespace {
+
+bool bias_epilogue_offered = true;  // offer_bias_epilogue
 
 struct Desc {
   cublasComputeType_t compute;
@@ -91,8 +94,9 @@ bool product_dims(const Desc& d, const Layout& a, const Layout& b, const Layout&
                   int& n, int& k) {
   const bool ops_ok = (d.trans_a == CUBLAS_OP_N || d.trans_a == CUBLAS_OP_T) &&
                       (d.trans_b == CUBLAS_OP_N || d.trans_b == CUBLAS_OP_T);
-  const std::uint64_t a_rows = transposed(d.trans_a) ? a.cols : a.rows, a_cols = transposed(d.trans_a) ? a.rows : a.cols;
-  const std::uint64_t b_rows = transposed(d.trans_b) ? b.cols : b.rows, b_cols = transposed(d.trans_b) ? b.rows : b.cols;
+  const bool ta = transposed(d.trans_a), tb = transposed(d.trans_b);
+  const std::uint64_t a_rows = ta ? a.cols : a.rows, a_cols = ta ? a.rows : a.cols;
+  const std::uint64_t b_rows = tb ? b.cols : b.rows, b_cols = tb ? b.rows : b.cols;
   const bool fits = ops_ok && a_rows == out.rows && b_cols == out.cols && a_cols == b_rows && c.rows == out.rows &&
                     c.cols == out.cols && c.type == out.type;
   m = static_cast<int>(out.rows);
@@ -104,7 +108,9 @@ bool product_dims(const Desc& d, const Layout& a, const Layout& b, const Layout&
 cublasStatus_t check_operation(const Desc& d, const Layout& a, const Layout& b, const Layout& c,
                                const Layout& out) {
   if (d.compute != CUBLAS_COMPUTE_32F || d.scale != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
-  if (d.epilogue != CUBLASLT_EPILOGUE_DEFAULT && d.epilogue != CUBLASLT_EPILOGUE_BIAS) return CUBLAS_STATUS_NOT_SUPPORTED;
+  if (d.epilogue != CUBLASLT_EPILOGUE_DEFAULT && d.epilogue != CUBLASLT_EPILOGUE_BIAS) {
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+  }
   if (d.bias_type != -1 && d.bias_type != out.type) return CUBLAS_STATUS_NOT_SUPPORTED;
   if (a.type != CUDA_R_16BF || b.type != CUDA_R_16BF) return CUBLAS_STATUS_NOT_SUPPORTED;
   int m = 0, n = 0, k = 0;
@@ -113,6 +119,13 @@ cublasStatus_t check_operation(const Desc& d, const Layout& a, const Layout& b, 
 }
 
 }  // namespace
+
+bool offer_bias_epilogue(bool offered) {
+  const bool before = bias_epilogue_offered;
+  bias_epilogue_offered = offered;
+  return before;
+}
+
 }  // namespace ecsim::emulation
 
 namespace emu = ecsim::emulation;
@@ -205,6 +218,10 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t handle, cublasLtM
                                                 *emu::state<emu::Layout>(c), *emu::state<emu::Layout>(d));
   if (s != CUBLAS_STATUS_SUCCESS) return s;
   const emu::Preference& p = *emu::state<emu::Preference>(preference);
+  if (op.epilogue == CUBLASLT_EPILOGUE_BIAS && !emu::bias_epilogue_offered) {
+    *returned = 0;  // as cuBLASLt answers a shape it has no kernel for
+    return CUBLAS_STATUS_SUCCESS;
+  }
   results[0] = cublasLtMatmulHeuristicResult_t{};
   emu::Algo algo{emu::kAlgoMagic, {p.alignment[0], p.alignment[1], p.alignment[2], p.alignment[3]},
                  emu::alignment_of(op.bias)};
