@@ -30,10 +30,10 @@
 
 #include "bench_header.hpp"
 #include "bench_session.hpp"
+#include "bias.cuh"
 #include "cli/tool_main.hpp"
 #include "cublas_check.hpp"
 #include "cuda_check.hpp"
-#include "bias.cuh"
 #include "gemm.cuh"
 #include "gemm_bias.cuh"
 #include "profiler/device_buffers.hpp"

@@ -2,7 +2,9 @@
 // column-major y^T [n, m] = w^T [n, k] x^T [k, m]: A = w (ld n), B = x (ld k), D = y (ld n), no
 // transposes. The bias is then one value per row of D, the length-n vector cuBLASLt's
 // CUBLASLT_EPILOGUE_BIAS broadcasts along D's columns, in D's type (bf16, the default bias type).
-// C = D with beta = 0: cuBLASLt then never reads C. Where the heuristic offers no algorithm with
+// C = D with beta = 0: cuBLASLt then never reads C. A batch strides every matrix by its size
+// (CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, _STRIDED_BATCH_OFFSET) and the bias by n
+// (CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE): one bias per expert. Where the heuristic offers no algorithm with
 // the bias epilogue for a shape, that shape runs as the product then bias_add (bias.cuh), counted.
 #include "gemm_bias.cuh"
 
@@ -29,6 +31,22 @@ std::uint32_t alignment_of(const void* p) {
 template <class T>
 void set(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attribute, const T& value) {
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof(value)));
+}
+
+// A column-major rows x cols bf16 matrix (ld rows), `batch` of them `rows * cols` elements apart.
+cublasLtMatrixLayout_t layout(std::int64_t rows, std::int64_t cols, std::int64_t batch) {
+  cublasLtMatrixLayout_t l = nullptr;
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, CUDA_R_16BF, static_cast<std::uint64_t>(rows),
+                                          static_cast<std::uint64_t>(cols), rows));
+  if (batch > 1) {
+    // The attributes' types as cublasLt.h gives them: int32_t count, int64_t stride.
+    const auto count = static_cast<std::int32_t>(batch);
+    const std::int64_t stride = rows * cols;
+    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+    CUBLAS_CHECK(
+        cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
+  }
+  return l;
 }
 
 }  // namespace
@@ -95,8 +113,9 @@ bool GemmBias::choose(Plan& p, std::uint32_t alignment) {
   return true;
 }
 
-const GemmBias::Plan& GemmBias::plan(const GemmDims& g, std::uint32_t alignment, const void* bias) {
-  auto& slot = plans_[{g.m, g.n, g.k, alignment}];
+const GemmBias::Plan& GemmBias::plan(std::int64_t batch, const GemmDims& g, std::uint32_t alignment,
+                                     const void* bias) {
+  auto& slot = plans_[{batch, g.m, g.n, g.k, alignment}];
   if (slot) return *slot;
   auto p = std::make_unique<Plan>();
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -106,16 +125,17 @@ const GemmBias::Plan& GemmBias::plan(const GemmDims& g, std::uint32_t alignment,
   set(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, static_cast<std::uint32_t>(CUBLASLT_EPILOGUE_BIAS));
   // The heuristic reads the bias pointer's alignment (cublasLt.h); run() sets each call's own.
   set(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
-  const auto u = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, u(g.n), u(g.k), g.n));
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16BF, u(g.k), u(g.m), g.k));
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->d, CUDA_R_16BF, u(g.n), u(g.m), g.n));
+  if (batch > 1) set(p->desc, CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE, static_cast<std::int64_t>(g.n));
+  p->a = layout(g.n, g.k, batch);
+  p->b = layout(g.k, g.m, batch);
+  p->d = layout(g.n, g.m, batch);
   if (!choose(*p, alignment)) {
     // No fused algorithm for this shape (PyTorch falls back alike): the product, then bias_add.
     set(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, static_cast<std::uint32_t>(CUBLASLT_EPILOGUE_DEFAULT));
     p->fused = false;
     if (!choose(*p, alignment)) {
-      const std::string what = "cublasLtMatmulAlgoGetHeuristic (gemm_bias m=" + std::to_string(g.m) +
+      const std::string what = "cublasLtMatmulAlgoGetHeuristic (gemm_bias batch=" + std::to_string(batch) +
+                               " m=" + std::to_string(g.m) +
                                " n=" + std::to_string(g.n) + " k=" + std::to_string(g.k) + ", " +
                                std::to_string(alignment) + "-byte operands: no algorithm, with or without the bias)";
       throw CublasError(CUBLAS_STATUS_NOT_SUPPORTED, what.c_str(), __FILE__, __LINE__);
@@ -128,16 +148,24 @@ const GemmBias::Plan& GemmBias::plan(const GemmDims& g, std::uint32_t alignment,
 
 void GemmBias::run(cudaStream_t stream, const GemmDims& g, const __nv_bfloat16* x, const __nv_bfloat16* w,
                    const __nv_bfloat16* bias, __nv_bfloat16* y) {
-  require_dims("gemm_bias", g.m, g.n, g.k);
-  require_aligned("gemm_bias", {{"x", x}, {"w", w}, {"bias", bias}, {"y", y}});
+  run_batched(stream, 1, g, x, w, bias, y);
+}
+
+void GemmBias::run_batched(cudaStream_t stream, std::int64_t batch, const GemmDims& g, const __nv_bfloat16* x,
+                           const __nv_bfloat16* w, const __nv_bfloat16* bias, __nv_bfloat16* y) {
+  const char* op = batch == 1 ? "gemm_bias" : "batched_gemm_bias";
+  require_positive(batch, op, "batch");
+  require_int32(batch, op, "batch");
+  require_dims(op, g.m, g.n, g.k);
+  require_aligned(op, {{"x", x}, {"w", w}, {"bias", bias}, {"y", y}});
   const std::uint32_t alignment =
       std::min({alignment_of(x), alignment_of(w), alignment_of(bias), alignment_of(y)});
-  const Plan& p = plan(g, alignment, bias);
+  const Plan& p = plan(batch, g, alignment, bias);
   if (p.fused) set(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, static_cast<const void*>(bias));
   const float alpha = 1.0f, beta = 0.0f;
   CUBLAS_CHECK(cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.d, y, p.d, &p.algo, workspace_,
                               p.workspace_bytes, stream));
-  if (!p.fused) bias_add(y, bias, 1, g.m, g.n, stream);
+  if (!p.fused) bias_add(y, bias, batch, g.m, g.n, stream);
 }
 
 }  // namespace ecsim

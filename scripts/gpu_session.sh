@@ -19,7 +19,7 @@
 # Usage: scripts/gpu_session.sh [OUT_DIR]      (OUT_DIR defaults to $OUT, else out/session)
 # Device call: run(command="scripts/gpu_session.sh", carry=["build-deps"], timeout_s=600)
 # Environment: ECSIM_GPU_BUDGET_S (default 540) is split 50% kernels (build, tests, the quick
-# profile of about 1.5 min, benchmarks), the rest validation (its 8 required configurations first).
+# profile of about 2 min, benchmarks), the rest validation (its 8 required configurations first).
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

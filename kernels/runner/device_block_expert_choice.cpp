@@ -40,9 +40,9 @@ void DeviceBlock::expert_choice_forward(const DeviceContext& ctx, OpTimer& timer
   }
   {
     auto op = timer.time("batched_gemm", "moe.expert_fc1", l, mb, f);
-    batched_gemm(ctx.cublas, st, experts_here, {sh.local_rows, sh.ffn, sh.d}, xin, m.param(ex.fc1_weight),
-                 u_.get());
-    bias_add(u_.get(), m.param(ex.fc1_bias), experts_here, sh.local_rows, sh.ffn, st);
+    // Each expert's bias in the product's epilogue (gemm_bias.cuh).
+    ctx.gemm_bias->run_batched(st, experts_here, {sh.local_rows, sh.ffn, sh.d}, xin, m.param(ex.fc1_weight),
+                               m.param(ex.fc1_bias), u_.get());
   }
   {
     auto op = timer.time("gelu", "moe.expert_gelu", l, mb, f);
@@ -50,9 +50,8 @@ void DeviceBlock::expert_choice_forward(const DeviceContext& ctx, OpTimer& timer
   }
   {
     auto op = timer.time("batched_gemm", "moe.expert_fc2", l, mb, f);
-    batched_gemm(ctx.cublas, st, experts_here, {sh.local_rows, sh.d, sh.ffn}, g_.get(),
-                 m.param(ex.fc2_weight), yout);
-    bias_add(yout, m.param(ex.fc2_bias), experts_here, sh.local_rows, sh.d, st);
+    ctx.gemm_bias->run_batched(st, experts_here, {sh.local_rows, sh.d, sh.ffn}, g_.get(), m.param(ex.fc2_weight),
+                               m.param(ex.fc2_bias), yout);
   }
   if (expert_parallel()) {
     auto op = timer.time("all_to_all", "ep.combine", l, mb, f);

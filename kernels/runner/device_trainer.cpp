@@ -216,6 +216,7 @@ void DeviceTrainer::accumulate_gradients(const std::vector<DeviceBatch>& micro_b
   // starts with zeros), so a step runs no memset of its own unless a caller kept some to read.
   if (!grads_zero_) zero_gradients();
   grads_zero_ = false;
+  timer_.begin_step();
   for (std::int64_t i = 0; i < m; ++i) forward_backward(micro_batches[static_cast<std::size_t>(i)], i, weight);
   if (group_ != nullptr) group_->all_reduce_sum(model_.grads(), sync_plan_, ctx_.stream);
 }
@@ -231,7 +232,6 @@ double DeviceTrainer::mean_loss(std::size_t micro_batches) {
 }
 
 double DeviceTrainer::step(const std::vector<DeviceBatch>& micro_batches) {
-  timer_.begin_step();
   accumulate_gradients(micro_batches);
   {
     auto op = timer_.time("adamw", "optimizer.step", -1, -1, Phase::kOptimizer);
@@ -246,7 +246,6 @@ double DeviceTrainer::step(const std::vector<DeviceBatch>& micro_batches) {
 }
 
 double DeviceTrainer::synced_gradients(const std::vector<DeviceBatch>& micro_batches) {
-  timer_.begin_step();
   accumulate_gradients(micro_batches);
   timer_.end_step();
   return mean_loss(micro_batches.size());

@@ -56,7 +56,8 @@ class DeviceTrainer {
   // Adds this micro-batch's gradients (weighted by loss_weight); its loss goes to loss_[micro_batch].
   void forward_backward(const DeviceBatch& batch, std::int64_t micro_batch, float loss_weight);
   void zero_gradients();  // a memset on the step's stream
-  // Forward and backward of every micro-batch into the gradients (from zero), then their all-reduce.
+  // Begins the timed step: forward and backward of every micro-batch into the gradients (from
+  // zero), then their all-reduce; the caller ends it.
   void accumulate_gradients(const std::vector<DeviceBatch>& micro_batches);
   double mean_loss(std::size_t micro_batches);  // of the losses the last micro-batches left
 

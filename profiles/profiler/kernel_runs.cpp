@@ -382,13 +382,14 @@ KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
   const bool batched = c.family == "batched_gemm";
   const std::int64_t mk = batch * d.m * d.k, kn = batch * d.k * d.n, mn = batch * d.m * d.n;
   cublasHandle_t h = ctx.cublas;
-  if (c.call.op == "gemm_bias") {
-    // y = x w + b in one cuBLASLt product, as the runner's biased linear layers run forward.
+  if (c.call.op == "gemm_bias" || c.call.op == "batched_gemm_bias") {
+    // y = x w + b in one cuBLASLt product (a bias per batch entry), as the runner's biased linear
+    // layers and expert-choice experts run forward.
     GemmBias* fused = ctx.gemm_bias;
-    if (fused == nullptr) throw UnsupportedShape("gemm_bias needs the session's cuBLASLt products");
-    return {{bf16_in(mk), bf16_in(kn), bf16_in(d.n), bf16_out(mn)},
+    if (fused == nullptr) throw UnsupportedShape(c.call.op + " needs the session's cuBLASLt products");
+    return {{bf16_in(mk), bf16_in(kn), bf16_in(batch * d.n), bf16_out(mn)},
             [=](const OperandSet& o, cudaStream_t st) {
-              fused->run(st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3));
+              fused->run_batched(st, batch, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3));
             },
             nullptr};
   }
@@ -514,8 +515,8 @@ bool is_grouped_data_grad(const PlannedCall& c) {
 
 const std::vector<std::string>& kernel_families() {
   static const std::vector<std::string> families{
-      "gemm",          "gemm_bias",         "batched_gemm",    "grouped_gemm",        "grouped_gemm_wgrad",
-      "bias_add",      "bias_add_bwd",      "gelu",
+      "gemm",          "gemm_bias",         "batched_gemm",    "batched_gemm_bias",   "grouped_gemm",
+      "grouped_gemm_wgrad", "bias_add",     "bias_add_bwd",    "gelu",
       "gelu_bwd",      "silu",              "silu_bwd",        "residual_add",        "gate_residual",
       "gate_residual_bwd", "adaln_layernorm", "adaln_layernorm_bwd", "layernorm",     "layernorm_bwd",
       "flow_loss",     "flow_loss_bwd",     "adamw",           "ec_route",            "ec_route_bwd",

@@ -47,8 +47,9 @@ const SweepConstants& constants(SweepSize size) {
 // Measurement order within the layouts' shapes and within the sweeps': memory-bound families first
 // (cheap), then the matrix families, attention last.
 int family_rank(const std::string& op) {
-  static const std::array<const char*, 7> order{"gemm",          "gemm_bias",     "batched_gemm",  "grouped_gemm",
-                                                "grouped_gemm_wgrad", "attention_fwd", "attention_bwd"};
+  static const std::array<const char*, 8> order{"gemm",          "gemm_bias",          "batched_gemm",
+                                                "batched_gemm_bias", "grouped_gemm",  "grouped_gemm_wgrad",
+                                                "attention_fwd", "attention_bwd"};
   for (std::size_t i = 0; i < order.size(); ++i) {
     if (op == order[i]) return static_cast<int>(i) + 1;
   }

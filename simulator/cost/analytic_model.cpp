@@ -260,7 +260,7 @@ double matmul_hbm_fraction() {
 }
 
 KernelClass kernel_class(const std::string& family) {
-  if (is_single_gemm(family) || family == "batched_gemm" || family == "grouped_gemm" ||
+  if (is_single_gemm(family) || is_batched_gemm(family) || family == "grouped_gemm" ||
       family == "grouped_gemm_wgrad") {
     return KernelClass::kMatmul;
   }
@@ -269,6 +269,8 @@ KernelClass kernel_class(const std::string& family) {
 }
 
 bool is_single_gemm(const std::string& family) { return family == "gemm" || family == "gemm_bias"; }
+
+bool is_batched_gemm(const std::string& family) { return family == "batched_gemm" || family == "batched_gemm_bias"; }
 
 const MemoryKernelRow& memory_kernel(const std::string& family) {
   constexpr std::string_view kBwd = "_bwd";
@@ -301,7 +303,7 @@ double matmul_efficiency(const std::string& family, const OpShape& s) {
   bool ragged = false;
   if (is_single_gemm(family)) {
     m = dim(s, "m"), n = dim(s, "n"), k = dim(s, "k");
-  } else if (family == "batched_gemm") {
+  } else if (is_batched_gemm(family)) {
     batch = dim(s, "batch"), m = dim(s, "m"), n = dim(s, "n"), k = dim(s, "k");
   } else if (family == "grouped_gemm") {
     batch = dim(s, "groups"), n = dim(s, "n"), k = dim(s, "k");

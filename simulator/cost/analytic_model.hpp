@@ -15,14 +15,16 @@
 namespace ecsim {
 
 enum class KernelClass {
-  kMatmul,     // gemm, gemm_bias, batched_gemm, grouped_gemm, grouped_gemm_wgrad
+  kMatmul,     // gemm, gemm_bias, batched_gemm, batched_gemm_bias, grouped_gemm, grouped_gemm_wgrad
   kAttention,  // attention_fwd, attention_bwd
   kMemory,     // everything else: elementwise, norms, routing, permutes, optimizer
 };
 KernelClass kernel_class(const std::string& family);
 // The families of one product of shape {m, n, k}: gemm, and gemm_bias (a linear layer's forward
-// with its bias added in the product's epilogue, kernels/gemm_bias.cuh).
+// with its bias added in the product's epilogue, kernels/gemm_bias.cuh); and of `batch` products
+// of one shape {batch, m, n, k}: batched_gemm, batched_gemm_bias (a bias per product).
 bool is_single_gemm(const std::string& family);
+bool is_batched_gemm(const std::string& family);
 
 // Memory-bound kernel kinds, one row each in analytic_model.cpp.
 enum class MemoryKernel { kStreaming, kRowReduction, kGather, kRouting, kOptimizer };

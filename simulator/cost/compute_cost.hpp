@@ -77,9 +77,9 @@ void write_profile(const std::filesystem::path& file, const Profile& p);  // ato
 // The kernels a forward or backward operator runs, as profile keys: a gemm's backward is two
 // gemms (dX: [m,k,n], dW: [k,n,m]); a grouped_gemm's dW is a grouped_gemm_wgrad
 // {groups, m, n, k_total} (ragged inner dimension); a linear layer with a bias runs its forward
-// as gemm_bias {m, n, k} (the bias in cuBLASLt's epilogue, kernels/gemm_bias.cuh), an expert
-// product (batched, grouped) adds bias_add {rows, n} after it; every bias adds bias_add_bwd (the
-// column sums, kernels/bias.cuh) after dW; attention_fwd -> attention_bwd; any other
+// as gemm_bias {m, n, k} or batched_gemm_bias {batch, m, n, k} (the bias in cuBLASLt's epilogue,
+// kernels/gemm_bias.cuh), a ragged product (grouped) adds bias_add {rows, n} after it; every bias
+// adds bias_add_bwd (the column sums, kernels/bias.cuh) after dW; attention_fwd -> attention_bwd; any other
 // (memory-bound) family X -> X_bwd with the same shape.
 struct KernelCall {
   std::string op;

@@ -30,7 +30,7 @@ const std::vector<std::string>& sweep_axes(const std::string& family) {
   static const std::vector<std::string> attention{"batch", "heads", "q_len", "kv_len"};
   static const std::vector<std::string> none;
   if (is_single_gemm(family)) return gemm;
-  if (family == "batched_gemm") return batched;
+  if (is_batched_gemm(family)) return batched;
   if (family == "grouped_gemm") return grouped;
   if (family == "grouped_gemm_wgrad") return wgrad;
   if (family == "attention_fwd" || family == "attention_bwd") return attention;
@@ -84,7 +84,7 @@ double kernel_work(const std::string& family, const OpShape& s) {
   switch (kernel_class(family)) {
     case KernelClass::kMatmul: {
       if (is_single_gemm(family)) return 2 * dv(s, "m") * dv(s, "n") * dv(s, "k");
-      if (family == "batched_gemm") return 2 * dv(s, "batch") * dv(s, "m") * dv(s, "n") * dv(s, "k");
+      if (is_batched_gemm(family)) return 2 * dv(s, "batch") * dv(s, "m") * dv(s, "n") * dv(s, "k");
       if (family == "grouped_gemm") return 2 * dv(s, "m_total") * dv(s, "n") * dv(s, "k");
       return 2 * dv(s, "m") * dv(s, "n") * dv(s, "k_total");
     }
@@ -109,7 +109,7 @@ double ProfileIndex::log_roofline(const std::string& family, const OpShape& s) c
   switch (kernel_class(family)) {
     case KernelClass::kMemory: return 0;
     case KernelClass::kMatmul:
-      if (is_single_gemm(family) || family == "batched_gemm") {
+      if (is_single_gemm(family) || is_batched_gemm(family)) {
         const double m = dv(s, "m"), n = dv(s, "n"), k = dv(s, "k");
         bytes = (is_single_gemm(family) ? 1 : dv(s, "batch")) * (m * k + k * n + m * n);
       } else if (family == "grouped_gemm") {

@@ -24,9 +24,9 @@ bool has_work(Flops f, Bytes b) { return f.value > 0 || b.value > 0; }
 bool is_matrix(const Op& op) { return kernel_class(op.name) == KernelClass::kMatmul; }
 
 // A linear layer's bias in a kernel of its own (kernels/bias.cuh), over the product's output rows
-// (all groups' together) of width n: forward y += b after an expert product reads and writes them
-// (a single product adds its bias in its epilogue: gemm_bias); backward db = column sums of dY
-// reads them. The key {rows, n} sets the price, so the bytes count
+// (all groups' together) of width n: forward y += b after a ragged product reads and writes them
+// (the others add their bias in the product's epilogue: gemm_bias, batched_gemm_bias); backward
+// db = column sums of dY reads them. The key {rows, n} sets the price, so the bytes count
 // what every caller moves alike (a grouped product's per-group db, groups x n fp32, is left out).
 KernelCall bias_call(const Op& op, bool backward) {
   const std::int64_t n = dim(op, "n");
@@ -79,10 +79,11 @@ void grouped_backward(const Op& op, std::vector<KernelCall>& out) {
 std::vector<KernelCall> forward_kernels(const Op& op) {
   const Bytes bytes = op.fwd_read + op.fwd_written;
   if (!has_work(op.fwd, bytes)) return {};
-  // One product's bias is added in its epilogue (gemm_bias, cuBLASLt), which reads the bias too;
-  // the expert products' biases still take a kernel of their own.
-  if (op.bias && op.name == "gemm") {
-    return {{"gemm_bias", op.shape, op.fwd, bytes + Bytes{d(dim(op, "n")) * kBf16Bytes}}};
+  // A product's bias is added in its epilogue (gemm_bias, batched_gemm_bias: cuBLASLt), which reads
+  // the bias too (one per batch entry); ragged groups' biases still take a kernel of their own.
+  if (op.bias && (op.name == "gemm" || op.name == "batched_gemm")) {
+    const double biases = op.name == "batched_gemm" ? d(dim(op, "batch")) : 1.0;
+    return {{op.name + "_bias", op.shape, op.fwd, bytes + Bytes{biases * d(dim(op, "n")) * kBf16Bytes}}};
   }
   std::vector<KernelCall> out{{op.name, op.shape, op.fwd, bytes}};
   if (op.bias && is_matrix(op)) out.push_back(bias_call(op, false));

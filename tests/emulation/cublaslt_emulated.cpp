@@ -1,12 +1,12 @@
 // The cuBLASLt calls of kernels/gemm_bias.cu, for the emulated device (README.md, "The emulated
-// device"): D = alpha op(A) op(B) + beta C with CUBLASLT_EPILOGUE_DEFAULT or _BIAS, computed and
-// checked by gemm_problem.hpp. Descriptors live in cuBLASLt's own opaque structs. Checked as
-// cuBLASLt checks them (CUBLAS_STATUS_INVALID_VALUE): an attribute set with a size other than its
-// type's (cublasLt.h), layouts that do not fit the product, a workspace smaller than the algorithm
-// asked for; and, stricter than cuBLASLt, which may then read out of bounds or fail later: every
-// operand and the bias at least as aligned as the heuristic was told when it chose the algorithm
-// (its preference and the bias pointer it saw), and C = D (the emulation does not copy C).
-// What gemm_bias.cu does not use returns CUBLAS_STATUS_NOT_SUPPORTED.
+// device"): D = alpha op(A) op(B) + beta C with CUBLASLT_EPILOGUE_DEFAULT or _BIAS, over a strided
+// batch too (a bias per batch entry), computed and checked by gemm_problem.hpp. Descriptors live
+// in cuBLASLt's own opaque structs. Checked as cuBLASLt checks them (CUBLAS_STATUS_INVALID_VALUE):
+// an attribute set with a size other than its type's (cublasLt.h), layouts that do not fit the
+// product; a workspace must lie in device memory; and, stricter than cuBLASLt, which may then read
+// out of bounds or fail later: every operand and the bias at least as aligned as the heuristic was
+// told when it chose the algorithm (its preference and the bias pointer it saw), and C = D (the
+// emulation does not copy C). What gemm_bias.cu does not use returns CUBLAS_STATUS_NOT_SUPPORTED.
 // The emulator's definitions of CUDA's keywords come before any CUDA header (cuda_emulation.hpp).
 #include "emulation/block_runtime.hpp"
 
@@ -35,12 +35,15 @@ struct Desc {
   std::uint32_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
   const void* bias = nullptr;
   std::int32_t bias_type = -1;  // -1: D's type
+  std::int64_t bias_batch_stride = 0;
 };
 
 struct Layout {
   cudaDataType_t type;
   std::uint64_t rows, cols;
   std::int64_t ld;
+  std::int32_t batch = 1;
+  std::int64_t batch_stride = 0;  // elements
 };
 
 struct Preference {
@@ -98,7 +101,8 @@ bool product_dims(const Desc& d, const Layout& a, const Layout& b, const Layout&
   const std::uint64_t a_rows = ta ? a.cols : a.rows, a_cols = ta ? a.rows : a.cols;
   const std::uint64_t b_rows = tb ? b.cols : b.rows, b_cols = tb ? b.rows : b.cols;
   const bool fits = ops_ok && a_rows == out.rows && b_cols == out.cols && a_cols == b_rows && c.rows == out.rows &&
-                    c.cols == out.cols && c.type == out.type;
+                    c.cols == out.cols && c.type == out.type && a.batch == out.batch && b.batch == out.batch &&
+                    c.batch == out.batch && out.batch >= 1;
   m = static_cast<int>(out.rows);
   n = static_cast<int>(out.cols);
   k = static_cast<int>(a_cols);
@@ -163,6 +167,7 @@ cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t desc, cublasL
     case CUBLASLT_MATMUL_DESC_EPILOGUE: return emu::assign(d.epilogue, buf, size);
     case CUBLASLT_MATMUL_DESC_BIAS_POINTER: return emu::assign(d.bias, buf, size);
     case CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE: return emu::assign(d.bias_type, buf, size);
+    case CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE: return emu::assign(d.bias_batch_stride, buf, size);
     default: return CUBLAS_STATUS_NOT_SUPPORTED;
   }
 }
@@ -171,6 +176,18 @@ cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t* layout, cudaDa
                                           uint64_t cols, int64_t ld) {
   if (ld < 1 || static_cast<std::uint64_t>(ld) < rows) return CUBLAS_STATUS_INVALID_VALUE;
   return emu::create(layout, emu::Layout{type, rows, cols, ld});
+}
+
+cublasStatus_t cublasLtMatrixLayoutSetAttribute(cublasLtMatrixLayout_t layout,
+                                                cublasLtMatrixLayoutAttribute_t attribute, const void* buf,
+                                                size_t size) {
+  if (layout == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
+  emu::Layout& l = *emu::state<emu::Layout>(layout);
+  switch (attribute) {
+    case CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT: return emu::assign(l.batch, buf, size);
+    case CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET: return emu::assign(l.batch_stride, buf, size);
+    default: return CUBLAS_STATUS_NOT_SUPPORTED;
+  }
 }
 
 cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t layout) {
@@ -263,20 +280,24 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
   if (workspace_bytes > 0) emu::require_device_range(workspace, workspace_bytes, "cublasLtMatmul: workspace");
   int m = 0, n = 0, k = 0;
   emu::product_dims(op, la, lb, lc, ld, m, n, k);
-  emu::Problem p{static_cast<cublasOperation_t>(op.trans_a),
-                 static_cast<cublasOperation_t>(op.trans_b),
-                 m,
-                 n,
-                 k,
-                 *static_cast<const float*>(alpha),
-                 {A, la.type, static_cast<int>(la.ld)},
-                 {B, lb.type, static_cast<int>(lb.ld)},
-                 b0,
-                 D,
-                 ld.type,
-                 static_cast<int>(ld.ld)};
-  p.bias = bias ? op.bias : nullptr;
-  return emu::run_problem(p, op.compute, "cublasLtMatmul");
+  for (std::int32_t i = 0; i < ld.batch; ++i) {
+    emu::Problem p{static_cast<cublasOperation_t>(op.trans_a),
+                   static_cast<cublasOperation_t>(op.trans_b),
+                   m,
+                   n,
+                   k,
+                   *static_cast<const float*>(alpha),
+                   {emu::offset(A, i * la.batch_stride, la.type), la.type, static_cast<int>(la.ld)},
+                   {emu::offset(B, i * lb.batch_stride, lb.type), lb.type, static_cast<int>(lb.ld)},
+                   b0,
+                   const_cast<void*>(emu::offset(D, i * ld.batch_stride, ld.type)),
+                   ld.type,
+                   static_cast<int>(ld.ld)};
+    p.bias = bias ? emu::offset(op.bias, i * op.bias_batch_stride, ld.type) : nullptr;
+    const std::string call = ld.batch == 1 ? "cublasLtMatmul" : "cublasLtMatmul (batch " + std::to_string(i) + ")";
+    if (const cublasStatus_t s = emu::run_problem(p, op.compute, call); s != CUBLAS_STATUS_SUCCESS) return s;
+  }
+  return CUBLAS_STATUS_SUCCESS;
 }
 
 }  // extern "C"

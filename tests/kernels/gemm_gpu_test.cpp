@@ -174,24 +174,42 @@ void check_gemm(const GemmDims& d, std::uint64_t seed) {
                     fp32_product_tolerance(d.m, abs_dw));
 }
 
-// gemm_bias on operands where cudaMalloc put them (256-byte aligned), then on copies 8 elements
-// into longer buffers (16-byte aligned), for which an algorithm chosen for the first would not do;
-// outputs poisoned (test::DeviceBuffer). y is x w + bias in fp32, rounded once: bf16_tolerance.
-void check_gemm_bias(GemmBias& fused, const GemmDims& d, std::uint64_t seed) {
+// y[b] = x[b] w[b] + bias[b] for each of `batch` products, by ref::gemm.
+std::vector<double> batched_reference(std::int64_t batch, const GemmDims& d, const std::vector<double>& x,
+                                      const std::vector<double>& w, const std::vector<double>& bias) {
+  std::vector<double> y;
+  const auto part = [](const std::vector<double>& v, std::int64_t b, std::int64_t n) {
+    const auto first = v.begin() + static_cast<std::ptrdiff_t>(b * n);
+    return std::vector<double>(first, first + static_cast<std::ptrdiff_t>(n));
+  };
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const auto yb = ref::gemm({d.m, d.n, d.k}, part(x, b, d.m * d.k), part(w, b, d.k * d.n), part(bias, b, d.n));
+    y.insert(y.end(), yb.begin(), yb.end());
+  }
+  return y;
+}
+
+// gemm_bias (batch 1) or batched_gemm_bias on operands where cudaMalloc put them (256-byte
+// aligned), then on copies 8 elements into longer buffers (16-byte aligned), for which an algorithm
+// chosen for the first would not do; outputs poisoned (test::DeviceBuffer). y is x w + bias in
+// fp32, rounded once: bf16_tolerance.
+void check_gemm_bias(GemmBias& fused, std::int64_t batch, const GemmDims& d, std::uint64_t seed) {
+  CAPTURE(batch);
   CAPTURE(d.m);
   CAPTURE(d.n);
   CAPTURE(d.k);
-  const auto x = rounded(d.m * d.k, seed), w = rounded(d.k * d.n, seed + 1), bias = rounded(d.n, seed + 2);
-  const auto y = ref::gemm({d.m, d.n, d.k}, x, w, bias);
+  const auto x = rounded(batch * d.m * d.k, seed), w = rounded(batch * d.k * d.n, seed + 1);
+  const auto bias = rounded(batch * d.n, seed + 2);
+  const auto y = batched_reference(batch, d, x, w, bias);
   const auto shifted = [](const std::vector<double>& v) {
     std::vector<double> out(8, 0.5);
     out.insert(out.end(), v.begin(), v.end());
     return test::to_bf16(out);
   };
-  Bf16Buffer d_x(test::to_bf16(x)), d_w(test::to_bf16(w)), d_bias(test::to_bf16(bias)), d_y(size(d.m * d.n));
-  Bf16Buffer s_x(shifted(x)), s_w(shifted(w)), s_bias(shifted(bias)), s_y(size(d.m * d.n + 8));
-  fused.run(nullptr, d, d_x.get(), d_w.get(), d_bias.get(), d_y.get());
-  fused.run(nullptr, d, s_x.get() + 8, s_w.get() + 8, s_bias.get() + 8, s_y.get() + 8);
+  Bf16Buffer d_x(test::to_bf16(x)), d_w(test::to_bf16(w)), d_bias(test::to_bf16(bias)), d_y(y.size());
+  Bf16Buffer s_x(shifted(x)), s_w(shifted(w)), s_bias(shifted(bias)), s_y(y.size() + 8);
+  fused.run_batched(nullptr, batch, d, d_x.get(), d_w.get(), d_bias.get(), d_y.get());
+  fused.run_batched(nullptr, batch, d, s_x.get() + 8, s_w.get() + 8, s_bias.get() + 8, s_y.get() + 8);
   test::check_close("y", test::download_double(d_y), y, test::bf16_tolerance(y));
   const auto shifted_y = test::download_double(s_y);
   test::check_close("y (16-byte aligned operands)", std::vector<double>(shifted_y.begin() + 8, shifted_y.end()), y,
@@ -209,15 +227,17 @@ TEST_CASE("cuBLAS gemm matches the reference (m not a multiple of 16, m 1, fp32 
   check_gemm({300, 8, 1152}, seed + 20); // a router-like product: few outputs, wide input
 }
 
-TEST_CASE("cuBLASLt gemm_bias matches the reference (m not a multiple of 16, m 1, n 8)" *
+TEST_CASE("cuBLASLt gemm_bias matches the reference (m not a multiple of 16, m 1, n 8; batched, C = 1)" *
           doctest::skip(!test::gpu_available())) {
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);
   GemmBias fused;
-  check_gemm_bias(fused, {77, 136, 264}, seed);
-  check_gemm_bias(fused, {1, 64, 40}, seed + 10);
-  check_gemm_bias(fused, {300, 8, 1152}, seed + 20);
-  check_gemm_bias(fused, {77, 136, 264}, seed + 30);  // a cached plan again, with new data
+  check_gemm_bias(fused, 1, {77, 136, 264}, seed);
+  check_gemm_bias(fused, 1, {1, 64, 40}, seed + 10);
+  check_gemm_bias(fused, 1, {300, 8, 1152}, seed + 20);
+  check_gemm_bias(fused, 1, {77, 136, 264}, seed + 30);  // a cached plan again, with new data
+  check_gemm_bias(fused, 3, {45, 72, 96}, seed + 40);    // 3 experts, a bias each
+  check_gemm_bias(fused, 7, {1, 64, 48}, seed + 50);     // C = 1: one token per expert
 }
 
 TEST_CASE("cuBLASLt gemm_bias rejects what it cannot run" * doctest::skip(!test::gpu_available())) {
@@ -230,6 +250,8 @@ TEST_CASE("cuBLASLt gemm_bias rejects what it cannot run" * doctest::skip(!test:
   CHECK_THROWS_WITH_AS(fused.run(nullptr, {64, 60, 64}, x.get(), w.get(), bias.get(), y.get()),
                        "gemm_bias: n = 60 is not a multiple of 8 (rows must start on 16-byte boundaries)",
                        PreconditionError);
+  CHECK_THROWS_WITH_AS(fused.run_batched(nullptr, 0, {64, 64, 64}, x.get(), w.get(), bias.get(), y.get()),
+                       "batched_gemm_bias: batch must be positive, got 0", PreconditionError);
   CHECK_NOTHROW(fused.run(nullptr, {64, 64, 64}, x.get() + 8, w.get(), bias.get() + 8, y.get()));
 }
 

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "core/json_input.hpp"
 #include "cost/analytic_profile.hpp"
@@ -58,7 +59,7 @@ TEST_CASE("the profiler plans only shapes the simulator prices, with launchable 
     CHECK_MESSAGE(unknown == 0, unknown << " planned shapes are no simulator key, e.g. " << first_unknown);
     CHECK_MESSAGE(misaligned == 0, misaligned << " matrix shapes break the launchers' alignment, e.g. " << first_misaligned);
     // Every family a kernel in kernels/ implements is swept, forward and backward.
-    for (const char* family : {"gemm", "gemm_bias", "batched_gemm", "grouped_gemm", "grouped_gemm_wgrad", "gelu", "gelu_bwd",
+    for (const char* family : {"gemm", "gemm_bias", "batched_gemm", "batched_gemm_bias", "grouped_gemm", "grouped_gemm_wgrad", "gelu", "gelu_bwd",
                                "silu", "silu_bwd", "residual_add", "layernorm", "layernorm_bwd", "bias_add",
                                "bias_add_bwd",
                                "gate_residual", "gate_residual_bwd", "adaln_layernorm", "adaln_layernorm_bwd",
@@ -81,25 +82,28 @@ TEST_CASE("the profiler plans only shapes the simulator prices, with launchable 
         "attention_fwd|bf16|batch=8|causal=0|head_dim=64|heads=18|kv_heads=6|kv_len=128|q_len=128";
     CHECK(std::any_of(plan.calls.begin(), first_sweep,
                       [&](const PlannedCall& c) { return kernel_key(c.call) == xl_self; }));
-    // A linear layer's forward adds its bias in the product's epilogue (gemm_bias, handed to the
-    // matrix launchers as the gemm's forward); its gradient is a memory-bound family of its own
-    // after dW, never handed to a matrix launcher; an expert product's forward bias too:
-    // EC-DiT-XL's qkv projection over 1024 tokens, and XL-8E's expert fc1 (8 x 256 rows).
+    // A linear layer's forward adds its bias in the product's epilogue (gemm_bias, batched_gemm_bias:
+    // handed to the matrix launchers as the product's forward); its gradient is a memory-bound
+    // family of its own after dW, never handed to a matrix launcher: EC-DiT-XL's qkv projection
+    // over 1024 tokens, and XL-8E's expert fc1 (8 experts of 256 rows).
     const auto planned = [&](const std::string& key) {
       return std::find_if(plan.calls.begin(), plan.calls.end(),
                           [&](const PlannedCall& c) { return kernel_key(c.call) == key; });
     };
-    const auto fused = planned("gemm_bias|bf16|k=1152|m=1024|n=1920");
-    REQUIRE(fused != plan.calls.end());
-    CHECK(fused->family == "gemm");
-    CHECK(fused->role == KernelRole::kForward);
-    for (const char* key : {"bias_add_bwd|bf16|n=1920|rows=1024", "bias_add|bf16|n=4608|rows=2048"}) {
+    const std::pair<const char*, const char*> fused_keys[] = {
+        {"gemm_bias|bf16|k=1152|m=1024|n=1920", "gemm"},
+        {"batched_gemm_bias|bf16|batch=8|k=1152|m=256|n=4608", "batched_gemm"}};
+    for (const auto& [key, family] : fused_keys) {
       CAPTURE(key);
-      const auto it = planned(key);
-      REQUIRE(it != plan.calls.end());
-      CHECK(it->family == it->call.op);
-      CHECK(it->role == (it->call.op == "bias_add" ? KernelRole::kForward : KernelRole::kBackward));
+      const auto fused = planned(key);
+      REQUIRE(fused != plan.calls.end());
+      CHECK(fused->family == family);
+      CHECK(fused->role == KernelRole::kForward);
     }
+    const auto gradient = planned("bias_add_bwd|bf16|n=1920|rows=1024");
+    REQUIRE(gradient != plan.calls.end());
+    CHECK(gradient->family == "bias_add_bwd");
+    CHECK(gradient->role == KernelRole::kBackward);
     // Families without a kernel are counted, never planned.
     for (const auto& [family, n] : plan.without_kernel) {
       CHECK_FALSE(has_kernel(family));

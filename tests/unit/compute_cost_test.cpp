@@ -194,16 +194,22 @@ TEST_CASE("kernel calls: a gemm's backward is two gemms of transposed shapes, it
   const ComputeCostModel model = ComputeCostModel::analytic(h100());
   CHECK(model.backward(g) == model.kernel(calls[0]) + model.kernel(calls[1]) + model.kernel(calls[2]));
   CHECK(model.forward(g) == model.kernel(fwd[0]));
-  // Expert products keep a bias kernel after the product: y += b reads and writes every row of
-  // every expert.
+  // Uniform experts add each one's bias in the batched product's epilogue (batched_gemm_bias);
+  // ragged experts keep a bias kernel after the product: y += b reads and writes every row.
   const Op experts = make_batched_gemm("fc1", Component::kExperts, 4, 64, 4608, 1152, true);
   const auto efwd = forward_kernels(experts);
-  REQUIRE(efwd.size() == 2);
-  CHECK(efwd[0].op == "batched_gemm");
-  CHECK(efwd[1].op == "bias_add");
-  CHECK(efwd[1].shape == OpShape{{"rows", 256}, {"n", 4608}});
-  CHECK(efwd[1].bytes.value == 2 * 256.0 * 4608 * 2);
-  CHECK(model.forward(experts) == model.kernel(efwd[0]) + model.kernel(efwd[1]));
+  REQUIRE(efwd.size() == 1);
+  CHECK(efwd[0].op == "batched_gemm_bias");
+  CHECK(efwd[0].shape == experts.shape);
+  CHECK(efwd[0].bytes.value == (experts.fwd_read + experts.fwd_written).value + 4 * 4608.0 * 2);
+  const Op ragged = make_grouped_gemm("fc1", Component::kExperts, {100, 156, 0}, 4608, 1152, true);
+  const auto rfwd = forward_kernels(ragged);
+  REQUIRE(rfwd.size() == 2);
+  CHECK(rfwd[0].op == "grouped_gemm");
+  CHECK(rfwd[1].op == "bias_add");
+  CHECK(rfwd[1].shape == OpShape{{"rows", 256}, {"n", 4608}});
+  CHECK(rfwd[1].bytes.value == 2 * 256.0 * 4608 * 2);
+  CHECK(model.forward(ragged) == model.kernel(rfwd[0]) + model.kernel(rfwd[1]));
   // Without a bias, the products alone.
   const Op plain = make_gemm("router", Component::kRouter, 256, 32, 1152, false);
   CHECK(forward_kernels(plain).size() == 1);
