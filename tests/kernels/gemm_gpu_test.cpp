@@ -227,7 +227,7 @@ TEST_CASE("cuBLAS gemm matches the reference (m not a multiple of 16, m 1, fp32 
   check_gemm({300, 8, 1152}, seed + 20); // a router-like product: few outputs, wide input
 }
 
-TEST_CASE("cuBLASLt gemm_bias matches the reference (m not a multiple of 16, m 1, n 8; batched, C = 1)" *
+TEST_CASE("cuBLASLt gemm_bias matches the reference (m not a multiple of 16, m 1, n 8, and batched with C = 1)" *
           doctest::skip(!test::gpu_available())) {
   const std::uint64_t seed = test::run_seed();
   CAPTURE(seed);
