@@ -51,6 +51,13 @@ std::vector<double> train(const model_ref::ModelConfig& c, std::uint64_t seed, i
   return losses;
 }
 
+// The trainer's fp32 gradient buffer, on the host.
+std::vector<float> gradients(const runner::DeviceTrainer& t) {
+  std::vector<float> g(static_cast<std::size_t>(t.model().size()));
+  CUDA_CHECK(cudaMemcpy(g.data(), t.model().grads(), g.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  return g;
+}
+
 // One step's loss and the sampled gradients against model_ref (tolerances in the header comment).
 void check_step_against_reference(const model_ref::ModelConfig& c, test::ReferenceSeeds seeds) {
   runner::DeviceTrainer trainer(c, seeds.params, model_ref::InitScheme::kAllRandom, {}, 2, nullptr);
@@ -69,8 +76,7 @@ void check_step_against_reference(const model_ref::ModelConfig& c, test::Referen
   CAPTURE(f.loss);
   CHECK(std::abs(loss - f.loss) <= 0.02 * std::abs(f.loss));
 
-  std::vector<float> grads(static_cast<std::size_t>(trainer.model().size()));
-  CUDA_CHECK(cudaMemcpy(grads.data(), trainer.model().grads(), grads.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  const std::vector<float> grads = gradients(trainer);
   int checked = 0;
   for (const model_ref::NamedTensor& t : model.layout().tensors) {
     // Every weight of blocks 0 (dense) and 1 (MoE), and the embedding and final layer's.
@@ -149,11 +155,6 @@ TEST_CASE("runner: a step leaves its gradients zeroed, and the next accumulates 
   const model_ref::ModelConfig c = test::runner_tiny();
   std::vector<runner::DeviceBatch> batches;
   batches.push_back(runner::upload_batch(c, model_ref::make_flow_batch(c, 2, 21)));
-  const auto gradients = [&](const runner::DeviceTrainer& t) {
-    std::vector<float> g(static_cast<std::size_t>(t.model().size()));
-    CUDA_CHECK(cudaMemcpy(g.data(), t.model().grads(), g.size() * sizeof(float), cudaMemcpyDeviceToHost));
-    return g;
-  };
   runner::DeviceTrainer a(c, 20, model_ref::InitScheme::kAllRandom, {}, 2, nullptr);
   runner::DeviceTrainer b(c, 20, model_ref::InitScheme::kAllRandom, {}, 2, nullptr);
   a.step(batches);
