@@ -26,15 +26,27 @@ enum class RowWeight { kOne, kByRow, kByPick };
 
 constexpr int kGatherSumThreads = 256;
 
-// grid = T blocks of kGatherSumThreads; dynamic shared memory: width ints. kVec: bf16 per chunk
-// (bf16_chunks.cuh); each element sums the same terms in the same order whichever kVec.
+// The token's row list in shared memory is padded with -1 to a multiple of this many entries: nvcc
+// unrolls the summation loop and reads the list several entries at a time, past `width` in the last
+// pass (compute-sanitizer memcheck on an H100, 2026-11-27: a 12-byte read at entry 4 of a 6-entry
+// list). The padding keeps those reads inside the allocation and defined.
+constexpr int kGatherSumRowPad = 8;
+
+__host__ __device__ constexpr int gather_sum_padded_width(int width) {
+  return (width + kGatherSumRowPad - 1) / kGatherSumRowPad * kGatherSumRowPad;
+}
+
+// grid = T blocks of kGatherSumThreads; dynamic shared memory: gather_sum_padded_width(width) ints.
+// kVec: bf16 per chunk (bf16_chunks.cuh); each element sums the same terms in the same order
+// whichever kVec.
 template <RowWeight kWeight, int kVec>
 __global__ void __launch_bounds__(kGatherSumThreads)
     gather_sum_kernel(const __nv_bfloat16* __restrict__ rows, const int* __restrict__ row_of,
                       const float* __restrict__ weight, __nv_bfloat16* __restrict__ out, int width, int hidden) {
-  int* token_rows = reinterpret_cast<int*>(dynamic_shared_memory());  // [width]
+  int* token_rows = reinterpret_cast<int*>(dynamic_shared_memory());  // [padded width]
   const std::int64_t t = blockIdx.x;
-  for (int w = threadIdx.x; w < width; w += kGatherSumThreads) token_rows[w] = row_of[t * width + w];
+  const int padded = gather_sum_padded_width(width);
+  for (int w = threadIdx.x; w < padded; w += kGatherSumThreads) token_rows[w] = w < width ? row_of[t * width + w] : -1;
   __syncthreads();
   for_each_row_chunk<kVec, kGatherSumThreads>(hidden, [&](int c) {
     float acc[kVec] = {};
@@ -68,10 +80,11 @@ template <RowWeight kWeight>
 cudaError_t launch_gather_sum(const __nv_bfloat16* rows, const int* row_of, const float* weight, __nv_bfloat16* out,
                               std::int64_t tokens, std::int64_t width, std::int64_t hidden, cudaStream_t stream) {
   cudaError_t status = cudaSuccess;
+  const auto shared_bytes = static_cast<std::size_t>(gather_sum_padded_width(static_cast<int>(width))) * sizeof(int);
   launch_by_chunk(chunks_vectorizable(hidden, {rows, out}), [&](auto chunk) {
     status = launch_kernel(gather_sum_kernel<kWeight, decltype(chunk)::value>, static_cast<unsigned>(tokens),
-                           kGatherSumThreads, static_cast<std::size_t>(width) * sizeof(int), stream, rows, row_of,
-                           weight, out, static_cast<int>(width), static_cast<int>(hidden));
+                           kGatherSumThreads, shared_bytes, stream, rows, row_of, weight, out, static_cast<int>(width),
+                           static_cast<int>(hidden));
   });
   return status;
 }

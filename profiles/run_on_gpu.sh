@@ -17,10 +17,12 @@
 #                        may be newer than CI's; CI checks warnings)
 #   ECSIM_GPU_BUILD_DIR  the build tree (default build-gpu/)
 #   ECSIM_GPU_STEPS      which steps run after the build, comma-separated (default all:
-#                        tests,profile,bench,sanitizers). A lease too short for all of them runs
+#                        tests,profile,bench,sanitizers; sanitizers = memcheck,racecheck, each of
+#                        which may also be named alone). A lease too short for all of them runs
 #                        them in two calls on the warm machine, the build kept between them:
 #                        ECSIM_GPU_STEPS=sanitizers after scripts/gpu_session.sh (which leaves
 #                        them out).
+#   ECSIM_GPU_SANITIZER_CAP_S  the most seconds one sanitizer run may take (default 120)
 # Dependencies (scripts/gpu_deps.sh): the Debian packages of scripts/setup.sh. Where they are
 # missing and no registry can be reached, carry build-deps/ (made here by
 # profiles/gather_gpu_deps.sh): its .debs are unpacked into the build tree, never installed. NCCL
@@ -48,6 +50,7 @@ out=${out:-${OUT:-$root/out/gpu}}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 budget=${ECSIM_GPU_BUDGET_S:-480}
+sanitizer_cap=${ECSIM_GPU_SANITIZER_CAP_S:-120}
 build=${ECSIM_GPU_BUILD_DIR:-$root/build-gpu}
 work=$(mktemp -d)
 logs="$work/logs"
@@ -93,7 +96,7 @@ steps=",${ECSIM_GPU_STEPS:-tests,profile,bench,sanitizers},"
 wanted() { [[ $steps == *",$1,"* ]]; }
 for s in ${steps//,/ }; do
   case $s in
-    tests | profile | bench | sanitizers) ;;
+    tests | profile | bench | sanitizers | memcheck | racecheck) ;;
     *) echo "run_on_gpu.sh: unknown step '$s' in ECSIM_GPU_STEPS" >&2; exit 2 ;;
   esac
 done
@@ -206,16 +209,17 @@ if ((built)); then
   # --- 6. sanitizers over the GPU tests: memcheck over every case; racecheck over the kernels of
   #        this repository only (cuBLAS's kernels are not ours to fix, and racecheck makes their
   #        shared-memory traffic very slow). Each gets what is left of the budget, at most 120 s. --
-  if wanted sanitizers; then
+  if wanted sanitizers || wanted memcheck || wanted racecheck; then
     sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null ||
       ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
     for tool in memcheck racecheck; do
+      wanted sanitizers || wanted "$tool" || continue
       begin "$tool"
       filter=()
       [[ $tool == racecheck ]] && filter=(-tce='cuBLAS*')
       cap=$(left_after 10)
-      [[ $tool == memcheck ]] && cap=$((cap / 2))
-      ((cap > 120)) && cap=120
+      [[ $tool == memcheck ]] && { wanted racecheck || wanted sanitizers; } && cap=$((cap / 2))
+      ((cap > sanitizer_cap)) && cap=$sanitizer_cap
       if [[ -z $sanitizer ]]; then
         record "$tool" SKIPPED "compute-sanitizer not found"
         continue
