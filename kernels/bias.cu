@@ -1,12 +1,19 @@
 // The bias of a GEMM, forward and backward, per group (experts) or for one matrix (groups = 1):
 //   bias_add   y [G, rows, n] += bias [G, n]             bf16, fp32 sum rounded once
 //   bias_grad  dbias [G, n] (=|+=) column sums of dy [G, rows, n]   fp32
-// The backward gives each block 32 columns of one group; its 8 warps' rows interleave and their
-// partial sums meet in shared memory in warp order, so the sum's order is fixed.
+// The backward gives each block 32 columns of one group over one chunk of its rows; the block's 8
+// warps' rows interleave and their partial sums meet in shared memory in warp order. Where the
+// column tiles alone are too few blocks to fill the GPU (a bias of 1152 over 65536 rows is 36
+// tiles), the rows are cut into chunks, each block writes its chunk's column sums to the partials
+// workspace, and a second kernel adds a column's chunks in chunk order. The chunking depends only
+// on the shape, so the sum's order is fixed and reruns match bit for bit. (Until 2026-11-27 one
+// block walked all the rows of its 32 columns: 267 GB/s at 1152 x 65536 on an H100, 564 us.)
 // CPU reference: ref/gemm.hpp (bias and dbias). Test: ctest -R bias
 // (tests/kernels/runner_gpu_test.cpp; skipped without a GPU).
 // Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
 // emulation of CUDA (its logic, not the numerics).
+#include <algorithm>
+
 #include "bf16_chunks.cuh"
 #include "bias.cuh"
 #include "cuda_check.hpp"
@@ -38,24 +45,46 @@ __global__ void __launch_bounds__(kThreads)
   });
 }
 
+// grid (column tiles, groups, chunks). With one chunk the block's sums go to dbias (= or +=);
+// with several, to partials [chunks, G, n].
 __global__ void __launch_bounds__(kColumns * kRowLanes)
-    bias_grad_kernel(const __nv_bfloat16* __restrict__ dy, float* __restrict__ dbias, std::int64_t rows,
-                     std::int64_t n, bool accumulate) {
+    bias_grad_kernel(const __nv_bfloat16* __restrict__ dy, float* __restrict__ dbias, float* __restrict__ partials,
+                     std::int64_t rows, std::int64_t n, std::int64_t chunk_rows, bool accumulate) {
   __shared__ float partial[kRowLanes][kColumns];
   const std::int64_t g = blockIdx.y;
+  const std::int64_t chunk = blockIdx.z;
   const std::int64_t col = static_cast<std::int64_t>(blockIdx.x) * kColumns + threadIdx.x;
+  const std::int64_t first = chunk * chunk_rows;
+  const std::int64_t last = first + chunk_rows < rows ? first + chunk_rows : rows;
   float sum = 0.0f;
   if (col < n) {
     const __nv_bfloat16* base = dy + g * rows * n + col;
-    for (std::int64_t r = threadIdx.y; r < rows; r += kRowLanes) sum += __bfloat162float(base[r * n]);
+#pragma unroll 4
+    for (std::int64_t r = first + threadIdx.y; r < last; r += kRowLanes) sum += __bfloat162float(base[r * n]);
   }
   partial[threadIdx.y][threadIdx.x] = sum;
   __syncthreads();
   if (threadIdx.y == 0 && col < n) {
     float total = 0.0f;
     for (int lane = 0; lane < kRowLanes; ++lane) total += partial[lane][threadIdx.x];
-    float& out = dbias[g * n + col];
-    out = accumulate ? out + total : total;
+    if (gridDim.z > 1) {
+      partials[(chunk * gridDim.y + g) * n + col] = total;
+    } else {
+      float& out = dbias[g * n + col];
+      out = accumulate ? out + total : total;
+    }
+  }
+}
+
+// dbias[i] (=|+=) sum over c, in order, of partials[c, i]; i over G n.
+__global__ void __launch_bounds__(kThreads)
+    bias_grad_finish_kernel(const float* __restrict__ partials, float* __restrict__ dbias, std::int64_t size,
+                            std::int64_t chunks, bool accumulate) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < size;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    float total = 0.0f;
+    for (std::int64_t c = 0; c < chunks; ++c) total += partials[c * size + i];
+    dbias[i] = accumulate ? dbias[i] + total : total;
   }
 }
 
@@ -75,17 +104,34 @@ void bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, std::int64_t groups, 
   });
 }
 
+BiasGradChunks bias_grad_chunks(std::int64_t groups, std::int64_t rows, std::int64_t n) {
+  const std::int64_t tiles = (n + kColumns - 1) / kColumns * groups;
+  if (tiles >= kBiasGradTargetBlocks) return {1, rows};
+  const std::int64_t wanted = (kBiasGradTargetBlocks + tiles - 1) / tiles;
+  const std::int64_t most = (rows + kBiasGradMinChunkRows - 1) / kBiasGradMinChunkRows;
+  const std::int64_t chunk_rows = (rows + std::min(wanted, most) - 1) / std::min(wanted, most);
+  return {(rows + chunk_rows - 1) / chunk_rows, chunk_rows};
+}
+
 void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::int64_t rows, std::int64_t n,
-               GradientWrite write, cudaStream_t stream) {
+               GradientWrite write, float* partials, cudaStream_t stream) {
   require_positive(groups, "bias_grad", "groups");
   require_positive(rows, "bias_grad", "rows");
   require_positive(n, "bias_grad", "n");
   require(groups <= 65535, "bias_grad: groups " + std::to_string(groups) + " exceeds the grid's y limit 65535");
   require_int32((n + kColumns - 1) / kColumns, "bias_grad", "column tiles");
-  require_pointers("bias_grad", {{"dy", dy}, {"dbias", dbias}});
-  const dim3 grid(static_cast<unsigned>((n + kColumns - 1) / kColumns), static_cast<unsigned>(groups));
-  CUDA_CHECK(launch_kernel(bias_grad_kernel, grid, dim3(kColumns, kRowLanes), 0, stream, dy, dbias, rows, n,
-                           write == GradientWrite::kAccumulate));
+  require_pointers("bias_grad", {{"dy", dy}, {"dbias", dbias}, {"partials", partials}});
+  const BiasGradChunks c = bias_grad_chunks(groups, rows, n);
+  const bool accumulate = write == GradientWrite::kAccumulate;
+  const dim3 grid(static_cast<unsigned>((n + kColumns - 1) / kColumns), static_cast<unsigned>(groups),
+                  static_cast<unsigned>(c.chunks));
+  CUDA_CHECK(launch_kernel(bias_grad_kernel, grid, dim3(kColumns, kRowLanes), 0, stream, dy, dbias, partials, rows, n,
+                           c.chunk_rows, accumulate));
+  if (c.chunks > 1) {
+    const std::int64_t size = groups * n;
+    CUDA_CHECK(launch_kernel(bias_grad_finish_kernel, elementwise_blocks(size, kThreads), kThreads, 0, stream,
+                             partials, dbias, size, c.chunks, accumulate));
+  }
 }
 
 void ragged_bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, const std::int64_t* rows, std::int64_t groups,
@@ -98,10 +144,10 @@ void ragged_bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, const std::int
 }
 
 void ragged_bias_grad(const __nv_bfloat16* dy, float* dbias, const std::int64_t* rows, std::int64_t groups,
-                      std::int64_t n, GradientWrite write, cudaStream_t stream) {
+                      std::int64_t n, GradientWrite write, float* partials, cudaStream_t stream) {
   std::int64_t first = 0;
   for (std::int64_t g = 0; g < groups; ++g) {
-    if (rows[g] > 0) bias_grad(dy + first * n, dbias + g * n, 1, rows[g], n, write, stream);
+    if (rows[g] > 0) bias_grad(dy + first * n, dbias + g * n, 1, rows[g], n, write, partials, stream);
     first += rows[g];
   }
 }

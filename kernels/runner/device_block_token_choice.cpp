@@ -51,13 +51,15 @@ void DeviceBlock::expert_gemm_bwd(const DeviceContext& ctx, const DeviceModel& m
     const GemmDims d{sh.tc.capacity, n, k};
     batched_gemm_dx(ctx.cublas, ctx.stream, sh.experts, d, dy, m.param(w), dx);
     batched_gemm_dw(ctx.cublas, ctx.stream, sh.experts, d, x, dy, m.grad(w), GradientWrite::kAccumulate);
-    bias_grad(dy, m.grad(b), sh.experts, sh.tc.capacity, n, GradientWrite::kAccumulate, ctx.stream);
+    bias_grad(dy, m.grad(b), sh.experts, sh.tc.capacity, n, GradientWrite::kAccumulate, ctx.bias_partials,
+              ctx.stream);
     return;
   }
   const GroupedGemmDims d{expert_rows_.data(), sh.experts, n, k};
   grouped_gemm_dx(ctx.cublas, ctx.stream, GroupedGemmMethod::kGemmLoop, d, dy, m.param(w), dx, nullptr, 0);
   grouped_gemm_wgrad(ctx.cublas, ctx.stream, d, x, dy, m.grad(w), GradientWrite::kAccumulate);
-  ragged_bias_grad(dy, m.grad(b), expert_rows_.data(), sh.experts, n, GradientWrite::kAccumulate, ctx.stream);
+  ragged_bias_grad(dy, m.grad(b), expert_rows_.data(), sh.experts, n, GradientWrite::kAccumulate, ctx.bias_partials,
+                   ctx.stream);
 }
 
 std::int64_t DeviceBlock::expert_rows_total() const {

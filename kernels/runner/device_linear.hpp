@@ -23,6 +23,7 @@ struct DeviceContext {
   cublasHandle_t cublas = nullptr;
   cudaStream_t stream = nullptr;
   GemmBias* gemm_bias = nullptr;
+  float* bias_partials = nullptr;  // [kBiasGradPartials], bias_grad's workspace
 };
 
 // y [rows, out] = x [rows, in] W + b (no bias where l.bias.size == 0), the bias in the product's

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "adaln_layernorm.cuh"
+#include "bias.cuh"
 #include "core/errors.hpp"
 #include "cublas_check.hpp"
 #include "flow_loss.cuh"
@@ -40,7 +41,8 @@ DeviceTrainer::DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t
                           group != nullptr ? group->ep_rank() : 0)),
       model_(config, {shard_.first, shard_.count}, seed, scheme),
       sync_plan_(grad_sync_plan(model_.layout(), shard_)),
-      ctx_{nullptr, make_stream(), &gemm_bias_},
+      bias_partials_(array<float>(kBiasGradPartials)),
+      ctx_{nullptr, make_stream(), &gemm_bias_, bias_partials_.get()},
       timer_(ctx_.stream),
       scratch_(config, images, shard_.ep) {
   CUBLAS_CHECK(cublasCreate(&ctx_.cublas));

@@ -71,6 +71,7 @@ class DeviceTrainer {
   std::int64_t steps_ = 0;
   bool grads_zero_ = true;  // model_.grads() holds zeros (as DeviceModel allocates them)
   GemmBias gemm_bias_;  // ctx_'s, before it
+  DeviceArray<float> bias_partials_;  // ctx_'s [kBiasGradPartials], before it
   DeviceContext ctx_;
   OpTimer timer_;
   std::vector<std::unique_ptr<DeviceBlock>> blocks_;

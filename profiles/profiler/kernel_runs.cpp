@@ -368,9 +368,9 @@ KernelRun bias_run(const PlannedCall& c) {
             [=](const OperandSet& o, cudaStream_t st) { bias_add(o.at<bf16>(0), o.at<bf16>(1), 1, rows, n, st); },
             nullptr};
   }
-  return {{bf16_in(rows * n), fp32_out(n)},
+  return {{bf16_in(rows * n), fp32_out(n), fp32_out(kBiasGradPartials)},
           [=](const OperandSet& o, cudaStream_t st) {
-            bias_grad(o.at<bf16>(0), o.at<float>(1), 1, rows, n, GradientWrite::kOverwrite, st);
+            bias_grad(o.at<bf16>(0), o.at<float>(1), 1, rows, n, GradientWrite::kOverwrite, o.at<float>(2), st);
           },
           nullptr};
 }

@@ -83,9 +83,11 @@ test::BiasOutputs run_bias_residual_add(const test::BiasShape& s, const test::Bf
   test::BiasOutputs out{y0, poisoned<float>(static_cast<std::size_t>(s.groups * s.n)),
                         poisoned<__nv_bfloat16>(y0.size()), poisoned<float>(static_cast<std::size_t>(s.groups * s.n))};
   // bias_grad over y0 first (y is overwritten by bias_add next).
-  bias_grad(out.y.data(), out.dbias.data(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, nullptr);
-  bias_grad(out.y.data(), out.dbias_twice.data(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, nullptr);
-  bias_grad(out.y.data(), out.dbias_twice.data(), s.groups, s.rows, s.n, GradientWrite::kAccumulate, nullptr);
+  auto partials = poisoned<float>(kBiasGradPartials);
+  float* p = partials.data();
+  bias_grad(out.y.data(), out.dbias.data(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, p, nullptr);
+  bias_grad(out.y.data(), out.dbias_twice.data(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, p, nullptr);
+  bias_grad(out.y.data(), out.dbias_twice.data(), s.groups, s.rows, s.n, GradientWrite::kAccumulate, p, nullptr);
   residual_add(out.y.data(), out.y.data(), out.sum.data(), s.groups * s.rows * s.n, nullptr);
   bias_add(out.y.data(), bias.data(), s.groups, s.rows, s.n, nullptr);
   return out;
@@ -146,4 +148,29 @@ TEST_CASE("emulated bias, residual_add and cast kernels match the reference: 3 g
   MESSAGE("elements: worst error / tolerance "
           << test::check_bias_residual_add(test::kBiasElementShape, seed + 1, run_bias_residual_add) << ", "
           << test::check_cast(test::kCastOddElements, seed + 101, run_cast));
+  MESSAGE("bias_grad in 16 row chunks, and in one: worst error / tolerance "
+          << test::check_bias_residual_add(test::kBiasChunkShape, seed + 2, run_bias_residual_add) << ", "
+          << test::check_bias_residual_add(test::kBiasOneChunkShape, seed + 3, run_bias_residual_add));
+}
+
+TEST_CASE("bias_grad cuts rows into chunks only where the column tiles are too few, within its workspace") {
+  CHECK(bias_grad_chunks(3, 77, 40).chunks == 2);
+  CHECK(bias_grad_chunks(3, 77, 40).chunk_rows == 39);
+  CHECK(bias_grad_chunks(1, 1000, 40).chunks == 16);
+  CHECK(bias_grad_chunks(1, 1000, 40).chunk_rows == 63);
+  CHECK(bias_grad_chunks(64, 5, 264).chunks == 1);
+  CHECK(bias_grad_chunks(1, 65536, 1152).chunks == 15);  // 36 tiles: 540 blocks
+  // Every chunk holds rows, and the partials fit kBiasGradPartials, over a spread of shapes.
+  for (const std::int64_t groups : {1, 3, 8, 64, 600})
+    for (const std::int64_t rows : {1, 63, 64, 65, 1000, 65536, 1 << 20})
+      for (const std::int64_t n : {1, 16, 33, 1152, 4608, 18432}) {
+        const BiasGradChunks c = bias_grad_chunks(groups, rows, n);
+        CAPTURE(groups);
+        CAPTURE(rows);
+        CAPTURE(n);
+        CHECK(c.chunks >= 1);
+        CHECK((c.chunks - 1) * c.chunk_rows < rows);
+        CHECK(c.chunks * c.chunk_rows >= rows);
+        if (c.chunks > 1) CHECK(c.chunks * groups * n <= kBiasGradPartials);
+      }
 }

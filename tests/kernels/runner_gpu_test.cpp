@@ -108,11 +108,12 @@ test::BiasOutputs gpu_bias_residual_add(const test::BiasShape& s, const test::Bf
                                         const test::Bf16Vector& bias) {
   test::DeviceBuffer<__nv_bfloat16> d_y(y0), d_bias(bias), d_sum(y0.size());
   test::DeviceBuffer<float> d_dbias(static_cast<std::size_t>(s.groups * s.n)),
-      d_dbias_twice(static_cast<std::size_t>(s.groups * s.n));
+      d_dbias_twice(static_cast<std::size_t>(s.groups * s.n)), d_partials(kBiasGradPartials);
   // bias_grad over y0 first (y is overwritten by bias_add next).
-  bias_grad(d_y.get(), d_dbias.get(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, nullptr);
-  bias_grad(d_y.get(), d_dbias_twice.get(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, nullptr);
-  bias_grad(d_y.get(), d_dbias_twice.get(), s.groups, s.rows, s.n, GradientWrite::kAccumulate, nullptr);
+  float* partials = d_partials.get();
+  bias_grad(d_y.get(), d_dbias.get(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, partials, nullptr);
+  bias_grad(d_y.get(), d_dbias_twice.get(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, partials, nullptr);
+  bias_grad(d_y.get(), d_dbias_twice.get(), s.groups, s.rows, s.n, GradientWrite::kAccumulate, partials, nullptr);
   residual_add(d_y.get(), d_y.get(), d_sum.get(), s.groups * s.rows * s.n, nullptr);
   bias_add(d_y.get(), d_bias.get(), s.groups, s.rows, s.n, nullptr);
   return {d_y.download(), d_dbias.download(), d_sum.download(), d_dbias_twice.download()};
@@ -191,6 +192,8 @@ TEST_CASE("bias, residual_add and cast kernels match the reference (in 16-byte v
   const std::uint64_t seed = test::run_seed();
   test::check_bias_residual_add(test::kBiasShape, seed, gpu_bias_residual_add);
   test::check_bias_residual_add(test::kBiasElementShape, seed + 1, gpu_bias_residual_add);
+  test::check_bias_residual_add(test::kBiasChunkShape, seed + 2, gpu_bias_residual_add);
+  test::check_bias_residual_add(test::kBiasOneChunkShape, seed + 3, gpu_bias_residual_add);
   test::check_cast(test::kCastElements, seed + 100, gpu_cast);
   test::check_cast(test::kCastOddElements, seed + 101, gpu_cast);
 }

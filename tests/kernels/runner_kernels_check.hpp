@@ -53,6 +53,10 @@ struct BiasShape {
 // columns, which bias_add and residual_add move in 2-byte elements (kernels/bf16_chunks.cuh).
 inline constexpr BiasShape kBiasShape{3, 77, 40};
 inline constexpr BiasShape kBiasElementShape{3, 77, 37};
+// bias_grad's row chunks (kernels/bias.cu): kBiasShape's rows are 2 chunks (39 and 38 rows); 1000
+// rows of 40 are 16 chunks of 63, the last 55; 64 groups of 264 columns (576 tiles) need none.
+inline constexpr BiasShape kBiasChunkShape{1, 1000, 40};
+inline constexpr BiasShape kBiasOneChunkShape{64, 5, 264};
 
 struct BiasOutputs {
   Bf16Vector y;                    // [G, rows, n] y0 after bias_add of bias
