@@ -415,13 +415,15 @@ KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
               },
               nullptr};
     case KernelRole::kWeightGrad:
-      return {{bf16_in(mk), bf16_in(mn), fp32_out(kn)},
+      // Added to the fp32 gradient, as the runner accumulates its micro-batches (the pool's values
+      // drift by a product per run).
+      return {{bf16_in(mk), bf16_in(mn), fp32_in(kn)},
               [=](const OperandSet& o, cudaStream_t st) {
                 if (batched) {
                   batched_gemm_dw(h, st, batch, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2),
-                                  GradientWrite::kOverwrite);
+                                  GradientWrite::kAccumulate);
                 } else {
-                  gemm_dw(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kOverwrite);
+                  gemm_dw(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kAccumulate);
                 }
               },
               nullptr};
@@ -448,9 +450,10 @@ KernelRun grouped_run(const PlannedCall& c, int variant, const RunContext& ctx) 
   const GroupedGemmDims d{rows->data(), groups, n, k};
   cublasHandle_t h = ctx.cublas;
   if (c.role == KernelRole::kWeightGrad) {
-    return {{bf16_in(total * k), bf16_in(total * n), fp32_out(groups * k * n)},
+    // Added to the fp32 gradients, as the runner runs it (gemm_run's weight gradient).
+    return {{bf16_in(total * k), bf16_in(total * n), fp32_in(groups * k * n)},
             [=](const OperandSet& o, cudaStream_t st) {
-              grouped_gemm_wgrad(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kOverwrite);
+              grouped_gemm_wgrad(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kAccumulate);
             },
             rows};
   }
@@ -515,8 +518,8 @@ bool is_grouped_data_grad(const PlannedCall& c) {
 
 const std::vector<std::string>& kernel_families() {
   static const std::vector<std::string> families{
-      "gemm",          "gemm_bias",         "batched_gemm",    "batched_gemm_bias",   "grouped_gemm",
-      "grouped_gemm_wgrad", "bias_add",     "bias_add_bwd",    "gelu",
+      "gemm",          "gemm_bias",         "gemm_wgrad",      "batched_gemm",        "batched_gemm_bias",
+      "batched_gemm_wgrad", "grouped_gemm", "grouped_gemm_wgrad", "bias_add",       "bias_add_bwd",    "gelu",
       "gelu_bwd",      "silu",              "silu_bwd",        "residual_add",        "gate_residual",
       "gate_residual_bwd", "adaln_layernorm", "adaln_layernorm_bwd", "layernorm",     "layernorm_bwd",
       "flow_loss",     "flow_loss_bwd",     "adamw",           "ec_route",            "ec_route_bwd",

@@ -47,9 +47,9 @@ const SweepConstants& constants(SweepSize size) {
 // Measurement order within the layouts' shapes and within the sweeps': memory-bound families first
 // (cheap), then the matrix families, attention last.
 int family_rank(const std::string& op) {
-  static const std::array<const char*, 8> order{"gemm",          "gemm_bias",          "batched_gemm",
-                                                "batched_gemm_bias", "grouped_gemm",  "grouped_gemm_wgrad",
-                                                "attention_fwd", "attention_bwd"};
+  static const std::array<const char*, 10> order{
+      "gemm",         "gemm_bias",          "gemm_wgrad",    "batched_gemm",  "batched_gemm_bias",
+      "batched_gemm_wgrad", "grouped_gemm", "grouped_gemm_wgrad", "attention_fwd", "attention_bwd"};
   for (std::size_t i = 0; i < order.size(); ++i) {
     if (op == order[i]) return static_cast<int>(i) + 1;
   }
@@ -96,7 +96,7 @@ class CallCollector : public SweepVisitor {
       KernelRole role = KernelRole::kBackward;
       if (kernel_class(op.name) == KernelClass::kMatmul && !is_bias_kernel(backward[i].op)) {
         // kernel_calls.cpp lists dX (when the operator has an input gradient), then dW.
-        const bool input_grad = i == 0 && op.bwd_input.value > 0 && backward[i].op != "grouped_gemm_wgrad";
+        const bool input_grad = i == 0 && op.bwd_input.value > 0 && !is_weight_grad_gemm(backward[i].op);
         role = input_grad ? KernelRole::kInputGrad : KernelRole::kWeightGrad;
       }
       add(backward[i], role, op);

@@ -268,9 +268,17 @@ KernelClass kernel_class(const std::string& family) {
   return KernelClass::kMemory;
 }
 
-bool is_single_gemm(const std::string& family) { return family == "gemm" || family == "gemm_bias"; }
+bool is_single_gemm(const std::string& family) {
+  return family == "gemm" || family == "gemm_bias" || family == "gemm_wgrad";
+}
 
-bool is_batched_gemm(const std::string& family) { return family == "batched_gemm" || family == "batched_gemm_bias"; }
+bool is_batched_gemm(const std::string& family) {
+  return family == "batched_gemm" || family == "batched_gemm_bias" || family == "batched_gemm_wgrad";
+}
+
+bool is_weight_grad_gemm(const std::string& family) {
+  return family == "gemm_wgrad" || family == "batched_gemm_wgrad" || family == "grouped_gemm_wgrad";
+}
 
 const MemoryKernelRow& memory_kernel(const std::string& family) {
   constexpr std::string_view kBwd = "_bwd";

@@ -15,16 +15,21 @@
 namespace ecsim {
 
 enum class KernelClass {
-  kMatmul,     // gemm, gemm_bias, batched_gemm, batched_gemm_bias, grouped_gemm, grouped_gemm_wgrad
+  kMatmul,     // gemm, gemm_bias, gemm_wgrad, batched_gemm, batched_gemm_bias, batched_gemm_wgrad,
+               // grouped_gemm, grouped_gemm_wgrad
   kAttention,  // attention_fwd, attention_bwd
   kMemory,     // everything else: elementwise, norms, routing, permutes, optimizer
 };
 KernelClass kernel_class(const std::string& family);
-// The families of one product of shape {m, n, k}: gemm, and gemm_bias (a linear layer's forward
-// with its bias added in the product's epilogue, kernels/gemm_bias.cuh); and of `batch` products
-// of one shape {batch, m, n, k}: batched_gemm, batched_gemm_bias (a bias per product).
+// The families of one product of shape {m, n, k}: gemm, gemm_bias (a linear layer's forward
+// with its bias added in the product's epilogue, kernels/gemm_bias.cuh) and gemm_wgrad (a weight
+// gradient: x^T dy added to an fp32 gradient, gemm.cuh's gemm_dw); and of `batch` products of one
+// shape {batch, m, n, k}: batched_gemm, batched_gemm_bias (a bias per product), batched_gemm_wgrad.
 bool is_single_gemm(const std::string& family);
 bool is_batched_gemm(const std::string& family);
+// The weight-gradient families (gemm_wgrad, batched_gemm_wgrad, grouped_gemm_wgrad): their result
+// is an fp32 gradient that the product reads and writes (beta = 1, the runner's accumulation).
+bool is_weight_grad_gemm(const std::string& family);
 
 // Memory-bound kernel kinds, one row each in analytic_model.cpp.
 enum class MemoryKernel { kStreaming, kRowReduction, kGather, kRouting, kOptimizer };

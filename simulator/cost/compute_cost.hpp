@@ -74,8 +74,9 @@ Json profile_to_json(const Profile& p);
 std::string format_profile(const Profile& p);
 void write_profile(const std::filesystem::path& file, const Profile& p);  // atomic
 
-// The kernels a forward or backward operator runs, as profile keys: a gemm's backward is two
-// gemms (dX: [m,k,n], dW: [k,n,m]); a grouped_gemm's dW is a grouped_gemm_wgrad
+// The kernels a forward or backward operator runs, as profile keys: a gemm's backward is a gemm
+// (dX: [m,k,n]) and a gemm_wgrad (dW: [k,n,m], added to the fp32 gradient), a batched_gemm's a
+// batched_gemm and a batched_gemm_wgrad; a grouped_gemm's dW is a grouped_gemm_wgrad
 // {groups, m, n, k_total} (ragged inner dimension); a linear layer with a bias runs its forward
 // as gemm_bias {m, n, k} or batched_gemm_bias {batch, m, n, k} (the bias in cuBLASLt's epilogue,
 // kernels/gemm_bias.cuh), a ragged product (grouped) adds bias_add {rows, n} after it; every bias

@@ -40,7 +40,9 @@ KernelCall bias_call(const Op& op, bool backward) {
 
 // y[m,n] = x[m,k] W[k,n] over `batch` independent problems (batch 1: a plain gemm).
 // dX[m,k] = dY[m,n] W^T[n,k]: a gemm of shape [m, k, n], reads dY and W, writes dX.
-// dW[k,n] = X^T[k,m] dY[m,n]: a gemm of shape [k, n, m], reads X and dY, writes dW in fp32.
+// dW[k,n] += X^T[k,m] dY[m,n]: a gemm_wgrad (batched_gemm_wgrad) of shape [k, n, m], reads X and
+// dY, reads and writes the fp32 gradient it adds to (the runner accumulates micro-batches into it;
+// kernels/gemm.cuh's gemm_dw with GradientWrite::kAccumulate).
 void gemm_backward(const Op& op, std::int64_t batch, std::vector<KernelCall>& out) {
   const std::int64_t m = dim(op, "m"), n = dim(op, "n"), k = dim(op, "k");
   const double b = d(batch);
@@ -54,8 +56,8 @@ void gemm_backward(const Op& op, std::int64_t batch, std::vector<KernelCall>& ou
     out.push_back({op.name, shaped(m, k, n), op.bwd_input, bytes});
   }
   if (op.bwd_weight.value > 0) {
-    const Bytes bytes{b * ((d(m) * d(n) + d(m) * d(k)) * kBf16Bytes + d(k) * d(n) * kFp32Bytes)};
-    out.push_back({op.name, shaped(k, n, m), op.bwd_weight, bytes});
+    const Bytes bytes{b * ((d(m) * d(n) + d(m) * d(k)) * kBf16Bytes + 2 * d(k) * d(n) * kFp32Bytes)};
+    out.push_back({op.name + "_wgrad", shaped(k, n, m), op.bwd_weight, bytes});
   }
 }
 
@@ -68,7 +70,7 @@ void grouped_backward(const Op& op, std::vector<KernelCall>& out) {
     out.push_back({"grouped_gemm", {{"groups", g}, {"m_total", mt}, {"n", k}, {"k", n}}, op.bwd_input, bytes});
   }
   if (op.bwd_weight.value > 0) {
-    const Bytes bytes{(d(mt) * d(n) + d(mt) * d(k)) * kBf16Bytes + d(g) * d(k) * d(n) * kFp32Bytes};
+    const Bytes bytes{(d(mt) * d(n) + d(mt) * d(k)) * kBf16Bytes + 2 * d(g) * d(k) * d(n) * kFp32Bytes};
     out.push_back(
         {"grouped_gemm_wgrad", {{"groups", g}, {"m", k}, {"n", n}, {"k_total", mt}}, op.bwd_weight, bytes});
   }

@@ -26,6 +26,8 @@ const std::map<std::string, std::vector<std::string>>& required_dims() {
       {"gemm_bias", {"k", "m", "n"}},
       {"batched_gemm", {"batch", "k", "m", "n"}},
       {"batched_gemm_bias", {"batch", "k", "m", "n"}},
+      {"gemm_wgrad", {"k", "m", "n"}},
+      {"batched_gemm_wgrad", {"batch", "k", "m", "n"}},
       {"grouped_gemm", {"groups", "k", "m_total", "n"}},
       {"grouped_gemm_wgrad", {"groups", "k_total", "m", "n"}},
       {"attention_fwd", {"batch", "causal", "head_dim", "heads", "kv_heads", "kv_len", "q_len"}},

@@ -6,8 +6,8 @@
 # and the simulator's strict reader, in the profiler and in `ecsim simulate --profile`.
 # The quick sweep's model files are fixed (profiler/sweeps.cpp: XL-32E and M-64E from
 # scenarios/models), so the shapes are the real ones, and --family and --time-limit-s keep the run
-# to the smallest of them: the GEMM launchers (forward, dX, dW through the emulated cuBLAS) until
-# the limit, a linear layer's bias gradient until the limit, and the expert-choice gate backward
+# to the smallest of them: the GEMM launchers (forward and dX, then dW, through the emulated
+# cuBLAS) until the limit, a linear layer's bias gradient until the limit, and the expert-choice gate backward
 # over its routing of random logits (one or a few shapes). The ceilings run a 128^3 GEMM and a
 # 4 MiB copy (8192^3 and 1 GiB would take hours).
 # A last run times the NCCL collectives over 2 emulated devices in one process, at the sweep's
@@ -72,7 +72,8 @@ grep -q "ecsim-profile: error: --models: folder '$tmp/no-models' does not exist;
   "$tmp/nomodels.log" || fail "the refusal does not name --models and the folder"
 [[ ! -e $tmp/nomodels.json ]] || fail "a profile was written without model files"
 
-profile gemm 3 gemm  # dX and dW at least (the smallest; a biased layer's forward is gemm_bias's)
+profile gemm 2 gemm  # dX at least (the smallest; a biased layer's forward is gemm_bias's)
+profile gemm_wgrad 1 gemm_wgrad  # dW, added to an fp32 gradient
 profile bias 1 bias_add_bwd  # the bias gradient (fp32 out); its forward is the runner's bias_add
 profile gemm_bias 1 gemm_bias  # a linear layer's forward with its bias (cuBLASLt's epilogue)
 profile ec_route_bwd 1 ec_route_bwd
@@ -80,7 +81,8 @@ profile ec_route_bwd 1 ec_route_bwd
 python3 - "$tmp" <<'PY' || fail "the profiles"
 import csv, json, sys
 tmp = sys.argv[1]
-for name, families, roles in [("gemm", {"gemm"}, {"dX", "dW"}),
+for name, families, roles in [("gemm", {"gemm"}, {"dX"}),
+                              ("gemm_wgrad", {"gemm_wgrad"}, {"dW"}),
                               ("bias", {"bias_add_bwd"}, {"backward"}),
                               ("gemm_bias", {"gemm_bias"}, {"forward"}),
                               ("ec_route_bwd", {"ec_route_bwd"}, {"backward"})]:

@@ -59,7 +59,8 @@ TEST_CASE("the profiler plans only shapes the simulator prices, with launchable 
     CHECK_MESSAGE(unknown == 0, unknown << " planned shapes are no simulator key, e.g. " << first_unknown);
     CHECK_MESSAGE(misaligned == 0, misaligned << " matrix shapes break the launchers' alignment, e.g. " << first_misaligned);
     // Every family a kernel in kernels/ implements is swept, forward and backward.
-    for (const char* family : {"gemm", "gemm_bias", "batched_gemm", "batched_gemm_bias", "grouped_gemm",
+    for (const char* family : {"gemm", "gemm_bias", "gemm_wgrad", "batched_gemm", "batched_gemm_bias",
+                               "batched_gemm_wgrad", "grouped_gemm",
                                "grouped_gemm_wgrad", "gelu", "gelu_bwd", "silu", "silu_bwd", "residual_add",
                                "layernorm", "layernorm_bwd", "bias_add", "bias_add_bwd",
                                "gate_residual", "gate_residual_bwd", "adaln_layernorm", "adaln_layernorm_bwd",

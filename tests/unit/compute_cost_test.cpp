@@ -164,17 +164,19 @@ TEST_CASE("analytic: attention at EC-DiT shapes runs at 100-200 TFLOP/s forward"
   CHECK(lone < 10);
 }
 
-TEST_CASE("kernel calls: a gemm's backward is two gemms of transposed shapes, its bias gradient a kernel of its own") {
+TEST_CASE("kernel calls: a gemm's backward is two products of transposed shapes, its bias gradient a kernel of its own") {
   // y[m,n] = x[m,k] W[k,n] + b with m=256, n=4608, k=1152.
-  // dX[m,k] = dY[m,n] W^T: gemm {m: 256, n: 1152, k: 4608}; dW[k,n] = X^T dY: gemm {m: 1152, n: 4608, k: 256};
+  // dX[m,k] = dY[m,n] W^T: gemm {m: 256, n: 1152, k: 4608}; dW[k,n] += X^T dY: gemm_wgrad
+  // {m: 1152, n: 4608, k: 256}, which reads and writes the fp32 gradient;
   // db = column sums of dY: bias_add_bwd {rows: 256, n: 4608}, after them, as the runner runs it.
   const Op g = make_gemm("fc1", Component::kFfn, 256, 4608, 1152, true);
   const auto calls = backward_kernels(g);
   REQUIRE(calls.size() == 3);
   CHECK(calls[0].op == "gemm");
   CHECK(calls[0].shape == OpShape{{"m", 256}, {"n", 1152}, {"k", 4608}});
-  CHECK(calls[1].op == "gemm");
+  CHECK(calls[1].op == "gemm_wgrad");
   CHECK(calls[1].shape == OpShape{{"m", 1152}, {"n", 4608}, {"k", 256}});
+  CHECK(calls[1].bytes.value == (256.0 * 4608 + 256.0 * 1152) * 2 + 2 * 1152.0 * 4608 * 4);
   CHECK(calls[2].op == "bias_add_bwd");
   CHECK(calls[2].shape == OpShape{{"rows", 256}, {"n", 4608}});
   CHECK(calls[0].flops.value == 2.0 * 256 * 4608 * 1152);
@@ -214,6 +216,13 @@ TEST_CASE("kernel calls: a gemm's backward is two gemms of transposed shapes, it
   const Op plain = make_gemm("router", Component::kRouter, 256, 32, 1152, false);
   CHECK(forward_kernels(plain).size() == 1);
   CHECK(backward_kernels(plain).size() == 2);
+  // Uniform experts: batched_gemm for dX, batched_gemm_wgrad for dW, the operator's traffic split.
+  const auto ebwd = backward_kernels(experts);
+  REQUIRE(ebwd.size() == 3);
+  CHECK(ebwd[0].op == "batched_gemm");
+  CHECK(ebwd[1].op == "batched_gemm_wgrad");
+  CHECK(ebwd[1].shape == OpShape{{"batch", 4}, {"m", 1152}, {"n", 4608}, {"k", 64}});
+  CHECK((ebwd[0].bytes + ebwd[1].bytes).value == (experts.bwd_read + experts.bwd_written).value);
 
   // Ragged groups: dX is a grouped gemm [m_total, k, n]; dW a grouped_gemm_wgrad {groups, k, n, m_total}.
   const Op r = make_grouped_gemm("e", Component::kExperts, {100, 300, 0, 624}, 12288, 3072, false);
