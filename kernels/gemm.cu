@@ -130,23 +130,6 @@ void require_batch(const char* op, std::int64_t batch) {
   require_int32(batch, op, "batch");
 }
 
-// Rows per group: each in [0, 2^31), at least one in total. Returns the total.
-std::int64_t checked_total_rows(const char* op, const GroupedGemmDims& d) {
-  require_positive(d.groups, op, "groups");
-  require_int32(d.groups, op, "groups");
-  require(d.rows != nullptr, std::string(op) + ": rows is null");
-  std::int64_t total = 0;
-  for (std::int64_t g = 0; g < d.groups; ++g) {
-    require(d.rows[g] >= 0, std::string(op) + ": group " + std::to_string(g) + " has " + std::to_string(d.rows[g]) +
-                                " rows");
-    require_int32(d.rows[g], op, "rows of a group");
-    total += d.rows[g];
-  }
-  require_positive(total, op, "total rows");
-  require_dims(op, total, d.n, d.k);
-  return total;
-}
-
 void require_workspace(const char* op, GroupedGemmMethod method, const GroupedGemmDims& d, const void* workspace,
                        std::size_t workspace_bytes) {
   if (method != GroupedGemmMethod::kGroupedBatched) return;

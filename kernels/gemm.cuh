@@ -67,10 +67,12 @@ struct GroupedGemmDims {
   std::int64_t k = 0;
 };
 
-// Two ways to run ragged groups. A loop of cublasGemmEx on one stream is the default: on H100
-// it reaches 620-680 TFLOP/s on skewed expert loads, where cublasGemmGroupedBatchedEx reaches
-// 284-303 (shared/ANCHORS.md). The profiler times both (profiles/profiler/) so that the choice
-// stays a measured one on other GPUs and cuBLAS versions.
+// cuBLAS's two ways to run ragged groups. A loop of cublasGemmEx on one stream reaches 620-680
+// TFLOP/s on skewed expert loads on H100, where cublasGemmGroupedBatchedEx reaches 284-303
+// (shared/ANCHORS.md; 651 and 275 measured, docs/PERFORMANCE.md). The runner runs neither: its
+// ragged products are RaggedGemm's (ragged_gemm.cuh), a loop of cuBLASLt matmuls that asks the
+// heuristic once per row bucket, where cublasGemmEx asks per shape; the profiler times all three
+// (profiles/profiler/) and keeps the runner's.
 enum class GroupedGemmMethod { kGemmLoop, kGroupedBatched };
 const char* grouped_gemm_method_name(GroupedGemmMethod method);
 

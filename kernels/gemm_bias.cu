@@ -13,43 +13,11 @@
 
 #include "bias.cuh"
 #include "cublas_check.hpp"
+#include "cublaslt_algo.cuh"
 #include "cuda_check.hpp"
 #include "gemm_checks.hpp"
 
 namespace ecsim {
-namespace {
-
-// The largest alignment cuBLASLt's heuristic is told of (its own default assumption).
-constexpr std::uint32_t kMaxAlignment = 256;
-
-std::uint32_t alignment_of(const void* p) {
-  const auto address = reinterpret_cast<std::uintptr_t>(p);
-  if (address == 0) return kMaxAlignment;
-  return static_cast<std::uint32_t>(std::min<std::uintptr_t>(address & (~address + 1), kMaxAlignment));
-}
-
-template <class T>
-void set(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attribute, const T& value) {
-  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof(value)));
-}
-
-// A column-major rows x cols bf16 matrix (ld rows), `batch` of them `rows * cols` elements apart.
-cublasLtMatrixLayout_t layout(std::int64_t rows, std::int64_t cols, std::int64_t batch) {
-  cublasLtMatrixLayout_t l = nullptr;
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, CUDA_R_16BF, static_cast<std::uint64_t>(rows),
-                                          static_cast<std::uint64_t>(cols), rows));
-  if (batch > 1) {
-    // The attributes' types as cublasLt.h gives them: int32_t count, int64_t stride.
-    const auto count = static_cast<std::int32_t>(batch);
-    const std::int64_t stride = rows * cols;
-    CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
-    CUBLAS_CHECK(
-        cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
-  }
-  return l;
-}
-
-}  // namespace
 
 // Descriptors of one shape and the algorithm the heuristic chose for them.
 struct GemmBias::Plan {
@@ -86,31 +54,7 @@ GemmBias::~GemmBias() {
 
 // The heuristic's best algorithm for p's descriptors as they stand; false where it has none.
 bool GemmBias::choose(Plan& p, std::uint32_t alignment) {
-  cublasLtMatmulPreference_t preference = nullptr;
-  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference));
-  cublasLtMatmulHeuristicResult_t result{};
-  int found = 0;
-  const cublasStatus_t status = [&] {
-    const std::uint64_t workspace = kWorkspaceBytes;
-    cublasStatus_t s = cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                            &workspace, sizeof(workspace));
-    for (const auto attribute :
-         {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-          CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES}) {
-      if (s == CUBLAS_STATUS_SUCCESS) {
-        s = cublasLtMatmulPreferenceSetAttribute(preference, attribute, &alignment, sizeof(alignment));
-      }
-    }
-    if (s != CUBLAS_STATUS_SUCCESS) return s;
-    return cublasLtMatmulAlgoGetHeuristic(handle_, p.desc, p.a, p.b, p.d, p.d, preference, 1, &result, &found);
-  }();
-  cublasLtMatmulPreferenceDestroy(preference);
-  if (status == CUBLAS_STATUS_NOT_SUPPORTED) return false;
-  CUBLAS_CHECK(status);
-  if (found == 0) return false;
-  p.algo = result.algo;
-  p.workspace_bytes = result.workspaceSize;
-  return true;
+  return lt_best_algorithm(handle_, p.desc, p.a, p.b, p.d, p.d, alignment, kWorkspaceBytes, p.algo, p.workspace_bytes);
 }
 
 const GemmBias::Plan& GemmBias::plan(std::int64_t batch, const GemmDims& g, std::uint32_t alignment,
@@ -120,18 +64,18 @@ const GemmBias::Plan& GemmBias::plan(std::int64_t batch, const GemmDims& g, std:
   auto p = std::make_unique<Plan>();
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   // The attributes' types as cublasLt.h gives them: int32_t transposes, uint32_t epilogue.
-  set(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, static_cast<std::int32_t>(CUBLAS_OP_N));
-  set(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, static_cast<std::int32_t>(CUBLAS_OP_N));
-  set(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, static_cast<std::uint32_t>(CUBLASLT_EPILOGUE_BIAS));
+  lt_set(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, static_cast<std::int32_t>(CUBLAS_OP_N));
+  lt_set(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, static_cast<std::int32_t>(CUBLAS_OP_N));
+  lt_set(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, static_cast<std::uint32_t>(CUBLASLT_EPILOGUE_BIAS));
   // The heuristic reads the bias pointer's alignment (cublasLt.h); run() sets each call's own.
-  set(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
-  if (batch > 1) set(p->desc, CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE, static_cast<std::int64_t>(g.n));
-  p->a = layout(g.n, g.k, batch);
-  p->b = layout(g.k, g.m, batch);
-  p->d = layout(g.n, g.m, batch);
+  lt_set(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
+  if (batch > 1) lt_set(p->desc, CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE, static_cast<std::int64_t>(g.n));
+  p->a = lt_layout(CUDA_R_16BF, g.n, g.k, batch);
+  p->b = lt_layout(CUDA_R_16BF, g.k, g.m, batch);
+  p->d = lt_layout(CUDA_R_16BF, g.n, g.m, batch);
   if (!choose(*p, alignment)) {
     // No fused algorithm for this shape (PyTorch falls back alike): the product, then bias_add.
-    set(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, static_cast<std::uint32_t>(CUBLASLT_EPILOGUE_DEFAULT));
+    lt_set(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, static_cast<std::uint32_t>(CUBLASLT_EPILOGUE_DEFAULT));
     p->fused = false;
     if (!choose(*p, alignment)) {
       const std::string what = "cublasLtMatmulAlgoGetHeuristic (gemm_bias batch=" + std::to_string(batch) +
@@ -159,9 +103,9 @@ void GemmBias::run_batched(cudaStream_t stream, std::int64_t batch, const GemmDi
   require_dims(op, g.m, g.n, g.k);
   require_aligned(op, {{"x", x}, {"w", w}, {"bias", bias}, {"y", y}});
   const std::uint32_t alignment =
-      std::min({alignment_of(x), alignment_of(w), alignment_of(bias), alignment_of(y)});
+      std::min({lt_alignment_of(x), lt_alignment_of(w), lt_alignment_of(bias), lt_alignment_of(y)});
   const Plan& p = plan(batch, g, alignment, bias);
-  if (p.fused) set(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, static_cast<const void*>(bias));
+  if (p.fused) lt_set(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, static_cast<const void*>(bias));
   const float alpha = 1.0f, beta = 0.0f;
   CUBLAS_CHECK(cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.d, y, p.d, &p.algo, workspace_,
                               p.workspace_bytes, stream));

@@ -7,7 +7,8 @@
 //                                     fills one), as the simulator's padded batched GEMM; dropless:
 //                                     the kept rows packed, expert e's rows[e] of them
 //   moe.expert_fc1/fc2  batched_gemm  [E, C, .] with a capacity
-//                       grouped_gemm  ragged rows when dropless (a loop of cuBLAS GEMMs, gemm.cuh);
+//                       grouped_gemm  ragged rows when dropless (a loop of cuBLASLt matmuls with an
+//                                     algorithm per row bucket, ragged_gemm.cuh);
 //                                     the per-expert row counts are copied to the host after the
 //                                     route (inside its timed scope: E + 1 ints), as dropless MoE
 //                                     implementations do
@@ -38,7 +39,7 @@ void DeviceBlock::expert_gemm(const DeviceContext& ctx, const DeviceModel& m, mo
     return;
   }
   const GroupedGemmDims d{expert_rows_.data(), sh.experts, n, k};
-  grouped_gemm(ctx.cublas, ctx.stream, GroupedGemmMethod::kGemmLoop, d, x, m.param(w), y, nullptr, 0);
+  ctx.ragged_gemm->forward(ctx.stream, d, x, m.param(w), y);
   ragged_bias_add(y, m.param(b), expert_rows_.data(), sh.experts, n, ctx.stream);
 }
 
@@ -56,8 +57,8 @@ void DeviceBlock::expert_gemm_bwd(const DeviceContext& ctx, const DeviceModel& m
     return;
   }
   const GroupedGemmDims d{expert_rows_.data(), sh.experts, n, k};
-  grouped_gemm_dx(ctx.cublas, ctx.stream, GroupedGemmMethod::kGemmLoop, d, dy, m.param(w), dx, nullptr, 0);
-  grouped_gemm_wgrad(ctx.cublas, ctx.stream, d, x, dy, m.grad(w), GradientWrite::kAccumulate);
+  ctx.ragged_gemm->dx(ctx.stream, d, dy, m.param(w), dx);
+  ctx.ragged_gemm->wgrad(ctx.stream, d, x, dy, m.grad(w), GradientWrite::kAccumulate);
   ragged_bias_grad(dy, m.grad(b), expert_rows_.data(), sh.experts, n, GradientWrite::kAccumulate, ctx.bias_partials,
                    ctx.stream);
 }

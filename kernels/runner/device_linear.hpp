@@ -12,6 +12,7 @@
 
 #include "gemm.cuh"  // GradientWrite
 #include "gemm_bias.cuh"
+#include "ragged_gemm.cuh"
 #include "model_ref/params.hpp"
 #include "runner/device_model.hpp"
 
@@ -24,6 +25,7 @@ struct DeviceContext {
   cudaStream_t stream = nullptr;
   GemmBias* gemm_bias = nullptr;
   float* bias_partials = nullptr;  // [kBiasGradPartials], bias_grad's workspace
+  RaggedGemm* ragged_gemm = nullptr;  // token choice without a capacity: its experts' products
 };
 
 // y [rows, out] = x [rows, in] W + b (no bias where l.bias.size == 0), the bias in the product's

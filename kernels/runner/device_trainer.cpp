@@ -42,7 +42,8 @@ DeviceTrainer::DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t
       model_(config, {shard_.first, shard_.count}, seed, scheme),
       sync_plan_(grad_sync_plan(model_.layout(), shard_)),
       bias_partials_(array<float>(kBiasGradPartials)),
-      ctx_{nullptr, make_stream(), &gemm_bias_, bias_partials_.get()},
+      ragged_gemm_(config.dropless() ? std::make_unique<RaggedGemm>() : nullptr),
+      ctx_{nullptr, make_stream(), &gemm_bias_, bias_partials_.get(), ragged_gemm_.get()},
       timer_(ctx_.stream),
       scratch_(config, images, shard_.ep) {
   CUBLAS_CHECK(cublasCreate(&ctx_.cublas));

@@ -72,6 +72,7 @@ class DeviceTrainer {
   bool grads_zero_ = true;  // model_.grads() holds zeros (as DeviceModel allocates them)
   GemmBias gemm_bias_;  // ctx_'s, before it
   DeviceArray<float> bias_partials_;  // ctx_'s [kBiasGradPartials], before it
+  std::unique_ptr<RaggedGemm> ragged_gemm_;  // ctx_'s where experts' rows are ragged (dropless), before it
   DeviceContext ctx_;
   OpTimer timer_;
   std::vector<std::unique_ptr<DeviceBlock>> blocks_;

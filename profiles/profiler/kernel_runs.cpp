@@ -432,8 +432,13 @@ KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
   throw UnsupportedShape("a matrix product has no plain backward kernel");
 }
 
-constexpr std::array<GroupedGemmMethod, 2> kGroupedMethods{GroupedGemmMethod::kGemmLoop,
-                                                           GroupedGemmMethod::kGroupedBatched};
+// A ragged product's variants: first the runner's (RaggedGemm, its profile entry), then the two
+// cuBLAS ways (GroupedGemmMethod), timed beside it for the report.
+constexpr int kRaggedVariants = 3;
+constexpr const char* kRunnerRaggedVariant = "lt_buckets";
+GroupedGemmMethod cublas_method(int variant) {
+  return variant == 1 ? GroupedGemmMethod::kGemmLoop : GroupedGemmMethod::kGroupedBatched;
+}
 
 // The group sizes: m_total split as evenly as `groups` allows.
 std::shared_ptr<std::vector<std::int64_t>> even_rows(std::int64_t groups, std::int64_t total) {
@@ -449,15 +454,31 @@ KernelRun grouped_run(const PlannedCall& c, int variant, const RunContext& ctx) 
   auto rows = even_rows(groups, total);
   const GroupedGemmDims d{rows->data(), groups, n, k};
   cublasHandle_t h = ctx.cublas;
+  RaggedGemm* ragged = ctx.ragged_gemm;
+  if (ragged == nullptr) throw UnsupportedShape(c.call.op + " needs the session's cuBLASLt ragged products");
   if (c.role == KernelRole::kWeightGrad) {
     // Added to the fp32 gradients, as the runner runs it (gemm_run's weight gradient).
     return {{bf16_in(total * k), bf16_in(total * n), fp32_in(groups * k * n)},
             [=](const OperandSet& o, cudaStream_t st) {
-              grouped_gemm_wgrad(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kAccumulate);
+              ragged->wgrad(st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kAccumulate);
             },
             rows};
   }
-  const GroupedGemmMethod method = kGroupedMethods.at(static_cast<std::size_t>(variant));
+  if (variant == 0) {
+    if (c.role == KernelRole::kForward) {
+      return {{bf16_in(total * k), bf16_in(groups * k * n), bf16_out(total * n)},
+              [=](const OperandSet& o, cudaStream_t st) {
+                ragged->forward(st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2));
+              },
+              rows};
+    }
+    return {{bf16_in(total * n), bf16_in(groups * k * n), bf16_out(total * k)},
+            [=](const OperandSet& o, cudaStream_t st) {
+              ragged->dx(st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2));
+            },
+            rows};
+  }
+  const GroupedGemmMethod method = cublas_method(variant);
   const std::size_t workspace = method == GroupedGemmMethod::kGroupedBatched ? grouped_gemm_workspace_bytes(groups) : 0;
   const Operand scratch{Fill::kScratch, workspace};
   if (c.role == KernelRole::kForward) {
@@ -537,13 +558,11 @@ bool has_kernel(const std::string& family) {
   return std::find(f.begin(), f.end(), family) != f.end();
 }
 
-int variant_count(const PlannedCall& call) {
-  return is_grouped_data_grad(call) ? static_cast<int>(kGroupedMethods.size()) : 1;
-}
+int variant_count(const PlannedCall& call) { return is_grouped_data_grad(call) ? kRaggedVariants : 1; }
 
 std::string variant_name(const PlannedCall& call, int variant) {
   if (!is_grouped_data_grad(call)) return "";
-  return grouped_gemm_method_name(kGroupedMethods.at(static_cast<std::size_t>(variant)));
+  return variant == 0 ? kRunnerRaggedVariant : grouped_gemm_method_name(cublas_method(variant));
 }
 
 KernelRun make_run(const PlannedCall& c, int variant, const RunContext& ctx) {

@@ -1,7 +1,8 @@
 // How the profiler runs one planned call: the operands one run reads and writes (the timing loop
 // rotates them among sets) and the launcher calls of kernels/*.cuh, the code the GPU tests check.
-// A call can have several variants, timed alike and the fastest kept: the two ways to run
-// ragged groups (GroupedGemmMethod); one variant otherwise.
+// A call can have several variants, timed alike, the first kept: a ragged product as the runner
+// runs it (RaggedGemm), then cuBLAS's two ways (GroupedGemmMethod) beside it for the report; one
+// variant otherwise.
 #pragma once
 
 #include <cublas_v2.h>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "gemm_bias.cuh"
+#include "ragged_gemm.cuh"
 #include "profiler/device_buffers.hpp"
 #include "profiler/sweeps.hpp"
 
@@ -36,6 +38,7 @@ struct RunContext {
   cudaStream_t stream = nullptr;
   std::uint64_t seed = 0;
   GemmBias* gemm_bias = nullptr;  // the products with a bias (gemm_bias), on `stream`
+  RaggedGemm* ragged_gemm = nullptr;  // ragged groups' products as the runner runs them, on `stream`
 };
 
 // The profile families kernels/ has a kernel for (attention: when kernels/attention.cuh exists at

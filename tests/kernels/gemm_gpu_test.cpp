@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <numeric>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "gemm_bias.cuh"
 #include "gpu_check.hpp"
 #include "precondition.hpp"
+#include "ragged_gemm.cuh"
 #include "ref/gemm.hpp"
 
 using namespace ecsim;
@@ -79,8 +81,38 @@ std::int64_t total(const std::vector<std::int64_t>& rows) {
   return std::accumulate(rows.begin(), rows.end(), std::int64_t{0});
 }
 
-void check_grouped(const GroupedCase& c, GroupedGemmMethod method, std::uint64_t seed) {
-  CAPTURE(grouped_gemm_method_name(method));
+// A way to run ragged groups: forward into y, dx, and wgrad into dw (overwrite) and dw_acc
+// (accumulate).
+struct GroupedBuffers {
+  const __nv_bfloat16 *x, *w, *dy;
+  __nv_bfloat16 *y, *dx;
+  float *dw, *dw_acc;
+};
+using GroupedProducts = std::function<void(const GroupedGemmDims&, const GroupedBuffers&)>;
+
+// cuBLAS's two ways (gemm.cuh, GroupedGemmMethod).
+GroupedProducts cublas_products(GroupedGemmMethod method) {
+  return [method](const GroupedGemmDims& dims, const GroupedBuffers& b) {
+    test::DeviceBuffer<std::uint8_t> workspace(grouped_gemm_workspace_bytes(dims.groups));
+    CublasHandle handle;
+    grouped_gemm(handle.get(), nullptr, method, dims, b.x, b.w, b.y, workspace.get(), workspace.size());
+    grouped_gemm_dx(handle.get(), nullptr, method, dims, b.dy, b.w, b.dx, workspace.get(), workspace.size());
+    grouped_gemm_wgrad(handle.get(), nullptr, dims, b.x, b.dy, b.dw, GradientWrite::kOverwrite);
+    grouped_gemm_wgrad(handle.get(), nullptr, dims, b.x, b.dy, b.dw_acc, GradientWrite::kAccumulate);
+  };
+}
+
+// The runner's way (ragged_gemm.cuh): cuBLASLt with an algorithm per row bucket.
+GroupedProducts lt_products(RaggedGemm& ragged) {
+  return [&ragged](const GroupedGemmDims& dims, const GroupedBuffers& b) {
+    ragged.forward(nullptr, dims, b.x, b.w, b.y);
+    ragged.dx(nullptr, dims, b.dy, b.w, b.dx);
+    ragged.wgrad(nullptr, dims, b.x, b.dy, b.dw, GradientWrite::kOverwrite);
+    ragged.wgrad(nullptr, dims, b.x, b.dy, b.dw_acc, GradientWrite::kAccumulate);
+  };
+}
+
+void check_grouped(const GroupedCase& c, const GroupedProducts& products, std::uint64_t seed) {
   CAPTURE(c.rows.size());
   CAPTURE(c.n);
   CAPTURE(c.k);
@@ -90,15 +122,8 @@ void check_grouped(const GroupedCase& c, GroupedGemmMethod method, std::uint64_t
   Bf16Buffer d_x(test::to_bf16(x)), d_w(test::to_bf16(w)), d_dy(test::to_bf16(dy));
   Bf16Buffer d_y(size(m * c.n)), d_dx(size(m * c.k));
   Fp32Buffer d_dw(size(g * c.k * c.n)), d_dw_acc(test::to_float(dw0));
-  test::DeviceBuffer<std::uint8_t> workspace(grouped_gemm_workspace_bytes(g));
-  CublasHandle handle;
-  const GroupedGemmDims dims{c.rows.data(), g, c.n, c.k};
-  grouped_gemm(handle.get(), nullptr, method, dims, d_x.get(), d_w.get(), d_y.get(), workspace.get(),
-               workspace.size());
-  grouped_gemm_dx(handle.get(), nullptr, method, dims, d_dy.get(), d_w.get(), d_dx.get(), workspace.get(),
-                  workspace.size());
-  grouped_gemm_wgrad(handle.get(), nullptr, dims, d_x.get(), d_dy.get(), d_dw.get(), GradientWrite::kOverwrite);
-  grouped_gemm_wgrad(handle.get(), nullptr, dims, d_x.get(), d_dy.get(), d_dw_acc.get(), GradientWrite::kAccumulate);
+  products({c.rows.data(), g, c.n, c.k},
+           {d_x.get(), d_w.get(), d_dy.get(), d_y.get(), d_dx.get(), d_dw.get(), d_dw_acc.get()});
 
   const auto y = ref::grouped_gemm(c.rows, c.n, c.k, x, w);
   test::check_close("y", test::download_double(d_y), y, test::bf16_tolerance(y));
@@ -273,8 +298,37 @@ TEST_CASE("cuBLAS grouped gemm matches the reference for both methods (ragged, e
       {{1, 1, 1, 1, 1, 1}, 32, 56},   // every group one row (C = 1)
   };
   for (const GroupedGemmMethod method : {GroupedGemmMethod::kGemmLoop, GroupedGemmMethod::kGroupedBatched}) {
-    for (std::size_t i = 0; i < cases.size(); ++i) check_grouped(cases[i], method, seed + 10 * i);
+    CAPTURE(grouped_gemm_method_name(method));
+    for (std::size_t i = 0; i < cases.size(); ++i) check_grouped(cases[i], cublas_products(method), seed + 10 * i);
   }
+}
+
+TEST_CASE("cuBLASLt ragged products match the reference, asking the heuristic once per row bucket" *
+          doctest::skip(!test::gpu_available())) {
+  const std::uint64_t seed = test::run_seed();
+  CAPTURE(seed);
+  CHECK(RaggedGemm::row_bucket(1) == 16);
+  CHECK(RaggedGemm::row_bucket(16) == 16);
+  CHECK(RaggedGemm::row_bucket(17) == 32);
+  CHECK(RaggedGemm::row_bucket(130) == 256);
+  RaggedGemm ragged;
+  const GroupedProducts products = lt_products(ragged);
+  // As cuBLAS's cases; then the first case again (no new question to the heuristic), and its rows
+  // moved within their buckets (37 -> 40, 130 -> 129, 16 -> 11: buckets 64, 256 and 16), which
+  // asks again only where a group's operands start at another alignment.
+  const std::vector<GroupedCase> cases = {
+      {{37, 0, 1, 130, 16}, 64, 72},
+      {{0, 50, 0}, 40, 24},
+      {{1, 1, 1, 1, 1, 1}, 32, 56},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) check_grouped(cases[i], products, seed + 10 * i);
+  const std::int64_t asked = ragged.heuristic_queries();
+  CHECK(asked > 0);
+  check_grouped({{37, 0, 1, 130, 16}, 64, 72}, products, seed + 100);
+  CHECK(ragged.heuristic_queries() == asked);
+  check_grouped({{40, 0, 1, 129, 11}, 64, 72}, products, seed + 101);
+  MESSAGE("heuristic asked " << asked << " times over 3 cases, then " << ragged.heuristic_queries() - asked
+                             << " more for the same buckets at other offsets");
 }
 
 TEST_CASE("cuBLAS gemm launchers reject misaligned buffers" * doctest::skip(!test::gpu_available())) {
