@@ -106,6 +106,8 @@ done
 source "$root/scripts/gpu_deps.sh"
 # shellcheck source=profiles/profile_log.sh
 source "$root/profiles/profile_log.sh"
+# shellcheck source=scripts/gpu_clocks.sh
+source "$root/scripts/gpu_clocks.sh"
 begin "dependencies"
 if ecsim_gpu_deps "$root" "$build" "$logs"; then
   record "dependencies" ok "$ECSIM_GPU_DEPS_DETAIL"
@@ -169,9 +171,12 @@ if ((built)); then
     fi
     limit=$((left > 60 ? left : 60))
     begin "profile ($mode)"
+    sampler=$(ecsim_clocks_start "$logs/profile_clocks.csv")
     (cd "$root" && "$bin/ecsim-profile" "${profile_args[@]}" --time-limit-s "$limit" --csv "$out/profile.csv") \
       >"$out/profile.log" 2>&1
     rc=$?
+    ecsim_clocks_stop "$sampler"
+    echo "GPU clocks while profiling: $(ecsim_clocks_summary "$logs/profile_clocks.csv")" >>"$out/profile.log"
     ceil=$(ecsim_profile_ceilings "$out/profile.log")
     if line=$(ecsim_profile_written "$out/profile.log"); then
       written=${line% *}

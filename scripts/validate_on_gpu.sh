@@ -17,9 +17,10 @@
 #                        this card in profiles/, else the card's analytic profile)
 # Dependencies: as profiles/run_on_gpu.sh (system packages, or carried build-deps/ .debs).
 #
-# OUT_DIR receives: summary.txt (the table: config, predicted, measured, error, memory; then the
-# runner against PyTorch eager, scripts/pytorch_comparison.py), runs.tar.gz
-# (every run's ecsim.run/1 JSON, ecsim-run output and validation JSON), xl-8e-b8.trace.json (one
+# OUT_DIR receives: summary.txt (the table: config, predicted, measured, error, memory; the GPU's
+# clocks and power during each run, scripts/gpu_clocks.sh; then the runner against PyTorch eager,
+# scripts/pytorch_comparison.py), runs.tar.gz (every run's ecsim.run/1 JSON, ecsim-run output,
+# validation JSON and clock samples), xl-8e-b8.trace.json (one
 # measured trace for Perfetto), logs.tar.gz. Exit status 0 when every step passed.
 set -uo pipefail
 
@@ -59,6 +60,8 @@ visible_gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 # --- dependencies (scripts/gpu_deps.sh) ----------------------------------------------------------
 # shellcheck source=scripts/gpu_deps.sh
 source "$root/scripts/gpu_deps.sh"
+# shellcheck source=scripts/gpu_clocks.sh
+source "$root/scripts/gpu_clocks.sh"
 ecsim_gpu_deps "$root" "$build" "$logs" || echo "dependencies: $ECSIM_GPU_DEPS_DETAIL"
 
 # --- build --------------------------------------------------------------------------------------
@@ -116,6 +119,7 @@ fi
 
 # --- runs and validations -----------------------------------------------------------------------
 rows=()
+clocks=()  # per run: the GPU's clocks and power while it ran (scripts/gpu_clocks.sh)
 for c in "${configs[@]}"; do
   read -r name layers procs <<<"$c"
   procs=${procs:-1}
@@ -133,9 +137,12 @@ for c in "${configs[@]}"; do
   trace_args=()
   [[ $name == xl-8e-b8 ]] && trace_args=(--trace "$out/$name.trace.json")
   run_timeout=$(($(left) - 10 < 120 ? $(left) - 10 : 120))
+  sampler=$(ecsim_clocks_start "$runs/$name.clocks.csv")
   timeout "$run_timeout" "${launcher[@]}" "$bin/ecsim-run" "$scenario" --layers "$layers" --steps "$steps" \
     --warmup "$warmup" --json "$runs/$name.run.json" "${trace_args[@]}" >"$runs/$name.log" 2>&1
   rc=$?
+  ecsim_clocks_stop "$sampler"
+  clocks+=("$name: $(ecsim_clocks_summary "$runs/$name.clocks.csv")")
   if ((rc != 0)); then
     why="exit $rc"
     ((rc == 124)) && why="stopped after $run_timeout s"
@@ -173,6 +180,9 @@ done
     IFS='|' read -r a b c d e f g h i j <<<"$r"
     printf '%-21s %6s %12s %12s %8s %5s %5s %10s %10s  %s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j"
   done
+  echo
+  echo "GPU clocks while each run ran (nvidia-smi every 200 ms, warm-up steps included):"
+  for c in "${clocks[@]}"; do echo "  $c"; done
   echo
   comparisons=("$runs"/pt-*.validation.json)
   if [[ -e ${comparisons[0]} ]]; then
