@@ -3,7 +3,7 @@
 # profiler, the kernel benchmarks, then compute-sanitizer memcheck and racecheck over the GPU tests;
 # everything lands in OUT_DIR and a summary table is printed last. The profile is the run's main
 # product, so it comes before the sanitizers, which take what is left of the budget (at most 120 s
-# each). Expected on one H100: build 1-2 min, tests under 1, profile 2 (quick) or 5.5 (full),
+# each). Expected on one H100: build 1-2 min, tests under 1, profile 2 (quick) or 6 (full),
 # benchmarks under 1, sanitizers 1-4: the default 8-minute budget gives the quick profile; the full
 # one takes ECSIM_GPU_STEPS=profile with ECSIM_GPU_BUDGET_S=570 (and a device timeout of 600 s).
 #
@@ -159,9 +159,10 @@ if ((built)); then
     after_profile=10  # packaging, and the steps after it: benchmarks (60), two sanitizer runs (2 x 60)
     wanted bench && after_profile=$((after_profile + 60))
     wanted sanitizers && after_profile=$((after_profile + 120))
-    # The full sweep on an H100: about 240 s of kernels plus per-shape overhead (the quick sweep's
-    # 6657 shapes took 106 s for 70 s of kernels predicted on an H100, 2026-11-27).
-    full_estimate=330
+    # The full sweep on an H100: about 263 s of kernels (a ragged product timed three ways) plus
+    # about 5.4 ms per shape (the quick sweep's 6657 shapes took 106 s for 70 s of kernels predicted
+    # on an H100, 2026-11-27).
+    full_estimate=360
     left=$(left_after $after_profile)
     mode=full
     profile_args=()

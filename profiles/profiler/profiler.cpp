@@ -292,7 +292,7 @@ void report_families(const std::vector<MeasuredEntry>& entries, const GpuSpec& g
 }
 
 // The ragged-group variants side by side: each of cuBLAS's ways against the runner's (the first
-// variant, whose time the profile keeps), over the shapes where all of them ran.
+// variant, whose time the profile keeps), over the shapes where the runner's ran.
 void report_grouped_methods(const std::vector<MeasuredEntry>& entries, std::ostream& log) {
   std::map<std::string, std::vector<double>> ratios;  // variant -> its p50 / the runner's p50
   std::string runner;
