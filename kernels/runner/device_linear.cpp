@@ -31,7 +31,9 @@ void linear_bwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref:
                 const __nv_bfloat16* dy, std::int64_t rows, __nv_bfloat16* dx, GradientWrite dx_write) {
   if (dx != nullptr) gemm_dx(ctx.cublas, ctx.stream, dims(l, rows), dy, m.param(l.weight), dx, dx_write);
   gemm_dw(ctx.cublas, ctx.stream, dims(l, rows), x, dy, m.grad(l.weight), GradientWrite::kAccumulate);
-  if (l.bias.size > 0) bias_grad(dy, m.grad(l.bias), 1, rows, l.out, GradientWrite::kAccumulate, ctx.bias_partials, ctx.stream);
+  if (l.bias.size > 0) {
+    bias_grad(dy, m.grad(l.bias), 1, rows, l.out, GradientWrite::kAccumulate, ctx.bias_partials, ctx.stream);
+  }
 }
 
 }  // namespace ecsim::runner

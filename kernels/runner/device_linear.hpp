@@ -12,8 +12,8 @@
 
 #include "gemm.cuh"  // GradientWrite
 #include "gemm_bias.cuh"
-#include "ragged_gemm.cuh"
 #include "model_ref/params.hpp"
+#include "ragged_gemm.cuh"
 #include "runner/device_model.hpp"
 
 namespace ecsim::runner {

@@ -164,7 +164,8 @@ TEST_CASE("analytic: attention at EC-DiT shapes runs at 100-200 TFLOP/s forward"
   CHECK(lone < 10);
 }
 
-TEST_CASE("kernel calls: a gemm's backward is two products of transposed shapes, its bias gradient a kernel of its own") {
+TEST_CASE("kernel calls: a gemm's backward is two products of transposed shapes, its bias gradient a kernel of "
+          "its own") {
   // y[m,n] = x[m,k] W[k,n] + b with m=256, n=4608, k=1152.
   // dX[m,k] = dY[m,n] W^T: gemm {m: 256, n: 1152, k: 4608}; dW[k,n] += X^T dY: gemm_wgrad
   // {m: 1152, n: 4608, k: 256}, which reads and writes the fp32 gradient;
