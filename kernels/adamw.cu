@@ -1,11 +1,12 @@
 // One AdamW step over a flat fp32 buffer (op `adamw`; as torch.optim.AdamW computes it):
 //   p <- p (1 - lr wd);  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
 //   p <- p - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
-//   param, grad, m, v [n] fp32 (master weights and moments), then param_bf16 <- bf16(p), g <- 0.
+//   param, grad, m, v [n] fp32 (master weights and moments), then param_bf16 <- bf16(p).
 // One pass over all of a rank's parameters (the "fused" form): it is bound by reading 4 and
-// writing 4 fp32 values and one bf16 per element (34 bytes), moved 8 at a time in 16-byte vectors
-// where n and the buffers allow (bf16_chunks.cuh). The bf16 copy and the zeroed gradient were a
-// cast kernel (6 bytes per element) and a memset (4) of their own until 2026-11-27. The bias
+// writing 3 fp32 values and one bf16 per element (30 bytes), moved 8 at a time in 16-byte vectors
+// where n and the buffers allow (bf16_chunks.cuh). The bf16 copy was a cast kernel (6 bytes per
+// element) of its own until 2026-11-27; the gradient was zeroed here (4 more) until 2026-11-28,
+// when the next step's first backward began to write it rather than add to it. The bias
 // corrections depend only on the step, so the host computes them once in fp64.
 // CPU reference: ref/adamw.hpp. Test: ctest -R adamw (tests/kernels/elementwise_gpu_test.cpp;
 // skipped without a GPU).
@@ -28,12 +29,11 @@ constexpr int kThreads = 256;
 
 template <int kVec>
 __global__ void __launch_bounds__(kThreads)
-    adamw_kernel(float* __restrict__ param, float* __restrict__ grad, float* __restrict__ m, float* __restrict__ v,
-                 __nv_bfloat16* __restrict__ param_bf16, std::int64_t n, float lr, float beta1, float beta2, float eps,
-                 float decay, float correction1, float correction2) {
+    adamw_kernel(float* __restrict__ param, const float* __restrict__ grad, float* __restrict__ m,
+                 float* __restrict__ v, __nv_bfloat16* __restrict__ param_bf16, std::int64_t n, float lr, float beta1,
+                 float beta2, float eps, float decay, float correction1, float correction2) {
   for_each_chunk<kVec>(n, [&](std::int64_t i) {
     float p[kVec], g[kVec], mi[kVec], vi[kVec];
-    const float zero[kVec] = {};
     load_chunk<kVec>(param + i, p);
     load_chunk<kVec>(grad + i, g);
     load_chunk<kVec>(m + i, mi);
@@ -48,14 +48,13 @@ __global__ void __launch_bounds__(kThreads)
     store_chunk<kVec>(v + i, vi);
     store_chunk<kVec>(param + i, p);
     store_chunk<kVec>(param_bf16 + i, p);
-    store_chunk<kVec>(grad + i, zero);
   });
 }
 
 }  // namespace
 
-void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, float* grad, float* m, float* v,
-                __nv_bfloat16* param_bf16, std::int64_t n, cudaStream_t stream) {
+void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, const float* grad, float* m,
+                float* v, __nv_bfloat16* param_bf16, std::int64_t n, cudaStream_t stream) {
   constexpr const char* op = "adamw_step";
   require_positive(n, op, "n");
   require(step >= 1, std::string(op) + ": step counts from 1, got " + std::to_string(step));

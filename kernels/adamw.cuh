@@ -19,9 +19,9 @@ struct AdamWHyperparameters {
 
 // In place over n fp32 values: param (master weights), m, v (moments); step counts from 1. In the
 // same pass, param_bf16 [n] receives the updated param rounded to bf16 (the copy the next forward
-// reads), and grad [n] fp32 is zeroed once read, so that the next step's backward accumulates into
-// zeros without a memset of its own.
-void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, float* grad, float* m, float* v,
-                __nv_bfloat16* param_bf16, std::int64_t n, cudaStream_t stream);
+// reads). grad [n] fp32 is only read: the next step's first backward overwrites it (the runner's
+// weight gradients are written by the first micro-batch and added to by the others).
+void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, const float* grad, float* m,
+                float* v, __nv_bfloat16* param_bf16, std::int64_t n, cudaStream_t stream);
 
 }  // namespace ecsim

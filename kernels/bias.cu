@@ -147,7 +147,12 @@ void ragged_bias_grad(const __nv_bfloat16* dy, float* dbias, const std::int64_t*
                       std::int64_t n, GradientWrite write, float* partials, cudaStream_t stream) {
   std::int64_t first = 0;
   for (std::int64_t g = 0; g < groups; ++g) {
-    if (rows[g] > 0) bias_grad(dy + first * n, dbias + g * n, 1, rows[g], n, write, partials, stream);
+    if (rows[g] > 0) {
+      bias_grad(dy + first * n, dbias + g * n, 1, rows[g], n, write, partials, stream);
+    } else if (write == GradientWrite::kOverwrite) {
+      // No rows: the sum is 0 (and with kAccumulate there is nothing to add).
+      CUDA_CHECK(cudaMemsetAsync(dbias + g * n, 0, static_cast<std::size_t>(n) * sizeof(float), stream));
+    }
     first += rows[g];
   }
 }

@@ -37,7 +37,7 @@ void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::
 
 // The same over ragged groups (token choice's dropless experts): group g's rows[g] rows follow the
 // earlier groups' in y (or dy) [sum rows, n]; bias, dbias [groups, n]. One launch per non-empty
-// group (an empty group's dbias is left as it was).
+// group; an empty group's dbias is zeroed by kOverwrite (a memset) and left as it was by kAccumulate.
 void ragged_bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, const std::int64_t* rows, std::int64_t groups,
                      std::int64_t n, cudaStream_t stream);
 void ragged_bias_grad(const __nv_bfloat16* dy, float* dbias, const std::int64_t* rows, std::int64_t groups,

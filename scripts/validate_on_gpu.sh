@@ -171,7 +171,9 @@ done
   echo "ecsim validation campaign on ${card:-no nvidia-smi}"
   echo "profile: ${profile#"$root"/}; $steps measured steps after $warmup warm-up; runner GPU tests: $tests;" \
        "2-GPU parallel test: $parallel"
-  echo "step times in ms (measured: mean over the measured steps); memory in GiB (measured: the runner's allocator peak)"
+  echo "step times in ms (measured: mean over the measured steps); memory in GiB: the runner's buffers, predicted" \
+       "(the simulator's peak less the frozen remainder, context, workspaces and NCCL buffers) and measured" \
+       "(the runner's allocator peak)"
   echo "idle: measured time between one rank's operators; host: the host's time inside them (shares of the step)"
   echo
   printf '%-21s %6s %12s %12s %8s %5s %5s %10s %10s  %s\n' config blocks predicted measured error idle host \

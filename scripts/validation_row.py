@@ -5,7 +5,8 @@ Usage: scripts/validation_row.py VALIDATION.json NAME BLOCKS
 Prints NAME|BLOCKS|predicted ms|measured ms|error|idle|host|predicted GiB|measured GiB|matching, the
 fields the campaign's summary lays out in columns: idle is the measured time between one rank's
 operators and host the host's time inside them, each as a share of the measured step (a step paced
-by kernel launches shows both high). Exit status 2 on a file that is not an
+by kernel launches shows both high); the memory is the runner's buffers (the simulator's part of its
+peak that the runner's allocator peak holds, and that peak). Exit status 2 on a file that is not an
 ecsim.validation/1 file with those keys (tests/emulation/run_validate_test.sh holds it to
 validate's real output).
 """
@@ -26,7 +27,7 @@ def main(argv):
         gib = 2.0**30
         row = (f'{name}|{blocks}|{st["predicted_s"] * 1e3:.2f}|{step * 1e3:.2f}|'
                f'{100 * st["error"]:+.1f}%|{100 * idle:.0f}%|{100 * host:.0f}%|'
-               f'{mem["predicted_peak_bytes"] / gib:.2f}|{mem["measured_peak_bytes"] / gib:.2f}|'
+               f'{mem["predicted_buffers_bytes"] / gib:.2f}|{mem["measured_peak_bytes"] / gib:.2f}|'
                f'matched {m["matched"]}, unmatched {m["unmatched_measured"]} measured / '
                f'{m["unmatched_predicted"]} predicted')
     except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as e:

@@ -88,9 +88,8 @@ void DeviceBlock::expert_choice_backward(const DeviceContext& ctx, OpTimer& time
     auto op = timer.time("batched_gemm", "moe.expert_fc2", l, mb, b);
     const GemmDims d2{sh.local_rows, sh.d, sh.ffn};
     batched_gemm_dx(ctx.cublas, st, experts_here, d2, dyin, m.param(ex.fc2_weight), s.dg.get());
-    batched_gemm_dw(ctx.cublas, st, experts_here, d2, g_.get(), dyin, m.grad(ex.fc2_weight),
-                    GradientWrite::kAccumulate);
-    bias_grad(dyin, m.grad(ex.fc2_bias), experts_here, sh.local_rows, sh.d, GradientWrite::kAccumulate,
+    batched_gemm_dw(ctx.cublas, st, experts_here, d2, g_.get(), dyin, m.grad(ex.fc2_weight), ctx.weight_grads);
+    bias_grad(dyin, m.grad(ex.fc2_bias), experts_here, sh.local_rows, sh.d, ctx.weight_grads,
               ctx.bias_partials, st);
   }
   {
@@ -101,9 +100,8 @@ void DeviceBlock::expert_choice_backward(const DeviceContext& ctx, OpTimer& time
     auto op = timer.time("batched_gemm", "moe.expert_fc1", l, mb, b);
     const GemmDims d1{sh.local_rows, sh.ffn, sh.d};
     batched_gemm_dx(ctx.cublas, st, experts_here, d1, s.du.get(), m.param(ex.fc1_weight), dxout);
-    batched_gemm_dw(ctx.cublas, st, experts_here, d1, xin, s.du.get(), m.grad(ex.fc1_weight),
-                    GradientWrite::kAccumulate);
-    bias_grad(s.du.get(), m.grad(ex.fc1_bias), experts_here, sh.local_rows, sh.ffn, GradientWrite::kAccumulate,
+    batched_gemm_dw(ctx.cublas, st, experts_here, d1, xin, s.du.get(), m.grad(ex.fc1_weight), ctx.weight_grads);
+    bias_grad(s.du.get(), m.grad(ex.fc1_bias), experts_here, sh.local_rows, sh.ffn, ctx.weight_grads,
               ctx.bias_partials, st);
   }
   if (expert_parallel()) {

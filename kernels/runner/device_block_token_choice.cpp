@@ -43,7 +43,8 @@ void DeviceBlock::expert_gemm(const DeviceContext& ctx, const DeviceModel& m, mo
   ragged_bias_add(y, m.param(b), expert_rows_.data(), sh.experts, n, ctx.stream);
 }
 
-// Its backward: dx = dy w^T (when dx is not null), dW += x^T dy, db += column sums of dy.
+// Its backward: dx = dy w^T (when dx is not null), dW (=|+=) x^T dy, db (=|+=) column sums of dy
+// (ctx.weight_grads).
 void DeviceBlock::expert_gemm_bwd(const DeviceContext& ctx, const DeviceModel& m, model_ref::TensorRef w,
                                   model_ref::TensorRef b, const bf16* x, const bf16* dy, std::int64_t n, std::int64_t k,
                                   bf16* dx) const {
@@ -51,15 +52,14 @@ void DeviceBlock::expert_gemm_bwd(const DeviceContext& ctx, const DeviceModel& m
   if (sh.tc.padded) {
     const GemmDims d{sh.tc.capacity, n, k};
     batched_gemm_dx(ctx.cublas, ctx.stream, sh.experts, d, dy, m.param(w), dx);
-    batched_gemm_dw(ctx.cublas, ctx.stream, sh.experts, d, x, dy, m.grad(w), GradientWrite::kAccumulate);
-    bias_grad(dy, m.grad(b), sh.experts, sh.tc.capacity, n, GradientWrite::kAccumulate, ctx.bias_partials,
-              ctx.stream);
+    batched_gemm_dw(ctx.cublas, ctx.stream, sh.experts, d, x, dy, m.grad(w), ctx.weight_grads);
+    bias_grad(dy, m.grad(b), sh.experts, sh.tc.capacity, n, ctx.weight_grads, ctx.bias_partials, ctx.stream);
     return;
   }
   const GroupedGemmDims d{expert_rows_.data(), sh.experts, n, k};
   ctx.ragged_gemm->dx(ctx.stream, d, dy, m.param(w), dx);
-  ctx.ragged_gemm->wgrad(ctx.stream, d, x, dy, m.grad(w), GradientWrite::kAccumulate);
-  ragged_bias_grad(dy, m.grad(b), expert_rows_.data(), sh.experts, n, GradientWrite::kAccumulate, ctx.bias_partials,
+  ctx.ragged_gemm->wgrad(ctx.stream, d, x, dy, m.grad(w), ctx.weight_grads);
+  ragged_bias_grad(dy, m.grad(b), expert_rows_.data(), sh.experts, n, ctx.weight_grads, ctx.bias_partials,
                    ctx.stream);
 }
 

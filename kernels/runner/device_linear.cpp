@@ -30,9 +30,9 @@ void linear_fwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref:
 void linear_bwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref::LinearRef& l, const __nv_bfloat16* x,
                 const __nv_bfloat16* dy, std::int64_t rows, __nv_bfloat16* dx, GradientWrite dx_write) {
   if (dx != nullptr) gemm_dx(ctx.cublas, ctx.stream, dims(l, rows), dy, m.param(l.weight), dx, dx_write);
-  gemm_dw(ctx.cublas, ctx.stream, dims(l, rows), x, dy, m.grad(l.weight), GradientWrite::kAccumulate);
+  gemm_dw(ctx.cublas, ctx.stream, dims(l, rows), x, dy, m.grad(l.weight), ctx.weight_grads);
   if (l.bias.size > 0) {
-    bias_grad(dy, m.grad(l.bias), 1, rows, l.out, GradientWrite::kAccumulate, ctx.bias_partials, ctx.stream);
+    bias_grad(dy, m.grad(l.bias), 1, rows, l.out, ctx.weight_grads, ctx.bias_partials, ctx.stream);
   }
 }
 

@@ -94,6 +94,8 @@ void DeviceTrainer::forward_backward(const DeviceBatch& batch, std::int64_t mb, 
   const std::int64_t layers = c.layers;
   cudaStream_t st = ctx_.stream;
   const Phase f = Phase::kForward, bw = Phase::kBackward;
+  // The step's first micro-batch writes the weights' gradients, the others add to them.
+  ctx_.weight_grads = mb == 0 ? GradientWrite::kOverwrite : GradientWrite::kAccumulate;
   using model_ref::kScaleFinal;
   using model_ref::kShiftFinal;
 
@@ -186,16 +188,9 @@ void DeviceTrainer::forward_backward(const DeviceBatch& batch, std::int64_t mb, 
   }
 }
 
-void DeviceTrainer::zero_gradients() {
-  CUDA_CHECK(cudaMemsetAsync(model_.grads(), 0, static_cast<std::size_t>(model_.size()) * sizeof(float), ctx_.stream));
-  grads_zero_ = true;
-}
-
 double DeviceTrainer::loss_and_gradients(const DeviceBatch& batch) {
-  if (!grads_zero_) zero_gradients();
   timer_.begin_step();
   forward_backward(batch, 0, 1.0f);
-  grads_zero_ = false;  // they stay for the caller to read
   timer_.end_step();
   float loss = 0;
   CUDA_CHECK(cudaMemcpyAsync(&loss, loss_.get(), sizeof loss, cudaMemcpyDeviceToHost, ctx_.stream));
@@ -215,10 +210,6 @@ void DeviceTrainer::accumulate_gradients(const std::vector<DeviceBatch>& micro_b
   // rank's weight (the loss gradient is scaled where the loss is), and the expert-DP group's sum
   // adds the other EP groups' rows, so every rank's tokens count once.
   const float weight = 1.0f / static_cast<float>(m * ranks);
-  // The gradients accumulate from zero: the last step's AdamW zeroed them as it read them (the model
-  // starts with zeros), so a step runs no memset of its own unless a caller kept some to read.
-  if (!grads_zero_) zero_gradients();
-  grads_zero_ = false;
   timer_.begin_step();
   for (std::int64_t i = 0; i < m; ++i) forward_backward(micro_batches[static_cast<std::size_t>(i)], i, weight);
   if (group_ != nullptr) group_->all_reduce_sum(model_.grads(), sync_plan_, ctx_.stream);
@@ -239,10 +230,10 @@ double DeviceTrainer::step(const std::vector<DeviceBatch>& micro_batches) {
   {
     auto op = timer_.time("adamw", "optimizer.step", -1, -1, Phase::kOptimizer);
     ++steps_;
-    // Also writes the bf16 copy the next forward reads, and zeroes the gradients.
+    // Also writes the bf16 copy the next forward reads; the next step's first micro-batch
+    // overwrites the gradients.
     adamw_step(adamw_, steps_, model_.master(), model_.grads(), model_.m(), model_.v(), model_.params(), model_.size(),
                ctx_.stream);
-    grads_zero_ = true;
   }
   timer_.end_step();
   return mean_loss(micro_batches.size());

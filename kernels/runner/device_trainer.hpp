@@ -35,7 +35,7 @@ class DeviceTrainer {
   DeviceTrainer& operator=(const DeviceTrainer&) = delete;
 
   // One optimizer step over these micro-batches; returns the mean of their losses (this rank's).
-  // The optimizer zeroes the gradients it reads (adamw.cuh).
+  // The first micro-batch overwrites the gradients the last step left (nothing zeroes them).
   double step(const std::vector<DeviceBatch>& micro_batches);
   // The same step without the optimizer: the gradients, summed over the micro-batches and (with a
   // group) all-reduced, stay in model().grads() (the parallel test compares them across ranks).
@@ -53,11 +53,11 @@ class DeviceTrainer {
   std::int64_t unfused_bias_shapes() const { return gemm_bias_.unfused_shapes(); }
 
  private:
-  // Adds this micro-batch's gradients (weighted by loss_weight); its loss goes to loss_[micro_batch].
+  // This micro-batch's gradients (weighted by loss_weight), written by micro-batch 0 and added by
+  // the others; its loss goes to loss_[micro_batch].
   void forward_backward(const DeviceBatch& batch, std::int64_t micro_batch, float loss_weight);
-  void zero_gradients();  // a memset on the step's stream
-  // Begins the timed step: forward and backward of every micro-batch into the gradients (from
-  // zero), then their all-reduce; the caller ends it.
+  // Begins the timed step: forward and backward of every micro-batch into the gradients, then
+  // their all-reduce; the caller ends it.
   void accumulate_gradients(const std::vector<DeviceBatch>& micro_batches);
   double mean_loss(std::size_t micro_batches);  // of the losses the last micro-batches left
 
@@ -69,7 +69,6 @@ class DeviceTrainer {
   DeviceModel model_;                 // the shard's experts only
   std::vector<GradRange> sync_plan_;  // tiles the flat buffer
   std::int64_t steps_ = 0;
-  bool grads_zero_ = true;  // model_.grads() holds zeros (as DeviceModel allocates them)
   GemmBias gemm_bias_;  // ctx_'s, before it
   DeviceArray<float> bias_partials_;  // ctx_'s [kBiasGradPartials], before it
   std::unique_ptr<RaggedGemm> ragged_gemm_;  // ctx_'s where experts' rows are ragged (dropless), before it

@@ -186,8 +186,8 @@ KernelRun flow_loss_run(const PlannedCall& c) {
 
 KernelRun adamw_run(const PlannedCall& c) {
   const std::int64_t n = dim(c.call.shape, "params");
-  // param, grad, m, v: fp32, updated in place (the random pool's values stay finite, v >= 0; the
-  // gradient is zeroed after its first run, which changes no memory traffic); the bf16 copy out.
+  // param, m, v: fp32, updated in place (the random pool's values stay finite, v >= 0); the
+  // gradient only read; the bf16 copy out.
   return {{fp32_in(n), fp32_in(n), fp32_in(n), fp32_in(n), bf16_out(n)},
           [n](const OperandSet& o, cudaStream_t s) {
             adamw_step(AdamWHyperparameters{}, 1, o.at<float>(0), o.at<float>(1), o.at<float>(2), o.at<float>(3),
@@ -415,15 +415,15 @@ KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
               },
               nullptr};
     case KernelRole::kWeightGrad:
-      // Added to the fp32 gradient, as the runner accumulates its micro-batches (the pool's values
-      // drift by a product per run).
-      return {{bf16_in(mk), bf16_in(mn), fp32_in(kn)},
+      // Written to the fp32 gradient, as the runner's first micro-batch of a step writes it (the
+      // later ones add to it: the simulator prices their read of the old gradient on top).
+      return {{bf16_in(mk), bf16_in(mn), fp32_out(kn)},
               [=](const OperandSet& o, cudaStream_t st) {
                 if (batched) {
                   batched_gemm_dw(h, st, batch, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2),
-                                  GradientWrite::kAccumulate);
+                                  GradientWrite::kOverwrite);
                 } else {
-                  gemm_dw(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kAccumulate);
+                  gemm_dw(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kOverwrite);
                 }
               },
               nullptr};
@@ -457,10 +457,11 @@ KernelRun grouped_run(const PlannedCall& c, int variant, const RunContext& ctx) 
   RaggedGemm* ragged = ctx.ragged_gemm;
   if (ragged == nullptr) throw UnsupportedShape(c.call.op + " needs the session's cuBLASLt ragged products");
   if (c.role == KernelRole::kWeightGrad) {
-    // Added to the fp32 gradients, as the runner runs it (gemm_run's weight gradient).
-    return {{bf16_in(total * k), bf16_in(total * n), fp32_in(groups * k * n)},
+    // Written to the fp32 gradients, as the runner's first micro-batch runs it (gemm_run's weight
+    // gradient).
+    return {{bf16_in(total * k), bf16_in(total * n), fp32_out(groups * k * n)},
             [=](const OperandSet& o, cudaStream_t st) {
-              ragged->wgrad(st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kAccumulate);
+              ragged->wgrad(st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kOverwrite);
             },
             rows};
   }

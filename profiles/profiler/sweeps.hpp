@@ -22,7 +22,7 @@ namespace ecsim::profiler {
 enum class KernelRole {
   kForward,     // an operator's forward kernel
   kInputGrad,   // dX of a matrix product
-  kWeightGrad,  // dW of a matrix product, added to an fp32 gradient (the *_wgrad families)
+  kWeightGrad,  // dW of a matrix product, written to an fp32 gradient (the *_wgrad families)
   kBackward,    // the backward kernel of any other family (X_bwd, attention_bwd)
 };
 const char* role_name(KernelRole role);

@@ -23,12 +23,13 @@ enum class KernelClass {
 KernelClass kernel_class(const std::string& family);
 // The families of one product of shape {m, n, k}: gemm, gemm_bias (a linear layer's forward
 // with its bias added in the product's epilogue, kernels/gemm_bias.cuh) and gemm_wgrad (a weight
-// gradient: x^T dy added to an fp32 gradient, gemm.cuh's gemm_dw); and of `batch` products of one
+// gradient: x^T dy written to an fp32 gradient, gemm.cuh's gemm_dw); and of `batch` products of one
 // shape {batch, m, n, k}: batched_gemm, batched_gemm_bias (a bias per product), batched_gemm_wgrad.
 bool is_single_gemm(const std::string& family);
 bool is_batched_gemm(const std::string& family);
 // The weight-gradient families (gemm_wgrad, batched_gemm_wgrad, grouped_gemm_wgrad): their result
-// is an fp32 gradient that the product reads and writes (beta = 1, the runner's accumulation).
+// is an fp32 gradient that the product writes (beta = 0: the runner's first micro-batch of a step;
+// a later one's read of the old gradient is priced on top, KernelCall::added_read).
 bool is_weight_grad_gemm(const std::string& family);
 
 // Memory-bound kernel kinds, one row each in analytic_model.cpp.

@@ -65,7 +65,9 @@ Nanos ComputeCostModel::kernel(const KernelCall& call) const {
   } else {
     ++stats_->from_roofline;
   }
-  return it->second.first;
+  // The old gradient a later micro-batch's dW adds to, read at the HBM ceiling (the profile's
+  // measured one where a profile prices) on top of the written gradient's price.
+  return it->second.first + to_nanos(transfer_time(call.added_read, gpu_.hbm_ceiling));
 }
 
 Nanos ComputeCostModel::forward(const Op& op) const {
@@ -74,9 +76,9 @@ Nanos ComputeCostModel::forward(const Op& op) const {
   return t;
 }
 
-Nanos ComputeCostModel::backward(const Op& op) const {
+Nanos ComputeCostModel::backward(const Op& op, WeightGrads w) const {
   Nanos t;
-  for (const KernelCall& c : backward_kernels(op)) t += kernel(c);
+  for (const KernelCall& c : backward_kernels(op, w)) t += kernel(c);
   return t;
 }
 

@@ -74,8 +74,12 @@ Json profile_to_json(const Profile& p);
 std::string format_profile(const Profile& p);
 void write_profile(const std::filesystem::path& file, const Profile& p);  // atomic
 
+// How a micro-batch's backward leaves the weights' fp32 gradients (the runner, kernels/runner/
+// device_linear.hpp): the step's first micro-batch writes them, the later ones add to them.
+enum class WeightGrads { kWrite, kAdd };
+
 // The kernels a forward or backward operator runs, as profile keys: a gemm's backward is a gemm
-// (dX: [m,k,n]) and a gemm_wgrad (dW: [k,n,m], added to the fp32 gradient), a batched_gemm's a
+// (dX: [m,k,n]) and a gemm_wgrad (dW: [k,n,m], written to the fp32 gradient), a batched_gemm's a
 // batched_gemm and a batched_gemm_wgrad; a grouped_gemm's dW is a grouped_gemm_wgrad
 // {groups, m, n, k_total} (ragged inner dimension); a linear layer with a bias runs its forward
 // as gemm_bias {m, n, k} or batched_gemm_bias {batch, m, n, k} (the bias in cuBLASLt's epilogue,
@@ -88,6 +92,10 @@ struct KernelCall {
   Flops flops;
   Bytes bytes;  // read + written
   std::string dtype = "bf16";
+  // Bytes the call reads beyond what its profile key measured: the old fp32 gradient a weight
+  // gradient adds to (WeightGrads::kAdd; the *_wgrad entries are measured writing it), priced at
+  // the HBM ceiling on top of the key's time.
+  Bytes added_read{};
 };
 // A profile key as one string, "op|dtype|dim=value|..." (dimensions in name order): the index
 // of a profile's entries and of the simulator's price cache.
@@ -97,7 +105,7 @@ std::string kernel_key(const KernelCall& c);
 // and backward_kernels list after a biased matrix product's own calls.
 bool is_bias_kernel(const std::string& op);
 std::vector<KernelCall> forward_kernels(const Op& op);
-std::vector<KernelCall> backward_kernels(const Op& op);
+std::vector<KernelCall> backward_kernels(const Op& op, WeightGrads w = WeightGrads::kWrite);
 // The fused optimizer update over `params` parameters: kernel family "adamw" {params}, fp32 states.
 KernelCall optimizer_kernel(double params);
 
@@ -127,7 +135,7 @@ class ComputeCostModel {
   ComputeCostModel for_another_thread() const;
 
   Nanos forward(const Op& op) const;
-  Nanos backward(const Op& op) const;  // input and weight gradients
+  Nanos backward(const Op& op, WeightGrads w = WeightGrads::kWrite) const;  // input and weight gradients
   Nanos kernel(const KernelCall& call) const;
   // Optimizer step over `params` parameters held on this GPU (fused AdamW over a flat buffer;
   // RMSProp with momentum keeps as many fp32 states and moves the same bytes).

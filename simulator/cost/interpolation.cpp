@@ -111,14 +111,14 @@ double ProfileIndex::log_roofline(const std::string& family, const OpShape& s) c
     case KernelClass::kMatmul:
       if (is_single_gemm(family) || is_batched_gemm(family)) {
         const double m = dv(s, "m"), n = dv(s, "n"), k = dv(s, "k");
-        // A weight gradient reads and writes its fp32 result: 4 times the bf16 bytes.
-        const double result = is_weight_grad_gemm(family) ? 4 : 1;
+        // A weight gradient writes its fp32 result: twice the bf16 bytes.
+        const double result = is_weight_grad_gemm(family) ? 2 : 1;
         bytes = (is_single_gemm(family) ? 1 : dv(s, "batch")) * (m * k + k * n + result * m * n);
       } else if (family == "grouped_gemm") {
         bytes = dv(s, "m_total") * (dv(s, "k") + dv(s, "n")) + dv(s, "groups") * dv(s, "k") * dv(s, "n");
       } else {
-        // The weight gradients are read and written in fp32: 4 times the bf16 bytes.
-        bytes = dv(s, "k_total") * (dv(s, "m") + dv(s, "n")) + 4 * dv(s, "groups") * dv(s, "m") * dv(s, "n");
+        // The weight gradients are written in fp32: twice the bf16 bytes.
+        bytes = dv(s, "k_total") * (dv(s, "m") + dv(s, "n")) + 2 * dv(s, "groups") * dv(s, "m") * dv(s, "n");
       }
       break;
     case KernelClass::kAttention:

@@ -40,10 +40,11 @@ KernelCall bias_call(const Op& op, bool backward) {
 
 // y[m,n] = x[m,k] W[k,n] over `batch` independent problems (batch 1: a plain gemm).
 // dX[m,k] = dY[m,n] W^T[n,k]: a gemm of shape [m, k, n], reads dY and W, writes dX.
-// dW[k,n] += X^T[k,m] dY[m,n]: a gemm_wgrad (batched_gemm_wgrad) of shape [k, n, m], reads X and
-// dY, reads and writes the fp32 gradient it adds to (the runner accumulates micro-batches into it;
-// kernels/gemm.cuh's gemm_dw with GradientWrite::kAccumulate).
-void gemm_backward(const Op& op, std::int64_t batch, std::vector<KernelCall>& out) {
+// dW[k,n] = X^T[k,m] dY[m,n]: a gemm_wgrad (batched_gemm_wgrad) of shape [k, n, m], reads X and
+// dY, writes the fp32 gradient (kernels/gemm.cuh's gemm_dw with GradientWrite::kOverwrite, as the
+// runner's first micro-batch of a step runs it); `w` kAdd: the later micro-batches' dW += , which
+// reads the old gradient too (added_read).
+void gemm_backward(const Op& op, std::int64_t batch, WeightGrads w, std::vector<KernelCall>& out) {
   const std::int64_t m = dim(op, "m"), n = dim(op, "n"), k = dim(op, "k");
   const double b = d(batch);
   auto shaped = [&](std::int64_t mm, std::int64_t nn, std::int64_t kk) {
@@ -56,23 +57,26 @@ void gemm_backward(const Op& op, std::int64_t batch, std::vector<KernelCall>& ou
     out.push_back({op.name, shaped(m, k, n), op.bwd_input, bytes});
   }
   if (op.bwd_weight.value > 0) {
-    const Bytes bytes{b * ((d(m) * d(n) + d(m) * d(k)) * kBf16Bytes + 2 * d(k) * d(n) * kFp32Bytes)};
-    out.push_back({op.name + "_wgrad", shaped(k, n, m), op.bwd_weight, bytes});
+    const Bytes bytes{b * ((d(m) * d(n) + d(m) * d(k)) * kBf16Bytes + d(k) * d(n) * kFp32Bytes)};
+    KernelCall call{op.name + "_wgrad", shaped(k, n, m), op.bwd_weight, bytes};
+    if (w == WeightGrads::kAdd) call.added_read = Bytes{b * d(k) * d(n) * kFp32Bytes};
+    out.push_back(std::move(call));
   }
 }
 
 // Ragged groups sharing n and k. dX is again a grouped gemm [m_total, k, n]; dW_g = X_g^T dY_g
 // is a [k, n] product per group whose inner dimension is the group's rows: grouped_gemm_wgrad.
-void grouped_backward(const Op& op, std::vector<KernelCall>& out) {
+void grouped_backward(const Op& op, WeightGrads w, std::vector<KernelCall>& out) {
   const std::int64_t g = dim(op, "groups"), mt = dim(op, "m_total"), n = dim(op, "n"), k = dim(op, "k");
   if (op.bwd_input.value > 0) {
     const Bytes bytes{(d(mt) * d(n) + d(g) * d(k) * d(n) + d(mt) * d(k)) * kBf16Bytes};
     out.push_back({"grouped_gemm", {{"groups", g}, {"m_total", mt}, {"n", k}, {"k", n}}, op.bwd_input, bytes});
   }
   if (op.bwd_weight.value > 0) {
-    const Bytes bytes{(d(mt) * d(n) + d(mt) * d(k)) * kBf16Bytes + 2 * d(g) * d(k) * d(n) * kFp32Bytes};
-    out.push_back(
-        {"grouped_gemm_wgrad", {{"groups", g}, {"m", k}, {"n", n}, {"k_total", mt}}, op.bwd_weight, bytes});
+    const Bytes bytes{(d(mt) * d(n) + d(mt) * d(k)) * kBf16Bytes + d(g) * d(k) * d(n) * kFp32Bytes};
+    KernelCall call{"grouped_gemm_wgrad", {{"groups", g}, {"m", k}, {"n", n}, {"k_total", mt}}, op.bwd_weight, bytes};
+    if (w == WeightGrads::kAdd) call.added_read = Bytes{d(g) * d(k) * d(n) * kFp32Bytes};
+    out.push_back(std::move(call));
   }
 }
 
@@ -92,13 +96,13 @@ std::vector<KernelCall> forward_kernels(const Op& op) {
   return out;
 }
 
-std::vector<KernelCall> backward_kernels(const Op& op) {
+std::vector<KernelCall> backward_kernels(const Op& op, WeightGrads w) {
   std::vector<KernelCall> out;
   if (is_matrix(op)) {
     if (op.name == "grouped_gemm") {
-      grouped_backward(op, out);
+      grouped_backward(op, w, out);
     } else {
-      gemm_backward(op, op.name == "batched_gemm" ? dim(op, "batch") : 1, out);
+      gemm_backward(op, op.name == "batched_gemm" ? dim(op, "batch") : 1, w, out);
     }
     // The bias gradient after dX and dW, as the runner runs it.
     if (op.bias && op.bwd_weight.value > 0) out.push_back(bias_call(op, true));
@@ -115,10 +119,10 @@ std::vector<KernelCall> backward_kernels(const Op& op) {
 
 KernelCall optimizer_kernel(double params) {
   // Per parameter: reads the fp32 master weight, gradient and two moments (4 x 4 B), writes the
-  // weight and both moments back, zeroes the gradient for the next step's accumulation (4 x 4 B)
-  // and writes the bf16 copy the next forward reads (2 B), all in one pass (kernels/adamw.cuh);
-  // about 12 FLOPs (two moment updates, square root, division, decay, step).
-  constexpr double kBytesPerParam = 4 * kFp32Bytes + 4 * kFp32Bytes + kBf16Bytes;
+  // weight and both moments back (3 x 4 B) and the bf16 copy the next forward reads (2 B), all in
+  // one pass (kernels/adamw.cuh; the next step's first micro-batch overwrites the gradient, so
+  // nothing zeroes it); about 12 FLOPs (two moment updates, square root, division, decay, step).
+  constexpr double kBytesPerParam = 4 * kFp32Bytes + 3 * kFp32Bytes + kBf16Bytes;
   constexpr double kFlopsPerParam = 12;
   const auto n = static_cast<std::int64_t>(params);
   return {"adamw", {{"params", n}}, Flops{kFlopsPerParam * params}, Bytes{kBytesPerParam * params}, "fp32"};

@@ -1,6 +1,7 @@
 #include "engine/step_builder.hpp"
 
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "comm/collective_calibration.hpp"
@@ -72,7 +73,8 @@ class StepBuilder {
  private:
   struct OpEntry {
     std::int32_t op_index;
-    Nanos fwd, bwd;
+    Nanos fwd, bwd;  // bwd: writing the weights' gradients (a step's first micro-batch)
+    Nanos bwd_add;   // adding to them (the later micro-batches)
     std::vector<CommHook> before, after;
   };
   struct Layer {
@@ -85,6 +87,7 @@ class StepBuilder {
     std::vector<ScheduleItem> schedule;
     std::vector<TaskId> grad_syncs;
     std::map<std::int64_t, TaskId> param_gather;  // ZeRO-1/2: per layer, at the start of the step
+    std::set<std::int64_t> grads_written;         // chunks whose backward has run once this step
     TaskId last_compute = -1;
   };
 
@@ -105,6 +108,7 @@ class StepBuilder {
           OpEntry e;
           e.fwd = cost_.forward(op);
           e.bwd = p_.training ? cost_.backward(op) : Nanos{};
+          e.bwd_add = p_.training && p_.micro_batches > 1 ? cost_.backward(op, WeightGrads::kAdd) : e.bwd;
           (op.sharding == ParamSharding::kExpertParallel ? layer.params.expert : layer.params.dense) += op.params;
           if (p_.layout.tp > 1 && starts_tp_region(op.label)) {
             e.before.push_back({CollectiveKind::kAllGather, StreamKind::kTp, &p_.tp_group, act, "tp.all_gather"});
@@ -186,8 +190,9 @@ class StepBuilder {
     return g_.add(std::move(t));
   }
 
+  // `adds_grads`: a backward that adds to the weights' gradients rather than writing them.
   TaskId compute(std::int64_t r, const OpEntry& e, TaskPhase phase, std::int64_t mb, std::int64_t chunk,
-                 std::vector<TaskId> deps) {
+                 std::vector<TaskId> deps, bool adds_grads = false) {
     const Op& op = g_.ops[static_cast<std::size_t>(e.op_index)];
     Task t;
     t.rank = static_cast<std::int32_t>(r);
@@ -203,7 +208,7 @@ class StepBuilder {
     t.micro_batch = static_cast<std::int32_t>(mb);
     t.chunk = static_cast<std::int32_t>(chunk);
     const bool bwd = phase == TaskPhase::kBackward;
-    t.duration = bwd ? e.bwd : e.fwd;
+    t.duration = bwd ? (adds_grads ? e.bwd_add : e.bwd) : e.fwd;
     t.flops = bwd ? op.bwd_input + op.bwd_weight : op.fwd;
     t.bytes = bwd ? op.bwd_read + op.bwd_written : op.fwd_read + op.fwd_written;
     t.deps = std::move(deps);
@@ -303,6 +308,9 @@ class StepBuilder {
     TaskId prev = vs == virtual_stages() - 1 ? fwd_out_.at({vs, it.micro_batch}) : bwd_out_.at({vs + 1, it.micro_batch});
     const int zero = p_.layout.zero;
     const bool last_mb = it.micro_batch == p_.micro_batches - 1;
+    // The chunk's first backward of the step writes the weights' gradients, the later ones add
+    // to them; under ZeRO-3 each micro-batch's are reduce-scattered away, so each writes afresh.
+    const bool adds_grads = !st.grads_written.insert(it.chunk).second && zero != 3;
     auto& layers = st.chunks[static_cast<std::size_t>(it.chunk)];
     std::vector<TaskId> layer_ends;
     for (auto li = layers.rbegin(); li != layers.rend(); ++li) {
@@ -328,7 +336,7 @@ class StepBuilder {
                       it.micro_batch, deps, h->fixed_plan);
           deps = {prev};
         }
-        prev = compute(r, e, TaskPhase::kBackward, it.micro_batch, it.chunk, deps);
+        prev = compute(r, e, TaskPhase::kBackward, it.micro_batch, it.chunk, deps, adds_grads);
         deps = {prev};
         for (auto h = e.before.rbegin(); h != e.before.rend(); ++h) {
           prev = comm(r, h->stream, TaskPhase::kBackward, mirror(h->kind), h->buffer, *h->group, h->label, layer.layer,
@@ -375,8 +383,7 @@ class StepBuilder {
     t.name = s_.run.optimizer.kind == "adamw" ? "adamw" : "rmsprop_momentum";
     t.label = "optimizer.step";
     t.duration = cost_.optimizer_step(params);
-    // Read params, grads, two moments and the master copy; write params, moments and master.
-    t.bytes = Bytes{params * 2 * (kBf16Bytes + 3 * kFp32Bytes)};
+    t.bytes = optimizer_kernel(params).bytes;  // kernel_calls.cpp: what the fused update moves
     t.deps = st.grad_syncs;
     t.deps.push_back(st.last_compute);
     std::erase(t.deps, TaskId{-1});

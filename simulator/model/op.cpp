@@ -35,11 +35,12 @@ Op make_gemm(std::string label, Component c, std::int64_t m, std::int64_t n, std
   op.fwd = {mnk};
   op.bwd_input = {mnk};
   op.bwd_weight = {mnk};
-  // Forward reads X and W, writes Y. Backward: dX reads dY, W and writes dX;
-  // dW reads dY, X and the fp32 gradient buffer, and writes it back (micro-batches accumulate).
+  // Forward reads X and W, writes Y. Backward: dX reads dY, W and writes dX; dW reads dY, X and
+  // writes the fp32 gradient (the step's first micro-batch; the later ones add to it, reading the
+  // old gradient too: KernelCall::added_read, cost/compute_cost.hpp).
   op.fwd_read = {(d(m) * d(k) + d(k) * d(n)) * kBf16Bytes};
   op.fwd_written = {d(m) * d(n) * kBf16Bytes};
-  op.bwd_read = {(2 * d(m) * d(n) + d(k) * d(n) + d(m) * d(k)) * kBf16Bytes + d(k) * d(n) * kFp32Bytes};
+  op.bwd_read = {(2 * d(m) * d(n) + d(k) * d(n) + d(m) * d(k)) * kBf16Bytes};
   op.bwd_written = {d(m) * d(k) * kBf16Bytes + d(k) * d(n) * kFp32Bytes};
   op.saved = {d(m) * d(k) * kBf16Bytes};  // the input X, for dW
   op.params = d(k) * d(n) + (bias ? d(n) : 0);
@@ -76,7 +77,7 @@ Op make_grouped_gemm(std::string label, Component c, const std::vector<std::int6
   const double g = d(static_cast<std::int64_t>(rows.size()));
   // Weights: one k x n matrix per group, read once forward and once in each backward GEMM.
   op.fwd_read = {(d(total) * d(k) + g * d(k) * d(n)) * kBf16Bytes};
-  op.bwd_read = {(2 * d(total) * d(n) + g * d(k) * d(n) + d(total) * d(k)) * kBf16Bytes + g * d(k) * d(n) * kFp32Bytes};
+  op.bwd_read = {(2 * d(total) * d(n) + g * d(k) * d(n) + d(total) * d(k)) * kBf16Bytes};
   op.bwd_written = {d(total) * d(k) * kBf16Bytes + g * d(k) * d(n) * kFp32Bytes};
   op.params = g * (d(k) * d(n) + (bias ? d(n) : 0));
   op.activated_params = op.params;

@@ -90,6 +90,7 @@ MemoryBreakdown estimate_memory(const Scenario& s, const LayoutPlan& p, std::int
 
   // Frozen remainder (text encoder etc., scenarios/README.md): bf16 weights on the first stage.
   const double frozen = stage == 0 ? s.model.other_params : 0;
+  mb.frozen_params = frozen;
   if (!p.training) {
     mb.params = Bytes{(trainable + frozen) * kBf16Bytes};
   } else {

@@ -16,6 +16,7 @@ struct MemoryBreakdown {
   Bytes hbm;
   double dense_params = 0;   // parameters on this rank outside the experts (before ZeRO sharding)
   double expert_params = 0;  // expert parameters on this rank (before ZeRO sharding)
+  double frozen_params = 0;  // the model's frozen remainder on this rank (other_params; bf16 in params)
   double in_flight_micro_batches = 0;
   Bytes peak() const { return params + grads + optimizer + activations + comm_buffers + workspace; }
   bool fits() const { return peak() <= hbm; }

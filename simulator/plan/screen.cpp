@@ -14,7 +14,8 @@ namespace {
 // One block (or the embedding / head) of one micro-batch on one rank, as priced operators:
 // what does not depend on ZeRO, recomputation or the GPU count.
 struct LayerOps {
-  Seconds fwd, bwd;              // kernels
+  Seconds fwd, bwd;              // kernels (bwd writing the weights' gradients: a first micro-batch)
+  Seconds bwd_add;               // the backward of a later micro-batch, adding to them
   Seconds recompute_selective;   // the elementwise forward kernels, rerun in backward
   int tp_gathers = 0;            // TP regions it opens (all-gather in forward, reduce-scatter in backward)
   int tp_scatters = 0;           // TP regions it closes (the reverse)
@@ -127,6 +128,7 @@ class Screen {
           const Seconds f = to_seconds(cost_.forward(op));
           lo.fwd += f;
           lo.bwd += to_seconds(cost_.backward(op));
+          lo.bwd_add += to_seconds(cost_.backward(op, WeightGrads::kAdd));
           if (recomputed_by_selective(op)) lo.recompute_selective += f;
           lo.tp_gathers += starts_tp_region(op.label) ? 1 : 0;
           lo.tp_scatters += ends_tp_region(op.label) ? 1 : 0;
@@ -156,7 +158,13 @@ class Screen {
       for (const LayerOps& lo : chunk) {
         LayerCost lc;
         lc.fwd_compute = lo.fwd;
-        lc.bwd_compute = lo.bwd + (rc == Recompute::kFull ? lo.fwd : rc == Recompute::kSelective ? lo.recompute_selective : Seconds{});
+        // A micro-batch's backward on average: the first writes the weights' gradients, the other
+        // m - 1 add to them (each writes afresh under ZeRO-3, as the step builder has it).
+        const double adding = p_.layout.zero == 3 ? 0.0 : 1.0 - 1.0 / static_cast<double>(p_.micro_batches);
+        const Seconds rerun = rc == Recompute::kFull        ? lo.fwd
+                              : rc == Recompute::kSelective ? lo.recompute_selective
+                                                            : Seconds{};
+        lc.bwd_compute = lo.bwd + (lo.bwd_add - lo.bwd) * adding + rerun;
         lc.fwd_comm = tp_gather * lo.tp_gathers + tp_scatter * lo.tp_scatters;
         lc.bwd_comm = tp_scatter * lo.tp_gathers + tp_gather * lo.tp_scatters;
         for (const double rows : lo.ep_rows) {

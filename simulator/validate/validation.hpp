@@ -47,6 +47,11 @@ struct Validation {
   // That rank's host time inside its operators' scopes (0 in a run file without it).
   double host_in_ops_s = 0;
   double predicted_peak_memory_bytes = 0, measured_peak_memory_bytes = 0;
+  // The predicted peak in three parts: what the runner's allocator peak holds (the trained
+  // parameters, gradients, optimizer states, activations), compared with the measured peak; the
+  // model's frozen remainder (other_params: text encoder etc., bf16), which the runner does not
+  // build; the CUDA context, workspaces and NCCL buffers, which its allocator does not count.
+  double predicted_buffers_bytes = 0, predicted_frozen_bytes = 0, predicted_context_and_comm_bytes = 0;
   // One block's step per kind (block_times.hpp); empty unless one pipeline stage ran the model.
   std::vector<BlockTime> blocks;
   std::string cost_description;

@@ -58,7 +58,7 @@ std::vector<test::AdamWState> run_adamw(const AdamWHyperparameters& h, const tes
   test::AdamWState state = initial;
   std::vector<test::AdamWState> after;
   for (std::size_t i = 0; i < grads.size(); ++i) {
-    state.grad = grads[i];  // the step zeroes it
+    state.grad = grads[i];  // the step only reads it
     state.param_bf16 = poisoned<__nv_bfloat16>(state.param.size());
     adamw_step(h, static_cast<std::int64_t>(i + 1), state.param.data(), state.grad.data(), state.m.data(),
                state.v.data(), state.param_bf16.data(), static_cast<std::int64_t>(state.param.size()), nullptr);
@@ -173,4 +173,32 @@ TEST_CASE("bias_grad cuts rows into chunks only where the column tiles are too f
         CHECK(c.chunks * c.chunk_rows >= rows);
         if (c.chunks > 1) CHECK(c.chunks * groups * n <= kBiasGradPartials);
       }
+}
+
+TEST_CASE("emulated ragged bias_grad writes every group's sum, an empty group's 0, and adds where asked") {
+  // 3 groups of 5, 0 and 70 rows (70: two row chunks), n 40, from dbias poisoned (NaN): overwrite
+  // must leave no NaN (the empty group zeroed), then an accumulate over the same rows doubles it.
+  const std::vector<std::int64_t> rows{5, 0, 70};
+  const std::int64_t n = 40, total = 75;
+  const test::Bf16Vector dy = test::to_bf16(test::random_values(static_cast<std::size_t>(total * n), 7));
+  auto dbias = poisoned<float>(static_cast<std::size_t>(3 * n));
+  auto partials = poisoned<float>(kBiasGradPartials);
+  ragged_bias_grad(dy.data(), dbias.data(), rows.data(), 3, n, GradientWrite::kOverwrite, partials.data(), nullptr);
+  const std::vector<float> once = dbias;
+  ragged_bias_grad(dy.data(), dbias.data(), rows.data(), 3, n, GradientWrite::kAccumulate, partials.data(), nullptr);
+  std::int64_t first = 0;
+  for (std::int64_t g = 0; g < 3; ++g) {
+    for (std::int64_t c = 0; c < n; ++c) {
+      double sum = 0;
+      for (std::int64_t r = first; r < first + rows[static_cast<std::size_t>(g)]; ++r) {
+        sum += static_cast<double>(__bfloat162float(dy[static_cast<std::size_t>(r * n + c)]));
+      }
+      const auto i = static_cast<std::size_t>(g * n + c);
+      CAPTURE(g);
+      CAPTURE(c);
+      CHECK(static_cast<double>(once[i]) == doctest::Approx(sum).epsilon(1e-5).scale(1e-5));
+      CHECK(dbias[i] == 2 * once[i]);
+    }
+    first += rows[static_cast<std::size_t>(g)];
+  }
 }

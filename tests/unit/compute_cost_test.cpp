@@ -167,8 +167,8 @@ TEST_CASE("analytic: attention at EC-DiT shapes runs at 100-200 TFLOP/s forward"
 TEST_CASE("kernel calls: a gemm's backward is two products of transposed shapes, its bias gradient a kernel of "
           "its own") {
   // y[m,n] = x[m,k] W[k,n] + b with m=256, n=4608, k=1152.
-  // dX[m,k] = dY[m,n] W^T: gemm {m: 256, n: 1152, k: 4608}; dW[k,n] += X^T dY: gemm_wgrad
-  // {m: 1152, n: 4608, k: 256}, which reads and writes the fp32 gradient;
+  // dX[m,k] = dY[m,n] W^T: gemm {m: 256, n: 1152, k: 4608}; dW[k,n] = X^T dY: gemm_wgrad
+  // {m: 1152, n: 4608, k: 256}, which writes the fp32 gradient (a later micro-batch adds to it);
   // db = column sums of dY: bias_add_bwd {rows: 256, n: 4608}, after them, as the runner runs it.
   const Op g = make_gemm("fc1", Component::kFfn, 256, 4608, 1152, true);
   const auto calls = backward_kernels(g);
@@ -177,7 +177,8 @@ TEST_CASE("kernel calls: a gemm's backward is two products of transposed shapes,
   CHECK(calls[0].shape == OpShape{{"m", 256}, {"n", 1152}, {"k", 4608}});
   CHECK(calls[1].op == "gemm_wgrad");
   CHECK(calls[1].shape == OpShape{{"m", 1152}, {"n", 4608}, {"k", 256}});
-  CHECK(calls[1].bytes.value == (256.0 * 4608 + 256.0 * 1152) * 2 + 2 * 1152.0 * 4608 * 4);
+  CHECK(calls[1].bytes.value == (256.0 * 4608 + 256.0 * 1152) * 2 + 1152.0 * 4608 * 4);
+  CHECK(calls[1].added_read.value == 0);
   CHECK(calls[2].op == "bias_add_bwd");
   CHECK(calls[2].shape == OpShape{{"rows", 256}, {"n", 4608}});
   CHECK(calls[0].flops.value == 2.0 * 256 * 4608 * 1152);
@@ -197,6 +198,17 @@ TEST_CASE("kernel calls: a gemm's backward is two products of transposed shapes,
   const ComputeCostModel model = ComputeCostModel::analytic(h100());
   CHECK(model.backward(g) == model.kernel(calls[0]) + model.kernel(calls[1]) + model.kernel(calls[2]));
   CHECK(model.forward(g) == model.kernel(fwd[0]));
+  // A later micro-batch adds to the gradient: the same keys, and the old gradient read on top of
+  // the dW's price at the HBM ceiling.
+  const auto adding = backward_kernels(g, WeightGrads::kAdd);
+  REQUIRE(adding.size() == 3);
+  CHECK(kernel_key(adding[1]) == kernel_key(calls[1]));
+  CHECK(adding[1].added_read.value == 1152.0 * 4608 * 4);
+  CHECK(adding[0].added_read.value == 0);
+  CHECK(adding[2].added_read.value == 0);
+  const double read_ns = 1152.0 * 4608 * 4 / h100().hbm_ceiling.value * 1e9;
+  CHECK(static_cast<double>((model.backward(g, WeightGrads::kAdd) - model.backward(g)).value) ==
+        doctest::Approx(read_ns).epsilon(0.001));
   // Uniform experts add each one's bias in the batched product's epilogue (batched_gemm_bias);
   // ragged experts keep a bias kernel after the product: y += b reads and writes every row.
   const Op experts = make_batched_gemm("fc1", Component::kExperts, 4, 64, 4608, 1152, true);
@@ -224,6 +236,7 @@ TEST_CASE("kernel calls: a gemm's backward is two products of transposed shapes,
   CHECK(ebwd[1].op == "batched_gemm_wgrad");
   CHECK(ebwd[1].shape == OpShape{{"batch", 4}, {"m", 1152}, {"n", 4608}, {"k", 64}});
   CHECK((ebwd[0].bytes + ebwd[1].bytes).value == (experts.bwd_read + experts.bwd_written).value);
+  CHECK(backward_kernels(experts, WeightGrads::kAdd)[1].added_read.value == 4 * 1152.0 * 4608 * 4);
 
   // Ragged groups: dX is a grouped gemm [m_total, k, n]; dW a grouped_gemm_wgrad {groups, k, n, m_total}.
   const Op r = make_grouped_gemm("e", Component::kExperts, {100, 300, 0, 624}, 12288, 3072, false);
@@ -233,6 +246,7 @@ TEST_CASE("kernel calls: a gemm's backward is two products of transposed shapes,
   CHECK(rc[1].op == "grouped_gemm_wgrad");
   CHECK(rc[1].shape == OpShape{{"groups", 4}, {"m", 3072}, {"n", 12288}, {"k_total", 1024}});
   CHECK((rc[0].bytes + rc[1].bytes).value == (r.bwd_read + r.bwd_written).value);
+  CHECK(backward_kernels(r, WeightGrads::kAdd)[1].added_read.value == 4 * 3072.0 * 12288 * 4);
 }
 
 TEST_CASE("profile files: bad ones name the file and the JSON path") {

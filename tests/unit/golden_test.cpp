@@ -30,14 +30,16 @@ struct Expected {
 };
 
 // One rank, no pipeline, no data parallel: every kernel and every TP collective runs back to
-// back, m micro-batches of (forward + backward), then the optimizer.
+// back, m micro-batches of (forward + backward), then the optimizer. The first micro-batch's
+// backward writes the weights' gradients, the other m - 1 add to them.
 Expected serial_step(const Scenario& s, const LayoutPlan& p, const ComputeCostModel& cost) {
   Expected e;
   double params = 0;
   for (const auto& chunk : stage_chunks(s.model, p, 0)) {
     for (const auto& ops : chunk.layers) {
       for (const Op& op : ops) {
-        e.compute_ns += (cost.forward(op).value + cost.backward(op).value) * p.micro_batches;
+        e.compute_ns += cost.forward(op).value * p.micro_batches + cost.backward(op).value +
+                        cost.backward(op, WeightGrads::kAdd).value * (p.micro_batches - 1);
         params += op.params;
       }
     }

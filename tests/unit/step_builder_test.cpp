@@ -2,12 +2,14 @@
 // reruns each layer's forward with its collectives (TP all-gathers and reduce-scatters, EP
 // dispatch and combine: what they brought was not kept); selective recomputation reruns the
 // elementwise kernels from the GEMMs' kept inputs and needs no collective. The planner's screen
-// follows the same rule.
+// follows the same rule. And how a backward leaves the weights' gradients: written by the step's
+// first micro-batch, added to by the later ones (but for ZeRO-3, whose every micro-batch writes).
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 
 #include "cost/compute_cost.hpp"
@@ -52,6 +54,37 @@ TEST_CASE("full recomputation replays the forward's TP and EP collectives, selec
   // The replayed collectives sit in the backward's dependency chain: a longer step.
   const Nanos t_none = run_engine(none).makespan, t_full = run_engine(full).makespan;
   CHECK(t_full > t_none);
+}
+
+TEST_CASE("a layer's first backward of the step writes the weights' gradients, the later micro-batches add to them") {
+  const Scenario s = load_scenario(kSource / "scenarios" / "ecdit-m-64e-train.json");
+  const ComputeCostModel cost = ComputeCostModel::analytic(s.cluster->gpu);
+  // Backward durations by (layer, label) and micro-batch (a layer's ops run on one stage).
+  auto durations = [&](const std::string& layout_flag) {
+    const LayoutPlan plan = plan_layout(s, apply_layout_flag(*s.layout, layout_flag), "--layout");
+    REQUIRE(plan.micro_batches > 1);
+    const TaskGraph g = build_step_graph(s, plan, cost);
+    std::map<std::pair<std::int32_t, std::string>, std::map<std::int32_t, Nanos>> d;
+    for (const Task& t : g.tasks) {
+      if (!t.is_comm && t.phase == TaskPhase::kBackward) d[{t.layer, t.label}][t.micro_batch] = t.duration;
+    }
+    return d;
+  };
+  // One pipeline stage (ZeRO-3 takes no pipeline): TP 4, and 2 micro-batches of 8 images per rank.
+  const std::string layout = "dp=256,tp=4,pp=1,vpp=1,mbs=8,zero=";
+  const auto adding = durations(layout + "2");
+  const std::pair<std::int32_t, std::string> expert{1, "moe.expert_fc1"}, gelu{1, "moe.expert_gelu"};
+  REQUIRE(adding.count(expert));
+  const auto& e = adding.at(expert);
+  REQUIRE(e.size() > 1);
+  // The experts' dW reads the old fp32 gradient from micro-batch 1 on; a GeLU has no weights.
+  CHECK(e.at(0) < e.at(1));
+  CHECK(e.at(1) == e.rbegin()->second);
+  CHECK(adding.at(gelu).at(0) == adding.at(gelu).at(1));
+  // Under ZeRO-3 each micro-batch's gradients are reduce-scattered away: every one writes.
+  const auto writing = durations(layout + "3");
+  CHECK(writing.at(expert).at(0) == writing.at(expert).at(1));
+  CHECK(writing.at(expert).at(1) == e.at(0));
 }
 
 }  // namespace ecsim
