@@ -126,7 +126,6 @@ DeviceBlock::DeviceBlock(const model_ref::ModelConfig& c, const model_ref::Block
     ckv_ = array<bf16>(sh.text_rows * 2 * sh.cross_kv_width);
     catt_ = array<bf16>(sh.t * sh.q_width);
     clse_ = array<float>(sh.cross_attn.lse_elements());
-    yca_ = array<bf16>(td);
     x2_ = array<bf16>(td);
   }
   fn_ = array<bf16>(td);
@@ -224,11 +223,13 @@ void DeviceBlock::forward(const DeviceContext& ctx, OpTimer& timer, const Device
     }
     {
       auto op = timer.time("gemm", "cross_attn.out", l, mb, f);
-      linear_fwd(ctx, m, p_.cross_attn.out, catt_.get(), sh.t, yca_.get());
+      // The projection into x2, which the residual add then turns into x1 + x2 in place: the
+      // branch's output needs no buffer of its own (its backward reads nothing of it).
+      linear_fwd(ctx, m, p_.cross_attn.out, catt_.get(), sh.t, x2_.get());
     }
     {
       auto op = timer.time("residual_add", "cross_attn.residual", l, mb, f);
-      residual_add(x1_.get(), yca_.get(), x2_.get(), sh.t * sh.d, st);
+      residual_add(x1_.get(), x2_.get(), x2_.get(), sh.t * sh.d, st);
     }
     x2 = x2_.get();
   }

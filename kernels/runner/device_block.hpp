@@ -119,7 +119,7 @@ class DeviceBlock {
   DeviceArray<bf16> zeros_;      // [B, d] shift and scale of the plain LayerNorm
   DeviceArray<bf16> sn_, qkv_, att_, ysa_, x1_;  // self-attention (qkv [T, (H + 2 KVH) D])
   DeviceArray<float> sn_mean_, sn_rstd_, lse_;
-  DeviceArray<bf16> cn_, cq_, ckv_, catt_, yca_, x2_;  // cross-attention (ckv [B L, 2 KVH D])
+  DeviceArray<bf16> cn_, cq_, ckv_, catt_, x2_;  // cross-attention (ckv [B L, 2 KVH D])
   DeviceArray<float> cn_mean_, cn_rstd_, clse_;
   DeviceArray<bf16> fn_, u_, g_, yffn_, out_;  // FFN (dense or experts: u, g [rows, f])
   DeviceArray<float> fn_mean_, fn_rstd_;

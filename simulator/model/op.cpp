@@ -104,7 +104,9 @@ Op make_attention(std::string label, Component c, std::int64_t batch, std::int64
   op.fwd_written = {q + lse};
   op.bwd_read = {2 * q + 2 * kv + lse};  // Q, O, dO, K, V, logsumexp
   op.bwd_written = {q + 2 * kv};         // dQ, dK, dV
-  op.saved = {2 * q + 2 * kv + lse};     // Q, K, V, O and the logsumexp (flash-style backward)
+  // Q, K, V and the logsumexp (flash-style backward); O too, but the output projection that
+  // follows keeps it as its input (that GEMM's saved), where it is counted once.
+  op.saved = {q + 2 * kv + lse};
   return op;
 }
 

@@ -59,6 +59,20 @@ Bytes activation_bytes_per_micro_batch(const std::vector<ChunkOps>& chunks, Reco
   return Bytes{boundary * static_cast<double>(layers)} + largest_layer;
 }
 
+Bytes backward_gradient_bytes(const std::vector<ChunkOps>& chunks) {
+  Bytes largest;
+  for (const auto& chunk : chunks) {
+    for (const auto& ops : chunk.layers) {
+      Bytes layer;
+      for (const Op& op : ops) {
+        if (op.component != Component::kNorm) layer += op.fwd_written;
+      }
+      largest = std::max(largest, layer);
+    }
+  }
+  return largest;
+}
+
 MemoryBreakdown estimate_memory(const Scenario& s, const LayoutPlan& p, std::int64_t stage) {
   const auto chunks = stage_chunks(s.model, p, stage);
   const auto& opt = s.run.optimizer;
@@ -104,7 +118,7 @@ MemoryBreakdown estimate_memory(const Scenario& s, const LayoutPlan& p, std::int
   mb.in_flight_micro_batches = in_flight_micro_batches(p, stage);
   const Bytes per_mb = p.training ? activation_bytes_per_micro_batch(chunks, p.layout.recompute, p, s.model)
                                   : Bytes{};
-  mb.activations = per_mb * mb.in_flight_micro_batches;
+  mb.activations = per_mb * mb.in_flight_micro_batches + (p.training ? backward_gradient_bytes(chunks) : Bytes{});
   if (!p.training) {
     // Inference keeps only the live tensors of one block: its input and largest intermediate.
     const double live = static_cast<double>(p.tokens_per_micro_batch) * static_cast<double>(s.model.ffn.width) *
@@ -112,12 +126,12 @@ MemoryBreakdown estimate_memory(const Scenario& s, const LayoutPlan& p, std::int
     mb.activations = Bytes{live};
   }
 
-  // Communication: NCCL buffers per communicator in use, MoE dispatch/combine buffers (send and
-  // receive, one layer at a time), the gradient bucket.
+  // Communication: NCCL buffers per communicator in use, MoE dispatch/combine buffers with ep > 1
+  // (send and receive, one layer at a time), the gradient bucket.
   int communicators = 0;
   for (const auto* g : {&p.tp_group, &p.dp_group, &p.ep_group, &p.pp_group}) communicators += g->ranks > 1 ? 1 : 0;
   Bytes comm = allow.nccl_buffers_per_communicator * static_cast<double>(communicators);
-  comm += Bytes{2 * 2 * boundary_rows * static_cast<double>(s.model.hidden) * kBf16Bytes};
+  if (p.layout.ep > 1) comm += Bytes{2 * 2 * boundary_rows * static_cast<double>(s.model.hidden) * kBf16Bytes};
   if (p.training && p.layout.dp > 1) comm += Bytes{2 * allow.grad_bucket_params * dtype_bytes(opt.grads)};
   mb.comm_buffers = comm;
   mb.workspace = allow.cuda_context_and_workspace;

@@ -12,7 +12,10 @@ namespace ecsim {
 
 struct MemoryBreakdown {
   std::int64_t stage = 0;
-  Bytes params, grads, optimizer, activations, comm_buffers, workspace;
+  Bytes params, grads, optimizer, comm_buffers, workspace;
+  // What the in-flight micro-batches saved for backward, plus one layer's backward gradient
+  // buffers (training).
+  Bytes activations;
   Bytes hbm;
   double dense_params = 0;   // parameters on this rank outside the experts (before ZeRO sharding)
   double expert_params = 0;  // expert parameters on this rank (before ZeRO sharding)
@@ -33,6 +36,11 @@ const MemoryAllowances& memory_allowances();
 // Activation bytes one micro-batch leaves on this stage for backward, by recompute mode.
 Bytes activation_bytes_per_micro_batch(const std::vector<ChunkOps>& chunks, Recompute mode, const LayoutPlan& p,
                                        const ModelSpec& m);
+// The gradient buffers one layer's backward holds at once, for the stage's largest layer: a buffer
+// for the gradient of every output off the residual stream (projections, attention, activations,
+// routing and expert rows); the residual stream's own gradients (norms, residual adds) reuse them,
+// as the runner's BlockScratch (kernels/runner/device_block.hpp) does, one set shared by all blocks.
+Bytes backward_gradient_bytes(const std::vector<ChunkOps>& chunks);
 // Micro-batches whose activations are alive at once on `stage` (1F1B: pp - stage; interleaved:
 // Megatron's factor 1 + (pp-1)/(pp*vpp) on the first stage), capped by the micro-batch count.
 double in_flight_micro_batches(const LayoutPlan& p, std::int64_t stage);

@@ -298,13 +298,14 @@ TEST_CASE("validate reproduces every committed validation run from its run file"
     CHECK(v.mape == doctest::Approx(committed["mape"].get<double>()).epsilon(1e-9));
     CHECK(v.matched == committed["matching"]["matched"].get<std::int64_t>());
     // The predicted peak in its three parts; the part the runner's allocator holds against its
-    // measured peak: the memory model's parameters, gradients, optimizer states and activations
-    // within 12% of the H100 runs' (2026-11-28: the 12 masked runs within 1.7%; the 6 unmasked
-    // ones of 32 and 64 images from +2.3% to -10.8%, short of some backward temporaries).
+    // measured peak: the memory model's parameters, gradients, optimizer states, saved activations
+    // and one layer's backward gradients within 4% of the H100 runs' (2026-11-28: -0.1 to -3.5%;
+    // these runs' runner still kept the cross-attention's output in a buffer of its own, T x d per
+    // block, most of what is left: 0.98 of pt-xl-dense-b64's 1.14 GiB).
     CHECK(v.predicted_buffers_bytes + v.predicted_frozen_bytes + v.predicted_context_and_comm_bytes ==
           doctest::Approx(v.predicted_peak_memory_bytes).epsilon(1e-12));
     CHECK(v.predicted_frozen_bytes == doctest::Approx(s.model.other_params * 2));
-    CHECK(v.predicted_buffers_bytes == doctest::Approx(v.measured_peak_memory_bytes).epsilon(0.12));
+    CHECK(v.predicted_buffers_bytes == doctest::Approx(v.measured_peak_memory_bytes).epsilon(0.04));
     CHECK(v.predicted_buffers_bytes == doctest::Approx(committed["memory"]["predicted_buffers_bytes"].get<double>()));
   }
 }
