@@ -12,8 +12,6 @@
 // (tests/kernels/runner_gpu_test.cpp; skipped without a GPU).
 // Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
 // emulation of CUDA (its logic, not the numerics).
-#include <algorithm>
-
 #include "bf16_chunks.cuh"
 #include "bias.cuh"
 #include "cuda_check.hpp"
@@ -25,8 +23,8 @@ namespace ecsim {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kColumns = 32;  // columns per block of the backward: one warp's width, coalesced rows
-constexpr int kRowLanes = 8;  // row slices per block of the backward
+constexpr int kColumns = static_cast<int>(kColumnTile);  // columns per block of the backward
+constexpr int kRowLanes = 8;                              // row slices per block of the backward
 
 // A chunk lies in one row (n is a multiple of kVec), so its bias is one chunk of bias[g].
 template <int kVec>
@@ -104,15 +102,6 @@ void bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, std::int64_t groups, 
   });
 }
 
-BiasGradChunks bias_grad_chunks(std::int64_t groups, std::int64_t rows, std::int64_t n) {
-  const std::int64_t tiles = (n + kColumns - 1) / kColumns * groups;
-  if (tiles >= kBiasGradTargetBlocks) return {1, rows};
-  const std::int64_t wanted = (kBiasGradTargetBlocks + tiles - 1) / tiles;
-  const std::int64_t most = (rows + kBiasGradMinChunkRows - 1) / kBiasGradMinChunkRows;
-  const std::int64_t chunk_rows = (rows + std::min(wanted, most) - 1) / std::min(wanted, most);
-  return {(rows + chunk_rows - 1) / chunk_rows, chunk_rows};
-}
-
 void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::int64_t rows, std::int64_t n,
                GradientWrite write, float* partials, cudaStream_t stream) {
   require_positive(groups, "bias_grad", "groups");
@@ -121,7 +110,7 @@ void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::
   require(groups <= 65535, "bias_grad: groups " + std::to_string(groups) + " exceeds the grid's y limit 65535");
   require_int32((n + kColumns - 1) / kColumns, "bias_grad", "column tiles");
   require_pointers("bias_grad", {{"dy", dy}, {"dbias", dbias}, {"partials", partials}});
-  const BiasGradChunks c = bias_grad_chunks(groups, rows, n);
+  const ColumnChunks c = column_chunks(groups, rows, n);
   const bool accumulate = write == GradientWrite::kAccumulate;
   const dim3 grid(static_cast<unsigned>((n + kColumns - 1) / kColumns), static_cast<unsigned>(groups),
                   static_cast<unsigned>(c.chunks));

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "column_chunks.hpp"
 #include "gemm.cuh"
 
 namespace ecsim {
@@ -16,22 +17,9 @@ namespace ecsim {
 void bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, std::int64_t groups, std::int64_t rows, std::int64_t n,
               cudaStream_t stream);
 
-// bias_grad's fp32 workspace: column sums of row chunks where the column tiles alone would leave
-// the GPU short of blocks (fewer than kBiasGradTargetBlocks tiles of 32 columns). At most
-// chunks x G x n < 2 kBiasGradTargetBlocks x 32 floats whatever the shape.
-constexpr std::int64_t kBiasGradTargetBlocks = 512;
-constexpr std::int64_t kBiasGradMinChunkRows = 64;
-constexpr std::int64_t kBiasGradPartials = 2 * kBiasGradTargetBlocks * 32;
-
-// How bias_grad cuts a group's rows: `chunks` chunks of `chunk_rows` (the last may hold fewer).
-struct BiasGradChunks {
-  std::int64_t chunks, chunk_rows;
-};
-BiasGradChunks bias_grad_chunks(std::int64_t groups, std::int64_t rows, std::int64_t n);
-
 // dbias[g, :] (=|+=) sum over r of dy[g, r, :]: dy [G, rows, n] bf16, dbias [G, n] fp32; partials
-// [kBiasGradPartials] fp32 workspace. The rows are summed in a fixed order (no atomics), so reruns
-// match bit for bit.
+// [kColumnSumPartials] fp32 workspace, for the row chunks (column_chunks.hpp). The rows are summed
+// in a fixed order (no atomics), so reruns match bit for bit.
 void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::int64_t rows, std::int64_t n,
                GradientWrite write, float* partials, cudaStream_t stream);
 

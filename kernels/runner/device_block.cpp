@@ -92,7 +92,6 @@ BlockScratch::BlockScratch(const model_ref::ModelConfig& c, std::int64_t images,
     dlogits_bf16 = array<bf16>(sh.t * sh.experts);
   }
   dmod = array<bf16>(sh.b * kBlockVectors * sh.d);
-  dunused = array<bf16>(2 * sh.b * sh.d);
 }
 
 DeviceBlock::DeviceBlock(const model_ref::ModelConfig& c, const model_ref::BlockRefs& refs, std::int64_t layer,
@@ -305,7 +304,8 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
     // The norm's dx joins the residual path's: dX2 = dout + dLN.
     auto op = timer.time("adaln_layernorm_bwd", "ffn.norm", l, mb, b);
     adaln_layernorm_bwd(x2, vec(model_ref::kScaleFfn), fn_mean_.get(), fn_rstd_.get(), s.dnorm.get(), dout,
-                        s.dx2.get(), dvec(model_ref::kShiftFfn), dvec(model_ref::kScaleFfn), sh.b, sh.s, sh.d, st, vs);
+                        s.dx2.get(), dvec(model_ref::kShiftFfn), dvec(model_ref::kScaleFfn), ctx.column_partials, sh.b,
+                        sh.s, sh.d, st, vs);
   }
   const bf16* dx1 = s.dx2.get();
   if (p_.cross) {
@@ -335,8 +335,9 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
     }
     {
       auto op = timer.time("layernorm_bwd", "cross_attn.norm", l, mb, b);
+      // No modulation: no dshift or dscale to sum.
       adaln_layernorm_bwd(x1_.get(), zeros_.get(), cn_mean_.get(), cn_rstd_.get(), s.dnorm.get(), s.dx2.get(),
-                          s.dx1.get(), s.dunused.get(), s.dunused.get() + sh.b * sh.d, sh.b, sh.s, sh.d, st);
+                          s.dx1.get(), nullptr, nullptr, nullptr, sh.b, sh.s, sh.d, st);
     }
     dx1 = s.dx1.get();
   }
@@ -364,7 +365,8 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
   {
     auto op = timer.time("adaln_layernorm_bwd", "self_attn.norm", l, mb, b);
     adaln_layernorm_bwd(x_, vec(model_ref::kScaleMsa), sn_mean_.get(), sn_rstd_.get(), s.dnorm.get(), dx1, dx,
-                        dvec(model_ref::kShiftMsa), dvec(model_ref::kScaleMsa), sh.b, sh.s, sh.d, st, vs);
+                        dvec(model_ref::kShiftMsa), dvec(model_ref::kScaleMsa), ctx.column_partials, sh.b, sh.s, sh.d,
+                        st, vs);
   }
   {
     auto op = timer.time("gemm", "adaln.modulation", l, mb, b);

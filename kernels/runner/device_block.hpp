@@ -61,7 +61,6 @@ struct BlockScratch {
   DeviceArray<float> dprobs, dlogits;                              // [T, E]
   DeviceArray<bf16> dlogits_bf16;                                  // [T, E]
   DeviceArray<bf16> dmod;                                          // [B, 6d] the adaLN vectors' gradients
-  DeviceArray<bf16> dunused;                                       // [2, B, d] the plain LayerNorm's dshift, dscale
 };
 
 class DeviceBlock {

@@ -90,7 +90,7 @@ void DeviceBlock::expert_choice_backward(const DeviceContext& ctx, OpTimer& time
     batched_gemm_dx(ctx.cublas, st, experts_here, d2, dyin, m.param(ex.fc2_weight), s.dg.get());
     batched_gemm_dw(ctx.cublas, st, experts_here, d2, g_.get(), dyin, m.grad(ex.fc2_weight), ctx.weight_grads);
     bias_grad(dyin, m.grad(ex.fc2_bias), experts_here, sh.local_rows, sh.d, ctx.weight_grads,
-              ctx.bias_partials, st);
+              ctx.column_partials, st);
   }
   {
     auto op = timer.time("gelu_bwd", "moe.expert_gelu", l, mb, b);
@@ -102,7 +102,7 @@ void DeviceBlock::expert_choice_backward(const DeviceContext& ctx, OpTimer& time
     batched_gemm_dx(ctx.cublas, st, experts_here, d1, s.du.get(), m.param(ex.fc1_weight), dxout);
     batched_gemm_dw(ctx.cublas, st, experts_here, d1, xin, s.du.get(), m.grad(ex.fc1_weight), ctx.weight_grads);
     bias_grad(s.du.get(), m.grad(ex.fc1_bias), experts_here, sh.local_rows, sh.ffn, ctx.weight_grads,
-              ctx.bias_partials, st);
+              ctx.column_partials, st);
   }
   if (expert_parallel()) {
     // The dispatch's mirror: the input rows' gradients go back to the ranks that routed them.

@@ -32,7 +32,7 @@ void linear_bwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref:
   if (dx != nullptr) gemm_dx(ctx.cublas, ctx.stream, dims(l, rows), dy, m.param(l.weight), dx, dx_write);
   gemm_dw(ctx.cublas, ctx.stream, dims(l, rows), x, dy, m.grad(l.weight), ctx.weight_grads);
   if (l.bias.size > 0) {
-    bias_grad(dy, m.grad(l.bias), 1, rows, l.out, ctx.weight_grads, ctx.bias_partials, ctx.stream);
+    bias_grad(dy, m.grad(l.bias), 1, rows, l.out, ctx.weight_grads, ctx.column_partials, ctx.stream);
   }
 }
 

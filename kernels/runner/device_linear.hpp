@@ -26,7 +26,7 @@ struct DeviceContext {
   cublasHandle_t cublas = nullptr;
   cudaStream_t stream = nullptr;
   GemmBias* gemm_bias = nullptr;
-  float* bias_partials = nullptr;  // [kBiasGradPartials], bias_grad's workspace
+  float* column_partials = nullptr;  // [kAdaLnBwdPartials]: bias_grad's and adaln_layernorm_bwd's workspace
   RaggedGemm* ragged_gemm = nullptr;  // token choice without a capacity: its experts' products
   GradientWrite weight_grads = GradientWrite::kOverwrite;  // every dW and bias gradient of the micro-batch
 };

@@ -41,9 +41,9 @@ DeviceTrainer::DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t
                           group != nullptr ? group->ep_rank() : 0)),
       model_(config, {shard_.first, shard_.count}, seed, scheme),
       sync_plan_(grad_sync_plan(model_.layout(), shard_)),
-      bias_partials_(array<float>(kBiasGradPartials)),
+      column_partials_(array<float>(kAdaLnBwdPartials)),
       ragged_gemm_(config.dropless() ? std::make_unique<RaggedGemm>() : nullptr),
-      ctx_{nullptr, make_stream(), &gemm_bias_, bias_partials_.get(), ragged_gemm_.get()},
+      ctx_{nullptr, make_stream(), &gemm_bias_, column_partials_.get(), ragged_gemm_.get()},
       timer_(ctx_.stream),
       scratch_(config, images, shard_.ep) {
   CUBLAS_CHECK(cublasCreate(&ctx_.cublas));
@@ -157,7 +157,8 @@ void DeviceTrainer::forward_backward(const DeviceBatch& batch, std::int64_t mb, 
     auto op = timer_.time("adaln_layernorm_bwd", "final.norm", layers, mb, bw);
     adaln_layernorm_bwd(x, final_mod_.get() + kScaleFinal * d, final_mean_.get(), final_rstd_.get(), grad_b_.get(),
                         nullptr, grad_a_.get(), dfinal_mod_.get() + kShiftFinal * d,
-                        dfinal_mod_.get() + kScaleFinal * d, b, s, d, st, model_ref::kFinalVectors * d);
+                        dfinal_mod_.get() + kScaleFinal * d, ctx_.column_partials, b, s, d, st,
+                        model_ref::kFinalVectors * d);
   }
   {
     auto op = timer_.time("gemm", "final.modulation", layers, mb, bw);

@@ -70,7 +70,7 @@ class DeviceTrainer {
   std::vector<GradRange> sync_plan_;  // tiles the flat buffer
   std::int64_t steps_ = 0;
   GemmBias gemm_bias_;  // ctx_'s, before it
-  DeviceArray<float> bias_partials_;  // ctx_'s [kBiasGradPartials], before it
+  DeviceArray<float> column_partials_;  // ctx_'s [kAdaLnBwdPartials], before it
   std::unique_ptr<RaggedGemm> ragged_gemm_;  // ctx_'s where experts' rows are ragged (dropless), before it
   DeviceContext ctx_;
   OpTimer timer_;

@@ -134,9 +134,11 @@ KernelRun gate_residual_run(const PlannedCall& c) {
 }
 
 // LayerNorm over [batch, seq, hidden] with the adaLN modulation; the plain layernorm (cross_attn.norm
-// without modulation) is the same kernel with zero shift and scale, as the runner runs it. The
-// backward adds the residual path's gradient to dx, as a block's norms do (all but the final norm).
-KernelRun layernorm_run(const PlannedCall& c, std::int64_t batch, std::int64_t seq, std::int64_t hidden) {
+// without modulation) is the same kernel with zero shift and scale and, backward, no dshift and
+// dscale (`modulated` false), as the runner runs it. The backward adds the residual path's gradient
+// to dx, as a block's norms do (all but the final norm).
+KernelRun layernorm_run(const PlannedCall& c, std::int64_t batch, std::int64_t seq, std::int64_t hidden,
+                        bool modulated) {
   const std::int64_t tokens = batch * seq, n = tokens * hidden, nv = batch * hidden;
   if (!is_backward(c)) {
     // x, shift, scale -> y, mean, rstd
@@ -147,12 +149,14 @@ KernelRun layernorm_run(const PlannedCall& c, std::int64_t batch, std::int64_t s
             },
             nullptr};
   }
-  // x, scale, mean, rstd, dy, dresidual -> dx, dshift, dscale
+  // x, scale, mean, rstd, dy, dresidual -> dx, dshift, dscale (partials: their row chunks)
   return {{bf16_in(n), bf16_in(nv), fp32_in(tokens), fp32_in(tokens), bf16_in(n), bf16_in(n), bf16_out(n),
-           bf16_out(nv), bf16_out(nv)},
+           bf16_out(nv), bf16_out(nv), fp32_out(kAdaLnBwdPartials)},
           [=](const OperandSet& o, cudaStream_t s) {
             adaln_layernorm_bwd(o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), o.at<float>(3), o.at<bf16>(4),
-                                o.at<bf16>(5), o.at<bf16>(6), o.at<bf16>(7), o.at<bf16>(8), batch, seq, hidden, s);
+                                o.at<bf16>(5), o.at<bf16>(6), modulated ? o.at<bf16>(7) : nullptr,
+                                modulated ? o.at<bf16>(8) : nullptr, modulated ? o.at<float>(9) : nullptr, batch, seq,
+                                hidden, s);
           },
           nullptr};
 }
@@ -160,12 +164,12 @@ KernelRun layernorm_run(const PlannedCall& c, std::int64_t batch, std::int64_t s
 KernelRun adaln_layernorm_run(const PlannedCall& c) {
   const std::int64_t tokens = dim(c.call.shape, "tokens"), hidden = dim(c.call.shape, "hidden");
   const auto [batch, seq] = images(tokens);
-  return layernorm_run(c, batch, seq, hidden);
+  return layernorm_run(c, batch, seq, hidden, true);
 }
 
 KernelRun plain_layernorm_run(const PlannedCall& c) {
   const Rows r = rows_of_elements(dim(c.call.shape, "elements"));
-  return layernorm_run(c, r.batch, r.seq, r.hidden);
+  return layernorm_run(c, r.batch, r.seq, r.hidden, false);
 }
 
 KernelRun flow_loss_run(const PlannedCall& c) {
@@ -368,7 +372,7 @@ KernelRun bias_run(const PlannedCall& c) {
             [=](const OperandSet& o, cudaStream_t st) { bias_add(o.at<bf16>(0), o.at<bf16>(1), 1, rows, n, st); },
             nullptr};
   }
-  return {{bf16_in(rows * n), fp32_out(n), fp32_out(kBiasGradPartials)},
+  return {{bf16_in(rows * n), fp32_out(n), fp32_out(kColumnSumPartials)},
           [=](const OperandSet& o, cudaStream_t st) {
             bias_grad(o.at<bf16>(0), o.at<float>(1), 1, rows, n, GradientWrite::kOverwrite, o.at<float>(2), st);
           },

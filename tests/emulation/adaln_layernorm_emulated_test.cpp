@@ -31,9 +31,10 @@ test::AdaLnOutputs run_adaln_layernorm(const ref::SampleRows& s, const test::Ada
                          poisoned<__nv_bfloat16>(n), poisoned<__nv_bfloat16>(nv), poisoned<__nv_bfloat16>(nv)};
   adaln_layernorm_fwd(in.x.data(), in.shift.data(), in.scale.data(), out.y.data(), out.mean.data(), out.rstd.data(),
                       s.batch, s.seq, s.hidden, in.eps, nullptr, in.vector_stride);
+  auto partials = poisoned<float>(kAdaLnBwdPartials);
   adaln_layernorm_bwd(in.x.data(), in.scale.data(), out.mean.data(), out.rstd.data(), in.dy.data(),
                       in.dresidual.empty() ? nullptr : in.dresidual.data(), out.dx.data(), out.dshift.data(),
-                      out.dscale.data(), s.batch, s.seq, s.hidden, nullptr, in.vector_stride);
+                      out.dscale.data(), partials.data(), s.batch, s.seq, s.hidden, nullptr, in.vector_stride);
   return out;
 }
 
@@ -52,6 +53,20 @@ TEST_CASE("emulated adaln layernorm kernels match the reference: EC-DiT-XL's wid
         test::check_adaln_layernorm({3, 21, 300}, test::run_seed() + 1, run_adaln_layernorm, residual);
     MESSAGE("d 300, residual " << residual << ": worst error / tolerance " << element_ratios);
   }
+}
+
+TEST_CASE("emulated adaln layernorm's dshift and dscale over row chunks: 2 x 200 x 296 and 1 x 130 x 1152") {
+  // 2 x 10 column tiles are too few blocks: the 200 rows of each sample go in 4 chunks of 50, whose
+  // sums the finish kernel adds; 1 x 36 tiles: 130 rows in 3 chunks (44, 44, 42).
+  CHECK(column_chunks(2, 200, 296).chunks == 4);
+  CHECK(column_chunks(1, 130, 1152).chunks == 3);
+  for (const bool residual : {false, true}) {
+    MESSAGE("2 x 200 x 296, residual " << residual << ": worst error / tolerance "
+                                       << test::check_adaln_layernorm({2, 200, 296}, test::run_seed() + 2,
+                                                                      run_adaln_layernorm, residual));
+  }
+  MESSAGE("1 x 130 x 1152 in 16-byte vectors, vectors 6 d apart: worst error / tolerance "
+          << test::check_adaln_layernorm({1, 130, 1152}, test::run_seed() + 3, run_adaln_layernorm, true, 6 * 1152));
 }
 
 TEST_CASE("emulated adaln layernorm kernels read shift and scale, and write their gradients, in wider rows") {

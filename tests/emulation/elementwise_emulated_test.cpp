@@ -83,7 +83,7 @@ test::BiasOutputs run_bias_residual_add(const test::BiasShape& s, const test::Bf
   test::BiasOutputs out{y0, poisoned<float>(static_cast<std::size_t>(s.groups * s.n)),
                         poisoned<__nv_bfloat16>(y0.size()), poisoned<float>(static_cast<std::size_t>(s.groups * s.n))};
   // bias_grad over y0 first (y is overwritten by bias_add next).
-  auto partials = poisoned<float>(kBiasGradPartials);
+  auto partials = poisoned<float>(kColumnSumPartials);
   float* p = partials.data();
   bias_grad(out.y.data(), out.dbias.data(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, p, nullptr);
   bias_grad(out.y.data(), out.dbias_twice.data(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, p, nullptr);
@@ -154,24 +154,24 @@ TEST_CASE("emulated bias, residual_add and cast kernels match the reference: 3 g
 }
 
 TEST_CASE("bias_grad cuts rows into chunks only where the column tiles are too few, within its workspace") {
-  CHECK(bias_grad_chunks(3, 77, 40).chunks == 2);
-  CHECK(bias_grad_chunks(3, 77, 40).chunk_rows == 39);
-  CHECK(bias_grad_chunks(1, 1000, 40).chunks == 16);
-  CHECK(bias_grad_chunks(1, 1000, 40).chunk_rows == 63);
-  CHECK(bias_grad_chunks(64, 5, 264).chunks == 1);
-  CHECK(bias_grad_chunks(1, 65536, 1152).chunks == 15);  // 36 tiles: 540 blocks
-  // Every chunk holds rows, and the partials fit kBiasGradPartials, over a spread of shapes.
+  CHECK(column_chunks(3, 77, 40).chunks == 2);
+  CHECK(column_chunks(3, 77, 40).chunk_rows == 39);
+  CHECK(column_chunks(1, 1000, 40).chunks == 16);
+  CHECK(column_chunks(1, 1000, 40).chunk_rows == 63);
+  CHECK(column_chunks(64, 5, 264).chunks == 1);
+  CHECK(column_chunks(1, 65536, 1152).chunks == 15);  // 36 tiles: 540 blocks
+  // Every chunk holds rows, and the partials fit kColumnSumPartials, over a spread of shapes.
   for (const std::int64_t groups : {1, 3, 8, 64, 600})
     for (const std::int64_t rows : {1, 63, 64, 65, 1000, 65536, 1 << 20})
       for (const std::int64_t n : {1, 16, 33, 1152, 4608, 18432}) {
-        const BiasGradChunks c = bias_grad_chunks(groups, rows, n);
+        const ColumnChunks c = column_chunks(groups, rows, n);
         CAPTURE(groups);
         CAPTURE(rows);
         CAPTURE(n);
         CHECK(c.chunks >= 1);
         CHECK((c.chunks - 1) * c.chunk_rows < rows);
         CHECK(c.chunks * c.chunk_rows >= rows);
-        if (c.chunks > 1) CHECK(c.chunks * groups * n <= kBiasGradPartials);
+        if (c.chunks > 1) CHECK(c.chunks * groups * n <= kColumnSumPartials);
       }
 }
 
@@ -182,7 +182,7 @@ TEST_CASE("emulated ragged bias_grad writes every group's sum, an empty group's 
   const std::int64_t n = 40, total = 75;
   const test::Bf16Vector dy = test::to_bf16(test::random_values(static_cast<std::size_t>(total * n), 7));
   auto dbias = poisoned<float>(static_cast<std::size_t>(3 * n));
-  auto partials = poisoned<float>(kBiasGradPartials);
+  auto partials = poisoned<float>(kColumnSumPartials);
   ragged_bias_grad(dy.data(), dbias.data(), rows.data(), 3, n, GradientWrite::kOverwrite, partials.data(), nullptr);
   const std::vector<float> once = dbias;
   ragged_bias_grad(dy.data(), dbias.data(), rows.data(), 3, n, GradientWrite::kAccumulate, partials.data(), nullptr);

@@ -27,11 +27,12 @@ test::AdaLnOutputs gpu_adaln_layernorm(const ref::SampleRows& s, const test::Ada
   std::optional<test::DeviceBuffer<__nv_bfloat16>> d_dres;
   if (!in.dresidual.empty()) d_dres.emplace(in.dresidual);
   __nv_bfloat16* dx = d_dres ? d_dres->get() : d_dx.get();
-  test::DeviceBuffer<float> d_mean(rows), d_rstd(rows);
+  test::DeviceBuffer<float> d_mean(rows), d_rstd(rows), d_partials(kAdaLnBwdPartials);
   adaln_layernorm_fwd(d_x.get(), d_shift.get(), d_scale.get(), d_y.get(), d_mean.get(), d_rstd.get(), s.batch, s.seq,
                       s.hidden, in.eps, nullptr, in.vector_stride);
   adaln_layernorm_bwd(d_x.get(), d_scale.get(), d_mean.get(), d_rstd.get(), d_dy.get(), d_dres ? dx : nullptr, dx,
-                      d_dshift.get(), d_dscale.get(), s.batch, s.seq, s.hidden, nullptr, in.vector_stride);
+                      d_dshift.get(), d_dscale.get(), d_partials.get(), s.batch, s.seq, s.hidden, nullptr,
+                      in.vector_stride);
   return {d_y.download(),
           d_mean.download(),
           d_rstd.download(),

@@ -109,7 +109,7 @@ test::BiasOutputs gpu_bias_residual_add(const test::BiasShape& s, const test::Bf
                                         const test::Bf16Vector& bias) {
   test::DeviceBuffer<__nv_bfloat16> d_y(y0), d_bias(bias), d_sum(y0.size());
   test::DeviceBuffer<float> d_dbias(static_cast<std::size_t>(s.groups * s.n)),
-      d_dbias_twice(static_cast<std::size_t>(s.groups * s.n)), d_partials(kBiasGradPartials);
+      d_dbias_twice(static_cast<std::size_t>(s.groups * s.n)), d_partials(kColumnSumPartials);
   // bias_grad over y0 first (y is overwritten by bias_add next).
   float* partials = d_partials.get();
   bias_grad(d_y.get(), d_dbias.get(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, partials, nullptr);
