@@ -7,9 +7,9 @@
 // thousand). The backward splits into a row kernel (dx) and column kernels (dshift, dscale), each
 // a fixed-order sum, so the result does not depend on scheduling. The row kernel adds the
 // gradient that reaches x along the residual path (dresidual) before it rounds dx once: the block's
-// two gradient paths meet there without a separate add. The column sums are cut as bias_grad's
-// (column_chunks.hpp): blocks of 32 columns of one sample with 8 row lanes, and where those are
-// too few for the GPU, row chunks whose sums a second kernel adds in order. (Until 2026-11-28 one
+// two gradient paths meet there without a separate add. The column sums are bias_grad's kernels
+// (column_sums.cuh): blocks of 32 columns of one sample with 8 row lanes, and where those are too
+// few for the GPU, row chunks whose sums a second kernel adds in order. (Until 2026-11-28 one
 // thread walked all S rows of its column: 40 blocks for 8 samples of d 1152, and the backward of
 // 1024 x 1152 took 26.8 us on an H100 against the forward's 8.9.) A plain LayerNorm (the
 // cross-attention's, zero shift and scale) asks for no dshift and dscale: the column pass is skipped.
@@ -22,8 +22,8 @@
 #include "adaln_layernorm.cuh"
 #include "bf16_chunks.cuh"
 #include "block_reduce.cuh"
+#include "column_sums.cuh"
 #include "cuda_check.hpp"
-#include "elementwise_launch.cuh"
 #include "launch.cuh"
 #include "launch_check.hpp"
 #include "sample_vectors.hpp"
@@ -32,9 +32,6 @@ namespace ecsim {
 namespace {
 
 constexpr int kRowThreads = 256;
-constexpr int kColumns = static_cast<int>(kColumnTile);  // columns per block of the column sums
-constexpr int kRowLanes = 8;                              // row slices per block of the column sums
-constexpr int kFinishThreads = 256;
 
 // One block per row [d]; blockIdx.x = b * S + s.
 template <int kVec>
@@ -137,69 +134,29 @@ __global__ void __launch_bounds__(kRowThreads)
   });
 }
 
-// dshift[b, c] = sum over s of dy[b, s, c], dscale[b, c] = sum of dy[b, s, c] xhat[b, s, c].
-// grid (column tiles, B, chunks), block (kColumns, kRowLanes): the row lanes interleave over the
-// chunk's rows and meet in shared memory in lane order. With one chunk the sums go to dshift and
-// dscale (bf16); with several, to partials [chunks, B, 2, d] (fp32) for the finish kernel.
-__global__ void __launch_bounds__(kColumns * kRowLanes)
-    adaln_modulation_bwd_kernel(const __nv_bfloat16* __restrict__ x, const float* __restrict__ mean,
-                                const float* __restrict__ rstd, const __nv_bfloat16* __restrict__ dy,
-                                __nv_bfloat16* __restrict__ dshift, __nv_bfloat16* __restrict__ dscale,
-                                float* __restrict__ partials, int seq, int hidden, std::int64_t chunk_rows,
-                                std::int64_t vector_stride) {
-  __shared__ float lane_sums[2][kRowLanes][kColumns];
-  const int c = static_cast<int>(blockIdx.x) * kColumns + static_cast<int>(threadIdx.x);
-  const std::int64_t b = blockIdx.y;
-  const std::int64_t chunk = blockIdx.z;
-  const std::int64_t first = chunk * chunk_rows;
-  const std::int64_t last = first + chunk_rows < seq ? first + chunk_rows : seq;
-  float sum_dy = 0, sum_dy_xhat = 0;
-  if (c < hidden) {
-    for (std::int64_t s = first + threadIdx.y; s < last; s += kRowLanes) {
-      const std::int64_t row = b * seq + s;
-      const float g = __bfloat162float(dy[row * hidden + c]);
-      sum_dy += g;
-      sum_dy_xhat += g * (__bfloat162float(x[row * hidden + c]) - mean[row]) * rstd[row];
-    }
+// dshift[b, c] = sum over s of dy[b, s, c], dscale[b, c] = sum of dy[b, s, c] xhat[b, s, c]
+// (column_sums.cuh), written bf16 in the modulation's rows.
+struct ModulationTerm {
+  const __nv_bfloat16* x;
+  const float* mean;
+  const float* rstd;
+  const __nv_bfloat16* dy;
+  std::int64_t hidden;
+  __device__ void operator()(std::int64_t row, std::int64_t c, float (&t)[2]) const {
+    const float g = __bfloat162float(dy[row * hidden + c]);
+    t[0] = g;
+    t[1] = g * (__bfloat162float(x[row * hidden + c]) - mean[row]) * rstd[row];
   }
-  lane_sums[0][threadIdx.y][threadIdx.x] = sum_dy;
-  lane_sums[1][threadIdx.y][threadIdx.x] = sum_dy_xhat;
-  __syncthreads();
-  if (threadIdx.y != 0 || c >= hidden) return;
-  float total_dy = 0, total_dy_xhat = 0;
-  for (int lane = 0; lane < kRowLanes; ++lane) {
-    total_dy += lane_sums[0][lane][threadIdx.x];
-    total_dy_xhat += lane_sums[1][lane][threadIdx.x];
+};
+struct ModulationStore {
+  __nv_bfloat16* dshift;
+  __nv_bfloat16* dscale;
+  std::int64_t vector_stride;
+  __device__ void operator()(std::int64_t b, std::int64_t c, const float (&total)[2]) const {
+    dshift[b * vector_stride + c] = __float2bfloat16(total[0]);
+    dscale[b * vector_stride + c] = __float2bfloat16(total[1]);
   }
-  if (gridDim.z > 1) {
-    float* out = partials + ((chunk * gridDim.y + b) * 2) * hidden + c;
-    out[0] = total_dy;
-    out[hidden] = total_dy_xhat;
-  } else {
-    dshift[b * vector_stride + c] = __float2bfloat16(total_dy);
-    dscale[b * vector_stride + c] = __float2bfloat16(total_dy_xhat);
-  }
-}
-
-// dshift and dscale from partials [chunks, B, 2, d]: each (b, c) adds its chunks in chunk order.
-__global__ void __launch_bounds__(kFinishThreads)
-    adaln_modulation_bwd_finish_kernel(const float* __restrict__ partials, __nv_bfloat16* __restrict__ dshift,
-                                       __nv_bfloat16* __restrict__ dscale, std::int64_t batch, int hidden,
-                                       std::int64_t chunks, std::int64_t vector_stride) {
-  const std::int64_t size = batch * hidden;
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < size;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const std::int64_t b = i / hidden, c = i % hidden;
-    float total_dy = 0, total_dy_xhat = 0;
-    for (std::int64_t k = 0; k < chunks; ++k) {
-      const float* in = partials + ((k * batch + b) * 2) * hidden + c;
-      total_dy += in[0];
-      total_dy_xhat += in[hidden];
-    }
-    dshift[b * vector_stride + c] = __float2bfloat16(total_dy);
-    dscale[b * vector_stride + c] = __float2bfloat16(total_dy_xhat);
-  }
-}
+};
 
 void check_shape(std::int64_t batch, std::int64_t seq, std::int64_t hidden, const char* op) {
   require_positive(batch, op, "batch");
@@ -243,17 +200,8 @@ void adaln_layernorm_bwd(const __nv_bfloat16* x, const __nv_bfloat16* scale, con
                              static_cast<int>(seq), static_cast<int>(hidden), vs));
   });
   if (!modulated) return;
-  const ColumnChunks c = column_chunks(batch, seq, hidden);
-  const dim3 grid(static_cast<unsigned>((hidden + kColumns - 1) / kColumns), static_cast<unsigned>(batch),
-                  static_cast<unsigned>(c.chunks));
-  CUDA_CHECK(launch_kernel(adaln_modulation_bwd_kernel, grid, dim3(kColumns, kRowLanes), 0, stream, x, mean, rstd, dy,
-                           dshift, dscale, partials, static_cast<int>(seq), static_cast<int>(hidden), c.chunk_rows,
-                           vs));
-  if (c.chunks > 1) {
-    CUDA_CHECK(launch_kernel(adaln_modulation_bwd_finish_kernel, elementwise_blocks(batch * hidden, kFinishThreads),
-                             kFinishThreads, 0, stream, partials, dshift, dscale, batch, static_cast<int>(hidden),
-                             c.chunks, vs));
-  }
+  column_sums::launch<2>(ModulationTerm{x, mean, rstd, dy, hidden}, ModulationStore{dshift, dscale, vs}, partials,
+                         batch, seq, hidden, stream);
 }
 
 }  // namespace ecsim

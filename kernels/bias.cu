@@ -1,19 +1,18 @@
 // The bias of a GEMM, forward and backward, per group (experts) or for one matrix (groups = 1):
 //   bias_add   y [G, rows, n] += bias [G, n]             bf16, fp32 sum rounded once
 //   bias_grad  dbias [G, n] (=|+=) column sums of dy [G, rows, n]   fp32
-// The backward gives each block 32 columns of one group over one chunk of its rows; the block's 8
-// warps' rows interleave and their partial sums meet in shared memory in warp order. Where the
-// column tiles alone are too few blocks to fill the GPU (a bias of 1152 over 65536 rows is 36
-// tiles), the rows are cut into chunks, each block writes its chunk's column sums to the partials
-// workspace, and a second kernel adds a column's chunks in chunk order. The chunking depends only
-// on the shape, so the sum's order is fixed and reruns match bit for bit. (Until 2026-11-27 one
-// block walked all the rows of its 32 columns: 267 GB/s at 1152 x 65536 on an H100, 564 us.)
+// The backward is column_sums.cuh's: blocks of 32 columns of one group over one chunk of its rows,
+// and, where the column tiles alone are too few blocks to fill the GPU (a bias of 1152 over 65536
+// rows is 36 tiles), the rows cut into chunks whose sums a second kernel adds in chunk order; the
+// order is fixed by the shape, so reruns match bit for bit. (Until 2026-11-27 one block walked all
+// the rows of its 32 columns: 267 GB/s at 1152 x 65536 on an H100, 564 us.)
 // CPU reference: ref/gemm.hpp (bias and dbias). Test: ctest -R bias
 // (tests/kernels/runner_gpu_test.cpp; skipped without a GPU).
 // Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
 // emulation of CUDA (its logic, not the numerics).
 #include "bf16_chunks.cuh"
 #include "bias.cuh"
+#include "column_sums.cuh"
 #include "cuda_check.hpp"
 #include "elementwise_launch.cuh"
 #include "launch.cuh"
@@ -23,8 +22,6 @@ namespace ecsim {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kColumns = static_cast<int>(kColumnTile);  // columns per block of the backward
-constexpr int kRowLanes = 8;                              // row slices per block of the backward
 
 // A chunk lies in one row (n is a multiple of kVec), so its bias is one chunk of bias[g].
 template <int kVec>
@@ -43,48 +40,24 @@ __global__ void __launch_bounds__(kThreads)
   });
 }
 
-// grid (column tiles, groups, chunks). With one chunk the block's sums go to dbias (= or +=);
-// with several, to partials [chunks, G, n].
-__global__ void __launch_bounds__(kColumns * kRowLanes)
-    bias_grad_kernel(const __nv_bfloat16* __restrict__ dy, float* __restrict__ dbias, float* __restrict__ partials,
-                     std::int64_t rows, std::int64_t n, std::int64_t chunk_rows, bool accumulate) {
-  __shared__ float partial[kRowLanes][kColumns];
-  const std::int64_t g = blockIdx.y;
-  const std::int64_t chunk = blockIdx.z;
-  const std::int64_t col = static_cast<std::int64_t>(blockIdx.x) * kColumns + threadIdx.x;
-  const std::int64_t first = chunk * chunk_rows;
-  const std::int64_t last = first + chunk_rows < rows ? first + chunk_rows : rows;
-  float sum = 0.0f;
-  if (col < n) {
-    const __nv_bfloat16* base = dy + g * rows * n + col;
-#pragma unroll 4
-    for (std::int64_t r = first + threadIdx.y; r < last; r += kRowLanes) sum += __bfloat162float(base[r * n]);
+// bias_grad's sums (column_sums.cuh): dy [G, rows, n] read one element at a time, the totals
+// written to dbias [G, n] fp32 or added to it.
+struct BiasGradTerm {
+  const __nv_bfloat16* dy;
+  std::int64_t n;
+  __device__ void operator()(std::int64_t row, std::int64_t c, float (&t)[1]) const {
+    t[0] = __bfloat162float(dy[row * n + c]);
   }
-  partial[threadIdx.y][threadIdx.x] = sum;
-  __syncthreads();
-  if (threadIdx.y == 0 && col < n) {
-    float total = 0.0f;
-    for (int lane = 0; lane < kRowLanes; ++lane) total += partial[lane][threadIdx.x];
-    if (gridDim.z > 1) {
-      partials[(chunk * gridDim.y + g) * n + col] = total;
-    } else {
-      float& out = dbias[g * n + col];
-      out = accumulate ? out + total : total;
-    }
+};
+struct BiasGradStore {
+  float* dbias;
+  std::int64_t n;
+  bool accumulate;
+  __device__ void operator()(std::int64_t g, std::int64_t c, const float (&total)[1]) const {
+    float& out = dbias[g * n + c];
+    out = accumulate ? out + total[0] : total[0];
   }
-}
-
-// dbias[i] (=|+=) sum over c, in order, of partials[c, i]; i over G n.
-__global__ void __launch_bounds__(kThreads)
-    bias_grad_finish_kernel(const float* __restrict__ partials, float* __restrict__ dbias, std::int64_t size,
-                            std::int64_t chunks, bool accumulate) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < size;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    float total = 0.0f;
-    for (std::int64_t c = 0; c < chunks; ++c) total += partials[c * size + i];
-    dbias[i] = accumulate ? dbias[i] + total : total;
-  }
-}
+};
 
 }  // namespace
 
@@ -108,19 +81,10 @@ void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::
   require_positive(rows, "bias_grad", "rows");
   require_positive(n, "bias_grad", "n");
   require(groups <= 65535, "bias_grad: groups " + std::to_string(groups) + " exceeds the grid's y limit 65535");
-  require_int32((n + kColumns - 1) / kColumns, "bias_grad", "column tiles");
+  require_int32((n + kColumnTile - 1) / kColumnTile, "bias_grad", "column tiles");
   require_pointers("bias_grad", {{"dy", dy}, {"dbias", dbias}, {"partials", partials}});
-  const ColumnChunks c = column_chunks(groups, rows, n);
-  const bool accumulate = write == GradientWrite::kAccumulate;
-  const dim3 grid(static_cast<unsigned>((n + kColumns - 1) / kColumns), static_cast<unsigned>(groups),
-                  static_cast<unsigned>(c.chunks));
-  CUDA_CHECK(launch_kernel(bias_grad_kernel, grid, dim3(kColumns, kRowLanes), 0, stream, dy, dbias, partials, rows, n,
-                           c.chunk_rows, accumulate));
-  if (c.chunks > 1) {
-    const std::int64_t size = groups * n;
-    CUDA_CHECK(launch_kernel(bias_grad_finish_kernel, elementwise_blocks(size, kThreads), kThreads, 0, stream,
-                             partials, dbias, size, c.chunks, accumulate));
-  }
+  column_sums::launch<1>(BiasGradTerm{dy, n}, BiasGradStore{dbias, n, write == GradientWrite::kAccumulate}, partials,
+                         groups, rows, n, stream);
 }
 
 void ragged_bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, const std::int64_t* rows, std::int64_t groups,

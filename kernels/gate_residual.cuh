@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "column_chunks.hpp"
+
 namespace ecsim {
 
 // out = x + gate[b] * y;  x, y, out [B, S, d] bf16; gate [B, d] bf16. out may alias x.
@@ -17,9 +19,10 @@ void gate_residual_fwd(const __nv_bfloat16* x, const __nv_bfloat16* y, const __n
                        std::int64_t vector_stride = 0);
 
 // dy = gate[b] * dout [B, S, d]; dgate = sum over s of dout * y [B, d]. dx is dout itself (the
-// residual path passes the gradient through), so no kernel writes it.
+// residual path passes the gradient through), so no kernel writes it. partials
+// [kColumnSumPartials] fp32: the workspace of dgate's row chunks (column_chunks.hpp).
 void gate_residual_bwd(const __nv_bfloat16* y, const __nv_bfloat16* gate, const __nv_bfloat16* dout, __nv_bfloat16* dy,
-                       __nv_bfloat16* dgate, std::int64_t batch, std::int64_t seq, std::int64_t hidden,
-                       cudaStream_t stream, std::int64_t vector_stride = 0);
+                       __nv_bfloat16* dgate, float* partials, std::int64_t batch, std::int64_t seq,
+                       std::int64_t hidden, cudaStream_t stream, std::int64_t vector_stride = 0);
 
 }  // namespace ecsim

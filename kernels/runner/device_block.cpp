@@ -277,8 +277,8 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
   {
     auto op = timer.time("gate_residual_bwd", "ffn.residual", l, mb, b);
     // out = X2 + gate y: dX2 = dout (the residual path), dy = gate dout, dgate = sum_s dout y.
-    gate_residual_bwd(yffn_.get(), vec(model_ref::kGateFfn), dout, s.dy.get(), dvec(model_ref::kGateFfn), sh.b, sh.s,
-                      sh.d, st, vs);
+    gate_residual_bwd(yffn_.get(), vec(model_ref::kGateFfn), dout, s.dy.get(), dvec(model_ref::kGateFfn),
+                      ctx.column_partials, sh.b, sh.s, sh.d, st, vs);
   }
   if (p_.moe) {
     if (shape_.token_choice) {
@@ -343,8 +343,8 @@ void DeviceBlock::backward(const DeviceContext& ctx, OpTimer& timer, const Devic
   }
   {
     auto op = timer.time("gate_residual_bwd", "self_attn.residual", l, mb, b);
-    gate_residual_bwd(ysa_.get(), vec(model_ref::kGateMsa), dx1, s.dy.get(), dvec(model_ref::kGateMsa), sh.b, sh.s,
-                      sh.d, st, vs);
+    gate_residual_bwd(ysa_.get(), vec(model_ref::kGateMsa), dx1, s.dy.get(), dvec(model_ref::kGateMsa),
+                      ctx.column_partials, sh.b, sh.s, sh.d, st, vs);
   }
   {
     auto op = timer.time("gemm", "self_attn.out", l, mb, b);

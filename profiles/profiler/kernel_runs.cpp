@@ -125,10 +125,10 @@ KernelRun gate_residual_run(const PlannedCall& c) {
             },
             nullptr};
   }
-  return {{bf16_in(n), bf16_in(nv), bf16_in(n), bf16_out(n), bf16_out(nv)},
+  return {{bf16_in(n), bf16_in(nv), bf16_in(n), bf16_out(n), bf16_out(nv), fp32_out(kColumnSumPartials)},
           [r](const OperandSet& o, cudaStream_t s) {
-            gate_residual_bwd(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3), o.at<bf16>(4), r.batch,
-                              r.seq, r.hidden, s);
+            gate_residual_bwd(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3), o.at<bf16>(4),
+                              o.at<float>(5), r.batch, r.seq, r.hidden, s);
           },
           nullptr};
 }

@@ -47,8 +47,9 @@ test::GateResidualOutputs run_gate_residual(const ref::SampleRows& s, const test
   test::GateResidualOutputs out{poisoned<__nv_bfloat16>(n), poisoned<__nv_bfloat16>(n), poisoned<__nv_bfloat16>(nv)};
   gate_residual_fwd(in.x.data(), in.y.data(), in.gate.data(), out.out.data(), s.batch, s.seq, s.hidden, nullptr,
                     in.vector_stride);
-  gate_residual_bwd(in.y.data(), in.gate.data(), in.dout.data(), out.dy.data(), out.dgate.data(), s.batch, s.seq,
-                    s.hidden, nullptr, in.vector_stride);
+  auto partials = poisoned<float>(kColumnSumPartials);
+  gate_residual_bwd(in.y.data(), in.gate.data(), in.dout.data(), out.dy.data(), out.dgate.data(), partials.data(),
+                    s.batch, s.seq, s.hidden, nullptr, in.vector_stride);
   return out;
 }
 
@@ -109,7 +110,7 @@ TEST_CASE("emulated gelu kernels match the reference: 2^16 + 7 elements, and 2^1
 }
 
 TEST_CASE("emulated gated residual kernels match the reference: 3 x 17 x 300, and d 304 in vectors") {
-  // d 300: the dgate grid's second column block is cut short.
+  // d 300: dgate's last 32-column tile is cut short (its 17 rows go in one chunk).
   MESSAGE("worst error / tolerance " << test::check_gate_residual({3, 17, 300}, test::run_seed(), run_gate_residual));
   MESSAGE("vectors: worst error / tolerance "
           << test::check_gate_residual({3, 17, 304}, test::run_seed() + 1, run_gate_residual));
@@ -118,6 +119,10 @@ TEST_CASE("emulated gated residual kernels match the reference: 3 x 17 x 300, an
           << test::check_gate_residual({3, 17, 304}, test::run_seed() + 2, run_gate_residual, 6 * 304));
   MESSAGE("gate rows 302 apart: worst error / tolerance "
           << test::check_gate_residual({3, 17, 300}, test::run_seed() + 3, run_gate_residual, 302));
+  // 2 x 10 tiles of d 300 are too few blocks: 200 rows per sample in 4 chunks, added by the finish.
+  CHECK(column_chunks(2, 200, 300).chunks == 4);
+  MESSAGE("row chunks, gate rows 6 d apart: worst error / tolerance "
+          << test::check_gate_residual({2, 200, 300}, test::run_seed() + 4, run_gate_residual, 6 * 300));
 }
 
 TEST_CASE("emulated adamw kernel matches the reference over three steps: 2^14 + 3 fp32 values, and 2^14 in vectors") {

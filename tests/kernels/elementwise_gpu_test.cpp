@@ -33,10 +33,11 @@ test::GateResidualOutputs gpu_gate_residual(const ref::SampleRows& s, const test
   const auto nv = in.gate.size();  // [B, d] in rows vector_stride apart
   test::DeviceBuffer<__nv_bfloat16> d_x(in.x), d_y(in.y), d_gate(in.gate);
   test::DeviceBuffer<__nv_bfloat16> d_out(n), d_dout(in.dout), d_dy(n), d_dgate(nv);
+  test::DeviceBuffer<float> d_partials(kColumnSumPartials);
   gate_residual_fwd(d_x.get(), d_y.get(), d_gate.get(), d_out.get(), s.batch, s.seq, s.hidden, nullptr,
                     in.vector_stride);
-  gate_residual_bwd(d_y.get(), d_gate.get(), d_dout.get(), d_dy.get(), d_dgate.get(), s.batch, s.seq, s.hidden,
-                    nullptr, in.vector_stride);
+  gate_residual_bwd(d_y.get(), d_gate.get(), d_dout.get(), d_dy.get(), d_dgate.get(), d_partials.get(), s.batch,
+                    s.seq, s.hidden, nullptr, in.vector_stride);
   return {d_out.download(), d_dy.download(), d_dgate.download()};
 }
 
