@@ -3,7 +3,23 @@
 
 #include <algorithm>
 
+#include "cuda_check.hpp"
+
 namespace ecsim {
+
+LtSession::LtSession() {
+  CUBLAS_CHECK(cublasLtCreate(&handle_));
+  if (const cudaError_t e = cudaMalloc(&workspace_, kWorkspaceBytes); e != cudaSuccess) {
+    cublasLtDestroy(handle_);
+    CUDA_CHECK(e);
+  }
+}
+
+LtSession::~LtSession() {
+  // Destructors cannot throw: a failed release leaks only the handle or the workspace.
+  cudaFree(workspace_);
+  cublasLtDestroy(handle_);
+}
 
 std::uint32_t lt_alignment_of(const void* p) {
   const auto address = reinterpret_cast<std::uintptr_t>(p);

@@ -1,6 +1,6 @@
-// What the cuBLASLt products (gemm_bias.cu, ragged_gemm.cu) share: operand alignment, typed
-// attribute setters, column-major layouts, and one question to the heuristic. Implementation in
-// cublaslt_algo.cu.
+// What the cuBLASLt products (gemm_bias.cu, ragged_gemm.cu) share: a handle with its workspace,
+// operand alignment, typed attribute setters, column-major layouts, and one question to the
+// heuristic. Implementation in cublaslt_algo.cu.
 #pragma once
 
 #include <cublasLt.h>
@@ -15,6 +15,26 @@ namespace ecsim {
 
 // The largest alignment cuBLASLt's heuristic is told of (its own default assumption).
 constexpr std::uint32_t kLtMaxAlignment = 256;
+
+// A cuBLASLt handle and the device workspace its matmuls share (so: one stream at a time), on the
+// current device; released together.
+class LtSession {
+ public:
+  // cuBLAS's recommended workspace on Hopper (cuBLAS documentation, cublasSetWorkspace()).
+  static constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;
+
+  LtSession();  // cublasLtCreate, then cudaMalloc of the workspace (the handle released if it fails)
+  ~LtSession();
+  LtSession(const LtSession&) = delete;
+  LtSession& operator=(const LtSession&) = delete;
+
+  cublasLtHandle_t handle() const { return handle_; }
+  void* workspace() const { return workspace_; }
+
+ private:
+  cublasLtHandle_t handle_ = nullptr;
+  void* workspace_ = nullptr;
+};
 
 // The largest power of two (at most kLtMaxAlignment) dividing p's address; a null pointer counts
 // as fully aligned.

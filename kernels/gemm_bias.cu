@@ -38,23 +38,13 @@ struct GemmBias::Plan {
   }
 };
 
-GemmBias::GemmBias() {
-  CUBLAS_CHECK(cublasLtCreate(&handle_));
-  if (const cudaError_t e = cudaMalloc(&workspace_, kWorkspaceBytes); e != cudaSuccess) {
-    cublasLtDestroy(handle_);
-    CUDA_CHECK(e);
-  }
-}
-
-GemmBias::~GemmBias() {
-  plans_.clear();
-  cudaFree(workspace_);
-  cublasLtDestroy(handle_);
-}
+GemmBias::GemmBias() = default;
+GemmBias::~GemmBias() = default;
 
 // The heuristic's best algorithm for p's descriptors as they stand; false where it has none.
 bool GemmBias::choose(Plan& p, std::uint32_t alignment) {
-  return lt_best_algorithm(handle_, p.desc, p.a, p.b, p.d, p.d, alignment, kWorkspaceBytes, p.algo, p.workspace_bytes);
+  return lt_best_algorithm(lt_.handle(), p.desc, p.a, p.b, p.d, p.d, alignment, LtSession::kWorkspaceBytes, p.algo,
+                           p.workspace_bytes);
 }
 
 const GemmBias::Plan& GemmBias::plan(std::int64_t batch, const GemmDims& g, std::uint32_t alignment,
@@ -107,8 +97,8 @@ void GemmBias::run_batched(cudaStream_t stream, std::int64_t batch, const GemmDi
   const Plan& p = plan(batch, g, alignment, bias);
   if (p.fused) lt_set(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, static_cast<const void*>(bias));
   const float alpha = 1.0f, beta = 0.0f;
-  CUBLAS_CHECK(cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.d, y, p.d, &p.algo, workspace_,
-                              p.workspace_bytes, stream));
+  CUBLAS_CHECK(cublasLtMatmul(lt_.handle(), p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.d, y, p.d, &p.algo,
+                              lt_.workspace(), p.workspace_bytes, stream));
   if (!p.fused) bias_add(y, bias, batch, g.m, g.n, stream);
 }
 

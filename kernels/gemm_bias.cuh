@@ -18,19 +18,17 @@
 #include <memory>
 #include <tuple>
 
-#include "gemm.cuh"  // GemmDims
+#include "cublaslt_algo.cuh"  // LtSession
+#include "gemm.cuh"           // GemmDims
 
 namespace ecsim {
 
-// Owns a cuBLASLt handle, its device workspace and, per shape and operand alignment, the matmul
-// descriptors and the algorithm cuBLASLt's heuristic chose (asked once, not at every call). Calls
-// share the workspace: run them on one stream at a time.
+// Owns a cuBLASLt session (handle and workspace, cublaslt_algo.cuh) and, per shape and operand
+// alignment, the matmul descriptors and the algorithm cuBLASLt's heuristic chose (asked once, not
+// at every call). Calls share the workspace: run them on one stream at a time.
 class GemmBias {
  public:
-  // cuBLAS's recommended workspace on Hopper (cuBLAS documentation, cublasSetWorkspace()).
-  static constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;
-
-  GemmBias();  // cublasLtCreate and cudaMalloc of the workspace on the current device
+  GemmBias();  // the session on the current device
   ~GemmBias();
   GemmBias(const GemmBias&) = delete;
   GemmBias& operator=(const GemmBias&) = delete;
@@ -56,8 +54,7 @@ class GemmBias {
   const Plan& plan(std::int64_t batch, const GemmDims& d, std::uint32_t alignment, const void* bias);
   bool choose(Plan& p, std::uint32_t alignment);
 
-  cublasLtHandle_t handle_ = nullptr;
-  void* workspace_ = nullptr;
+  LtSession lt_;  // before plans_: released after them
   std::map<PlanKey, std::unique_ptr<Plan>> plans_;
   std::int64_t unfused_shapes_ = 0;
 };

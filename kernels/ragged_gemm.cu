@@ -48,16 +48,18 @@ struct RaggedGemm::Plan {
 
 namespace {
 
-// Group rows r of `product` (RaggedGemm::Product as an int: forward, dx, wgrad).
-void make_layouts(int product, std::int64_t n, std::int64_t k, std::int64_t r, Layouts& l) {
+using Product = RaggedGemm::Product;
+
+// Group rows r of `product`.
+void make_layouts(Product product, std::int64_t n, std::int64_t k, std::int64_t r, Layouts& l) {
   switch (product) {
-    case 0:
+    case Product::kForward:
       l.a = lt_layout(CUDA_R_16BF, n, k), l.b = lt_layout(CUDA_R_16BF, k, r), l.d = lt_layout(CUDA_R_16BF, n, r);
       return;
-    case 1:
+    case Product::kDx:
       l.a = lt_layout(CUDA_R_16BF, n, k), l.b = lt_layout(CUDA_R_16BF, n, r), l.d = lt_layout(CUDA_R_16BF, k, r);
       return;
-    default:
+    case Product::kWgrad:
       l.a = lt_layout(CUDA_R_16BF, n, r), l.b = lt_layout(CUDA_R_16BF, k, r), l.d = lt_layout(CUDA_R_32F, n, k);
       return;
   }
@@ -73,25 +75,16 @@ void for_each_group(const GroupedGemmDims& d, F f) {
   }
 }
 
-const char* product_name(int product) {
-  return product == 0 ? "grouped_gemm" : product == 1 ? "grouped_gemm_dx" : "grouped_gemm_wgrad";
+// The profile family of each product, in Product's order.
+const char* product_name(Product product) {
+  static constexpr const char* kNames[] = {"grouped_gemm", "grouped_gemm_dx", "grouped_gemm_wgrad"};
+  return kNames[static_cast<int>(product)];
 }
 
 }  // namespace
 
-RaggedGemm::RaggedGemm() {
-  CUBLAS_CHECK(cublasLtCreate(&handle_));
-  if (const cudaError_t e = cudaMalloc(&workspace_, kWorkspaceBytes); e != cudaSuccess) {
-    cublasLtDestroy(handle_);
-    CUDA_CHECK(e);
-  }
-}
-
-RaggedGemm::~RaggedGemm() {
-  plans_.clear();
-  cudaFree(workspace_);
-  cublasLtDestroy(handle_);
-}
+RaggedGemm::RaggedGemm() = default;
+RaggedGemm::~RaggedGemm() = default;
 
 std::int64_t RaggedGemm::row_bucket(std::int64_t rows) {
   std::int64_t bucket = 16;
@@ -101,20 +94,20 @@ std::int64_t RaggedGemm::row_bucket(std::int64_t rows) {
 
 const RaggedGemm::Plan& RaggedGemm::plan(Product product, std::int64_t n, std::int64_t k, std::int64_t rows,
                                          std::uint32_t alignment, bool exact) {
-  const int p = static_cast<int>(product);
-  auto& slot = plans_[{p, n, k, rows, alignment, exact}];
+  auto& slot = plans_[{product, n, k, rows, alignment, exact}];
   if (slot) return *slot;
   auto made = std::make_unique<Plan>();
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&made->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   // The attributes' types as cublasLt.h gives them: int32_t transposes.
-  lt_set(made->desc, CUBLASLT_MATMUL_DESC_TRANSA, static_cast<std::int32_t>(p == 1 ? CUBLAS_OP_T : CUBLAS_OP_N));
-  lt_set(made->desc, CUBLASLT_MATMUL_DESC_TRANSB, static_cast<std::int32_t>(p == 2 ? CUBLAS_OP_T : CUBLAS_OP_N));
+  const bool trans_a = product == Product::kDx, trans_b = product == Product::kWgrad;
+  lt_set(made->desc, CUBLASLT_MATMUL_DESC_TRANSA, static_cast<std::int32_t>(trans_a ? CUBLAS_OP_T : CUBLAS_OP_N));
+  lt_set(made->desc, CUBLASLT_MATMUL_DESC_TRANSB, static_cast<std::int32_t>(trans_b ? CUBLAS_OP_T : CUBLAS_OP_N));
   Layouts l;
-  make_layouts(p, n, k, rows, l);
+  make_layouts(product, n, k, rows, l);
   ++heuristic_queries_;
-  if (!lt_best_algorithm(handle_, made->desc, l.a, l.b, l.d, l.d, alignment, kWorkspaceBytes, made->algo,
-                         made->workspace_bytes)) {
-    const std::string what = std::string("cublasLtMatmulAlgoGetHeuristic (") + product_name(p) +
+  if (!lt_best_algorithm(lt_.handle(), made->desc, l.a, l.b, l.d, l.d, alignment, LtSession::kWorkspaceBytes,
+                         made->algo, made->workspace_bytes)) {
+    const std::string what = std::string("cublasLtMatmulAlgoGetHeuristic (") + product_name(product) +
                              " n=" + std::to_string(n) + " k=" + std::to_string(k) + " rows=" + std::to_string(rows) +
                              ", " + std::to_string(alignment) + "-byte operands: no algorithm)";
     throw CublasError(CUBLAS_STATUS_NOT_SUPPORTED, what.c_str(), __FILE__, __LINE__);
@@ -127,19 +120,19 @@ void RaggedGemm::run(cudaStream_t stream, Product product, std::int64_t n, std::
                      const void* a, const void* b, void* d, float beta) {
   const std::uint32_t alignment = std::min({lt_alignment_of(a), lt_alignment_of(b), lt_alignment_of(d)});
   Layouts l;
-  make_layouts(static_cast<int>(product), n, k, rows, l);
+  make_layouts(product, n, k, rows, l);
   const float alpha = 1.0f;
   const Plan& bucketed = plan(product, n, k, row_bucket(rows), alignment, false);
-  const cublasStatus_t s = cublasLtMatmul(handle_, bucketed.desc, &alpha, a, l.a, b, l.b, &beta, d, l.d, d, l.d,
-                                          &bucketed.algo, workspace_, bucketed.workspace_bytes, stream);
+  const cublasStatus_t s = cublasLtMatmul(lt_.handle(), bucketed.desc, &alpha, a, l.a, b, l.b, &beta, d, l.d, d, l.d,
+                                          &bucketed.algo, lt_.workspace(), bucketed.workspace_bytes, stream);
   if (s != CUBLAS_STATUS_NOT_SUPPORTED && s != CUBLAS_STATUS_INVALID_VALUE) {
     CUBLAS_CHECK(s);
     return;
   }
   // The bucket's algorithm does not run these rows: the heuristic's own for them.
   const Plan& own = plan(product, n, k, rows, alignment, true);
-  CUBLAS_CHECK(cublasLtMatmul(handle_, own.desc, &alpha, a, l.a, b, l.b, &beta, d, l.d, d, l.d, &own.algo, workspace_,
-                              own.workspace_bytes, stream));
+  CUBLAS_CHECK(cublasLtMatmul(lt_.handle(), own.desc, &alpha, a, l.a, b, l.b, &beta, d, l.d, d, l.d, &own.algo,
+                              lt_.workspace(), own.workspace_bytes, stream));
 }
 
 void RaggedGemm::forward(cudaStream_t stream, const GroupedGemmDims& d, const __nv_bfloat16* x,

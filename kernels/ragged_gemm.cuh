@@ -22,15 +22,14 @@
 #include <memory>
 #include <tuple>
 
-#include "gemm.cuh"  // GroupedGemmDims, GradientWrite
+#include "cublaslt_algo.cuh"  // LtSession
+#include "gemm.cuh"           // GroupedGemmDims, GradientWrite
 
 namespace ecsim {
 
 class RaggedGemm {
  public:
-  static constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;  // as GemmBias's
-
-  RaggedGemm();  // cublasLtCreate and cudaMalloc of the workspace on the current device
+  RaggedGemm();  // its cuBLASLt session (cublaslt_algo.cuh) on the current device
   ~RaggedGemm();
   RaggedGemm(const RaggedGemm&) = delete;
   RaggedGemm& operator=(const RaggedGemm&) = delete;
@@ -46,24 +45,25 @@ class RaggedGemm {
   void wgrad(cudaStream_t stream, const GroupedGemmDims& d, const __nv_bfloat16* x, const __nv_bfloat16* dy,
              float* dw, GradientWrite write);
 
+  // A group's three products (the layouts ragged_gemm.cu's header comment draws).
+  enum class Product { kForward, kDx, kWgrad };
+
   // How many times cuBLASLt's heuristic has been asked (per bucket, and per exact shape refused).
   std::int64_t heuristic_queries() const { return heuristic_queries_; }
   // The smallest power of two holding `rows`, at least 16.
   static std::int64_t row_bucket(std::int64_t rows);
 
  private:
-  enum class Product { kForward, kDx, kWgrad };
   struct Plan;
   // product, n, k, rows (a bucket, or a group's exact rows), operand alignment, exact
-  using PlanKey = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::uint32_t, bool>;
+  using PlanKey = std::tuple<Product, std::int64_t, std::int64_t, std::int64_t, std::uint32_t, bool>;
   // One group's product: D = op(A) op(B) (+ D when beta is 1), `rows` its group's rows.
   void run(cudaStream_t stream, Product product, std::int64_t n, std::int64_t k, std::int64_t rows, const void* a,
            const void* b, void* d, float beta);
   const Plan& plan(Product product, std::int64_t n, std::int64_t k, std::int64_t rows, std::uint32_t alignment,
                    bool exact);
 
-  cublasLtHandle_t handle_ = nullptr;
-  void* workspace_ = nullptr;
+  LtSession lt_;  // before plans_: released after them
   std::map<PlanKey, std::unique_ptr<Plan>> plans_;
   std::int64_t heuristic_queries_ = 0;
 };
