@@ -1,5 +1,5 @@
-// How a column sum over each group's rows is cut for the GPU (bias_grad: a bias gradient per
-// expert; adaln_layernorm_bwd: dshift and dscale per sample): blocks of kColumnTile columns of one
+// How a column sum over each group's rows is cut for the GPU (column_sums.cuh's kernels, for
+// bias_grad, adaln_layernorm_bwd and gate_residual_bwd): blocks of kColumnTile columns of one
 // group, and, where those tiles alone are fewer than kColumnSumTargetBlocks blocks, the rows cut
 // into chunks of at least kColumnSumMinChunkRows, each chunk's sums written to a caller's fp32
 // workspace and added in chunk order by a second kernel. The cut depends only on the shape, so

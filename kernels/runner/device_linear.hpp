@@ -26,7 +26,7 @@ struct DeviceContext {
   cublasHandle_t cublas = nullptr;
   cudaStream_t stream = nullptr;
   GemmBias* gemm_bias = nullptr;
-  float* column_partials = nullptr;  // [kAdaLnBwdPartials]: bias_grad's and adaln_layernorm_bwd's workspace
+  float* column_partials = nullptr;  // [kAdaLnBwdPartials]: the column sums' workspace (column_sums.cuh)
   RaggedGemm* ragged_gemm = nullptr;  // token choice without a capacity: its experts' products
   GradientWrite weight_grads = GradientWrite::kOverwrite;  // every dW and bias gradient of the micro-batch
 };

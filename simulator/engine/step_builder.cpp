@@ -108,7 +108,8 @@ class StepBuilder {
           OpEntry e;
           e.fwd = cost_.forward(op);
           e.bwd = p_.training ? cost_.backward(op) : Nanos{};
-          e.bwd_add = p_.training && p_.micro_batches > 1 ? cost_.backward(op, WeightGrads::kAdd) : e.bwd;
+          const bool adds = p_.training && p_.micro_batches > 1 && later_micro_batches_add_grads(p_.layout);
+          e.bwd_add = adds ? cost_.backward(op, WeightGrads::kAdd) : e.bwd;
           (op.sharding == ParamSharding::kExpertParallel ? layer.params.expert : layer.params.dense) += op.params;
           if (p_.layout.tp > 1 && starts_tp_region(op.label)) {
             e.before.push_back({CollectiveKind::kAllGather, StreamKind::kTp, &p_.tp_group, act, "tp.all_gather"});
@@ -309,8 +310,8 @@ class StepBuilder {
     const int zero = p_.layout.zero;
     const bool last_mb = it.micro_batch == p_.micro_batches - 1;
     // The chunk's first backward of the step writes the weights' gradients, the later ones add
-    // to them; under ZeRO-3 each micro-batch's are reduce-scattered away, so each writes afresh.
-    const bool adds_grads = !st.grads_written.insert(it.chunk).second && zero != 3;
+    // to them (op_roles.hpp).
+    const bool adds_grads = !st.grads_written.insert(it.chunk).second && later_micro_batches_add_grads(p_.layout);
     auto& layers = st.chunks[static_cast<std::size_t>(it.chunk)];
     std::vector<TaskId> layer_ends;
     for (auto li = layers.rbegin(); li != layers.rend(); ++li) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "model/op.hpp"
+#include "scenario/layout.hpp"
 
 namespace ecsim {
 
@@ -22,5 +23,10 @@ inline bool ends_tp_region(const std::string& label) {
 inline bool recomputed_by_selective(const Op& op) {
   return !(op.name == "gemm" || op.name == "batched_gemm" || op.name == "grouped_gemm" || op.name == "attention_fwd");
 }
+
+// Whether a micro-batch after the step's first adds its weight gradients to the ones before (the
+// runner: the first writes them, kernels/runner/device_linear.hpp). Not under ZeRO-3, where each
+// micro-batch's gradients are reduce-scattered away and the next writes afresh.
+inline bool later_micro_batches_add_grads(const Layout& layout) { return layout.zero != 3; }
 
 }  // namespace ecsim

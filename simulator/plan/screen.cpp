@@ -159,8 +159,9 @@ class Screen {
         LayerCost lc;
         lc.fwd_compute = lo.fwd;
         // A micro-batch's backward on average: the first writes the weights' gradients, the other
-        // m - 1 add to them (each writes afresh under ZeRO-3, as the step builder has it).
-        const double adding = p_.layout.zero == 3 ? 0.0 : 1.0 - 1.0 / static_cast<double>(p_.micro_batches);
+        // m - 1 add to them where later micro-batches add (op_roles.hpp), as the step builder has it.
+        const double adding =
+            later_micro_batches_add_grads(p_.layout) ? 1.0 - 1.0 / static_cast<double>(p_.micro_batches) : 0.0;
         const Seconds rerun = rc == Recompute::kFull        ? lo.fwd
                               : rc == Recompute::kSelective ? lo.recompute_selective
                                                             : Seconds{};
