@@ -1,4 +1,4 @@
-// Device helpers shared by the kernels: warp and block sums and a block exclusive scan. The order
+// Device helpers shared by the kernels: warp and block sums, warp and block exclusive scans. The order
 // of every addition is fixed by the lane and warp indices, so results are bitwise reproducible
 // from run to run (no atomics). The butterfly leaves each lane with the same terms added in a
 // different order, so lane 0's result is broadcast: every thread then uses one identical value.
@@ -19,6 +19,23 @@ __device__ inline float warp_sum(float v) {
 __device__ inline float warp_max(float v) {
   for (int offset = kWarpSize / 2; offset > 0; offset /= 2) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, offset));
   return v;
+}
+
+__device__ inline int warp_sum(int v) {
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(kFullMask, v, offset);
+  return v;  // integer sums do not depend on the order
+}
+
+// Exclusive prefix sum of one int per lane over the warp; `total` gets the warp's sum.
+__device__ inline int warp_exclusive_scan(int v, int& total) {
+  const int lane = threadIdx.x % kWarpSize;
+  int inclusive = v;
+  for (int offset = 1; offset < kWarpSize; offset *= 2) {
+    const int other = __shfl_up_sync(kFullMask, inclusive, offset);
+    if (lane >= offset) inclusive += other;
+  }
+  total = __shfl_sync(kFullMask, inclusive, kWarpSize - 1);
+  return inclusive - v;
 }
 
 // Sum over the block, returned to every thread. kThreads is the block size, a multiple of 32.

@@ -1,17 +1,25 @@
 // Expert-choice routing (EC-DiT; op `ec_route`): router softmax, then each expert takes the C
 // tokens of highest affinity within every routing group of G tokens.
 //   logits, probs [T, E] fp32; token, gate [E, groups, C]; slot_of [T, E] (-1: not taken)
-// ec_select runs one block per (group, expert). It sorts the group's G affinities for that expert
-// in shared memory with a bitonic sort on 64-bit keys (~bits(p) << 32 | token): non-negative
-// floats order like their bit patterns, so one ascending integer sort gives affinity descending,
-// ties to the lower token, exactly the CPU reference's order. The first C keys are the choice;
-// a flag per token and a block scan then write them in token order. (G/4) log2 G (log2 G + 1)
-// compare-swaps per block (about 28K for G = 1024) keep it far below the expert GEMMs' cost. The
-// column read of probs is strided by E, one 4-byte value per 32-byte sector; probs was written by
-// the softmax just before (17 MB at 65536 tokens and 64 experts), so those reads come from L2.
+// ec_select gives each (group, expert) one warp, which holds the group's G affinities for that
+// expert in registers (token 32 k + lane in element k of the lane). Non-negative floats order like
+// their bit patterns, so the C-th largest affinity v is found bit by bit on the 32-bit patterns: 32
+// rounds of "do at least C keys reach v | bit?", each a count over the registers and a warp sum.
+// The choice is then every key above v and, of the keys equal to v, the lowest token indices, up
+// to C: exactly the CPU reference's order (affinity descending, ties to the lower token). One pass
+// over the group in token order, one warp scan per 32 tokens, places the chosen tokens in their
+// C slots in token order. No shared memory and no block barrier: about 33 G compares per (group,
+// expert), against a bitonic sort's (G/2) log2 G (log2 G + 1) / 2 shared-memory compare-swaps of
+// 64-bit keys, which ran at 0.31 ms for 65536 tokens and 64 experts on an H100 (2026-11-27;
+// replaced 2026-11-28). A block's warps take neighbouring experts of one group, so that their
+// strided column reads of probs (one 4-byte value per token, stride E) share 32-byte sectors;
+// probs was written by the softmax just before (17 MB at 65536 tokens and 64 experts), so those
+// reads come from L2.
 // CPU reference: ref/expert_choice.hpp. Test: ctest -R "expert choice" (tests/kernels/
 // expert_choice_gpu_test.cpp; skipped without a GPU). Without a GPU: tests/emulation/
 // expert_choice_emulated_test.cpp runs this code under a CPU emulation of CUDA (its logic, not the numerics).
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "block_reduce.cuh"
@@ -25,75 +33,86 @@
 namespace ecsim {
 namespace {
 
-constexpr int kSelectThreads = 512;
+constexpr int kSelectWarps = 8;  // experts per block
 constexpr int kThreads = 256;
-constexpr unsigned long long kPaddingKey = ~0ull;  // sorts after every real key
 
-int sort_length(std::int64_t group_tokens) {
-  int n = 1;
-  while (n < group_tokens) n *= 2;
-  return n;
+// grid = (groups, ceil(E / warps per block)); block = one warp per expert. A lane holds kPerLane
+// keys: 32 kPerLane >= G.
+template <int kPerLane>
+__global__ void __launch_bounds__(kSelectWarps * kWarpSize)
+    ec_select_kernel(const float* __restrict__ probs, int* __restrict__ token, float* __restrict__ gate,
+                     int* __restrict__ slot_of, int experts, int group_tokens, int capacity) {
+  const int lane = threadIdx.x % kWarpSize;
+  const int e = blockIdx.y * (blockDim.x / kWarpSize) + threadIdx.x / kWarpSize;
+  if (e >= experts) return;  // a whole warp: the kernel has no block barrier
+  const int g = blockIdx.x;
+  const int groups = gridDim.x;
+  const int first = g * group_tokens;  // T E < 2^31 (check_expert_choice_dims): int offsets below
+  const float* column = probs + static_cast<std::int64_t>(first) * experts + e;
+  int* taken_slot = slot_of + static_cast<std::int64_t>(first) * experts + e;
+  unsigned key[kPerLane];  // 0 past the group: never counted, since every candidate below is >= 1
+#pragma unroll
+  for (int k = 0; k < kPerLane; ++k) {
+    const int i = k * kWarpSize + lane;
+    key[k] = i < group_tokens ? __float_as_uint(column[i * experts]) : 0u;
+  }
+  // v: the largest pattern that at least C keys reach, i.e. the C-th largest key.
+  unsigned v = 0;
+  for (int bit = 31; bit >= 0; --bit) {
+    const unsigned candidate = v | (1u << bit);
+    int reach = 0;
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) reach += key[k] >= candidate ? 1 : 0;
+    if (warp_sum(reach) >= capacity) v = candidate;
+  }
+  int above = 0;
+#pragma unroll
+  for (int k = 0; k < kPerLane; ++k) above += key[k] > v ? 1 : 0;
+  const int ties_taken = capacity - warp_sum(above);  // >= 1: how many keys equal to v are chosen
+  const int slot_base = (e * groups + g) * capacity;
+  // One scan per 32 tokens counts the keys above v (high 16 bits) and equal to v (low 16 bits)
+  // before each lane; ties are chosen in token order while ties_taken lasts.
+  int placed = 0;       // chosen tokens in earlier passes
+  int ties_before = 0;  // keys equal to v in earlier passes
+#pragma unroll
+  for (int k = 0; k < kPerLane; ++k) {
+    if (k * kWarpSize >= group_tokens) break;  // the same for every lane
+    const int i = k * kWarpSize + lane;
+    const bool inside = i < group_tokens;
+    const bool over = inside && key[k] > v;
+    const bool tie = inside && key[k] == v;
+    int totals = 0;
+    const int before = warp_exclusive_scan((over ? 1 << 16 : 0) + (tie ? 1 : 0), totals);
+    const int ties_chosen_before = min(ties_before, ties_taken);
+    const int tie_rank = ties_before + (before & 0xffff);
+    const int place = placed + (before >> 16) + min(tie_rank, ties_taken) - ties_chosen_before;
+    placed += (totals >> 16) + min(ties_before + (totals & 0xffff), ties_taken) - ties_chosen_before;
+    ties_before += totals & 0xffff;
+    if (!inside) continue;
+    if (over || (tie && tie_rank < ties_taken)) {
+      const int slot = slot_base + place;
+      token[slot] = first + i;
+      gate[slot] = __uint_as_float(key[k]);
+      taken_slot[i * experts] = slot;
+    } else {
+      taken_slot[i * experts] = -1;
+    }
+  }
 }
 
-// grid = (groups, E); dynamic shared memory: keys [n] u64, then flags [G] u8.
-__global__ void __launch_bounds__(kSelectThreads)
-    ec_select_kernel(const float* __restrict__ probs, int* __restrict__ token, float* __restrict__ gate,
-                     int* __restrict__ slot_of, int experts, int group_tokens, int capacity, int sort_n) {
-  auto* keys = reinterpret_cast<unsigned long long*>(dynamic_shared_memory());  // [sort_n]
-  unsigned char* chosen = reinterpret_cast<unsigned char*>(keys + sort_n);  // [G]
-  const int g = blockIdx.x;
-  const int e = blockIdx.y;
-  const int groups = gridDim.x;
-  const std::int64_t first = static_cast<std::int64_t>(g) * group_tokens;
-  for (int i = threadIdx.x; i < sort_n; i += kSelectThreads) {
-    if (i < group_tokens) {
-      const unsigned bits = __float_as_uint(probs[(first + i) * experts + e]);
-      keys[i] = (static_cast<unsigned long long>(~bits) << 32) | static_cast<unsigned>(i);
-      chosen[i] = 0;
-    } else {
-      keys[i] = kPaddingKey;
+// The instance whose lanes hold a group: the smallest power of two kPerLane with 32 kPerLane >= G.
+template <int kPerLane = 1>
+cudaError_t launch_select(const float* probs, int* token, float* gate, int* slot_of, const ExpertChoiceDims& d,
+                          cudaStream_t stream) {
+  if constexpr (kPerLane < kMaxGroupTokens / kWarpSize) {
+    if (d.group_tokens > static_cast<std::int64_t>(kPerLane) * kWarpSize) {
+      return launch_select<2 * kPerLane>(probs, token, gate, slot_of, d, stream);
     }
   }
-  __syncthreads();
-  for (int k = 2; k <= sort_n; k *= 2) {
-    for (int j = k / 2; j > 0; j /= 2) {
-      for (int i = threadIdx.x; i < sort_n; i += kSelectThreads) {
-        const int partner = i ^ j;
-        if (partner > i) {
-          const bool ascending = (i & k) == 0;
-          const unsigned long long a = keys[i], b = keys[partner];
-          if ((a > b) == ascending) {
-            keys[i] = b;
-            keys[partner] = a;
-          }
-        }
-      }
-      __syncthreads();
-    }
-  }
-  for (int c = threadIdx.x; c < capacity; c += kSelectThreads) chosen[keys[c] & 0xffffffffu] = 1;
-  __syncthreads();
-  // Each thread owns a contiguous run of tokens; the scan of the runs' counts gives each chosen
-  // token its place among the C slots in token order.
-  const int run = (group_tokens + kSelectThreads - 1) / kSelectThreads;
-  const int begin = min(group_tokens, static_cast<int>(threadIdx.x) * run);
-  const int end = min(group_tokens, begin + run);
-  int count = 0;
-  for (int i = begin; i < end; ++i) count += chosen[i];
-  int total = 0;
-  int place = block_exclusive_scan<kSelectThreads>(count, total);
-  const std::int64_t slot_base = (static_cast<std::int64_t>(e) * groups + g) * capacity;
-  for (int i = begin; i < end; ++i) {
-    const std::int64_t t = first + i;
-    if (chosen[i]) {
-      const std::int64_t slot = slot_base + place++;
-      token[slot] = static_cast<int>(t);
-      gate[slot] = probs[t * experts + e];
-      slot_of[t * experts + e] = static_cast<int>(slot);
-    } else {
-      slot_of[t * experts + e] = -1;
-    }
-  }
+  const int warps = static_cast<int>(std::min<std::int64_t>(kSelectWarps, d.experts));
+  const dim3 grid(static_cast<unsigned>(d.groups()), static_cast<unsigned>((d.experts + warps - 1) / warps));
+  return launch_kernel(ec_select_kernel<kPerLane>, grid, warps * kWarpSize, 0, stream, probs, token, gate, slot_of,
+                       static_cast<int>(d.experts), static_cast<int>(d.group_tokens), static_cast<int>(d.capacity));
 }
 
 __global__ void __launch_bounds__(kThreads)
@@ -117,7 +136,7 @@ void check_expert_choice_dims(const ExpertChoiceDims& d, const char* op) {
                                               " does not divide tokens " + std::to_string(d.tokens));
   require(d.group_tokens <= kMaxGroupTokens, name + ": group_tokens " + std::to_string(d.group_tokens) +
                                                  " exceeds the " + std::to_string(kMaxGroupTokens) +
-                                                 " a block sorts in shared memory");
+                                                 " a warp holds in registers");
   require(d.capacity >= 1 && d.capacity <= d.group_tokens,
           name + ": capacity " + std::to_string(d.capacity) + " outside [1, group_tokens]");
   require(d.experts <= kMaxExperts, name + ": experts " + std::to_string(d.experts) + " exceeds the " +
@@ -137,13 +156,7 @@ void ec_select(const float* probs, int* token, float* gate, int* slot_of, const 
                cudaStream_t stream) {
   check_expert_choice_dims(d, "ec_select");
   require_pointers("ec_select", {{"probs", probs}, {"token", token}, {"gate", gate}, {"slot_of", slot_of}});
-  const int sort_n = sort_length(d.group_tokens);
-  const std::size_t shared =
-      static_cast<std::size_t>(sort_n) * sizeof(unsigned long long) + static_cast<std::size_t>(d.group_tokens);
-  const dim3 grid(static_cast<unsigned>(d.groups()), static_cast<unsigned>(d.experts));
-  CUDA_CHECK(launch_kernel(ec_select_kernel, grid, kSelectThreads, shared, stream, probs, token, gate, slot_of,
-                           static_cast<int>(d.experts), static_cast<int>(d.group_tokens), static_cast<int>(d.capacity),
-                           sort_n));
+  CUDA_CHECK(launch_select(probs, token, gate, slot_of, d, stream));
 }
 
 void ec_gate_bwd(const float* dgate, const int* slot_of, float* dprobs, const ExpertChoiceDims& d,

@@ -7,8 +7,8 @@
 
 namespace ecsim {
 
-// Expert choice: a routing group is sorted in shared memory, so it is at most this many tokens
-// (EC-DiT: 1024 in training, 512 at inference).
+// Expert choice: one warp holds a routing group's affinities for an expert in registers (128 per
+// lane at most), so a group is at most this many tokens (EC-DiT: 1024 in training, 512 at inference).
 constexpr std::int64_t kMaxGroupTokens = 4096;
 // Expert choice: the combine keeps a token's slot for every expert in shared memory (4 bytes each).
 constexpr std::int64_t kMaxExperts = 4096;

@@ -90,7 +90,7 @@ model_ref::ModelConfig model_config_from_spec(const ModelSpec& m, const std::str
     if (c.group_tokens > kMaxGroupTokens) {
       throw InputError(file, "/model/moe/routing/group_tokens", str(c.group_tokens) + " exceeds the " +
                                                                      str(kMaxGroupTokens) +
-                                                                     " tokens an expert-choice group sorts in");
+                                                                     " tokens an expert-choice group holds");
     }
     if (c.experts > kMaxExperts) {
       throw InputError(file, "/model/moe/experts", str(c.experts) + " exceeds the " + str(kMaxExperts) +

@@ -1,9 +1,9 @@
 // The expert-choice routing kernels (kernels/router_softmax.cu, ec_route.cu, ec_permute.cu: softmax,
-// top-C per (group, expert) by a shared-memory bitonic sort and block scan, gather, deterministic
+// top-C per (group, expert) by a warp's bitwise search and scans, gather, deterministic
 // combine, and the backward of each) run on the CPU under an emulation of the CUDA execution model
 // (README.md) and compared with the CPU references by the GPU test's rules
 // (tests/kernels/expert_choice_check.hpp, routing_check.hpp). An emulation, not a GPU test: it
-// checks the kernels' logic (indexing, the sort's and the scan's barriers, ties, every shared-memory
+// checks the kernels' logic (indexing, the selection's search and scans, ties, every shared-memory
 // access against races, bounds and unwritten reads), not the hardware's arithmetic or speed.
 // Run: ctest -R emulat, or build/bin/ecsim_emulation_tests (ECSIM_TEST_SEED=N repeats a draw).
 #include <doctest/doctest.h>
@@ -70,7 +70,9 @@ test::RouterSoftmaxOutputs run_router_softmax(std::int64_t tokens, std::int64_t 
 void check_emulated(const test::ExpertChoiceCase& c, std::uint64_t seed) {
   const std::string ratios = test::check_expert_choice(c, seed, emulated_kernels());
   const ExpertChoiceDims& d = c.dims;
-  const std::string ties = c.ties ? " ties" : "";
+  const std::string ties = c.logits == test::Logits::kTies         ? " ties"
+                           : c.logits == test::Logits::kMostlyZero ? " mostly zero"
+                                                                   : "";
   MESSAGE("T " << d.tokens << " E " << d.experts << " G " << d.group_tokens << " C " << d.capacity << " d " << c.hidden
                << ties << ": worst error / tolerance " << ratios << " (token, gate, slot_of exact)");
 }
@@ -86,7 +88,7 @@ TEST_CASE("emulated router softmax matches the reference: T 4096 E 64, a partial
   }
 }
 
-TEST_CASE("emulated expert choice kernels match the reference: groups of 384, 600 and 1024 tokens") {
+TEST_CASE("emulated expert choice kernels match the reference: groups of 384, 600, 1024 and 4096 tokens") {
   const std::uint64_t seed = test::run_seed();
   for (std::size_t i = 0; i < std::size(test::kExpertChoiceGroupCases); ++i)
     check_emulated(test::kExpertChoiceGroupCases[i], seed + 100 * i);
@@ -152,5 +154,7 @@ TEST_CASE("emulated gather and combine give the same bits in 16-byte vectors and
 }
 
 TEST_CASE("emulated expert choice kernels break ties toward the lower token index, as the reference does") {
-  check_emulated(test::kExpertChoiceTieCase, test::run_seed());
+  const std::uint64_t seed = test::run_seed();
+  for (std::size_t i = 0; i < std::size(test::kExpertChoiceTieCases); ++i)
+    check_emulated(test::kExpertChoiceTieCases[i], seed + 100 * i);
 }

@@ -19,6 +19,7 @@
 #include <cuda_bf16.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -65,38 +66,52 @@ struct ExpertChoiceKernels {
       rows;
 };
 
+// How a case draws its router logits.
+enum class Logits {
+  kSpread,      // uniform in [-4, 4)
+  kTies,        // from {0, 1}: many exactly equal affinities per expert
+  kMostlyZero,  // -200 for 15 in 16 (exp underflows to an affinity of exactly 0), else 0
+};
+
 struct ExpertChoiceCase {
   ExpertChoiceDims dims;
   std::int64_t hidden;
-  bool ties;  // logits from {0, 1}: many exactly equal affinities per expert
+  Logits logits;
 };
 
 // Shapes that both tests run (EC-DiT's training shape, 2048 tokens x 64 experts x d 256, stays in
-// the GPU test: about 6 s emulated in the Release build, 15 s in the sanitizer build). Group sizes
-// around the 512 threads of ec_select's block: G 384 (not a power of two: the bitonic sort pads to
-// 512) with C 96, more than a warp; G 600 (pads to 1024: two keys and a run of two tokens per
-// thread) with E 6, not a power of two; G 1024, EC-DiT's training group.
+// the GPU test: about 6 s emulated in the Release build, 15 s in the sanitizer build). ec_select
+// gives each (group, expert) a warp holding the group's keys in registers, 32 k >= G per lane with
+// k a power of two: G 384 (12 keys a lane, held in 16) with C 96, more than a warp; G 600 (19 in
+// 32, the last pass of 32 tokens partial) with E 6, not a power of two and fewer than a block's 8
+// warps; G 1024, EC-DiT's training group; G 4096, the largest a warp holds (128 keys a lane).
 inline const ExpertChoiceCase kExpertChoiceGroupCases[] = {
-    {{3 * 384, 8, 384, 96}, 72, false},
-    {{2 * 600, 6, 600, 40}, 40, false},
-    {{1024, 4, 1024, 32}, 32, false},
+    {{3 * 384, 8, 384, 96}, 72, Logits::kSpread},
+    {{2 * 600, 6, 600, 40}, 40, Logits::kSpread},
+    {{1024, 4, 1024, 32}, 32, Logits::kSpread},
+    {{4096, 3, 4096, 700}, 16, Logits::kSpread},
 };
 // Capacity at its bounds: C = 1, and C = G (every expert takes the whole group).
 inline const ExpertChoiceCase kExpertChoiceCapacityCases[] = {
-    {{128, 5, 64, 1}, 24, false},
-    {{64, 3, 32, 32}, 16, false},
+    {{128, 5, 64, 1}, 24, Logits::kSpread},
+    {{64, 3, 32, 32}, 16, Logits::kSpread},
 };
 // Row widths for the two ways rows move (kernels/bf16_chunks.cuh): d 300, not a multiple of 8, in
 // 2-byte elements, more than one pass of the combine's 256 threads and of a warp's 4 x 32-element
 // batch; d 2056 in 16-byte vectors, past one pass of the combine (2048) and of a warp (1024).
 inline const ExpertChoiceCase kExpertChoiceRowWidthCases[] = {
-    {{256, 6, 128, 20}, 300, false},
-    {{128, 5, 64, 12}, 2056, false},
+    {{256, 6, 128, 20}, 300, Logits::kSpread},
+    {{128, 5, 64, 12}, 2056, Logits::kSpread},
 };
-// Logits from {0, 1}: ties go to the lower token index.
-inline const ExpertChoiceCase kExpertChoiceTieCase = {{512, 16, 256, 40}, 64, true};
+// Ties go to the lower token index: logits from {0, 1}; and affinities of exactly 0 for most
+// tokens, so that with 64 experts most experts find fewer than C tokens above 0 in a group of 256
+// and take the rest among the zeros, lowest indices first.
+inline const ExpertChoiceCase kExpertChoiceTieCases[] = {
+    {{512, 16, 256, 40}, 64, Logits::kTies},
+    {{512, 64, 256, 40}, 32, Logits::kMostlyZero},
+};
 
-// Runs the kernels on logits in [-4, 4) (or ties) from `seed` and bf16 rows from seed + 1 to
+// Runs the kernels on logits drawn as the case says from `seed` and bf16 rows from seed + 1 to
 // seed + 4, and checks every output; returns the CheckLog summary.
 inline std::string check_expert_choice(const ExpertChoiceCase& c, std::uint64_t seed,
                                        const ExpertChoiceKernels& kernels) {
@@ -112,8 +127,10 @@ inline std::string check_expert_choice(const ExpertChoiceCase& c, std::uint64_t 
   const auto rows = static_cast<std::size_t>(d.tokens * c.hidden);
   const auto slot_rows = slots * static_cast<std::size_t>(c.hidden);
   auto logits = to_float(random_values(te, seed, -4, 4));
-  if (c.ties) {
+  if (c.logits == Logits::kTies) {
     for (float& l : logits) l = l < 0 ? 0.0f : 1.0f;
+  } else if (c.logits == Logits::kMostlyZero) {
+    for (float& l : logits) l = l < 3.5f ? -200.0f : 0.0f;
   }
   const ExpertChoiceRouting routing = kernels.route(d, logits);
 
@@ -127,6 +144,9 @@ inline std::string check_expert_choice(const ExpertChoiceCase& c, std::uint64_t 
   REQUIRE(routing.token.size() == slots);
   REQUIRE(routing.gate.size() == slots);
   REQUIRE(routing.slot_of.size() == te);
+  if (c.logits == Logits::kMostlyZero) {  // the case's point: experts that take tokens of affinity 0
+    CHECK(std::count(r.gate.begin(), r.gate.end(), 0.0) > 0);
+  }
   std::size_t wrong_token = 0, wrong_gate = 0, wrong_slot_of = 0;
   for (std::size_t slot = 0; slot < slots; ++slot) {
     if (routing.token[slot] != r.token[slot]) ++wrong_token;

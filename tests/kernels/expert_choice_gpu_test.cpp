@@ -77,10 +77,10 @@ void check_expert_choice(const test::ExpertChoiceCase& c, std::uint64_t seed) {
 
 TEST_CASE("expert choice kernels match the reference (EC-DiT training: G 1024, 64 experts, C 32)" *
           doctest::skip(!test::gpu_available())) {
-  check_expert_choice({{2048, 64, 1024, 32}, 256, false}, test::run_seed());
+  check_expert_choice({{2048, 64, 1024, 32}, 256, test::Logits::kSpread}, test::run_seed());
 }
 
-TEST_CASE("expert choice kernels match the reference (groups of 384, 600 and 1024 tokens)" *
+TEST_CASE("expert choice kernels match the reference (groups of 384, 600, 1024 and 4096 tokens)" *
           doctest::skip(!test::gpu_available())) {
   const std::uint64_t seed = test::run_seed();
   for (std::size_t i = 0; i < std::size(test::kExpertChoiceGroupCases); ++i)
@@ -103,7 +103,9 @@ TEST_CASE("expert choice kernels match the reference (rows of d 300 in 2-byte el
 
 TEST_CASE("expert choice kernels break ties toward the lower token index, as the reference does" *
           doctest::skip(!test::gpu_available())) {
-  check_expert_choice(test::kExpertChoiceTieCase, test::run_seed());
+  const std::uint64_t seed = test::run_seed();
+  for (std::size_t i = 0; i < std::size(test::kExpertChoiceTieCases); ++i)
+    check_expert_choice(test::kExpertChoiceTieCases[i], seed + 100 * i);
 }
 
 TEST_CASE("router softmax kernels match the reference (T 4096 E 64, a partial last block, E 70 and E 1)" *
