@@ -8,12 +8,16 @@
 // element) of its own until 2026-11-27; the gradient was zeroed here (4 more) until 2026-11-28,
 // when the next step's first backward began to write it rather than add to it. The bias
 // corrections depend only on the step, so the host computes them once in fp64.
+// adamw_step_bf16 is the same update with no master weights: the bf16 weights and bf16 moments are
+// read, updated in fp32 and stored rounded (torch.optim.AdamW on a bf16 model keeps its moments in
+// the parameters' dtype): 16 bytes per element with the fp32 gradient.
 // CPU reference: ref/adamw.hpp. Test: ctest -R adamw (tests/kernels/elementwise_gpu_test.cpp;
 // skipped without a GPU).
 // Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
 // emulation of CUDA (its logic, not the numerics).
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "adamw.cuh"
 #include "bf16_chunks.cuh"
@@ -27,10 +31,12 @@ namespace {
 
 constexpr int kThreads = 256;
 
-template <int kVec>
+// State is float (master weights and moments in fp32, with the bf16 copy written beside them) or
+// __nv_bfloat16 (the bf16 weights and moments themselves, updated in place; param_bf16 unused).
+template <int kVec, class State>
 __global__ void __launch_bounds__(kThreads)
-    adamw_kernel(float* __restrict__ param, const float* __restrict__ grad, float* __restrict__ m,
-                 float* __restrict__ v, __nv_bfloat16* __restrict__ param_bf16, std::int64_t n, float lr, float beta1,
+    adamw_kernel(State* __restrict__ param, const float* __restrict__ grad, State* __restrict__ m,
+                 State* __restrict__ v, __nv_bfloat16* __restrict__ param_bf16, std::int64_t n, float lr, float beta1,
                  float beta2, float eps, float decay, float correction1, float correction2) {
   for_each_chunk<kVec>(n, [&](std::int64_t i) {
     float p[kVec], g[kVec], mi[kVec], vi[kVec];
@@ -47,7 +53,30 @@ __global__ void __launch_bounds__(kThreads)
     store_chunk<kVec>(m + i, mi);
     store_chunk<kVec>(v + i, vi);
     store_chunk<kVec>(param + i, p);
-    store_chunk<kVec>(param_bf16 + i, p);
+    if constexpr (std::is_same_v<State, float>) store_chunk<kVec>(param_bf16 + i, p);
+  });
+}
+
+// Checks the arguments and launches adamw_kernel<kVec, State> over the n elements.
+template <class State>
+void launch_adamw(const char* op, const AdamWHyperparameters& h, std::int64_t step, State* param, const float* grad,
+                  State* m, State* v, __nv_bfloat16* param_bf16, std::int64_t n, cudaStream_t stream) {
+  require_positive(n, op, "n");
+  require(step >= 1, std::string(op) + ": step counts from 1, got " + std::to_string(step));
+  require(h.beta1 >= 0 && h.beta1 < 1 && h.beta2 >= 0 && h.beta2 < 1, std::string(op) + ": betas must lie in [0, 1)");
+  require_pointers(op, {{"param", param}, {"grad", grad}, {"m", m}, {"v", v}});
+  if constexpr (std::is_same_v<State, float>) require_pointers(op, {{"param_bf16", param_bf16}});
+  const double t = static_cast<double>(step);
+  const auto correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(h.beta1), t));
+  const auto correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(h.beta2), t));
+  const auto decay = static_cast<float>(1.0 - static_cast<double>(h.lr) * static_cast<double>(h.weight_decay));
+  const bool vectorizable = std::is_same_v<State, float> ? chunks_vectorizable(n, {param, grad, m, v, param_bf16})
+                                                         : chunks_vectorizable(n, {param, grad, m, v});
+  launch_by_chunk(vectorizable, [&](auto chunk) {
+    constexpr int kVec = decltype(chunk)::value;
+    CUDA_CHECK(launch_kernel(adamw_kernel<kVec, State>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream,
+                             param, grad, m, v, param_bf16, n, h.lr, h.beta1, h.beta2, h.eps, decay, correction1,
+                             correction2));
   });
 }
 
@@ -55,21 +84,12 @@ __global__ void __launch_bounds__(kThreads)
 
 void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, const float* grad, float* m,
                 float* v, __nv_bfloat16* param_bf16, std::int64_t n, cudaStream_t stream) {
-  constexpr const char* op = "adamw_step";
-  require_positive(n, op, "n");
-  require(step >= 1, std::string(op) + ": step counts from 1, got " + std::to_string(step));
-  require(h.beta1 >= 0 && h.beta1 < 1 && h.beta2 >= 0 && h.beta2 < 1, std::string(op) + ": betas must lie in [0, 1)");
-  require_pointers(op, {{"param", param}, {"grad", grad}, {"m", m}, {"v", v}, {"param_bf16", param_bf16}});
-  const double t = static_cast<double>(step);
-  const auto correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(h.beta1), t));
-  const auto correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(h.beta2), t));
-  const auto decay = static_cast<float>(1.0 - static_cast<double>(h.lr) * static_cast<double>(h.weight_decay));
-  launch_by_chunk(chunks_vectorizable(n, {param, grad, m, v, param_bf16}), [&](auto chunk) {
-    constexpr int kVec = decltype(chunk)::value;
-    CUDA_CHECK(launch_kernel(adamw_kernel<kVec>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream, param,
-                             grad, m, v, param_bf16, n, h.lr, h.beta1, h.beta2, h.eps, decay, correction1,
-                             correction2));
-  });
+  launch_adamw("adamw_step", h, step, param, grad, m, v, param_bf16, n, stream);
+}
+
+void adamw_step_bf16(const AdamWHyperparameters& h, std::int64_t step, __nv_bfloat16* param, const float* grad,
+                     __nv_bfloat16* m, __nv_bfloat16* v, std::int64_t n, cudaStream_t stream) {
+  launch_adamw<__nv_bfloat16>("adamw_step_bf16", h, step, param, grad, m, v, nullptr, n, stream);
 }
 
 }  // namespace ecsim

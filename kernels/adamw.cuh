@@ -1,5 +1,5 @@
-// Launcher for one AdamW step over a flat fp32 buffer (op `adamw`); kernel in adamw.cu, CPU
-// reference in ref/adamw.hpp.
+// Launchers for one AdamW step over flat buffers (op `adamw`): fp32 master weights and moments, or
+// bf16 weights and moments; kernel in adamw.cu, CPU reference in ref/adamw.hpp.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -23,5 +23,11 @@ struct AdamWHyperparameters {
 // weight gradients are written by the first micro-batch and added to by the others).
 void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, const float* grad, float* m,
                 float* v, __nv_bfloat16* param_bf16, std::int64_t n, cudaStream_t stream);
+
+// The same step with no master weights (a scenario's master_dtype and moment_dtype "bf16"): param
+// (the bf16 weights the kernels read), m and v [n] bf16, in place; the arithmetic in fp32, each
+// stored value rounded to the nearest bf16. grad [n] fp32, only read.
+void adamw_step_bf16(const AdamWHyperparameters& h, std::int64_t step, __nv_bfloat16* param, const float* grad,
+                     __nv_bfloat16* m, __nv_bfloat16* v, std::int64_t n, cudaStream_t stream);
 
 }  // namespace ecsim

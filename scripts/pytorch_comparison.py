@@ -10,6 +10,9 @@ scenarios/validation/pt-*.json, which have those shapes (scripts/validate_on_gpu
     AdamW step (the validation JSON's "blocks", mean over the blocks of that kind);
   - a whole model's step: the measured step time, when the run had the model's block count.
 
+A scenario named with "-bf16" (pt-m-16e-b32-bf16) is the same shape with AdamW on bf16 weights and
+moments and no fp32 master weights, as torch.optim.AdamW keeps them on a bf16 model; its rows say so.
+
 Usage: scripts/pytorch_comparison.py VALIDATION.json...
 Each file is named after its scenario (pt-xl-8e-b64.validation.json). Prints one row per
 figure: PyTorch's time, the runner's, and the speed-up (PyTorch / runner; above 1: faster).
@@ -38,8 +41,10 @@ def fail(message):
 
 def rows_of(path):
     name = path.name.split(".")[0]
+    recipe = " (bf16 AdamW state)" if name.endswith("-bf16") else ""
+    name = name.removesuffix("-bf16")
     if name not in PYTORCH:
-        fail(f"{path}: no PyTorch figure for scenario '{name}' (known: {', '.join(PYTORCH)})")
+        fail(f"{path}: no PyTorch figure for scenario '{name}' (known: {', '.join(PYTORCH)}, each also with -bf16)")
     try:
         v = json.loads(path.read_text())
         blocks = {b["kind"]: b for b in v["blocks"]}
@@ -51,12 +56,12 @@ def rows_of(path):
     rows = []
     if kind in blocks:
         b = blocks[kind]
-        rows.append((f"{label}: step", block_ms, b["step"]["measured_s"] * 1e3))
-        rows.append((f"{label}: forward", forward_ms, b["forward"]["measured_s"] * 1e3))
+        rows.append((f"{label}{recipe}: step", block_ms, b["step"]["measured_s"] * 1e3))
+        rows.append((f"{label}{recipe}: forward", forward_ms, b["forward"]["measured_s"] * 1e3))
     ran = sum(b["blocks"] for b in blocks.values())
     for count, model_ms in models:
         if ran == count:
-            rows.append((f"{MODEL_NAMES[name]}, {count} blocks: step", model_ms, measured_step_ms))
+            rows.append((f"{MODEL_NAMES[name]}, {count} blocks{recipe}: step", model_ms, measured_step_ms))
     return device, rows
 
 
@@ -73,9 +78,9 @@ def main(argv):
     print(f"ecsim-run on {', '.join(sorted(devices))} against PyTorch eager on an H100 SXM (ANCHORS.md)")
     if any("H100" not in d for d in devices):
         print("WARNING: the runner did not run on an H100: the speed-ups compare different cards")
-    print(f"{'figure':<52} {'PyTorch ms':>10} {'runner ms':>10} {'speed-up':>9}")
+    print(f"{'figure':<72} {'PyTorch ms':>10} {'runner ms':>10} {'speed-up':>9}")
     for label, pytorch_ms, runner_ms in table:
-        print(f"{label:<52} {pytorch_ms:>10.2f} {runner_ms:>10.2f} {pytorch_ms / runner_ms:>8.2f}x")
+        print(f"{label:<72} {pytorch_ms:>10.2f} {runner_ms:>10.2f} {pytorch_ms / runner_ms:>8.2f}x")
     slower = [label for label, p, r in table if r >= p]
     print(f"faster than PyTorch eager on {len(table) - len(slower)} of {len(table)} figures"
           + (f"; not on: {'; '.join(slower)}" if slower else ""))

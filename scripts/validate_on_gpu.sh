@@ -46,7 +46,8 @@ left() { echo $((budget - (SECONDS - start))); }
 # The campaign: scenario (scenarios/validation/NAME.json), the blocks it runs, and its processes
 # (one per GPU, under mpirun; skipped, with the reason in the table, where fewer GPUs are visible).
 # pt-*: the shapes of ANCHORS.md's PyTorch eager figures (unmasked images, 64 for XL and 32 for
-# M, whole models where they fit one H100), set beside those by scripts/pytorch_comparison.py.
+# M, whole models where they fit one H100), set beside those by scripts/pytorch_comparison.py;
+# pt-*-bf16: the same with AdamW on bf16 weights and moments, as PyTorch on a bf16 model keeps them.
 # Ordered so that a budget cut leaves the most: first 8 configurations that span XL and M, dense
 # and 8/16/32 experts and two batch sizes, then the headline PyTorch comparison and token choice.
 configs=(
@@ -54,6 +55,7 @@ configs=(
   "xl-dense-b16 8"
   "pt-xl-8e-b64 28" "xl-8e-tc-b8 8" "xl-8e-tc-dropless-b8 8" "pt-m-8e-b32 4" "xl-32e-b8 8" "m-32e-b8 2"
   "pt-xl-dense-b64 28" "pt-xl-32e-b64 2" "pt-m-dense-b32 2" "pt-m-16e-b32 2" "xl-8e-ep2 8 2"
+  "pt-m-16e-b32-bf16 2" "pt-m-8e-b32-bf16 4" "pt-xl-32e-b64-bf16 2" "pt-xl-8e-b64-bf16 28"
 )
 visible_gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 

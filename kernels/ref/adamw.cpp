@@ -1,13 +1,26 @@
 #include "ref/adamw.hpp"
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 
 #include "ref/tensor.hpp"
 
 namespace ecsim::ref {
 
-void adamw_step(const AdamWConfig& c, std::int64_t step, std::span<float> param, std::span<const float> grad,
-                std::span<float> m, std::span<float> v) {
+namespace {
+
+// x rounded to the nearest bf16 (ties to even) by way of fp32, as the float that represents it.
+float nearest_bf16(double x) {
+  std::uint32_t bits = std::bit_cast<std::uint32_t>(static_cast<float>(x));
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return std::bit_cast<float>(bits & 0xffff0000u);
+}
+
+// One step, each stored value through `store` (fp32 rounding, or bf16).
+template <class Store>
+void step_with(const AdamWConfig& c, std::int64_t step, std::span<float> param, std::span<const float> grad,
+               std::span<float> m, std::span<float> v, Store store) {
   require(step >= 1, "adamw_step: step counts from 1, got " + std::to_string(step));
   require(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1, "adamw_step: betas must lie in [0, 1)");
   const auto n = static_cast<std::int64_t>(param.size());
@@ -22,10 +35,22 @@ void adamw_step(const AdamWConfig& c, std::int64_t step, std::span<float> param,
     const double mi = c.beta1 * m[i] + (1.0 - c.beta1) * g;
     const double vi = c.beta2 * v[i] + (1.0 - c.beta2) * g * g;
     const double decayed = param[i] * (1.0 - c.lr * c.weight_decay);
-    param[i] = static_cast<float>(decayed - c.lr * (mi / correction1) / (std::sqrt(vi / correction2) + c.eps));
-    m[i] = static_cast<float>(mi);
-    v[i] = static_cast<float>(vi);
+    param[i] = store(decayed - c.lr * (mi / correction1) / (std::sqrt(vi / correction2) + c.eps));
+    m[i] = store(mi);
+    v[i] = store(vi);
   }
+}
+
+}  // namespace
+
+void adamw_step(const AdamWConfig& c, std::int64_t step, std::span<float> param, std::span<const float> grad,
+                std::span<float> m, std::span<float> v) {
+  step_with(c, step, param, grad, m, v, [](double x) { return static_cast<float>(x); });
+}
+
+void adamw_step_bf16(const AdamWConfig& c, std::int64_t step, std::span<float> param, std::span<const float> grad,
+                     std::span<float> m, std::span<float> v) {
+  step_with(c, step, param, grad, m, v, nearest_bf16);
 }
 
 }  // namespace ecsim::ref

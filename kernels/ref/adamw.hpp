@@ -23,4 +23,9 @@ struct AdamWConfig {
 void adamw_step(const AdamWConfig& c, std::int64_t step, std::span<float> param, std::span<const float> grad,
                 std::span<float> m, std::span<float> v);
 
+// The same step on bf16 storage (no master weights): param, m and v hold bf16 values (as floats);
+// each stored value is the fp64 result rounded to the nearest bf16 (ties to even).
+void adamw_step_bf16(const AdamWConfig& c, std::int64_t step, std::span<float> param, std::span<const float> grad,
+                     std::span<float> m, std::span<float> v);
+
 }  // namespace ecsim::ref

@@ -1,8 +1,9 @@
 // The model's state on the device, in flat buffers with model_ref's layout (param_layout.hpp):
-//   params  [P] bf16  what the kernels read (rounded from the masters after every step)
-//   master  [P] fp32  AdamW's master weights
+//   params  [P] bf16  what the kernels read
 //   grads   [P] fp32  gradients, accumulated over the micro-batches of a step
-//   m, v    [P] fp32  AdamW's moments
+// and AdamW's state, as the scenario's optimizer dtypes say (OptimizerStorage):
+//   kFp32Master  master [P] fp32, m, v [P] fp32; params rounded from the masters after every step
+//   kBf16        m, v [P] bf16, no master: the step updates params in place
 // Initialized as model_ref's Trainer does (init_params with DiT's adaLN-Zero, rounded to fp32), so a
 // GPU run and a CPU-reference run from the same seed start from the same weights. `stored`: the
 // experts this rank holds (all of them without expert parallelism).
@@ -12,34 +13,41 @@
 
 #include <cstdint>
 
+#include "adamw.cuh"
 #include "model_ref/params.hpp"
 #include "runner/device_memory.hpp"
+#include "runner/optimizer_storage.hpp"
 
 namespace ecsim::runner {
 
 class DeviceModel {
  public:
   DeviceModel(const model_ref::ModelConfig& config, model_ref::ExpertRange stored, std::uint64_t seed,
-              model_ref::InitScheme scheme);
+              model_ref::InitScheme scheme, OptimizerStorage storage);
 
   const model_ref::ModelConfig& config() const { return config_; }
   const model_ref::ParamLayout& layout() const { return layout_; }
   std::int64_t size() const { return layout_.total; }
+  OptimizerStorage storage() const { return storage_; }
 
   const __nv_bfloat16* param(model_ref::TensorRef r) const { return params_.get() + r.offset; }
   float* grad(model_ref::TensorRef r) const { return grads_.get() + r.offset; }
 
   __nv_bfloat16* params() const { return params_.get(); }
-  float* master() const { return master_.get(); }
   float* grads() const { return grads_.get(); }
-  float* m() const { return m_.get(); }
-  float* v() const { return v_.get(); }
+
+  // AdamW step `step` (from 1) over every parameter from the gradients, on `stream`; params then
+  // hold the updated weights.
+  void adamw_step(const AdamWHyperparameters& h, std::int64_t step, cudaStream_t stream) const;
 
  private:
   model_ref::ModelConfig config_;
   model_ref::ParamLayout layout_;
+  OptimizerStorage storage_;
   DeviceArray<__nv_bfloat16> params_;
-  DeviceArray<float> master_, grads_, m_, v_;
+  DeviceArray<float> grads_;
+  DeviceArray<float> master_, m_, v_;        // kFp32Master
+  DeviceArray<__nv_bfloat16> m16_, v16_;     // kBf16
 };
 
 }  // namespace ecsim::runner

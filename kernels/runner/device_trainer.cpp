@@ -32,14 +32,15 @@ cudaStream_t make_stream() {
 }  // namespace
 
 DeviceTrainer::DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t seed, model_ref::InitScheme scheme,
-                             const AdamWHyperparameters& adamw, std::int64_t images, const ProcessGroup* group)
+                             const AdamWHyperparameters& adamw, std::int64_t images, const ProcessGroup* group,
+                             OptimizerStorage storage)
     : config_(config),
       adamw_(adamw),
       images_(images),
       group_(group),
       shard_(expert_shard(config.experts, group != nullptr ? group->ep_size() : 1,
                           group != nullptr ? group->ep_rank() : 0)),
-      model_(config, {shard_.first, shard_.count}, seed, scheme),
+      model_(config, {shard_.first, shard_.count}, seed, scheme, storage),
       sync_plan_(grad_sync_plan(model_.layout(), shard_)),
       column_partials_(array<float>(kAdaLnBwdPartials)),
       ragged_gemm_(config.dropless() ? std::make_unique<RaggedGemm>() : nullptr),
@@ -231,10 +232,9 @@ double DeviceTrainer::step(const std::vector<DeviceBatch>& micro_batches) {
   {
     auto op = timer_.time("adamw", "optimizer.step", -1, -1, Phase::kOptimizer);
     ++steps_;
-    // Also writes the bf16 copy the next forward reads; the next step's first micro-batch
-    // overwrites the gradients.
-    adamw_step(adamw_, steps_, model_.master(), model_.grads(), model_.m(), model_.v(), model_.params(), model_.size(),
-               ctx_.stream);
+    // Leaves the bf16 weights the next forward reads; the next step's first micro-batch overwrites
+    // the gradients.
+    model_.adamw_step(adamw_, steps_, ctx_.stream);
   }
   timer_.end_step();
   return mean_loss(micro_batches.size());

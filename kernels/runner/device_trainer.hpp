@@ -1,8 +1,9 @@
 // Training the EC-DiT on the device, as model_ref's Trainer does on the host (model_ref/model.hpp,
 // trainer.hpp): embedding, blocks, final layer, rectified-flow loss, the backward of all of it,
-// then AdamW on the fp32 masters and the bf16 copy rounded from them. Micro-batches accumulate into
-// one gradient buffer (the loss of each is weighted 1 / (micro-batches x data-parallel ranks)), which
-// the process group sums before the step, range by range (expert_parallel.hpp's grad_sync_plan).
+// then AdamW (on fp32 masters with the bf16 copy rounded from them, or on the bf16 weights:
+// DeviceModel's OptimizerStorage). Micro-batches accumulate into one gradient buffer (the loss of
+// each is weighted 1 / (micro-batches x data-parallel ranks)), which the process group sums before
+// the step, range by range (expert_parallel.hpp's grad_sync_plan).
 // With expert parallelism a rank stores, computes, reduces and steps only its own experts (its
 // layout is model_ref's with those experts, initialized to the full model's values for them).
 // Every op runs inside an OpTimer scope.
@@ -29,7 +30,8 @@ class DeviceTrainer {
   // `images`: per micro-batch; `group` may be null (one process); its EP group, if any, sets the
   // experts this rank computes.
   DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t seed, model_ref::InitScheme scheme,
-                const AdamWHyperparameters& adamw, std::int64_t images, const ProcessGroup* group);
+                const AdamWHyperparameters& adamw, std::int64_t images, const ProcessGroup* group,
+                OptimizerStorage storage = OptimizerStorage::kFp32Master);
   ~DeviceTrainer();
   DeviceTrainer(const DeviceTrainer&) = delete;
   DeviceTrainer& operator=(const DeviceTrainer&) = delete;

@@ -104,6 +104,18 @@ model_ref::ModelConfig model_config_from_spec(const ModelSpec& m, const std::str
   return c;
 }
 
+OptimizerStorage optimizer_storage(const OptimizerSpec& o, const std::string& file) {
+  if (o.grads != Dtype::kFp32) {
+    throw InputError(file, "/run/optimizer/grad_dtype", "ecsim-run accumulates fp32 gradients, got bf16");
+  }
+  if (o.master != o.moments) {
+    throw InputError(file, "/run/optimizer/moment_dtype",
+                     "ecsim-run keeps fp32 moments with fp32 master weights and bf16 moments with none "
+                     "(master_dtype bf16): moment_dtype and master_dtype must be equal");
+  }
+  return o.master == Dtype::kFp32 ? OptimizerStorage::kFp32Master : OptimizerStorage::kBf16;
+}
+
 RunConfig resolve_run_config(const RunOptions& o, std::int64_t world_size) {
   if (o.steps < 1) throw InputError("--steps: must be at least 1, got " + str(o.steps));
   if (o.warmup < 0) throw InputError("--warmup: must not be negative, got " + str(o.warmup));
@@ -121,6 +133,7 @@ RunConfig resolve_run_config(const RunOptions& o, std::int64_t world_size) {
     throw InputError(file, "/run/optimizer/kind", "ecsim-run steps AdamW (kernels/adamw.cu), got " +
                                                        s.run.optimizer.kind);
   }
+  rc.storage = optimizer_storage(s.run.optimizer, file);
   if (!s.cluster) throw InputError(file, "/cluster", "required: the layout is planned on it");
   if (o.layers != 0) {
     if (o.layers < 1 || o.layers > s.model.layers) {

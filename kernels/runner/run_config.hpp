@@ -12,6 +12,7 @@
 
 #include "model_ref/config.hpp"
 #include "parallel/layout_plan.hpp"
+#include "runner/optimizer_storage.hpp"
 #include "scenario/scenario.hpp"
 
 namespace ecsim::runner {
@@ -37,11 +38,16 @@ struct RunConfig {
   std::int64_t micro_batches = 0;      // per data-parallel rank per step
   std::uint64_t seed = 1;
   std::string layout_string;           // the --layout form of what runs
+  OptimizerStorage storage = OptimizerStorage::kFp32Master;  // the scenario's optimizer dtypes
 };
 
 // The model shape of a scenario's EC-DiT; InputError (naming `file` and the JSON path) for what the
 // runner's kernels cannot build.
 model_ref::ModelConfig model_config_from_spec(const ModelSpec& m, const std::string& file);
+
+// The AdamW state a scenario's run.optimizer dtypes ask for; InputError (naming `file` and the
+// JSON path) for the combinations the runner does not keep.
+OptimizerStorage optimizer_storage(const OptimizerSpec& o, const std::string& file);
 
 // world_size: the processes the launcher started (1 without MPI); must equal the layout's GPUs.
 RunConfig resolve_run_config(const RunOptions& options, std::int64_t world_size);

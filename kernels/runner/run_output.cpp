@@ -30,6 +30,7 @@ MeasuredRun to_measured_run(const RunRecord& r) {
   run.peak_memory_bytes = r.peak_memory_bytes;
   run.model = r.model;
   run.images_per_step = r.images_per_step;
+  run.optimizer = r.optimizer;
   return run;
 }
 

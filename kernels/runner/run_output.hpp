@@ -27,6 +27,7 @@ struct RunRecord {
   double peak_memory_bytes = 0;
   Json model;                      // model_to_json of what trained (the blocks that ran)
   std::int64_t images_per_step = 0;
+  Json optimizer;                  // optimizer_to_json of the scenario's recipe, which stepped
 };
 
 MeasuredRun to_measured_run(const RunRecord& r);

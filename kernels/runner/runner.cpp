@@ -70,10 +70,13 @@ void run(const RunOptions& options, ProcessGroup& group, std::ostream& out) {
     out << "ecsim-run " << rc.scenario.name << "\n  model   " << rc.scenario.model.name << ", " << rc.model.layers
         << " blocks" << (rc.layers_override > 0 ? " (--layers)" : "") << ", " << rc.model.experts << " experts\n"
         << "  layout  " << rc.layout_string << " (" << rc.micro_batches << " micro-batches of " << images
-        << " images, " << group.size() << " process(es))\n  seed    " << rc.seed << "\n";
+        << " images, " << group.size() << " process(es))\n  seed    " << rc.seed << "\n  optimizer AdamW, "
+        << (rc.storage == OptimizerStorage::kBf16 ? "bf16 weights and moments (no master weights)"
+                                                  : "fp32 master weights and moments")
+        << ", fp32 gradients\n";
   }
 
-  DeviceTrainer trainer(rc.model, rc.seed, model_ref::InitScheme::kAdaLnZero, kAdamW, images, &group);
+  DeviceTrainer trainer(rc.model, rc.seed, model_ref::InitScheme::kAdaLnZero, kAdamW, images, &group, rc.storage);
   if (lead && ep > 1) {
     const ExpertShard& sh = trainer.shard();
     out << "  experts " << sh.count << " per rank over ep=" << ep << " (rank 0: experts [" << sh.first << ", "
@@ -94,6 +97,7 @@ void run(const RunOptions& options, ProcessGroup& group, std::ostream& out) {
   record.layers = rc.layers_override;
   record.model = model_to_json(rc.scenario.model);  // with --layers, the blocks that ran
   record.images_per_step = rc.scenario.run.global_batch;
+  record.optimizer = optimizer_to_json(rc.scenario.run.optimizer);
   record.device = device_name();
   record.created = utc_now_iso8601();
   std::vector<std::vector<TimedOp>> measured;

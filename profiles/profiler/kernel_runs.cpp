@@ -190,8 +190,19 @@ KernelRun flow_loss_run(const PlannedCall& c) {
 
 KernelRun adamw_run(const PlannedCall& c) {
   const std::int64_t n = dim(c.call.shape, "params");
-  // param, m, v: fp32, updated in place (the random pool's values stay finite, v >= 0); the
-  // gradient only read; the bf16 copy out.
+  // param, m, v updated in place; the fp32 gradient only read. "fp32": masters and moments fp32
+  // (the fp32 pool holds [0, 1): values stay finite), the bf16 copy out; "bf16": weights and
+  // moments bf16 (the bf16 pool holds [-1, 1): a negative v gives NaNs, which take a GPU's fp32
+  // units no longer than numbers do).
+  if (c.call.dtype == "bf16") {
+    return {{bf16_in(n), fp32_in(n), bf16_in(n), bf16_in(n)},
+            [n](const OperandSet& o, cudaStream_t s) {
+              adamw_step_bf16(AdamWHyperparameters{}, 1, o.at<bf16>(0), o.at<float>(1), o.at<bf16>(2), o.at<bf16>(3),
+                              n, s);
+            },
+            nullptr};
+  }
+  if (c.call.dtype != "fp32") throw UnsupportedShape("adamw: no kernel for the recipe " + c.call.dtype);
   return {{fp32_in(n), fp32_in(n), fp32_in(n), fp32_in(n), bf16_out(n)},
           [n](const OperandSet& o, cudaStream_t s) {
             adamw_step(AdamWHyperparameters{}, 1, o.at<float>(0), o.at<float>(1), o.at<float>(2), o.at<float>(3),

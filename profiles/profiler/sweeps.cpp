@@ -74,12 +74,12 @@ class CallCollector : public SweepVisitor {
   }
   void sweep_op(const Op& op) override { add_op(op); }
   // Every step's optimizer update is priced from this sweep: measured with the layouts' shapes.
-  void optimizer(double params) override {
+  void optimizer(const KernelCall& update) override {
     Op op;
     op.name = "adamw";
-    op.shape = {{"params", static_cast<std::int64_t>(params)}};
+    op.shape = update.shape;
     from_layout_ = true;
-    add(optimizer_kernel(params), KernelRole::kForward, op);
+    add(update, KernelRole::kForward, op);
     from_layout_ = false;
   }
 

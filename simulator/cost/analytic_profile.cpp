@@ -12,7 +12,7 @@ class CallSet : public SweepVisitor {
  public:
   void layout_op(const Op& op) override { add_op(op); }
   void sweep_op(const Op& op) override { add_op(op); }
-  void optimizer(double params) override { add(optimizer_kernel(params)); }
+  void optimizer(const KernelCall& update) override { add(update); }
 
   std::vector<KernelCall> take() {
     std::vector<KernelCall> out;

@@ -82,9 +82,9 @@ Nanos ComputeCostModel::backward(const Op& op, WeightGrads w) const {
   return t;
 }
 
-Nanos ComputeCostModel::optimizer_step(double params) const {
+Nanos ComputeCostModel::optimizer_step(double params, const OptimizerSpec& recipe) const {
   if (params < 1) return Nanos{};
-  return kernel(optimizer_kernel(params));
+  return kernel(optimizer_kernel(params, recipe));
 }
 
 std::string profile_device_mismatch(const ProfileDevice& device, const GpuSpec& gpu) {

@@ -23,6 +23,7 @@
 #include "core/units.hpp"
 #include "hardware/gpu.hpp"
 #include "model/op.hpp"
+#include "scenario/scenario.hpp"
 
 namespace ecsim {
 
@@ -106,8 +107,10 @@ std::string kernel_key(const KernelCall& c);
 bool is_bias_kernel(const std::string& op);
 std::vector<KernelCall> forward_kernels(const Op& op);
 std::vector<KernelCall> backward_kernels(const Op& op, WeightGrads w = WeightGrads::kWrite);
-// The fused optimizer update over `params` parameters: kernel family "adamw" {params}, fp32 states.
-KernelCall optimizer_kernel(double params);
+// The fused optimizer update over `params` parameters: kernel family "adamw" {params}, its bytes
+// from the recipe's dtypes; dtype "fp32" (fp32 masters and moments), "bf16" (no masters, bf16
+// moments), or for another recipe its three dtypes ("master_bf16_moments_fp32_grads_fp32").
+KernelCall optimizer_kernel(double params, const OptimizerSpec& recipe = {});
 
 struct PricingStats {
   std::int64_t from_profile = 0;  // kernel calls priced from measured neighbours
@@ -139,7 +142,7 @@ class ComputeCostModel {
   Nanos kernel(const KernelCall& call) const;
   // Optimizer step over `params` parameters held on this GPU (fused AdamW over a flat buffer;
   // RMSProp with momentum keeps as many fp32 states and moves the same bytes).
-  Nanos optimizer_step(double params) const;
+  Nanos optimizer_step(double params, const OptimizerSpec& recipe = {}) const;
   const PricingStats& stats() const { return *stats_; }
   // The measured collectives' calibration; null when the profile has none (or no cluster was given).
   const CollectiveCalibration* collective_calibration() const { return collectives_.get(); }

@@ -117,15 +117,25 @@ std::vector<KernelCall> backward_kernels(const Op& op, WeightGrads w) {
   return out;
 }
 
-KernelCall optimizer_kernel(double params) {
-  // Per parameter: reads the fp32 master weight, gradient and two moments (4 x 4 B), writes the
-  // weight and both moments back (3 x 4 B) and the bf16 copy the next forward reads (2 B), all in
-  // one pass (kernels/adamw.cuh; the next step's first micro-batch overwrites the gradient, so
-  // nothing zeroes it); about 12 FLOPs (two moment updates, square root, division, decay, step).
-  constexpr double kBytesPerParam = 4 * kFp32Bytes + 3 * kFp32Bytes + kBf16Bytes;
+KernelCall optimizer_kernel(double params, const OptimizerSpec& recipe) {
+  // Per parameter, in one pass (kernels/adamw.cuh): reads the weight (the fp32 master, or the bf16
+  // weight itself when there is no master), the gradient and two moments; writes the weight and
+  // both moments back, and with a master the bf16 copy the next forward reads. Nothing zeroes the
+  // gradient (the next step's first micro-batch overwrites it). The runner's default, all fp32:
+  // 4 x 4 B read, 3 x 4 + 2 B written, 30 B; without masters and with bf16 moments, 16 B. About 12
+  // FLOPs (two moment updates, square root, division, decay, step).
+  const bool master = recipe.master == Dtype::kFp32;
+  const double weight = master ? kFp32Bytes : kBf16Bytes;
+  const double moments = 2 * dtype_bytes(recipe.moments);
+  const double bytes_per_param =
+      weight + dtype_bytes(recipe.grads) + moments + weight + moments + (master ? kBf16Bytes : 0.0);
   constexpr double kFlopsPerParam = 12;
   const auto n = static_cast<std::int64_t>(params);
-  return {"adamw", {{"params", n}}, Flops{kFlopsPerParam * params}, Bytes{kBytesPerParam * params}, "fp32"};
+  const auto name = [](Dtype t) { return std::string(t == Dtype::kBf16 ? "bf16" : "fp32"); };
+  std::string dtype = "master_" + name(recipe.master) + "_moments_" + name(recipe.moments) + "_grads_" +
+                      name(recipe.grads);
+  if (recipe.grads == Dtype::kFp32 && recipe.master == recipe.moments) dtype = name(recipe.master);
+  return {"adamw", {{"params", n}}, Flops{kFlopsPerParam * params}, Bytes{bytes_per_param * params}, dtype};
 }
 
 std::string kernel_key(const std::string& op, const std::string& dtype, const OpShape& shape) {

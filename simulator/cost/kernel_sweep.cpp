@@ -132,8 +132,14 @@ void walk_kernel_sweep(const std::vector<ModelSpec>& models, const SweepAxes& ax
       }
     }
   }
-  for (int log2 = kFirstParamsLog2; log2 <= kLastParamsLog2; log2 += axes.params_log2_step) {
-    visitor.optimizer(std::ldexp(1.0, log2));
+  // The two recipes ecsim-run keeps (fp32 masters and moments; bf16 weights and moments).
+  OptimizerSpec bf16;
+  bf16.master = Dtype::kBf16;
+  bf16.moments = Dtype::kBf16;
+  for (const OptimizerSpec& recipe : {OptimizerSpec{}, bf16}) {
+    for (int log2 = kFirstParamsLog2; log2 <= kLastParamsLog2; log2 += axes.params_log2_step) {
+      visitor.optimizer(optimizer_kernel(std::ldexp(1.0, log2), recipe));
+    }
   }
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "cost/compute_cost.hpp"  // KernelCall
 #include "model/model_ops.hpp"
 #include "model/model_spec.hpp"
 
@@ -36,7 +37,7 @@ class SweepVisitor {
   virtual ~SweepVisitor() = default;
   virtual void layout_op(const Op& op) = 0;   // an operator a model's own layout runs
   virtual void sweep_op(const Op& op) = 0;    // an expert GEMM or attention of the sweeps
-  virtual void optimizer(double params) = 0;  // the optimizer's update over `params` parameters
+  virtual void optimizer(const KernelCall& update) = 0;  // the optimizer's update (optimizer_kernel)
 };
 
 // Per model: its layouts' operators, then its expert and attention sweeps (each (d, FFN width / TP)

@@ -383,8 +383,8 @@ class StepBuilder {
     t.phase = TaskPhase::kOptimizer;
     t.name = s_.run.optimizer.kind == "adamw" ? "adamw" : "rmsprop_momentum";
     t.label = "optimizer.step";
-    t.duration = cost_.optimizer_step(params);
-    t.bytes = optimizer_kernel(params).bytes;  // kernel_calls.cpp: what the fused update moves
+    t.duration = cost_.optimizer_step(params, s_.run.optimizer);
+    t.bytes = optimizer_kernel(params, s_.run.optimizer).bytes;  // kernel_calls.cpp: what the update moves
     t.deps = st.grad_syncs;
     t.deps.push_back(st.last_compute);
     std::erase(t.deps, TaskId{-1});

@@ -192,7 +192,7 @@ class Screen {
     const double params = sharded ? dense_total / static_cast<double>(p_.dp_group.ranks) +
                                         expert_total / static_cast<double>(p_.expert_dp_group.ranks)
                                   : dense_total + expert_total;
-    st.optimizer = to_seconds(cost_.optimizer_step(params));
+    st.optimizer = to_seconds(cost_.optimizer_step(params, s_.run.optimizer));
     return st;
   }
 

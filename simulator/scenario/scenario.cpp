@@ -68,6 +68,13 @@ ModelSpec load_model_or_scenario(const std::filesystem::path& file) {
   return parse_model(root);
 }
 
+Json optimizer_to_json(const OptimizerSpec& o) {
+  return {{"kind", o.kind},
+          {"master_dtype", dtype_name(o.master)},
+          {"moment_dtype", dtype_name(o.moments)},
+          {"grad_dtype", dtype_name(o.grads)}};
+}
+
 Json scenario_to_json(const Scenario& s) {
   Json j;
   j["name"] = s.name;
@@ -78,11 +85,7 @@ Json scenario_to_json(const Scenario& s) {
   j["run"] = {{"mode", s.run.mode == RunMode::kTrain ? "train" : "infer"},
               {"global_batch", s.run.global_batch},
               {"seed", s.run.seed},
-              {"optimizer",
-               {{"kind", s.run.optimizer.kind},
-                {"master_dtype", dtype_name(s.run.optimizer.master)},
-                {"moment_dtype", dtype_name(s.run.optimizer.moments)},
-                {"grad_dtype", dtype_name(s.run.optimizer.grads)}}}};
+              {"optimizer", optimizer_to_json(s.run.optimizer)}};
   if (s.run.mode == RunMode::kInfer) j["run"]["sampling_steps"] = s.run.sampling_steps;
   if (s.run.routing_stats) j["run"]["routing_stats"] = routing_stats_to_json(*s.run.routing_stats);
   return j;

@@ -49,6 +49,8 @@ Scenario load_scenario(const std::filesystem::path& file);
 // `ecsim model` takes a bare model file or a whole scenario.
 ModelSpec load_model_or_scenario(const std::filesystem::path& file);
 Json scenario_to_json(const Scenario& s);
+// run.optimizer as scenario_to_json writes it: kind and the three dtypes.
+Json optimizer_to_json(const OptimizerSpec& o);
 
 // The embedded default: EC-DiT-M-64E training, global batch 4096, on 1024 H100.
 Scenario default_scenario();

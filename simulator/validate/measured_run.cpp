@@ -49,6 +49,10 @@ MeasuredRun load_measured_run(const std::filesystem::path& file) {
     run.model = m->json();
   }
   run.images_per_step = r.integer_or("images_per_step", 0, 0, std::int64_t{1} << 40);
+  if (const std::optional<Node> o = r.optional("optimizer")) {
+    if (!o->is_object()) o->fail("must be an object (the optimizer's kind and dtypes)");
+    run.optimizer = o->json();
+  }
   r.finish();
   return run;
 }
@@ -72,6 +76,7 @@ Json measured_run_to_json(const MeasuredRun& run) {
   if (run.layers > 0) j["layers"] = run.layers;
   if (!run.model.is_null()) j["model"] = run.model;
   if (run.images_per_step > 0) j["images_per_step"] = run.images_per_step;
+  if (!run.optimizer.is_null()) j["optimizer"] = run.optimizer;
   return j;
 }
 

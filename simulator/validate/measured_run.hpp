@@ -35,10 +35,11 @@ struct MeasuredRun {
   std::vector<MeasuredOp> ops;       // one step's operators
   double peak_memory_bytes = 0;      // from the allocator (0 if not recorded)
   // What trained, for `ecsim validate` to check it against the scenario (run_identity.hpp): the
-  // model as model_to_json writes it, with the blocks that ran; and the images per step. Null and
-  // 0 in a run file that does not record them.
+  // model as model_to_json writes it, with the blocks that ran; the images per step; and the
+  // optimizer's recipe. Null and 0 in a run file that does not record them.
   Json model;
   std::int64_t images_per_step = 0;
+  Json optimizer;  // optimizer_to_json of the recipe that stepped (null: not recorded)
 };
 
 inline constexpr const char* kRunSchema = "ecsim.run/1";

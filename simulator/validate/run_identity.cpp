@@ -32,24 +32,33 @@ std::optional<std::string> value_at(const Json& j, const std::string& path) {
   return j.at(pointer).dump();
 }
 
+// Throws naming the run's file and the first path under /`key` where what ran (`ran`) differs from
+// what the scenario describes: "the run <verb> <value>, <scenario> has <value>".
+void require_same(const Json& ran, const Json& expected, const std::string& key, const char* verb,
+                  const MeasuredRun& run, const std::string& scenario_file) {
+  const auto where = first_difference(ran, expected, "");
+  if (!where) return;
+  const auto got = value_at(ran, *where), described = value_at(expected, *where);
+  throw InputError(run.file.string(), "/" + key + *where,
+                   (got ? "the run " + std::string(verb) + " " + *got : "the run's " + key + " has no such key") + ", " +
+                       scenario_file + (described ? " has " + *described : "'s " + key + " has none") +
+                       ": validate a run against the scenario it ran");
+}
+
 }  // namespace
 
 void require_run_of(const Scenario& scenario, const MeasuredRun& run) {
-  const std::string hint = ": validate a run against the scenario it ran";
   const std::string scenario_file = scenario.file.string();
   if (run.images_per_step > 0 && run.images_per_step != scenario.run.global_batch) {
     throw InputError(run.file.string(), "/images_per_step",
                      "the run trained " + std::to_string(run.images_per_step) + " images per step, " + scenario_file +
-                         " has " + std::to_string(scenario.run.global_batch) + hint);
+                         " has " + std::to_string(scenario.run.global_batch) +
+                         ": validate a run against the scenario it ran");
   }
-  if (run.model.is_null()) return;
-  const Json expected = model_to_json(scenario.model);
-  if (const auto where = first_difference(run.model, expected, "")) {
-    const auto ran = value_at(run.model, *where), described = value_at(expected, *where);
-    throw InputError(run.file.string(), "/model" + *where,
-                     (ran ? "the run trained " + *ran : std::string("the run's model has no such key")) + ", " +
-                         scenario_file + (described ? " has " + *described : "'s model has none") + hint);
+  if (!run.optimizer.is_null()) {
+    require_same(run.optimizer, optimizer_to_json(scenario.run.optimizer), "optimizer", "stepped", run, scenario_file);
   }
+  if (!run.model.is_null()) require_same(run.model, model_to_json(scenario.model), "model", "trained", run, scenario_file);
 }
 
 }  // namespace ecsim

@@ -68,6 +68,19 @@ std::vector<test::AdamWState> run_adamw(const AdamWHyperparameters& h, const tes
   return after;
 }
 
+std::vector<test::AdamWBf16State> run_adamw_bf16(const AdamWHyperparameters& h, const test::AdamWBf16State& initial,
+                                                const std::vector<std::vector<float>>& grads) {
+  test::AdamWBf16State state = initial;
+  std::vector<test::AdamWBf16State> after;
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    state.grad = grads[i];  // the step only reads it
+    adamw_step_bf16(h, static_cast<std::int64_t>(i + 1), state.param.data(), state.grad.data(), state.m.data(),
+                    state.v.data(), static_cast<std::int64_t>(state.param.size()), nullptr);
+    after.push_back(state);
+  }
+  return after;
+}
+
 test::FlowLossOutputs run_flow_loss(const test::Bf16Vector& pred, const test::Bf16Vector& target, float dloss) {
   const auto n = static_cast<std::int64_t>(pred.size());
   auto partials = poisoned<float>(kFlowLossPartials);
@@ -128,6 +141,12 @@ TEST_CASE("emulated gated residual kernels match the reference: 3 x 17 x 300, an
 TEST_CASE("emulated adamw kernel matches the reference over three steps: 2^14 + 3 fp32 values, and 2^14 in vectors") {
   MESSAGE("worst error / tolerance " << test::check_adamw((1u << 14) + 3, test::run_seed(), run_adamw));
   MESSAGE("vectors: worst error / tolerance " << test::check_adamw(1u << 14, test::run_seed() + 1, run_adamw));
+}
+
+TEST_CASE("emulated adamw kernel on bf16 weights and moments matches the reference: 2^14 + 3 values, and in vectors") {
+  MESSAGE("worst error / tolerance " << test::check_adamw_bf16((1u << 14) + 3, test::run_seed(), run_adamw_bf16));
+  MESSAGE("vectors: worst error / tolerance "
+          << test::check_adamw_bf16(1u << 14, test::run_seed() + 1, run_adamw_bf16));
 }
 
 TEST_CASE("emulated flow loss kernels match the reference, and the loss is bitwise reproducible: 2^18 + 5 and 2^18") {

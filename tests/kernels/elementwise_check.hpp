@@ -7,6 +7,7 @@
 // Tolerances, |kernel - ref| <= atol + rtol |ref|:
 //   gelu y, dx; gate_residual out, dy, dgate; flow_loss dpred   bf16 outputs: bf16_tolerance
 //   adamw param, m, v      fp32 arithmetic against fp64 rounded once: atol 1e-7, rtol 2^-21
+//   adamw_bf16 param, m, v the same, each rounded to bf16: one bf16 ulp, atol 1e-7, rtol 2^-7
 //   flow_loss loss         an fp32 sum of n squares: rtol 1e-5; and bitwise equal on a second run
 #pragma once
 
@@ -143,6 +144,51 @@ inline std::string check_adamw(std::size_t n, std::uint64_t seed, const AdamWKer
     const std::vector<double> param = to_double(after[i].param);
     log.check(("param_bf16" + at).c_str(), to_double(std::span<const __nv_bfloat16>(after[i].param_bf16)),
               to_double(std::span<const __nv_bfloat16>(to_bf16(param))), Tolerance{0, 0});
+    log.check(("grad unchanged" + at).c_str(), to_double(after[i].grad), to_double(grads[i]), Tolerance{0, 0});
+  }
+  return log.summary();
+}
+
+// ---- adamw.cu, no master weights: AdamW steps in place over bf16 weights and moments.
+
+struct AdamWBf16State {
+  Bf16Vector param, m, v;    // [n]
+  std::vector<float> grad;   // [n] the gradient buffer after the step (empty in the initial state)
+};
+
+// Steps 1, 2, ... of adamw_step_bf16 from `initial`, one per gradient [n]; the state after each.
+using AdamWBf16Kernel = std::function<std::vector<AdamWBf16State>(
+    const AdamWHyperparameters& h, const AdamWBf16State& initial, const std::vector<std::vector<float>>& grads)>;
+
+// Three steps as check_adamw's, on bf16 storage. Each step is checked from the kernel's own state
+// before it, so that one rounding separates kernel and reference: the kernel rounds an fp32
+// result to bf16, the reference an fp64 one, which may land either side of a rounding boundary:
+// one bf16 ulp (2^-7 relative at most), and 1e-7 absolute for the fp32 arithmetic's own error
+// where the result is near 0.
+inline std::string check_adamw_bf16(std::size_t n, std::uint64_t seed, const AdamWBf16Kernel& kernel) {
+  CAPTURE(seed);
+  CAPTURE(n);
+  const AdamWHyperparameters h{1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f};
+  const ref::AdamWConfig c{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay};
+  const AdamWBf16State initial{to_bf16(random_values(n, seed)), to_bf16(random_values(n, seed + 1, -0.1, 0.1)),
+                               to_bf16(random_values(n, seed + 2, 0.0, 0.01))};
+  std::vector<std::vector<float>> grads;
+  for (std::uint64_t step = 1; step <= 3; ++step) grads.push_back(to_float(random_values(n, seed + 10 + step)));
+  const std::vector<AdamWBf16State> after = kernel(h, initial, grads);
+  REQUIRE(after.size() == grads.size());
+  const Tolerance tol{1e-7, std::ldexp(1.0, -7)};
+  const auto floats = [](const Bf16Vector& b) { return to_float(to_double(std::span<const __nv_bfloat16>(b))); };
+  CheckLog log;
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    const auto step = static_cast<std::int64_t>(i + 1);
+    CAPTURE(step);
+    const AdamWBf16State& before = i == 0 ? initial : after[i - 1];
+    std::vector<float> param = floats(before.param), m = floats(before.m), v = floats(before.v);
+    ref::adamw_step_bf16(c, step, param, grads[i], m, v);
+    const std::string at = " (step " + std::to_string(step) + ")";
+    log.check(("param" + at).c_str(), to_double(std::span<const __nv_bfloat16>(after[i].param)), to_double(param), tol);
+    log.check(("m" + at).c_str(), to_double(std::span<const __nv_bfloat16>(after[i].m)), to_double(m), tol);
+    log.check(("v" + at).c_str(), to_double(std::span<const __nv_bfloat16>(after[i].v)), to_double(v), tol);
     log.check(("grad unchanged" + at).c_str(), to_double(after[i].grad), to_double(grads[i]), Tolerance{0, 0});
   }
   return log.summary();

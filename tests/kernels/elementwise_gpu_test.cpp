@@ -57,6 +57,21 @@ std::vector<test::AdamWState> gpu_adamw(const AdamWHyperparameters& h, const tes
   return after;
 }
 
+std::vector<test::AdamWBf16State> gpu_adamw_bf16(const AdamWHyperparameters& h, const test::AdamWBf16State& initial,
+                                                const std::vector<std::vector<float>>& grads) {
+  const std::size_t n = initial.param.size();
+  test::DeviceBuffer<__nv_bfloat16> d_p(initial.param), d_m(initial.m), d_v(initial.v);
+  test::DeviceBuffer<float> d_g(n);
+  std::vector<test::AdamWBf16State> after;
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    d_g.upload(grads[i]);
+    adamw_step_bf16(h, static_cast<std::int64_t>(i + 1), d_p.get(), d_g.get(), d_m.get(), d_v.get(),
+                    static_cast<std::int64_t>(n), nullptr);
+    after.push_back({d_p.download(), d_m.download(), d_v.download(), d_g.download()});
+  }
+  return after;
+}
+
 test::FlowLossOutputs gpu_flow_loss(const test::Bf16Vector& pred, const test::Bf16Vector& target, float dloss) {
   const auto n = static_cast<std::int64_t>(pred.size());
   test::DeviceBuffer<__nv_bfloat16> d_pred(pred), d_target(target), d_dpred(pred.size());
@@ -91,6 +106,12 @@ TEST_CASE("adamw kernel matches the reference over three steps (2^20 + 3 fp32 va
   test::check_adamw(1u << 20, test::run_seed() + 1, gpu_adamw);
 }
 
+TEST_CASE("adamw kernel on bf16 weights and moments matches the reference (2^20 + 3 values, and 2^20 in 16-byte vectors)" *
+          doctest::skip(!test::gpu_available())) {
+  test::check_adamw_bf16((1u << 20) + 3, test::run_seed(), gpu_adamw_bf16);
+  test::check_adamw_bf16(1u << 20, test::run_seed() + 1, gpu_adamw_bf16);
+}
+
 TEST_CASE("flow loss kernels match the reference, and the loss is bitwise reproducible" *
           doctest::skip(!test::gpu_available())) {
   test::check_flow_loss(test::kFlowLossElements, test::run_seed(), gpu_flow_loss);
@@ -103,5 +124,6 @@ TEST_CASE("elementwise launchers reject bad arguments before launching") {
   CHECK_THROWS_AS(gelu_bwd(nullptr, nullptr, nullptr, 16, nullptr), PreconditionError);
   CHECK_THROWS_AS(gate_residual_fwd(nullptr, nullptr, nullptr, nullptr, 70000, 1, 8, nullptr), PreconditionError);
   CHECK_THROWS_AS(adamw_step({}, 0, nullptr, nullptr, nullptr, nullptr, nullptr, 16, nullptr), PreconditionError);
+  CHECK_THROWS_AS(adamw_step_bf16({}, 1, nullptr, nullptr, nullptr, nullptr, 16, nullptr), PreconditionError);
   CHECK_THROWS_AS(flow_loss_fwd(nullptr, nullptr, nullptr, nullptr, 16, nullptr), PreconditionError);
 }

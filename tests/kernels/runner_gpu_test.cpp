@@ -9,7 +9,9 @@
 //   - the loss falls below half its first value in 50 AdamW steps on a fixed batch;
 //   - two runs from the same seed give the same losses to the last bit (every kernel is deterministic);
 //   - the same for the token-choice baseline (padded to a capacity, and dropless);
-//   - a step's first micro-batch overwrites the gradients the last step left, and later ones add.
+//   - a step's first micro-batch overwrites the gradients the last step left, and later ones add;
+//   - AdamW on bf16 weights and moments (no masters) takes the fp32-master step to within the
+//     masters' bf16 rounding.
 // The added kernels' inputs and checks: runner_kernels_check.hpp.
 #include <doctest/doctest.h>
 
@@ -57,6 +59,13 @@ std::vector<float> gradients(const runner::DeviceTrainer& t) {
   std::vector<float> g(static_cast<std::size_t>(t.model().size()));
   CUDA_CHECK(cudaMemcpy(g.data(), t.model().grads(), g.size() * sizeof(float), cudaMemcpyDeviceToHost));
   return g;
+}
+
+// The trainer's bf16 weights, on the host.
+std::vector<double> weights(const runner::DeviceTrainer& t) {
+  std::vector<__nv_bfloat16> w(static_cast<std::size_t>(t.model().size()));
+  CUDA_CHECK(cudaMemcpy(w.data(), t.model().params(), w.size() * sizeof(__nv_bfloat16), cudaMemcpyDeviceToHost));
+  return test::to_double(std::span<const __nv_bfloat16>(w));
 }
 
 // One step's loss and the sampled gradients against model_ref (tolerances in the header comment).
@@ -187,6 +196,37 @@ TEST_CASE("runner: one step's first micro-batch writes the gradients and the oth
     // wrong write apart, which is off by half of the largest at least.
     CHECK(worst <= std::ldexp(largest, -9));
   }
+}
+
+TEST_CASE("runner: AdamW on bf16 weights and moments takes the fp32-master step to within the masters' rounding" *
+          doctest::skip(!test::gpu_available())) {
+  // Two trainers from one seed and batch, one per OptimizerStorage, take one step. Their first
+  // gradients are the same (the same bf16 weights and kernels); the fp32-master step rounds
+  // (master - update) to bf16, the bf16 step (bf16(master) - update). The two differ by master's
+  // own rounding (half a bf16 ulp of the weight before, 2^-8 of it) and the results' (one ulp of
+  // the result, 2^-7 of it) at most: where the update cancels most of a weight, the first is many
+  // ulps of the result. lr 1e-2, far above a weight's bf16 ulp, so nearly every weight moves, and
+  // a step that updated the wrong buffer or left the weights alone fails.
+  const model_ref::ModelConfig c = test::runner_tiny();
+  const AdamWHyperparameters h{1e-2f, 0.9f, 0.999f, 1e-8f, 0.0f};
+  std::vector<runner::DeviceBatch> batches;
+  batches.push_back(runner::upload_batch(c, model_ref::make_flow_batch(c, 2, 31)));
+  runner::DeviceTrainer fp32(c, 30, model_ref::InitScheme::kAllRandom, h, 2, nullptr,
+                             runner::OptimizerStorage::kFp32Master);
+  runner::DeviceTrainer bf16(c, 30, model_ref::InitScheme::kAllRandom, h, 2, nullptr, runner::OptimizerStorage::kBf16);
+  const std::vector<double> before = weights(bf16);
+  REQUIRE(before == weights(fp32));
+  CHECK(fp32.step(batches) == bf16.step(batches));  // the same forward
+  const std::vector<double> a = weights(fp32), b = weights(bf16);
+  std::size_t moved = 0, apart = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (b[i] != before[i]) ++moved;
+    if (std::abs(a[i] - b[i]) > std::ldexp(std::abs(before[i]), -8) + std::ldexp(std::abs(a[i]), -7)) ++apart;
+  }
+  CAPTURE(moved);
+  CAPTURE(a.size());
+  CHECK(moved > a.size() * 9 / 10);
+  CHECK(apart == 0);
 }
 
 TEST_CASE("runner: two runs from one seed give bitwise equal losses" * doctest::skip(!test::gpu_available())) {

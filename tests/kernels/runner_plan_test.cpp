@@ -172,6 +172,21 @@ TEST_CASE("runner: a scenario fixes the micro-batching, the seed and the layout 
   CHECK(rc.layout_string.find("mbs=16") != std::string::npos);
 }
 
+TEST_CASE("runner: a scenario's optimizer dtypes choose AdamW's storage; recipes it does not keep are input errors") {
+  CHECK(config_of("pt-m-16e-b32.json", 2).storage == runner::OptimizerStorage::kFp32Master);
+  CHECK(config_of("pt-m-16e-b32-bf16.json", 2).storage == runner::OptimizerStorage::kBf16);
+  OptimizerSpec o;
+  o.master = Dtype::kBf16;  // bf16 masters (none) with fp32 moments
+  CHECK_THROWS_WITH_AS(runner::optimizer_storage(o, "s.json"),
+                       doctest::Contains("s.json: /run/optimizer/moment_dtype: ecsim-run keeps fp32 moments"),
+                       InputError);
+  o.moments = Dtype::kBf16;
+  o.grads = Dtype::kBf16;
+  CHECK_THROWS_WITH_AS(runner::optimizer_storage(o, "s.json"),
+                       doctest::Contains("s.json: /run/optimizer/grad_dtype: ecsim-run accumulates fp32 gradients"),
+                       InputError);
+}
+
 TEST_CASE("runner: with ep > 1 the EP all-to-alls sit where the simulator's step builder puts them") {
   const runner::RunConfig rc = config_of("xl-8e-ep2.json", 4, 2);
   REQUIRE(rc.plan.layout.ep == 2);

@@ -355,6 +355,33 @@ TEST_CASE("pricing from a profile: inside the measured range from neighbours, ou
   CHECK(model.optimizer_step(0) == Nanos{});
 }
 
+TEST_CASE("the optimizer's update moves the bytes its recipe's dtypes say, under a key of its own") {
+  // fp32 masters and moments: read master, gradient, m, v (16 B), write master, m, v (12 B) and the
+  // bf16 copy (2 B). bf16 weights and moments, fp32 gradient: read 2 + 4 + 2 + 2, write 2 + 2 + 2.
+  const KernelCall fp32 = optimizer_kernel(1e6);
+  CHECK(fp32.bytes.value == doctest::Approx(30e6));
+  CHECK(fp32.dtype == "fp32");
+  OptimizerSpec bf16;
+  bf16.master = Dtype::kBf16;
+  bf16.moments = Dtype::kBf16;
+  const KernelCall b = optimizer_kernel(1e6, bf16);
+  CHECK(b.bytes.value == doctest::Approx(16e6));
+  CHECK(b.dtype == "bf16");
+  CHECK(kernel_key(b) != kernel_key(fp32));
+  // A recipe the runner does not keep still gets its bytes: fp32 masters, bf16 moments and
+  // gradients: read 4 + 2 + 2 + 2, write 4 + 2 + 2 and the bf16 copy 2.
+  OptimizerSpec mixed;
+  mixed.moments = Dtype::kBf16;
+  mixed.grads = Dtype::kBf16;
+  const KernelCall m = optimizer_kernel(1e6, mixed);
+  CHECK(m.bytes.value == doctest::Approx(20e6));
+  CHECK(m.dtype == "master_fp32_moments_bf16_grads_bf16");
+  // The H100 analytic profile holds both recipes the runner keeps: the bf16 one prices below.
+  const ComputeCostModel model = ComputeCostModel::from_profile(h100_analytic_profile(), h100());
+  CHECK(model.optimizer_step(1e9, bf16) < model.optimizer_step(1e9));
+  CHECK(model.stats().from_roofline == 0);
+}
+
 TEST_CASE("a profile made on another card than the scenario's GPU says so") {
   const GpuSpec h100_row = h100();
   ProfileDevice measured{"NVIDIA H100 80GB HBM3", 132, parse_bytes("80GB"), 1980, "550.54", "12.4"};

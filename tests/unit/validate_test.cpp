@@ -29,6 +29,7 @@ MeasuredRun run_from_simulation(const SimulationResult& sim, double gemm_factor,
   run.device = "synthetic";
   run.model = model_to_json(sim.scenario.model);  // as ecsim-run records what trained
   run.images_per_step = sim.scenario.run.global_batch;
+  run.optimizer = optimizer_to_json(sim.scenario.run.optimizer);
   for (double f : step_factors) run.step_times_s.push_back(sim.step_time.value * f);
   for (std::size_t t = 0; t < sim.graph.tasks.size(); ++t) {
     const Task& task = sim.graph.tasks[t];
@@ -200,6 +201,8 @@ TEST_CASE("validate refuses a run of another model or batch than the scenario's,
   const MeasuredRun reread = load_measured_run(dir / "run.json");
   CHECK(reread.model == same.model);
   CHECK(reread.images_per_step == s.run.global_batch);
+  CHECK(reread.optimizer == same.optimizer);
+  CHECK(!reread.optimizer.is_null());
   std::filesystem::remove_all(dir);
 
   MeasuredRun other_width = same;
@@ -216,6 +219,11 @@ TEST_CASE("validate refuses a run of another model or batch than the scenario's,
   other_batch.images_per_step = s.run.global_batch + 1;
   CHECK_THROWS_WITH_AS(validate_run(s, other_batch, cost), doctest::Contains("/images_per_step: the run trained"),
                        InputError);
+  // The optimizer's recipe, where the run records it (ecsim-run since 2026-11-28).
+  MeasuredRun bf16_state = same;
+  bf16_state.optimizer["master_dtype"] = "bf16";
+  CHECK_THROWS_WITH_AS(validate_run(s, bf16_state, cost),
+                       doctest::Contains("/optimizer/master_dtype: the run stepped \"bf16\", "), InputError);
   // A slice of the model (--layers) is the scenario's model with the blocks that ran.
   MeasuredRun slice = same;
   slice.layers = 2;
