@@ -500,10 +500,16 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   profile.command = options.command;
   profile.matmul_ceiling = {ceilings.matmul_flops_per_s};
   profile.hbm_ceiling = {ceilings.copy_bytes_per_s};
+  std::vector<double> gaps;  // each entry's median gap between its timed runs
   for (const MeasuredEntry& e : entries) {
     const Timing& t = e.timing();
     profile.ops.push_back({e.call->call.op, e.call->call.dtype, e.call->call.shape, t.p10_ns, t.p50_ns, t.p90_ns,
                            t.samples});
+    if (t.samples >= 2) gaps.push_back(t.gap_ns);
+  }
+  if (!gaps.empty()) {
+    const Timing g = summarize(gaps);
+    profile.launch_gap = ProfileLaunchGap{g.p10_ns, g.p50_ns, g.p90_ns, static_cast<std::int64_t>(gaps.size())};
   }
   for (const MeasuredCollective& c : collectives.measured) {
     profile.collectives.push_back({collective_name(c.call.kind), c.call.ranks, Bytes{double(c.call.bytes)},
@@ -516,6 +522,12 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   log << "measured " << entries.size() << " of " << plan.calls.size() << " planned shapes in " << std::setprecision(0)
       << seconds_since(start) << " s; " << skips.total() << " skips, " << not_started << " not started\n";
   skips.print(log);
+  if (reread.launch_gap) {
+    log << "launch gap (idle between one timed run's stop event and the next one's start) over "
+        << reread.launch_gap->entries << " entries: median " << std::setprecision(0) << reread.launch_gap->p50_ns
+        << " ns (p10 " << reread.launch_gap->p10_ns << ", p90 " << reread.launch_gap->p90_ns
+        << "); the simulator puts it before every operator\n";
+  }
   if (!entries.empty()) {  // else only collectives were measured (--family)
     report_families(entries, gpu, log);
     report_grouped_methods(entries, log);

@@ -96,12 +96,19 @@ Timing EventTimer::time(int sets, const TimingMethod& method, const std::functio
   }
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   last_.assign(static_cast<std::size_t>(samples), 0.0);
+  std::vector<double> gaps;
   for (int s = 0; s < samples; ++s) {
     const auto i = static_cast<std::size_t>(s);
     CUDA_CHECK(cudaEventElapsedTime(&ms, start_[i], stop_[i]));
     last_[i] = std::max(ms * kNsPerMs, kMinSampleNs);
+    if (i + 1 < static_cast<std::size_t>(samples)) {
+      CUDA_CHECK(cudaEventElapsedTime(&ms, stop_[i], start_[i + 1]));
+      gaps.push_back(std::max(ms * kNsPerMs, 0.0));
+    }
   }
-  return summarize(last_);
+  Timing t = summarize(last_);
+  if (!gaps.empty()) t.gap_ns = summarize(std::move(gaps)).p50_ns;
+  return t;
 }
 
 }  // namespace ecsim::profiler

@@ -23,6 +23,10 @@ struct Timing {
   double p50_ns = 0;
   double p90_ns = 0;
   int samples = 0;
+  // EventTimer: the median time the GPU spent between one timed run's stop event and the next
+  // run's start event, enqueued back to back (0 with fewer than 2 samples): the gap a training
+  // step's event-timed operators leave between them (kernels/runner/op_timer.hpp).
+  double gap_ns = 0;
 };
 
 // Linear between the order statistics of sorted values: q = 0.5 is the median.

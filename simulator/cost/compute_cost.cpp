@@ -100,10 +100,18 @@ std::string profile_device_mismatch(const ProfileDevice& device, const GpuSpec& 
   return "made on " + device.name + ", not an " + gpu.name + ": its times price another card";
 }
 
+Nanos ComputeCostModel::launch_gap() const {
+  if (!profile_ || !profile_->launch_gap) return Nanos{};
+  return Nanos{static_cast<std::int64_t>(std::llround(profile_->launch_gap->p50_ns))};
+}
+
 std::string ComputeCostModel::description() const {
   if (!profile_) return "analytic " + gpu_.name;
   std::string d = "profile " + profile_->file.string() + " (" + profile_->source + ", " + profile_->device.name + ", " +
                   std::to_string(profile_->ops.size()) + " kernel shapes)";
+  if (profile_->launch_gap) {
+    d += "; " + std::to_string(std::llround(profile_->launch_gap->p50_ns)) + " ns launch gap before each operator";
+  }
   if (collectives_) {
     d += "; measured collectives calibrate " + std::to_string(collectives_->calibrated_groups()) +
          " (op, ranks) groups inside a node";

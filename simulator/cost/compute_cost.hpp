@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,15 @@ struct ProfileCollective {
   double p10_ns = 0, p50_ns = 0, p90_ns = 0;
 };
 
+// A measured profile's optional "launch_gap_ns": over its entries, the median idle time of the GPU
+// between one timed run's stop event and the next run's start event, enqueued back to back (the
+// profiler's EventTimer). The same gap separates a training step's event-timed operators, which
+// the step builder puts before every compute task (Task::lead_in).
+struct ProfileLaunchGap {
+  double p10_ns = 0, p50_ns = 0, p90_ns = 0;  // over the entries' medians
+  std::int64_t entries = 0;                   // entries that measured it
+};
+
 // The device a profile was made on (for an analytic profile: the GPU table's row).
 struct ProfileDevice {
   std::string name;
@@ -62,6 +72,7 @@ struct Profile {
   std::string command;  // tool.command: what reproduces the file
   FlopsPerSecond matmul_ceiling;
   BytesPerSecond hbm_ceiling;
+  std::optional<ProfileLaunchGap> launch_gap;  // measured profiles since 2026-11-28
   std::vector<ProfileEntry> ops;
   std::vector<ProfileCollective> collectives;
   std::filesystem::path file;  // where it was read from (empty when made in memory)
@@ -143,6 +154,9 @@ class ComputeCostModel {
   // Optimizer step over `params` parameters held on this GPU (fused AdamW over a flat buffer;
   // RMSProp with momentum keeps as many fp32 states and moves the same bytes).
   Nanos optimizer_step(double params, const OptimizerSpec& recipe = {}) const;
+  // The GPU's idle time before each event-timed operator (the measured profile's launch_gap_ns
+  // median); zero without one (the analytic model claims none).
+  Nanos launch_gap() const;
   const PricingStats& stats() const { return *stats_; }
   // The measured collectives' calibration; null when the profile has none (or no cluster was given).
   const CollectiveCalibration* collective_calibration() const { return collectives_.get(); }

@@ -120,6 +120,19 @@ ProfileEntry read_entry(const Node& n) {
   return e;
 }
 
+ProfileLaunchGap read_launch_gap(const Node& n) {
+  ObjectReader r = object(n);
+  ProfileLaunchGap g;
+  g.p10_ns = r.number("p10", 0, 1e9);
+  g.p50_ns = r.number("p50", 0, 1e9);
+  g.p90_ns = r.number("p90", 0, 1e9);
+  if (g.p10_ns > g.p50_ns) r.required("p10").fail("p10 exceeds p50 (" + std::to_string(g.p50_ns) + ")");
+  if (g.p90_ns < g.p50_ns) r.required("p90").fail("p90 is below p50 (" + std::to_string(g.p50_ns) + ")");
+  g.entries = r.integer("entries", 1, std::int64_t{1} << 40);
+  r.finish();
+  return g;
+}
+
 ProfileCollective read_collective(const Node& n) {
   ObjectReader r = object(n);
   ProfileCollective c;
@@ -176,6 +189,10 @@ Profile load_profile(const std::filesystem::path& file) {
   p.matmul_ceiling = read_flops_rate(ceilings.required("bf16_matmul_flops_per_s"));
   p.hbm_ceiling = read_bandwidth(ceilings.required("hbm_bytes_per_s"));
   ceilings.finish();
+  if (auto gap = r.optional("launch_gap_ns")) {
+    if (p.source != "measured") gap->fail("only a measured profile has a launch gap");
+    p.launch_gap = read_launch_gap(*gap);
+  }
 
   std::map<std::string, std::string> seen;  // entry key -> its JSON path
   for (const Node& n : r.required("ops").as_array()) {
@@ -218,6 +235,10 @@ Json profile_to_json(const Profile& p) {
              {{"bf16_matmul_flops_per_s", number(p.matmul_ceiling.value)},
               {"hbm_bytes_per_s", number(p.hbm_ceiling.value)}}},
             {"ops", std::move(ops)}};
+  if (p.launch_gap) {
+    j["launch_gap_ns"] = times_json(p.launch_gap->p10_ns, p.launch_gap->p50_ns, p.launch_gap->p90_ns);
+    j["launch_gap_ns"]["entries"] = p.launch_gap->entries;
+  }
   if (!p.collectives.empty()) {
     Json coll = Json::array();
     for (const auto& c : p.collectives) {
@@ -234,9 +255,11 @@ Json profile_to_json(const Profile& p) {
 std::string format_profile(const Profile& p) {
   const Json j = profile_to_json(p);
   // Header keys first in the schema's order, then the arrays with one element per line.
-  const std::array<const char*, 6> header{"schema", "source", "device", "created", "tool", "ceilings"};
+  const std::array<const char*, 7> header{"schema", "source", "device", "created", "tool", "ceilings", "launch_gap_ns"};
   std::string out = "{\n";
-  for (const char* key : header) out += "  \"" + std::string(key) + "\": " + j.at(key).dump() + ",\n";
+  for (const char* key : header) {
+    if (j.contains(key)) out += "  \"" + std::string(key) + "\": " + j.at(key).dump() + ",\n";
+  }
   auto array = [&](const char* key, bool last) {
     out += "  \"" + std::string(key) + "\": [";
     const Json& items = j.at(key);

@@ -120,11 +120,13 @@ class Engine {
 
   void start(TaskId t) {
     const Task& task = g_.tasks[static_cast<std::size_t>(t)];
-    timing_[static_cast<std::size_t>(t)].start = Nanos{now_};
     if (!task.is_comm) {
-      push(now_ + task.duration.value, EventType::kComputeDone, t);
+      // The stream is taken from now; the kernels start after the launch gap.
+      timing_[static_cast<std::size_t>(t)].start = Nanos{now_ + task.lead_in.value};
+      push(now_ + task.lead_in.value + task.duration.value, EventType::kComputeDone, t);
       return;
     }
+    timing_[static_cast<std::size_t>(t)].start = Nanos{now_};
     const CollectivePlan& plan = g_.plans[static_cast<std::size_t>(task.plan)];
     push(now_ + to_nanos(plan.latency).value, EventType::kLatencyDone, t);
   }

@@ -210,6 +210,7 @@ class StepBuilder {
     t.chunk = static_cast<std::int32_t>(chunk);
     const bool bwd = phase == TaskPhase::kBackward;
     t.duration = bwd ? (adds_grads ? e.bwd_add : e.bwd) : e.fwd;
+    t.lead_in = cost_.launch_gap();
     t.flops = bwd ? op.bwd_input + op.bwd_weight : op.fwd;
     t.bytes = bwd ? op.bwd_read + op.bwd_written : op.fwd_read + op.fwd_written;
     t.deps = std::move(deps);
@@ -384,6 +385,7 @@ class StepBuilder {
     t.name = s_.run.optimizer.kind == "adamw" ? "adamw" : "rmsprop_momentum";
     t.label = "optimizer.step";
     t.duration = cost_.optimizer_step(params, s_.run.optimizer);
+    t.lead_in = cost_.launch_gap();
     t.bytes = optimizer_kernel(params, s_.run.optimizer).bytes;  // kernel_calls.cpp: what the update moves
     t.deps = st.grad_syncs;
     t.deps.push_back(st.last_compute);

@@ -29,6 +29,8 @@ struct Task {
   TaskPhase phase = TaskPhase::kForward;
   bool is_comm = false;
   Nanos duration;              // compute tasks
+  Nanos lead_in;               // compute tasks: the stream idles this long before the task starts
+                               // (ComputeCostModel::launch_gap, the GPU's gap between timed ops)
   std::int32_t plan = -1;      // comm tasks: index into TaskGraph::plans
   std::int32_t op = -1;        // compute tasks from a model operator: index into TaskGraph::ops
   std::string name;            // kernel family or collective ("gemm", "all_to_all", "adamw")

@@ -125,10 +125,12 @@ class Screen {
       for (const auto& ops : chunk.layers) {
         LayerOps lo;
         for (const Op& op : ops) {
-          const Seconds f = to_seconds(cost_.forward(op));
+          // Each operator a task of the step builder's, after the launch gap (zero without a measured one).
+          const Seconds gap = to_seconds(cost_.launch_gap());
+          const Seconds f = to_seconds(cost_.forward(op)) + gap;
           lo.fwd += f;
-          lo.bwd += to_seconds(cost_.backward(op));
-          lo.bwd_add += to_seconds(cost_.backward(op, WeightGrads::kAdd));
+          lo.bwd += to_seconds(cost_.backward(op)) + gap;
+          lo.bwd_add += to_seconds(cost_.backward(op, WeightGrads::kAdd)) + gap;
           if (recomputed_by_selective(op)) lo.recompute_selective += f;
           lo.tp_gathers += starts_tp_region(op.label) ? 1 : 0;
           lo.tp_scatters += ends_tp_region(op.label) ? 1 : 0;
@@ -192,7 +194,7 @@ class Screen {
     const double params = sharded ? dense_total / static_cast<double>(p_.dp_group.ranks) +
                                         expert_total / static_cast<double>(p_.expert_dp_group.ranks)
                                   : dense_total + expert_total;
-    st.optimizer = to_seconds(cost_.optimizer_step(params, s_.run.optimizer));
+    st.optimizer = to_seconds(cost_.optimizer_step(params, s_.run.optimizer) + cost_.launch_gap());
     return st;
   }
 

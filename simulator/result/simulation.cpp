@@ -17,8 +17,8 @@ std::string describe(const Task& t) {
   return std::string(phase_name(t.phase)) + " " + t.label + " (" + t.name + ")";
 }
 
-// Splits the idle time of `rank`'s compute stream into exposed communication and pipeline
-// bubble, by what released each compute task: a collective of its own (exposed communication),
+// Splits the idle time of `rank`'s compute stream (beyond each task's launch gap, which counts as
+// compute) into exposed communication and pipeline bubble, by what released each compute task: a collective of its own (exposed communication),
 // or work arriving from another stage (bubble, except while the transfer itself is in flight).
 void attribute_idle(SimulationResult& out, const std::vector<TaskId>& binding) {
   const auto& g = out.graph;
@@ -36,8 +36,10 @@ void attribute_idle(SimulationResult& out, const std::vector<TaskId>& binding) {
   Nanos cursor{0};
   for (TaskId t : compute_tasks) {
     const auto& tt = timing[static_cast<std::size_t>(t)];
-    busy += (tt.finish - tt.start).value;
-    const std::int64_t gap = (tt.start - cursor).value;
+    // The launch gap before a task (Task::lead_in) counts as its compute: the stream is the task's.
+    const std::int64_t lead = g.tasks[static_cast<std::size_t>(t)].lead_in.value;
+    busy += (tt.finish - tt.start).value + lead;
+    const std::int64_t gap = (tt.start - cursor).value - lead;
     if (gap > 0) {
       const TaskId b = binding[static_cast<std::size_t>(t)];
       const Task* bt = b >= 0 ? &g.tasks[static_cast<std::size_t>(b)] : nullptr;
@@ -82,7 +84,8 @@ void summarize_critical_path(SimulationResult& out, const std::vector<TaskId>& p
   std::map<std::string, CriticalPathEntry> by_what;
   for (TaskId t : path) {
     const Task& task = out.graph.tasks[static_cast<std::size_t>(t)];
-    const Seconds d = span(out.engine.timing[static_cast<std::size_t>(t)]);
+    // A compute task's launch gap is on the path with it.
+    const Seconds d = span(out.engine.timing[static_cast<std::size_t>(t)]) + to_seconds(task.lead_in);
     auto& e = by_what[describe(task)];
     e.what = describe(task);
     e.time += d;

@@ -99,11 +99,15 @@ for name, families, roles in [("gemm", {"gemm"}, {"dX"}),
         t = o["time_ns"]
         # timing.hpp's method: at least 20 timed runs, p10 <= median <= p90, all positive.
         assert o["samples"] >= 20 and 0 < t["p10"] <= t["p50"] <= t["p90"], o
+    # The idle time between timed runs, over every entry (timing.hpp's gap_ns).
+    g = p["launch_gap_ns"]
+    assert g["entries"] == len(ops) and 0 <= g["p10"] <= g["p50"] <= g["p90"], g
     rows = list(csv.DictReader(open(f"{tmp}/{name}.csv")))
     assert len(rows) == len(ops), (len(rows), len(ops))
     assert {r["role"] for r in rows} >= roles, {r["role"] for r in rows}
     log = open(f"{tmp}/{name}.log").read()
     assert f"wrote {tmp}/{name}.json ({len(ops)} entries, 0 collectives)" in log, "the log's last line"
+    assert f"launch gap (idle between one timed run's stop event and the next one's start) over {len(ops)} entries" in log
     assert "collectives: skipped, 1 GPU visible" in log
     print(f"{name}: {len(ops)} entries, roles {sorted({r['role'] for r in rows})}")
 PY
@@ -121,6 +125,7 @@ python3 - "$tmp/collectives.json" <<'PY' || fail "the collectives' profile"
 import json, sys
 p = json.load(open(sys.argv[1]))
 assert p["ops"] == [], len(p["ops"])
+assert "launch_gap_ns" not in p  # no kernel entry measured one
 c = p["collectives"]
 got = sorted((e["op"], e["ranks"], e["bytes"]) for e in c)
 want = sorted((op, 2, b) for op in ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")

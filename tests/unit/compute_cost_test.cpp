@@ -260,6 +260,8 @@ TEST_CASE("profile files: bad ones name the file and the JSON path") {
       {"unknown_key.json", "unknown_key.json: /ops/1/shpe", "unknown key"},
       {"missing_time.json", "missing_time.json: /ops/0", "missing required key 'time_ns'"},
       {"p10_above_p50.json", "p10_above_p50.json: /ops/0/time_ns/p10", "p10 exceeds p50"},
+      {"launch_gap_p90_below.json", "launch_gap_p90_below.json: /launch_gap_ns/p90", "p90 is below p50"},
+      {"launch_gap_in_analytic.json", "launch_gap_in_analytic.json: /launch_gap_ns", "only a measured profile"},
       {"gemm_missing_dim.json", "gemm_missing_dim.json: /ops/0/shape", "gemm needs exactly the dimensions k, m, n"},
       {"bad_dtype.json", "bad_dtype.json: /ops/0/dtype", "must be one of"},
       {"duplicate_entry.json", "duplicate_entry.json: /ops/3", "duplicate of /ops/0"},
@@ -308,10 +310,27 @@ TEST_CASE("profile files: written and read back unchanged") {
   }
   p.collectives.push_back({"all_reduce", 8, parse_bytes("256MiB"), 700e3, 710e3, 730e3});
   const auto file = std::filesystem::temp_directory_path() / "ecsim_compute_cost_roundtrip.json";
+  // A measured profile's launch gap, and none in an analytic one.
+  Profile measured = p;
+  measured.source = "measured";
+  for (ProfileEntry& e : measured.ops) e.samples = 20;
+  measured.launch_gap = ProfileLaunchGap{1400, 1550.5, 2100, 3};
+  const auto gap_file = std::filesystem::temp_directory_path() / "ecsim_compute_cost_roundtrip_gap.json";
+  write_profile(gap_file, measured);
+  const Profile gap_back = load_profile(gap_file);
+  std::filesystem::remove(gap_file);
+  REQUIRE(gap_back.launch_gap.has_value());
+  CHECK(gap_back.launch_gap->p10_ns == 1400);
+  CHECK(gap_back.launch_gap->p50_ns == 1550.5);
+  CHECK(gap_back.launch_gap->p90_ns == 2100);
+  CHECK(gap_back.launch_gap->entries == 3);
+  CHECK(ComputeCostModel::from_profile(gap_back, h100()).launch_gap() == Nanos{1551});
   write_profile(file, p);
   const Profile back = load_profile(file);
   std::filesystem::remove(file);
   CHECK(back.device.name == "H100-SXM");
+  CHECK(!back.launch_gap.has_value());
+  CHECK(ComputeCostModel::from_profile(back, h100()).launch_gap() == Nanos{});
   CHECK(back.matmul_ceiling == p.matmul_ceiling);
   CHECK(back.hbm_ceiling == p.hbm_ceiling);
   REQUIRE(back.ops.size() == p.ops.size());

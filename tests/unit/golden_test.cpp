@@ -77,6 +77,31 @@ TEST_CASE("golden: XL dense on one GPU is the sum of its kernels and the optimiz
   CHECK(r.images_per_s == doctest::Approx(8 / r.step_time.value));
 }
 
+TEST_CASE("golden: a measured launch gap puts the GPU's idle time before every operator, counted as compute") {
+  const Scenario s = load_scenario(kGolden / "xl-dense-1gpu.json");
+  const LayoutPlan p = plan_layout(s);
+  Profile measured = load_profile(std::filesystem::path(ECSIM_SOURCE_DIR) / "profiles" / "h100-sxm-analytic.json");
+  measured.source = "measured";
+  measured.launch_gap = ProfileLaunchGap{1200, 1500, 2000, 1};
+  const auto cost = ComputeCostModel::from_profile(measured, s.cluster->gpu);
+  const Expected e = serial_step(s, p, cost);
+  const SimulationResult r = simulate(s, p, cost);
+  std::int64_t tasks = 0;
+  for (std::size_t t = 0; t < r.graph.tasks.size(); ++t) {
+    const Task& task = r.graph.tasks[t];
+    if (task.is_comm) continue;
+    ++tasks;
+    CHECK(task.lead_in == Nanos{1500});
+    // An operator's own time is its kernels' (what validate compares per operator).
+    CHECK(r.engine.timing[t].finish - r.engine.timing[t].start == task.duration);
+  }
+  MESSAGE(tasks << " operators x 1.5 us on top of the kernels' " << static_cast<double>(e.compute_ns) * 1e-6 << " ms");
+  CHECK(to_nanos(r.step_time).value == e.compute_ns + tasks * 1500);
+  CHECK(to_nanos(r.compute).value == to_nanos(r.step_time).value);
+  CHECK(r.bubble.value == 0);
+  CHECK(r.exposed_comm.value == 0);
+}
+
 TEST_CASE("golden: XL dense with TP 2 adds every sequence-parallel collective on the critical path") {
   const Scenario s = load_scenario(kGolden / "xl-dense-tp2.json");
   const LayoutPlan p = plan_layout(s);
