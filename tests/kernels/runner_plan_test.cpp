@@ -172,7 +172,7 @@ TEST_CASE("runner: a scenario fixes the micro-batching, the seed and the layout 
   CHECK(rc.layout_string.find("mbs=16") != std::string::npos);
 }
 
-TEST_CASE("runner: a scenario's optimizer dtypes choose AdamW's storage; recipes it does not keep are input errors") {
+TEST_CASE("runner: a scenario's optimizer dtypes choose AdamW's storage, and recipes it does not keep are input errors") {
   CHECK(config_of("pt-m-16e-b32.json", 2).storage == runner::OptimizerStorage::kFp32Master);
   CHECK(config_of("pt-m-16e-b32-bf16.json", 2).storage == runner::OptimizerStorage::kBf16);
   OptimizerSpec o;
