@@ -18,8 +18,9 @@ std::string describe(const Task& t) {
 }
 
 // Splits the idle time of `rank`'s compute stream (beyond each task's launch gap, which counts as
-// compute) into exposed communication and pipeline bubble, by what released each compute task: a collective of its own (exposed communication),
-// or work arriving from another stage (bubble, except while the transfer itself is in flight).
+// compute) into exposed communication and pipeline bubble, by what released each compute task: a
+// collective of its own (exposed communication), or work arriving from another stage (bubble,
+// except while the transfer itself is in flight).
 void attribute_idle(SimulationResult& out, const std::vector<TaskId>& binding) {
   const auto& g = out.graph;
   const auto& timing = out.engine.timing;

@@ -39,9 +39,10 @@ void require_same(const Json& ran, const Json& expected, const std::string& key,
   const auto where = first_difference(ran, expected, "");
   if (!where) return;
   const auto got = value_at(ran, *where), described = value_at(expected, *where);
+  const std::string ran_text =
+      got ? "the run " + std::string(verb) + " " + *got : "the run's " + key + " has no such key";
   throw InputError(run.file.string(), "/" + key + *where,
-                   (got ? "the run " + std::string(verb) + " " + *got : "the run's " + key + " has no such key") + ", " +
-                       scenario_file + (described ? " has " + *described : "'s " + key + " has none") +
+                   ran_text + ", " + scenario_file + (described ? " has " + *described : "'s " + key + " has none") +
                        ": validate a run against the scenario it ran");
 }
 
@@ -58,7 +59,9 @@ void require_run_of(const Scenario& scenario, const MeasuredRun& run) {
   if (!run.optimizer.is_null()) {
     require_same(run.optimizer, optimizer_to_json(scenario.run.optimizer), "optimizer", "stepped", run, scenario_file);
   }
-  if (!run.model.is_null()) require_same(run.model, model_to_json(scenario.model), "model", "trained", run, scenario_file);
+  if (!run.model.is_null()) {
+    require_same(run.model, model_to_json(scenario.model), "model", "trained", run, scenario_file);
+  }
 }
 
 }  // namespace ecsim
