@@ -4,7 +4,8 @@
 //     batched call within 5% of the single GEMM. Anchor: 670-690 TFLOP/s batched at d 2048,
 //     f 8192, 65536 tokens, f_c 2 (ANCHORS.md, H100 SXM, cuBLAS through PyTorch).
 //  2. Few tokens per expert (d 3072, f 12288, 8 experts of 128 and 512 tokens): anchors 321 and
-//     708 TFLOP/s batched.
+//     708 TFLOP/s batched. Each uniform case also runs as the runner runs the experts' forward:
+//     one cuBLASLt strided-batched matmul with a bias per expert (GemmBias::run_batched).
 //  3. Ragged groups (token choice, top-2, loads Zipf(0.8) over the experts) as a loop of
 //     cublasGemmEx against cublasGemmGroupedBatchedEx. Anchors: loop 620-680, grouped-batched
 //     284-303 TFLOP/s. ANCHORS does not state the expert count; 64 here (EC-DiT-M's).
@@ -64,8 +65,9 @@ void print_row(const std::string& label, const Timing& t, double flops, const st
             << std::setprecision(0) << std::setw(10) << tflops(flops, t.p50_ns) << "  " << note << "\n";
 }
 
-// Batched E x [C, k] x [k, n] against one [E C, k] x [k, n].
-void uniform_case(Bench& b, std::int64_t experts, std::int64_t capacity, std::int64_t n, std::int64_t k,
+// Batched E x [C, k] x [k, n] against one [E C, k] x [k, n]; and the same with a bias per expert
+// through cuBLASLt, as the runner runs the experts' forward (GemmBias::run_batched).
+void uniform_case(Bench& b, GemmBias& lt, std::int64_t experts, std::int64_t capacity, std::int64_t n, std::int64_t k,
                   const std::string& anchor) {
   const GemmDims per_expert{capacity, n, k};
   const GemmDims single{experts * capacity, n, k};
@@ -79,6 +81,13 @@ void uniform_case(Bench& b, std::int64_t experts, std::int64_t capacity, std::in
                             [&](const OperandSet& o) {
                               gemm(b.cublas, b.stream, single, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2));
                             });
+  const Timing with_bias =
+      b.time({bf16_in(experts * capacity * k), bf16_in(experts * k * n), bf16_in(experts * n),
+              bf16_out(experts * capacity * n)},
+             [&](const OperandSet& o) {
+               lt.run_batched(b.stream, experts, per_expert, o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2),
+                              o.at<bf16>(3));
+             });
   const double share = one.p50_ns / batched.p50_ns;
   std::ostringstream note;
   note << std::fixed << std::setprecision(1) << 100 * share << "% of single GEMM's rate (goal >= "
@@ -88,6 +97,10 @@ void uniform_case(Bench& b, std::int64_t experts, std::int64_t capacity, std::in
   print_row("batched " + std::to_string(experts) + " x " + shape, batched, flops, note.str());
   print_row("  single " + std::to_string(experts * capacity) + "x" + std::to_string(n) + "x" + std::to_string(k), one,
             flops, "");
+  note.str("");
+  note << std::fixed << std::setprecision(1) << 100 * one.p50_ns / with_bias.p50_ns
+       << "% of single GEMM's rate (the runner's expert forward; no goal)";
+  print_row("  batched with bias, cuBLASLt", with_bias, flops, note.str());
 }
 
 // Rows per expert for `total` rows with loads proportional to rank^-s, largest first.
@@ -168,22 +181,22 @@ int main(int argc, char** argv) {
     std::cout << std::left << std::setw(44) << "case (rows x n x k)" << std::right << std::setw(10) << "p50 ms"
               << std::setw(10) << "p10 ms" << std::setw(10) << "p90 ms" << std::setw(10) << "TFLOP/s" << "  note\n";
     // 65536 tokens, f_c 2: 131072 expert rows, fc1 [rows, 8192] = [rows, 2048] x [2048, 8192], and fc2.
-    uniform_case(b, 8, 16384, 8192, 2048, "670-690");
-    uniform_case(b, 64, 2048, 8192, 2048, "670-690");
-    uniform_case(b, 8, 16384, 2048, 8192, "");
+    GemmBias fused;  // cuBLASLt: the experts' forward with its bias, and the linear layers below
+    uniform_case(b, fused, 8, 16384, 8192, 2048, "670-690");
+    uniform_case(b, fused, 64, 2048, 8192, 2048, "670-690");
+    uniform_case(b, fused, 8, 16384, 2048, 8192, "");
     if (!quick) {
-      uniform_case(b, 16, 8192, 8192, 2048, "");
-      uniform_case(b, 32, 4096, 8192, 2048, "");
+      uniform_case(b, fused, 16, 8192, 8192, 2048, "");
+      uniform_case(b, fused, 32, 4096, 8192, 2048, "");
     }
     // d 3072, f 12288, eight experts of few tokens.
-    uniform_case(b, 8, 128, 12288, 3072, "321");
-    uniform_case(b, 8, 512, 12288, 3072, "708");
+    uniform_case(b, fused, 8, 128, 12288, 3072, "321");
+    uniform_case(b, fused, 8, 512, 12288, 3072, "708");
     // Token choice top-2 over 65536 tokens: 131072 rows.
     ragged_case(b, 64, 131072, 8192, 2048);
     if (!quick) ragged_case(b, 8, 131072, 8192, 2048);
     // Linear layers with a bias: XL (d 1152; qkv 1920 with 6 KV heads of 64; FFN 4608) over 64
     // images of 256 tokens, M (d 3072, FFN 12288) over 32.
-    GemmBias fused;
     bias_case(b, fused, "XL qkv", {16384, 1920, 1152});
     bias_case(b, fused, "XL proj", {16384, 1152, 1152});
     bias_case(b, fused, "XL fc1", {16384, 4608, 1152});
