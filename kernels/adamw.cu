@@ -70,9 +70,8 @@ void launch_adamw(const char* op, const AdamWHyperparameters& h, std::int64_t st
   const auto correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(h.beta1), t));
   const auto correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(h.beta2), t));
   const auto decay = static_cast<float>(1.0 - static_cast<double>(h.lr) * static_cast<double>(h.weight_decay));
-  const bool vectorizable = std::is_same_v<State, float> ? chunks_vectorizable(n, {param, grad, m, v, param_bf16})
-                                                         : chunks_vectorizable(n, {param, grad, m, v});
-  launch_by_chunk(vectorizable, [&](auto chunk) {
+  // A null param_bf16 (bf16 state) counts as aligned.
+  launch_by_chunk(chunks_vectorizable(n, {param, grad, m, v, param_bf16}), [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
     CUDA_CHECK(launch_kernel(adamw_kernel<kVec, State>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream,
                              param, grad, m, v, param_bf16, n, h.lr, h.beta1, h.beta2, h.eps, decay, correction1,

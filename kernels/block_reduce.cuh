@@ -26,14 +26,19 @@ __device__ inline int warp_sum(int v) {
   return v;  // integer sums do not depend on the order
 }
 
+// Inclusive prefix sum of one int per lane over the warp.
+__device__ inline int warp_inclusive_scan(int v) {
+  const int lane = threadIdx.x % kWarpSize;
+  for (int offset = 1; offset < kWarpSize; offset *= 2) {
+    const int other = __shfl_up_sync(kFullMask, v, offset);
+    if (lane >= offset) v += other;
+  }
+  return v;
+}
+
 // Exclusive prefix sum of one int per lane over the warp; `total` gets the warp's sum.
 __device__ inline int warp_exclusive_scan(int v, int& total) {
-  const int lane = threadIdx.x % kWarpSize;
-  int inclusive = v;
-  for (int offset = 1; offset < kWarpSize; offset *= 2) {
-    const int other = __shfl_up_sync(kFullMask, inclusive, offset);
-    if (lane >= offset) inclusive += other;
-  }
+  const int inclusive = warp_inclusive_scan(v);
   total = __shfl_sync(kFullMask, inclusive, kWarpSize - 1);
   return inclusive - v;
 }
@@ -60,11 +65,7 @@ __device__ int block_exclusive_scan(int v, int& total) {
   __shared__ int warp_totals[kThreads / kWarpSize];
   const int lane = threadIdx.x % kWarpSize;
   const int warp = threadIdx.x / kWarpSize;
-  int inclusive = v;
-  for (int offset = 1; offset < kWarpSize; offset *= 2) {
-    const int other = __shfl_up_sync(kFullMask, inclusive, offset);
-    if (lane >= offset) inclusive += other;
-  }
+  const int inclusive = warp_inclusive_scan(v);
   __syncthreads();  // an earlier call may still be reading warp_totals
   if (lane == kWarpSize - 1) warp_totals[warp] = inclusive;
   __syncthreads();

@@ -1,21 +1,12 @@
 #include "ref/adamw.hpp"
 
-#include <bit>
 #include <cmath>
-#include <cstdint>
 
 #include "ref/tensor.hpp"
 
 namespace ecsim::ref {
 
 namespace {
-
-// x rounded to the nearest bf16 (ties to even) by way of fp32, as the float that represents it.
-float nearest_bf16(double x) {
-  std::uint32_t bits = std::bit_cast<std::uint32_t>(static_cast<float>(x));
-  bits += 0x7fffu + ((bits >> 16) & 1u);
-  return std::bit_cast<float>(bits & 0xffff0000u);
-}
 
 // One step, each stored value through `store` (fp32 rounding, or bf16).
 template <class Store>
@@ -50,7 +41,7 @@ void adamw_step(const AdamWConfig& c, std::int64_t step, std::span<float> param,
 
 void adamw_step_bf16(const AdamWConfig& c, std::int64_t step, std::span<float> param, std::span<const float> grad,
                      std::span<float> m, std::span<float> v) {
-  step_with(c, step, param, grad, m, v, nearest_bf16);
+  step_with(c, step, param, grad, m, v, [](double x) { return static_cast<float>(round_to_bf16(x)); });
 }
 
 }  // namespace ecsim::ref

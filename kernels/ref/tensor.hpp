@@ -5,6 +5,7 @@
 #pragma once
 
 #include <Eigen/Dense>
+#include <bit>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -25,6 +26,15 @@ inline StridedView view(const double* data, std::int64_t rows, std::int64_t cols
 }
 inline StridedMutView view(double* data, std::int64_t rows, std::int64_t cols, std::int64_t row_stride) {
   return StridedMutView(data, rows, cols, Eigen::OuterStride<>(row_stride));
+}
+
+// x rounded to the nearest bf16 (ties to even) by way of fp32, as __float2bfloat16 rounds a finite
+// float: bf16 is a float's upper 16 bits; add half of the dropped part's range, plus one when the
+// kept part is odd, and drop it.
+inline double round_to_bf16(double x) {
+  auto bits = std::bit_cast<std::uint32_t>(static_cast<float>(x));
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<double>(std::bit_cast<float>(bits & 0xffff0000u));
 }
 
 // Throws PreconditionError naming the operation and the buffer when its size is not `expected`.

@@ -131,10 +131,9 @@ KernelCall optimizer_kernel(double params, const OptimizerSpec& recipe) {
       weight + dtype_bytes(recipe.grads) + moments + weight + moments + (master ? kBf16Bytes : 0.0);
   constexpr double kFlopsPerParam = 12;
   const auto n = static_cast<std::int64_t>(params);
-  const auto name = [](Dtype t) { return std::string(t == Dtype::kBf16 ? "bf16" : "fp32"); };
-  std::string dtype = "master_" + name(recipe.master) + "_moments_" + name(recipe.moments) + "_grads_" +
-                      name(recipe.grads);
-  if (recipe.grads == Dtype::kFp32 && recipe.master == recipe.moments) dtype = name(recipe.master);
+  std::string dtype = std::string("master_") + dtype_name(recipe.master) + "_moments_" + dtype_name(recipe.moments) +
+                      "_grads_" + dtype_name(recipe.grads);
+  if (recipe.grads == Dtype::kFp32 && recipe.master == recipe.moments) dtype = dtype_name(recipe.master);
   return {"adamw", {{"params", n}}, Flops{kFlopsPerParam * params}, Bytes{bytes_per_param * params}, dtype};
 }
 

@@ -72,14 +72,21 @@ struct Times {
   double p10 = 0, p50 = 0, p90 = 0;
 };
 
-Times read_times(const Node& n) {
-  ObjectReader r = object(n);
+// p10 <= p50 <= p90 from r's keys; each > 0, or where zero may be measured (a gap) in [0, 1 s].
+Times read_ordered_times(ObjectReader& r, bool zero_allowed) {
+  const auto read = [&](const char* key) { return zero_allowed ? r.number(key, 0, 1e9) : r.positive(key); };
   Times t;
-  t.p10 = r.positive("p10");
-  t.p50 = r.positive("p50");
-  t.p90 = r.positive("p90");
+  t.p10 = read("p10");
+  t.p50 = read("p50");
+  t.p90 = read("p90");
   if (t.p10 > t.p50) r.required("p10").fail("p10 exceeds p50 (" + std::to_string(t.p50) + ")");
   if (t.p90 < t.p50) r.required("p90").fail("p90 is below p50 (" + std::to_string(t.p50) + ")");
+  return t;
+}
+
+Times read_times(const Node& n) {
+  ObjectReader r = object(n);
+  const Times t = read_ordered_times(r, false);
   r.finish();
   return t;
 }
@@ -122,12 +129,8 @@ ProfileEntry read_entry(const Node& n) {
 
 ProfileLaunchGap read_launch_gap(const Node& n) {
   ObjectReader r = object(n);
-  ProfileLaunchGap g;
-  g.p10_ns = r.number("p10", 0, 1e9);
-  g.p50_ns = r.number("p50", 0, 1e9);
-  g.p90_ns = r.number("p90", 0, 1e9);
-  if (g.p10_ns > g.p50_ns) r.required("p10").fail("p10 exceeds p50 (" + std::to_string(g.p50_ns) + ")");
-  if (g.p90_ns < g.p50_ns) r.required("p90").fail("p90 is below p50 (" + std::to_string(g.p50_ns) + ")");
+  const Times t = read_ordered_times(r, true);
+  ProfileLaunchGap g{t.p10, t.p50, t.p90, 0};
   g.entries = r.integer("entries", 1, std::int64_t{1} << 40);
   r.finish();
   return g;

@@ -122,11 +122,11 @@ class Screen {
     StageOps out;
     for (const ChunkOps& chunk : stage_chunks(s_.model, p_, r)) {
       std::vector<LayerOps> layers;
+      // Each operator a task of the step builder's, after the launch gap (zero without a measured one).
+      const Seconds gap = to_seconds(cost_.launch_gap());
       for (const auto& ops : chunk.layers) {
         LayerOps lo;
         for (const Op& op : ops) {
-          // Each operator a task of the step builder's, after the launch gap (zero without a measured one).
-          const Seconds gap = to_seconds(cost_.launch_gap());
           const Seconds f = to_seconds(cost_.forward(op)) + gap;
           lo.fwd += f;
           lo.bwd += to_seconds(cost_.backward(op)) + gap;

@@ -10,8 +10,6 @@ Dtype dtype_from(ObjectReader& r, const std::string& key, Dtype fallback) {
   return v == "bf16" ? Dtype::kBf16 : Dtype::kFp32;
 }
 
-const char* dtype_name(Dtype t) { return t == Dtype::kBf16 ? "bf16" : "fp32"; }
-
 RunSpec parse_run(ObjectReader r) {
   RunSpec run;
   run.mode = r.choice("mode", {"train", "infer"}, "train") == "train" ? RunMode::kTrain : RunMode::kInfer;
@@ -35,6 +33,8 @@ RunSpec parse_run(ObjectReader r) {
 }
 
 }  // namespace
+
+const char* dtype_name(Dtype t) { return t == Dtype::kBf16 ? "bf16" : "fp32"; }
 
 const char* const kDefaultScenarioName = "ecdit-m-64e-train.json";
 

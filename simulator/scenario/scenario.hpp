@@ -18,6 +18,7 @@ namespace ecsim {
 enum class RunMode { kTrain, kInfer };
 enum class Dtype { kBf16, kFp32 };
 double dtype_bytes(Dtype t);
+const char* dtype_name(Dtype t);  // "bf16", "fp32" (as scenarios spell them)
 
 struct OptimizerSpec {
   std::string kind = "adamw";       // "adamw" or "rmsprop_momentum": both keep two fp32 states

@@ -27,6 +27,7 @@
 #include "model/model_ops.hpp"
 #include "model_ref/flow_batch.hpp"
 #include "model_ref/model.hpp"
+#include "ref/tensor.hpp"
 #include "runner/expert_parallel.hpp"
 #include "runner/op_plan.hpp"
 #include "runner/param_layout.hpp"
@@ -462,11 +463,11 @@ TEST_CASE("runner: the GPU tests' seeds route without a near tie that bf16 could
     CHECK(margin >= test::kMinRoutingMargin);
   }
   // The bf16 rounding the reference applies to the inputs: nearest, ties to even.
-  CHECK(test::round_to_bf16(1.0) == 1.0);
-  CHECK(test::round_to_bf16(1.0 + 1.0 / 256) == 1.0);            // the tie between 1 and 1 + 2^-7 goes to even
-  CHECK(test::round_to_bf16(1.0 + 3.0 / 256) == 1.0 + 1.0 / 64);  // the tie between 1 + 2^-7 and 1 + 2^-6 too
-  CHECK(test::round_to_bf16(1.0 + 1.5 / 256) == 1.0 + 1.0 / 128);
-  CHECK(test::round_to_bf16(-3.0e-3) == doctest::Approx(-3.0e-3).epsilon(1.0 / 256));
+  CHECK(ref::round_to_bf16(1.0) == 1.0);
+  CHECK(ref::round_to_bf16(1.0 + 1.0 / 256) == 1.0);            // the tie between 1 and 1 + 2^-7 goes to even
+  CHECK(ref::round_to_bf16(1.0 + 3.0 / 256) == 1.0 + 1.0 / 64);  // the tie between 1 + 2^-7 and 1 + 2^-6 too
+  CHECK(ref::round_to_bf16(1.0 + 1.5 / 256) == 1.0 + 1.0 / 128);
+  CHECK(ref::round_to_bf16(-3.0e-3) == doctest::Approx(-3.0e-3).epsilon(1.0 / 256));
 }
 
 TEST_CASE("runner: an output path it could not write is refused before any step runs") {

@@ -1,12 +1,12 @@
 #include "runner_reference.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <functional>
 #include <limits>
 
 #include "model_ref/params.hpp"
+#include "ref/tensor.hpp"
 
 namespace ecsim::test {
 
@@ -36,14 +36,6 @@ model_ref::ModelConfig runner_tiny_token_choice(double capacity_factor) {
   return c;
 }
 
-double round_to_bf16(double x) {
-  // bf16 is a float's upper 16 bits: add half of the dropped part's range, plus one when the kept
-  // part is odd (ties to even), and drop it.
-  auto bits = std::bit_cast<std::uint32_t>(static_cast<float>(x));
-  bits += 0x7fffu + ((bits >> 16) & 1u);
-  return static_cast<double>(std::bit_cast<float>(bits & 0xffff0000u));
-}
-
 RoundedReference rounded_reference(const model_ref::ModelConfig& c, ReferenceSeeds seeds, std::int64_t images) {
   const model_ref::Model model(c);
   RoundedReference r;
@@ -51,7 +43,7 @@ RoundedReference rounded_reference(const model_ref::ModelConfig& c, ReferenceSee
   for (double& p : r.params) p = static_cast<double>(static_cast<float>(p));
   r.batch = model_ref::make_flow_batch(c, images, seeds.batch);
   for (auto* v : {&r.batch.x_t, &r.batch.velocity, &r.batch.text}) {
-    for (double& x : *v) x = round_to_bf16(x);
+    for (double& x : *v) x = ref::round_to_bf16(x);
   }
   r.forward = model.forward(r.params, r.batch);
   return r;

@@ -33,9 +33,6 @@ inline constexpr ReferenceSeeds kExpertChoiceSeeds{4, 14};
 inline constexpr ReferenceSeeds kTokenChoiceSeeds{14, 13};
 inline constexpr double kMinRoutingMargin = 0.03;
 
-// x rounded to the nearest bf16 (ties to even), as __float2bfloat16 rounds a finite float.
-double round_to_bf16(double x);
-
 // model_ref's parameters and batch as the device holds them, and the forward on them.
 struct RoundedReference {
   std::vector<double> params;  // init_params(seeds.params, kAllRandom), each rounded to fp32
