@@ -26,40 +26,41 @@
 //             dq     block = (64 queries, head, sample); streams key tiles (32 or 64) and
 //                    recomputes P and dS the same way for dQ += dS K.
 //            The separate dq pass costs two extra tile products (S and dP again) but needs no
-//            fp32 atomics into a dQ accumulator, whose order would vary between runs.
+//            fp32 atomics into a dQ accumulator, whose order would vary between runs. For head
+//            dim 64 and at most 256 keys (all of EC-DiT's attention) attention_backward_fused.cu
+//            computes all three in one pass per (sample, KV head); the launcher chooses
+//            (AttentionBackwardKernels in attention.cuh).
 // Shared memory per block: forward 45 KiB (D 64) / 85 KiB (D 128); dk/dv and dq 55 / 69 KiB.
 // At EC-DiT's lengths (128-256 tokens) a (sample, head) is a handful of tiles, so the grid is
 // B * H * Sq/64 blocks with few column steps each; rows past Sq or Skv are zero-filled in
 // shared memory and masked, so any length >= 1 works.
-// The PTX instructions and the helpers that address them: mma_sm80.cuh; launches: launch.cuh.
+// Tile helpers: attention_tiles.cuh; the PTX instructions: mma_sm80.cuh; launches: launch.cuh.
 // CPU reference: ref/attention.hpp. Test: ctest -R attention (tests/kernels/attention_gpu_test.cpp,
 // or build/bin/ecsim_kernel_gpu_tests -tc='*attention*'; skipped without a GPU). Without a GPU,
 // tests/emulation/attention_emulated_test.cpp runs this file's code on the CPU under an emulation of
 // the CUDA execution model with race and bounds checks (its logic, not the hardware's numerics).
-// Benchmark: build/bin/ecsim-bench-attention (bench/attention_bench.cu).
+// Benchmark: build/bin/ecsim-bench-attention (bench/attention_bench.cpp).
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <string>
 
 #include "attention.cuh"
+#include "attention_backward_fused.cuh"
+#include "attention_tiles.cuh"
 #include "block_reduce.cuh"
 #include "cuda_check.hpp"
 #include "launch.cuh"
 #include "launch_check.hpp"
-#include "mma_sm80.cuh"
 
 namespace ecsim {
 namespace {
 
-constexpr int kWarps = 4;
-constexpr int kThreads = kWarps * kWarpSize;
-constexpr int kWarpRows = 16;                  // rows of one mma tile: each warp owns 16 rows
-constexpr int kRowTile = kWarps * kWarpRows;   // 64 rows per block (queries, or keys in dk/dv)
-constexpr int kPad = 8;                        // bf16 per shared row (16 bytes) against bank conflicts
+using namespace attention_tiles;
+
+constexpr int kThreads = kTileThreads;         // 4 warps
+constexpr int kRowTile = 4 * kWarpRows;        // 64 rows per block (queries, or keys in dk/dv)
 constexpr int kForwardKeys = 64;               // keys per streamed tile in the forward
 constexpr int kDeltaThreads = 256;             // 8 rows of delta per block
-constexpr float kLog2e = 1.4426950408889634f;  // exp(x) = exp2(x log2 e)
 constexpr float kLn2 = 0.6931471805599453f;
 
 // Columns per streamed tile in the backward: the kernels hold two [16, columns] fp32 tiles
@@ -67,10 +68,6 @@ constexpr float kLn2 = 0.6931471805599453f;
 // inside the register file.
 template <int kD>
 constexpr int kBackwardColumns = kD == 64 ? 64 : 32;
-
-// Elements per shared-memory row of a [rows, kD] tile.
-template <int kD>
-constexpr int kRowStride = kD + kPad;
 
 template <int kD>
 constexpr int forward_shared_bytes() {
@@ -84,120 +81,6 @@ constexpr int backward_shared_bytes() {
   // dk/dv the streamed rows' lse and delta (two stages). dq sizes its buffer the same way.
   constexpr int kTileRows = 2 * kRowTile + 2 * 2 * kBackwardColumns<kD>;
   return kTileRows * kRowStride<kD> * 2 + 2 * 2 * kBackwardColumns<kD> * static_cast<int>(sizeof(float));
-}
-
-__device__ __forceinline__ std::uint32_t pack_bf16x2(float low, float high) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(low, high);
-  std::uint32_t bits;
-  memcpy(&bits, &v, sizeof bits);
-  return bits;
-}
-
-// acc[16, kN] += A[16, kK] B[kN, kK]^T for one warp, both operands row-major in shared memory
-// with the reduction dimension contiguous (Q K^T, dO V^T, K Q^T, V dO^T). `a` points at the
-// warp's first row, `b` at row 0. acc[n] is the 16x8 accumulator of columns 8n..8n+7.
-// kUnroll k-steps are unrolled: fully, unless the caller's registers are short (fully unrolled,
-// ptxas hoists every k-step's ldmatrix ahead of the mma's, 12 registers per k-step).
-template <int kK, int kN, int kStride, int kUnroll = kK / 16>
-__device__ __forceinline__ void warp_product_rows_rows(float (&acc)[kN / 8][4], const __nv_bfloat16* a,
-                                                       const __nv_bfloat16* b, int lane) {
-#pragma unroll kUnroll
-  for (int kk = 0; kk < kK / 16; ++kk) {
-    std::uint32_t af[4];
-    load_block_16x16<kStride>(af, a + kk * 16, lane);
-#pragma unroll
-    for (int nn = 0; nn < kN / 16; ++nn) {
-      // Block (rows 16nn.., cols 16kk..) of B is B^T's (k, n) block: matrices 0 and 2 are the
-      // k halves of columns 16nn..+7, matrices 1 and 3 those of columns 16nn+8..+15.
-      std::uint32_t bf[4];
-      load_block_16x16<kStride>(bf, b + nn * 16 * kStride + kk * 16, lane);
-      mma_16x8x16(acc[2 * nn], af, bf[0], bf[2]);
-      mma_16x8x16(acc[2 * nn + 1], af, bf[1], bf[3]);
-    }
-  }
-}
-
-// acc[16, kN] += P[16, kK] B[kK, kN] for one warp: P is a [16, kK] fp32 accumulator tile in
-// registers (probabilities or dS), rounded to bf16 here; B is row-major in shared memory
-// (V, K, dO, Q), loaded transposed. The accumulator layout of columns 16kk..16kk+15 (tiles 2kk and
-// 2kk+1) is exactly the A-operand layout of the k-step kk, so P never leaves the registers.
-template <int kK, int kN, int kStride>
-__device__ __forceinline__ void warp_product_regs_rows(float (&acc)[kN / 8][4], const float (&p)[kK / 8][4],
-                                                       const __nv_bfloat16* b, int lane) {
-#pragma unroll
-  for (int kk = 0; kk < kK / 16; ++kk) {
-    const std::uint32_t af[4] = {pack_bf16x2(p[2 * kk][0], p[2 * kk][1]), pack_bf16x2(p[2 * kk][2], p[2 * kk][3]),
-                                 pack_bf16x2(p[2 * kk + 1][0], p[2 * kk + 1][1]),
-                                 pack_bf16x2(p[2 * kk + 1][2], p[2 * kk + 1][3])};
-#pragma unroll
-    for (int nn = 0; nn < kN / 16; ++nn) {
-      // Transposed, matrices 0 and 1 are the k halves of columns 16nn..+7, 2 and 3 of 16nn+8..+15.
-      std::uint32_t bf[4];
-      load_block_16x16_transposed<kStride>(bf, b + kk * 16 * kStride + nn * 16, lane);
-      mma_16x8x16(acc[2 * nn], af, bf[0], bf[1]);
-      mma_16x8x16(acc[2 * nn + 1], af, bf[2], bf[3]);
-    }
-  }
-}
-
-// Starts copying rows [row0, row0 + kRows) of one head into a shared tile [kRows, kD + kPad].
-// `head` points at row 0 of the head; rows are `stride` elements apart. Rows at or past `len` are
-// zero-filled: masked positions then hold finite values (stale memory could hold a NaN, and a NaN
-// times a zero probability is still NaN).
-template <int kRows, int kD>
-__device__ __forceinline__ void load_rows_async(__nv_bfloat16* tile, const __nv_bfloat16* head, std::int64_t stride,
-                                                int row0, int len) {
-  constexpr int kChunks = kD / 8;  // 16-byte pieces per row
-  static_assert(kRows * kChunks % kThreads == 0, "every thread copies the same number of pieces");
-#pragma unroll
-  for (int i = 0; i < kRows * kChunks / kThreads; ++i) {
-    const int c = i * kThreads + static_cast<int>(threadIdx.x);
-    const int r = c / kChunks;
-    const int col = (c % kChunks) * 8;
-    const bool valid = row0 + r < len;
-    const __nv_bfloat16* src = head + (valid ? static_cast<std::int64_t>(row0 + r) * stride : 0) + col;
-    copy_16_async(tile + r * kRowStride<kD> + col, src, valid);
-  }
-}
-
-// Writes a warp's [16, kD] accumulator tile, row g scaled by scale_low and row g + 8 by
-// scale_high, as bf16 into the warp's 16 rows of a shared tile.
-template <int kD>
-__device__ __forceinline__ void store_accumulator_rows(__nv_bfloat16* rows, const float (&acc)[kD / 8][4],
-                                                       float scale_low, float scale_high, int lane) {
-  const int r = lane / 4;
-  const int c = 2 * (lane % 4);
-#pragma unroll
-  for (int n = 0; n < kD / 8; ++n) {
-    *reinterpret_cast<__nv_bfloat162*>(rows + r * kRowStride<kD> + n * 8 + c) =
-        __floats2bfloat162_rn(acc[n][0] * scale_low, acc[n][1] * scale_low);
-    *reinterpret_cast<__nv_bfloat162*>(rows + (r + 8) * kRowStride<kD> + n * 8 + c) =
-        __floats2bfloat162_rn(acc[n][2] * scale_high, acc[n][3] * scale_high);
-  }
-}
-
-// Copies a shared tile [kRows, kD + kPad] to rows [row0, row0 + kRows) of one head in 16-byte
-// stores, skipping rows at or past `len`.
-template <int kRows, int kD>
-__device__ __forceinline__ void store_rows(__nv_bfloat16* head, std::int64_t stride, int row0, int len,
-                                           const __nv_bfloat16* tile) {
-  constexpr int kChunks = kD / 8;
-#pragma unroll
-  for (int i = 0; i < kRows * kChunks / kThreads; ++i) {
-    const int c = i * kThreads + static_cast<int>(threadIdx.x);
-    const int r = c / kChunks;
-    const int col = (c % kChunks) * 8;
-    if (row0 + r < len) {
-      *reinterpret_cast<uint4*>(head + static_cast<std::int64_t>(row0 + r) * stride + col) =
-          *reinterpret_cast<const uint4*>(tile + r * kRowStride<kD> + col);
-    }
-  }
-}
-
-// Whether query `query` attends to key `key`: both inside their lengths and, when causal, the key
-// at most Skv - Sq past the query.
-__device__ __forceinline__ bool visible(int query, int key, int q_len, int kv_len, bool causal) {
-  return query < q_len && key < kv_len && !(causal && key > query + (kv_len - q_len));
 }
 
 // One block per (64-query tile, head, sample): grid (ceil(Sq / 64), H, B).
@@ -564,6 +447,14 @@ void require_aligned(const char* op, std::initializer_list<NamedPointer> buffers
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
+// The current device's SM count, which kAuto compares the fused backward's grid with.
+int device_sm_count() {
+  int device = 0, sms = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  return sms;
+}
+
 template <int kD>
 void launch_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* out,
                     float* lse, const AttentionDims& d, cudaStream_t stream) {
@@ -648,10 +539,14 @@ void flash_attention_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, con
   }
 }
 
+bool fused_attention_backward_fits(const AttentionDims& d) {
+  return d.head_dim == 64 && d.kv_len <= kFusedBackwardMaxKeys;
+}
+
 void flash_attention_backward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
                               const __nv_bfloat16* out, const float* lse, const __nv_bfloat16* dout, float* delta,
                               __nv_bfloat16* dq, __nv_bfloat16* dk, __nv_bfloat16* dv, const AttentionDims& d,
-                              cudaStream_t stream) {
+                              cudaStream_t stream, AttentionBackwardKernels kernels) {
   constexpr const char* op = "flash_attention_backward";
   check_attention_dims(d, op);
   const std::initializer_list<NamedPointer> buffers = {{"q", q},     {"k", k},       {"v", v},         {"out", out},
@@ -659,13 +554,23 @@ void flash_attention_backward(const __nv_bfloat16* q, const __nv_bfloat16* k, co
                                                        {"dk", dk},   {"dv", dv}};
   require_pointers(op, buffers);
   require_aligned(op, buffers);
+  const bool fits = fused_attention_backward_fits(d);
+  require(kernels != AttentionBackwardKernels::kFused || fits,
+          std::string(op) + ": the fused backward needs head_dim 64 (not " + std::to_string(d.head_dim) +
+              ") and kv_len at most " + std::to_string(kFusedBackwardMaxKeys) + " (not " + std::to_string(d.kv_len) +
+              ")");
+  const bool fused = kernels == AttentionBackwardKernels::kFused ||
+                     (kernels == AttentionBackwardKernels::kAuto && fits && !d.causal &&
+                      d.batch * d.kv_heads >= device_sm_count());
 
   const std::int64_t rows = d.batch * d.q_len * d.heads;
   CUDA_CHECK(launch_kernel(attention_backward_delta_kernel,
                            static_cast<unsigned>(ceil_div(rows, kDeltaThreads / kWarpSize)), kDeltaThreads, 0, stream,
                            out, dout, delta, static_cast<int>(d.heads), static_cast<int>(d.q_len),
                            static_cast<int>(d.head_dim), rows));
-  if (d.head_dim == 64) {
+  if (fused) {
+    launch_attention_backward_fused(q, k, v, lse, dout, delta, dq, dk, dv, d, stream);
+  } else if (d.head_dim == 64) {
     launch_backward<64>(q, k, v, lse, dout, delta, dq, dk, dv, d, stream);
   } else {
     launch_backward<128>(q, k, v, lse, dout, delta, dq, dk, dv, d, stream);

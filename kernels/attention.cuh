@@ -44,12 +44,26 @@ void check_attention_dims(const AttentionDims& d, const char* op);
 void flash_attention_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* out,
                              float* lse, const AttentionDims& d, cudaStream_t stream);
 
+// Which kernels compute the backward's dq, dk and dv (the results agree within bf16 rounding).
+//   kSplit  a dK/dV pass per 64-key tile and a dQ pass per 64-query tile (attention.cu): any shape.
+//   kFused  one pass per (sample, KV head) holding every key (attention_backward_fused.cu): head dim
+//           64 and at most 256 keys (fused_attention_backward_fits); 5 tile products per step
+//           instead of the split passes' 7.
+//   kAuto   kFused where it fits, the attention is not causal (the split passes skip the tiles the
+//           mask hides) and there are at least as many (sample, KV head) blocks as the device has
+//           SMs; kSplit otherwise.
+enum class AttentionBackwardKernels { kAuto, kSplit, kFused };
+
+// Whether kFused can run these dimensions.
+bool fused_attention_backward_fits(const AttentionDims& d);
+
 // dq, dk, dv from the forward's inputs, out and lse, and dout. `delta` [B, H, Sq] fp32 is scratch
 // that receives rowsum(dout * out). dk and dv are summed over the query heads of each KV group.
 // Deterministic: every sum runs in a fixed order (no atomics), so reruns match bit for bit.
+// kFused where it does not fit throws PreconditionError.
 void flash_attention_backward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
                               const __nv_bfloat16* out, const float* lse, const __nv_bfloat16* dout, float* delta,
                               __nv_bfloat16* dq, __nv_bfloat16* dk, __nv_bfloat16* dv, const AttentionDims& d,
-                              cudaStream_t stream);
+                              cudaStream_t stream, AttentionBackwardKernels kernels = AttentionBackwardKernels::kAuto);
 
 }  // namespace ecsim

@@ -5,7 +5,8 @@
 // access against races and bounds), not the hardware's arithmetic or speed. Needs no GPU.
 // Run: ctest -R emulat, or build/bin/ecsim_emulation_tests (ECSIM_TEST_SEED=N repeats a draw).
 // Shapes: the GPU test's edge cases (the emulation cannot afford EC-DiT's sizes) and EC-DiT-XL's
-// grouping of three query heads per KV head at 128 tokens.
+// grouping of three query heads per KV head at 128 tokens. Every shape runs each backward that fits
+// it: the split passes, and the fused pass for head dim 64 and up to 256 keys.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -25,31 +26,37 @@ using emulation_test::poisoned;
 
 namespace {
 
-// The launchers of attention.cu, compiled for the emulation, on host arrays.
-test::AttentionKernels emulated_kernels() {
+// The launchers of attention.cu, compiled for the emulation, on host arrays; the backward by
+// `backward_kernels`.
+test::AttentionKernels emulated_kernels(AttentionBackwardKernels backward_kernels) {
   return {[](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v) {
             auto out = poisoned<__nv_bfloat16>(q.size());
             auto lse = poisoned<float>(static_cast<std::size_t>(d.lse_elements()));
             flash_attention_forward(q.data(), k.data(), v.data(), out.data(), lse.data(), d, nullptr);
             return test::AttentionForwardOutputs{std::move(out), std::move(lse)};
           },
-          [](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v,
+          [backward_kernels](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v,
              const test::Bf16Vector& out, const std::vector<float>& lse, const test::Bf16Vector& dout) {
             test::AttentionBackwardOutputs g{poisoned<float>(lse.size()), poisoned<__nv_bfloat16>(q.size()),
                                              poisoned<__nv_bfloat16>(k.size()), poisoned<__nv_bfloat16>(v.size())};
             flash_attention_backward(q.data(), k.data(), v.data(), out.data(), lse.data(), dout.data(), g.delta.data(),
-                                     g.dq.data(), g.dk.data(), g.dv.data(), d, nullptr);
+                                     g.dq.data(), g.dk.data(), g.dv.data(), d, nullptr, backward_kernels);
             return g;
           }};
 }
 
-// Checks one shape and prints each output's worst error over its tolerance.
+// Checks one shape with each backward that can run it (attention_check.hpp's
+// backward_kernels_for) and prints each output's worst error over its tolerance.
 void check_emulated(const ref::AttentionShape& s, std::uint64_t seed, bool strided = false) {
-  const std::string ratios = test::check_attention(s, seed, emulated_kernels(), strided);
-  const std::string mask = s.causal ? " causal" : "";
-  const std::string rows = strided ? " strided rows" : "";
-  MESSAGE("B " << s.batch << " H " << s.heads << " KVH " << s.kv_heads << " Sq " << s.q_len << " Skv " << s.kv_len
-               << " D " << s.head_dim << mask << rows << ": worst error / tolerance " << ratios);
+  for (const AttentionBackwardKernels kernels : test::backward_kernels_for(s)) {
+    const std::string backward = test::backward_kernels_name(kernels);
+    CAPTURE(backward);
+    const std::string ratios = test::check_attention(s, seed, emulated_kernels(kernels), strided);
+    const std::string mask = s.causal ? " causal" : "";
+    const std::string rows = strided ? " strided rows" : "";
+    MESSAGE("B " << s.batch << " H " << s.heads << " KVH " << s.kv_heads << " Sq " << s.q_len << " Skv " << s.kv_len
+                 << " D " << s.head_dim << mask << rows << ", " << backward << " backward: worst error / tolerance " << ratios);
+  }
 }
 
 }  // namespace
@@ -80,4 +87,13 @@ TEST_CASE("emulated flash attention reads and writes strided rows: a fused proje
   check_emulated({1, 6, 2, 128, 128, 64, false}, test::run_seed(), true);
   check_emulated({2, 4, 2, 200, 77, 128, false}, test::run_seed() + 100, true);
   check_emulated({2, 4, 2, 200, 333, 64, true}, test::run_seed() + 200, true);
+}
+
+TEST_CASE("emulated fused attention backward: 16 warps over up to 256 keys, dQ summed in two key halves") {
+  // 129..256 keys take the 16-warp block, whose dQ tiles add the second key half's partial; ragged
+  // lengths, the full 256, grouped heads, causal and strided rows.
+  check_emulated({2, 4, 2, 70, 200, 64, false}, test::run_seed());
+  check_emulated({1, 2, 2, 256, 256, 64, false}, test::run_seed() + 100);
+  check_emulated({1, 4, 2, 100, 230, 64, true}, test::run_seed() + 200);
+  check_emulated({1, 6, 2, 45, 129, 64, false}, test::run_seed() + 300, true);
 }

@@ -78,6 +78,22 @@ inline const ref::AttentionShape kRaggedShapes[] = {{2, 4, 2, 200, 77, 64, false
 inline const ref::AttentionShape kCausalShapes[] = {
     {2, 4, 2, 200, 333, 64, true}, {2, 4, 4, 256, 256, 128, true}, {1, 2, 1, 1, 70, 64, true}};
 
+// The backwards a test runs on `s`: the split passes always, the fused pass where it fits.
+inline std::vector<AttentionBackwardKernels> backward_kernels_for(const ref::AttentionShape& s) {
+  std::vector<AttentionBackwardKernels> kernels{AttentionBackwardKernels::kSplit};
+  if (fused_attention_backward_fits(dims_of(s))) kernels.push_back(AttentionBackwardKernels::kFused);
+  return kernels;
+}
+
+inline const char* backward_kernels_name(AttentionBackwardKernels kernels) {
+  switch (kernels) {
+    case AttentionBackwardKernels::kAuto: return "auto";
+    case AttentionBackwardKernels::kSplit: return "split";
+    case AttentionBackwardKernels::kFused: return "fused";
+  }
+  return "?";
+}
+
 // atol 2^-6 of the largest reference gradient, floored at 2^-24 (fp32 leftovers where every
 // gradient is 0, e.g. one key: P = 1 and dP = delta exactly).
 inline Tolerance gradient_tolerance(std::span<const double> ref) {

@@ -1,6 +1,7 @@
 // Fused attention kernels (kernels/attention.cu) against the CPU reference (kernels/ref/attention.hpp)
 // on random bf16 inputs, at EC-DiT's shapes and at the edges (ragged lengths, causal, head dim
-// 128 at 4096 tokens); skipped without a GPU. Run: ctest -R attention, or
+// 128 at 4096 tokens), each backward that fits a shape (split, and fused for head dim 64 and up to
+// 256 keys); skipped without a GPU. Run: ctest -R attention, or
 // build/bin/ecsim_kernel_gpu_tests -tc='*attention*' (ECSIM_TEST_SEED=N repeats a failing draw).
 //
 // Tolerances and the comparison with the reference: attention_check.hpp, which the emulated test
@@ -22,8 +23,9 @@ using namespace ecsim;
 
 namespace {
 
-// The kernels on the GPU: inputs uploaded, outputs poisoned before the run and downloaded after.
-test::AttentionKernels gpu_kernels() {
+// The kernels on the GPU: inputs uploaded, outputs poisoned before the run and downloaded after;
+// the backward by `backward_kernels`.
+test::AttentionKernels gpu_kernels(AttentionBackwardKernels backward_kernels) {
   return {
       [](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v) {
         test::DeviceBuffer<__nv_bfloat16> d_q(q), d_k(k), d_v(v), d_out(q.size());
@@ -31,19 +33,25 @@ test::AttentionKernels gpu_kernels() {
         flash_attention_forward(d_q.get(), d_k.get(), d_v.get(), d_out.get(), d_lse.get(), d, nullptr);
         return test::AttentionForwardOutputs{d_out.download(), d_lse.download()};
       },
-      [](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v,
-         const test::Bf16Vector& out, const std::vector<float>& lse, const test::Bf16Vector& dout) {
+      [backward_kernels](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k,
+                         const test::Bf16Vector& v, const test::Bf16Vector& out, const std::vector<float>& lse, const test::Bf16Vector& dout) {
         test::DeviceBuffer<__nv_bfloat16> d_q(q), d_k(k), d_v(v), d_out(out), d_dout(dout);
         test::DeviceBuffer<float> d_lse(lse), d_delta(lse.size());
         test::DeviceBuffer<__nv_bfloat16> d_dq(q.size()), d_dk(k.size()), d_dv(v.size());
         flash_attention_backward(d_q.get(), d_k.get(), d_v.get(), d_out.get(), d_lse.get(), d_dout.get(), d_delta.get(),
-                                 d_dq.get(), d_dk.get(), d_dv.get(), d, nullptr);
+                                 d_dq.get(), d_dk.get(), d_dv.get(), d, nullptr, backward_kernels);
         return test::AttentionBackwardOutputs{d_delta.download(), d_dq.download(), d_dk.download(), d_dv.download()};
       }};
 }
 
+// Checks one shape with each backward that can run it: the split passes, and the fused pass for
+// head dim 64 and up to 256 keys.
 void check_attention(const ref::AttentionShape& s, std::uint64_t seed, bool strided = false) {
-  test::check_attention(s, seed, gpu_kernels(), strided);
+  for (const AttentionBackwardKernels kernels : test::backward_kernels_for(s)) {
+    const std::string backward = test::backward_kernels_name(kernels);
+    CAPTURE(backward);
+    test::check_attention(s, seed, gpu_kernels(kernels), strided);
+  }
 }
 
 ref::AttentionShape shape(std::int64_t batch, std::int64_t heads, std::int64_t kv_heads, std::int64_t q_len,
@@ -111,10 +119,10 @@ TEST_CASE("flash attention is deterministic: reruns match bit for bit" * doctest
   flash_attention_forward(d_q.get(), d_k.get(), d_v.get(), d_out.get(), d_lse.get(), d, nullptr);
 
   // Bit patterns of dq, dk, dv after one backward into fresh (poisoned) buffers.
-  auto backward_bits = [&] {
+  auto backward_bits = [&](AttentionBackwardKernels kernels) {
     test::DeviceBuffer<__nv_bfloat16> d_dq(nq), d_dk(nkv), d_dv(nkv);
     flash_attention_backward(d_q.get(), d_k.get(), d_v.get(), d_out.get(), d_lse.get(), d_dout.get(), d_delta.get(),
-                             d_dq.get(), d_dk.get(), d_dv.get(), d, nullptr);
+                             d_dq.get(), d_dk.get(), d_dv.get(), d, nullptr, kernels);
     std::vector<std::uint16_t> bits(nq + 2 * nkv);
     const auto dq = d_dq.download(), dk = d_dk.download(), dv = d_dv.download();
     std::memcpy(bits.data(), dq.data(), nq * 2);
@@ -122,11 +130,15 @@ TEST_CASE("flash attention is deterministic: reruns match bit for bit" * doctest
     std::memcpy(bits.data() + nq + nkv, dv.data(), nkv * 2);
     return bits;
   };
-  const auto first = backward_bits();
-  const auto second = backward_bits();
-  std::size_t differ = 0;
-  for (std::size_t i = 0; i < first.size(); ++i) differ += first[i] != second[i];
-  CHECK_MESSAGE(differ == 0, differ << " of " << first.size() << " gradient elements differ between two runs");
+  for (const AttentionBackwardKernels kernels : test::backward_kernels_for(s)) {
+    const std::string backward = test::backward_kernels_name(kernels);
+    CAPTURE(backward);
+    const auto first = backward_bits(kernels);
+    const auto second = backward_bits(kernels);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < first.size(); ++i) differ += first[i] != second[i];
+    CHECK_MESSAGE(differ == 0, differ << " of " << first.size() << " gradient elements differ between two runs");
+  }
 }
 
 TEST_CASE("flash attention launchers reject bad shapes and buffers before launching") {
@@ -156,4 +168,14 @@ TEST_CASE("flash attention launchers reject bad shapes and buffers before launch
   CHECK_THROWS_AS(forward(good, at(1024 + 2)), PreconditionError);  // not 16-byte aligned
   CHECK_THROWS_AS(flash_attention_backward(p, p, p, p, lse, p, nullptr, p, p, p, good, nullptr),
                   PreconditionError);  // no delta scratch
+  // The fused backward holds at most 256 keys of head dim 64; asked for anything else, it refuses.
+  const auto fused = [&](const AttentionDims& dims) {
+    flash_attention_backward(p, p, p, p, lse, p, lse, p, p, p, dims, nullptr, AttentionBackwardKernels::kFused);
+  };
+  d = good;
+  d.kv_len = 257;
+  CHECK_THROWS_AS(fused(d), PreconditionError);
+  d = good;
+  d.head_dim = 128;
+  CHECK_THROWS_AS(fused(d), PreconditionError);
 }

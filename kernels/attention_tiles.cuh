@@ -1,0 +1,144 @@
+// The tile helpers of the fused attention kernels (attention.cu's forward and split backward,
+// attention_backward_fused.cu's backward for short key sequences): shared-memory tile copies
+// (cp.async, rows padded by 16 bytes so that ldmatrix is free of bank conflicts), one warp's
+// [16, N] tile products on mma.sync.m16n8k16 with the accumulators in registers, and the mask.
+// Each warp owns 16 rows (kWarpRows) of the tile that stays in shared memory. The PTX
+// instructions they are built on: mma_sm80.cuh.
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "block_reduce.cuh"
+#include "mma_sm80.cuh"
+
+namespace ecsim::attention_tiles {
+
+constexpr int kWarpRows = 16;                  // rows of one mma tile: each warp owns 16 rows
+constexpr int kTileThreads = 4 * kWarpSize;    // the forward's and the split backward's 4-warp blocks
+constexpr int kPad = 8;                        // bf16 per shared row (16 bytes) against bank conflicts
+constexpr float kLog2e = 1.4426950408889634f;  // exp(x) = exp2(x log2 e)
+
+// Elements per shared-memory row of a [rows, kD] tile.
+template <int kD>
+constexpr int kRowStride = kD + kPad;
+
+__device__ __forceinline__ std::uint32_t pack_bf16x2(float low, float high) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(low, high);
+  std::uint32_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  return bits;
+}
+
+// acc[16, kN] += A[16, kK] B[kN, kK]^T for one warp, both operands row-major in shared memory
+// with the reduction dimension contiguous (Q K^T, dO V^T, K Q^T, V dO^T). `a` points at the
+// warp's first row, `b` at row 0. acc[n] is the 16x8 accumulator of columns 8n..8n+7.
+// kUnroll k-steps are unrolled: fully, unless the caller's registers are short (fully unrolled,
+// ptxas hoists every k-step's ldmatrix ahead of the mma's, 12 registers per k-step).
+template <int kK, int kN, int kStride, int kUnroll = kK / 16>
+__device__ __forceinline__ void warp_product_rows_rows(float (&acc)[kN / 8][4], const __nv_bfloat16* a,
+                                                       const __nv_bfloat16* b, int lane) {
+#pragma unroll kUnroll
+  for (int kk = 0; kk < kK / 16; ++kk) {
+    std::uint32_t af[4];
+    load_block_16x16<kStride>(af, a + kk * 16, lane);
+#pragma unroll
+    for (int nn = 0; nn < kN / 16; ++nn) {
+      // Block (rows 16nn.., cols 16kk..) of B is B^T's (k, n) block: matrices 0 and 2 are the
+      // k halves of columns 16nn..+7, matrices 1 and 3 those of columns 16nn+8..+15.
+      std::uint32_t bf[4];
+      load_block_16x16<kStride>(bf, b + nn * 16 * kStride + kk * 16, lane);
+      mma_16x8x16(acc[2 * nn], af, bf[0], bf[2]);
+      mma_16x8x16(acc[2 * nn + 1], af, bf[1], bf[3]);
+    }
+  }
+}
+
+// acc[16, kN] += P[16, kK] B[kK, kN] for one warp: P is a [16, kK] fp32 accumulator tile in
+// registers (probabilities or dS), rounded to bf16 here; B is row-major in shared memory
+// (V, K, dO, Q), loaded transposed. The accumulator layout of columns 16kk..16kk+15 (tiles 2kk and
+// 2kk+1) is exactly the A-operand layout of the k-step kk, so P never leaves the registers.
+template <int kK, int kN, int kStride>
+__device__ __forceinline__ void warp_product_regs_rows(float (&acc)[kN / 8][4], const float (&p)[kK / 8][4],
+                                                       const __nv_bfloat16* b, int lane) {
+#pragma unroll
+  for (int kk = 0; kk < kK / 16; ++kk) {
+    const std::uint32_t af[4] = {pack_bf16x2(p[2 * kk][0], p[2 * kk][1]), pack_bf16x2(p[2 * kk][2], p[2 * kk][3]),
+                                 pack_bf16x2(p[2 * kk + 1][0], p[2 * kk + 1][1]),
+                                 pack_bf16x2(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+#pragma unroll
+    for (int nn = 0; nn < kN / 16; ++nn) {
+      // Transposed, matrices 0 and 1 are the k halves of columns 16nn..+7, 2 and 3 of 16nn+8..+15.
+      std::uint32_t bf[4];
+      load_block_16x16_transposed<kStride>(bf, b + kk * 16 * kStride + nn * 16, lane);
+      mma_16x8x16(acc[2 * nn], af, bf[0], bf[1]);
+      mma_16x8x16(acc[2 * nn + 1], af, bf[2], bf[3]);
+    }
+  }
+}
+
+// Starts copying rows [row0, row0 + kRows) of one head into a shared tile [kRows, kD + kPad].
+// `head` points at row 0 of the head; rows are `stride` elements apart. Rows at or past `len` are
+// zero-filled: masked positions then hold finite values (stale memory could hold a NaN, and a NaN
+// times a zero probability is still NaN).
+template <int kRows, int kD, int kBlockThreads = kTileThreads>
+__device__ __forceinline__ void load_rows_async(__nv_bfloat16* tile, const __nv_bfloat16* head, std::int64_t stride,
+                                                int row0, int len) {
+  constexpr int kChunks = kD / 8;  // 16-byte pieces per row
+  constexpr int kPieces = kRows * kChunks;
+#pragma unroll
+  for (int i = 0; i < (kPieces + kBlockThreads - 1) / kBlockThreads; ++i) {
+    const int c = i * kBlockThreads + static_cast<int>(threadIdx.x);
+    if (kPieces % kBlockThreads != 0 && c >= kPieces) break;  // a tile smaller than the block's pieces
+    const int r = c / kChunks;
+    const int col = (c % kChunks) * 8;
+    const bool valid = row0 + r < len;
+    const __nv_bfloat16* src = head + (valid ? static_cast<std::int64_t>(row0 + r) * stride : 0) + col;
+    copy_16_async(tile + r * kRowStride<kD> + col, src, valid);
+  }
+}
+
+// Writes a warp's [16, kD] accumulator tile, row g scaled by scale_low and row g + 8 by
+// scale_high, as bf16 into the warp's 16 rows of a shared tile.
+template <int kD>
+__device__ __forceinline__ void store_accumulator_rows(__nv_bfloat16* rows, const float (&acc)[kD / 8][4],
+                                                       float scale_low, float scale_high, int lane) {
+  const int r = lane / 4;
+  const int c = 2 * (lane % 4);
+#pragma unroll
+  for (int n = 0; n < kD / 8; ++n) {
+    *reinterpret_cast<__nv_bfloat162*>(rows + r * kRowStride<kD> + n * 8 + c) =
+        __floats2bfloat162_rn(acc[n][0] * scale_low, acc[n][1] * scale_low);
+    *reinterpret_cast<__nv_bfloat162*>(rows + (r + 8) * kRowStride<kD> + n * 8 + c) =
+        __floats2bfloat162_rn(acc[n][2] * scale_high, acc[n][3] * scale_high);
+  }
+}
+
+// Copies a shared tile [kRows, kD + kPad] to rows [row0, row0 + kRows) of one head in 16-byte
+// stores, skipping rows at or past `len`.
+template <int kRows, int kD, int kBlockThreads = kTileThreads>
+__device__ __forceinline__ void store_rows(__nv_bfloat16* head, std::int64_t stride, int row0, int len,
+                                           const __nv_bfloat16* tile) {
+  constexpr int kChunks = kD / 8;
+  static_assert(kRows * kChunks % kBlockThreads == 0, "every thread stores the same number of pieces");
+#pragma unroll
+  for (int i = 0; i < kRows * kChunks / kBlockThreads; ++i) {
+    const int c = i * kBlockThreads + static_cast<int>(threadIdx.x);
+    const int r = c / kChunks;
+    const int col = (c % kChunks) * 8;
+    if (row0 + r < len) {
+      *reinterpret_cast<uint4*>(head + static_cast<std::int64_t>(row0 + r) * stride + col) =
+          *reinterpret_cast<const uint4*>(tile + r * kRowStride<kD> + col);
+    }
+  }
+}
+
+// Whether query `query` attends to key `key`: both inside their lengths and, when causal, the key
+// at most Skv - Sq past the query.
+__device__ __forceinline__ bool visible(int query, int key, int q_len, int kv_len, bool causal) {
+  return query < q_len && key < kv_len && !(causal && key > query + (kv_len - q_len));
+}
+
+}  // namespace ecsim::attention_tiles
