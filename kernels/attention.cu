@@ -262,7 +262,6 @@ __global__ void __launch_bounds__(kThreads)
   const int group = heads / kv_heads;
   const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
-  const std::int64_t do_stride = static_cast<std::int64_t>(heads) * kD;
   const std::int64_t kv_offset = static_cast<std::int64_t>(b) * kv_len * kv_stride + kvh * kD;
   // Causal: the first query that sees key k0 is k0 - (Skv - Sq); earlier query tiles are skipped.
   // k0 < Skv makes that query < Sq, so every block has at least one query tile.
@@ -272,18 +271,10 @@ __global__ void __launch_bounds__(kThreads)
 
   // Step t covers query head kvh * group + t / q_tiles, query tile first_q_tile + t % q_tiles.
   auto load_step = [&](int t, int stage) {
-    const int h = kvh * group + t / q_tiles;
-    const int q0 = (first_q_tile + t % q_tiles) * kQueries;
-    const std::int64_t q_offset = static_cast<std::int64_t>(b) * q_len * q_stride + h * kD;
-    const std::int64_t do_offset = (static_cast<std::int64_t>(b) * q_len * heads + h) * kD;
-    load_rows_async<kQueries, kD>(s_q + stage * kQueries * kS, q + q_offset, q_stride, q0, q_len);
-    load_rows_async<kQueries, kD>(s_do + stage * kQueries * kS, dout + do_offset, do_stride, q0, q_len);
-    if (static_cast<int>(threadIdx.x) < kQueries) {
-      const int i = q0 + static_cast<int>(threadIdx.x);
-      const std::int64_t row = (static_cast<std::int64_t>(b) * heads + h) * q_len + i;
-      s_lse[stage * kQueries + threadIdx.x] = i < q_len ? lse[row] * kLog2e : 0.0f;
-      s_delta[stage * kQueries + threadIdx.x] = i < q_len ? delta[row] : 0.0f;
-    }
+    load_query_step<kQueries, kD, kThreads>(s_q + stage * kQueries * kS, s_do + stage * kQueries * kS,
+                                            s_lse + stage * kQueries, s_delta + stage * kQueries, q, dout, lse, delta,
+                                            b, kvh * group + t / q_tiles, heads, q_len, q_stride,
+                                            (first_q_tile + t % q_tiles) * kQueries);
   };
 
   load_rows_async<kRowTile, kD>(s_k, k + kv_offset, kv_stride, k0, kv_len);
@@ -311,26 +302,10 @@ __global__ void __launch_bounds__(kThreads)
     const float* s_lset = s_lse + stage * kQueries;
     const float* s_deltat = s_delta + stage * kQueries;
 
-    // P^T [16 keys, kQueries] = exp(K Q^T scale - lse), recomputed from the forward's lse.
-    float p[kQueries / 8][4] = {};
-    warp_product_rows_rows<kD, kQueries, kS, kUnroll>(p, s_k + warp * kWarpRows * kS, s_qt, lane);
-#pragma unroll
-    for (int n = 0; n < kQueries / 8; ++n) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int col = n * 8 + 2 * (lane % 4) + i % 2;
-        const int key = k0 + key_in_tile + 8 * (i / 2);
-        p[n][i] = visible(q0 + col, key, q_len, kv_len, causal) ? exp2f(p[n][i] * scale_log2 - s_lset[col]) : 0.0f;
-      }
-    }
-    // dS^T = P^T (dP^T - delta), dP^T = V dO^T.
-    float ds[kQueries / 8][4] = {};
-    warp_product_rows_rows<kD, kQueries, kS, kUnroll>(ds, s_v + warp * kWarpRows * kS, s_dot, lane);
-#pragma unroll
-    for (int n = 0; n < kQueries / 8; ++n) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) ds[n][i] = p[n][i] * (ds[n][i] - s_deltat[n * 8 + 2 * (lane % 4) + i % 2]);
-    }
+    float p[kQueries / 8][4] = {}, ds[kQueries / 8][4] = {};  // P^T and dS^T of the warp's keys
+    key_side_gradients<kD, kQueries, kUnroll>(p, ds, s_k + warp * kWarpRows * kS, s_v + warp * kWarpRows * kS, s_qt,
+                                              s_dot, s_lset, s_deltat, k0 + key_in_tile, q0, q_len, kv_len, causal,
+                                              scale_log2, lane);
     warp_product_regs_rows<kQueries, kD, kS>(dv_acc, p, s_dot, lane);  // dV += P^T dO
     warp_product_regs_rows<kQueries, kD, kS>(dk_acc, ds, s_qt, lane);  // dK += dS^T Q
     __syncthreads();  // the next iteration's copies overwrite this stage

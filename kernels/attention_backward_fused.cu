@@ -53,7 +53,7 @@ constexpr int fused_shared_bytes() {
 
 // One block per (KV head, sample): grid (KVH, B). ptxas (CUDA 13.0, sm_90): 195 registers at 8
 // warps, no spill (one block, 8 warps per SM, as the split dK/dV pass's 232); 128 at 16 warps with
-// 96 bytes spilled (one block, 16 warps per SM). Bounding 8 warps to two blocks per SM spills 140.
+// 100 bytes spilled (one block, 16 warps per SM). Bounding 8 warps to two blocks per SM spills 140.
 template <int kKeyWarps>
 __global__ void __launch_bounds__(kKeyWarps* kWarpSize)
     flash_attention_backward_fused_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bfloat16* __restrict__ k,
@@ -83,25 +83,16 @@ __global__ void __launch_bounds__(kKeyWarps* kWarpSize)
   const int group = heads / kv_heads;
   const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
-  const std::int64_t do_stride = static_cast<std::int64_t>(heads) * kD;
   const std::int64_t kv_offset = static_cast<std::int64_t>(b) * kv_len * kv_stride + kvh * kD;
   const int q_tiles = (q_len + kQueries - 1) / kQueries;
   const int steps = group * q_tiles;
 
   // Step t covers query head kvh * group + t / q_tiles, queries (t % q_tiles) * kQueries onward.
   auto load_step = [&](int t, int stage) {
-    const int h = kvh * group + t / q_tiles;
-    const int q0 = t % q_tiles * kQueries;
-    const std::int64_t q_offset = static_cast<std::int64_t>(b) * q_len * q_stride + h * kD;
-    const std::int64_t do_offset = (static_cast<std::int64_t>(b) * q_len * heads + h) * kD;
-    load_rows_async<kQueries, kD, kThreads>(s_q + stage * kQueries * kS, q + q_offset, q_stride, q0, q_len);
-    load_rows_async<kQueries, kD, kThreads>(s_do + stage * kQueries * kS, dout + do_offset, do_stride, q0, q_len);
-    if (static_cast<int>(threadIdx.x) < kQueries) {
-      const int i = q0 + static_cast<int>(threadIdx.x);
-      const std::int64_t row = (static_cast<std::int64_t>(b) * heads + h) * q_len + i;
-      s_lse[stage * kQueries + threadIdx.x] = i < q_len ? lse[row] * kLog2e : 0.0f;
-      s_delta[stage * kQueries + threadIdx.x] = i < q_len ? delta[row] : 0.0f;
-    }
+    load_query_step<kQueries, kD, kThreads>(s_q + stage * kQueries * kS, s_do + stage * kQueries * kS,
+                                            s_lse + stage * kQueries, s_delta + stage * kQueries, q, dout, lse, delta,
+                                            b, kvh * group + t / q_tiles, heads, q_len, q_stride,
+                                            t % q_tiles * kQueries);
   };
 
   // Keys past Skv are zero-filled: their P and dS are masked to 0 and their dK, dV rows not stored.
@@ -136,26 +127,9 @@ __global__ void __launch_bounds__(kKeyWarps* kWarpSize)
     const float* s_lset = s_lse + stage * kQueries;
     const float* s_deltat = s_delta + stage * kQueries;
 
-    // P^T [16 keys, kQueries] = exp(K Q^T scale - lse), recomputed from the forward's lse.
-    float p[kQueries / 8][4] = {};
-    warp_product_rows_rows<kD, kQueries, kS>(p, s_k + warp * kWarpRows * kS, s_qt, lane);
-#pragma unroll
-    for (int n = 0; n < kQueries / 8; ++n) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int col = n * 8 + 2 * (lane % 4) + i % 2;
-        const int key = key_in_block + 8 * (i / 2);
-        p[n][i] = visible(q0 + col, key, q_len, kv_len, causal) ? exp2f(p[n][i] * scale_log2 - s_lset[col]) : 0.0f;
-      }
-    }
-    // dS^T = P^T (dP^T - delta), dP^T = V dO^T.
-    float ds[kQueries / 8][4] = {};
-    warp_product_rows_rows<kD, kQueries, kS>(ds, s_v + warp * kWarpRows * kS, s_dot, lane);
-#pragma unroll
-    for (int n = 0; n < kQueries / 8; ++n) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) ds[n][i] = p[n][i] * (ds[n][i] - s_deltat[n * 8 + 2 * (lane % 4) + i % 2]);
-    }
+    float p[kQueries / 8][4] = {}, ds[kQueries / 8][4] = {};  // P^T and dS^T of the warp's keys
+    key_side_gradients<kD, kQueries>(p, ds, s_k + warp * kWarpRows * kS, s_v + warp * kWarpRows * kS, s_qt, s_dot,
+                                     s_lset, s_deltat, key_in_block, q0, q_len, kv_len, causal, scale_log2, lane);
     // dS^T rounded to bf16, as the products round it, for the dQ product across warps.
 #pragma unroll
     for (int n = 0; n < kQueries / 8; ++n) {

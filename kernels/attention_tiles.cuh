@@ -141,4 +141,54 @@ __device__ __forceinline__ bool visible(int query, int key, int q_len, int kv_le
   return query < q_len && key < kv_len && !(causal && key > query + (kv_len - q_len));
 }
 
+// The query side of one backward step in a block that holds keys: query head h's rows q0.. of Q and
+// dO into one stage's shared tiles [kQueries, kD + kPad] (cp.async, rows past Sq zero-filled), and
+// their lse (times log2 e) and delta, 0 past Sq (those rows are masked). dout is packed (H D rows).
+template <int kQueries, int kD, int kBlockThreads>
+__device__ __forceinline__ void load_query_step(__nv_bfloat16* s_q, __nv_bfloat16* s_do, float* s_lse,
+                                                float* s_delta, const __nv_bfloat16* q, const __nv_bfloat16* dout,
+                                                const float* lse, const float* delta, int b, int h, int heads,
+                                                int q_len, std::int64_t q_stride, int q0) {
+  const std::int64_t q_offset = static_cast<std::int64_t>(b) * q_len * q_stride + h * kD;
+  const std::int64_t do_offset = (static_cast<std::int64_t>(b) * q_len * heads + h) * kD;
+  load_rows_async<kQueries, kD, kBlockThreads>(s_q, q + q_offset, q_stride, q0, q_len);
+  load_rows_async<kQueries, kD, kBlockThreads>(s_do, dout + do_offset, static_cast<std::int64_t>(heads) * kD, q0,
+                                               q_len);
+  if (static_cast<int>(threadIdx.x) < kQueries) {
+    const int i = q0 + static_cast<int>(threadIdx.x);
+    const std::int64_t row = (static_cast<std::int64_t>(b) * heads + h) * q_len + i;
+    s_lse[threadIdx.x] = i < q_len ? lse[row] * kLog2e : 0.0f;
+    s_delta[threadIdx.x] = i < q_len ? delta[row] : 0.0f;
+  }
+}
+
+// One warp's P^T and dS^T [16 keys, kQueries] against a step's query tiles (load_query_step's),
+// recomputed from the forward's lse: P^T = exp(K Q^T scale - lse), 0 where the mask hides the
+// pair, and dS^T = P^T (V dO^T - delta). k_rows and v_rows are the warp's 16 rows of K and V in
+// shared memory; `key` is the index of the key in row g (lane / 4), `q0` the tiles' first query.
+template <int kD, int kQueries, int kUnroll = kD / 16>
+__device__ __forceinline__ void key_side_gradients(float (&p)[kQueries / 8][4], float (&ds)[kQueries / 8][4],
+                                                   const __nv_bfloat16* k_rows, const __nv_bfloat16* v_rows,
+                                                   const __nv_bfloat16* s_q, const __nv_bfloat16* s_do,
+                                                   const float* s_lse, const float* s_delta, int key, int q0,
+                                                   int q_len, int kv_len, bool causal, float scale_log2, int lane) {
+  constexpr int kS = kRowStride<kD>;
+  warp_product_rows_rows<kD, kQueries, kS, kUnroll>(p, k_rows, s_q, lane);
+#pragma unroll
+  for (int n = 0; n < kQueries / 8; ++n) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int col = n * 8 + 2 * (lane % 4) + i % 2;
+      p[n][i] = visible(q0 + col, key + 8 * (i / 2), q_len, kv_len, causal) ? exp2f(p[n][i] * scale_log2 - s_lse[col])
+                                                                             : 0.0f;
+    }
+  }
+  warp_product_rows_rows<kD, kQueries, kS, kUnroll>(ds, v_rows, s_do, lane);
+#pragma unroll
+  for (int n = 0; n < kQueries / 8; ++n) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) ds[n][i] = p[n][i] * (ds[n][i] - s_delta[n * 8 + 2 * (lane % 4) + i % 2]);
+  }
+}
+
 }  // namespace ecsim::attention_tiles
