@@ -6,7 +6,8 @@
 // FLOPs as the anchors count them: forward 4 B H Sq Skv D, backward 2.5x that, so forward+backward
 // is 3.5x. Non-causal. The backward is the launcher's choice (AttentionBackwardKernels::kAuto, as
 // the runner and the profiler run it); where the fused backward fits, the last column is
-// forward+backward TFLOP/s with the split passes instead. Method: profiles/profiler/timing.hpp (as the other kernel benchmarks).
+// forward+backward TFLOP/s with the split passes instead; the very last, forward TFLOP/s with 128
+// queries per block (AttentionForwardRows::k128) instead of 64. Method: profiles/profiler/timing.hpp (as the other kernel benchmarks).
 // Run: build/bin/ecsim-bench-attention; figures go to docs/PERFORMANCE.md with the card, date and
 // command it prints.
 #include <CLI/CLI.hpp>
@@ -63,8 +64,10 @@ std::vector<Operand> operands(const AttentionDims& d) {
           {Fill::kScratch, rows},  {Fill::kScratch, rows}};
 }
 
-void forward(const OperandSet& o, const AttentionDims& d, cudaStream_t stream) {
-  flash_attention_forward(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(4), o.at<float>(8), d, stream);
+void forward(const OperandSet& o, const AttentionDims& d, cudaStream_t stream,
+             AttentionForwardRows rows = AttentionForwardRows::k64) {
+  flash_attention_forward(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(4), o.at<float>(8), d, stream,
+                          rows);
 }
 
 // The backward reads the forward's out and lse, so the forward runs first.
@@ -98,14 +101,15 @@ int main(int argc, char** argv) {
     std::cout << "# fused attention (kernels/attention.cu), bf16, non-causal; TFLOP/s at the median: forward 4 B H Sq "
                  "Skv D FLOPs, forward+backward 3.5x (as ANCHORS.md)\n"
               << "# backward: the launcher's choice (fused for head dim 64 and up to 256 keys); 'split f+b': "
-                 "forward+backward with the split backward passes, where the fused one fits\n"
+                 "forward+backward with the split backward passes, where the fused one fits; 'fwd 128q': forward TFLOP/s with "
+                 "128 queries per block (the forward runs 64)\n"
               << "# targets: ANCHORS.md on H100 SXM (cuDNN SDPA 9.19, FlashAttention-2); '-' where none was measured\n";
     std::cout << std::left << std::setw(30) << "case" << std::right;
     for (const char* pass : {"fwd", "fwd+bwd"}) {
       std::cout << std::setw(11) << (std::string(pass) + " ms") << std::setw(20) << "(p10, p90)" << std::setw(9)
                 << "TFLOP/s" << std::setw(7) << "cuDNN" << std::setw(5) << "FA2";
     }
-    std::cout << std::setw(12) << "split f+b" << "\n";
+    std::cout << std::setw(12) << "split f+b" << std::setw(12) << "fwd 128q" << "\n";
     for (const Case& c : kCases) {
       const AttentionDims& d = c.dims;
       const std::vector<Operand> ops = operands(d);
@@ -114,18 +118,24 @@ int main(int argc, char** argv) {
       const double fwd_flops =
           4.0 * static_cast<double>(d.batch * d.heads * d.q_len) * static_cast<double>(d.kv_len * d.head_dim);
       // Where the fused backward fits, the split passes too, so that a session reads what it gains.
+      const auto tflops = [](double flops, const Timing& t) {
+        std::ostringstream cell;
+        cell << std::fixed << std::setprecision(1) << flops / t.p50_ns / 1e3;
+        return cell.str();
+      };
       std::string split = "-";
       if (fused_attention_backward_fits(d)) {
-        const Timing t = b.time(
-            ops, [&](const OperandSet& o) { forward_backward(o, d, b.stream, AttentionBackwardKernels::kSplit); });
-        std::ostringstream cell;
-        cell << std::fixed << std::setprecision(1) << 3.5 * fwd_flops / t.p50_ns / 1e3;
-        split = cell.str();
+        split = tflops(3.5 * fwd_flops, b.time(ops, [&](const OperandSet& o) {
+          forward_backward(o, d, b.stream, AttentionBackwardKernels::kSplit);
+        }));
       }
+      // The forward with 128 queries per block (two row tiles per warp), beside the 64 it runs now.
+      const std::string rows128 = tflops(
+          fwd_flops, b.time(ops, [&](const OperandSet& o) { forward(o, d, b.stream, AttentionForwardRows::k128); }));
       std::cout << std::left << std::setw(30) << c.label << std::right << pass_cells(fwd, fwd_flops) << std::setw(7)
                 << anchor(c.cudnn_fwd) << std::setw(5) << anchor(c.fa2_fwd) << pass_cells(fb, 3.5 * fwd_flops)
                 << std::setw(7) << anchor(c.cudnn_fwd_bwd) << std::setw(5) << anchor(c.fa2_fwd_bwd) << std::setw(12)
-                << split << std::endl;
+                << split << std::setw(12) << rows128 << std::endl;
     }
   });
 }

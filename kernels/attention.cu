@@ -16,7 +16,9 @@
 // memory, and the block streams the other side through shared memory in column tiles, two
 // stages deep (cp.async), rows padded by 16 bytes so that ldmatrix is free of bank conflicts.
 //   forward   block = (64 queries, head, sample); streams 64-key tiles of K and V; online softmax
-//             (running max and sum per row, accumulators rescaled when the max grows).
+//             (running max and sum per row, accumulators rescaled when the max grows). Or, by
+//             AttentionForwardRows::k128, 128 queries with 32 rows per warp (two row tiles that
+//             share every K and V fragment), 32-key tiles at D = 128.
 //   backward  delta = rowsum(dout * out), one warp per row; then two kernels, each summing in
 //             a fixed order so that the result is bitwise reproducible (no atomics):
 //             dk/dv  block = (64 keys, KV head, sample); streams the query tiles of every query
@@ -30,7 +32,8 @@
 //            dim 64 and at most 256 keys (all of EC-DiT's attention) attention_backward_fused.cu
 //            computes all three in one pass per (sample, KV head); the launcher chooses
 //            (AttentionBackwardKernels in attention.cuh).
-// Shared memory per block: forward 45 KiB (D 64) / 85 KiB (D 128); dk/dv and dq 55 / 69 KiB.
+// Shared memory per block: forward 45 KiB (D 64) / 85 KiB (D 128), 128 queries 54 / 68 KiB; dk/dv
+// and dq 55 / 69 KiB.
 // At EC-DiT's lengths (128-256 tokens) a (sample, head) is a handful of tiles, so the grid is
 // B * H * Sq/64 blocks with few column steps each; rows past Sq or Skv are zero-filled in
 // shared memory and masked, so any length >= 1 works.
@@ -59,7 +62,6 @@ using namespace attention_tiles;
 
 constexpr int kThreads = kTileThreads;         // 4 warps
 constexpr int kRowTile = 4 * kWarpRows;        // 64 rows per block (queries, or keys in dk/dv)
-constexpr int kForwardKeys = 64;               // keys per streamed tile in the forward
 constexpr int kDeltaThreads = 256;             // 8 rows of delta per block
 constexpr float kLn2 = 0.6931471805599453f;
 
@@ -69,9 +71,18 @@ constexpr float kLn2 = 0.6931471805599453f;
 template <int kD>
 constexpr int kBackwardColumns = kD == 64 ? 64 : 32;
 
-template <int kD>
+// Queries per forward block: 4 warps of kM row tiles of 16 each.
+template <int kM>
+constexpr int kForwardRows = 4 * kM * kWarpRows;
+
+// Keys per streamed tile in the forward: 64, except for two row tiles per warp at D = 128, whose
+// [32, 128] output accumulators leave room for [32, 32] scores only (64 keys spill 104 bytes).
+template <int kD, int kM>
+constexpr int kForwardKeys = kD == 128 && kM == 2 ? 32 : 64;
+
+template <int kD, int kM>
 constexpr int forward_shared_bytes() {
-  constexpr int kTileRows = kRowTile + 2 * 2 * kForwardKeys;  // Q; K and V, two stages each
+  constexpr int kTileRows = kForwardRows<kM> + 2 * 2 * kForwardKeys<kD, kM>;  // Q; K and V, two stages each
   return kTileRows * kRowStride<kD> * 2;
 }
 
@@ -83,22 +94,26 @@ constexpr int backward_shared_bytes() {
   return kTileRows * kRowStride<kD> * 2 + 2 * 2 * kBackwardColumns<kD> * static_cast<int>(sizeof(float));
 }
 
-// One block per (64-query tile, head, sample): grid (ceil(Sq / 64), H, B).
-template <int kD>
+// One block per (kForwardRows<kM> queries, head, sample): grid (ceil(Sq / (64 kM)), H, B). Each
+// warp owns kM row tiles of 16 queries, so every K and V fragment it loads serves kM mma's.
+template <int kD, int kM>
 __global__ void __launch_bounds__(kThreads)
     flash_attention_forward_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bfloat16* __restrict__ k,
                                    const __nv_bfloat16* __restrict__ v, __nv_bfloat16* __restrict__ out,
                                    float* __restrict__ lse, int heads, int kv_heads, int q_len, int kv_len,
                                    std::int64_t q_stride, std::int64_t kv_stride, bool causal, float scale_log2) {
   constexpr int kS = kRowStride<kD>;
+  constexpr int kRows = kForwardRows<kM>;
+  constexpr int kStrip = kM * kWarpRows;  // a warp's queries
+  constexpr int kKeys = kForwardKeys<kD, kM>;
   unsigned char* shared = dynamic_shared_memory();
-  __nv_bfloat16* s_q = reinterpret_cast<__nv_bfloat16*>(shared);  // [64, kS]
-  __nv_bfloat16* s_k = s_q + kRowTile * kS;                       // [2][kForwardKeys, kS]
-  __nv_bfloat16* s_v = s_k + 2 * kForwardKeys * kS;               // [2][kForwardKeys, kS]
+  __nv_bfloat16* s_q = reinterpret_cast<__nv_bfloat16*>(shared);  // [kRows, kS]
+  __nv_bfloat16* s_k = s_q + kRows * kS;                          // [2][kKeys, kS]
+  __nv_bfloat16* s_v = s_k + 2 * kKeys * kS;               // [2][kKeys, kS]
 
   const int b = static_cast<int>(blockIdx.z);
   const int h = static_cast<int>(blockIdx.y);
-  const int q0 = static_cast<int>(blockIdx.x) * kRowTile;
+  const int q0 = static_cast<int>(blockIdx.x) * kRows;
   const int kvh = h / (heads / kv_heads);
   const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
@@ -107,103 +122,117 @@ __global__ void __launch_bounds__(kThreads)
   const __nv_bfloat16* k_head = k + static_cast<std::int64_t>(b) * kv_len * kv_stride + kvh * kD;  // [Skv, D]
   const __nv_bfloat16* v_head = v + static_cast<std::int64_t>(b) * kv_len * kv_stride + kvh * kD;  // [Skv, D]
   // Causal: the tile's last query sees keys up to its index + Skv - Sq; later key tiles are skipped.
-  const int kv_end = causal ? min(kv_len, min(q0 + kRowTile, q_len) + kv_len - q_len) : kv_len;
-  const int key_tiles = (kv_end + kForwardKeys - 1) / kForwardKeys;
+  const int kv_end = causal ? min(kv_len, min(q0 + kRows, q_len) + kv_len - q_len) : kv_len;
+  const int key_tiles = (kv_end + kKeys - 1) / kKeys;
 
-  load_rows_async<kRowTile, kD>(s_q, q_head, q_stride, q0, q_len);
-  load_rows_async<kForwardKeys, kD>(s_k, k_head, kv_stride, 0, kv_len);
-  load_rows_async<kForwardKeys, kD>(s_v, v_head, kv_stride, 0, kv_len);
+  load_rows_async<kRows, kD>(s_q, q_head, q_stride, q0, q_len);
+  load_rows_async<kKeys, kD>(s_k, k_head, kv_stride, 0, kv_len);
+  load_rows_async<kKeys, kD>(s_v, v_head, kv_stride, 0, kv_len);
   commit_async_copies();
 
-  float o[kD / 8][4] = {};  // [16, D] per warp, unnormalized
-  // Per thread: rows g and g + 8 of the warp (g = lane / 4); scores are kept in log2 units.
-  float row_max[2] = {-INFINITY, -INFINITY};
-  float row_sum[2] = {0.0f, 0.0f};  // this thread's share; the quad's four shares add up at the end
-  const int row_in_tile = warp * kWarpRows + lane / 4;
+  float o[kM][kD / 8][4] = {};  // [16, D] per row tile of the warp, unnormalized
+  // Per thread: rows g and g + 8 of each row tile (g = lane / 4); scores are kept in log2 units.
+  float row_max[kM][2], row_sum[kM][2];  // row_sum: this thread's share; the quad's add up at the end
+#pragma unroll
+  for (int m = 0; m < kM; ++m) {
+    row_max[m][0] = row_max[m][1] = -INFINITY;
+    row_sum[m][0] = row_sum[m][1] = 0.0f;
+  }
+  const int row_in_tile = warp * kStrip + lane / 4;  // + 16 m + 8 r
 
   for (int j = 0; j < key_tiles; ++j) {
     const int stage = j % 2;
     if (j + 1 < key_tiles) {
-      load_rows_async<kForwardKeys, kD>(s_k + (1 - stage) * kForwardKeys * kS, k_head, kv_stride,
-                                        (j + 1) * kForwardKeys, kv_len);
-      load_rows_async<kForwardKeys, kD>(s_v + (1 - stage) * kForwardKeys * kS, v_head, kv_stride,
-                                        (j + 1) * kForwardKeys, kv_len);
+      load_rows_async<kKeys, kD>(s_k + (1 - stage) * kKeys * kS, k_head, kv_stride,
+                                        (j + 1) * kKeys, kv_len);
+      load_rows_async<kKeys, kD>(s_v + (1 - stage) * kKeys * kS, v_head, kv_stride,
+                                        (j + 1) * kKeys, kv_len);
       commit_async_copies();
       wait_async_copies<1>();
     } else {
       wait_async_copies<0>();
     }
     __syncthreads();
-    const __nv_bfloat16* s_kj = s_k + stage * kForwardKeys * kS;
-    const __nv_bfloat16* s_vj = s_v + stage * kForwardKeys * kS;
+    const __nv_bfloat16* s_kj = s_k + stage * kKeys * kS;
+    const __nv_bfloat16* s_vj = s_v + stage * kKeys * kS;
 
-    float s[kForwardKeys / 8][4] = {};  // [16, 64] scores of the warp's rows
-    warp_product_rows_rows<kD, kForwardKeys, kS>(s, s_q + warp * kWarpRows * kS, s_kj, lane);
+    float s[kM][kKeys / 8][4] = {};  // [16, kKeys] scores of each row tile
+    warp_tiles_product_rows_rows<kM, kD, kKeys, kS>(s, s_q + warp * kStrip * kS, s_kj, lane);
 
-    const int k0 = j * kForwardKeys;
+    const int k0 = j * kKeys;
     // Uniform over the block: only the last tile (ragged Skv) and tiles crossing the diagonal mask.
-    const bool masked_tile = k0 + kForwardKeys > kv_len || (causal && k0 + kForwardKeys - 1 > q0 + kv_len - q_len);
+    const bool masked_tile = k0 + kKeys > kv_len || (causal && k0 + kKeys - 1 > q0 + kv_len - q_len);
 #pragma unroll
-    for (int n = 0; n < kForwardKeys / 8; ++n) {
+    for (int m = 0; m < kM; ++m) {
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int key = k0 + n * 8 + 2 * (lane % 4) + i % 2;
-        const int query = q0 + row_in_tile + 8 * (i / 2);
-        const bool hidden = masked_tile && (key >= kv_len || (causal && key > query + kv_len - q_len));
-        s[n][i] = hidden ? -INFINITY : s[n][i] * scale_log2;
+      for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const int key = k0 + n * 8 + 2 * (lane % 4) + i % 2;
+          const int query = q0 + row_in_tile + 16 * m + 8 * (i / 2);
+          const bool hidden = masked_tile && (key >= kv_len || (causal && key > query + kv_len - q_len));
+          s[m][n][i] = hidden ? -INFINITY : s[m][n][i] * scale_log2;
+        }
       }
     }
 
     // Online softmax: the four lanes of a quad hold one row between them.
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float m = row_max[r];
+    for (int m = 0; m < kM; ++m) {
 #pragma unroll
-      for (int n = 0; n < kForwardKeys / 8; ++n) m = fmaxf(m, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
-      m = fmaxf(m, __shfl_xor_sync(kFullMask, m, 1));
-      m = fmaxf(m, __shfl_xor_sync(kFullMask, m, 2));
-      // A row with every key so far masked keeps max -inf; exponents then subtract 0, so that
-      // exp2(-inf - base) is 0 and not NaN.
-      const float base = m == -INFINITY ? 0.0f : m;
-      const float rescale = exp2f(row_max[r] - base);
-      row_max[r] = m;
-      row_sum[r] *= rescale;
+      for (int r = 0; r < 2; ++r) {
+        float mx = row_max[m][r];
 #pragma unroll
-      for (int n = 0; n < kD / 8; ++n) {
-        o[n][2 * r] *= rescale;
-        o[n][2 * r + 1] *= rescale;
-      }
+        for (int n = 0; n < kKeys / 8; ++n) mx = fmaxf(mx, fmaxf(s[m][n][2 * r], s[m][n][2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(kFullMask, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(kFullMask, mx, 2));
+        // A row with every key so far masked keeps max -inf; exponents then subtract 0, so that
+        // exp2(-inf - base) is 0 and not NaN.
+        const float base = mx == -INFINITY ? 0.0f : mx;
+        const float rescale = exp2f(row_max[m][r] - base);
+        row_max[m][r] = mx;
+        row_sum[m][r] *= rescale;
 #pragma unroll
-      for (int n = 0; n < kForwardKeys / 8; ++n) {
+        for (int n = 0; n < kD / 8; ++n) {
+          o[m][n][2 * r] *= rescale;
+          o[m][n][2 * r + 1] *= rescale;
+        }
 #pragma unroll
-        for (int c = 0; c < 2; ++c) {
-          // The sum takes the fp32 probabilities (lse stays fp32-accurate); P V rounds them to bf16.
-          const float p = exp2f(s[n][2 * r + c] - base);
-          s[n][2 * r + c] = p;
-          row_sum[r] += p;
+        for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+          for (int c = 0; c < 2; ++c) {
+            // The sum takes the fp32 probabilities (lse stays fp32-accurate); P V rounds them to bf16.
+            const float p = exp2f(s[m][n][2 * r + c] - base);
+            s[m][n][2 * r + c] = p;
+            row_sum[m][r] += p;
+          }
         }
       }
     }
-    warp_product_regs_rows<kForwardKeys, kD, kS>(o, s, s_vj, lane);
+    warp_tiles_product_regs_rows<kM, kKeys, kD, kS>(o, s, s_vj, lane);
     __syncthreads();  // the next iteration's copies overwrite this stage
   }
 
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    row_sum[r] += __shfl_xor_sync(kFullMask, row_sum[r], 1);
-    row_sum[r] += __shfl_xor_sync(kFullMask, row_sum[r], 2);
-    const int query = q0 + row_in_tile + 8 * r;
-    if (lane % 4 == 0 && query < q_len) {
-      // An empty row (impossible for valid inputs) gets lse = +inf, so the backward's exp(s - lse) is 0.
-      lse[(static_cast<std::int64_t>(b) * heads + h) * q_len + query] =
-          row_sum[r] > 0.0f ? row_max[r] * kLn2 + logf(row_sum[r]) : INFINITY;
+  for (int m = 0; m < kM; ++m) {
+    float inverse[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      row_sum[m][r] += __shfl_xor_sync(kFullMask, row_sum[m][r], 1);
+      row_sum[m][r] += __shfl_xor_sync(kFullMask, row_sum[m][r], 2);
+      const int query = q0 + row_in_tile + 16 * m + 8 * r;
+      if (lane % 4 == 0 && query < q_len) {
+        // An empty row (impossible for valid inputs) gets lse = +inf, so the backward's exp(s - lse) is 0.
+        lse[(static_cast<std::int64_t>(b) * heads + h) * q_len + query] =
+            row_sum[m][r] > 0.0f ? row_max[m][r] * kLn2 + logf(row_sum[m][r]) : INFINITY;
+      }
+      inverse[r] = row_sum[m][r] > 0.0f ? 1.0f / row_sum[m][r] : 0.0f;
     }
+    // The warp's rows of s_q were last read before the loop's final barrier; reuse them for O.
+    store_accumulator_rows<kD>(s_q + (warp * kStrip + 16 * m) * kS, o[m], inverse[0], inverse[1], lane);
   }
-  // The warp's rows of s_q were last read before the loop's final barrier; reuse them for O.
-  store_accumulator_rows<kD>(s_q + warp * kWarpRows * kS, o, row_sum[0] > 0.0f ? 1.0f / row_sum[0] : 0.0f,
-                             row_sum[1] > 0.0f ? 1.0f / row_sum[1] : 0.0f, lane);
   __syncthreads();
-  store_rows<kRowTile, kD>(out + (static_cast<std::int64_t>(b) * q_len * heads + h) * kD, out_stride, q0, q_len, s_q);
+  store_rows<kRows, kD>(out + (static_cast<std::int64_t>(b) * q_len * heads + h) * kD, out_stride, q0, q_len, s_q);
 }
 
 // delta[b, h, i] = sum_c dout[b, i, h, c] * out[b, i, h, c], one warp per row (b, i, h), summed in
@@ -430,15 +459,15 @@ int device_sm_count() {
   return sms;
 }
 
-template <int kD>
+template <int kD, int kM>
 void launch_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* out,
                     float* lse, const AttentionDims& d, cudaStream_t stream) {
-  constexpr int kShared = forward_shared_bytes<kD>();
-  CUDA_CHECK(allow_dynamic_shared(flash_attention_forward_kernel<kD>, kShared));
-  const dim3 grid(static_cast<unsigned>(ceil_div(d.q_len, kRowTile)), static_cast<unsigned>(d.heads),
+  constexpr int kShared = forward_shared_bytes<kD, kM>();
+  CUDA_CHECK(allow_dynamic_shared(flash_attention_forward_kernel<kD, kM>, kShared));
+  const dim3 grid(static_cast<unsigned>(ceil_div(d.q_len, kForwardRows<kM>)), static_cast<unsigned>(d.heads),
                   static_cast<unsigned>(d.batch));
   const float scale_log2 = static_cast<float>(kLog2e / std::sqrt(static_cast<double>(kD)));
-  CUDA_CHECK(launch_kernel(flash_attention_forward_kernel<kD>, grid, kThreads, kShared, stream, q, k, v, out, lse,
+  CUDA_CHECK(launch_kernel(flash_attention_forward_kernel<kD, kM>, grid, kThreads, kShared, stream, q, k, v, out, lse,
                            static_cast<int>(d.heads), static_cast<int>(d.kv_heads), static_cast<int>(d.q_len),
                            static_cast<int>(d.kv_len), d.q_stride(), d.kv_stride(), d.causal, scale_log2));
 }
@@ -502,15 +531,17 @@ void check_attention_dims(const AttentionDims& d, const char* op) {
 }
 
 void flash_attention_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* out,
-                             float* lse, const AttentionDims& d, cudaStream_t stream) {
+                             float* lse, const AttentionDims& d, cudaStream_t stream, AttentionForwardRows rows) {
   constexpr const char* op = "flash_attention_forward";
   check_attention_dims(d, op);
   require_pointers(op, {{"q", q}, {"k", k}, {"v", v}, {"out", out}, {"lse", lse}});
   require_aligned(op, {{"q", q}, {"k", k}, {"v", v}, {"out", out}, {"lse", lse}});
+  const bool two_tiles = rows == AttentionForwardRows::k128;
   if (d.head_dim == 64) {
-    launch_forward<64>(q, k, v, out, lse, d, stream);
+    two_tiles ? launch_forward<64, 2>(q, k, v, out, lse, d, stream) : launch_forward<64, 1>(q, k, v, out, lse, d, stream);
   } else {
-    launch_forward<128>(q, k, v, out, lse, d, stream);
+    two_tiles ? launch_forward<128, 2>(q, k, v, out, lse, d, stream)
+              : launch_forward<128, 1>(q, k, v, out, lse, d, stream);
   }
 }
 

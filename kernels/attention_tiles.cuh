@@ -56,27 +56,78 @@ __device__ __forceinline__ void warp_product_rows_rows(float (&acc)[kN / 8][4], 
   }
 }
 
-// acc[16, kN] += P[16, kK] B[kK, kN] for one warp: P is a [16, kK] fp32 accumulator tile in
-// registers (probabilities or dS), rounded to bf16 here; B is row-major in shared memory
-// (V, K, dO, Q), loaded transposed. The accumulator layout of columns 16kk..16kk+15 (tiles 2kk and
-// 2kk+1) is exactly the A-operand layout of the k-step kk, so P never leaves the registers.
-template <int kK, int kN, int kStride>
-__device__ __forceinline__ void warp_product_regs_rows(float (&acc)[kN / 8][4], const float (&p)[kK / 8][4],
-                                                       const __nv_bfloat16* b, int lane) {
+// The same for a warp that owns kM row tiles of 16 (rows 16m.. of its strip): acc[m][16, kN] +=
+// A_m[16, kK] B[kN, kK]^T, acc[m][n] the accumulator of tile m's columns 8n..8n+7. Each fragment of
+// B is loaded once for all kM tiles, so more tiles per warp read less shared memory per mma.
+template <int kM, int kK, int kN, int kStride, int kUnroll = kK / 16>
+__device__ __forceinline__ void warp_tiles_product_rows_rows(float (&acc)[kM][kN / 8][4], const __nv_bfloat16* a,
+                                                             const __nv_bfloat16* b, int lane) {
+  // One row tile takes the single-tile body above: ptxas (CUDA 13.0) allocates this body's kM = 1
+  // instance differently, spilling 20 bytes in the 64-query forward at head dim 64, which the
+  // single-tile body (the kernel measured on the H100) does not.
+  if constexpr (kM == 1) {
+    warp_product_rows_rows<kK, kN, kStride, kUnroll>(acc[0], a, b, lane);
+  } else {
+#pragma unroll kUnroll
+    for (int kk = 0; kk < kK / 16; ++kk) {
+      std::uint32_t af[kM][4];
+#pragma unroll
+      for (int m = 0; m < kM; ++m) load_block_16x16<kStride>(af[m], a + m * 16 * kStride + kk * 16, lane);
+#pragma unroll
+      for (int nn = 0; nn < kN / 16; ++nn) {
+        // Block (rows 16nn.., cols 16kk..) of B is B^T's (k, n) block: matrices 0 and 2 are the
+        // k halves of columns 16nn..+7, matrices 1 and 3 those of columns 16nn+8..+15.
+        std::uint32_t bf[4];
+        load_block_16x16<kStride>(bf, b + nn * 16 * kStride + kk * 16, lane);
+#pragma unroll
+        for (int m = 0; m < kM; ++m) {
+          mma_16x8x16(acc[m][2 * nn], af[m], bf[0], bf[2]);
+          mma_16x8x16(acc[m][2 * nn + 1], af[m], bf[1], bf[3]);
+        }
+      }
+    }
+  }
+}
+
+// acc[m][16, kN] += P_m[16, kK] B[kK, kN] for one warp of kM row tiles: P_m is a [16, kK] fp32
+// accumulator tile in registers (probabilities or dS), rounded to bf16 here; B is row-major in
+// shared memory (V, K, dO, Q), loaded transposed, once for all kM tiles. The accumulator layout of
+// columns 16kk..16kk+15 (tiles 2kk and 2kk+1) is exactly the A-operand layout of the k-step kk, so
+// P never leaves the registers.
+template <int kM, int kK, int kN, int kStride>
+__device__ __forceinline__ void warp_tiles_product_regs_rows(float (&acc)[kM][kN / 8][4],
+                                                             const float (&p)[kM][kK / 8][4], const __nv_bfloat16* b,
+                                                             int lane) {
 #pragma unroll
   for (int kk = 0; kk < kK / 16; ++kk) {
-    const std::uint32_t af[4] = {pack_bf16x2(p[2 * kk][0], p[2 * kk][1]), pack_bf16x2(p[2 * kk][2], p[2 * kk][3]),
-                                 pack_bf16x2(p[2 * kk + 1][0], p[2 * kk + 1][1]),
-                                 pack_bf16x2(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+    std::uint32_t af[kM][4];
+#pragma unroll
+    for (int m = 0; m < kM; ++m) {
+      af[m][0] = pack_bf16x2(p[m][2 * kk][0], p[m][2 * kk][1]);
+      af[m][1] = pack_bf16x2(p[m][2 * kk][2], p[m][2 * kk][3]);
+      af[m][2] = pack_bf16x2(p[m][2 * kk + 1][0], p[m][2 * kk + 1][1]);
+      af[m][3] = pack_bf16x2(p[m][2 * kk + 1][2], p[m][2 * kk + 1][3]);
+    }
 #pragma unroll
     for (int nn = 0; nn < kN / 16; ++nn) {
       // Transposed, matrices 0 and 1 are the k halves of columns 16nn..+7, 2 and 3 of 16nn+8..+15.
       std::uint32_t bf[4];
       load_block_16x16_transposed<kStride>(bf, b + kk * 16 * kStride + nn * 16, lane);
-      mma_16x8x16(acc[2 * nn], af, bf[0], bf[1]);
-      mma_16x8x16(acc[2 * nn + 1], af, bf[2], bf[3]);
+#pragma unroll
+      for (int m = 0; m < kM; ++m) {
+        mma_16x8x16(acc[m][2 * nn], af[m], bf[0], bf[1]);
+        mma_16x8x16(acc[m][2 * nn + 1], af[m], bf[2], bf[3]);
+      }
     }
   }
+}
+
+// The same for a warp of one row tile: acc[16, kN] += P[16, kK] B[kK, kN].
+template <int kK, int kN, int kStride>
+__device__ __forceinline__ void warp_product_regs_rows(float (&acc)[kN / 8][4], const float (&p)[kK / 8][4],
+                                                       const __nv_bfloat16* b, int lane) {
+  warp_tiles_product_regs_rows<1, kK, kN, kStride>(reinterpret_cast<float(&)[1][kN / 8][4]>(acc),
+                                                   reinterpret_cast<const float(&)[1][kK / 8][4]>(p), b, lane);
 }
 
 // Starts copying rows [row0, row0 + kRows) of one head into a shared tile [kRows, kD + kPad].

@@ -5,8 +5,9 @@
 // access against races and bounds), not the hardware's arithmetic or speed. Needs no GPU.
 // Run: ctest -R emulat, or build/bin/ecsim_emulation_tests (ECSIM_TEST_SEED=N repeats a draw).
 // Shapes: the GPU test's edge cases (the emulation cannot afford EC-DiT's sizes) and EC-DiT-XL's
-// grouping of three query heads per KV head at 128 tokens. Every shape runs each backward that fits
-// it: the split passes, and the fused pass for head dim 64 and up to 256 keys.
+// grouping of three query heads per KV head at 128 tokens. Every shape runs twice: the 64-query
+// forward with the split backward, and the 128-query forward with the fused backward where it fits
+// (head dim 64, up to 256 keys), else the split one.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -26,36 +27,37 @@ using emulation_test::poisoned;
 
 namespace {
 
-// The launchers of attention.cu, compiled for the emulation, on host arrays; the backward by
-// `backward_kernels`.
-test::AttentionKernels emulated_kernels(AttentionBackwardKernels backward_kernels) {
-  return {[](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v) {
+// The launchers of attention.cu, compiled for the emulation, on host arrays, run as `variant` says.
+test::AttentionKernels emulated_kernels(const test::AttentionVariant& variant) {
+  return {[variant](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k,
+                    const test::Bf16Vector& v) {
             auto out = poisoned<__nv_bfloat16>(q.size());
             auto lse = poisoned<float>(static_cast<std::size_t>(d.lse_elements()));
-            flash_attention_forward(q.data(), k.data(), v.data(), out.data(), lse.data(), d, nullptr);
+            flash_attention_forward(q.data(), k.data(), v.data(), out.data(), lse.data(), d, nullptr,
+                                    variant.forward_rows);
             return test::AttentionForwardOutputs{std::move(out), std::move(lse)};
           },
-          [backward_kernels](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v,
+          [variant](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v,
              const test::Bf16Vector& out, const std::vector<float>& lse, const test::Bf16Vector& dout) {
             test::AttentionBackwardOutputs g{poisoned<float>(lse.size()), poisoned<__nv_bfloat16>(q.size()),
                                              poisoned<__nv_bfloat16>(k.size()), poisoned<__nv_bfloat16>(v.size())};
             flash_attention_backward(q.data(), k.data(), v.data(), out.data(), lse.data(), dout.data(), g.delta.data(),
-                                     g.dq.data(), g.dk.data(), g.dv.data(), d, nullptr, backward_kernels);
+                                     g.dq.data(), g.dk.data(), g.dv.data(), d, nullptr, variant.backward);
             return g;
           }};
 }
 
-// Checks one shape with each backward that can run it (attention_check.hpp's
-// backward_kernels_for) and prints each output's worst error over its tolerance.
+// Checks one shape in each of its variants (attention_check.hpp's attention_variants_for) and
+// prints each output's worst error over its tolerance.
 void check_emulated(const ref::AttentionShape& s, std::uint64_t seed, bool strided = false) {
-  for (const AttentionBackwardKernels kernels : test::backward_kernels_for(s)) {
-    const std::string backward = test::backward_kernels_name(kernels);
-    CAPTURE(backward);
-    const std::string ratios = test::check_attention(s, seed, emulated_kernels(kernels), strided);
+  for (const test::AttentionVariant& v : test::attention_variants_for(s)) {
+    const std::string variant = v.name();
+    INFO("variant: " << variant);
+    const std::string ratios = test::check_attention(s, seed, emulated_kernels(v), strided);
     const std::string mask = s.causal ? " causal" : "";
     const std::string rows = strided ? " strided rows" : "";
     MESSAGE("B " << s.batch << " H " << s.heads << " KVH " << s.kv_heads << " Sq " << s.q_len << " Skv " << s.kv_len
-                 << " D " << s.head_dim << mask << rows << ", " << backward << " backward: worst error / tolerance " << ratios);
+                 << " D " << s.head_dim << mask << rows << ", " << variant << ": worst error / tolerance " << ratios);
   }
 }
 

@@ -78,20 +78,27 @@ inline const ref::AttentionShape kRaggedShapes[] = {{2, 4, 2, 200, 77, 64, false
 inline const ref::AttentionShape kCausalShapes[] = {
     {2, 4, 2, 200, 333, 64, true}, {2, 4, 4, 256, 256, 128, true}, {1, 2, 1, 1, 70, 64, true}};
 
-// The backwards a test runs on `s`: the split passes always, the fused pass where it fits.
-inline std::vector<AttentionBackwardKernels> backward_kernels_for(const ref::AttentionShape& s) {
-  std::vector<AttentionBackwardKernels> kernels{AttentionBackwardKernels::kSplit};
-  if (fused_attention_backward_fits(dims_of(s))) kernels.push_back(AttentionBackwardKernels::kFused);
-  return kernels;
-}
+// One way to run a shape: the forward's rows per block and the backward's kernels.
+struct AttentionVariant {
+  AttentionForwardRows forward_rows = AttentionForwardRows::k64;
+  AttentionBackwardKernels backward = AttentionBackwardKernels::kSplit;
 
-inline const char* backward_kernels_name(AttentionBackwardKernels kernels) {
-  switch (kernels) {
-    case AttentionBackwardKernels::kAuto: return "auto";
-    case AttentionBackwardKernels::kSplit: return "split";
-    case AttentionBackwardKernels::kFused: return "fused";
+  std::string name() const {
+    const char* bwd = backward == AttentionBackwardKernels::kFused   ? "fused"
+                      : backward == AttentionBackwardKernels::kSplit ? "split"
+                                                                     : "auto";
+    return std::string(forward_rows == AttentionForwardRows::k64 ? "64" : "128") + "-query forward, " + bwd +
+           " backward";
   }
-  return "?";
+};
+
+// The variants a test runs on `s`, two runs covering every kernel: the 64-query forward with the
+// split backward, and the 128-query forward with the fused backward where it fits (head dim 64,
+// up to 256 keys), else the split one again.
+inline std::vector<AttentionVariant> attention_variants_for(const ref::AttentionShape& s) {
+  const bool fused = fused_attention_backward_fits(dims_of(s));
+  return {{AttentionForwardRows::k64, AttentionBackwardKernels::kSplit},
+          {AttentionForwardRows::k128, fused ? AttentionBackwardKernels::kFused : AttentionBackwardKernels::kSplit}};
 }
 
 // atol 2^-6 of the largest reference gradient, floored at 2^-24 (fp32 leftovers where every

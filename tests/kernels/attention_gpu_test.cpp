@@ -1,7 +1,7 @@
 // Fused attention kernels (kernels/attention.cu) against the CPU reference (kernels/ref/attention.hpp)
 // on random bf16 inputs, at EC-DiT's shapes and at the edges (ragged lengths, causal, head dim
-// 128 at 4096 tokens), each backward that fits a shape (split, and fused for head dim 64 and up to
-// 256 keys); skipped without a GPU. Run: ctest -R attention, or
+// 128 at 4096 tokens), each shape twice (the 64-query forward with the split backward; the
+// 128-query forward with the fused backward where it fits); skipped without a GPU. Run: ctest -R attention, or
 // build/bin/ecsim_kernel_gpu_tests -tc='*attention*' (ECSIM_TEST_SEED=N repeats a failing draw).
 //
 // Tolerances and the comparison with the reference: attention_check.hpp, which the emulated test
@@ -24,33 +24,35 @@ using namespace ecsim;
 namespace {
 
 // The kernels on the GPU: inputs uploaded, outputs poisoned before the run and downloaded after;
-// the backward by `backward_kernels`.
-test::AttentionKernels gpu_kernels(AttentionBackwardKernels backward_kernels) {
+// run as `variant` says.
+test::AttentionKernels gpu_kernels(const test::AttentionVariant& variant) {
   return {
-      [](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v) {
+      [variant](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k,
+                const test::Bf16Vector& v) {
         test::DeviceBuffer<__nv_bfloat16> d_q(q), d_k(k), d_v(v), d_out(q.size());
         test::DeviceBuffer<float> d_lse(static_cast<std::size_t>(d.lse_elements()));
-        flash_attention_forward(d_q.get(), d_k.get(), d_v.get(), d_out.get(), d_lse.get(), d, nullptr);
+        flash_attention_forward(d_q.get(), d_k.get(), d_v.get(), d_out.get(), d_lse.get(), d, nullptr,
+                                variant.forward_rows);
         return test::AttentionForwardOutputs{d_out.download(), d_lse.download()};
       },
-      [backward_kernels](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k,
+      [variant](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k,
                          const test::Bf16Vector& v, const test::Bf16Vector& out, const std::vector<float>& lse, const test::Bf16Vector& dout) {
         test::DeviceBuffer<__nv_bfloat16> d_q(q), d_k(k), d_v(v), d_out(out), d_dout(dout);
         test::DeviceBuffer<float> d_lse(lse), d_delta(lse.size());
         test::DeviceBuffer<__nv_bfloat16> d_dq(q.size()), d_dk(k.size()), d_dv(v.size());
         flash_attention_backward(d_q.get(), d_k.get(), d_v.get(), d_out.get(), d_lse.get(), d_dout.get(), d_delta.get(),
-                                 d_dq.get(), d_dk.get(), d_dv.get(), d, nullptr, backward_kernels);
+                                 d_dq.get(), d_dk.get(), d_dv.get(), d, nullptr, variant.backward);
         return test::AttentionBackwardOutputs{d_delta.download(), d_dq.download(), d_dk.download(), d_dv.download()};
       }};
 }
 
-// Checks one shape with each backward that can run it: the split passes, and the fused pass for
-// head dim 64 and up to 256 keys.
+// Checks one shape in each of its variants: the 64-query forward with the split backward, and the
+// 128-query forward with the fused backward where it fits (head dim 64, up to 256 keys).
 void check_attention(const ref::AttentionShape& s, std::uint64_t seed, bool strided = false) {
-  for (const AttentionBackwardKernels kernels : test::backward_kernels_for(s)) {
-    const std::string backward = test::backward_kernels_name(kernels);
-    CAPTURE(backward);
-    test::check_attention(s, seed, gpu_kernels(kernels), strided);
+  for (const test::AttentionVariant& v : test::attention_variants_for(s)) {
+    const std::string variant = v.name();
+    INFO("variant: " << variant);
+    test::check_attention(s, seed, gpu_kernels(v), strided);
   }
 }
 
@@ -130,11 +132,11 @@ TEST_CASE("flash attention is deterministic: reruns match bit for bit" * doctest
     std::memcpy(bits.data() + nq + nkv, dv.data(), nkv * 2);
     return bits;
   };
-  for (const AttentionBackwardKernels kernels : test::backward_kernels_for(s)) {
-    const std::string backward = test::backward_kernels_name(kernels);
-    CAPTURE(backward);
-    const auto first = backward_bits(kernels);
-    const auto second = backward_bits(kernels);
+  for (const test::AttentionVariant& v : test::attention_variants_for(s)) {
+    const std::string variant = v.name();
+    INFO("variant: " << variant);
+    const auto first = backward_bits(v.backward);
+    const auto second = backward_bits(v.backward);
     std::size_t differ = 0;
     for (std::size_t i = 0; i < first.size(); ++i) differ += first[i] != second[i];
     CHECK_MESSAGE(differ == 0, differ << " of " << first.size() << " gradient elements differ between two runs");
