@@ -50,14 +50,12 @@ test::AttentionKernels emulated_kernels(const test::AttentionVariant& variant) {
 // Checks one shape in each of its variants (attention_check.hpp's attention_variants_for) and
 // prints each output's worst error over its tolerance.
 void check_emulated(const ref::AttentionShape& s, std::uint64_t seed, bool strided = false) {
-  for (const test::AttentionVariant& v : test::attention_variants_for(s)) {
-    const std::string variant = v.name();
-    INFO("variant: " << variant);
-    const std::string ratios = test::check_attention(s, seed, emulated_kernels(v), strided);
+  for (const test::VariantResult& r : test::check_attention(s, seed, emulated_kernels, strided)) {
     const std::string mask = s.causal ? " causal" : "";
     const std::string rows = strided ? " strided rows" : "";
     MESSAGE("B " << s.batch << " H " << s.heads << " KVH " << s.kv_heads << " Sq " << s.q_len << " Skv " << s.kv_len
-                 << " D " << s.head_dim << mask << rows << ", " << variant << ": worst error / tolerance " << ratios);
+                 << " D " << s.head_dim << mask << rows << ", " << r.variant << ": worst error / tolerance "
+                 << r.ratios);
   }
 }
 

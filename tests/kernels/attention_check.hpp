@@ -1,7 +1,8 @@
 // What the attention kernel tests share: tests/kernels/attention_gpu_test.cpp (on the GPU) and
 // tests/emulation/attention_emulated_test.cpp (the same code under the CPU emulation). Both draw
-// random bf16 inputs, run the kernels (kernels/attention.cu) through host arrays and compare every
-// output with the CPU reference (kernels/ref/attention.hpp) by the rules below.
+// random bf16 inputs, run the kernels (kernels/attention.cu, attention_backward_fused.cu) through
+// host arrays, in each variant of forward and backward a shape has (attention_variants_for), and
+// compare every output with the CPU reference (kernels/ref/attention.hpp) by the rules below.
 //
 // Tolerances, |kernel - ref| <= atol + rtol |ref|, from where the kernels round to bf16:
 //   out    P is rounded to bf16 (2^-9 relative per weight) before P V, which moves out by at most
@@ -126,12 +127,22 @@ inline std::vector<double> expected_delta(const ref::AttentionShape& s, const st
   return delta;
 }
 
-// Runs the forward and the backward on fresh random inputs from `seed` and checks every output;
-// returns each output's worst error over its tolerance, e.g. "out 0.24, lse 0.001, ...".
+// What one variant's run found: each output's worst error over its tolerance, e.g. "out 0.24,
+// lse 0.001, ...".
+struct VariantResult {
+  std::string variant;  // AttentionVariant::name()
+  std::string ratios;
+};
+
+// The kernels under test, run as a variant says.
+using KernelsFor = std::function<AttentionKernels(const AttentionVariant&)>;
+
+// Runs the forward and the backward of each of the shape's variants (attention_variants_for) on
+// fresh random inputs from `seed` and checks every output against the reference, computed once.
 // `strided`: q and dq in rows of (H + 2 KVH) D (q as a fused qkv projection's first slice), k, v, dk
 // and dv in rows of 2 KVH D + 8 (the kernels' general case); out and dout stay packed.
-inline std::string check_attention(const ref::AttentionShape& s, std::uint64_t seed, const AttentionKernels& kernels,
-                                   bool strided = false) {
+inline std::vector<VariantResult> check_attention(const ref::AttentionShape& s, std::uint64_t seed,
+                                                  const KernelsFor& kernels_for, bool strided = false) {
   CAPTURE(seed);
   CAPTURE(s.batch);
   CAPTURE(s.heads);
@@ -158,37 +169,47 @@ inline std::string check_attention(const ref::AttentionShape& s, std::uint64_t s
   const auto q_in = to_bf16(spread_rows(q, q_width, q_stride, seed + 5));
   const auto k_in = to_bf16(spread_rows(k, kv_width, kv_stride, seed + 6));
   const auto v_in = to_bf16(spread_rows(v, kv_width, kv_stride, seed + 7));
-  bool gaps_poisoned = true;
-  const auto packed = [&](const Bf16Vector& out, std::int64_t width, std::int64_t stride) {
-    return gather_rows(to_double(std::span<const __nv_bfloat16>(out)), width, stride, gaps_poisoned);
-  };
-  CheckLog log;
-  const auto check = [&](const char* what, const std::vector<double>& kernel, const std::vector<double>& ref,
-                         Tolerance tol) { log.check(what, kernel, ref, tol); };
-
-  // The kernels' functions size out like q (and dq, dk, dv like q, k, v): rows of q's stride.
-  const AttentionForwardOutputs fwd = kernels.forward(d, q_in, k_in, v_in);
+  // The reference: the forward, and the backward fed the forward's out and lse as the kernels
+  // store them (bf16, fp32), so that the backward's check measures the backward alone.
   const auto f = ref::attention_fwd(s, q, k, v);
-  const auto out_rows = to_double(std::span<const __nv_bfloat16>(fwd.out));
-  check("out", std::vector<double>(out_rows.begin(), out_rows.begin() + static_cast<std::ptrdiff_t>(nq)), f.out,
-        {std::ldexp(max_abs(v), -8), std::ldexp(1.0, -7)});
-  CHECK_MESSAGE(std::all_of(out_rows.begin() + static_cast<std::ptrdiff_t>(nq), out_rows.end(),
-                            [](double x) { return std::isnan(x); }),
-                "the forward wrote past the packed out");
-  check("lse", to_double(fwd.lse), f.lse, {std::ldexp(1.0, -11), 0.0});
-
   const auto out_stored = to_double(std::span<const __nv_bfloat16>(to_bf16(f.out)));
   const auto lse_stored = to_double(to_float(f.lse));
-  const AttentionBackwardOutputs bwd =
-      kernels.backward(d, q_in, k_in, v_in, to_bf16(out_stored), to_float(lse_stored), to_bf16(dout));
   const auto delta = expected_delta(s, out_stored, dout);
-  check("delta", to_double(bwd.delta), delta, fp32_sum_tolerance(delta));
   const auto g = ref::attention_bwd(s, q, k, v, out_stored, lse_stored, dout);
-  check("dq", packed(bwd.dq, q_width, q_stride), g.dq, gradient_tolerance(g.dq));
-  check("dk", packed(bwd.dk, kv_width, kv_stride), g.dk, gradient_tolerance(g.dk));
-  check("dv", packed(bwd.dv, kv_width, kv_stride), g.dv, gradient_tolerance(g.dv));
-  CHECK_MESSAGE(gaps_poisoned, "the backward wrote between the rows of dq, dk or dv");
-  return log.summary();
+
+  std::vector<VariantResult> results;
+  for (const AttentionVariant& variant : attention_variants_for(s)) {
+    const std::string name = variant.name();
+    INFO("variant: " << name);
+    const AttentionKernels kernels = kernels_for(variant);
+    bool gaps_poisoned = true;
+    const auto packed = [&](const Bf16Vector& out, std::int64_t width, std::int64_t stride) {
+      return gather_rows(to_double(std::span<const __nv_bfloat16>(out)), width, stride, gaps_poisoned);
+    };
+    CheckLog log;
+    const auto check = [&](const char* what, const std::vector<double>& kernel, const std::vector<double>& ref,
+                           Tolerance tol) { log.check(what, kernel, ref, tol); };
+
+    // The kernels' functions size out like q (and dq, dk, dv like q, k, v): rows of q's stride.
+    const AttentionForwardOutputs fwd = kernels.forward(d, q_in, k_in, v_in);
+    const auto out_rows = to_double(std::span<const __nv_bfloat16>(fwd.out));
+    check("out", std::vector<double>(out_rows.begin(), out_rows.begin() + static_cast<std::ptrdiff_t>(nq)), f.out,
+          {std::ldexp(max_abs(v), -8), std::ldexp(1.0, -7)});
+    CHECK_MESSAGE(std::all_of(out_rows.begin() + static_cast<std::ptrdiff_t>(nq), out_rows.end(),
+                              [](double x) { return std::isnan(x); }),
+                  "the forward wrote past the packed out");
+    check("lse", to_double(fwd.lse), f.lse, {std::ldexp(1.0, -11), 0.0});
+
+    const AttentionBackwardOutputs bwd =
+        kernels.backward(d, q_in, k_in, v_in, to_bf16(out_stored), to_float(lse_stored), to_bf16(dout));
+    check("delta", to_double(bwd.delta), delta, fp32_sum_tolerance(delta));
+    check("dq", packed(bwd.dq, q_width, q_stride), g.dq, gradient_tolerance(g.dq));
+    check("dk", packed(bwd.dk, kv_width, kv_stride), g.dk, gradient_tolerance(g.dk));
+    check("dv", packed(bwd.dv, kv_width, kv_stride), g.dv, gradient_tolerance(g.dv));
+    CHECK_MESSAGE(gaps_poisoned, "the backward wrote between the rows of dq, dk or dv");
+    results.push_back({name, log.summary()});
+  }
+  return results;
 }
 
 }  // namespace ecsim::test

@@ -49,11 +49,7 @@ test::AttentionKernels gpu_kernels(const test::AttentionVariant& variant) {
 // Checks one shape in each of its variants: the 64-query forward with the split backward, and the
 // 128-query forward with the fused backward where it fits (head dim 64, up to 256 keys).
 void check_attention(const ref::AttentionShape& s, std::uint64_t seed, bool strided = false) {
-  for (const test::AttentionVariant& v : test::attention_variants_for(s)) {
-    const std::string variant = v.name();
-    INFO("variant: " << variant);
-    test::check_attention(s, seed, gpu_kernels(v), strided);
-  }
+  test::check_attention(s, seed, gpu_kernels, strided);
 }
 
 ref::AttentionShape shape(std::int64_t batch, std::int64_t heads, std::int64_t kv_heads, std::int64_t q_len,
