@@ -331,12 +331,12 @@ __global__ void __launch_bounds__(kThreads)
     const float* s_lset = s_lse + stage * kQueries;
     const float* s_deltat = s_delta + stage * kQueries;
 
-    float p[kQueries / 8][4] = {}, ds[kQueries / 8][4] = {};  // P^T and dS^T of the warp's keys
-    key_side_gradients<kD, kQueries, kUnroll>(p, ds, s_k + warp * kWarpRows * kS, s_v + warp * kWarpRows * kS, s_qt,
-                                              s_dot, s_lset, s_deltat, k0 + key_in_tile, q0, q_len, kv_len, causal,
-                                              scale_log2, lane);
-    warp_product_regs_rows<kQueries, kD, kS>(dv_acc, p, s_dot, lane);  // dV += P^T dO
-    warp_product_regs_rows<kQueries, kD, kS>(dk_acc, ds, s_qt, lane);  // dK += dS^T Q
+    float p[1][kQueries / 8][4] = {}, ds[1][kQueries / 8][4] = {};  // P^T and dS^T of the warp's keys
+    key_side_gradients<kD, kQueries, 1, kUnroll>(p, ds, s_k + warp * kWarpRows * kS, s_v + warp * kWarpRows * kS,
+                                                 s_qt, s_dot, s_lset, s_deltat, k0 + key_in_tile, q0, q_len, kv_len,
+                                                 causal, scale_log2, lane);
+    warp_product_regs_rows<kQueries, kD, kS>(dv_acc, p[0], s_dot, lane);  // dV += P^T dO
+    warp_product_regs_rows<kQueries, kD, kS>(dk_acc, ds[0], s_qt, lane);  // dK += dS^T Q
     __syncthreads();  // the next iteration's copies overwrite this stage
   }
 

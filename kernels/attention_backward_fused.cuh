@@ -12,7 +12,7 @@
 
 namespace ecsim {
 
-// The longest key sequence one block holds: 16 warps of 16 keys.
+// The longest key sequence one block holds: 8 warps of two row tiles of 16 keys.
 constexpr std::int64_t kFusedBackwardMaxKeys = 256;
 
 // dq, dk and dv for head dim 64 and kv_len <= kFusedBackwardMaxKeys, from delta as the launcher

@@ -213,32 +213,40 @@ __device__ __forceinline__ void load_query_step(__nv_bfloat16* s_q, __nv_bfloat1
   }
 }
 
-// One warp's P^T and dS^T [16 keys, kQueries] against a step's query tiles (load_query_step's),
-// recomputed from the forward's lse: P^T = exp(K Q^T scale - lse), 0 where the mask hides the
-// pair, and dS^T = P^T (V dO^T - delta). k_rows and v_rows are the warp's 16 rows of K and V in
-// shared memory; `key` is the index of the key in row g (lane / 4), `q0` the tiles' first query.
-template <int kD, int kQueries, int kUnroll = kD / 16>
-__device__ __forceinline__ void key_side_gradients(float (&p)[kQueries / 8][4], float (&ds)[kQueries / 8][4],
+// One warp's P^T and dS^T against a step's query tiles (load_query_step's), for its kM row tiles
+// of 16 keys, [16, kQueries] each, recomputed from the forward's lse: P^T = exp(K Q^T scale -
+// lse), 0 where the mask hides the pair, and dS^T = P^T (V dO^T - delta). k_rows and v_rows are
+// the warp's 16 kM rows of K and V in shared memory; `key` is the index of the key in row g (lane
+// / 4) of its first tile, `q0` the query tiles' first query.
+template <int kD, int kQueries, int kM = 1, int kUnroll = kD / 16>
+__device__ __forceinline__ void key_side_gradients(float (&p)[kM][kQueries / 8][4], float (&ds)[kM][kQueries / 8][4],
                                                    const __nv_bfloat16* k_rows, const __nv_bfloat16* v_rows,
                                                    const __nv_bfloat16* s_q, const __nv_bfloat16* s_do,
                                                    const float* s_lse, const float* s_delta, int key, int q0,
                                                    int q_len, int kv_len, bool causal, float scale_log2, int lane) {
   constexpr int kS = kRowStride<kD>;
-  warp_product_rows_rows<kD, kQueries, kS, kUnroll>(p, k_rows, s_q, lane);
+  warp_tiles_product_rows_rows<kM, kD, kQueries, kS, kUnroll>(p, k_rows, s_q, lane);
 #pragma unroll
-  for (int n = 0; n < kQueries / 8; ++n) {
+  for (int m = 0; m < kM; ++m) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int col = n * 8 + 2 * (lane % 4) + i % 2;
-      p[n][i] = visible(q0 + col, key + 8 * (i / 2), q_len, kv_len, causal) ? exp2f(p[n][i] * scale_log2 - s_lse[col])
-                                                                             : 0.0f;
+    for (int n = 0; n < kQueries / 8; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int col = n * 8 + 2 * (lane % 4) + i % 2;
+        p[m][n][i] = visible(q0 + col, key + 16 * m + 8 * (i / 2), q_len, kv_len, causal)
+                         ? exp2f(p[m][n][i] * scale_log2 - s_lse[col])
+                         : 0.0f;
+      }
     }
   }
-  warp_product_rows_rows<kD, kQueries, kS, kUnroll>(ds, v_rows, s_do, lane);
+  warp_tiles_product_rows_rows<kM, kD, kQueries, kS, kUnroll>(ds, v_rows, s_do, lane);
 #pragma unroll
-  for (int n = 0; n < kQueries / 8; ++n) {
+  for (int m = 0; m < kM; ++m) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) ds[n][i] = p[n][i] * (ds[n][i] - s_delta[n * 8 + 2 * (lane % 4) + i % 2]);
+    for (int n = 0; n < kQueries / 8; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) ds[m][n][i] = p[m][n][i] * (ds[m][n][i] - s_delta[n * 8 + 2 * (lane % 4) + i % 2]);
+    }
   }
 }
 

@@ -89,8 +89,8 @@ TEST_CASE("emulated flash attention reads and writes strided rows: a fused proje
   check_emulated({2, 4, 2, 200, 333, 64, true}, test::run_seed() + 200, true);
 }
 
-TEST_CASE("emulated fused attention backward: 16 warps over up to 256 keys, dQ summed in two key halves") {
-  // 129..256 keys take the 16-warp block, whose dQ tiles add the second key half's partial; ragged
+TEST_CASE("emulated fused attention backward: two key tiles per warp for 129 to 256 keys") {
+  // 129..256 keys take the block whose warps own two row tiles of 16 keys each (32 keys); ragged
   // lengths, the full 256, grouped heads, causal and strided rows.
   check_emulated({2, 4, 2, 70, 200, 64, false}, test::run_seed());
   check_emulated({1, 2, 2, 256, 256, 64, false}, test::run_seed() + 100);
