@@ -512,7 +512,7 @@ void check_attention_dims(const AttentionDims& d, const char* op) {
           name + ": kv_heads " + std::to_string(d.kv_heads) + " does not divide heads " + std::to_string(d.heads));
   require(!d.causal || d.kv_len >= d.q_len, name + ": causal attention needs kv_len " + std::to_string(d.kv_len) +
                                                 " >= q_len " + std::to_string(d.q_len));
-  // heads and kv_heads are grid y, batch grid z.
+  // heads and kv_heads are grid y, batch grid z (the fused backward: KV heads grid x, batch grid y).
   require(d.heads <= 65535, name + ": heads " + std::to_string(d.heads) + " exceeds the grid's y limit 65535");
   require(d.batch <= 65535, name + ": batch " + std::to_string(d.batch) + " exceeds the grid's z limit 65535");
   // Tile offsets are 32-bit; a length near 2^31 would overflow them.
@@ -537,11 +537,14 @@ void flash_attention_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, con
   require_pointers(op, {{"q", q}, {"k", k}, {"v", v}, {"out", out}, {"lse", lse}});
   require_aligned(op, {{"q", q}, {"k", k}, {"v", v}, {"out", out}, {"lse", lse}});
   const bool two_tiles = rows == AttentionForwardRows::k128;
-  if (d.head_dim == 64) {
-    two_tiles ? launch_forward<64, 2>(q, k, v, out, lse, d, stream) : launch_forward<64, 1>(q, k, v, out, lse, d, stream);
+  if (d.head_dim == 64 && two_tiles) {
+    launch_forward<64, 2>(q, k, v, out, lse, d, stream);
+  } else if (d.head_dim == 64) {
+    launch_forward<64, 1>(q, k, v, out, lse, d, stream);
+  } else if (two_tiles) {
+    launch_forward<128, 2>(q, k, v, out, lse, d, stream);
   } else {
-    two_tiles ? launch_forward<128, 2>(q, k, v, out, lse, d, stream)
-              : launch_forward<128, 1>(q, k, v, out, lse, d, stream);
+    launch_forward<128, 1>(q, k, v, out, lse, d, stream);
   }
 }
 

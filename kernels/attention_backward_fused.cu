@@ -53,8 +53,8 @@ constexpr int fused_shared_bytes() {
 }
 
 // One block per (KV head, sample): grid (KVH, B). ptxas (CUDA 13.0, sm_90): 181 registers at kM 1,
-// no spill; 255 at kM 2 with 68 bytes spilled. One block, 8 warps, per SM either way, as the split
-// dK/dV pass's 232 registers allow.
+// no spill; 255 at kM 2 with 68 bytes spilled. So one block, 8 warps, per SM either way: as many
+// warps as the split dK/dV pass runs (two blocks of 4 at its 232 registers).
 template <int kM>
 __global__ void __launch_bounds__(kThreads)
     flash_attention_backward_fused_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bfloat16* __restrict__ k,
