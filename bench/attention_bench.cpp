@@ -5,9 +5,10 @@
 // with grouped-query KV heads (EC-DiT's own layout) have no anchor.
 // FLOPs as the anchors count them: forward 4 B H Sq Skv D, backward 2.5x that, so forward+backward
 // is 3.5x. Non-causal. The backward is the launcher's choice (AttentionBackwardKernels::kAuto, as
-// the runner and the profiler run it); where the fused backward fits, the last column is
-// forward+backward TFLOP/s with the split passes instead; the very last, forward TFLOP/s with 128
-// queries per block (AttentionForwardRows::k128) instead of 64. Method: profiles/profiler/timing.hpp (as the other kernel benchmarks).
+// the runner and the profiler run it). Two more columns: 'split f+b', forward+backward TFLOP/s
+// with the split backward passes where the fused one fits; 'fwd 128q', the forward's TFLOP/s with
+// 128 queries per block (AttentionForwardRows::k128) instead of 64.
+// Method: profiles/profiler/timing.hpp (as the other kernel benchmarks).
 // Run: build/bin/ecsim-bench-attention; figures go to docs/PERFORMANCE.md with the card, date and
 // command it prints.
 #include <CLI/CLI.hpp>
@@ -101,8 +102,8 @@ int main(int argc, char** argv) {
     std::cout << "# fused attention (kernels/attention.cu), bf16, non-causal; TFLOP/s at the median: forward 4 B H Sq "
                  "Skv D FLOPs, forward+backward 3.5x (as ANCHORS.md)\n"
               << "# backward: the launcher's choice (fused for head dim 64 and up to 256 keys); 'split f+b': "
-                 "forward+backward with the split backward passes, where the fused one fits; 'fwd 128q': forward TFLOP/s with "
-                 "128 queries per block (the forward runs 64)\n"
+                 "forward+backward with the split backward passes, where the fused one fits; 'fwd 128q': forward "
+                 "TFLOP/s with 128 queries per block (the forward runs 64)\n"
               << "# targets: ANCHORS.md on H100 SXM (cuDNN SDPA 9.19, FlashAttention-2); '-' where none was measured\n";
     std::cout << std::left << std::setw(30) << "case" << std::right;
     for (const char* pass : {"fwd", "fwd+bwd"}) {

@@ -37,8 +37,9 @@ test::AttentionKernels emulated_kernels(const test::AttentionVariant& variant) {
                                     variant.forward_rows);
             return test::AttentionForwardOutputs{std::move(out), std::move(lse)};
           },
-          [variant](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k, const test::Bf16Vector& v,
-             const test::Bf16Vector& out, const std::vector<float>& lse, const test::Bf16Vector& dout) {
+          [variant](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k,
+                    const test::Bf16Vector& v, const test::Bf16Vector& out, const std::vector<float>& lse,
+                    const test::Bf16Vector& dout) {
             test::AttentionBackwardOutputs g{poisoned<float>(lse.size()), poisoned<__nv_bfloat16>(q.size()),
                                              poisoned<__nv_bfloat16>(k.size()), poisoned<__nv_bfloat16>(v.size())};
             flash_attention_backward(q.data(), k.data(), v.data(), out.data(), lse.data(), dout.data(), g.delta.data(),

@@ -36,7 +36,8 @@ test::AttentionKernels gpu_kernels(const test::AttentionVariant& variant) {
         return test::AttentionForwardOutputs{d_out.download(), d_lse.download()};
       },
       [variant](const AttentionDims& d, const test::Bf16Vector& q, const test::Bf16Vector& k,
-                         const test::Bf16Vector& v, const test::Bf16Vector& out, const std::vector<float>& lse, const test::Bf16Vector& dout) {
+                const test::Bf16Vector& v, const test::Bf16Vector& out, const std::vector<float>& lse,
+                const test::Bf16Vector& dout) {
         test::DeviceBuffer<__nv_bfloat16> d_q(q), d_k(k), d_v(v), d_out(out), d_dout(dout);
         test::DeviceBuffer<float> d_lse(lse), d_delta(lse.size());
         test::DeviceBuffer<__nv_bfloat16> d_dq(q.size()), d_dk(k.size()), d_dv(v.size());
