@@ -76,9 +76,9 @@ Nanos ComputeCostModel::forward(const Op& op) const {
   return t;
 }
 
-Nanos ComputeCostModel::backward(const Op& op, WeightGrads w) const {
+Nanos ComputeCostModel::backward(const Op& op, WeightGrads w, Dtype grads) const {
   Nanos t;
-  for (const KernelCall& c : backward_kernels(op, w)) t += kernel(c);
+  for (const KernelCall& c : backward_kernels(op, w, grads)) t += kernel(c);
   return t;
 }
 

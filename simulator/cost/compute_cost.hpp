@@ -117,7 +117,10 @@ std::string kernel_key(const KernelCall& c);
 // and backward_kernels list after a biased matrix product's own calls.
 bool is_bias_kernel(const std::string& op);
 std::vector<KernelCall> forward_kernels(const Op& op);
-std::vector<KernelCall> backward_kernels(const Op& op, WeightGrads w = WeightGrads::kWrite);
+// `grads`: the weight gradients' dtype (the scenario's run.optimizer.grad_dtype), which the dW
+// products write (and, with kAdd, read); the bias gradient's n values are priced as fp32 either way.
+std::vector<KernelCall> backward_kernels(const Op& op, WeightGrads w = WeightGrads::kWrite,
+                                         Dtype grads = Dtype::kFp32);
 // The fused optimizer update over `params` parameters: kernel family "adamw" {params}, its bytes
 // from the recipe's dtypes; dtype "fp32" (fp32 masters and moments), "bf16" (no masters, bf16
 // moments), or for another recipe its three dtypes ("master_bf16_moments_fp32_grads_fp32").
@@ -149,7 +152,8 @@ class ComputeCostModel {
   ComputeCostModel for_another_thread() const;
 
   Nanos forward(const Op& op) const;
-  Nanos backward(const Op& op, WeightGrads w = WeightGrads::kWrite) const;  // input and weight gradients
+  // Input and weight gradients, the latter in `grads` (backward_kernels).
+  Nanos backward(const Op& op, WeightGrads w = WeightGrads::kWrite, Dtype grads = Dtype::kFp32) const;
   Nanos kernel(const KernelCall& call) const;
   // Optimizer step over `params` parameters held on this GPU (fused AdamW over a flat buffer;
   // RMSProp with momentum keeps as many fp32 states and moves the same bytes).

@@ -21,6 +21,13 @@ std::int64_t dim(const Op& op, const char* name) {
 
 bool has_work(Flops f, Bytes b) { return f.value > 0 || b.value > 0; }
 
+// A weight-gradient product's profile dtype: "bf16" (bf16 operands) writing the fp32 gradient, as
+// the profiler measures it; with bf16 gradients "bf16_grads_bf16", a key no profile holds yet, so
+// the analytic model prices it on its bytes.
+std::string weight_grad_dtype(Dtype grads) {
+  return grads == Dtype::kFp32 ? "bf16" : std::string("bf16_grads_") + dtype_name(grads);
+}
+
 bool is_matrix(const Op& op) { return kernel_class(op.name) == KernelClass::kMatmul; }
 
 // A linear layer's bias in a kernel of its own (kernels/bias.cuh), over the product's output rows
@@ -41,12 +48,13 @@ KernelCall bias_call(const Op& op, bool backward) {
 // y[m,n] = x[m,k] W[k,n] over `batch` independent problems (batch 1: a plain gemm).
 // dX[m,k] = dY[m,n] W^T[n,k]: a gemm of shape [m, k, n], reads dY and W, writes dX.
 // dW[k,n] = X^T[k,m] dY[m,n]: a gemm_wgrad (batched_gemm_wgrad) of shape [k, n, m], reads X and
-// dY, writes the fp32 gradient (kernels/gemm.cuh's gemm_dw with GradientWrite::kOverwrite, as the
-// runner's first micro-batch of a step runs it); `w` kAdd: the later micro-batches' dW += , which
-// reads the old gradient too (added_read).
-void gemm_backward(const Op& op, std::int64_t batch, WeightGrads w, std::vector<KernelCall>& out) {
+// dY, writes the gradient in `grads` (fp32: kernels/gemm.cuh's gemm_dw with GradientWrite::kOverwrite,
+// as the runner's first micro-batch of a step runs it); `w` kAdd: the later micro-batches' dW += ,
+// which reads the old gradient too (added_read).
+void gemm_backward(const Op& op, std::int64_t batch, WeightGrads w, Dtype grads, std::vector<KernelCall>& out) {
   const std::int64_t m = dim(op, "m"), n = dim(op, "n"), k = dim(op, "k");
   const double b = d(batch);
+  const double g = dtype_bytes(grads);
   auto shaped = [&](std::int64_t mm, std::int64_t nn, std::int64_t kk) {
     OpShape s{{"m", mm}, {"n", nn}, {"k", kk}};
     if (op.name == "batched_gemm") s["batch"] = batch;
@@ -57,25 +65,27 @@ void gemm_backward(const Op& op, std::int64_t batch, WeightGrads w, std::vector<
     out.push_back({op.name, shaped(m, k, n), op.bwd_input, bytes});
   }
   if (op.bwd_weight.value > 0) {
-    const Bytes bytes{b * ((d(m) * d(n) + d(m) * d(k)) * kBf16Bytes + d(k) * d(n) * kFp32Bytes)};
-    KernelCall call{op.name + "_wgrad", shaped(k, n, m), op.bwd_weight, bytes};
-    if (w == WeightGrads::kAdd) call.added_read = Bytes{b * d(k) * d(n) * kFp32Bytes};
+    const Bytes bytes{b * ((d(m) * d(n) + d(m) * d(k)) * kBf16Bytes + d(k) * d(n) * g)};
+    KernelCall call{op.name + "_wgrad", shaped(k, n, m), op.bwd_weight, bytes, weight_grad_dtype(grads)};
+    if (w == WeightGrads::kAdd) call.added_read = Bytes{b * d(k) * d(n) * g};
     out.push_back(std::move(call));
   }
 }
 
 // Ragged groups sharing n and k. dX is again a grouped gemm [m_total, k, n]; dW_g = X_g^T dY_g
 // is a [k, n] product per group whose inner dimension is the group's rows: grouped_gemm_wgrad.
-void grouped_backward(const Op& op, WeightGrads w, std::vector<KernelCall>& out) {
+void grouped_backward(const Op& op, WeightGrads w, Dtype grads, std::vector<KernelCall>& out) {
   const std::int64_t g = dim(op, "groups"), mt = dim(op, "m_total"), n = dim(op, "n"), k = dim(op, "k");
+  const double gb = dtype_bytes(grads);
   if (op.bwd_input.value > 0) {
     const Bytes bytes{(d(mt) * d(n) + d(g) * d(k) * d(n) + d(mt) * d(k)) * kBf16Bytes};
     out.push_back({"grouped_gemm", {{"groups", g}, {"m_total", mt}, {"n", k}, {"k", n}}, op.bwd_input, bytes});
   }
   if (op.bwd_weight.value > 0) {
-    const Bytes bytes{(d(mt) * d(n) + d(mt) * d(k)) * kBf16Bytes + d(g) * d(k) * d(n) * kFp32Bytes};
-    KernelCall call{"grouped_gemm_wgrad", {{"groups", g}, {"m", k}, {"n", n}, {"k_total", mt}}, op.bwd_weight, bytes};
-    if (w == WeightGrads::kAdd) call.added_read = Bytes{d(g) * d(k) * d(n) * kFp32Bytes};
+    const Bytes bytes{(d(mt) * d(n) + d(mt) * d(k)) * kBf16Bytes + d(g) * d(k) * d(n) * gb};
+    KernelCall call{"grouped_gemm_wgrad", {{"groups", g}, {"m", k}, {"n", n}, {"k_total", mt}}, op.bwd_weight, bytes,
+                    weight_grad_dtype(grads)};
+    if (w == WeightGrads::kAdd) call.added_read = Bytes{d(g) * d(k) * d(n) * gb};
     out.push_back(std::move(call));
   }
 }
@@ -96,13 +106,13 @@ std::vector<KernelCall> forward_kernels(const Op& op) {
   return out;
 }
 
-std::vector<KernelCall> backward_kernels(const Op& op, WeightGrads w) {
+std::vector<KernelCall> backward_kernels(const Op& op, WeightGrads w, Dtype grads) {
   std::vector<KernelCall> out;
   if (is_matrix(op)) {
     if (op.name == "grouped_gemm") {
-      grouped_backward(op, w, out);
+      grouped_backward(op, w, grads, out);
     } else {
-      gemm_backward(op, op.name == "batched_gemm" ? dim(op, "batch") : 1, w, out);
+      gemm_backward(op, op.name == "batched_gemm" ? dim(op, "batch") : 1, w, grads, out);
     }
     // The bias gradient after dX and dW, as the runner runs it.
     if (op.bias && op.bwd_weight.value > 0) out.push_back(bias_call(op, true));

@@ -107,9 +107,10 @@ class StepBuilder {
         for (Op& op : ops) {
           OpEntry e;
           e.fwd = cost_.forward(op);
-          e.bwd = p_.training ? cost_.backward(op) : Nanos{};
+          const Dtype grads = s_.run.optimizer.grads;
+          e.bwd = p_.training ? cost_.backward(op, WeightGrads::kWrite, grads) : Nanos{};
           const bool adds = p_.training && p_.micro_batches > 1 && later_micro_batches_add_grads(p_.layout);
-          e.bwd_add = adds ? cost_.backward(op, WeightGrads::kAdd) : e.bwd;
+          e.bwd_add = adds ? cost_.backward(op, WeightGrads::kAdd, grads) : e.bwd;
           (op.sharding == ParamSharding::kExpertParallel ? layer.params.expert : layer.params.dense) += op.params;
           if (p_.layout.tp > 1 && starts_tp_region(op.label)) {
             e.before.push_back({CollectiveKind::kAllGather, StreamKind::kTp, &p_.tp_group, act, "tp.all_gather"});

@@ -129,8 +129,9 @@ class Screen {
         for (const Op& op : ops) {
           const Seconds f = to_seconds(cost_.forward(op)) + gap;
           lo.fwd += f;
-          lo.bwd += to_seconds(cost_.backward(op)) + gap;
-          lo.bwd_add += to_seconds(cost_.backward(op, WeightGrads::kAdd)) + gap;
+          const Dtype grads = s_.run.optimizer.grads;
+          lo.bwd += to_seconds(cost_.backward(op, WeightGrads::kWrite, grads)) + gap;
+          lo.bwd_add += to_seconds(cost_.backward(op, WeightGrads::kAdd, grads)) + gap;
           if (recomputed_by_selective(op)) lo.recompute_selective += f;
           lo.tp_gathers += starts_tp_region(op.label) ? 1 : 0;
           lo.tp_scatters += ends_tp_region(op.label) ? 1 : 0;

@@ -249,6 +249,32 @@ TEST_CASE("kernel calls: a gemm's backward is two products of transposed shapes,
   CHECK(backward_kernels(r, WeightGrads::kAdd)[1].added_read.value == 4 * 3072.0 * 12288 * 4);
 }
 
+TEST_CASE("kernel calls: bf16 weight gradients are written and added in 2 bytes, under a key of their own") {
+  // A scenario's run.optimizer.grad_dtype bf16: every dW product writes (and a later micro-batch
+  // reads) 2 bytes per parameter, not 4, under dtype "bf16_grads_bf16", which no profile measured
+  // writing fp32 gradients can price; dX and the bias gradient keep their keys.
+  const Op experts = make_batched_gemm("fc1", Component::kExperts, 8, 128, 4608, 1152, true);
+  const auto fp32 = backward_kernels(experts, WeightGrads::kAdd);
+  const auto bf16 = backward_kernels(experts, WeightGrads::kAdd, Dtype::kBf16);
+  REQUIRE(fp32.size() == 3);
+  REQUIRE(bf16.size() == 3);
+  const double grad_elems = 8 * 1152.0 * 4608;
+  CHECK(fp32[1].bytes.value - bf16[1].bytes.value == grad_elems * 2);
+  CHECK(bf16[1].added_read.value == grad_elems * 2);
+  CHECK(bf16[1].dtype == "bf16_grads_bf16");
+  CHECK(fp32[1].dtype == "bf16");
+  CHECK(kernel_key(bf16[0]) == kernel_key(fp32[0]));
+  CHECK(kernel_key(bf16[2]) == kernel_key(fp32[2]));
+  const Op ragged = make_grouped_gemm("fc1", Component::kExperts, {100, 300, 0, 624}, 4608, 1152, false);
+  const auto rb = backward_kernels(ragged, WeightGrads::kWrite, Dtype::kBf16);
+  REQUIRE(rb.size() == 2);
+  CHECK(rb[1].dtype == "bf16_grads_bf16");
+  CHECK(backward_kernels(ragged)[1].bytes.value - rb[1].bytes.value == 4 * 1152.0 * 4608 * 2);
+  // 128 rows per expert: the dW moves mostly its gradient, so the analytic price falls with it.
+  const ComputeCostModel model = ComputeCostModel::analytic(h100());
+  CHECK(model.backward(experts, WeightGrads::kAdd, Dtype::kBf16) < model.backward(experts, WeightGrads::kAdd));
+}
+
 TEST_CASE("profile files: bad ones name the file and the JSON path") {
   struct Case {
     const char* file;

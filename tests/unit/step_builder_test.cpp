@@ -87,4 +87,26 @@ TEST_CASE("a layer's first backward of the step writes the weights' gradients, t
   CHECK(writing.at(expert).at(1) == e.at(0));
 }
 
+TEST_CASE("the step prices weight gradients in the scenario's grad_dtype") {
+  // run.optimizer.grad_dtype bf16: every dW writes 2 bytes per parameter (no gain where the product
+  // is compute-bound, as here) and the later micro-batches read 2 (priced on top, at the HBM
+  // ceiling), so the experts' adding backward is shorter; a GeLU's (no weights) is the same.
+  Scenario s = load_scenario(kSource / "scenarios" / "ecdit-m-64e-train.json");
+  const ComputeCostModel cost = ComputeCostModel::analytic(s.cluster->gpu);
+  const LayoutPlan plan = plan_layout(s, apply_layout_flag(*s.layout, "dp=256,tp=4,pp=1,vpp=1,mbs=8"), "--layout");
+  REQUIRE(plan.micro_batches > 1);
+  auto backward = [&](Dtype grads) {
+    s.run.optimizer.grads = grads;
+    std::map<std::pair<std::string, std::int32_t>, Nanos> d;
+    for (const Task& t : build_step_graph(s, plan, cost).tasks) {
+      if (!t.is_comm && t.phase == TaskPhase::kBackward && t.layer == 1) d[{t.label, t.micro_batch}] = t.duration;
+    }
+    return d;
+  };
+  const auto fp32 = backward(Dtype::kFp32), bf16 = backward(Dtype::kBf16);
+  CHECK(bf16.at({"moe.expert_fc1", 0}) <= fp32.at({"moe.expert_fc1", 0}));
+  CHECK(bf16.at({"moe.expert_fc1", 1}) < fp32.at({"moe.expert_fc1", 1}));
+  for (std::int32_t mb : {0, 1}) CHECK(bf16.at({"moe.expert_gelu", mb}) == fp32.at({"moe.expert_gelu", mb}));
+}
+
 }  // namespace ecsim
