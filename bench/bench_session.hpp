@@ -3,14 +3,18 @@
 // owns the stream and the handle and releases them, also when a benchmark throws.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iomanip>
+#include <ostream>
 #include <vector>
 
 #include <cublas_v2.h>
 
 #include "cublas_check.hpp"
 #include "cuda_check.hpp"
+#include "profiler/copy_ceiling.hpp"
 #include "profiler/device_buffers.hpp"
 #include "profiler/device_info.hpp"
 #include "profiler/timing.hpp"
@@ -36,6 +40,17 @@ class BenchSession {
                                              method.warmup + method.max_samples);
     pools.reserve(operands, sets, stream);
     return timer.time(sets, method, [&](int set) { launch(pools.set(operands, set)); });
+  }
+
+  // The device's copy ceiling over 1 GiB each way (as the profile measures it), printed to `out`
+  // with what the benchmark sets beside it: the HBM floors of its bandwidth-bound cases.
+  profiler::CopyCeiling copy_ceiling(std::ostream& out, const char* floors_of) {
+    constexpr std::size_t kCopyBytes = std::size_t{1} << 30;
+    const profiler::CopyCeiling c = profiler::measure_copy_ceiling(stream, device, pools, timer, method, kCopyBytes);
+    out << std::fixed << std::setprecision(2) << "copy ceiling " << c.bytes_per_s / 1e12 << " TB/s (device-to-device, "
+        << std::setprecision(0) << c.bytes / 2 / (1 << 20) << " MiB each way, bytes read + written): " << floors_of
+        << " are at this rate\n";
+    return c;
   }
 
   const profiler::TimingMethod method;

@@ -58,7 +58,6 @@ constexpr std::int64_t kHidden = 2048;
 constexpr std::int64_t kGroupTokens = 1024;
 constexpr std::int64_t kCapacityFactor = 2;
 constexpr double kSpeedupGoal = 3.0;
-constexpr std::size_t kCeilingCopyBytes = std::size_t{1} << 30;  // as the profile's ceiling
 
 struct Anchor {
   std::int64_t tokens;
@@ -186,10 +185,7 @@ int main(int argc, char** argv) {
   return cli::run_reporting_errors("ecsim-bench-ec-routing", [&] {
     Bench b(kMethod, 0xEC0E7ull);
     bench::print_header(b.device, cli::command_line(argc, argv), kMethod, std::cout);
-    const CopyCeiling ceiling = measure_copy_ceiling(b.stream, b.device, b.pools, b.timer, kMethod, kCeilingCopyBytes);
-    std::cout << std::fixed << std::setprecision(2) << "copy ceiling " << ceiling.bytes_per_s / 1e12
-              << " TB/s (device-to-device, " << std::setprecision(0) << ceiling.bytes / 2 / (1 << 20)
-              << " MiB each way, bytes read + written): the HBM floors below are at this rate\n";
+    const CopyCeiling ceiling = b.copy_ceiling(std::cout, "the HBM floors below");
     std::cout << std::left << std::setw(34) << "case" << std::right << std::setw(10) << "p50 ms" << std::setw(10)
               << "p10 ms" << std::setw(10) << "p90 ms" << "  note\n";
     for (const Anchor& a : kAnchors) {

@@ -13,6 +13,13 @@
 //     gemm_bias (kernels/gemm_bias.cuh, the bias in cuBLASLt's epilogue, as the runner runs it)
 //     against gemm followed by bias_add (kernels/bias.cuh, the runner's way until 2026-11-27) and
 //     the product alone. No goal: the fused form stays only if it is the faster.
+// The batched product reads every expert's weights, E times what the single GEMM of equal FLOPs
+// reads: with few tokens per expert that is most of its bytes, and the copy ceiling (measured here
+// first) bounds it. At 8 experts of 128 tokens (d 3072, f 12288) the weights are 604 MB, about
+// 0.21 ms at 3 TB/s, where the single 1024-row GEMM runs in about 0.12 ms: no batched kernel can
+// come within 5% of it there. Each uniform case prints its floor (operands read and written once
+// at the copy ceiling), the share of it reached, and the best share of the single GEMM's rate the
+// floor allows.
 // FLOPs 2 m n k per product. Method: profiles/profiler/timing.hpp.
 // Run: build/bin/ecsim-bench-expert-gemm; figures go to docs/PERFORMANCE.md with the card, date
 // and command it prints.
@@ -20,6 +27,7 @@
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <iomanip>
@@ -67,8 +75,8 @@ void print_row(const std::string& label, const Timing& t, double flops, const st
 
 // Batched E x [C, k] x [k, n] against one [E C, k] x [k, n]; and the same with a bias per expert
 // through cuBLASLt, as the runner runs the experts' forward (GemmBias::run_batched).
-void uniform_case(Bench& b, GemmBias& lt, std::int64_t experts, std::int64_t capacity, std::int64_t n, std::int64_t k,
-                  const std::string& anchor) {
+void uniform_case(Bench& b, const CopyCeiling& ceiling, GemmBias& lt, std::int64_t experts, std::int64_t capacity,
+                  std::int64_t n, std::int64_t k, const std::string& anchor) {
   const GemmDims per_expert{capacity, n, k};
   const GemmDims single{experts * capacity, n, k};
   const double flops = 2.0 * static_cast<double>(experts * capacity * n * k);
@@ -93,6 +101,12 @@ void uniform_case(Bench& b, GemmBias& lt, std::int64_t experts, std::int64_t cap
   note << std::fixed << std::setprecision(1) << 100 * share << "% of single GEMM's rate (goal >= "
        << 100 * kBatchedGoal << "%: " << (share >= kBatchedGoal ? "met" : "missed") << ")";
   if (!anchor.empty()) note << "; anchor " << anchor;
+  // x, every expert's W and y, each moved once at the copy ceiling.
+  const double floor_bytes = 2.0 * static_cast<double>(experts * (capacity * k + k * n + capacity * n));
+  const double floor_ns = floor_bytes / ceiling.bytes_per_s * 1e9;
+  note << std::setprecision(3) << "; HBM floor " << floor_ns / 1e6 << " ms (" << std::setprecision(1)
+       << 100 * floor_ns / batched.p50_ns << "% of it reached), which allows at most "
+       << 100 * std::min(1.0, one.p50_ns / floor_ns) << "% of the single GEMM's rate";
   const std::string shape = std::to_string(capacity) + "x" + std::to_string(n) + "x" + std::to_string(k);
   print_row("batched " + std::to_string(experts) + " x " + shape, batched, flops, note.str());
   print_row("  single " + std::to_string(experts * capacity) + "x" + std::to_string(n) + "x" + std::to_string(k), one,
@@ -177,21 +191,22 @@ int main(int argc, char** argv) {
   return cli::run_reporting_errors("ecsim-bench-expert-gemm", [&] {
     Bench b(kMethod, 0xBE4C11ull);
     bench::print_header(b.device, cli::command_line(argc, argv), kMethod, std::cout);
+    const CopyCeiling ceiling = b.copy_ceiling(std::cout, "the batched products' HBM floors below");
 
     std::cout << std::left << std::setw(44) << "case (rows x n x k)" << std::right << std::setw(10) << "p50 ms"
               << std::setw(10) << "p10 ms" << std::setw(10) << "p90 ms" << std::setw(10) << "TFLOP/s" << "  note\n";
     // 65536 tokens, f_c 2: 131072 expert rows, fc1 [rows, 8192] = [rows, 2048] x [2048, 8192], and fc2.
     GemmBias fused;  // cuBLASLt: the experts' forward with its bias, and the linear layers below
-    uniform_case(b, fused, 8, 16384, 8192, 2048, "670-690");
-    uniform_case(b, fused, 64, 2048, 8192, 2048, "670-690");
-    uniform_case(b, fused, 8, 16384, 2048, 8192, "");
+    uniform_case(b, ceiling, fused, 8, 16384, 8192, 2048, "670-690");
+    uniform_case(b, ceiling, fused, 64, 2048, 8192, 2048, "670-690");
+    uniform_case(b, ceiling, fused, 8, 16384, 2048, 8192, "");
     if (!quick) {
-      uniform_case(b, fused, 16, 8192, 8192, 2048, "");
-      uniform_case(b, fused, 32, 4096, 8192, 2048, "");
+      uniform_case(b, ceiling, fused, 16, 8192, 8192, 2048, "");
+      uniform_case(b, ceiling, fused, 32, 4096, 8192, 2048, "");
     }
     // d 3072, f 12288, eight experts of few tokens.
-    uniform_case(b, fused, 8, 128, 12288, 3072, "321");
-    uniform_case(b, fused, 8, 512, 12288, 3072, "708");
+    uniform_case(b, ceiling, fused, 8, 128, 12288, 3072, "321");
+    uniform_case(b, ceiling, fused, 8, 512, 12288, 3072, "708");
     // Token choice top-2 over 65536 tokens: 131072 rows.
     ragged_case(b, 64, 131072, 8192, 2048);
     if (!quick) ragged_case(b, 8, 131072, 8192, 2048);
