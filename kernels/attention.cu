@@ -142,11 +142,12 @@ __global__ void __launch_bounds__(kThreads)
 
   for (int j = 0; j < key_tiles; ++j) {
     const int stage = j % 2;
+    // The pipeline step written out, not attention_tiles::pipeline_step: through the helper ptxas
+    // gives the head-dim-64 kernel 141 registers, not the 128 it was measured with (3 blocks per
+    // SM, not 4; CUDA 13.0, 2026-11-28).
     if (j + 1 < key_tiles) {
-      load_rows_async<kKeys, kD>(s_k + (1 - stage) * kKeys * kS, k_head, kv_stride,
-                                        (j + 1) * kKeys, kv_len);
-      load_rows_async<kKeys, kD>(s_v + (1 - stage) * kKeys * kS, v_head, kv_stride,
-                                        (j + 1) * kKeys, kv_len);
+      load_rows_async<kKeys, kD>(s_k + (1 - stage) * kKeys * kS, k_head, kv_stride, (j + 1) * kKeys, kv_len);
+      load_rows_async<kKeys, kD>(s_v + (1 - stage) * kKeys * kS, v_head, kv_stride, (j + 1) * kKeys, kv_len);
       commit_async_copies();
       wait_async_copies<1>();
     } else {
@@ -317,14 +318,7 @@ __global__ void __launch_bounds__(kThreads)
 
   for (int t = 0; t < steps; ++t) {
     const int stage = t % 2;
-    if (t + 1 < steps) {
-      load_step(t + 1, 1 - stage);
-      commit_async_copies();
-      wait_async_copies<1>();
-    } else {
-      wait_async_copies<0>();
-    }
-    __syncthreads();
+    pipeline_step(t, steps, load_step);
     const int q0 = (first_q_tile + t % q_tiles) * kQueries;
     const __nv_bfloat16* s_qt = s_q + stage * kQueries * kS;
     const __nv_bfloat16* s_dot = s_do + stage * kQueries * kS;
@@ -381,8 +375,12 @@ __global__ void __launch_bounds__(kThreads)
 
   load_rows_async<kRowTile, kD>(s_q, q + q_offset, q_stride, q0, q_len);
   load_rows_async<kRowTile, kD>(s_do, dout + do_offset, do_stride, q0, q_len);
-  load_rows_async<kKeys, kD>(s_k, k + kv_offset, kv_stride, 0, kv_len);
-  load_rows_async<kKeys, kD>(s_v, v + kv_offset, kv_stride, 0, kv_len);
+  // Key tile `tile` into pipeline stage `stage`.
+  const auto load_keys = [&](int tile, int stage) {
+    load_rows_async<kKeys, kD>(s_k + stage * kKeys * kS, k + kv_offset, kv_stride, tile * kKeys, kv_len);
+    load_rows_async<kKeys, kD>(s_v + stage * kKeys * kS, v + kv_offset, kv_stride, tile * kKeys, kv_len);
+  };
+  load_keys(0, 0);
   commit_async_copies();
 
   // Rows g and g + 8 of the warp: lse (times log2 e) and delta, 0 past Sq (those rows are masked).
@@ -399,15 +397,7 @@ __global__ void __launch_bounds__(kThreads)
   float dq_acc[kD / 8][4] = {};  // [16, D] per warp
   for (int j = 0; j < key_tiles; ++j) {
     const int stage = j % 2;
-    if (j + 1 < key_tiles) {
-      load_rows_async<kKeys, kD>(s_k + (1 - stage) * kKeys * kS, k + kv_offset, kv_stride, (j + 1) * kKeys, kv_len);
-      load_rows_async<kKeys, kD>(s_v + (1 - stage) * kKeys * kS, v + kv_offset, kv_stride, (j + 1) * kKeys, kv_len);
-      commit_async_copies();
-      wait_async_copies<1>();
-    } else {
-      wait_async_copies<0>();
-    }
-    __syncthreads();
+    pipeline_step(j, key_tiles, load_keys);
     const __nv_bfloat16* s_kj = s_k + stage * kKeys * kS;
     const __nv_bfloat16* s_vj = s_v + stage * kKeys * kS;
     const int k0 = j * kKeys;

@@ -107,14 +107,7 @@ __global__ void __launch_bounds__(kThreads)
 
   for (int t = 0; t < steps; ++t) {
     const int stage = t % 2;
-    if (t + 1 < steps) {
-      load_step(t + 1, 1 - stage);
-      commit_async_copies();
-      wait_async_copies<1>();
-    } else {
-      wait_async_copies<0>();
-    }
-    __syncthreads();
+    pipeline_step(t, steps, load_step);
     const int h = kvh * group + t / q_tiles;
     const int q0 = t % q_tiles * kQueries;
     const __nv_bfloat16* s_qt = s_q + stage * kQueries * kS;

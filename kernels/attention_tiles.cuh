@@ -151,6 +151,23 @@ __device__ __forceinline__ void load_rows_async(__nv_bfloat16* tile, const __nv_
   }
 }
 
+// Step t of a loop of `steps` over a two-stage shared-memory pipeline: starts the copies of step
+// t + 1 into the other stage (`prefetch(t + 1, stage)`, stage = 1 - t % 2) and waits for step t's
+// (the last step drains every copy), then a barrier makes them visible to the whole block. The
+// caller committed step 0's copies before the loop and ends each step with a barrier of its own
+// before the next step's copies overwrite the stage it read.
+template <typename Prefetch>
+__device__ __forceinline__ void pipeline_step(int t, int steps, const Prefetch& prefetch) {
+  if (t + 1 < steps) {
+    prefetch(t + 1, 1 - t % 2);
+    commit_async_copies();
+    wait_async_copies<1>();
+  } else {
+    wait_async_copies<0>();
+  }
+  __syncthreads();
+}
+
 // Writes a warp's [16, kD] accumulator tile, row g scaled by scale_low and row g + 8 by
 // scale_high, as bf16 into the warp's 16 rows of a shared tile.
 template <int kD>
