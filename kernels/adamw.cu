@@ -11,6 +11,8 @@
 // adamw_step_bf16 is the same update with no master weights: the bf16 weights and bf16 moments are
 // read, updated in fp32 and stored rounded (torch.optim.AdamW on a bf16 model keeps its moments in
 // the parameters' dtype): 16 bytes per element with the fp32 gradient.
+// Either reads its gradient in fp32 or in bf16 (a scenario's grad_dtype "bf16", as PyTorch keeps a
+// bf16 model's gradients): 2 bytes per element less, 14 with bf16 weights and moments.
 // CPU reference: ref/adamw.hpp. Test: ctest -R adamw (tests/kernels/elementwise_gpu_test.cpp;
 // skipped without a GPU).
 // Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
@@ -33,9 +35,10 @@ constexpr int kThreads = 256;
 
 // State is float (master weights and moments in fp32, with the bf16 copy written beside them) or
 // __nv_bfloat16 (the bf16 weights and moments themselves, updated in place; param_bf16 unused).
-template <int kVec, class State>
+// Grad is float or __nv_bfloat16.
+template <int kVec, class State, class Grad>
 __global__ void __launch_bounds__(kThreads)
-    adamw_kernel(State* __restrict__ param, const float* __restrict__ grad, State* __restrict__ m,
+    adamw_kernel(State* __restrict__ param, const Grad* __restrict__ grad, State* __restrict__ m,
                  State* __restrict__ v, __nv_bfloat16* __restrict__ param_bf16, std::int64_t n, float lr, float beta1,
                  float beta2, float eps, float decay, float correction1, float correction2) {
   for_each_chunk<kVec>(n, [&](std::int64_t i) {
@@ -57,9 +60,9 @@ __global__ void __launch_bounds__(kThreads)
   });
 }
 
-// Checks the arguments and launches adamw_kernel<kVec, State> over the n elements.
-template <class State>
-void launch_adamw(const char* op, const AdamWHyperparameters& h, std::int64_t step, State* param, const float* grad,
+// Checks the arguments and launches adamw_kernel<kVec, State, Grad> over the n elements.
+template <class State, class Grad>
+void launch_adamw(const char* op, const AdamWHyperparameters& h, std::int64_t step, State* param, const Grad* grad,
                   State* m, State* v, __nv_bfloat16* param_bf16, std::int64_t n, cudaStream_t stream) {
   require_positive(n, op, "n");
   require(step >= 1, std::string(op) + ": step counts from 1, got " + std::to_string(step));
@@ -73,7 +76,7 @@ void launch_adamw(const char* op, const AdamWHyperparameters& h, std::int64_t st
   // A null param_bf16 (bf16 state) counts as aligned.
   launch_by_chunk(chunks_vectorizable(n, {param, grad, m, v, param_bf16}), [&](auto chunk) {
     constexpr int kVec = decltype(chunk)::value;
-    CUDA_CHECK(launch_kernel(adamw_kernel<kVec, State>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream,
+    CUDA_CHECK(launch_kernel(adamw_kernel<kVec, State, Grad>, elementwise_blocks(n / kVec, kThreads), kThreads, 0, stream,
                              param, grad, m, v, param_bf16, n, h.lr, h.beta1, h.beta2, h.eps, decay, correction1,
                              correction2));
   });
@@ -86,8 +89,19 @@ void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, 
   launch_adamw("adamw_step", h, step, param, grad, m, v, param_bf16, n, stream);
 }
 
+void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, const __nv_bfloat16* grad, float* m,
+                float* v, __nv_bfloat16* param_bf16, std::int64_t n, cudaStream_t stream) {
+  launch_adamw("adamw_step", h, step, param, grad, m, v, param_bf16, n, stream);
+}
+
 void adamw_step_bf16(const AdamWHyperparameters& h, std::int64_t step, __nv_bfloat16* param, const float* grad,
                      __nv_bfloat16* m, __nv_bfloat16* v, std::int64_t n, cudaStream_t stream) {
+  launch_adamw<__nv_bfloat16>("adamw_step_bf16", h, step, param, grad, m, v, nullptr, n, stream);
+}
+
+void adamw_step_bf16(const AdamWHyperparameters& h, std::int64_t step, __nv_bfloat16* param,
+                     const __nv_bfloat16* grad, __nv_bfloat16* m, __nv_bfloat16* v, std::int64_t n,
+                     cudaStream_t stream) {
   launch_adamw<__nv_bfloat16>("adamw_step_bf16", h, step, param, grad, m, v, nullptr, n, stream);
 }
 

@@ -23,11 +23,18 @@ struct AdamWHyperparameters {
 // weight gradients are written by the first micro-batch and added to by the others).
 void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, const float* grad, float* m,
                 float* v, __nv_bfloat16* param_bf16, std::int64_t n, cudaStream_t stream);
+// The same from bf16 gradients (a scenario's grad_dtype "bf16"), read and widened to fp32.
+void adamw_step(const AdamWHyperparameters& h, std::int64_t step, float* param, const __nv_bfloat16* grad, float* m,
+                float* v, __nv_bfloat16* param_bf16, std::int64_t n, cudaStream_t stream);
 
 // The same step with no master weights (a scenario's master_dtype and moment_dtype "bf16"): param
 // (the bf16 weights the kernels read), m and v [n] bf16, in place; the arithmetic in fp32, each
 // stored value rounded to the nearest bf16. grad [n] fp32, only read.
 void adamw_step_bf16(const AdamWHyperparameters& h, std::int64_t step, __nv_bfloat16* param, const float* grad,
                      __nv_bfloat16* m, __nv_bfloat16* v, std::int64_t n, cudaStream_t stream);
+// The same from bf16 gradients: everything in bf16, as torch.optim.AdamW on a bf16 model.
+void adamw_step_bf16(const AdamWHyperparameters& h, std::int64_t step, __nv_bfloat16* param,
+                     const __nv_bfloat16* grad, __nv_bfloat16* m, __nv_bfloat16* v, std::int64_t n,
+                     cudaStream_t stream);
 
 }  // namespace ecsim

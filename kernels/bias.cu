@@ -1,6 +1,6 @@
 // The bias of a GEMM, forward and backward, per group (experts) or for one matrix (groups = 1):
 //   bias_add   y [G, rows, n] += bias [G, n]             bf16, fp32 sum rounded once
-//   bias_grad  dbias [G, n] (=|+=) column sums of dy [G, rows, n]   fp32
+//   bias_grad  dbias [G, n] (=|+=) column sums of dy [G, rows, n]   fp32 (or bf16: rounded once)
 // The backward is column_sums.cuh's: blocks of 32 columns of one group over one chunk of its rows,
 // and, where the column tiles alone are too few blocks to fill the GPU (a bias of 1152 over 65536
 // rows is 36 tiles), the rows cut into chunks whose sums a second kernel adds in chunk order; the
@@ -10,6 +10,9 @@
 // (tests/kernels/runner_gpu_test.cpp; skipped without a GPU).
 // Without a GPU: tests/emulation/elementwise_emulated_test.cpp runs this code under a CPU
 // emulation of CUDA (its logic, not the numerics).
+#include <string>
+#include <type_traits>
+
 #include "bf16_chunks.cuh"
 #include "bias.cuh"
 #include "column_sums.cuh"
@@ -41,7 +44,8 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // bias_grad's sums (column_sums.cuh): dy [G, rows, n] read one element at a time, the totals
-// written to dbias [G, n] fp32 or added to it.
+// written to dbias [G, n] (fp32, or bf16: old value and total added in fp32, rounded once) or added
+// to it.
 struct BiasGradTerm {
   const __nv_bfloat16* dy;
   std::int64_t n;
@@ -49,15 +53,48 @@ struct BiasGradTerm {
     t[0] = __bfloat162float(dy[row * n + c]);
   }
 };
+template <class Grad>
 struct BiasGradStore {
-  float* dbias;
+  Grad* dbias;
   std::int64_t n;
   bool accumulate;
   __device__ void operator()(std::int64_t g, std::int64_t c, const float (&total)[1]) const {
-    float& out = dbias[g * n + c];
-    out = accumulate ? out + total[0] : total[0];
+    Grad& out = dbias[g * n + c];
+    if constexpr (std::is_same_v<Grad, float>) {
+      out = accumulate ? out + total[0] : total[0];
+    } else {
+      out = __float2bfloat16(accumulate ? __bfloat162float(out) + total[0] : total[0]);
+    }
   }
 };
+
+template <class Grad>
+void bias_grad_into(const __nv_bfloat16* dy, Grad* dbias, std::int64_t groups, std::int64_t rows, std::int64_t n,
+                    GradientWrite write, float* partials, cudaStream_t stream) {
+  require_positive(groups, "bias_grad", "groups");
+  require_positive(rows, "bias_grad", "rows");
+  require_positive(n, "bias_grad", "n");
+  require(groups <= 65535, "bias_grad: groups " + std::to_string(groups) + " exceeds the grid's y limit 65535");
+  require_int32((n + kColumnTile - 1) / kColumnTile, "bias_grad", "column tiles");
+  require_pointers("bias_grad", {{"dy", dy}, {"dbias", dbias}, {"partials", partials}});
+  column_sums::launch<1>(BiasGradTerm{dy, n}, BiasGradStore<Grad>{dbias, n, write == GradientWrite::kAccumulate},
+                         partials, groups, rows, n, stream);
+}
+
+template <class Grad>
+void ragged_bias_grad_into(const __nv_bfloat16* dy, Grad* dbias, const std::int64_t* rows, std::int64_t groups,
+                           std::int64_t n, GradientWrite write, float* partials, cudaStream_t stream) {
+  std::int64_t first = 0;
+  for (std::int64_t g = 0; g < groups; ++g) {
+    if (rows[g] > 0) {
+      bias_grad_into(dy + first * n, dbias + g * n, 1, rows[g], n, write, partials, stream);
+    } else if (write == GradientWrite::kOverwrite) {
+      // No rows: the sum is 0 (all-zero bytes in fp32 and bf16; with kAccumulate nothing to add).
+      CUDA_CHECK(cudaMemsetAsync(dbias + g * n, 0, static_cast<std::size_t>(n) * sizeof(Grad), stream));
+    }
+    first += rows[g];
+  }
+}
 
 }  // namespace
 
@@ -77,14 +114,12 @@ void bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, std::int64_t groups, 
 
 void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::int64_t rows, std::int64_t n,
                GradientWrite write, float* partials, cudaStream_t stream) {
-  require_positive(groups, "bias_grad", "groups");
-  require_positive(rows, "bias_grad", "rows");
-  require_positive(n, "bias_grad", "n");
-  require(groups <= 65535, "bias_grad: groups " + std::to_string(groups) + " exceeds the grid's y limit 65535");
-  require_int32((n + kColumnTile - 1) / kColumnTile, "bias_grad", "column tiles");
-  require_pointers("bias_grad", {{"dy", dy}, {"dbias", dbias}, {"partials", partials}});
-  column_sums::launch<1>(BiasGradTerm{dy, n}, BiasGradStore{dbias, n, write == GradientWrite::kAccumulate}, partials,
-                         groups, rows, n, stream);
+  bias_grad_into(dy, dbias, groups, rows, n, write, partials, stream);
+}
+
+void bias_grad(const __nv_bfloat16* dy, __nv_bfloat16* dbias, std::int64_t groups, std::int64_t rows, std::int64_t n,
+               GradientWrite write, float* partials, cudaStream_t stream) {
+  bias_grad_into(dy, dbias, groups, rows, n, write, partials, stream);
 }
 
 void ragged_bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, const std::int64_t* rows, std::int64_t groups,
@@ -98,16 +133,12 @@ void ragged_bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, const std::int
 
 void ragged_bias_grad(const __nv_bfloat16* dy, float* dbias, const std::int64_t* rows, std::int64_t groups,
                       std::int64_t n, GradientWrite write, float* partials, cudaStream_t stream) {
-  std::int64_t first = 0;
-  for (std::int64_t g = 0; g < groups; ++g) {
-    if (rows[g] > 0) {
-      bias_grad(dy + first * n, dbias + g * n, 1, rows[g], n, write, partials, stream);
-    } else if (write == GradientWrite::kOverwrite) {
-      // No rows: the sum is 0 (and with kAccumulate there is nothing to add).
-      CUDA_CHECK(cudaMemsetAsync(dbias + g * n, 0, static_cast<std::size_t>(n) * sizeof(float), stream));
-    }
-    first += rows[g];
-  }
+  ragged_bias_grad_into(dy, dbias, rows, groups, n, write, partials, stream);
+}
+
+void ragged_bias_grad(const __nv_bfloat16* dy, __nv_bfloat16* dbias, const std::int64_t* rows, std::int64_t groups,
+                      std::int64_t n, GradientWrite write, float* partials, cudaStream_t stream) {
+  ragged_bias_grad_into(dy, dbias, rows, groups, n, write, partials, stream);
 }
 
 }  // namespace ecsim

@@ -17,10 +17,13 @@ namespace ecsim {
 void bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, std::int64_t groups, std::int64_t rows, std::int64_t n,
               cudaStream_t stream);
 
-// dbias[g, :] (=|+=) sum over r of dy[g, r, :]: dy [G, rows, n] bf16, dbias [G, n] fp32; partials
-// [kColumnSumPartials] fp32 workspace, for the row chunks (column_chunks.hpp). The rows are summed
-// in a fixed order (no atomics), so reruns match bit for bit.
+// dbias[g, :] (=|+=) sum over r of dy[g, r, :]: dy [G, rows, n] bf16, dbias [G, n] fp32 or bf16
+// (the fp32 sum, plus the old value with kAccumulate, rounded once); partials [kColumnSumPartials]
+// fp32 workspace, for the row chunks (column_chunks.hpp). The rows are summed in a fixed order (no
+// atomics), so reruns match bit for bit.
 void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::int64_t rows, std::int64_t n,
+               GradientWrite write, float* partials, cudaStream_t stream);
+void bias_grad(const __nv_bfloat16* dy, __nv_bfloat16* dbias, std::int64_t groups, std::int64_t rows, std::int64_t n,
                GradientWrite write, float* partials, cudaStream_t stream);
 
 // The same over ragged groups (token choice's dropless experts): group g's rows[g] rows follow the
@@ -29,6 +32,8 @@ void bias_grad(const __nv_bfloat16* dy, float* dbias, std::int64_t groups, std::
 void ragged_bias_add(__nv_bfloat16* y, const __nv_bfloat16* bias, const std::int64_t* rows, std::int64_t groups,
                      std::int64_t n, cudaStream_t stream);
 void ragged_bias_grad(const __nv_bfloat16* dy, float* dbias, const std::int64_t* rows, std::int64_t groups,
+                      std::int64_t n, GradientWrite write, float* partials, cudaStream_t stream);
+void ragged_bias_grad(const __nv_bfloat16* dy, __nv_bfloat16* dbias, const std::int64_t* rows, std::int64_t groups,
                       std::int64_t n, GradientWrite write, float* partials, cudaStream_t stream);
 
 }  // namespace ecsim

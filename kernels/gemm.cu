@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cublas_check.hpp"
@@ -94,9 +95,17 @@ ColumnMajorGemm dx_problem(const GemmDims& d, const void* dy, const void* w, voi
 }
 
 // dw [k, n] = x^T [k, m] dy [m, n]  <=>  dw^T [n, k] = dy^T [n, m] x [m, k]
-ColumnMajorGemm dw_problem(const GemmDims& d, const void* x, const void* dy, float* dw, GradientWrite write) {
-  return {CUBLAS_OP_N, CUBLAS_OP_T, i32(d.n), i32(d.k), i32(d.m), dy, i32(d.n), x, i32(d.k), dw, CUDA_R_32F,
+ColumnMajorGemm dw_problem(const GemmDims& d, const void* x, const void* dy, void* dw, cudaDataType_t dw_type,
+                           GradientWrite write) {
+  return {CUBLAS_OP_N, CUBLAS_OP_T, i32(d.n), i32(d.k), i32(d.m), dy, i32(d.n), x, i32(d.k), dw, dw_type,
           i32(d.n), write == GradientWrite::kAccumulate ? 1.0f : 0.0f, d.m * d.n, d.m * d.k, d.k * d.n};
+}
+
+// The cuBLAS type of a weight gradient's storage.
+template <class Grad>
+cudaDataType_t gradient_type() {
+  static_assert(std::is_same_v<Grad, float> || std::is_same_v<Grad, __nv_bfloat16>);
+  return std::is_same_v<Grad, float> ? CUDA_R_32F : CUDA_R_16BF;
 }
 
 void run_gemm(cublasHandle_t handle, const ColumnMajorGemm& p) {
@@ -233,11 +242,22 @@ void gemm_dx(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, cons
   run_gemm(handle, dx_problem(d, dy, w, dx, write));
 }
 
-void gemm_dw(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x,
-             const __nv_bfloat16* dy, float* dw, GradientWrite write) {
+template <class Grad>
+void gemm_dw_into(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x,
+                  const __nv_bfloat16* dy, Grad* dw, GradientWrite write) {
   require_dims("gemm_dw", d.m, d.n, d.k);
   bind_call("gemm_dw", handle, stream, {{"x", x}, {"dy", dy}, {"dw", dw}});
-  run_gemm(handle, dw_problem(d, x, dy, dw, write));
+  run_gemm(handle, dw_problem(d, x, dy, dw, gradient_type<Grad>(), write));
+}
+
+void gemm_dw(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x,
+             const __nv_bfloat16* dy, float* dw, GradientWrite write) {
+  gemm_dw_into(handle, stream, d, x, dy, dw, write);
+}
+
+void gemm_dw(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x,
+             const __nv_bfloat16* dy, __nv_bfloat16* dw, GradientWrite write) {
+  gemm_dw_into(handle, stream, d, x, dy, dw, write);
 }
 
 void batched_gemm(cublasHandle_t handle, cudaStream_t stream, std::int64_t batch, const GemmDims& d,
@@ -256,12 +276,23 @@ void batched_gemm_dx(cublasHandle_t handle, cudaStream_t stream, std::int64_t ba
   run_strided_batched(handle, dx_problem(d, dy, w, dx), batch);
 }
 
-void batched_gemm_dw(cublasHandle_t handle, cudaStream_t stream, std::int64_t batch, const GemmDims& d,
-                     const __nv_bfloat16* x, const __nv_bfloat16* dy, float* dw, GradientWrite write) {
+template <class Grad>
+void batched_gemm_dw_into(cublasHandle_t handle, cudaStream_t stream, std::int64_t batch, const GemmDims& d,
+                          const __nv_bfloat16* x, const __nv_bfloat16* dy, Grad* dw, GradientWrite write) {
   require_batch("batched_gemm_dw", batch);
   require_dims("batched_gemm_dw", d.m, d.n, d.k);
   bind_call("batched_gemm_dw", handle, stream, {{"x", x}, {"dy", dy}, {"dw", dw}});
-  run_strided_batched(handle, dw_problem(d, x, dy, dw, write), batch);
+  run_strided_batched(handle, dw_problem(d, x, dy, dw, gradient_type<Grad>(), write), batch);
+}
+
+void batched_gemm_dw(cublasHandle_t handle, cudaStream_t stream, std::int64_t batch, const GemmDims& d,
+                     const __nv_bfloat16* x, const __nv_bfloat16* dy, float* dw, GradientWrite write) {
+  batched_gemm_dw_into(handle, stream, batch, d, x, dy, dw, write);
+}
+
+void batched_gemm_dw(cublasHandle_t handle, cudaStream_t stream, std::int64_t batch, const GemmDims& d,
+                     const __nv_bfloat16* x, const __nv_bfloat16* dy, __nv_bfloat16* dw, GradientWrite write) {
+  batched_gemm_dw_into(handle, stream, batch, d, x, dy, dw, write);
 }
 
 void grouped_gemm(cublasHandle_t handle, cudaStream_t stream, GroupedGemmMethod method, const GroupedGemmDims& d,
@@ -305,7 +336,7 @@ void grouped_gemm_wgrad(cublasHandle_t handle, cudaStream_t stream, const Groupe
     const std::int64_t rows = d.rows[g];
     float* dw_g = dw + g * d.k * d.n;  // [k, n]
     if (rows > 0) {
-      run_gemm(handle, dw_problem({rows, d.n, d.k}, x + first * d.k, dy + first * d.n, dw_g, write));
+      run_gemm(handle, dw_problem({rows, d.n, d.k}, x + first * d.k, dy + first * d.n, dw_g, CUDA_R_32F, write));
     } else if (write == GradientWrite::kOverwrite) {
       // No rows: the gradient is the empty sum; all-zero bytes are fp32 zeros.
       CUDA_CHECK(cudaMemsetAsync(dw_g, 0, static_cast<std::size_t>(d.k * d.n) * sizeof(float), stream));

@@ -42,9 +42,13 @@ void gemm(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const _
 // paths meet at x, e.g. the router's beside the experts').
 void gemm_dx(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* dy,
              const __nv_bfloat16* w, __nv_bfloat16* dx, GradientWrite write = GradientWrite::kOverwrite);
-// dw [k, n] (=|+=) x^T [k, m] dy [m, n], fp32.
+// dw [k, n] (=|+=) x^T [k, m] dy [m, n], fp32; or bf16 (a scenario's grad_dtype "bf16", as
+// PyTorch keeps a bf16 model's gradients): the product in fp32 (plus, with kAccumulate, the old
+// bf16 value), rounded once.
 void gemm_dw(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x,
              const __nv_bfloat16* dy, float* dw, GradientWrite write);
+void gemm_dw(cublasHandle_t handle, cudaStream_t stream, const GemmDims& d, const __nv_bfloat16* x,
+             const __nv_bfloat16* dy, __nv_bfloat16* dw, GradientWrite write);
 
 // --- batched_gemm: `batch` problems of one shape (expert choice: every expert takes C tokens) ---
 // x [B, m, k], w [B, k, n], y [B, m, n], one cublasGemmStridedBatchedEx call.
@@ -53,9 +57,11 @@ void batched_gemm(cublasHandle_t handle, cudaStream_t stream, std::int64_t batch
 // dx [B, m, k] = dy [B, m, n] w[b]^T.
 void batched_gemm_dx(cublasHandle_t handle, cudaStream_t stream, std::int64_t batch, const GemmDims& d,
                      const __nv_bfloat16* dy, const __nv_bfloat16* w, __nv_bfloat16* dx);
-// dw [B, k, n] (=|+=) x[b]^T dy[b], fp32.
+// dw [B, k, n] (=|+=) x[b]^T dy[b], fp32 or bf16 (as gemm_dw).
 void batched_gemm_dw(cublasHandle_t handle, cudaStream_t stream, std::int64_t batch, const GemmDims& d,
                      const __nv_bfloat16* x, const __nv_bfloat16* dy, float* dw, GradientWrite write);
+void batched_gemm_dw(cublasHandle_t handle, cudaStream_t stream, std::int64_t batch, const GemmDims& d,
+                     const __nv_bfloat16* x, const __nv_bfloat16* dy, __nv_bfloat16* dw, GradientWrite write);
 
 // --- grouped_gemm: ragged groups sharing n and k (token choice: group g holds rows[g] tokens) ---
 // Group g's rows are rows [first_g, first_g + rows[g]) of x [sum rows, k] and y [sum rows, n];

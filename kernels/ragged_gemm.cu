@@ -3,11 +3,13 @@
 //   forward  y^T [n, r] = w^T [n, k] x^T [k, r]      A = w (n x k), B = x (k x r), D = y (n x r)
 //   dx       dx^T [k, r] = w [k, n] dy^T [n, r]       A = w (n x k) transposed, B = dy (n x r), D = dx (k x r)
 //   wgrad    dw^T [n, k] = dy^T [n, r] x [r, k]       A = dy (n x r), B = x (k x r) transposed, D = dw (n x k), fp32
+//                                                      (kWgradBf16: D bf16)
 // every leading dimension the matrix's row count; C = D (beta 1 where a weight gradient accumulates).
 #include "ragged_gemm.cuh"
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 #include "cublas_check.hpp"
 #include "cublaslt_algo.cuh"
@@ -60,7 +62,9 @@ void make_layouts(Product product, std::int64_t n, std::int64_t k, std::int64_t 
       l.a = lt_layout(CUDA_R_16BF, n, k), l.b = lt_layout(CUDA_R_16BF, n, r), l.d = lt_layout(CUDA_R_16BF, k, r);
       return;
     case Product::kWgrad:
-      l.a = lt_layout(CUDA_R_16BF, n, r), l.b = lt_layout(CUDA_R_16BF, k, r), l.d = lt_layout(CUDA_R_32F, n, k);
+    case Product::kWgradBf16:
+      l.a = lt_layout(CUDA_R_16BF, n, r), l.b = lt_layout(CUDA_R_16BF, k, r);
+      l.d = lt_layout(product == Product::kWgrad ? CUDA_R_32F : CUDA_R_16BF, n, k);
       return;
   }
 }
@@ -77,7 +81,8 @@ void for_each_group(const GroupedGemmDims& d, F f) {
 
 // The profile family of each product, in Product's order.
 const char* product_name(Product product) {
-  static constexpr const char* kNames[] = {"grouped_gemm", "grouped_gemm_dx", "grouped_gemm_wgrad"};
+  static constexpr const char* kNames[] = {"grouped_gemm", "grouped_gemm_dx", "grouped_gemm_wgrad",
+                                           "grouped_gemm_wgrad (bf16)"};
   return kNames[static_cast<int>(product)];
 }
 
@@ -99,7 +104,8 @@ const RaggedGemm::Plan& RaggedGemm::plan(Product product, std::int64_t n, std::i
   auto made = std::make_unique<Plan>();
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&made->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   // The attributes' types as cublasLt.h gives them: int32_t transposes.
-  const bool trans_a = product == Product::kDx, trans_b = product == Product::kWgrad;
+  const bool trans_a = product == Product::kDx;
+  const bool trans_b = product == Product::kWgrad || product == Product::kWgradBf16;
   lt_set(made->desc, CUBLASLT_MATMUL_DESC_TRANSA, static_cast<std::int32_t>(trans_a ? CUBLAS_OP_T : CUBLAS_OP_N));
   lt_set(made->desc, CUBLASLT_MATMUL_DESC_TRANSB, static_cast<std::int32_t>(trans_b ? CUBLAS_OP_T : CUBLAS_OP_N));
   Layouts l;
@@ -153,20 +159,32 @@ void RaggedGemm::dx(cudaStream_t stream, const GroupedGemmDims& d, const __nv_bf
   });
 }
 
-void RaggedGemm::wgrad(cudaStream_t stream, const GroupedGemmDims& d, const __nv_bfloat16* x,
-                       const __nv_bfloat16* dy, float* dw, GradientWrite write) {
+template <class Grad>
+void RaggedGemm::wgrad_into(cudaStream_t stream, const GroupedGemmDims& d, const __nv_bfloat16* x,
+                            const __nv_bfloat16* dy, Grad* dw, GradientWrite write) {
   checked_total_rows("grouped_gemm_wgrad", d);
   require_aligned("grouped_gemm_wgrad", {{"x", x}, {"dy", dy}, {"dw", dw}});
   const float beta = write == GradientWrite::kAccumulate ? 1.0f : 0.0f;
+  const Product product = std::is_same_v<Grad, float> ? Product::kWgrad : Product::kWgradBf16;
   for_each_group(d, [&](std::int64_t g, std::int64_t first, std::int64_t r) {
-    float* dw_g = dw + g * d.k * d.n;  // [k, n]
+    Grad* dw_g = dw + g * d.k * d.n;  // [k, n]
     if (r > 0) {
-      run(stream, Product::kWgrad, d.n, d.k, r, dy + first * d.n, x + first * d.k, dw_g, beta);
+      run(stream, product, d.n, d.k, r, dy + first * d.n, x + first * d.k, dw_g, beta);
     } else if (write == GradientWrite::kOverwrite) {
-      // No rows: the gradient is the empty sum; all-zero bytes are fp32 zeros.
-      CUDA_CHECK(cudaMemsetAsync(dw_g, 0, static_cast<std::size_t>(d.k * d.n) * sizeof(float), stream));
+      // No rows: the gradient is the empty sum; all-zero bytes are fp32 and bf16 zeros.
+      CUDA_CHECK(cudaMemsetAsync(dw_g, 0, static_cast<std::size_t>(d.k * d.n) * sizeof(Grad), stream));
     }
   });
+}
+
+void RaggedGemm::wgrad(cudaStream_t stream, const GroupedGemmDims& d, const __nv_bfloat16* x,
+                       const __nv_bfloat16* dy, float* dw, GradientWrite write) {
+  wgrad_into(stream, d, x, dy, dw, write);
+}
+
+void RaggedGemm::wgrad(cudaStream_t stream, const GroupedGemmDims& d, const __nv_bfloat16* x,
+                       const __nv_bfloat16* dy, __nv_bfloat16* dw, GradientWrite write) {
+  wgrad_into(stream, d, x, dy, dw, write);
 }
 
 }  // namespace ecsim

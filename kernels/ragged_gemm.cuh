@@ -40,13 +40,16 @@ class RaggedGemm {
   // dx_g [rows_g, k] = dy_g [rows_g, n] w[g]^T.
   void dx(cudaStream_t stream, const GroupedGemmDims& d, const __nv_bfloat16* dy, const __nv_bfloat16* w,
           __nv_bfloat16* dx);
-  // dw[g] [k, n] (=|+=) x_g^T dy_g, fp32; an empty group's dw[g] is zeroed by kOverwrite, kept by
-  // kAccumulate.
+  // dw[g] [k, n] (=|+=) x_g^T dy_g, fp32 or bf16 (gemm.cuh's gemm_dw); an empty group's dw[g] is
+  // zeroed by kOverwrite, kept by kAccumulate.
   void wgrad(cudaStream_t stream, const GroupedGemmDims& d, const __nv_bfloat16* x, const __nv_bfloat16* dy,
              float* dw, GradientWrite write);
+  void wgrad(cudaStream_t stream, const GroupedGemmDims& d, const __nv_bfloat16* x, const __nv_bfloat16* dy,
+             __nv_bfloat16* dw, GradientWrite write);
 
-  // A group's three products (the layouts ragged_gemm.cu's header comment draws).
-  enum class Product { kForward, kDx, kWgrad };
+  // A group's products (the layouts ragged_gemm.cu's header comment draws); the weight gradient's
+  // two for its fp32 and bf16 storage.
+  enum class Product { kForward, kDx, kWgrad, kWgradBf16 };
 
   // How many times cuBLASLt's heuristic has been asked (per bucket, and per exact shape refused).
   std::int64_t heuristic_queries() const { return heuristic_queries_; }
@@ -62,6 +65,9 @@ class RaggedGemm {
            const void* b, void* d, float beta);
   const Plan& plan(Product product, std::int64_t n, std::int64_t k, std::int64_t rows, std::uint32_t alignment,
                    bool exact);
+  template <class Grad>
+  void wgrad_into(cudaStream_t stream, const GroupedGemmDims& d, const __nv_bfloat16* x, const __nv_bfloat16* dy,
+                  Grad* dw, GradientWrite write);
 
   LtSession lt_;  // before plans_: released after them
   std::map<PlanKey, std::unique_ptr<Plan>> plans_;

@@ -10,6 +10,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <span>
+#include <type_traits>
 #include <vector>
 
 #include "adamw.cuh"
@@ -53,29 +55,54 @@ test::GateResidualOutputs run_gate_residual(const ref::SampleRows& s, const test
   return out;
 }
 
+// A step's gradient buffer as Grad: fp32, or bf16 holding the values the check rounded to bf16.
+// `read_back` sets the state's copy from the buffer after the step (which only reads it).
+template <class Grad>
+struct GradBuffer {
+  std::vector<Grad> data;
+  explicit GradBuffer(const std::vector<float>& g) {
+    if constexpr (std::is_same_v<Grad, float>) {
+      data = g;
+    } else {
+      data = test::to_bf16(test::to_double(g));
+    }
+  }
+  std::vector<float> read_back() const {
+    if constexpr (std::is_same_v<Grad, float>) {
+      return data;
+    } else {
+      return test::to_float(test::to_double(std::span<const __nv_bfloat16>(data)));
+    }
+  }
+};
+
 // In place, as on the device: each step continues from the state the last one left.
+template <class Grad>
 std::vector<test::AdamWState> run_adamw(const AdamWHyperparameters& h, const test::AdamWState& initial,
                                         const std::vector<std::vector<float>>& grads) {
   test::AdamWState state = initial;
   std::vector<test::AdamWState> after;
   for (std::size_t i = 0; i < grads.size(); ++i) {
-    state.grad = grads[i];  // the step only reads it
+    const GradBuffer<Grad> grad(grads[i]);
     state.param_bf16 = poisoned<__nv_bfloat16>(state.param.size());
-    adamw_step(h, static_cast<std::int64_t>(i + 1), state.param.data(), state.grad.data(), state.m.data(),
+    adamw_step(h, static_cast<std::int64_t>(i + 1), state.param.data(), grad.data.data(), state.m.data(),
                state.v.data(), state.param_bf16.data(), static_cast<std::int64_t>(state.param.size()), nullptr);
+    state.grad = grad.read_back();
     after.push_back(state);
   }
   return after;
 }
 
+template <class Grad>
 std::vector<test::AdamWBf16State> run_adamw_bf16(const AdamWHyperparameters& h, const test::AdamWBf16State& initial,
                                                 const std::vector<std::vector<float>>& grads) {
   test::AdamWBf16State state = initial;
   std::vector<test::AdamWBf16State> after;
   for (std::size_t i = 0; i < grads.size(); ++i) {
-    state.grad = grads[i];  // the step only reads it
-    adamw_step_bf16(h, static_cast<std::int64_t>(i + 1), state.param.data(), state.grad.data(), state.m.data(),
+    const GradBuffer<Grad> grad(grads[i]);
+    adamw_step_bf16(h, static_cast<std::int64_t>(i + 1), state.param.data(), grad.data.data(), state.m.data(),
                     state.v.data(), static_cast<std::int64_t>(state.param.size()), nullptr);
+    state.grad = grad.read_back();
     after.push_back(state);
   }
   return after;
@@ -94,14 +121,24 @@ test::FlowLossOutputs run_flow_loss(const test::Bf16Vector& pred, const test::Bf
 
 test::BiasOutputs run_bias_residual_add(const test::BiasShape& s, const test::Bf16Vector& y0,
                                         const test::Bf16Vector& bias) {
-  test::BiasOutputs out{y0, poisoned<float>(static_cast<std::size_t>(s.groups * s.n)),
-                        poisoned<__nv_bfloat16>(y0.size()), poisoned<float>(static_cast<std::size_t>(s.groups * s.n))};
+  const auto gn = static_cast<std::size_t>(s.groups * s.n);
+  test::BiasOutputs out{y0,
+                        poisoned<float>(gn),
+                        poisoned<__nv_bfloat16>(y0.size()),
+                        poisoned<float>(gn),
+                        poisoned<__nv_bfloat16>(gn),
+                        poisoned<__nv_bfloat16>(gn)};
   // bias_grad over y0 first (y is overwritten by bias_add next).
   auto partials = poisoned<float>(kColumnSumPartials);
-  float* p = partials.data();
-  bias_grad(out.y.data(), out.dbias.data(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, p, nullptr);
-  bias_grad(out.y.data(), out.dbias_twice.data(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, p, nullptr);
-  bias_grad(out.y.data(), out.dbias_twice.data(), s.groups, s.rows, s.n, GradientWrite::kAccumulate, p, nullptr);
+  const auto grad = [&](auto* dbias, GradientWrite write) {
+    bias_grad(out.y.data(), dbias, s.groups, s.rows, s.n, write, partials.data(), nullptr);
+  };
+  grad(out.dbias.data(), GradientWrite::kOverwrite);
+  grad(out.dbias_twice.data(), GradientWrite::kOverwrite);
+  grad(out.dbias_twice.data(), GradientWrite::kAccumulate);
+  grad(out.dbias_bf16.data(), GradientWrite::kOverwrite);
+  grad(out.dbias_bf16_twice.data(), GradientWrite::kOverwrite);
+  grad(out.dbias_bf16_twice.data(), GradientWrite::kAccumulate);
   residual_add(out.y.data(), out.y.data(), out.sum.data(), s.groups * s.rows * s.n, nullptr);
   bias_add(out.y.data(), bias.data(), s.groups, s.rows, s.n, nullptr);
   return out;
@@ -138,15 +175,27 @@ TEST_CASE("emulated gated residual kernels match the reference: 3 x 17 x 300, an
           << test::check_gate_residual({2, 200, 300}, test::run_seed() + 4, run_gate_residual, 6 * 300));
 }
 
-TEST_CASE("emulated adamw kernel matches the reference over three steps: 2^14 + 3 fp32 values, and 2^14 in vectors") {
-  MESSAGE("worst error / tolerance " << test::check_adamw((1u << 14) + 3, test::run_seed(), run_adamw));
-  MESSAGE("vectors: worst error / tolerance " << test::check_adamw(1u << 14, test::run_seed() + 1, run_adamw));
+TEST_CASE("emulated adamw kernel matches the reference over three steps: 2^14 + 3 fp32 values, and 2^14 in vectors, "
+          "from fp32 and bf16 gradients") {
+  MESSAGE("worst error / tolerance " << test::check_adamw((1u << 14) + 3, test::run_seed(), run_adamw<float>));
+  MESSAGE("vectors: worst error / tolerance "
+          << test::check_adamw(1u << 14, test::run_seed() + 1, run_adamw<float>));
+  MESSAGE("bf16 gradients: worst error / tolerance "
+          << test::check_adamw((1u << 14) + 3, test::run_seed() + 2, run_adamw<__nv_bfloat16>, true));
+  MESSAGE("bf16 gradients, vectors: worst error / tolerance "
+          << test::check_adamw(1u << 14, test::run_seed() + 3, run_adamw<__nv_bfloat16>, true));
 }
 
-TEST_CASE("emulated adamw kernel on bf16 weights and moments matches the reference: 2^14 + 3 values, and in vectors") {
-  MESSAGE("worst error / tolerance " << test::check_adamw_bf16((1u << 14) + 3, test::run_seed(), run_adamw_bf16));
+TEST_CASE("emulated adamw kernel on bf16 weights and moments matches the reference: 2^14 + 3 values, and in vectors, "
+          "from fp32 and bf16 gradients") {
+  MESSAGE("worst error / tolerance "
+          << test::check_adamw_bf16((1u << 14) + 3, test::run_seed(), run_adamw_bf16<float>));
   MESSAGE("vectors: worst error / tolerance "
-          << test::check_adamw_bf16(1u << 14, test::run_seed() + 1, run_adamw_bf16));
+          << test::check_adamw_bf16(1u << 14, test::run_seed() + 1, run_adamw_bf16<float>));
+  MESSAGE("bf16 gradients: worst error / tolerance "
+          << test::check_adamw_bf16((1u << 14) + 3, test::run_seed() + 2, run_adamw_bf16<__nv_bfloat16>, true));
+  MESSAGE("bf16 gradients, vectors: worst error / tolerance "
+          << test::check_adamw_bf16(1u << 14, test::run_seed() + 3, run_adamw_bf16<__nv_bfloat16>, true));
 }
 
 TEST_CASE("emulated flow loss kernels match the reference, and the loss is bitwise reproducible: 2^18 + 5 and 2^18") {

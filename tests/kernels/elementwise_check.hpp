@@ -113,9 +113,22 @@ struct AdamWState {
 using AdamWKernel = std::function<std::vector<AdamWState>(const AdamWHyperparameters& h, const AdamWState& initial,
                                                           const std::vector<std::vector<float>>& grads)>;
 
+// The three steps' gradients, uniform in [-1, 1): with `bf16_grads` already rounded to bf16, so
+// that a kernel reading bf16 gradients (a scenario's grad_dtype "bf16") and the reference see the
+// same numbers.
+inline std::vector<std::vector<float>> adamw_grads(std::size_t n, std::uint64_t seed, bool bf16_grads) {
+  std::vector<std::vector<float>> grads;
+  for (std::uint64_t step = 1; step <= 3; ++step) {
+    const std::uint64_t s = seed + 10 + step;
+    grads.push_back(to_float(bf16_grads ? rounded(n, s) : random_values(n, s)));
+  }
+  return grads;
+}
+
 // Three steps with weight decay, from params in [-1, 1), m in [-0.1, 0.1), v in [0, 0.01), and
-// gradients in [-1, 1); each step's state against the reference stepped alongside.
-inline std::string check_adamw(std::size_t n, std::uint64_t seed, const AdamWKernel& kernel) {
+// gradients in [-1, 1) (bf16 values with `bf16_grads`, for a kernel that reads them so); each
+// step's state against the reference stepped alongside.
+inline std::string check_adamw(std::size_t n, std::uint64_t seed, const AdamWKernel& kernel, bool bf16_grads = false) {
   CAPTURE(seed);
   CAPTURE(n);
   const AdamWHyperparameters h{1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f};
@@ -123,8 +136,7 @@ inline std::string check_adamw(std::size_t n, std::uint64_t seed, const AdamWKer
   const ref::AdamWConfig c{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay};
   AdamWState state{to_float(random_values(n, seed)), to_float(random_values(n, seed + 1, -0.1, 0.1)),
                    to_float(random_values(n, seed + 2, 0.0, 0.01))};
-  std::vector<std::vector<float>> grads;
-  for (std::uint64_t step = 1; step <= 3; ++step) grads.push_back(to_float(random_values(n, seed + 10 + step)));
+  const std::vector<std::vector<float>> grads = adamw_grads(n, seed, bf16_grads);
   const std::vector<AdamWState> after = kernel(h, state, grads);
   REQUIRE(after.size() == grads.size());
   // fp32 arithmetic against fp64 rounded once: 4 ulps relative (2^-21), and 1e-7 absolute for
@@ -165,15 +177,15 @@ using AdamWBf16Kernel = std::function<std::vector<AdamWBf16State>(
 // result to bf16, the reference an fp64 one, which may land either side of a rounding boundary:
 // one bf16 ulp (2^-7 relative at most), and 1e-7 absolute for the fp32 arithmetic's own error
 // where the result is near 0.
-inline std::string check_adamw_bf16(std::size_t n, std::uint64_t seed, const AdamWBf16Kernel& kernel) {
+inline std::string check_adamw_bf16(std::size_t n, std::uint64_t seed, const AdamWBf16Kernel& kernel,
+                                    bool bf16_grads = false) {
   CAPTURE(seed);
   CAPTURE(n);
   const AdamWHyperparameters h{1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f};
   const ref::AdamWConfig c{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay};
   const AdamWBf16State initial{to_bf16(random_values(n, seed)), to_bf16(random_values(n, seed + 1, -0.1, 0.1)),
                                to_bf16(random_values(n, seed + 2, 0.0, 0.01))};
-  std::vector<std::vector<float>> grads;
-  for (std::uint64_t step = 1; step <= 3; ++step) grads.push_back(to_float(random_values(n, seed + 10 + step)));
+  const std::vector<std::vector<float>> grads = adamw_grads(n, seed, bf16_grads);
   const std::vector<AdamWBf16State> after = kernel(h, initial, grads);
   REQUIRE(after.size() == grads.size());
   const Tolerance tol{1e-7, std::ldexp(1.0, -7)};

@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <span>
+#include <type_traits>
 #include <vector>
 
 #include "adamw.cuh"
@@ -41,33 +43,54 @@ test::GateResidualOutputs gpu_gate_residual(const ref::SampleRows& s, const test
   return {d_out.download(), d_dy.download(), d_dgate.download()};
 }
 
-// The state stays on the device between steps; only the gradient is uploaded for each.
+// A gradient buffer of Grad (float, or __nv_bfloat16 holding values the check rounded to bf16).
+template <class Grad>
+void upload_grad(test::DeviceBuffer<Grad>& d, const std::vector<float>& g) {
+  if constexpr (std::is_same_v<Grad, float>) {
+    d.upload(g);
+  } else {
+    d.upload(test::to_bf16(test::to_double(g)));
+  }
+}
+template <class Grad>
+std::vector<float> download_grad(const test::DeviceBuffer<Grad>& d) {
+  if constexpr (std::is_same_v<Grad, float>) {
+    return d.download();
+  } else {
+    return test::to_float(test::to_double(std::span<const __nv_bfloat16>(d.download())));
+  }
+}
+
+// The state stays on the device between steps; only the gradient (fp32 or bf16) is uploaded for each.
+template <class Grad>
 std::vector<test::AdamWState> gpu_adamw(const AdamWHyperparameters& h, const test::AdamWState& initial,
                                         const std::vector<std::vector<float>>& grads) {
   const std::size_t n = initial.param.size();
-  test::DeviceBuffer<float> d_p(initial.param), d_m(initial.m), d_v(initial.v), d_g(n);
+  test::DeviceBuffer<float> d_p(initial.param), d_m(initial.m), d_v(initial.v);
+  test::DeviceBuffer<Grad> d_g(n);
   std::vector<test::AdamWState> after;
   for (std::size_t i = 0; i < grads.size(); ++i) {
-    d_g.upload(grads[i]);
+    upload_grad(d_g, grads[i]);
     test::DeviceBuffer<__nv_bfloat16> d_p16(n);  // poisoned
     adamw_step(h, static_cast<std::int64_t>(i + 1), d_p.get(), d_g.get(), d_m.get(), d_v.get(), d_p16.get(),
                static_cast<std::int64_t>(n), nullptr);
-    after.push_back({d_p.download(), d_m.download(), d_v.download(), d_p16.download(), d_g.download()});
+    after.push_back({d_p.download(), d_m.download(), d_v.download(), d_p16.download(), download_grad(d_g)});
   }
   return after;
 }
 
+template <class Grad>
 std::vector<test::AdamWBf16State> gpu_adamw_bf16(const AdamWHyperparameters& h, const test::AdamWBf16State& initial,
                                                 const std::vector<std::vector<float>>& grads) {
   const std::size_t n = initial.param.size();
   test::DeviceBuffer<__nv_bfloat16> d_p(initial.param), d_m(initial.m), d_v(initial.v);
-  test::DeviceBuffer<float> d_g(n);
+  test::DeviceBuffer<Grad> d_g(n);
   std::vector<test::AdamWBf16State> after;
   for (std::size_t i = 0; i < grads.size(); ++i) {
-    d_g.upload(grads[i]);
+    upload_grad(d_g, grads[i]);
     adamw_step_bf16(h, static_cast<std::int64_t>(i + 1), d_p.get(), d_g.get(), d_m.get(), d_v.get(),
                     static_cast<std::int64_t>(n), nullptr);
-    after.push_back({d_p.download(), d_m.download(), d_v.download(), d_g.download()});
+    after.push_back({d_p.download(), d_m.download(), d_v.download(), download_grad(d_g)});
   }
   return after;
 }
@@ -100,16 +123,23 @@ TEST_CASE("gated residual kernels match the reference (4 x 256 x 1152 in 16-byte
   test::check_gate_residual({4, 256, 1100}, test::run_seed() + 3, gpu_gate_residual, 1105);
 }
 
-TEST_CASE("adamw kernel matches the reference over three steps (2^20 + 3 fp32 values, and 2^20 in 16-byte vectors)" *
+TEST_CASE("adamw kernel matches the reference over three steps (2^20 + 3 fp32 values, and 2^20 in 16-byte vectors; "
+          "fp32 and bf16 gradients)" *
           doctest::skip(!test::gpu_available())) {
-  test::check_adamw((1u << 20) + 3, test::run_seed(), gpu_adamw);
-  test::check_adamw(1u << 20, test::run_seed() + 1, gpu_adamw);
+  test::check_adamw((1u << 20) + 3, test::run_seed(), gpu_adamw<float>);
+  test::check_adamw(1u << 20, test::run_seed() + 1, gpu_adamw<float>);
+  // From bf16 gradients (a scenario's grad_dtype "bf16").
+  test::check_adamw((1u << 20) + 3, test::run_seed() + 2, gpu_adamw<__nv_bfloat16>, true);
+  test::check_adamw(1u << 20, test::run_seed() + 3, gpu_adamw<__nv_bfloat16>, true);
 }
 
-TEST_CASE("adamw kernel on bf16 weights and moments matches the reference (2^20 + 3 values, and 2^20 in 16-byte vectors)" *
+TEST_CASE("adamw kernel on bf16 weights and moments matches the reference (2^20 + 3 values, and 2^20 in 16-byte "
+          "vectors; fp32 and bf16 gradients)" *
           doctest::skip(!test::gpu_available())) {
-  test::check_adamw_bf16((1u << 20) + 3, test::run_seed(), gpu_adamw_bf16);
-  test::check_adamw_bf16(1u << 20, test::run_seed() + 1, gpu_adamw_bf16);
+  test::check_adamw_bf16((1u << 20) + 3, test::run_seed(), gpu_adamw_bf16<float>);
+  test::check_adamw_bf16(1u << 20, test::run_seed() + 1, gpu_adamw_bf16<float>);
+  test::check_adamw_bf16((1u << 20) + 3, test::run_seed() + 2, gpu_adamw_bf16<__nv_bfloat16>, true);
+  test::check_adamw_bf16(1u << 20, test::run_seed() + 3, gpu_adamw_bf16<__nv_bfloat16>, true);
 }
 
 TEST_CASE("flow loss kernels match the reference, and the loss is bitwise reproducible" *
@@ -123,7 +153,8 @@ TEST_CASE("elementwise launchers reject bad arguments before launching") {
   CHECK_THROWS_AS(gelu_fwd(nullptr, nullptr, 0, nullptr), PreconditionError);
   CHECK_THROWS_AS(gelu_bwd(nullptr, nullptr, nullptr, 16, nullptr), PreconditionError);
   CHECK_THROWS_AS(gate_residual_fwd(nullptr, nullptr, nullptr, nullptr, 70000, 1, 8, nullptr), PreconditionError);
-  CHECK_THROWS_AS(adamw_step({}, 0, nullptr, nullptr, nullptr, nullptr, nullptr, 16, nullptr), PreconditionError);
-  CHECK_THROWS_AS(adamw_step_bf16({}, 1, nullptr, nullptr, nullptr, nullptr, 16, nullptr), PreconditionError);
+  const float* no_grad = nullptr;
+  CHECK_THROWS_AS(adamw_step({}, 0, nullptr, no_grad, nullptr, nullptr, nullptr, 16, nullptr), PreconditionError);
+  CHECK_THROWS_AS(adamw_step_bf16({}, 1, nullptr, no_grad, nullptr, nullptr, 16, nullptr), PreconditionError);
   CHECK_THROWS_AS(flow_loss_fwd(nullptr, nullptr, nullptr, nullptr, 16, nullptr), PreconditionError);
 }

@@ -5,7 +5,9 @@
 // exact in fp32): at most about k u sum_i |x_i w_i| for a sum of k terms. The tensor cores' adders
 // may truncate rather than round, so u = 2^-23 rather than 2^-24, and the bound uses the largest
 // sum |x||w| of the output: atol = k 2^-23 max(|x| |w|), plus one rounding (2^-23 relative) where
-// the result is added to what the buffer held.
+// the result is added to what the buffer held. A weight gradient written into bf16 (a scenario's
+// grad_dtype "bf16") is the fp32 result (plus, accumulating, the bf16 value it held) rounded once:
+// test::bf16_tolerance.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -52,6 +54,21 @@ std::vector<double> prior_gradient(std::int64_t n, std::uint64_t seed) {
   return test::to_double(test::to_float(test::random_values(size(n), seed)));
 }
 
+// A weight gradient [n] in bf16: `dw` poisoned for an overwriting product, `dw_acc` holding a
+// prior gradient (bf16 values in [-1, 1]) for an accumulating one.
+struct Bf16Gradients {
+  std::vector<double> dw0;
+  Bf16Buffer dw, dw_acc;
+  Bf16Gradients(std::int64_t n, std::uint64_t seed)
+      : dw0(test::rounded(size(n), seed)), dw(size(n)), dw_acc(test::to_bf16(dw0)) {}
+  void check(const std::vector<double>& ref) const {
+    test::check_close("dw (bf16)", test::download_double(dw), ref, test::bf16_tolerance(ref));
+    std::vector<double> sum(ref.size());
+    for (std::size_t i = 0; i < sum.size(); ++i) sum[i] = dw0[i] + ref[i];
+    test::check_close("dw accumulated (bf16)", test::download_double(dw_acc), sum, test::bf16_tolerance(sum));
+  }
+};
+
 std::vector<double> absolute(std::vector<double> v) {
   for (double& x : v) x = std::abs(x);
   return v;
@@ -82,11 +99,12 @@ std::int64_t total(const std::vector<std::int64_t>& rows) {
 }
 
 // A way to run ragged groups: forward into y, dx, and wgrad into dw (overwrite) and dw_acc
-// (accumulate).
+// (accumulate); a way that writes bf16 gradients too, into dw16 and dw16_acc.
 struct GroupedBuffers {
   const __nv_bfloat16 *x, *w, *dy;
   __nv_bfloat16 *y, *dx;
   float *dw, *dw_acc;
+  __nv_bfloat16 *dw16, *dw16_acc;
 };
 using GroupedProducts = std::function<void(const GroupedGemmDims&, const GroupedBuffers&)>;
 
@@ -109,10 +127,13 @@ GroupedProducts lt_products(RaggedGemm& ragged) {
     ragged.dx(nullptr, dims, b.dy, b.w, b.dx);
     ragged.wgrad(nullptr, dims, b.x, b.dy, b.dw, GradientWrite::kOverwrite);
     ragged.wgrad(nullptr, dims, b.x, b.dy, b.dw_acc, GradientWrite::kAccumulate);
+    ragged.wgrad(nullptr, dims, b.x, b.dy, b.dw16, GradientWrite::kOverwrite);
+    ragged.wgrad(nullptr, dims, b.x, b.dy, b.dw16_acc, GradientWrite::kAccumulate);
   };
 }
 
-void check_grouped(const GroupedCase& c, const GroupedProducts& products, std::uint64_t seed) {
+// `bf16_grads`: the products write bf16 gradients too (the cuBLASLt way), checked as well.
+void check_grouped(const GroupedCase& c, const GroupedProducts& products, std::uint64_t seed, bool bf16_grads) {
   CAPTURE(c.rows.size());
   CAPTURE(c.n);
   CAPTURE(c.k);
@@ -122,8 +143,9 @@ void check_grouped(const GroupedCase& c, const GroupedProducts& products, std::u
   Bf16Buffer d_x(test::to_bf16(x)), d_w(test::to_bf16(w)), d_dy(test::to_bf16(dy));
   Bf16Buffer d_y(size(m * c.n)), d_dx(size(m * c.k));
   Fp32Buffer d_dw(size(g * c.k * c.n)), d_dw_acc(test::to_float(dw0));
-  products({c.rows.data(), g, c.n, c.k},
-           {d_x.get(), d_w.get(), d_dy.get(), d_y.get(), d_dx.get(), d_dw.get(), d_dw_acc.get()});
+  Bf16Gradients dw16(g * c.k * c.n, seed + 4);
+  products({c.rows.data(), g, c.n, c.k}, {d_x.get(), d_w.get(), d_dy.get(), d_y.get(), d_dx.get(), d_dw.get(),
+                                          d_dw_acc.get(), dw16.dw.get(), dw16.dw_acc.get()});
 
   const auto y = ref::grouped_gemm(c.rows, c.n, c.k, x, w);
   test::check_close("y", test::download_double(d_y), y, test::bf16_tolerance(y));
@@ -135,6 +157,7 @@ void check_grouped(const GroupedCase& c, const GroupedProducts& products, std::u
   test::check_close("dw", test::download_double(d_dw), grads.dw, fp32_product_tolerance(most_rows, abs_dw));
   test::check_close("dw accumulated", test::download_double(d_dw_acc), plus(dw0, grads.dw),
                     fp32_product_tolerance(most_rows, abs_dw));
+  if (bf16_grads) dw16.check(grads.dw);
 }
 
 void check_batched(std::int64_t batch, const GemmDims& d, std::uint64_t seed) {
@@ -154,6 +177,10 @@ void check_batched(std::int64_t batch, const GemmDims& d, std::uint64_t seed) {
   batched_gemm_dx(handle.get(), nullptr, batch, d, d_dy.get(), d_w.get(), d_dx.get());
   batched_gemm_dw(handle.get(), nullptr, batch, d, d_x.get(), d_dy.get(), d_dw.get(), GradientWrite::kOverwrite);
   batched_gemm_dw(handle.get(), nullptr, batch, d, d_x.get(), d_dy.get(), d_dw_acc.get(), GradientWrite::kAccumulate);
+  Bf16Gradients dw16(batch * d.k * d.n, seed + 4);
+  batched_gemm_dw(handle.get(), nullptr, batch, d, d_x.get(), d_dy.get(), dw16.dw.get(), GradientWrite::kOverwrite);
+  batched_gemm_dw(handle.get(), nullptr, batch, d, d_x.get(), d_dy.get(), dw16.dw_acc.get(),
+                  GradientWrite::kAccumulate);
 
   const auto y = ref::grouped_gemm(rows, d.n, d.k, x, w);
   test::check_close("y", test::download_double(d_y), y, test::bf16_tolerance(y));
@@ -163,6 +190,7 @@ void check_batched(std::int64_t batch, const GemmDims& d, std::uint64_t seed) {
   test::check_close("dw", test::download_double(d_dw), grads.dw, fp32_product_tolerance(d.m, abs_dw));
   test::check_close("dw accumulated", test::download_double(d_dw_acc), plus(dw0, grads.dw),
                     fp32_product_tolerance(d.m, abs_dw));
+  dw16.check(grads.dw);
 }
 
 void check_gemm(const GemmDims& d, std::uint64_t seed) {
@@ -184,6 +212,9 @@ void check_gemm(const GemmDims& d, std::uint64_t seed) {
   gemm_dx(handle.get(), nullptr, d, d_dy.get(), d_w.get(), d_dx_acc.get(), GradientWrite::kAccumulate);
   gemm_dw(handle.get(), nullptr, d, d_x.get(), d_dy.get(), d_dw.get(), GradientWrite::kOverwrite);
   gemm_dw(handle.get(), nullptr, d, d_x.get(), d_dy.get(), d_dw_acc.get(), GradientWrite::kAccumulate);
+  Bf16Gradients dw16(d.k * d.n, seed + 5);
+  gemm_dw(handle.get(), nullptr, d, d_x.get(), d_dy.get(), dw16.dw.get(), GradientWrite::kOverwrite);
+  gemm_dw(handle.get(), nullptr, d, d_x.get(), d_dy.get(), dw16.dw_acc.get(), GradientWrite::kAccumulate);
 
   const auto y = ref::gemm(s, x, w, {});
   test::check_close("y (bf16)", test::download_double(d_y), y, test::bf16_tolerance(y));
@@ -197,6 +228,7 @@ void check_gemm(const GemmDims& d, std::uint64_t seed) {
   test::check_close("dw", test::download_double(d_dw), grads.dw, fp32_product_tolerance(d.m, abs_dw));
   test::check_close("dw accumulated", test::download_double(d_dw_acc), plus(dw0, grads.dw),
                     fp32_product_tolerance(d.m, abs_dw));
+  dw16.check(grads.dw);
 }
 
 // y[b] = x[b] w[b] + bias[b] for each of `batch` products, by ref::gemm.
@@ -299,7 +331,7 @@ TEST_CASE("cuBLAS grouped gemm matches the reference for both methods (ragged, e
   };
   for (const GroupedGemmMethod method : {GroupedGemmMethod::kGemmLoop, GroupedGemmMethod::kGroupedBatched}) {
     CAPTURE(grouped_gemm_method_name(method));
-    for (std::size_t i = 0; i < cases.size(); ++i) check_grouped(cases[i], cublas_products(method), seed + 10 * i);
+    for (std::size_t i = 0; i < cases.size(); ++i) check_grouped(cases[i], cublas_products(method), seed + 10 * i, false);
   }
 }
 
@@ -321,12 +353,12 @@ TEST_CASE("cuBLASLt ragged products match the reference, asking the heuristic on
       {{0, 50, 0}, 40, 24},
       {{1, 1, 1, 1, 1, 1}, 32, 56},
   };
-  for (std::size_t i = 0; i < cases.size(); ++i) check_grouped(cases[i], products, seed + 10 * i);
+  for (std::size_t i = 0; i < cases.size(); ++i) check_grouped(cases[i], products, seed + 10 * i, true);
   const std::int64_t asked = ragged.heuristic_queries();
   CHECK(asked > 0);
-  check_grouped({{37, 0, 1, 130, 16}, 64, 72}, products, seed + 100);
+  check_grouped({{37, 0, 1, 130, 16}, 64, 72}, products, seed + 100, true);
   CHECK(ragged.heuristic_queries() == asked);
-  check_grouped({{40, 0, 1, 129, 11}, 64, 72}, products, seed + 101);
+  check_grouped({{40, 0, 1, 129, 11}, 64, 72}, products, seed + 101, true);
   MESSAGE("heuristic asked " << asked << " times over 3 cases, then " << ragged.heuristic_queries() - asked
                              << " more for the same buckets at other offsets");
 }

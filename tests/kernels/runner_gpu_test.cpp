@@ -117,16 +117,24 @@ test::ActivationOutputs gpu_silu(const test::Bf16Vector& x, const test::Bf16Vect
 test::BiasOutputs gpu_bias_residual_add(const test::BiasShape& s, const test::Bf16Vector& y0,
                                         const test::Bf16Vector& bias) {
   test::DeviceBuffer<__nv_bfloat16> d_y(y0), d_bias(bias), d_sum(y0.size());
-  test::DeviceBuffer<float> d_dbias(static_cast<std::size_t>(s.groups * s.n)),
-      d_dbias_twice(static_cast<std::size_t>(s.groups * s.n)), d_partials(kColumnSumPartials);
+  const auto gn = static_cast<std::size_t>(s.groups * s.n);
+  test::DeviceBuffer<float> d_dbias(gn), d_dbias_twice(gn), d_partials(kColumnSumPartials);
+  test::DeviceBuffer<__nv_bfloat16> d_dbias16(gn), d_dbias16_twice(gn);
   // bias_grad over y0 first (y is overwritten by bias_add next).
   float* partials = d_partials.get();
-  bias_grad(d_y.get(), d_dbias.get(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, partials, nullptr);
-  bias_grad(d_y.get(), d_dbias_twice.get(), s.groups, s.rows, s.n, GradientWrite::kOverwrite, partials, nullptr);
-  bias_grad(d_y.get(), d_dbias_twice.get(), s.groups, s.rows, s.n, GradientWrite::kAccumulate, partials, nullptr);
+  const auto grad = [&](auto* dbias, GradientWrite write) {
+    bias_grad(d_y.get(), dbias, s.groups, s.rows, s.n, write, partials, nullptr);
+  };
+  grad(d_dbias.get(), GradientWrite::kOverwrite);
+  grad(d_dbias_twice.get(), GradientWrite::kOverwrite);
+  grad(d_dbias_twice.get(), GradientWrite::kAccumulate);
+  grad(d_dbias16.get(), GradientWrite::kOverwrite);
+  grad(d_dbias16_twice.get(), GradientWrite::kOverwrite);
+  grad(d_dbias16_twice.get(), GradientWrite::kAccumulate);
   residual_add(d_y.get(), d_y.get(), d_sum.get(), s.groups * s.rows * s.n, nullptr);
   bias_add(d_y.get(), d_bias.get(), s.groups, s.rows, s.n, nullptr);
-  return {d_y.download(), d_dbias.download(), d_sum.download(), d_dbias_twice.download()};
+  return {d_y.download(),          d_dbias.download(),    d_sum.download(),
+          d_dbias_twice.download(), d_dbias16.download(), d_dbias16_twice.download()};
 }
 
 test::Bf16Vector gpu_cast(const std::vector<float>& in) {

@@ -4,7 +4,8 @@
 // host arrays (a GPU run uploads the inputs and downloads the outputs) and compare each output with
 // its reference on inputs these functions draw. Tolerances, |kernel - ref| <= atol + rtol |ref|:
 //   silu y, dx; bias_add; residual_add   bf16 outputs: bf16_tolerance
-//   bias_grad                            an fp32 sum of `rows` terms: fp32_sum_tolerance
+//   bias_grad                            an fp32 sum of `rows` terms: fp32_sum_tolerance; into bf16
+//                                        gradients (rounded once per write): bf16_tolerance
 //   cast                                 exact: the host's round to nearest even (cuda_bf16.h)
 #pragma once
 
@@ -63,10 +64,13 @@ struct BiasOutputs {
   std::vector<float> dbias;        // [G, n]       bias_grad of y0, GradientWrite::kOverwrite
   Bf16Vector sum;                  // [G, rows, n] residual_add of y0 and itself (x and y the same buffer)
   std::vector<float> dbias_twice;  // [G, n]       bias_grad of y0 into dbias_twice, then again with kAccumulate
+  Bf16Vector dbias_bf16;           // [G, n]       dbias, and dbias_twice, into bf16 gradients
+  Bf16Vector dbias_bf16_twice;     // [G, n]
 };
 
-// bias_grad over y0 first (twice more into dbias_twice: kOverwrite, then kAccumulate),
-// residual_add(y0, y0) next, then bias_add in place into y0.
+// bias_grad over y0 first (twice more into dbias_twice: kOverwrite, then kAccumulate; the same
+// into bf16 dbias_bf16 and dbias_bf16_twice), residual_add(y0, y0) next, then bias_add in place
+// into y0.
 using BiasKernels = std::function<BiasOutputs(const BiasShape& s, const Bf16Vector& y0, const Bf16Vector& bias)>;
 
 // y0 and bias in [-1, 1).
@@ -95,6 +99,12 @@ inline std::string check_bias_residual_add(const BiasShape& s, std::uint64_t see
   std::vector<double> rdb2(rdb);
   for (double& v : rdb2) v *= 2;
   log.check("bias_grad accumulated", to_double(out.dbias_twice), rdb2, fp32_sum_tolerance(rdb2));
+  // Into bf16: the fp32 sum rounded once; accumulated, the rounded first sum plus the second, rounded
+  // again (at most 3 half-ulps of the first sum: within one ulp of the result).
+  log.check("bias_grad into bf16", to_double(std::span<const __nv_bfloat16>(out.dbias_bf16)), rdb,
+            bf16_tolerance(rdb));
+  log.check("bias_grad into bf16 accumulated", to_double(std::span<const __nv_bfloat16>(out.dbias_bf16_twice)), rdb2,
+            bf16_tolerance(rdb2));
   log.check("residual_add", to_double(std::span<const __nv_bfloat16>(out.sum)), rsum, bf16_tolerance(rsum));
   return log.summary();
 }
