@@ -10,8 +10,8 @@ scenarios/validation/pt-*.json, which have those shapes (scripts/validate_on_gpu
     AdamW step (the validation JSON's "blocks", mean over the blocks of that kind);
   - a whole model's step: the measured step time, when the run had the model's block count.
 
-A scenario named with "-bf16" (pt-m-16e-b32-bf16) is the same shape with AdamW on bf16 weights and
-moments and no fp32 master weights, as torch.optim.AdamW keeps them on a bf16 model; its rows say so.
+A scenario named with "-bf16" (pt-m-16e-b32-bf16) is the same shape with bf16 weights, AdamW moments
+and gradients and no fp32 master weights, as PyTorch keeps them on a bf16 model; its rows say so.
 
 Usage: scripts/pytorch_comparison.py VALIDATION.json...
 Each file is named after its scenario (pt-xl-8e-b64.validation.json). Prints one row per

@@ -47,7 +47,8 @@ left() { echo $((budget - (SECONDS - start))); }
 # (one per GPU, under mpirun; skipped, with the reason in the table, where fewer GPUs are visible).
 # pt-*: the shapes of ANCHORS.md's PyTorch eager figures (unmasked images, 64 for XL and 32 for
 # M, whole models where they fit one H100), set beside those by scripts/pytorch_comparison.py;
-# pt-*-bf16: the same with AdamW on bf16 weights and moments, as PyTorch on a bf16 model keeps them.
+# pt-*-bf16: the same with bf16 weights, moments and gradients (no fp32 masters), as PyTorch on a
+# bf16 model keeps them.
 # Ordered so that a budget cut leaves the most: first 8 configurations that span XL and M, dense
 # and 8/16/32 experts and two batch sizes, then the headline PyTorch comparison and token choice.
 configs=(

@@ -88,9 +88,12 @@ void DeviceBlock::expert_choice_backward(const DeviceContext& ctx, OpTimer& time
     auto op = timer.time("batched_gemm", "moe.expert_fc2", l, mb, b);
     const GemmDims d2{sh.local_rows, sh.d, sh.ffn};
     batched_gemm_dx(ctx.cublas, st, experts_here, d2, dyin, m.param(ex.fc2_weight), s.dg.get());
-    batched_gemm_dw(ctx.cublas, st, experts_here, d2, g_.get(), dyin, m.grad(ex.fc2_weight), ctx.weight_grads);
-    bias_grad(dyin, m.grad(ex.fc2_bias), experts_here, sh.local_rows, sh.d, ctx.weight_grads,
-              ctx.column_partials, st);
+    m.grad(ex.fc2_weight).visit([&](auto* dw) {
+      batched_gemm_dw(ctx.cublas, st, experts_here, d2, g_.get(), dyin, dw, ctx.weight_grads);
+    });
+    m.grad(ex.fc2_bias).visit([&](auto* db) {
+      bias_grad(dyin, db, experts_here, sh.local_rows, sh.d, ctx.weight_grads, ctx.column_partials, st);
+    });
   }
   {
     auto op = timer.time("gelu_bwd", "moe.expert_gelu", l, mb, b);
@@ -100,9 +103,12 @@ void DeviceBlock::expert_choice_backward(const DeviceContext& ctx, OpTimer& time
     auto op = timer.time("batched_gemm", "moe.expert_fc1", l, mb, b);
     const GemmDims d1{sh.local_rows, sh.ffn, sh.d};
     batched_gemm_dx(ctx.cublas, st, experts_here, d1, s.du.get(), m.param(ex.fc1_weight), dxout);
-    batched_gemm_dw(ctx.cublas, st, experts_here, d1, xin, s.du.get(), m.grad(ex.fc1_weight), ctx.weight_grads);
-    bias_grad(s.du.get(), m.grad(ex.fc1_bias), experts_here, sh.local_rows, sh.ffn, ctx.weight_grads,
-              ctx.column_partials, st);
+    m.grad(ex.fc1_weight).visit([&](auto* dw) {
+      batched_gemm_dw(ctx.cublas, st, experts_here, d1, xin, s.du.get(), dw, ctx.weight_grads);
+    });
+    m.grad(ex.fc1_bias).visit([&](auto* db) {
+      bias_grad(s.du.get(), db, experts_here, sh.local_rows, sh.ffn, ctx.weight_grads, ctx.column_partials, st);
+    });
   }
   if (expert_parallel()) {
     // The dispatch's mirror: the input rows' gradients go back to the ranks that routed them.

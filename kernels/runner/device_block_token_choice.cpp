@@ -52,15 +52,20 @@ void DeviceBlock::expert_gemm_bwd(const DeviceContext& ctx, const DeviceModel& m
   if (sh.tc.padded) {
     const GemmDims d{sh.tc.capacity, n, k};
     batched_gemm_dx(ctx.cublas, ctx.stream, sh.experts, d, dy, m.param(w), dx);
-    batched_gemm_dw(ctx.cublas, ctx.stream, sh.experts, d, x, dy, m.grad(w), ctx.weight_grads);
-    bias_grad(dy, m.grad(b), sh.experts, sh.tc.capacity, n, ctx.weight_grads, ctx.column_partials, ctx.stream);
+    m.grad(w).visit([&](auto* dw) {
+      batched_gemm_dw(ctx.cublas, ctx.stream, sh.experts, d, x, dy, dw, ctx.weight_grads);
+    });
+    m.grad(b).visit([&](auto* db) {
+      bias_grad(dy, db, sh.experts, sh.tc.capacity, n, ctx.weight_grads, ctx.column_partials, ctx.stream);
+    });
     return;
   }
   const GroupedGemmDims d{expert_rows_.data(), sh.experts, n, k};
   ctx.ragged_gemm->dx(ctx.stream, d, dy, m.param(w), dx);
-  ctx.ragged_gemm->wgrad(ctx.stream, d, x, dy, m.grad(w), ctx.weight_grads);
-  ragged_bias_grad(dy, m.grad(b), expert_rows_.data(), sh.experts, n, ctx.weight_grads, ctx.column_partials,
-                   ctx.stream);
+  m.grad(w).visit([&](auto* dw) { ctx.ragged_gemm->wgrad(ctx.stream, d, x, dy, dw, ctx.weight_grads); });
+  m.grad(b).visit([&](auto* db) {
+    ragged_bias_grad(dy, db, expert_rows_.data(), sh.experts, n, ctx.weight_grads, ctx.column_partials, ctx.stream);
+  });
 }
 
 std::int64_t DeviceBlock::expert_rows_total() const {

@@ -30,9 +30,13 @@ void linear_fwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref:
 void linear_bwd(const DeviceContext& ctx, const DeviceModel& m, const model_ref::LinearRef& l, const __nv_bfloat16* x,
                 const __nv_bfloat16* dy, std::int64_t rows, __nv_bfloat16* dx, GradientWrite dx_write) {
   if (dx != nullptr) gemm_dx(ctx.cublas, ctx.stream, dims(l, rows), dy, m.param(l.weight), dx, dx_write);
-  gemm_dw(ctx.cublas, ctx.stream, dims(l, rows), x, dy, m.grad(l.weight), ctx.weight_grads);
+  m.grad(l.weight).visit([&](auto* dw) {
+    gemm_dw(ctx.cublas, ctx.stream, dims(l, rows), x, dy, dw, ctx.weight_grads);
+  });
   if (l.bias.size > 0) {
-    bias_grad(dy, m.grad(l.bias), 1, rows, l.out, ctx.weight_grads, ctx.column_partials, ctx.stream);
+    m.grad(l.bias).visit([&](auto* db) {
+      bias_grad(dy, db, 1, rows, l.out, ctx.weight_grads, ctx.column_partials, ctx.stream);
+    });
   }
 }
 

@@ -33,14 +33,14 @@ cudaStream_t make_stream() {
 
 DeviceTrainer::DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t seed, model_ref::InitScheme scheme,
                              const AdamWHyperparameters& adamw, std::int64_t images, const ProcessGroup* group,
-                             OptimizerStorage storage)
+                             OptimizerStorage storage, GradientStorage grad_storage)
     : config_(config),
       adamw_(adamw),
       images_(images),
       group_(group),
       shard_(expert_shard(config.experts, group != nullptr ? group->ep_size() : 1,
                           group != nullptr ? group->ep_rank() : 0)),
-      model_(config, {shard_.first, shard_.count}, seed, scheme, storage),
+      model_(config, {shard_.first, shard_.count}, seed, scheme, storage, grad_storage),
       sync_plan_(grad_sync_plan(model_.layout(), shard_)),
       column_partials_(array<float>(kAdaLnBwdPartials)),
       ragged_gemm_(config.dropless() ? std::make_unique<RaggedGemm>() : nullptr),

@@ -31,7 +31,8 @@ class DeviceTrainer {
   // experts this rank computes.
   DeviceTrainer(const model_ref::ModelConfig& config, std::uint64_t seed, model_ref::InitScheme scheme,
                 const AdamWHyperparameters& adamw, std::int64_t images, const ProcessGroup* group,
-                OptimizerStorage storage = OptimizerStorage::kFp32Master);
+                OptimizerStorage storage = OptimizerStorage::kFp32Master,
+                GradientStorage grad_storage = GradientStorage::kFp32);
   ~DeviceTrainer();
   DeviceTrainer(const DeviceTrainer&) = delete;
   DeviceTrainer& operator=(const DeviceTrainer&) = delete;

@@ -9,4 +9,8 @@ enum class OptimizerStorage {
   kBf16,        // both "bf16": no masters, bf16 moments (torch.optim.AdamW on a bf16 model)
 };
 
+// The weight gradients' dtype (run.optimizer.grad_dtype): fp32 (the default) or bf16, which the
+// dW products write and add to, the data-parallel all-reduce sums and AdamW reads.
+enum class GradientStorage { kFp32, kBf16 };
+
 }  // namespace ecsim::runner

@@ -81,8 +81,9 @@ ProcessGroup::~ProcessGroup() {
 #endif
 }
 
-void ProcessGroup::all_reduce_sum(float* buffer, const std::vector<GradRange>& ranges, cudaStream_t stream) const {
+void ProcessGroup::all_reduce_sum(GradSlice buffer, const std::vector<GradRange>& ranges, cudaStream_t stream) const {
   if (comm_ == nullptr) return;
+  const ncclDataType_t type = buffer.bf16 != nullptr ? ncclBfloat16 : ncclFloat32;
   // One NCCL group per communicator (every rank of it posts the same ranges in the same order).
   for (const GradReduce reduce : {GradReduce::kAllRanks, GradReduce::kExpertDataParallel}) {
     const ncclComm_t comm = reduce == GradReduce::kAllRanks ? comm_ : expert_dp_comm_;
@@ -90,8 +91,8 @@ void ProcessGroup::all_reduce_sum(float* buffer, const std::vector<GradRange>& r
     NCCL_CHECK(ncclGroupStart());
     for (const GradRange& r : ranges) {
       if (r.reduce != reduce) continue;
-      float* p = buffer + r.offset;
-      NCCL_CHECK(ncclAllReduce(p, p, static_cast<std::size_t>(r.count), ncclFloat32, ncclSum, comm, stream));
+      void* p = buffer.at(r.offset).data();
+      NCCL_CHECK(ncclAllReduce(p, p, static_cast<std::size_t>(r.count), type, ncclSum, comm, stream));
     }
     NCCL_CHECK(ncclGroupEnd());
   }

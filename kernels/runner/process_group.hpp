@@ -16,6 +16,7 @@
 
 #include "nccl_check.hpp"
 #include "runner/expert_parallel.hpp"
+#include "runner/grad_slice.hpp"
 
 namespace ecsim::runner {
 
@@ -36,8 +37,9 @@ class ProcessGroup {
   int ep_size() const { return static_cast<int>(groups_.ep.size()); }
   int ep_rank() const { return groups_.ep_rank; }
   // Sums each range of `buffer` over its group, in place (kAllRanks: every process; kExpertDataParallel:
-  // the expert-DP group); a no-op for one process.
-  void all_reduce_sum(float* buffer, const std::vector<GradRange>& ranges, cudaStream_t stream) const;
+  // the expert-DP group), in the buffer's dtype (NCCL sums bf16 gradients in bf16); a no-op for one
+  // process.
+  void all_reduce_sum(GradSlice buffer, const std::vector<GradRange>& ranges, cudaStream_t stream) const;
 
   // Expert rows within the EP group, `chunk` elements per (EP peer j, local expert e) pair, peers
   // in EP-rank order:

@@ -105,9 +105,6 @@ model_ref::ModelConfig model_config_from_spec(const ModelSpec& m, const std::str
 }
 
 OptimizerStorage optimizer_storage(const OptimizerSpec& o, const std::string& file) {
-  if (o.grads != Dtype::kFp32) {
-    throw InputError(file, "/run/optimizer/grad_dtype", "ecsim-run accumulates fp32 gradients, got bf16");
-  }
   if (o.master != o.moments) {
     throw InputError(file, "/run/optimizer/moment_dtype",
                      "ecsim-run keeps fp32 moments with fp32 master weights and bf16 moments with none "
@@ -134,6 +131,7 @@ RunConfig resolve_run_config(const RunOptions& o, std::int64_t world_size) {
                                                        s.run.optimizer.kind);
   }
   rc.storage = optimizer_storage(s.run.optimizer, file);
+  rc.grads = s.run.optimizer.grads == Dtype::kBf16 ? GradientStorage::kBf16 : GradientStorage::kFp32;
   if (!s.cluster) throw InputError(file, "/cluster", "required: the layout is planned on it");
   if (o.layers != 0) {
     if (o.layers < 1 || o.layers > s.model.layers) {

@@ -39,6 +39,7 @@ struct RunConfig {
   std::uint64_t seed = 1;
   std::string layout_string;           // the --layout form of what runs
   OptimizerStorage storage = OptimizerStorage::kFp32Master;  // the scenario's optimizer dtypes
+  GradientStorage grads = GradientStorage::kFp32;
 };
 
 // The model shape of a scenario's EC-DiT; InputError (naming `file` and the JSON path) for what the

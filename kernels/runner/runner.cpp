@@ -73,10 +73,11 @@ void run(const RunOptions& options, ProcessGroup& group, std::ostream& out) {
         << " images, " << group.size() << " process(es))\n  seed    " << rc.seed << "\n  optimizer AdamW, "
         << (rc.storage == OptimizerStorage::kBf16 ? "bf16 weights and moments (no master weights)"
                                                   : "fp32 master weights and moments")
-        << ", fp32 gradients\n";
+        << (rc.grads == GradientStorage::kBf16 ? ", bf16 gradients\n" : ", fp32 gradients\n");
   }
 
-  DeviceTrainer trainer(rc.model, rc.seed, model_ref::InitScheme::kAdaLnZero, kAdamW, images, &group, rc.storage);
+  DeviceTrainer trainer(rc.model, rc.seed, model_ref::InitScheme::kAdaLnZero, kAdamW, images, &group, rc.storage,
+                        rc.grads);
   if (lead && ep > 1) {
     const ExpertShard& sh = trainer.shard();
     out << "  experts " << sh.count << " per rank over ep=" << ep << " (rank 0: experts [" << sh.first << ", "

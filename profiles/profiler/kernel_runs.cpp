@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "adaln_layernorm.cuh"
@@ -67,6 +68,9 @@ std::int64_t dim(const OpShape& s, const char* name) {
 }
 
 bool is_backward(const PlannedCall& c) { return c.role != KernelRole::kForward; }
+
+// A weight gradient's product into bf16 gradients (profile dtype bf16_grads_bf16).
+bool bf16_gradients(const PlannedCall& c) { return c.call.dtype == weight_grad_dtype(Dtype::kBf16); }
 
 // Images x tokens per image for `tokens` rows.
 std::pair<std::int64_t, std::int64_t> images(std::int64_t tokens) {
@@ -188,27 +192,39 @@ KernelRun flow_loss_run(const PlannedCall& c) {
           nullptr};
 }
 
-KernelRun adamw_run(const PlannedCall& c) {
-  const std::int64_t n = dim(c.call.shape, "params");
-  // param, m, v updated in place; the fp32 gradient only read. "fp32": masters and moments fp32
-  // (the fp32 pool holds [0, 1): values stay finite), the bf16 copy out; "bf16": weights and
-  // moments bf16 (the bf16 pool holds [-1, 1): a negative v gives NaNs, which take a GPU's fp32
-  // units no longer than numbers do).
-  if (c.call.dtype == "bf16") {
-    return {{bf16_in(n), fp32_in(n), bf16_in(n), bf16_in(n)},
+// AdamW over n parameters from a gradient of type Grad: param, m, v updated in place, the
+// gradient only read. With fp32 state, masters and moments fp32 (the fp32 pool holds [0, 1): values
+// stay finite) and the bf16 copy out; with bf16 state, weights and moments bf16 (the bf16 pool
+// holds [-1, 1): a negative v gives NaNs, which take a GPU's fp32 units no longer than numbers do).
+template <class Grad>
+KernelRun adamw_recipe_run(std::int64_t n, bool bf16_state) {
+  const Operand grad = std::is_same_v<Grad, float> ? fp32_in(n) : bf16_in(n);
+  if (bf16_state) {
+    return {{bf16_in(n), grad, bf16_in(n), bf16_in(n)},
             [n](const OperandSet& o, cudaStream_t s) {
-              adamw_step_bf16(AdamWHyperparameters{}, 1, o.at<bf16>(0), o.at<float>(1), o.at<bf16>(2), o.at<bf16>(3),
+              adamw_step_bf16(AdamWHyperparameters{}, 1, o.at<bf16>(0), o.at<Grad>(1), o.at<bf16>(2), o.at<bf16>(3),
                               n, s);
             },
             nullptr};
   }
-  if (c.call.dtype != "fp32") throw UnsupportedShape("adamw: no kernel for the recipe " + c.call.dtype);
-  return {{fp32_in(n), fp32_in(n), fp32_in(n), fp32_in(n), bf16_out(n)},
+  return {{fp32_in(n), grad, fp32_in(n), fp32_in(n), bf16_out(n)},
           [n](const OperandSet& o, cudaStream_t s) {
-            adamw_step(AdamWHyperparameters{}, 1, o.at<float>(0), o.at<float>(1), o.at<float>(2), o.at<float>(3),
+            adamw_step(AdamWHyperparameters{}, 1, o.at<float>(0), o.at<Grad>(1), o.at<float>(2), o.at<float>(3),
                        o.at<bf16>(4), n, s);
           },
           nullptr};
+}
+
+// The recipes ecsim-run keeps, by their profile dtype (optimizer_kernel's names): fp32 or bf16
+// state, fp32 or bf16 gradients.
+KernelRun adamw_run(const PlannedCall& c) {
+  const std::int64_t n = dim(c.call.shape, "params");
+  const std::string& r = c.call.dtype;
+  if (r == "fp32") return adamw_recipe_run<float>(n, false);
+  if (r == "bf16") return adamw_recipe_run<float>(n, true);
+  if (r == "master_fp32_moments_fp32_grads_bf16") return adamw_recipe_run<bf16>(n, false);
+  if (r == "master_bf16_moments_bf16_grads_bf16") return adamw_recipe_run<bf16>(n, true);
+  throw UnsupportedShape("adamw: no kernel for the recipe " + r);
 }
 
 // --- expert-choice routing ---------------------------------------------------------------------
@@ -390,6 +406,23 @@ KernelRun bias_run(const PlannedCall& c) {
           nullptr};
 }
 
+// A dense or uniform-batched weight gradient, written to a Grad (float or bf16) gradient as the
+// runner's first micro-batch of a step writes it (the later ones add to it: the simulator prices
+// their read of the old gradient on top).
+template <class Grad>
+KernelRun weight_grad_run(cublasHandle_t h, std::int64_t batch, const GemmDims& d, bool batched) {
+  const Operand dw = std::is_same_v<Grad, float> ? fp32_out(batch * d.k * d.n) : bf16_out(batch * d.k * d.n);
+  return {{bf16_in(batch * d.m * d.k), bf16_in(batch * d.m * d.n), dw},
+          [=](const OperandSet& o, cudaStream_t st) {
+            if (batched) {
+              batched_gemm_dw(h, st, batch, d, o.at<bf16>(0), o.at<bf16>(1), o.at<Grad>(2), GradientWrite::kOverwrite);
+            } else {
+              gemm_dw(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<Grad>(2), GradientWrite::kOverwrite);
+            }
+          },
+          nullptr};
+}
+
 KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
   const OpShape& s = c.op_shape;
   const GemmDims d{dim(s, "m"), dim(s, "n"), dim(s, "k")};
@@ -430,18 +463,8 @@ KernelRun gemm_run(const PlannedCall& c, const RunContext& ctx) {
               },
               nullptr};
     case KernelRole::kWeightGrad:
-      // Written to the fp32 gradient, as the runner's first micro-batch of a step writes it (the
-      // later ones add to it: the simulator prices their read of the old gradient on top).
-      return {{bf16_in(mk), bf16_in(mn), fp32_out(kn)},
-              [=](const OperandSet& o, cudaStream_t st) {
-                if (batched) {
-                  batched_gemm_dw(h, st, batch, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2),
-                                  GradientWrite::kOverwrite);
-                } else {
-                  gemm_dw(h, st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kOverwrite);
-                }
-              },
-              nullptr};
+      return bf16_gradients(c) ? weight_grad_run<bf16>(h, batch, d, batched)
+                               : weight_grad_run<float>(h, batch, d, batched);
     case KernelRole::kBackward: break;
   }
   throw UnsupportedShape("a matrix product has no plain backward kernel");
@@ -462,6 +485,21 @@ std::shared_ptr<std::vector<std::int64_t>> even_rows(std::int64_t groups, std::i
   return rows;
 }
 
+// Ragged groups' weight gradients, written to a Grad (float or bf16) gradient as the runner's
+// first micro-batch runs them (weight_grad_run).
+template <class Grad>
+KernelRun ragged_weight_grad_run(RaggedGemm* ragged, const GroupedGemmDims& d,
+                                 std::shared_ptr<std::vector<std::int64_t>> rows) {
+  std::int64_t total = 0;
+  for (const std::int64_t r : *rows) total += r;
+  const std::int64_t dw = d.groups * d.k * d.n;
+  return {{bf16_in(total * d.k), bf16_in(total * d.n), std::is_same_v<Grad, float> ? fp32_out(dw) : bf16_out(dw)},
+          [=](const OperandSet& o, cudaStream_t st) {
+            ragged->wgrad(st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<Grad>(2), GradientWrite::kOverwrite);
+          },
+          std::move(rows)};
+}
+
 KernelRun grouped_run(const PlannedCall& c, int variant, const RunContext& ctx) {
   const OpShape& s = c.op_shape;  // the forward operator: {groups, m_total, n, k}
   const std::int64_t groups = dim(s, "groups"), total = dim(s, "m_total");
@@ -472,13 +510,8 @@ KernelRun grouped_run(const PlannedCall& c, int variant, const RunContext& ctx) 
   RaggedGemm* ragged = ctx.ragged_gemm;
   if (ragged == nullptr) throw UnsupportedShape(c.call.op + " needs the session's cuBLASLt ragged products");
   if (c.role == KernelRole::kWeightGrad) {
-    // Written to the fp32 gradients, as the runner's first micro-batch runs it (gemm_run's weight
-    // gradient).
-    return {{bf16_in(total * k), bf16_in(total * n), fp32_out(groups * k * n)},
-            [=](const OperandSet& o, cudaStream_t st) {
-              ragged->wgrad(st, d, o.at<bf16>(0), o.at<bf16>(1), o.at<float>(2), GradientWrite::kOverwrite);
-            },
-            rows};
+    return bf16_gradients(c) ? ragged_weight_grad_run<bf16>(ragged, d, rows)
+                             : ragged_weight_grad_run<float>(ragged, d, rows);
   }
   if (variant == 0) {
     if (c.role == KernelRole::kForward) {

@@ -101,6 +101,10 @@ class CallCollector : public SweepVisitor {
       }
       add(backward[i], role, op);
     }
+    // On the layouts' shapes, the dW products into bf16 gradients too.
+    if (from_layout_) {
+      for (KernelCall& c : bf16_weight_grad_kernels(op)) add(std::move(c), KernelRole::kWeightGrad, op);
+    }
   }
 
   void add(KernelCall c, KernelRole role, const Op& op) {

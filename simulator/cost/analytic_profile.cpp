@@ -10,7 +10,10 @@ namespace {
 
 class CallSet : public SweepVisitor {
  public:
-  void layout_op(const Op& op) override { add_op(op); }
+  void layout_op(const Op& op) override {
+    add_op(op);
+    for (KernelCall& c : bf16_weight_grad_kernels(op)) add(std::move(c));
+  }
   void sweep_op(const Op& op) override { add_op(op); }
   void optimizer(const KernelCall& update) override { add(update); }
 

@@ -117,6 +117,10 @@ std::string kernel_key(const KernelCall& c);
 // and backward_kernels list after a biased matrix product's own calls.
 bool is_bias_kernel(const std::string& op);
 std::vector<KernelCall> forward_kernels(const Op& op);
+// A weight-gradient product's profile dtype: "bf16" (bf16 operands) writing fp32 gradients; with
+// bf16 gradients "bf16_grads_bf16" (the profiler measures it on the layouts' shapes; elsewhere the
+// analytic model prices it on its bytes).
+std::string weight_grad_dtype(Dtype grads);
 // `grads`: the weight gradients' dtype (the scenario's run.optimizer.grad_dtype), which the dW
 // products write (and, with kAdd, read); the bias gradient's n values are priced as fp32 either way.
 std::vector<KernelCall> backward_kernels(const Op& op, WeightGrads w = WeightGrads::kWrite,

@@ -21,12 +21,6 @@ std::int64_t dim(const Op& op, const char* name) {
 
 bool has_work(Flops f, Bytes b) { return f.value > 0 || b.value > 0; }
 
-// A weight-gradient product's profile dtype: "bf16" (bf16 operands) writing the fp32 gradient, as
-// the profiler measures it; with bf16 gradients "bf16_grads_bf16", a key no profile holds yet, so
-// the analytic model prices it on its bytes.
-std::string weight_grad_dtype(Dtype grads) {
-  return grads == Dtype::kFp32 ? "bf16" : std::string("bf16_grads_") + dtype_name(grads);
-}
 
 bool is_matrix(const Op& op) { return kernel_class(op.name) == KernelClass::kMatmul; }
 
@@ -91,6 +85,10 @@ void grouped_backward(const Op& op, WeightGrads w, Dtype grads, std::vector<Kern
 }
 
 }  // namespace
+
+std::string weight_grad_dtype(Dtype grads) {
+  return grads == Dtype::kFp32 ? "bf16" : std::string("bf16_grads_") + dtype_name(grads);
+}
 
 std::vector<KernelCall> forward_kernels(const Op& op) {
   const Bytes bytes = op.fwd_read + op.fwd_written;

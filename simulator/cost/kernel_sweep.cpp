@@ -9,8 +9,10 @@
 #include <cmath>
 #include <set>
 #include <tuple>
+#include <vector>
 
 #include "core/errors.hpp"
+#include "cost/analytic_model.hpp"
 #include "scenario/scenario.hpp"
 
 namespace ecsim {
@@ -118,6 +120,15 @@ const SweepAxes& full_sweep_axes() {
   return axes;
 }
 
+std::vector<KernelCall> bf16_weight_grad_kernels(const Op& op) {
+  std::vector<KernelCall> out;
+  if (kernel_class(op.name) != KernelClass::kMatmul) return out;
+  for (KernelCall& c : backward_kernels(op, WeightGrads::kWrite, Dtype::kBf16)) {
+    if (is_weight_grad_gemm(c.op)) out.push_back(std::move(c));
+  }
+  return out;
+}
+
 void walk_kernel_sweep(const std::vector<ModelSpec>& models, const SweepAxes& axes, SweepVisitor& visitor) {
   std::set<std::pair<std::int64_t, std::int64_t>> expert_shapes;                    // (d, f/tp) swept already
   std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t>> attention_shapes;  // (d, heads, tp)
@@ -132,11 +143,18 @@ void walk_kernel_sweep(const std::vector<ModelSpec>& models, const SweepAxes& ax
       }
     }
   }
-  // The two recipes ecsim-run keeps (fp32 masters and moments; bf16 weights and moments).
-  OptimizerSpec bf16;
-  bf16.master = Dtype::kBf16;
-  bf16.moments = Dtype::kBf16;
-  for (const OptimizerSpec& recipe : {OptimizerSpec{}, bf16}) {
+  // The recipes ecsim-run keeps: fp32 masters and moments, or bf16 weights and moments; each with
+  // fp32 or bf16 gradients.
+  std::vector<OptimizerSpec> recipes;
+  for (const Dtype state : {Dtype::kFp32, Dtype::kBf16}) {
+    for (const Dtype grads : {Dtype::kFp32, Dtype::kBf16}) {
+      OptimizerSpec r;
+      r.master = r.moments = state;
+      r.grads = grads;
+      recipes.push_back(r);
+    }
+  }
+  for (const OptimizerSpec& recipe : recipes) {
     for (int log2 = kFirstParamsLog2; log2 <= kLastParamsLog2; log2 += axes.params_log2_step) {
       visitor.optimizer(optimizer_kernel(std::ldexp(1.0, log2), recipe));
     }

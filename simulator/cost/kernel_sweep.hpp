@@ -40,6 +40,11 @@ class SweepVisitor {
   virtual void optimizer(const KernelCall& update) = 0;  // the optimizer's update (optimizer_kernel)
 };
 
+// The dW products of a layout's matrix operator into bf16 gradients (profile dtype
+// weight_grad_dtype(Dtype::kBf16)): swept beside the fp32 ones on the layouts' operators, which
+// scenarios with grad_dtype "bf16" run. Empty for other operators.
+std::vector<KernelCall> bf16_weight_grad_kernels(const Op& op);
+
 // Per model: its layouts' operators, then its expert and attention sweeps (each (d, FFN width / TP)
 // and (d, heads, TP) once over all models); then the optimizer's range.
 void walk_kernel_sweep(const std::vector<ModelSpec>& models, const SweepAxes& axes, SweepVisitor& visitor);

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "core/atomic_file.hpp"
 #include "core/errors.hpp"
@@ -17,7 +19,25 @@
 namespace ecsim {
 namespace {
 
-constexpr std::array<const char*, 4> kDtypes{"bf16", "fp16", "fp32", "fp8"};
+// An entry's dtype: an element type, or the compound names the simulator's keys give a weight
+// gradient into bf16 (weight_grad_dtype) and each AdamW recipe (optimizer_kernel), read from them.
+const std::vector<std::string>& profile_dtypes() {
+  static const std::vector<std::string> dtypes = [] {
+    std::vector<std::string> d{"bf16", "fp16", "fp32", "fp8", weight_grad_dtype(Dtype::kBf16)};
+    for (const Dtype master : {Dtype::kFp32, Dtype::kBf16}) {
+      for (const Dtype moments : {Dtype::kFp32, Dtype::kBf16}) {
+        for (const Dtype grads : {Dtype::kFp32, Dtype::kBf16}) {
+          OptimizerSpec recipe;
+          recipe.master = master, recipe.moments = moments, recipe.grads = grads;
+          const std::string name = optimizer_kernel(1, recipe).dtype;
+          if (std::find(d.begin(), d.end(), name) == d.end()) d.push_back(name);
+        }
+      }
+    }
+    return d;
+  }();
+  return dtypes;
+}
 
 // The dimensions a matrix, attention or bias entry must have, exactly; other families name their own.
 const std::map<std::string, std::vector<std::string>>& required_dims() {
@@ -118,7 +138,7 @@ ProfileEntry read_entry(const Node& n) {
   ProfileEntry e;
   e.op = r.string("op");
   if (e.op.empty()) r.required("op").fail("must name a kernel family");
-  e.dtype = r.choice("dtype", {kDtypes.begin(), kDtypes.end()});
+  e.dtype = r.choice("dtype", profile_dtypes());
   e.shape = read_shape(r.required("shape"), e.op);
   const Times t = read_times(r.required("time_ns"));
   e.p10_ns = t.p10, e.p50_ns = t.p50, e.p90_ns = t.p90;

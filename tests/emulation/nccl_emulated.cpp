@@ -3,8 +3,9 @@
 // communicators of two kinds:
 //   - one process per device, under mpirun (the runner: process_group.cpp): a communicator is an
 //     MPI communicator. ncclCommInitRank duplicates MPI_COMM_WORLD (the runner's NCCL ranks are its
-//     MPI ranks), ncclCommSplit is MPI_Comm_split, ncclAllReduce (fp32 sum, the runner's gradient
-//     sums) is MPI_Allreduce, and ncclSend / ncclRecv between ncclGroupStart and ncclGroupEnd are
+//     MPI ranks), ncclCommSplit is MPI_Comm_split, ncclAllReduce (fp32 or bf16 sum, the runner's
+//     gradient sums; bf16 through a user MPI_Op adding in fp32 and rounding each sum, as NCCL's
+//     reductions do) is MPI_Allreduce, and ncclSend / ncclRecv between ncclGroupStart and ncclGroupEnd are
 //     posted as MPI_Irecv / MPI_Isend at ncclGroupEnd and waited for there (MPI's non-overtaking
 //     order pairs several transfers between two ranks in the order they were posted, as NCCL pairs
 //     them). Without MPI (ECSIM_HAVE_MPI unset) ncclCommInitRank throws;
@@ -13,6 +14,7 @@
 //     ncclGroupEnd: all-reduce, all-gather, reduce-scatter (fp32 or bf16 sums), send and receive.
 // What NCCL does and this does not: streams (all is synchronous here), and any other collective,
 // reduction or data type (they throw).
+#include <cuda_bf16.h>
 #include <nccl.h>
 
 #include <cstring>
@@ -65,6 +67,23 @@ std::vector<Transfer> pending;
 
 void check_mpi(int rc, const char* call) {
   if (rc != MPI_SUCCESS) not_emulated(std::string(call) + " failed (MPI error " + std::to_string(rc) + ")");
+}
+
+// MPI_Op for bf16 sums (MPI has no bf16 type: 2-byte elements as MPI_UINT16_T): inout[i] =
+// bf16(float(in[i]) + float(inout[i])).
+void bf16_sum(void* in, void* inout, int* len, MPI_Datatype*) {
+  const auto* a = static_cast<const __nv_bfloat16*>(in);
+  auto* b = static_cast<__nv_bfloat16*>(inout);
+  for (int i = 0; i < *len; ++i) b[i] = __float2bfloat16(__bfloat162float(a[i]) + __bfloat162float(b[i]));
+}
+
+MPI_Op bf16_sum_op() {
+  static const MPI_Op op = [] {
+    MPI_Op made = MPI_OP_NULL;
+    check_mpi(MPI_Op_create(&bf16_sum, 1, &made), "MPI_Op_create");
+    return made;
+  }();
+  return op;
 }
 
 void require_mpi(const char* call) {
@@ -237,10 +256,13 @@ ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, ncclDataT
   if (op != ncclSum) not_emulated("ncclAllReduce other than a sum");
   if (in_clique(comm)) return record(comm, {emu::CliqueCall::kAllReduce, send, recv, count, type}, "ncclAllReduce");
 #ifdef ECSIM_HAVE_MPI
-  if (type != ncclFloat32) not_emulated("ncclAllReduce over MPI other than an fp32 sum");
+  if (type != ncclFloat32 && type != ncclBfloat16) {
+    not_emulated("ncclAllReduce over MPI other than an fp32 or bf16 sum");
+  }
   if (count > 2147483647u) not_emulated("ncclAllReduce of more than 2^31 elements");
-  check_mpi(MPI_Allreduce(send == recv ? MPI_IN_PLACE : send, recv, static_cast<int>(count), MPI_FLOAT, MPI_SUM,
-                          comm->mpi),
+  const bool bf16 = type == ncclBfloat16;
+  check_mpi(MPI_Allreduce(send == recv ? MPI_IN_PLACE : send, recv, static_cast<int>(count),
+                          bf16 ? MPI_UINT16_T : MPI_FLOAT, bf16 ? bf16_sum_op() : MPI_SUM, comm->mpi),
             "MPI_Allreduce");
   return ncclSuccess;
 #else

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # ecsim-run on the emulated device, end to end, then `ecsim validate` on what it wrote: what the GPU
 # campaign (scripts/validate_on_gpu.sh) does first, on a model small enough for the CPU emulation
-# (scenarios/tiny-*.json: expert choice; dropless top-2 token choice in 2 micro-batches). Checks
+# (scenarios/tiny-*.json: expert choice; dropless top-2 token choice in 2 micro-batches, with bf16
+# weights, AdamW moments and gradients, as PyTorch keeps a bf16 model's, where the others keep
+# fp32 masters, moments and gradients). Checks
 # that each run passes the runner's own check against the simulator's op plan, writes an
 # ecsim.run/1 JSON and a Chrome trace, and that validate matches every measured operator to a
 # predicted one and back.
@@ -56,6 +58,9 @@ assert any(op["name"] == route for op in run["ops"]), f"no {route} op"
 # The token-choice run has 2 micro-batches of 2 images (gradients accumulated over both).
 micro_batches = {op["micro_batch"] for op in run["ops"]} - {-1}
 assert micro_batches == ({0, 1} if route == "tc_route" else {0}), micro_batches
+# The recipe that ran is recorded (validate refuses a run of another recipe than the scenario's).
+want = "bf16" if route == "tc_route" else "fp32"
+assert run["optimizer"]["grad_dtype"] == run["optimizer"]["master_dtype"] == want, run["optimizer"]
 if name.endswith("-ep2"):
     labels = {op["label"] for op in run["ops"] if op["name"] == "all_to_all"}
     assert {"ep.dispatch", "ep.combine"} <= labels, f"EP exchanges timed: {labels}"

@@ -123,7 +123,7 @@ TEST_CASE("gated residual kernels match the reference (4 x 256 x 1152 in 16-byte
   test::check_gate_residual({4, 256, 1100}, test::run_seed() + 3, gpu_gate_residual, 1105);
 }
 
-TEST_CASE("adamw kernel matches the reference over three steps (2^20 + 3 fp32 values, and 2^20 in 16-byte vectors; "
+TEST_CASE("adamw kernel matches the reference over three steps (2^20 + 3 fp32 values, and 2^20 in 16-byte vectors, "
           "fp32 and bf16 gradients)" *
           doctest::skip(!test::gpu_available())) {
   test::check_adamw((1u << 20) + 3, test::run_seed(), gpu_adamw<float>);
@@ -134,7 +134,7 @@ TEST_CASE("adamw kernel matches the reference over three steps (2^20 + 3 fp32 va
 }
 
 TEST_CASE("adamw kernel on bf16 weights and moments matches the reference (2^20 + 3 values, and 2^20 in 16-byte "
-          "vectors; fp32 and bf16 gradients)" *
+          "vectors, fp32 and bf16 gradients)" *
           doctest::skip(!test::gpu_available())) {
   test::check_adamw_bf16((1u << 20) + 3, test::run_seed(), gpu_adamw_bf16<float>);
   test::check_adamw_bf16(1u << 20, test::run_seed() + 1, gpu_adamw_bf16<float>);

@@ -11,13 +11,17 @@
 //   - the same for the token-choice baseline (padded to a capacity, and dropless);
 //   - a step's first micro-batch overwrites the gradients the last step left, and later ones add;
 //   - AdamW on bf16 weights and moments (no masters) takes the fp32-master step to within the
-//     masters' bf16 rounding.
+//     masters' bf16 rounding;
+//   - bf16 gradients (grad_dtype "bf16") match model_ref as the fp32 ones do, and are the fp32
+//     step's gradients rounded once (one bf16 rounding, 2^-8 relative, plus the fp32 products'
+//     own differences, 2^-12 of the tensor's largest gradient).
 // The added kernels' inputs and checks: runner_kernels_check.hpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bias.cuh"
@@ -54,12 +58,8 @@ std::vector<double> train(const model_ref::ModelConfig& c, std::uint64_t seed, i
   return losses;
 }
 
-// The trainer's fp32 gradient buffer, on the host.
-std::vector<float> gradients(const runner::DeviceTrainer& t) {
-  std::vector<float> g(static_cast<std::size_t>(t.model().size()));
-  CUDA_CHECK(cudaMemcpy(g.data(), t.model().grads(), g.size() * sizeof(float), cudaMemcpyDeviceToHost));
-  return g;
-}
+// The trainer's gradient buffer, on the host (bf16 gradients widened).
+std::vector<float> gradients(const runner::DeviceTrainer& t) { return t.model().download_grads(); }
 
 // The trainer's bf16 weights, on the host.
 std::vector<double> weights(const runner::DeviceTrainer& t) {
@@ -69,8 +69,10 @@ std::vector<double> weights(const runner::DeviceTrainer& t) {
 }
 
 // One step's loss and the sampled gradients against model_ref (tolerances in the header comment).
-void check_step_against_reference(const model_ref::ModelConfig& c, test::ReferenceSeeds seeds) {
-  runner::DeviceTrainer trainer(c, seeds.params, model_ref::InitScheme::kAllRandom, {}, 2, nullptr);
+void check_step_against_reference(const model_ref::ModelConfig& c, test::ReferenceSeeds seeds,
+                                  runner::GradientStorage storage = runner::GradientStorage::kFp32) {
+  runner::DeviceTrainer trainer(c, seeds.params, model_ref::InitScheme::kAllRandom, {}, 2, nullptr,
+                                runner::OptimizerStorage::kFp32Master, storage);
   const double loss = trainer.loss_and_gradients(runner::upload_batch(c, model_ref::make_flow_batch(c, 2, seeds.batch)));
 
   // The reference from the same fp32-rounded weights and the same bf16-rounded inputs, routed as
@@ -159,6 +161,35 @@ TEST_CASE("runner: token choice, padded to its capacity or dropless, matches the
   }
 }
 
+TEST_CASE("runner: one step with bf16 gradients matches the CPU-reference model, and the fp32 step's gradients "
+          "rounded" *
+          doctest::skip(!test::gpu_available())) {
+  check_step_against_reference(test::runner_tiny(), test::kExpertChoiceSeeds, runner::GradientStorage::kBf16);
+  // Token choice too: dropless runs the ragged dW products and bias gradients into bf16.
+  for (const model_ref::ModelConfig& c : {test::runner_tiny(), test::runner_tiny_token_choice(0.0)}) {
+    CAPTURE(c.dropless());
+    const runner::DeviceBatch batch = runner::upload_batch(c, model_ref::make_flow_batch(c, 2, 41));
+    runner::DeviceTrainer fp32(c, 40, model_ref::InitScheme::kAllRandom, {}, 2, nullptr);
+    runner::DeviceTrainer bf16(c, 40, model_ref::InitScheme::kAllRandom, {}, 2, nullptr,
+                               runner::OptimizerStorage::kFp32Master, runner::GradientStorage::kBf16);
+    CHECK(fp32.loss_and_gradients(batch) == bf16.loss_and_gradients(batch));  // the same forward
+    const std::vector<float> a = gradients(fp32), b = gradients(bf16);
+    std::size_t apart = 0, moved = 0;
+    for (const model_ref::NamedTensor& t : fp32.model().layout().tensors) {
+      const auto first = static_cast<std::size_t>(t.ref.offset), last = first + static_cast<std::size_t>(t.ref.size);
+      float largest = 0;
+      for (std::size_t i = first; i < last; ++i) largest = std::max(largest, std::abs(a[i]));
+      for (std::size_t i = first; i < last; ++i) {
+        if (std::abs(b[i] - a[i]) > std::ldexp(std::abs(a[i]), -8) + std::ldexp(largest, -12)) ++apart;
+        if (b[i] != 0.0f) ++moved;
+      }
+    }
+    CAPTURE(moved);
+    CHECK(apart == 0);
+    CHECK(moved > a.size() / 2);
+  }
+}
+
 TEST_CASE("runner: the loss halves within 50 AdamW steps on a fixed batch" * doctest::skip(!test::gpu_available())) {
   const std::vector<double> losses = train(test::runner_tiny(), 5, 50);
   CAPTURE(losses.front());
@@ -173,18 +204,28 @@ TEST_CASE("runner: one step's first micro-batch writes the gradients and the oth
   // take a step; then a's gradients are poisoned (NaN bytes) and b's zeroed, and one micro-batch's
   // gradients must come out bitwise equal from both. Two micro-batches of the same batch, each
   // weighted 1/2, must then give those gradients again (not 1/2 of them: the second overwrote;
-  // nor 2x: the first added to the last).
-  for (const model_ref::ModelConfig& c : {test::runner_tiny(), test::runner_tiny_token_choice(0.0)}) {
+  // nor 2x: the first added to the last). In fp32 gradients, and in bf16 ones on the dropless
+  // model, whose linear layers and ragged experts each write and add into bf16.
+  using runner::GradientStorage;
+  const std::vector<std::pair<GradientStorage, model_ref::ModelConfig>> cases = {
+      {GradientStorage::kFp32, test::runner_tiny()},
+      {GradientStorage::kFp32, test::runner_tiny_token_choice(0.0)},
+      {GradientStorage::kBf16, test::runner_tiny_token_choice(0.0)}};
+  for (const auto& [storage, c] : cases) {
+    const bool bf16 = storage == GradientStorage::kBf16;
+    CAPTURE(bf16);
     CAPTURE(c.dropless());
     std::vector<runner::DeviceBatch> batches;
     batches.push_back(runner::upload_batch(c, model_ref::make_flow_batch(c, 2, 21)));
-    runner::DeviceTrainer a(c, 20, model_ref::InitScheme::kAllRandom, {}, 2, nullptr);
-    runner::DeviceTrainer b(c, 20, model_ref::InitScheme::kAllRandom, {}, 2, nullptr);
+    runner::DeviceTrainer a(c, 20, model_ref::InitScheme::kAllRandom, {}, 2, nullptr,
+                            runner::OptimizerStorage::kFp32Master, storage);
+    runner::DeviceTrainer b(c, 20, model_ref::InitScheme::kAllRandom, {}, 2, nullptr,
+                            runner::OptimizerStorage::kFp32Master, storage);
     a.step(batches);
     b.step(batches);
-    const std::size_t bytes = static_cast<std::size_t>(a.model().size()) * sizeof(float);
-    CUDA_CHECK(cudaMemset(a.model().grads(), 0xFF, bytes));
-    CUDA_CHECK(cudaMemset(b.model().grads(), 0, bytes));
+    const std::size_t bytes = static_cast<std::size_t>(a.model().size()) * a.model().grads().element_bytes();
+    CUDA_CHECK(cudaMemset(a.model().grads().data(), 0xFF, bytes));
+    CUDA_CHECK(cudaMemset(b.model().grads().data(), 0, bytes));
     a.loss_and_gradients(batches.front());
     b.loss_and_gradients(batches.front());
     const std::vector<float> ga = gradients(a), gb = gradients(b);
@@ -201,8 +242,9 @@ TEST_CASE("runner: one step's first micro-batch writes the gradients and the oth
     }
     // Halving is exact in bf16 and fp32 (away from subnormals), so the halves add back to the whole
     // up to roundings; a bound of one bf16 rounding (2^-9) of the largest gradient still tells a
-    // wrong write apart, which is off by half of the largest at least.
-    CHECK(worst <= std::ldexp(largest, -9));
+    // wrong write apart, which is off by half of the largest at least. bf16 gradients round the
+    // first half and the sum: one bf16 ulp (2^-7 of the largest at most).
+    CHECK(worst <= std::ldexp(largest, bf16 ? -7 : -9));
   }
 }
 

@@ -173,19 +173,24 @@ TEST_CASE("runner: a scenario fixes the micro-batching, the seed and the layout 
   CHECK(rc.layout_string.find("mbs=16") != std::string::npos);
 }
 
-TEST_CASE("runner: a scenario's optimizer dtypes choose AdamW's storage, and recipes it does not keep are input errors") {
-  CHECK(config_of("pt-m-16e-b32.json", 2).storage == runner::OptimizerStorage::kFp32Master);
-  CHECK(config_of("pt-m-16e-b32-bf16.json", 2).storage == runner::OptimizerStorage::kBf16);
+TEST_CASE("runner: a scenario's optimizer dtypes choose AdamW's and the gradients' storage, and recipes it does not "
+          "keep are input errors") {
+  const runner::RunConfig fp32 = config_of("pt-m-16e-b32.json", 2), bf16 = config_of("pt-m-16e-b32-bf16.json", 2);
+  CHECK(fp32.storage == runner::OptimizerStorage::kFp32Master);
+  CHECK(fp32.grads == runner::GradientStorage::kFp32);
+  CHECK(bf16.storage == runner::OptimizerStorage::kBf16);
+  CHECK(bf16.grads == runner::GradientStorage::kBf16);
   OptimizerSpec o;
   o.master = Dtype::kBf16;  // bf16 masters (none) with fp32 moments
   CHECK_THROWS_WITH_AS(runner::optimizer_storage(o, "s.json"),
                        doctest::Contains("s.json: /run/optimizer/moment_dtype: ecsim-run keeps fp32 moments"),
                        InputError);
+  // bf16 gradients go with either state (bf16, or fp32 masters and moments).
   o.moments = Dtype::kBf16;
   o.grads = Dtype::kBf16;
-  CHECK_THROWS_WITH_AS(runner::optimizer_storage(o, "s.json"),
-                       doctest::Contains("s.json: /run/optimizer/grad_dtype: ecsim-run accumulates fp32 gradients"),
-                       InputError);
+  CHECK(runner::optimizer_storage(o, "s.json") == runner::OptimizerStorage::kBf16);
+  o.master = o.moments = Dtype::kFp32;
+  CHECK(runner::optimizer_storage(o, "s.json") == runner::OptimizerStorage::kFp32Master);
 }
 
 TEST_CASE("runner: with ep > 1 the EP all-to-alls sit where the simulator's step builder puts them") {
