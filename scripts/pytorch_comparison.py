@@ -41,7 +41,7 @@ def fail(message):
 
 def rows_of(path):
     name = path.name.split(".")[0]
-    recipe = " (bf16 AdamW state)" if name.endswith("-bf16") else ""
+    recipe = " (bf16 weights, AdamW state and gradients)" if name.endswith("-bf16") else ""
     name = name.removesuffix("-bf16")
     if name not in PYTORCH:
         fail(f"{path}: no PyTorch figure for scenario '{name}' (known: {', '.join(PYTORCH)}, each also with -bf16)")

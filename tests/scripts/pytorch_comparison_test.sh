@@ -21,8 +21,8 @@ trap 'rm -rf "$tmp"' EXIT
 cp "$here/pt-xl-8e-b64.validation.json" "$tmp/pt-xl-8e-b64-bf16.validation.json"
 out=$(python3 "$root/scripts/pytorch_comparison.py" "$tmp/pt-xl-8e-b64-bf16.validation.json") || { echo "$out"; exit 1; }
 squeezed=$(tr -s ' ' <<<"$out")
-expect "XL block, 8 experts, 64x256 tokens (bf16 AdamW state): step 9.60 8.00 1.20x"
-expect "XL, 8 experts, 28 blocks (bf16 AdamW state): step 218.00 200.00 1.09x"
+expect "XL block, 8 experts, 64x256 tokens (bf16 weights, AdamW state and gradients): step 9.60 8.00 1.20x"
+expect "XL, 8 experts, 28 blocks (bf16 weights, AdamW state and gradients): step 218.00 200.00 1.09x"
 cp "$here/pt-xl-8e-b64.validation.json" "$tmp/xl-8e-b8.validation.json"
 python3 "$root/scripts/pytorch_comparison.py" "$tmp/xl-8e-b8.validation.json" 2>"$tmp/err"
 rc=$?
