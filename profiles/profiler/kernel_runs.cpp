@@ -28,6 +28,7 @@
 #include "adamw.cuh"
 #include "bias.cuh"
 #include "cast.cuh"
+#include "cost/kernel_sweep.hpp"  // runner_optimizer_recipes
 #include "ec_permute.cuh"
 #include "ec_route.cuh"
 #include "flow_loss.cuh"
@@ -215,16 +216,16 @@ KernelRun adamw_recipe_run(std::int64_t n, bool bf16_state) {
           nullptr};
 }
 
-// The recipes ecsim-run keeps, by their profile dtype (optimizer_kernel's names): fp32 or bf16
-// state, fp32 or bf16 gradients.
+// The recipes ecsim-run keeps (runner_optimizer_recipes), by their profile dtype.
 KernelRun adamw_run(const PlannedCall& c) {
   const std::int64_t n = dim(c.call.shape, "params");
-  const std::string& r = c.call.dtype;
-  if (r == "fp32") return adamw_recipe_run<float>(n, false);
-  if (r == "bf16") return adamw_recipe_run<float>(n, true);
-  if (r == "master_fp32_moments_fp32_grads_bf16") return adamw_recipe_run<bf16>(n, false);
-  if (r == "master_bf16_moments_bf16_grads_bf16") return adamw_recipe_run<bf16>(n, true);
-  throw UnsupportedShape("adamw: no kernel for the recipe " + r);
+  for (const OptimizerSpec& recipe : runner_optimizer_recipes()) {
+    if (optimizer_kernel(1, recipe).dtype != c.call.dtype) continue;
+    const bool bf16_state = recipe.master == Dtype::kBf16;
+    return recipe.grads == Dtype::kBf16 ? adamw_recipe_run<bf16>(n, bf16_state)
+                                        : adamw_recipe_run<float>(n, bf16_state);
+  }
+  throw UnsupportedShape("adamw: no kernel for the recipe " + c.call.dtype);
 }
 
 // --- expert-choice routing ---------------------------------------------------------------------

@@ -120,6 +120,19 @@ const SweepAxes& full_sweep_axes() {
   return axes;
 }
 
+std::vector<OptimizerSpec> runner_optimizer_recipes() {
+  std::vector<OptimizerSpec> recipes;
+  for (const Dtype state : {Dtype::kFp32, Dtype::kBf16}) {
+    for (const Dtype grads : {Dtype::kFp32, Dtype::kBf16}) {
+      OptimizerSpec r;
+      r.master = r.moments = state;
+      r.grads = grads;
+      recipes.push_back(r);
+    }
+  }
+  return recipes;
+}
+
 std::vector<KernelCall> bf16_weight_grad_kernels(const Op& op) {
   std::vector<KernelCall> out;
   if (kernel_class(op.name) != KernelClass::kMatmul) return out;
@@ -143,18 +156,7 @@ void walk_kernel_sweep(const std::vector<ModelSpec>& models, const SweepAxes& ax
       }
     }
   }
-  // The recipes ecsim-run keeps: fp32 masters and moments, or bf16 weights and moments; each with
-  // fp32 or bf16 gradients.
-  std::vector<OptimizerSpec> recipes;
-  for (const Dtype state : {Dtype::kFp32, Dtype::kBf16}) {
-    for (const Dtype grads : {Dtype::kFp32, Dtype::kBf16}) {
-      OptimizerSpec r;
-      r.master = r.moments = state;
-      r.grads = grads;
-      recipes.push_back(r);
-    }
-  }
-  for (const OptimizerSpec& recipe : recipes) {
+  for (const OptimizerSpec& recipe : runner_optimizer_recipes()) {
     for (int log2 = kFirstParamsLog2; log2 <= kLastParamsLog2; log2 += axes.params_log2_step) {
       visitor.optimizer(optimizer_kernel(std::ldexp(1.0, log2), recipe));
     }

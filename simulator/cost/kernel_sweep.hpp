@@ -45,6 +45,10 @@ class SweepVisitor {
 // scenarios with grad_dtype "bf16" run. Empty for other operators.
 std::vector<KernelCall> bf16_weight_grad_kernels(const Op& op);
 
+// The optimizer recipes ecsim-run keeps, whose updates the sweep prices: fp32 masters and moments
+// or bf16 weights and moments, each with fp32 or bf16 gradients.
+std::vector<OptimizerSpec> runner_optimizer_recipes();
+
 // Per model: its layouts' operators, then its expert and attention sweeps (each (d, FFN width / TP)
 // and (d, heads, TP) once over all models); then the optimizer's range.
 void walk_kernel_sweep(const std::vector<ModelSpec>& models, const SweepAxes& axes, SweepVisitor& visitor);
