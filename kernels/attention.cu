@@ -560,7 +560,7 @@ void flash_attention_backward(const __nv_bfloat16* q, const __nv_bfloat16* k, co
               ")");
   const bool fused = kernels == AttentionBackwardKernels::kFused ||
                      (kernels == AttentionBackwardKernels::kAuto && fits && !d.causal &&
-                      d.batch * d.kv_heads >= device_sm_count());
+                      d.kv_len > kFusedBackwardOneTileKeys && d.batch * d.kv_heads >= device_sm_count());
 
   const std::int64_t rows = d.batch * d.q_len * d.heads;
   CUDA_CHECK(launch_kernel(attention_backward_delta_kernel,

@@ -57,9 +57,10 @@ void flash_attention_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, con
 //   kFused  one pass per (sample, KV head) holding every key (attention_backward_fused.cu): head dim
 //           64 and at most 256 keys (fused_attention_backward_fits); 5 tile products per step
 //           instead of the split passes' 7.
-//   kAuto   kFused where it fits, the attention is not causal (the split passes skip the tiles the
-//           mask hides) and there are at least as many (sample, KV head) blocks as the device has
-//           SMs; kSplit otherwise.
+//   kAuto   kFused where it fits with two key tiles per warp (129 to 256 keys: at 128 keys or fewer
+//           the split passes measured faster, attention_backward_fused.cuh), the attention is not
+//           causal (the split passes skip the tiles the mask hides) and there are at least as many
+//           (sample, KV head) blocks as the device has SMs; kSplit otherwise.
 enum class AttentionBackwardKernels { kAuto, kSplit, kFused };
 
 // Whether kFused can run these dimensions.
