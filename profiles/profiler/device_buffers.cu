@@ -29,12 +29,20 @@ __device__ inline float uniform01(std::uint64_t seed, std::uint64_t i) {
   return static_cast<float>(z >> 40) * kUnit;
 }
 
+// p[i] = scale u + offset, u uniform in [0, 1).
 __global__ void __launch_bounds__(kThreads)
-    fill_bf16_kernel(__nv_bfloat16* __restrict__ p, std::int64_t n, std::uint64_t seed) {
+    fill_bf16_kernel(__nv_bfloat16* __restrict__ p, std::int64_t n, std::uint64_t seed, float scale, float offset) {
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * kThreads;
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
-    p[i] = __float2bfloat16(2.0f * uniform01(seed, static_cast<std::uint64_t>(i)) - 1.0f);
+    p[i] = __float2bfloat16(scale * uniform01(seed, static_cast<std::uint64_t>(i)) + offset);
   }
+}
+
+void fill_bf16(void* p, std::size_t elements, std::uint64_t seed, float scale, float offset, cudaStream_t stream) {
+  if (elements == 0) return;
+  const auto n = static_cast<std::int64_t>(elements);
+  CUDA_CHECK(launch_kernel(fill_bf16_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream,
+                           static_cast<__nv_bfloat16*>(p), n, seed, scale, offset));
 }
 
 __global__ void __launch_bounds__(kThreads) fill_fp32_kernel(float* __restrict__ p, std::int64_t n, std::uint64_t seed) {
@@ -71,10 +79,11 @@ DeviceAllocation::~DeviceAllocation() {
 }
 
 void fill_uniform_bf16(void* p, std::size_t elements, std::uint64_t seed, cudaStream_t stream) {
-  if (elements == 0) return;
-  const auto n = static_cast<std::int64_t>(elements);
-  CUDA_CHECK(launch_kernel(fill_bf16_kernel, elementwise_blocks(n, kThreads), kThreads, 0, stream,
-                           static_cast<__nv_bfloat16*>(p), n, seed));
+  fill_bf16(p, elements, seed, 2.0f, -1.0f, stream);
+}
+
+void fill_unit_bf16(void* p, std::size_t elements, std::uint64_t seed, cudaStream_t stream) {
+  fill_bf16(p, elements, seed, 1.0f, 0.0f, stream);
 }
 
 void fill_uniform_fp32(void* p, std::size_t elements, std::uint64_t seed, cudaStream_t stream) {
@@ -99,7 +108,7 @@ std::size_t OperandPools::footprint(const std::vector<Operand>& operands) {
 }
 
 void OperandPools::reserve(const std::vector<Operand>& operands, int sets, cudaStream_t stream) {
-  for (const Fill fill : {Fill::kUniformBf16, Fill::kUniformFp32, Fill::kScratch}) {
+  for (const Fill fill : {Fill::kUniformBf16, Fill::kUnitBf16, Fill::kUniformFp32, Fill::kScratch}) {
     const std::size_t need = set_bytes(operands, fill) * static_cast<std::size_t>(sets);
     DeviceAllocation& pool = pools_[pool_index(fill)];
     if (need <= pool.bytes()) continue;
@@ -114,13 +123,14 @@ void OperandPools::reserve(const std::vector<Operand>& operands, int sets, cudaS
     }
     const std::uint64_t seed = seed_ + 0x1000 * ++fills_;
     if (fill == Fill::kUniformBf16) fill_uniform_bf16(pool.get(), pool.bytes() / 2, seed, stream);
+    if (fill == Fill::kUnitBf16) fill_unit_bf16(pool.get(), pool.bytes() / 2, seed, stream);
     if (fill == Fill::kUniformFp32) fill_uniform_fp32(pool.get(), pool.bytes() / 4, seed, stream);
   }
 }
 
 OperandSet OperandPools::set(const std::vector<Operand>& operands, int index) const {
   OperandSet s;
-  std::size_t offset[kPools] = {0, 0, 0};
+  std::size_t offset[kPools] = {};
   for (const Operand& o : operands) {
     const int pool = pool_index(o.fill);
     const std::size_t base = set_bytes(operands, o.fill) * static_cast<std::size_t>(index);

@@ -34,14 +34,20 @@ class DeviceAllocation {
   std::size_t bytes_ = 0;
 };
 
-// Uniform values from a counter-based hash of (seed, index): bf16 in [-1, 1); fp32 in [0, 1),
-// which is valid for every fp32 input the kernels read (logits, probabilities, second moments,
-// row statistics, a logsumexp).
+// Uniform values from a counter-based hash of (seed, index): bf16 in [-1, 1); bf16 in [0, 1) (unit);
+// fp32 in [0, 1), which is valid for every fp32 input the kernels read (logits, probabilities,
+// second moments, row statistics, a logsumexp).
 void fill_uniform_bf16(void* p, std::size_t elements, std::uint64_t seed, cudaStream_t stream);
+void fill_unit_bf16(void* p, std::size_t elements, std::uint64_t seed, cudaStream_t stream);
 void fill_uniform_fp32(void* p, std::size_t elements, std::uint64_t seed, cudaStream_t stream);
 
 enum class Fill {
   kUniformBf16,  // a bf16 input
+  // A bf16 input that must not be negative: AdamW's bf16 second moments. A negative one makes
+  // sqrt and the division return NaN, which take the slow paths of a GPU's IEEE fp32 sequences.
+  // Over [-1, 1) moments an H200 ran AdamW at 3.2 TB/s, the runner's steps at 4.0 to 4.1
+  // (2026-11-28); those NaNs are the likely cause.
+  kUnitBf16,
   kUniformFp32,  // an fp32 input (also fp32 state a kernel updates in place)
   kScratch,      // an output or workspace: whatever an earlier run left there
 };
@@ -61,7 +67,7 @@ struct OperandSet {
   }
 };
 
-// Three pools, one per Fill, each holding `sets` back-to-back copies of a run's operands of that
+// Four pools, one per Fill, each holding `sets` back-to-back copies of a run's operands of that
 // fill. A pool grows (freed, reallocated, refilled) when a run needs more than it holds.
 class OperandPools {
  public:
@@ -80,7 +86,7 @@ class OperandPools {
   std::size_t held_bytes() const;
 
  private:
-  static constexpr int kPools = 3;
+  static constexpr int kPools = 4;
   DeviceAllocation pools_[kPools];
   std::uint64_t seed_;
   std::uint64_t fills_ = 0;  // a new seed per refill, so grown pools hold fresh values

@@ -57,6 +57,7 @@ constexpr float kLayerNormEps = 1e-6f;
 
 std::size_t count(std::int64_t n) { return static_cast<std::size_t>(n); }
 Operand bf16_in(std::int64_t n) { return {Fill::kUniformBf16, count(n) * sizeof(bf16)}; }
+Operand bf16_unit_in(std::int64_t n) { return {Fill::kUnitBf16, count(n) * sizeof(bf16)}; }
 Operand fp32_in(std::int64_t n) { return {Fill::kUniformFp32, count(n) * sizeof(float)}; }
 Operand bf16_out(std::int64_t n) { return {Fill::kScratch, count(n) * sizeof(bf16)}; }
 Operand fp32_out(std::int64_t n) { return {Fill::kScratch, count(n) * sizeof(float)}; }
@@ -194,14 +195,15 @@ KernelRun flow_loss_run(const PlannedCall& c) {
 }
 
 // AdamW over n parameters from a gradient of type Grad: param, m, v updated in place, the
-// gradient only read. With fp32 state, masters and moments fp32 (the fp32 pool holds [0, 1): values
-// stay finite) and the bf16 copy out; with bf16 state, weights and moments bf16 (the bf16 pool
-// holds [-1, 1): a negative v gives NaNs, which take a GPU's fp32 units no longer than numbers do).
+// gradient only read. With fp32 state, masters and moments fp32 (the fp32 pool holds [0, 1)) and
+// the bf16 copy out; with bf16 state, weights and first moments bf16 in [-1, 1), second moments
+// in [0, 1) (Fill::kUnitBf16: a negative one gives NaNs, whose sqrt and division take slow paths).
+// Either way every value stays finite, as in training, run after run.
 template <class Grad>
 KernelRun adamw_recipe_run(std::int64_t n, bool bf16_state) {
   const Operand grad = std::is_same_v<Grad, float> ? fp32_in(n) : bf16_in(n);
   if (bf16_state) {
-    return {{bf16_in(n), grad, bf16_in(n), bf16_in(n)},
+    return {{bf16_in(n), grad, bf16_in(n), bf16_unit_in(n)},
             [n](const OperandSet& o, cudaStream_t s) {
               adamw_step_bf16(AdamWHyperparameters{}, 1, o.at<bf16>(0), o.at<Grad>(1), o.at<bf16>(2), o.at<bf16>(3),
                               n, s);
