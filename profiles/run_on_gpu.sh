@@ -186,6 +186,9 @@ if ((built)); then
       status=ok
       ((rc == 0)) || status=PARTIAL
       grep -q '^time limit' "$out/profile.log" && detail=", cut by the time limit" || detail=""
+      # Entries timed while the card held its SM clock down (profiler.cpp, report_clocks).
+      held=$(grep -o '[0-9]* of [0-9]* entries below [0-9]*% of the max' "$out/profile.log" | head -1)
+      [[ -n $held ]] && detail+="; SM clock: $held"
       record "profile ($mode)" "$status" "$entries entries -> $(basename "$written")$detail; $ceil"
     else
       show_tail "$out/profile.log"

@@ -175,6 +175,10 @@ void print_collective_plan(const std::vector<PlannedCollective>& plan, int gpus,
 struct VariantTiming {
   std::string name;
   Timing timing;
+  // NVML's SM clock right after the timed runs (0 without NVML): below the card's maximum, it was
+  // capping its power (an H200 at 1500 MHz in a tenth of a quick sweep's samples, 2026-11-28,
+  // where training steps held 1980 between idle gaps).
+  int sm_clock_mhz = 0;
 };
 
 struct MeasuredEntry {
@@ -229,7 +233,7 @@ std::optional<MeasuredEntry> measure(const PlannedCall& c, const RunContext& ctx
                                      kMethod.warmup + kMethod.max_samples);
       reserve(pools, run.operands, sets, ctx.stream);
       const Timing t = timer.time(sets, kMethod, [&](int set) { run.launch(pools.set(run.operands, set), ctx.stream); });
-      entry.variants.push_back({name, t});
+      entry.variants.push_back({name, t, current_sm_clock_mhz(device)});
     } catch (const UnsupportedShape& e) {
       skips.add(e.what(), c);
     } catch (const PreconditionError& e) {
@@ -313,9 +317,37 @@ void report_grouped_methods(const std::vector<MeasuredEntry>& entries, std::ostr
   }
 }
 
+// The SM clock after each entry's timed runs against the card's maximum: how many entries were
+// timed while the card held its clocks down, by family. Nothing without NVML.
+void report_clocks(const std::vector<MeasuredEntry>& entries, const DeviceInfo& device, std::ostream& log) {
+  constexpr double kHeldDown = 0.95;  // below this share of the maximum clock
+  std::vector<double> clocks;
+  std::map<std::string, std::pair<int, int>> families;  // op -> (held down, entries)
+  for (const MeasuredEntry& e : entries) {
+    const int mhz = e.variants[e.best].sm_clock_mhz;
+    if (mhz <= 0) continue;
+    clocks.push_back(mhz);
+    auto& [down, all] = families[e.call->call.op];
+    ++all;
+    if (mhz < kHeldDown * device.max_sm_clock_mhz) ++down;
+  }
+  if (clocks.empty() || device.max_sm_clock_mhz <= 0) return;
+  std::sort(clocks.begin(), clocks.end());
+  int down_total = 0;
+  for (const auto& [op, counts] : families) down_total += counts.first;
+  log << "SM clock right after each entry's timed runs: median " << std::fixed << std::setprecision(0)
+      << percentile(clocks, 0.5) << " MHz, p10 " << percentile(clocks, 0.1) << ", min " << clocks.front() << " (max "
+      << device.max_sm_clock_mhz << "); " << down_total << " of " << clocks.size() << " entries below "
+      << std::setprecision(0) << kHeldDown * 100 << "% of the max (the card capping its power: their times are slow)";
+  for (const auto& [op, counts] : families) {
+    if (counts.first > 0) log << "; " << op << " " << counts.first << " of " << counts.second;
+  }
+  log << "\n";
+}
+
 std::string csv_text(const std::vector<MeasuredEntry>& entries, const GpuSpec& gpu) {
   std::ostringstream os;
-  os << "op,dtype,shape,role,variant,chosen,p10_ns,p50_ns,p90_ns,samples,achieved,analytic_ns\n";
+  os << "op,dtype,shape,role,variant,chosen,p10_ns,p50_ns,p90_ns,samples,achieved,analytic_ns,sm_clock_mhz\n";
   for (const MeasuredEntry& e : entries) {
     const KernelCall& call = e.call->call;
     const auto analytic = analytic_kernel_time(gpu, call).value;
@@ -324,7 +356,7 @@ std::string csv_text(const std::vector<MeasuredEntry>& entries, const GpuSpec& g
       os << call.op << "," << call.dtype << ",\"" << shape_text(call.shape) << "\"," << role_name(e.call->role) << ","
          << e.variants[i].name << "," << (i == e.best ? 1 : 0) << "," << std::fixed << std::setprecision(0) << t.p10_ns
          << "," << t.p50_ns << "," << t.p90_ns << "," << t.samples << "," << achieved(call, t.p50_ns) << ","
-         << analytic << "\n";
+         << analytic << "," << e.variants[i].sm_clock_mhz << "\n";
     }
   }
   return os.str();
@@ -531,6 +563,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   if (!entries.empty()) {  // else only collectives were measured (--family)
     report_families(entries, gpu, log);
     report_grouped_methods(entries, log);
+    report_clocks(entries, device, log);
     log << "leave-one-out over the measured profile: ";
     print_leave_one_out(leave_one_out(reread), log);
   }
