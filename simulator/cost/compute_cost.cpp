@@ -1,5 +1,6 @@
 // ComputeCostModel: an operator's kernels, each priced from the profile where it has measured
-// neighbours and from the analytic model elsewhere; the two counts go into PricingStats.
+// neighbours, at the top entry's rate above a saturated sweep, and from the analytic model
+// elsewhere; the three counts go into PricingStats.
 #include "cost/compute_cost.hpp"
 
 #include <algorithm>
@@ -13,8 +14,10 @@
 
 namespace ecsim {
 
+enum class PriceSource { kProfile, kBeyondProfile, kRoofline };
+
 struct PriceCache {
-  std::unordered_map<std::string, std::pair<Nanos, bool>> prices;  // key -> (time, from profile)
+  std::unordered_map<std::string, std::pair<Nanos, PriceSource>> prices;  // key -> (time, where from)
 };
 
 ComputeCostModel ComputeCostModel::analytic(const GpuSpec& gpu) {
@@ -51,19 +54,21 @@ Nanos ComputeCostModel::kernel(const KernelCall& call) const {
   const std::string key = kernel_key(call);
   auto it = cache_->prices.find(key);
   if (it == cache_->prices.end()) {
-    std::pair<Nanos, bool> priced{Nanos{}, false};
+    std::pair<Nanos, PriceSource> priced{Nanos{}, PriceSource::kRoofline};
     if (index_) {
       if (auto t = index_->price_ns(call.op, call.dtype, call.shape)) {
-        priced = {Nanos{std::llround(*t)}, true};
+        priced = {Nanos{std::llround(*t)}, PriceSource::kProfile};
+      } else if (auto beyond = index_->beyond_ns(call.op, call.dtype, call.shape)) {
+        priced = {Nanos{std::llround(*beyond)}, PriceSource::kBeyondProfile};
       }
     }
-    if (!priced.second) priced.first = analytic_kernel_time(gpu_, call);
+    if (priced.second == PriceSource::kRoofline) priced.first = analytic_kernel_time(gpu_, call);
     it = cache_->prices.emplace(key, priced).first;
   }
-  if (it->second.second) {
-    ++stats_->from_profile;
-  } else {
-    ++stats_->from_roofline;
+  switch (it->second.second) {
+    case PriceSource::kProfile: ++stats_->from_profile; break;
+    case PriceSource::kBeyondProfile: ++stats_->beyond_profile; break;
+    case PriceSource::kRoofline: ++stats_->from_roofline; break;
   }
   // The old gradient a later micro-batch's dW adds to, read at the HBM ceiling (the profile's
   // measured one where a profile prices) on top of the written gradient's price.

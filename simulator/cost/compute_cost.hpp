@@ -2,8 +2,9 @@
 // profile file (schema "ecsim.profile/1" in ../shared/DESIGN.md), measured or analytic. An
 // operator whose shape lies inside the profile's measured range is priced from its nearest
 // measured shapes (interpolated in a space where time is smooth: log time over log size along
-// one swept dimension, interpolation.cpp); outside it, from the analytic roofline
-// (analytic_model.cpp), and the model counts how often.
+// one swept dimension, interpolation.cpp); above a sweep's largest entry where the rate has
+// saturated, at that entry's rate; outside it otherwise, from the analytic roofline
+// (analytic_model.cpp), and the model counts how often each.
 //
 // Files: profile_file.cpp (schema reader and writer), kernel_calls.cpp (operator -> kernel
 // calls), analytic_model.cpp (roofline x efficiency curves, constants with sources),
@@ -131,8 +132,9 @@ std::vector<KernelCall> backward_kernels(const Op& op, WeightGrads w = WeightGra
 KernelCall optimizer_kernel(double params, const OptimizerSpec& recipe = {});
 
 struct PricingStats {
-  std::int64_t from_profile = 0;  // kernel calls priced from measured neighbours
-  std::int64_t from_roofline = 0; // outside the profile's range (or no profile): analytic
+  std::int64_t from_profile = 0;    // kernel calls priced from measured neighbours
+  std::int64_t beyond_profile = 0;  // above a saturated sweep's largest entry, at its rate
+  std::int64_t from_roofline = 0;   // outside the profile's range (or no profile): analytic
 };
 
 class ProfileIndex;  // interpolation.hpp

@@ -13,6 +13,9 @@ namespace {
 
 // Sizes closer than this in log space are the same size (shapes are whole numbers).
 constexpr double kSameLogSize = 1e-9;
+// How far the last step of a sweep's log time over log size may be from the slope of a saturated
+// rate (1: time with work at a fixed bandwidth; 0: a fixed efficiency) for beyond_ns to price past it.
+constexpr double kSaturatedSlopeError = 0.2;
 // Dimensions that are flags, matched exactly, never interpolated.
 bool is_flag(const std::string& dim) { return dim == "causal"; }
 
@@ -267,6 +270,46 @@ std::optional<double> ProfileIndex::price_ns(const std::string& family, const st
   }
   if (best) return std::exp(best->log_t + log_roofline(family, shape));
   return std::nullopt;
+}
+
+std::pair<double, std::size_t> ProfileIndex::mean_at_size(const Sweep& s, std::size_t i) {
+  const double at = s.points[i].log_x;
+  std::size_t first = i;
+  while (first > 0 && std::fabs(s.points[first - 1].log_x - at) <= kSameLogSize) --first;
+  double sum = 0;
+  std::size_t count = 0;
+  for (std::size_t j = first; j < s.points.size() && std::fabs(s.points[j].log_x - at) <= kSameLogSize; ++j) {
+    sum += s.points[j].log_t;
+    ++count;
+  }
+  return {sum / static_cast<double>(count), first};
+}
+
+std::optional<double> ProfileIndex::beyond_ns(const std::string& family, const std::string& dtype,
+                                              const OpShape& shape) const {
+  const double saturated_slope = kernel_class(family) == KernelClass::kMemory ? 1.0 : 0.0;
+  std::vector<std::string> axes = sweep_axes(family);
+  if (axes.empty()) axes.push_back(kWorkAxis);
+  std::optional<std::pair<double, double>> best;  // (log-size distance past the top, log_t)
+  for (const auto& axis : axes) {
+    if (axis != kWorkAxis && !shape.count(axis)) continue;
+    auto it = sweeps_.find(sweep_key(family, dtype, axis, shape));
+    if (it == sweeps_.end()) continue;
+    const Sweep& s = it->second;
+    const double log_x = log_size(family, axis, shape);
+    const double top_x = s.points.back().log_x;
+    if (log_x <= top_x + kSameLogSize) continue;
+    const auto [top_t, top_first] = mean_at_size(s, s.points.size() - 1);
+    if (top_first == 0) continue;  // one size: no step to show saturation
+    const double below_x = s.points[top_first - 1].log_x;
+    const double below_t = mean_at_size(s, top_first - 1).first;
+    const double slope = (top_t - below_t) / (top_x - below_x);
+    if (std::fabs(slope - saturated_slope) > kSaturatedSlopeError) continue;
+    const double distance = log_x - top_x;
+    if (!best || distance < best->first) best = std::make_pair(distance, top_t + saturated_slope * distance);
+  }
+  if (!best) return std::nullopt;
+  return std::exp(best->second + log_roofline(family, shape));
 }
 
 namespace {

@@ -10,8 +10,17 @@
 // the efficiency, which varies slowly. Of several sweeps through
 // the shape (a GEMM can be swept in m, n or k), the one with the closest bracket wins. A shape that
 // no sweep passes through is priced between two sweeps that differ from it in one other dimension,
-// one below and one above (bilinear in log size), again the closest pair. Anything else is outside
-// the measured range: the caller falls back to the analytic model.
+// one below and one above (bilinear in log size), again the closest pair.
+// Above the largest size a sweep through the shape measured, where the sweep's last step shows the
+// rate saturated, the call is priced at that largest entry's rate (beyond_ns): a memory-bound
+// kernel's time grows with its work at the top entry's bandwidth, a matrix or attention kernel keeps
+// the top entry's efficiency against the roofline. Saturated: over the sweep's last step, log time
+// grew with log size at a slope within kSaturatedSlopeError of that (1 for memory-bound families,
+// 0 for the efficiency of the others). An optimizer step over 3 billion parameters, beyond a sweep
+// that ends at 2^30, thus runs at the bandwidth measured there (an H200 ran the runner's AdamW at
+// the profile's top rate, within 3.5%, at 0.3 to 2.7 billion parameters; the analytic model's
+// fraction of the copy ceiling, made on an H100, priced it 11% slower, 2026-11-28).
+// Anything else is outside the measured range: the caller falls back to the analytic model.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +29,7 @@
 #include <ostream>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "cost/compute_cost.hpp"
@@ -38,6 +48,9 @@ class ProfileIndex {
   // entry (by its index in profile.ops) out, for the leave-one-out check.
   std::optional<double> price_ns(const std::string& family, const std::string& dtype, const OpShape& shape,
                                  std::optional<std::size_t> exclude = std::nullopt) const;
+  // Above the measured range of a saturated sweep through the shape: the call's time in nanoseconds
+  // at the top entry's rate (see above), or nothing. For a call price_ns cannot price.
+  std::optional<double> beyond_ns(const std::string& family, const std::string& dtype, const OpShape& shape) const;
 
  private:
   struct Point {
@@ -56,6 +69,8 @@ class ProfileIndex {
     double span;  // log-size distance between the bracketing entries (0: an exact match)
   };
   static std::optional<Bracket> bracket(const Sweep& s, double log_x, std::optional<std::size_t> exclude);
+  // The mean log time of the entries at the size of s.points[i] and the index of the first of them.
+  static std::pair<double, std::size_t> mean_at_size(const Sweep& s, std::size_t i);
   // Between the sweeps along `axis` that differ from the call in `other` only.
   std::optional<Bracket> across(const std::string& family, const std::string& dtype, const std::string& axis,
                                 const std::string& other, const OpShape& shape,

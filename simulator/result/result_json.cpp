@@ -54,6 +54,7 @@ Json result_to_json(const SimulationResult& r) {
                         {"top", top}};
   j["cost_model"] = {{"description", r.cost_description},
                      {"kernels_from_profile", r.pricing.from_profile},
+                     {"kernels_beyond_profile", r.pricing.beyond_profile},
                      {"kernels_from_roofline", r.pricing.from_roofline}};
   j["simulation"] = {{"simulated_ranks", r.graph.ranks()},
                      {"tasks", r.graph.tasks.size()},

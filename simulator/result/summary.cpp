@@ -102,7 +102,11 @@ void print_summary(const SimulationResult& r, std::ostream& out) {
                   static_cast<long long>(e.count));
     out << line;
   }
-  if (r.pricing.from_roofline > 0 && r.pricing.from_profile > 0) {
+  if (r.pricing.beyond_profile > 0) {
+    out << "\nnote: " << r.pricing.beyond_profile << " kernel shapes lie above the largest the profile measured "
+        << "and were priced at its rate there\n";
+  }
+  if (r.pricing.from_roofline > 0 && r.pricing.from_profile + r.pricing.beyond_profile > 0) {
     out << "\nnote: " << r.pricing.from_roofline << " kernel shapes lie outside the profile and were priced by the "
         << "analytic roofline\n";
   }

@@ -369,7 +369,8 @@ TEST_CASE("profile files: written and read back unchanged") {
   CHECK(back.collectives[0].bytes == parse_bytes("256MiB"));
 }
 
-TEST_CASE("pricing from a profile: inside the measured range from neighbours, outside analytic") {
+TEST_CASE("pricing from a profile: inside the measured range from neighbours, above it at the top's rate, "
+          "outside analytic") {
   const GpuSpec gpu = h100();
   const ComputeCostModel model = ComputeCostModel::from_profile(h100_analytic_profile(), gpu);
   CHECK(model.description().find("h100-sxm-analytic.json (analytic, H100-SXM") != std::string::npos);
@@ -387,8 +388,16 @@ TEST_CASE("pricing from a profile: inside the measured range from neighbours, ou
         doctest::Approx(ns(analytic_kernel_time(gpu, forward_kernels(between).front()))).epsilon(0.03));
   CHECK(model.stats().from_profile == 2);
 
-  // Far outside (a million tokens per expert): the analytic fallback, counted.
-  const Op outside = make_batched_gemm("e", Component::kExperts, 8, 1 << 20, 12288, 3072, false);
+  // Far above the sweep (a million tokens per expert, the sweep ends at 16384): at the top entry's
+  // efficiency, counted apart; the analytic model the profile was made from has saturated there.
+  const Op above = make_batched_gemm("e", Component::kExperts, 8, 1 << 20, 12288, 3072, false);
+  CHECK(ns(model.forward(above)) ==
+        doctest::Approx(ns(analytic_kernel_time(gpu, forward_kernels(above).front()))).epsilon(0.03));
+  CHECK(model.stats().beyond_profile == 1);
+  CHECK(model.stats().from_profile == 2);
+
+  // Below every sweep (2 tokens per expert, the sweeps start at 16): the analytic fallback, counted.
+  const Op outside = make_batched_gemm("e", Component::kExperts, 8, 2, 12288, 3072, false);
   CHECK(model.forward(outside) == analytic_kernel_time(gpu, forward_kernels(outside).front()));
   CHECK(model.stats().from_roofline == 1);
 
@@ -398,6 +407,54 @@ TEST_CASE("pricing from a profile: inside the measured range from neighbours, ou
   CHECK(ns(model.optimizer_step(1e9)) == doctest::Approx(analytic_step).epsilon(0.01));
   CHECK(model.stats().from_profile == 3);
   CHECK(model.optimizer_step(0) == Nanos{});
+}
+
+TEST_CASE("pricing above a profile's sweep: at its top entry's rate where the rate has saturated, else analytic") {
+  // A measured-looking profile, made by hand: AdamW with a launch-bound start (2^10 and 2^12
+  // parameters both take 5 us) and a bandwidth-bound end (2^26 to 2^28 at 2 parameters per ns);
+  // a GEMM sweep along m at a constant 40% of the matmul ceiling.
+  const GpuSpec gpu = h100();
+  Profile p;
+  p.source = "measured";
+  p.device = {"NVIDIA H100 80GB HBM3", 132, parse_bytes("80GB"), 1980, "580", "13.0"};
+  p.matmul_ceiling = gpu.matmul_ceiling;
+  p.hbm_ceiling = gpu.hbm_ceiling;
+  auto entry = [&](const KernelCall& c, double t) { p.ops.push_back({c.op, c.dtype, c.shape, t, t, t, 20}); };
+  entry(optimizer_kernel(1 << 10), 5000);
+  entry(optimizer_kernel(1 << 12), 5000);
+  entry(optimizer_kernel(1 << 26), 0.5 * (1 << 26));
+  entry(optimizer_kernel(1 << 28), 0.5 * (1 << 28));
+  auto gemm_at = [](std::int64_t m) { return only_call(make_gemm("g", Component::kFfn, m, 4608, 1152, false)); };
+  const double flops_per_ns = 0.4 * gpu.matmul_ceiling.value / 1e9;
+  for (const std::int64_t m : {1024, 2048, 4096}) entry(gemm_at(m), gemm_at(m).flops.value / flops_per_ns);
+
+  const ComputeCostModel model = ComputeCostModel::from_profile(p, gpu);
+  // Above the bandwidth-bound end: time with parameters (3 billion take 3e9 / 2^28 of the top's).
+  CHECK(ns(model.optimizer_step(3e9)) == doctest::Approx(0.5 * 3e9).epsilon(1e-6));
+  CHECK(model.stats().beyond_profile == 1);
+  // Above the GEMM sweep: the same efficiency, so twice the FLOPs take twice the time.
+  CHECK(ns(model.kernel(gemm_at(8192))) == doctest::Approx(gemm_at(8192).flops.value / flops_per_ns).epsilon(1e-6));
+  CHECK(model.stats().beyond_profile == 2);
+  // Below the sweep: the analytic model (the time is not extrapolated down into launch latency).
+  CHECK(model.optimizer_step(256) == analytic_kernel_time(gpu, optimizer_kernel(256)));
+  CHECK(model.kernel(gemm_at(256)) == analytic_kernel_time(gpu, gemm_at(256)));
+  CHECK(model.stats().from_roofline == 2);
+
+  // A sweep that ends launch-bound (time flat in the work): nothing to carry above it.
+  Profile flat = p;
+  flat.ops.resize(2);
+  const ComputeCostModel on_flat = ComputeCostModel::from_profile(flat, gpu);
+  CHECK(on_flat.optimizer_step(1e6) == analytic_kernel_time(gpu, optimizer_kernel(1e6)));
+  CHECK(on_flat.stats().from_roofline == 1);
+  CHECK(on_flat.stats().beyond_profile == 0);
+  // One size only: no step to show a saturated rate.
+  Profile single = p;
+  single.ops = {p.ops[3]};
+  const ComputeCostModel on_single = ComputeCostModel::from_profile(single, gpu);
+  CHECK(on_single.optimizer_step(3e9) == analytic_kernel_time(gpu, optimizer_kernel(3e9)));
+  // The leave-one-out check prices from neighbours only: the ends of a sweep stay outside.
+  const LeaveOneOutResult loo = leave_one_out(p);
+  CHECK(loo.outside == 4);  // each sweep's two ends
 }
 
 TEST_CASE("the optimizer's update moves the bytes its recipe's dtypes say, under a key of its own") {
@@ -456,6 +513,7 @@ TEST_CASE("pricing from a profile: the default scenario's kernels all lie inside
   Nanos step;
   for (const Op& op : model_ops(s.model, ctx)) step += model.forward(op) + model.backward(op);
   CHECK(model.stats().from_roofline == 0);
+  CHECK(model.stats().beyond_profile == 0);
   CHECK(model.stats().from_profile > 0);
   MESSAGE("default scenario, one micro-batch forward+backward on H100 (analytic profile): "
           << format_duration(to_seconds(step), 4) << " over " << model.stats().from_profile << " kernel calls");
