@@ -6,8 +6,8 @@
 // FLOPs as the anchors count them: forward 4 B H Sq Skv D, backward 2.5x that, so forward+backward
 // is 3.5x. Non-causal. The backward is the launcher's choice (AttentionBackwardKernels::kAuto, as
 // the runner and the profiler run it). Two more columns: 'split f+b', forward+backward TFLOP/s
-// with the split backward passes where the fused one fits; 'fwd 128q', the forward's TFLOP/s with
-// 128 queries per block (AttentionForwardRows::k128) instead of 64.
+// with the split backward passes where the fused one fits; 'other fwd', the forward's TFLOP/s with
+// the number of queries per block (AttentionForwardRows) the launcher did not choose.
 // Method: profiles/profiler/timing.hpp (as the other kernel benchmarks).
 // Run: build/bin/ecsim-bench-attention; figures go to docs/PERFORMANCE.md with the card, date and
 // command it prints.
@@ -66,7 +66,7 @@ std::vector<Operand> operands(const AttentionDims& d) {
 }
 
 void forward(const OperandSet& o, const AttentionDims& d, cudaStream_t stream,
-             AttentionForwardRows rows = AttentionForwardRows::k64) {
+             AttentionForwardRows rows = AttentionForwardRows::kAuto) {
   flash_attention_forward(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(4), o.at<float>(8), d, stream,
                           rows);
 }
@@ -102,15 +102,16 @@ int main(int argc, char** argv) {
     std::cout << "# fused attention (kernels/attention.cu), bf16, non-causal; TFLOP/s at the median: forward 4 B H Sq "
                  "Skv D FLOPs, forward+backward 3.5x (as ANCHORS.md)\n"
               << "# backward: the launcher's choice (fused for head dim 64 and up to 256 keys); 'split f+b': "
-                 "forward+backward with the split backward passes, where the fused one fits; 'fwd 128q': forward "
-                 "TFLOP/s with 128 queries per block (the forward runs 64)\n"
+                 "forward+backward with the split backward passes, where the fused one fits; forward: the "
+                 "launcher's choice of 64 or 128 queries per block (128 at head dim 128 from "
+              << kForward128MinQueries << " queries on); 'other fwd': forward TFLOP/s with the other\n"
               << "# targets: ANCHORS.md on H100 SXM (cuDNN SDPA 9.19, FlashAttention-2); '-' where none was measured\n";
     std::cout << std::left << std::setw(30) << "case" << std::right;
     for (const char* pass : {"fwd", "fwd+bwd"}) {
       std::cout << std::setw(11) << (std::string(pass) + " ms") << std::setw(20) << "(p10, p90)" << std::setw(9)
                 << "TFLOP/s" << std::setw(7) << "cuDNN" << std::setw(5) << "FA2";
     }
-    std::cout << std::setw(12) << "split f+b" << std::setw(12) << "fwd 128q" << "\n";
+    std::cout << std::setw(12) << "split f+b" << std::setw(14) << "other fwd" << "\n";
     for (const Case& c : kCases) {
       const AttentionDims& d = c.dims;
       const std::vector<Operand> ops = operands(d);
@@ -130,13 +131,16 @@ int main(int argc, char** argv) {
           forward_backward(o, d, b.stream, AttentionBackwardKernels::kSplit);
         }));
       }
-      // The forward with 128 queries per block (two row tiles per warp), beside the 64 it runs now.
-      const std::string rows128 = tflops(
-          fwd_flops, b.time(ops, [&](const OperandSet& o) { forward(o, d, b.stream, AttentionForwardRows::k128); }));
+      // The forward with the number of queries per block the launcher did not choose.
+      const AttentionForwardRows other = forward_rows_for(d) == AttentionForwardRows::k128 ? AttentionForwardRows::k64
+                                                                                           : AttentionForwardRows::k128;
+      const std::string other_rows =
+          std::string(other == AttentionForwardRows::k128 ? "128q " : "64q ") +
+          tflops(fwd_flops, b.time(ops, [&](const OperandSet& o) { forward(o, d, b.stream, other); }));
       std::cout << std::left << std::setw(30) << c.label << std::right << pass_cells(fwd, fwd_flops) << std::setw(7)
                 << anchor(c.cudnn_fwd) << std::setw(5) << anchor(c.fa2_fwd) << pass_cells(fb, 3.5 * fwd_flops)
                 << std::setw(7) << anchor(c.cudnn_fwd_bwd) << std::setw(5) << anchor(c.fa2_fwd_bwd) << std::setw(12)
-                << split << std::setw(12) << rows128 << std::endl;
+                << split << std::setw(14) << other_rows << std::endl;
     }
   });
 }

@@ -17,8 +17,9 @@
 // stages deep (cp.async), rows padded by 16 bytes so that ldmatrix is free of bank conflicts.
 //   forward   block = (64 queries, head, sample); streams 64-key tiles of K and V; online softmax
 //             (running max and sum per row, accumulators rescaled when the max grows). Or, by
-//             AttentionForwardRows::k128, 128 queries with 32 rows per warp (two row tiles that
-//             share every K and V fragment), 32-key tiles at D = 128.
+//             AttentionForwardRows::k128 (the default at D = 128 over 2048 queries or more), 128
+//             queries with 32 rows per warp (two row tiles that share every K and V fragment),
+//             32-key tiles at D = 128.
 //   backward  delta = rowsum(dout * out), one warp per row; then two kernels, each summing in
 //             a fixed order so that the result is bitwise reproducible (no atomics):
 //             dk/dv  block = (64 keys, KV head, sample); streams the query tiles of every query
@@ -520,13 +521,18 @@ void check_attention_dims(const AttentionDims& d, const char* op) {
   check_stride(d.kv_row_stride, d.kv_heads * d.head_dim, "kv_row_stride");
 }
 
+AttentionForwardRows forward_rows_for(const AttentionDims& d, AttentionForwardRows rows) {
+  if (rows != AttentionForwardRows::kAuto) return rows;
+  return d.head_dim == 128 && d.q_len >= kForward128MinQueries ? AttentionForwardRows::k128 : AttentionForwardRows::k64;
+}
+
 void flash_attention_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* out,
                              float* lse, const AttentionDims& d, cudaStream_t stream, AttentionForwardRows rows) {
   constexpr const char* op = "flash_attention_forward";
   check_attention_dims(d, op);
   require_pointers(op, {{"q", q}, {"k", k}, {"v", v}, {"out", out}, {"lse", lse}});
   require_aligned(op, {{"q", q}, {"k", k}, {"v", v}, {"out", out}, {"lse", lse}});
-  const bool two_tiles = rows == AttentionForwardRows::k128;
+  const bool two_tiles = forward_rows_for(d, rows) == AttentionForwardRows::k128;
   if (d.head_dim == 64 && two_tiles) {
     launch_forward<64, 2>(q, k, v, out, lse, d, stream);
   } else if (d.head_dim == 64) {

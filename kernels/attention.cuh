@@ -39,18 +39,26 @@ struct AttentionDims {
 // Throws PreconditionError naming `op` when the kernels cannot run these dimensions.
 void check_attention_dims(const AttentionDims& d, const char* op);
 
-// Queries per block of the forward, 4 warps either way. k64: 16 rows per warp, the kernel the
-// H100 measurements so far ran. k128: 32 rows per warp, so each K and V fragment a warp loads from
-// shared memory serves two mma's, at about twice the registers (half the blocks per SM); head dim
-// 128 then streams 32-key tiles instead of 64. Not yet timed on a GPU (ecsim-bench-attention
-// prints both); the results agree within fp32 rounding (identical at head dim 64).
-enum class AttentionForwardRows { k64, k128 };
+// Queries per block of the forward, 4 warps either way. k64: 16 rows per warp. k128: 32 rows per
+// warp, so each K and V fragment a warp loads from shared memory serves two mma's, at about twice
+// the registers (half the blocks per SM); head dim 128 then streams 32-key tiles instead of 64.
+// The results agree within fp32 rounding (identical at head dim 64).
+// kAuto: k128 at head dim 128 from kForward128MinQueries queries on, k64 otherwise. On an H200
+// (2026-11-28, ecsim-bench-attention) k128 ran 2 x 16 x 4096 x 128 at 233.5 TFLOP/s against k64's
+// 214.5, and lost at every head-dim-64 shape (EC-DiT's 128 to 256 tokens: 183 to 190 against
+// 195 to 202); at head dim 128 over fewer queries it was not measured, and half the blocks would
+// leave short grids emptier.
+enum class AttentionForwardRows { kAuto, k64, k128 };
+constexpr std::int64_t kForward128MinQueries = 2048;
+
+// What kAuto runs for these dimensions (k64 or k128); any other choice is returned as given.
+AttentionForwardRows forward_rows_for(const AttentionDims& d, AttentionForwardRows rows = AttentionForwardRows::kAuto);
 
 // out = softmax(q k^T / sqrt(D)) v per (sample, head), and lse, the natural log of each query
 // row's softmax denominator (of the scaled scores), which the backward reuses.
 void flash_attention_forward(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, __nv_bfloat16* out,
                              float* lse, const AttentionDims& d, cudaStream_t stream,
-                             AttentionForwardRows rows = AttentionForwardRows::k64);
+                             AttentionForwardRows rows = AttentionForwardRows::kAuto);
 
 // Which kernels compute the backward's dq, dk and dv (the results agree within bf16 rounding).
 //   kSplit  a dK/dV pass per 64-key tile and a dQ pass per 64-query tile (attention.cu): any shape.

@@ -98,3 +98,22 @@ TEST_CASE("emulated fused attention backward: two key tiles per warp for 129 to 
   check_emulated({1, 4, 2, 100, 230, 64, true}, test::run_seed() + 200);
   check_emulated({1, 6, 2, 45, 129, 64, false}, test::run_seed() + 300, true);
 }
+
+TEST_CASE("the forward's default takes 128 queries per block only at head dim 128 over long sequences") {
+  AttentionDims d{};
+  d.batch = 2;
+  d.heads = 16;
+  d.kv_heads = 16;
+  d.q_len = 4096;
+  d.kv_len = 4096;
+  d.head_dim = 128;
+  CHECK(forward_rows_for(d) == AttentionForwardRows::k128);  // 2 x 16 x 4096 x 128, where it measured faster
+  d.q_len = kForward128MinQueries - 1;
+  CHECK(forward_rows_for(d) == AttentionForwardRows::k64);
+  d.q_len = 4096;
+  d.head_dim = 64;
+  CHECK(forward_rows_for(d) == AttentionForwardRows::k64);  // slower at every head-dim-64 shape measured
+  CHECK(forward_rows_for(d, AttentionForwardRows::k128) == AttentionForwardRows::k128);  // an explicit choice holds
+  d.head_dim = 128;
+  CHECK(forward_rows_for(d, AttentionForwardRows::k64) == AttentionForwardRows::k64);
+}
