@@ -28,9 +28,11 @@ void append_attention(std::vector<Op>& ops, const ModelSpec& m, Component comp, 
     ops.push_back(tp_gemm(prefix + "qkv", comp, tokens, (h + 2 * kv) * a.head_dim, m.hidden, a.qkv_bias, ctx.tp));
   } else {
     ops.push_back(tp_gemm(prefix + "q", comp, tokens, h * a.head_dim, m.hidden, a.qkv_bias, ctx.tp));
-    // Its input is the text embedding every block reads: the model keeps it once (the batch), not
-    // each block.
-    Op kv_proj = tp_gemm(prefix + "kv", comp, kv_rows, 2 * kv * a.head_dim, kv_in_width, a.qkv_bias, ctx.tp);
+    // Its input is the text embedding every block reads, the frozen text encoder's output: the
+    // model keeps it once (the batch), not each block, and no gradient flows into it (dW only, as
+    // the runner computes it, kernels/runner/device_block.cpp).
+    Op kv_proj = without_input_gradient(
+        tp_gemm(prefix + "kv", comp, kv_rows, 2 * kv * a.head_dim, kv_in_width, a.qkv_bias, ctx.tp));
     kv_proj.saved = Bytes{};
     ops.push_back(std::move(kv_proj));
   }

@@ -2,6 +2,8 @@
 
 #include <numeric>
 
+#include "core/errors.hpp"
+
 namespace ecsim {
 
 const char* component_name(Component c) {
@@ -46,6 +48,16 @@ Op make_gemm(std::string label, Component c, std::int64_t m, std::int64_t n, std
   op.params = d(k) * d(n) + (bias ? d(n) : 0);
   op.activated_params = op.params;
   op.bias = bias;
+  return op;
+}
+
+Op without_input_gradient(Op op) {
+  if (op.name != "gemm") throw RuntimeFailure("without_input_gradient: " + op.name + " is not a gemm");
+  const double m = d(op.shape.at("m")), n = d(op.shape.at("n")), k = d(op.shape.at("k"));
+  // dX's share of the backward: it reads dY and W and writes dX.
+  op.bwd_input = Flops{};
+  op.bwd_read = op.bwd_read - Bytes{(m * n + k * n) * kBf16Bytes};
+  op.bwd_written = op.bwd_written - Bytes{m * k * kBf16Bytes};
   return op;
 }
 

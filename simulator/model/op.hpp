@@ -65,6 +65,9 @@ constexpr double kFp32Bytes = 4;
 // Factories with the formulas; each states its FLOPs and bytes. Dimensions are per rank.
 // y[m,n] = x[m,k] * W[k,n] (+ bias): fwd 2mnk, dX 2mnk, dW 2mnk.
 Op make_gemm(std::string label, Component c, std::int64_t m, std::int64_t n, std::int64_t k, bool bias);
+// The same product over an input that takes no gradient (a frozen encoder's output, such as the
+// text embedding the cross-attention's K and V are projected from): dW only, no dX.
+Op without_input_gradient(Op gemm);
 // `batch` independent GEMMs of one shape (expert choice: every expert has C tokens).
 Op make_batched_gemm(std::string label, Component c, std::int64_t batch, std::int64_t m, std::int64_t n,
                      std::int64_t k, bool bias);

@@ -62,11 +62,14 @@ TEST_CASE("training FLOPs per image: forward + backward = 3x forward for the GEM
   // For an all-GEMM model backward is exactly 2x forward; attention backward is 2x too, and the
   // elementwise kernels are 2x by construction, so the ratio is exactly 3, but for the cross-
   // attention's plain residual add, whose backward computes nothing (the gradient passes through):
-  // 1 FLOP per element forward, 128 tokens x 1152 per block, 28 blocks.
+  // 1 FLOP per element forward, 128 tokens x 1152 per block, 28 blocks; and for the cross-
+  // attention's K and V projection of the frozen text embedding, whose backward has no dX: 2 m n k
+  // with m the 128 text tokens, n 2 x 6 KV heads x 64, k the text width 1152, per block.
   const auto s = summary("ecdit-xl-dense.json");
   const double residual_add_fwd = 28.0 * 128 * 1152;
+  const double text_kv_dx = 28.0 * 2 * 128 * (2 * 6 * 64) * 1152;
   CHECK(s.train_flops_per_sample.value ==
-        doctest::Approx(3 * s.fwd_flops_train_per_sample.value - 2 * residual_add_fwd).epsilon(1e-12));
+        doctest::Approx(3 * s.fwd_flops_train_per_sample.value - 2 * residual_add_fwd - text_kv_dx).epsilon(1e-12));
   // Inference runs all 256 tokens: more than the 128-token training forward, less than twice it
   // (attention grows with the square, adaLN not at all).
   CHECK(s.infer_flops_per_sample.value > 1.9 * s.fwd_flops_train_per_sample.value);
