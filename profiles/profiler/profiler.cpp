@@ -34,6 +34,7 @@
 #include "gemm_bias.cuh"
 #include "precondition.hpp"
 #include "profiler/ceilings.hpp"
+#include "profiler/clock_cool_down.hpp"
 #include "profiler/collective_runs.hpp"
 #include "profiler/collective_sweep.hpp"
 #include "profiler/device_buffers.hpp"
@@ -53,6 +54,10 @@ constexpr std::uint64_t kSeed = 0xEC51D0001ull;
 constexpr TimingMethod kMethod{3, 20, 100, 5.0};
 constexpr double kEntryOverheadS = 0.5e-3;  // syncs, the hold kernel, cuBLAS's first call per shape
 constexpr double kProgressEveryS = 15;
+// Waiting for a held-down SM clock before entries (clock_cool_down.hpp) may take this share of
+// --time-limit-s, or this many seconds without one.
+constexpr double kCoolDownShareOfLimit = 0.1;
+constexpr double kCoolDownWithoutLimitS = 60;
 constexpr double kCommunicatorInitS = 2;  // ncclCommInitAll per rank count (a guess for --list)
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -175,9 +180,8 @@ void print_collective_plan(const std::vector<PlannedCollective>& plan, int gpus,
 struct VariantTiming {
   std::string name;
   Timing timing;
-  // NVML's SM clock right after the timed runs (0 without NVML): below the card's maximum, it was
-  // capping its power (an H200 at 1500 MHz in a tenth of a quick sweep's samples, 2026-11-28,
-  // where training steps held 1980 between idle gaps).
+  // NVML's SM clock right after the timed runs (0 without NVML); below the card's maximum, it was
+  // capping its power (clock_cool_down.hpp).
   int sm_clock_mhz = 0;
 };
 
@@ -320,7 +324,6 @@ void report_grouped_methods(const std::vector<MeasuredEntry>& entries, std::ostr
 // The SM clock after each entry's timed runs against the card's maximum: how many entries were
 // timed while the card held its clocks down, by family. Nothing without NVML.
 void report_clocks(const std::vector<MeasuredEntry>& entries, const DeviceInfo& device, std::ostream& log) {
-  constexpr double kHeldDown = 0.95;  // below this share of the maximum clock
   std::vector<double> clocks;
   std::map<std::string, std::pair<int, int>> families;  // op -> (held down, entries)
   for (const MeasuredEntry& e : entries) {
@@ -329,7 +332,7 @@ void report_clocks(const std::vector<MeasuredEntry>& entries, const DeviceInfo& 
     clocks.push_back(mhz);
     auto& [down, all] = families[e.call->call.op];
     ++all;
-    if (mhz < kHeldDown * device.max_sm_clock_mhz) ++down;
+    if (clock_held_down(mhz, device.max_sm_clock_mhz)) ++down;
   }
   if (clocks.empty() || device.max_sm_clock_mhz <= 0) return;
   std::sort(clocks.begin(), clocks.end());
@@ -338,7 +341,7 @@ void report_clocks(const std::vector<MeasuredEntry>& entries, const DeviceInfo& 
   log << "SM clock right after each entry's timed runs: median " << std::fixed << std::setprecision(0)
       << percentile(clocks, 0.5) << " MHz, p10 " << percentile(clocks, 0.1) << ", min " << clocks.front() << " (max "
       << device.max_sm_clock_mhz << "); " << down_total << " of " << clocks.size() << " entries below "
-      << std::setprecision(0) << kHeldDown * 100 << "% of the max (the card capping its power: their times are slow)";
+      << std::setprecision(0) << kHeldDownShare * 100 << "% of the max (the card capping its power: their times are slow)";
   for (const auto& [op, counts] : families) {
     if (counts.first > 0) log << "; " << op << " " << counts.first << " of " << counts.second;
   }
@@ -458,6 +461,10 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
 
   std::vector<MeasuredEntry> entries;
   SkipLog skips;
+  ClockCoolDown cool_down(
+      device.max_sm_clock_mhz,
+      options.time_limit_s > 0 ? kCoolDownShareOfLimit * options.time_limit_s : kCoolDownWithoutLimitS,
+      [&device] { return current_sm_clock_mhz(device); });
   std::size_t not_started = 0;
   std::string failure;  // the entry and error that stopped the measurement
   double last_progress = 0;
@@ -478,6 +485,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
     // A CUDA or cuBLAS error other than running out of memory can leave the device unusable: stop,
     // but keep what was measured (the profile is written from host memory).
     try {
+      cool_down.before_entry();
       if (auto e = measure(plan.calls[i], ctx, device, pools, timer, skips)) entries.push_back(std::move(*e));
     } catch (const CudaError& e) {
       failure = plan.calls[i].call.op + " " + shape_text(plan.calls[i].call.shape) + ": " + e.what();
@@ -564,6 +572,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
     report_families(entries, gpu, log);
     report_grouped_methods(entries, log);
     report_clocks(entries, device, log);
+    cool_down.report(log);
     log << "leave-one-out over the measured profile: ";
     print_leave_one_out(leave_one_out(reread), log);
   }

@@ -17,4 +17,5 @@ set(ecsim_profiler_sources
   ${CMAKE_CURRENT_LIST_DIR}/ceilings.cpp
   ${CMAKE_CURRENT_LIST_DIR}/collective_sweep.cpp
   ${CMAKE_CURRENT_LIST_DIR}/collective_runs.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/clock_cool_down.cpp
 )

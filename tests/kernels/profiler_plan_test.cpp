@@ -18,6 +18,7 @@
 #include "cost/analytic_profile.hpp"
 #include "cost/interpolation.hpp"
 #include "hardware/gpu.hpp"
+#include "profiler/clock_cool_down.hpp"
 #include "profiler/collective_sweep.hpp"
 #include "profiler/device_buffers.hpp"
 #include "profiler/device_info.hpp"
@@ -176,6 +177,42 @@ TEST_CASE("timing statistics and buffer rotation follow their closed forms") {
   const std::vector<Operand> ops{{Fill::kUniformBf16, 100}, {Fill::kScratch, 300}, {Fill::kUniformBf16, 256}};
   CHECK(OperandPools::set_bytes(ops, Fill::kUniformBf16) == 512);
   CHECK(OperandPools::footprint(ops) == 1024);
+}
+
+TEST_CASE("the clock cool-down waits while the SM clock is held down, within its limits") {
+  CHECK(clock_held_down(1500, 1980));
+  CHECK_FALSE(clock_held_down(1900, 1980));  // within 5% of the maximum
+  CHECK_FALSE(clock_held_down(0, 1980));     // unknown (no NVML): never waits
+  CHECK_FALSE(clock_held_down(1500, 0));
+
+  // Held down for three reads, then back: one wait, ended by the clock.
+  int reads = 0;
+  ClockCoolDown recovers(1980, 10, [&reads] { return ++reads <= 3 ? 1500 : 1980; });
+  recovers.before_entry();
+  CHECK(reads == 4);
+  CHECK(recovers.waits() == 1);
+  CHECK(recovers.still_held() == 0);
+  recovers.before_entry();  // the clock is up: no wait
+  CHECK(recovers.waits() == 1);
+  std::ostringstream log;
+  recovers.report(log);
+  CHECK(log.str().find("waited before 1 entries") != std::string::npos);
+
+  // Never back: a wait ends after kMaxWaitMs, and once the budget is spent no entry waits.
+  ClockCoolDown capped(1980, 10, [] { return 1000; });
+  capped.before_entry();
+  CHECK(capped.still_held() == 1);
+  CHECK(capped.waited_s() >= ClockCoolDown::kMaxWaitMs / 1e3);
+  ClockCoolDown spent(1980, 0.02, [] { return 1000; });
+  spent.before_entry();
+  spent.before_entry();
+  CHECK(spent.waits() == 1);
+  CHECK(spent.waited_s() >= 0.02);
+
+  // Nothing to say when nothing waited.
+  std::ostringstream quiet;
+  ClockCoolDown(1980, 10, [] { return 1980; }).report(quiet);
+  CHECK(quiet.str().empty());
 }
 
 TEST_CASE("a device name becomes a profile file name") {
