@@ -92,21 +92,24 @@ constexpr std::int64_t kAttentionQueryTile = 128;
 
 // Memory-bound kernels: fraction of the device-copy ceiling and launches per call.
 constexpr std::array<MemoryKernelRow, 5> kMemoryKernels{{
-    {MemoryKernel::kStreaming, 0.90, 1,
+    {MemoryKernel::kStreaming, 0.90, 1, 0,
      "assumption: a vectorized elementwise kernel streams about as fast as the device copy that "
      "defines hbm_ceiling (ANCHORS.md 2.97 TB/s on H100), less 10% for tails"},
-    {MemoryKernel::kRowReduction, 0.80, 1,
+    {MemoryKernel::kRowReduction, 0.80, 1, 0,
      "assumption: one pass per row with a block reduction (LayerNorm over rows of 1152-3072 values) "
      "keeps fewer bytes in flight than a copy"},
-    {MemoryKernel::kGather, 0.80, 1,
+    {MemoryKernel::kGather, 0.80, 1, 0,
      "assumption: rows of hidden bf16 values gathered by index are contiguous runs of 2.3-6 KB; "
      "index reads and the last partial wave cost the rest"},
-    {MemoryKernel::kRouting, 0.15, 3,
+    {MemoryKernel::kRouting, 0.15, 3, 15e-6,
      "assumption: softmax, per-(group, expert) top-C selection and the index build are three kernels; "
      "selection passes over the scores several times. Checked against ANCHORS.md routing in PyTorch "
      "(d=2048, f_c=2): with E=64 the router GEMM + ec_route + permute come to 0.07/0.18/0.61 ms for "
-     "4096/16384/65536 tokens against eager PyTorch's 0.11/0.25/0.70 ms"},
-    {MemoryKernel::kOptimizer, 0.85, 1,
+     "4096/16384/65536 tokens against eager PyTorch's 0.11/0.25/0.70 ms. Forward floor, measured: "
+     "kernels/ec_route.cu's selection is latency-bound (a warp per (group, expert) passes over the "
+     "group's scores), 21.9-24.4 us at 1024-2048 tokens over 32 and 64 experts in the H100 profile "
+     "(2026-11-27) and 21.7 us at 8 experts in the H100 runner, tc_route 20.4 us: 15 us over 3 launches"},
+    {MemoryKernel::kOptimizer, 0.85, 1, 0,
      "assumption: fused AdamW streams four fp32 inputs and three fp32 outputs plus a bf16 copy"},
 }};
 struct MemoryFamily {
@@ -378,8 +381,10 @@ Nanos analytic_kernel_time(const GpuSpec& gpu, const KernelCall& call) {
     }
     case KernelClass::kMemory: {
       const MemoryKernelRow& row = memory_kernel(call.op);
+      const bool backward = call.op.size() > 4 && call.op.compare(call.op.size() - 4, 4, "_bwd") == 0;
       const Seconds memory = transfer_time(call.bytes, {gpu.hbm_ceiling.value * row.hbm_fraction});
-      return to_nanos(launch * row.launches + memory);
+      const Seconds floor{backward ? 0.0 : row.forward_floor_s};
+      return to_nanos(launch * row.launches + std::max(memory, floor));
     }
   }
   throw RuntimeFailure("analytic_kernel_time: unknown kernel class for " + call.op);

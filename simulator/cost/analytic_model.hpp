@@ -38,6 +38,9 @@ struct MemoryKernelRow {
   MemoryKernel kind;
   double hbm_fraction;  // of GpuSpec::hbm_ceiling
   int launches;         // kernels one call launches
+  // The least a forward call's kernels take beyond their launches, however few bytes they move
+  // (a latency-bound selection); 0: none. Backward calls ("X_bwd") have none.
+  double forward_floor_s;
   const char* source;
 };
 // The row for a family; "X_bwd" uses X's row; unknown families stream.

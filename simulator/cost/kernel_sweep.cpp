@@ -39,6 +39,9 @@ constexpr std::int64_t kTextTokens = 128;
 constexpr std::array<std::int64_t, 2> kHeadDims{64, 128};
 constexpr std::int64_t kMaxAttentionTokens = 16384;
 // Optimizer updates over 2^20..2^32 parameters held on one GPU (a 97B model over EP and ZeRO).
+// Routing sweeps: experts per MoE layer, and token choice's experts per token.
+constexpr std::array<std::int64_t, 4> kRoutedExperts{8, 16, 32, 64};
+constexpr std::array<std::int64_t, 2> kTopK{1, 2};
 constexpr int kFirstParamsLog2 = 20;
 constexpr int kLastParamsLog2 = 32;
 
@@ -103,6 +106,29 @@ void walk_attention_sweeps(const ModelSpec& m, std::int64_t tp, const SweepAxes&
   }
 }
 
+// Routing over 8 to 64 experts whatever the models' own counts, for each micro-batch's training
+// tokens: the selection is latency-bound, about as long at 8 experts as at 64 (an H200, the runner
+// and the profiler, 2026-11-28), which no sweep over the models' counts alone can tell. Expert
+// choice with each MoE model's group and capacity factor; token choice with top 1 and top 2.
+void walk_routing_sweeps(const std::vector<ModelSpec>& models, const SweepAxes& axes, SweepVisitor& visitor) {
+  for (const ModelSpec& model : models) {
+    if (!model.moe.enabled() || model.moe.routing.kind != RoutingKind::kExpertChoice) continue;
+    for (const std::int64_t experts : kRoutedExperts) {
+      ModelSpec m = model;
+      m.moe.experts = experts;
+      const std::int64_t g = m.moe.routing.group_tokens;
+      const std::int64_t c = expert_choice_capacity(m);
+      if (c < 1) continue;
+      for (const std::int64_t samples : axes.samples) {
+        const std::int64_t tokens = samples * m.tokens_per_sample(true);
+        if (tokens % g != 0) continue;
+        visitor.sweep_op(make_ec_route("sweep.route", tokens, experts, g, c));
+        for (const std::int64_t k : kTopK) visitor.sweep_op(make_tc_route("sweep.route", tokens, experts, k));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 const SweepAxes& full_sweep_axes() {
@@ -156,6 +182,7 @@ void walk_kernel_sweep(const std::vector<ModelSpec>& models, const SweepAxes& ax
       }
     }
   }
+  walk_routing_sweeps(models, axes, visitor);
   for (const OptimizerSpec& recipe : runner_optimizer_recipes()) {
     for (int log2 = kFirstParamsLog2; log2 <= kLastParamsLog2; log2 += axes.params_log2_step) {
       visitor.optimizer(optimizer_kernel(std::ldexp(1.0, log2), recipe));

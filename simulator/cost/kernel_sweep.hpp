@@ -36,7 +36,7 @@ class SweepVisitor {
  public:
   virtual ~SweepVisitor() = default;
   virtual void layout_op(const Op& op) = 0;   // an operator a model's own layout runs
-  virtual void sweep_op(const Op& op) = 0;    // an expert GEMM or attention of the sweeps
+  virtual void sweep_op(const Op& op) = 0;    // an expert GEMM, attention or routing of the sweeps
   virtual void optimizer(const KernelCall& update) = 0;  // the optimizer's update (optimizer_kernel)
 };
 

@@ -73,9 +73,7 @@ std::vector<Op> moe_ffn_ops(const ModelSpec& m, std::int64_t tokens, const OpCon
     const std::int64_t groups = tokens / g;
     const std::int64_t c = expert_choice_capacity(m);
     // softmax over experts per token, then top-C tokens per (group, expert).
-    Op route = make_elementwise("ec_route", "moe.route", Component::kRouter, tokens * e, 1, 1, 10, 1);
-    route.shape = {{"tokens", tokens}, {"experts", e}, {"group", g}, {"capacity", c}};
-    ops.push_back(std::move(route));
+    ops.push_back(make_ec_route("moe.route", tokens, e, g, c));
     const std::int64_t chosen = e * c * groups;  // (expert, token) pairs on this rank
     Op permute = make_elementwise("permute", "moe.dispatch_gather", Component::kRouter, chosen * m.hidden, 1, 1, 0, 0);
     permute.shape = {{"rows", chosen}, {"hidden", m.hidden}};
@@ -85,9 +83,7 @@ std::vector<Op> moe_ffn_ops(const ModelSpec& m, std::int64_t tokens, const OpCon
     token_share = d(chosen) / d(tokens);
   } else {
     const std::int64_t k = moe.routing.top_k;
-    Op route = make_elementwise("tc_route", "moe.route", Component::kRouter, tokens * e, 1, 1, 10, 1);
-    route.shape = {{"tokens", tokens}, {"experts", e}, {"top_k", k}};
-    ops.push_back(std::move(route));
+    ops.push_back(make_tc_route("moe.route", tokens, e, k));
     if (!ctx.expert_rows.empty()) {
       if (static_cast<std::int64_t>(ctx.expert_rows.size()) != local) {
         throw RuntimeFailure("expert_rows has " + std::to_string(ctx.expert_rows.size()) + " entries for " +

@@ -141,4 +141,17 @@ Op make_elementwise(std::string name, std::string label, Component c, std::int64
   return op;
 }
 
+Op make_ec_route(std::string label, std::int64_t tokens, std::int64_t experts, std::int64_t group,
+                 std::int64_t capacity) {
+  Op op = make_elementwise("ec_route", std::move(label), Component::kRouter, tokens * experts, 1, 1, 10, 1);
+  op.shape = {{"tokens", tokens}, {"experts", experts}, {"group", group}, {"capacity", capacity}};
+  return op;
+}
+
+Op make_tc_route(std::string label, std::int64_t tokens, std::int64_t experts, std::int64_t top_k) {
+  Op op = make_elementwise("tc_route", std::move(label), Component::kRouter, tokens * experts, 1, 1, 10, 1);
+  op.shape = {{"tokens", tokens}, {"experts", experts}, {"top_k", top_k}};
+  return op;
+}
+
 }  // namespace ecsim

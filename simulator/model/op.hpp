@@ -77,6 +77,12 @@ Op make_grouped_gemm(std::string label, Component c, const std::vector<std::int6
 // Fused attention over `batch` sequences: fwd 4*b*h*sq*skv*d (halved when causal), bwd 2x fwd.
 Op make_attention(std::string label, Component c, std::int64_t batch, std::int64_t heads, std::int64_t kv_heads,
                   std::int64_t q_len, std::int64_t kv_len, std::int64_t head_dim, bool causal);
+// Expert-choice routing of `tokens` over `experts`: the softmax per token, then the top `capacity`
+// tokens per (group of `group` tokens, expert). Priced on tokens x experts scores.
+Op make_ec_route(std::string label, std::int64_t tokens, std::int64_t experts, std::int64_t group,
+                 std::int64_t capacity);
+// Token-choice routing: the softmax per token and its top `top_k` experts.
+Op make_tc_route(std::string label, std::int64_t tokens, std::int64_t experts, std::int64_t top_k);
 // An elementwise or row-wise kernel over `elements` values: reads `reads` tensors of that size,
 // writes `writes`, doing `flops_per_element` each; saves `saved_tensors` of that size.
 Op make_elementwise(std::string name, std::string label, Component c, std::int64_t elements, double reads,

@@ -35,6 +35,10 @@ const std::filesystem::path kModels = std::filesystem::path(ECSIM_SOURCE_DIR) / 
 
 bool aligned(std::int64_t v) { return v % 8 == 0; }
 
+bool planned_key(const SweepPlan& plan, const std::string& key) {
+  return std::any_of(plan.calls.begin(), plan.calls.end(), [&](const PlannedCall& c) { return kernel_key(c.call) == key; });
+}
+
 }  // namespace
 
 TEST_CASE("the profiler plans only shapes the simulator prices, with launchable matrix shapes") {
@@ -66,13 +70,14 @@ TEST_CASE("the profiler plans only shapes the simulator prices, with launchable 
                                "layernorm", "layernorm_bwd", "bias_add", "bias_add_bwd",
                                "gate_residual", "gate_residual_bwd", "adaln_layernorm", "adaln_layernorm_bwd",
                                "flow_loss", "flow_loss_bwd", "adamw", "ec_route", "ec_route_bwd", "permute",
-                               "permute_bwd", "unpermute", "unpermute_bwd"}) {
+                               "permute_bwd", "unpermute", "unpermute_bwd", "tc_route", "tc_route_bwd"}) {
       CHECK_MESSAGE(families[family] > 0, family << " is not swept");
     }
-    // Token choice comes from the family's two baselines (XXL top-2), which the quick sweep leaves out.
-    for (const char* family : {"tc_route", "tc_route_bwd"}) {
-      CHECK_MESSAGE((families[family] > 0) == (size == SweepSize::kFull), family << " swept " << families[family]);
-    }
+    // Routing over 8 to 64 experts whatever the models' counts (the quick sweep's XL-32E and M-64E
+    // included), expert choice and token choice top 1 and 2: XL's 8 images over 8 experts.
+    CHECK(planned_key(plan, "ec_route|bf16|capacity=256|experts=8|group=1024|tokens=1024"));
+    CHECK(planned_key(plan, "tc_route|bf16|experts=8|tokens=1024|top_k=1"));
+    CHECK(planned_key(plan, "tc_route_bwd|bf16|experts=16|tokens=1024|top_k=2"));
     // The shapes the models' own layouts run come first (a run cut by its time limit has them),
     // then the sweeps' other shapes; EC-DiT-XL's self-attention over 8 images of 128 tokens is one.
     const auto first_sweep = std::find_if(plan.calls.begin(), plan.calls.end(),

@@ -127,6 +127,30 @@ TEST_CASE("analytic: a large elementwise op moves its bytes at a fraction of the
   CHECK(bwd.front().bytes.value == doctest::Approx(6.0 * (1 << 28)));
 }
 
+TEST_CASE("analytic: the routing selection takes at least its latency, its backward only its bytes") {
+  // XL's 8 images of 128 tokens over 8 experts: a few hundred KB of scores, yet the selection took
+  // 18.6 to 25.5 us in the runner on an H100 and an H200; priced as 3 launches + the 15 us floor.
+  const Op ec = make_ec_route("moe.route", 1024, 8, 1024, 256);
+  const Op tc = make_tc_route("moe.route", 1024, 8, 2);
+  for (const Op& op : {ec, tc}) {
+    CAPTURE(op.name);
+    const KernelCall fwd = only_call(op);
+    const Seconds floor{memory_kernel(op.name).forward_floor_s};
+    CHECK(floor.value == doctest::Approx(15e-6));
+    CHECK(ns(analytic_kernel_time(h100(), fwd)) == doctest::Approx(ns(to_nanos(launch_overhead() * 3 + floor))));
+    const auto bwd = backward_kernels(op);
+    REQUIRE(bwd.size() == 1);
+    CHECK(ns(analytic_kernel_time(h100(), bwd.front())) < ns(to_nanos(launch_overhead() * 3 + floor * 0.5)));
+  }
+  // Where the scores take longer to stream than the floor, their bytes rule: 65536 tokens x 64.
+  const KernelCall big = only_call(make_ec_route("moe.route", 65536, 64, 1024, 32));
+  const MemoryKernelRow& row = memory_kernel("ec_route");
+  CHECK(ns(analytic_kernel_time(h100(), big)) ==
+        doctest::Approx(ns(to_nanos(launch_overhead() * 3 +
+                                    transfer_time(big.bytes, {h100().hbm_ceiling.value * row.hbm_fraction}))))
+            .epsilon(1e-9));
+}
+
 TEST_CASE("analytic: attention at EC-DiT shapes runs at 100-200 TFLOP/s forward") {
   // ANCHORS.md, cuDNN SDPA, EC-DiT-M with masking: 32 images x 48 heads, 128 x 128, head dim 64:
   // forward 98 TFLOP/s, forward+backward 61 (backward counted as 2.5x forward FLOPs).
