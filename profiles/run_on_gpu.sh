@@ -228,8 +228,9 @@ if ((built)); then
       begin "$tool"
       # The profiler's plan tests run on the CPU only (the sweeps' leave-one-out took racecheck's
       # whole 120 s on an H200, 2026-11-28): left out of both.
-      filter=(-tce='*sweep*,*profiler plans*,*grouped GEMM key*,*timing statistics*,*profile file name*,*collective plan*,*clock cool-down*')
-      [[ $tool == racecheck ]] && filter=(-tce='cuBLAS*,*sweep*,*profiler plans*,*grouped GEMM key*,*timing statistics*,*profile file name*,*collective plan*,*clock cool-down*')
+      excluded='*sweep*,*profiler plans*,*grouped GEMM key*,*timing statistics*,*profile file name*,*collective plan*,*clock cool-down*'
+      [[ $tool == racecheck ]] && excluded="cuBLAS*,$excluded"
+      filter=(-tce="$excluded")
       cap=$(left_after 10)
       [[ $tool == memcheck ]] && { wanted racecheck || wanted sanitizers; } && cap=$((cap / 2))
       ((cap > sanitizer_cap)) && cap=$sanitizer_cap

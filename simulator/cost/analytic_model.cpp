@@ -8,6 +8,7 @@
 #include <array>
 #include <cmath>
 #include <map>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -137,6 +138,13 @@ constexpr std::array<MemoryFamily, 17> kMemoryFamilies{{
 }};
 
 // ---------------------------------------------------------------------------------------------
+
+constexpr std::string_view kBwdSuffix = "_bwd";
+
+// Whether `family` names a backward kernel ("X_bwd").
+bool is_backward_family(std::string_view family) {
+  return family.size() > kBwdSuffix.size() && family.ends_with(kBwdSuffix);
+}
 
 double dim(const OpShape& s, const char* name) {
   auto it = s.find(name);
@@ -284,11 +292,8 @@ bool is_weight_grad_gemm(const std::string& family) {
 }
 
 const MemoryKernelRow& memory_kernel(const std::string& family) {
-  constexpr std::string_view kBwd = "_bwd";
   std::string_view base = family;
-  if (base.size() > kBwd.size() && base.substr(base.size() - kBwd.size()) == kBwd) {
-    base.remove_suffix(kBwd.size());
-  }
+  if (is_backward_family(base)) base.remove_suffix(kBwdSuffix.size());
   MemoryKernel kind = MemoryKernel::kStreaming;
   if (base == "adamw") kind = MemoryKernel::kOptimizer;
   for (const auto& f : kMemoryFamilies) {
@@ -381,9 +386,8 @@ Nanos analytic_kernel_time(const GpuSpec& gpu, const KernelCall& call) {
     }
     case KernelClass::kMemory: {
       const MemoryKernelRow& row = memory_kernel(call.op);
-      const bool backward = call.op.size() > 4 && call.op.compare(call.op.size() - 4, 4, "_bwd") == 0;
       const Seconds memory = transfer_time(call.bytes, {gpu.hbm_ceiling.value * row.hbm_fraction});
-      const Seconds floor{backward ? 0.0 : row.forward_floor_s};
+      const Seconds floor{is_backward_family(call.op) ? 0.0 : row.forward_floor_s};
       return to_nanos(launch * row.launches + std::max(memory, floor));
     }
   }

@@ -166,40 +166,25 @@ ProfileIndex::ProfileIndex(const Profile& profile)
 
 std::optional<ProfileIndex::Bracket> ProfileIndex::bracket(const Sweep& s, double log_x,
                                                            std::optional<std::size_t> exclude) {
-  // Mean log time of the entries at one size (several shapes can share a work measure).
-  auto mean_at = [&](std::size_t first, double at) {
-    double sum = 0;
-    int count = 0;
-    for (std::size_t i = first; i < s.points.size() && std::fabs(s.points[i].log_x - at) <= kSameLogSize; ++i) {
-      if (exclude && s.points[i].entry == *exclude) continue;
-      sum += s.points[i].log_t;
-      ++count;
-    }
-    return std::make_pair(sum, count);
-  };
   const auto& pts = s.points;
   auto first_not_below = std::lower_bound(pts.begin(), pts.end(), log_x - kSameLogSize,
                                           [](const Point& p, double v) { return p.log_x < v; });
   const auto mid = static_cast<std::size_t>(first_not_below - pts.begin());
   if (mid < pts.size() && std::fabs(pts[mid].log_x - log_x) <= kSameLogSize) {
-    auto [sum, count] = mean_at(mid, pts[mid].log_x);
-    if (count > 0) return Bracket{sum / count, 0};
+    const SizeMean exact = mean_at_size(s, mid, exclude);
+    if (exact.count > 0) return Bracket{exact.log_t, 0};
   }
   // The nearest size below with an entry left in, and the nearest above.
   std::optional<std::pair<double, double>> lo, hi;  // (log_x, mean log_t)
   for (std::size_t i = mid; i-- > 0;) {
     if (exclude && pts[i].entry == *exclude) continue;
-    std::size_t start = i;
-    while (start > 0 && std::fabs(pts[start - 1].log_x - pts[i].log_x) <= kSameLogSize) --start;
-    auto [sum, count] = mean_at(start, pts[i].log_x);
-    lo = std::make_pair(pts[i].log_x, sum / count);
+    lo = std::make_pair(pts[i].log_x, mean_at_size(s, i, exclude).log_t);
     break;
   }
   for (std::size_t i = mid; i < pts.size(); ++i) {
     if (std::fabs(pts[i].log_x - log_x) <= kSameLogSize) continue;
     if (exclude && pts[i].entry == *exclude) continue;
-    auto [sum, count] = mean_at(i, pts[i].log_x);
-    hi = std::make_pair(pts[i].log_x, sum / count);
+    hi = std::make_pair(pts[i].log_x, mean_at_size(s, i, exclude).log_t);
     break;
   }
   if (!lo || !hi) return std::nullopt;
@@ -272,17 +257,18 @@ std::optional<double> ProfileIndex::price_ns(const std::string& family, const st
   return std::nullopt;
 }
 
-std::pair<double, std::size_t> ProfileIndex::mean_at_size(const Sweep& s, std::size_t i) {
+ProfileIndex::SizeMean ProfileIndex::mean_at_size(const Sweep& s, std::size_t i, std::optional<std::size_t> exclude) {
   const double at = s.points[i].log_x;
   std::size_t first = i;
   while (first > 0 && std::fabs(s.points[first - 1].log_x - at) <= kSameLogSize) --first;
   double sum = 0;
-  std::size_t count = 0;
+  int count = 0;
   for (std::size_t j = first; j < s.points.size() && std::fabs(s.points[j].log_x - at) <= kSameLogSize; ++j) {
+    if (exclude && s.points[j].entry == *exclude) continue;
     sum += s.points[j].log_t;
     ++count;
   }
-  return {sum / static_cast<double>(count), first};
+  return {count > 0 ? sum / count : 0.0, count, first};
 }
 
 std::optional<double> ProfileIndex::beyond_ns(const std::string& family, const std::string& dtype,
@@ -299,10 +285,11 @@ std::optional<double> ProfileIndex::beyond_ns(const std::string& family, const s
     const double log_x = log_size(family, axis, shape);
     const double top_x = s.points.back().log_x;
     if (log_x <= top_x + kSameLogSize) continue;
-    const auto [top_t, top_first] = mean_at_size(s, s.points.size() - 1);
-    if (top_first == 0) continue;  // one size: no step to show saturation
-    const double below_x = s.points[top_first - 1].log_x;
-    const double below_t = mean_at_size(s, top_first - 1).first;
+    const SizeMean top = mean_at_size(s, s.points.size() - 1);
+    if (top.first == 0) continue;  // one size: no step to show saturation
+    const double top_t = top.log_t;
+    const double below_x = s.points[top.first - 1].log_x;
+    const double below_t = mean_at_size(s, top.first - 1).log_t;
     const double slope = (top_t - below_t) / (top_x - below_x);
     if (std::fabs(slope - saturated_slope) > kSaturatedSlopeError) continue;
     const double distance = log_x - top_x;

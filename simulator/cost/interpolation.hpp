@@ -29,7 +29,6 @@
 #include <ostream>
 #include <string>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "cost/compute_cost.hpp"
@@ -69,8 +68,14 @@ class ProfileIndex {
     double span;  // log-size distance between the bracketing entries (0: an exact match)
   };
   static std::optional<Bracket> bracket(const Sweep& s, double log_x, std::optional<std::size_t> exclude);
-  // The mean log time of the entries at the size of s.points[i] and the index of the first of them.
-  static std::pair<double, std::size_t> mean_at_size(const Sweep& s, std::size_t i);
+  // The entries at the size of s.points[i] (several shapes can share a work measure), `exclude`
+  // left out: their mean log time (0 when none is left), how many, and the index of the first.
+  struct SizeMean {
+    double log_t;
+    int count;
+    std::size_t first;
+  };
+  static SizeMean mean_at_size(const Sweep& s, std::size_t i, std::optional<std::size_t> exclude = std::nullopt);
   // Between the sweeps along `axis` that differ from the call in `other` only.
   std::optional<Bracket> across(const std::string& family, const std::string& dtype, const std::string& axis,
                                 const std::string& other, const OpShape& shape,
