@@ -350,7 +350,7 @@ void report_clocks(const std::vector<MeasuredEntry>& entries, const DeviceInfo& 
 
 std::string csv_text(const std::vector<MeasuredEntry>& entries, const GpuSpec& gpu) {
   std::ostringstream os;
-  os << "op,dtype,shape,role,variant,chosen,p10_ns,p50_ns,p90_ns,samples,achieved,analytic_ns,sm_clock_mhz\n";
+  os << "op,dtype,shape,role,variant,chosen,p10_ns,p50_ns,p90_ns,samples,achieved,analytic_ns,sm_clock_mhz,host_ns\n";
   for (const MeasuredEntry& e : entries) {
     const KernelCall& call = e.call->call;
     const auto analytic = analytic_kernel_time(gpu, call).value;
@@ -359,7 +359,7 @@ std::string csv_text(const std::vector<MeasuredEntry>& entries, const GpuSpec& g
       os << call.op << "," << call.dtype << ",\"" << shape_text(call.shape) << "\"," << role_name(e.call->role) << ","
          << e.variants[i].name << "," << (i == e.best ? 1 : 0) << "," << std::fixed << std::setprecision(0) << t.p10_ns
          << "," << t.p50_ns << "," << t.p90_ns << "," << t.samples << "," << achieved(call, t.p50_ns) << ","
-         << analytic << "," << e.variants[i].sm_clock_mhz << "\n";
+         << analytic << "," << e.variants[i].sm_clock_mhz << "," << t.host_ns << "\n";
     }
   }
   return os.str();
@@ -458,6 +458,10 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
       << (ceilings.sm_clock_under_load_mhz > 0 ? std::to_string(ceilings.sm_clock_under_load_mhz) + " MHz"
                                                 : std::string("unknown (no NVML)"))
       << "\n";
+  // What every entry's host time holds besides its call: the two events of its timing.
+  const Timing event_pair = timer.time_event_pairs(kMethod.max_samples);
+  log << std::setprecision(0) << "host time to record an event pair: median " << event_pair.p50_ns << " ns (p10 "
+      << event_pair.p10_ns << ", p90 " << event_pair.p90_ns << ")\n";
 
   std::vector<MeasuredEntry> entries;
   SkipLog skips;
@@ -544,8 +548,13 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   for (const MeasuredEntry& e : entries) {
     const Timing& t = e.timing();
     profile.ops.push_back({e.call->call.op, e.call->call.dtype, e.call->call.shape, t.p10_ns, t.p50_ns, t.p90_ns,
-                           t.samples});
+                           t.samples, std::max(t.host_ns, 1.0)});
     if (t.samples >= 2) gaps.push_back(t.gap_ns);
+  }
+  if (!entries.empty()) {  // the entries' host times each hold one event pair
+    profile.event_pair_host = ProfileEventPairHost{std::max(event_pair.p10_ns, 1.0),
+                                                   std::max(event_pair.p50_ns, 1.0),
+                                                   std::max(event_pair.p90_ns, 1.0)};
   }
   if (!gaps.empty()) {
     const Timing g = summarize(gaps);

@@ -88,11 +88,14 @@ Timing EventTimer::time(int sets, const TimingMethod& method, const std::functio
                                                           method.min_samples, max_samples));
   const double hold = std::min(kMaxHoldNs, 2.0 * samples * host_per_run + kHoldSlackNs);
   CUDA_CHECK(launch_kernel(hold_stream_kernel, 1, 1, 0, stream_, static_cast<unsigned long long>(hold)));
+  std::vector<double> host(static_cast<std::size_t>(samples));
   for (int s = 0; s < samples; ++s) {
     const auto i = static_cast<std::size_t>(s);
+    const auto h0 = std::chrono::steady_clock::now();
     CUDA_CHECK(cudaEventRecord(start_[i], stream_));
     run(next_set());
     CUDA_CHECK(cudaEventRecord(stop_[i], stream_));
+    host[i] = host_ns_since(h0);
   }
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   last_.assign(static_cast<std::size_t>(samples), 0.0);
@@ -108,7 +111,24 @@ Timing EventTimer::time(int sets, const TimingMethod& method, const std::functio
   }
   Timing t = summarize(last_);
   if (!gaps.empty()) t.gap_ns = summarize(std::move(gaps)).p50_ns;
+  t.host_ns = summarize(std::move(host)).p50_ns;
   return t;
+}
+
+Timing EventTimer::time_event_pairs(int pairs) {
+  const int n = std::clamp(pairs, 1, static_cast<int>(start_.size()));
+  // Held long enough that no event waits on the GPU while the host records the next.
+  CUDA_CHECK(launch_kernel(hold_stream_kernel, 1, 1, 0, stream_, static_cast<unsigned long long>(n * 20e3 + kHoldSlackNs)));
+  std::vector<double> host(static_cast<std::size_t>(n));
+  for (int s = 0; s < n; ++s) {
+    const auto i = static_cast<std::size_t>(s);
+    const auto h0 = std::chrono::steady_clock::now();
+    CUDA_CHECK(cudaEventRecord(start_[i], stream_));
+    CUDA_CHECK(cudaEventRecord(stop_[i], stream_));
+    host[i] = host_ns_since(h0);
+  }
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  return summarize(std::move(host));
 }
 
 }  // namespace ecsim::profiler

@@ -27,6 +27,9 @@ struct Timing {
   // run's start event, enqueued back to back (0 with fewer than 2 samples): the gap a training
   // step's event-timed operators leave between them (kernels/runner/op_timer.hpp).
   double gap_ns = 0;
+  // EventTimer: the median host time to enqueue one timed run, its start event, the run and its
+  // stop event, as the runner's per-operator scope does (the profile entry's host_ns).
+  double host_ns = 0;
 };
 
 // Linear between the order statistics of sorted values: q = 0.5 is the median.
@@ -45,6 +48,10 @@ class EventTimer {
   // the stream while the host enqueues them all, so that each interval measures the GPU's work
   // and not the host's launch latency: what a training step sees, whose host runs ahead.
   Timing time(int sets, const TimingMethod& method, const std::function<void(int set)>& run);
+  // The host's time to record a start and a stop event with nothing between them (p10, p50, p90
+  // over min(pairs, max_samples) pairs enqueued behind a held stream; the profile's
+  // event_pair_host_ns). The pairs' GPU times are not kept.
+  Timing time_event_pairs(int pairs);
   // The samples of the last time() call, in nanoseconds, in run order.
   const std::vector<double>& last_samples() const { return last_; }
 

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "comm/collective_calibration.hpp"
+#include "cost/host_cost.hpp"
 #include "cost/interpolation.hpp"
 
 namespace ecsim {
@@ -39,6 +40,8 @@ ComputeCostModel ComputeCostModel::from_profile(Profile profile, const GpuSpec& 
   m.gpu_.hbm_ceiling = profile.hbm_ceiling;
   m.profile_ = std::make_shared<const Profile>(std::move(profile));
   m.index_ = std::make_shared<const ProfileIndex>(*m.profile_);
+  auto host = std::make_shared<const HostCostIndex>(*m.profile_);
+  if (host->measured()) m.host_ = std::move(host);
   m.cache_ = std::make_shared<PriceCache>();
   return m;
 }
@@ -92,6 +95,26 @@ Nanos ComputeCostModel::optimizer_step(double params, const OptimizerSpec& recip
   return kernel(optimizer_kernel(params, recipe));
 }
 
+Nanos ComputeCostModel::host_of(const std::vector<KernelCall>& calls) const {
+  if (!host_) return Nanos{};
+  double ns = timed_operators_ ? host_->event_pair_ns() : 0.0;
+  for (const KernelCall& c : calls) ns += host_->call_ns(c);
+  return Nanos{std::llround(ns)};
+}
+
+Nanos ComputeCostModel::host_forward(const Op& op) const { return host_of(forward_kernels(op)); }
+
+Nanos ComputeCostModel::host_backward(const Op& op, Dtype grads) const {
+  return host_of(backward_kernels(op, WeightGrads::kWrite, grads));
+}
+
+Nanos ComputeCostModel::host_optimizer(double params, const OptimizerSpec& recipe) const {
+  if (params < 1) return Nanos{};
+  return host_of({optimizer_kernel(params, recipe)});
+}
+
+bool ComputeCostModel::prices_host() const { return host_ != nullptr; }
+
 std::string profile_device_mismatch(const ProfileDevice& device, const GpuSpec& gpu) {
   auto lower = [](std::string v) {
     std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -117,6 +140,7 @@ std::string ComputeCostModel::description() const {
   if (profile_->launch_gap) {
     d += "; " + std::to_string(std::llround(profile_->launch_gap->p50_ns)) + " ns launch gap before each operator";
   }
+  if (host_) d += "; the host's launch times from it";
   if (collectives_) {
     d += "; measured collectives calibrate " + std::to_string(collectives_->calibrated_groups()) +
          " (op, ranks) groups inside a node";

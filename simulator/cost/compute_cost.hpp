@@ -36,6 +36,10 @@ struct ProfileEntry {
   OpShape shape;
   double p10_ns = 0, p50_ns = 0, p90_ns = 0;
   std::int64_t samples = 0;  // timed runs behind the percentiles; 0 in an analytic profile
+  // Measured profiles since 2026-11-28 (optional "host_ns"): the median host time to enqueue one
+  // timed run, its start event, the call and its stop event, as the runner's per-operator scope
+  // does (kernels/runner/op_timer.hpp); 0 where not measured.
+  double host_ns = 0;
 };
 
 // One entry of a profile's optional "collectives" array (measured on several GPUs).
@@ -53,6 +57,13 @@ struct ProfileCollective {
 struct ProfileLaunchGap {
   double p10_ns = 0, p50_ns = 0, p90_ns = 0;  // over the entries' medians
   std::int64_t entries = 0;                   // entries that measured it
+};
+
+// A measured profile's optional "event_pair_host_ns": the host time to record a start and a stop
+// event with nothing between them (the profiler's EventTimer), which every entry's host_ns holds
+// once: what separates an operator's own host time from its timing's.
+struct ProfileEventPairHost {
+  double p10_ns = 0, p50_ns = 0, p90_ns = 0;
 };
 
 // The device a profile was made on (for an analytic profile: the GPU table's row).
@@ -74,6 +85,7 @@ struct Profile {
   FlopsPerSecond matmul_ceiling;
   BytesPerSecond hbm_ceiling;
   std::optional<ProfileLaunchGap> launch_gap;  // measured profiles since 2026-11-28
+  std::optional<ProfileEventPairHost> event_pair_host;  // with the entries' host_ns (2026-11-28)
   std::vector<ProfileEntry> ops;
   std::vector<ProfileCollective> collectives;
   std::filesystem::path file;  // where it was read from (empty when made in memory)
@@ -137,7 +149,8 @@ struct PricingStats {
   std::int64_t from_roofline = 0;   // outside the profile's range (or no profile): analytic
 };
 
-class ProfileIndex;  // interpolation.hpp
+class ProfileIndex;    // interpolation.hpp
+class HostCostIndex;   // host_cost.hpp
 struct PriceCache;
 
 // Copies share their statistics and cache; not for concurrent use from several threads.
@@ -167,6 +180,16 @@ class ComputeCostModel {
   // The GPU's idle time before each event-timed operator (the measured profile's launch_gap_ns
   // median); zero without one (the analytic model claims none).
   Nanos launch_gap() const;
+  // The host's time to issue an operator's kernels (host_cost.hpp), plus one event pair where
+  // operators are timed (time_operators); zero without a profile's host times.
+  Nanos host_forward(const Op& op) const;
+  Nanos host_backward(const Op& op, Dtype grads = Dtype::kFp32) const;
+  Nanos host_optimizer(double params, const OptimizerSpec& recipe = {}) const;
+  // Whether the profile prices the host (its entries' host_ns).
+  bool prices_host() const;
+  // Each operator recorded between two CUDA events, as the runner times them (ecsim validate):
+  // its host time holds the two records.
+  void time_operators(bool timed) { timed_operators_ = timed; }
   const PricingStats& stats() const { return *stats_; }
   // The measured collectives' calibration; null when the profile has none (or no cluster was given).
   const CollectiveCalibration* collective_calibration() const { return collectives_.get(); }
@@ -179,7 +202,11 @@ class ComputeCostModel {
   GpuSpec gpu_;
   std::shared_ptr<const Profile> profile_;
   std::shared_ptr<PricingStats> stats_ = std::make_shared<PricingStats>();
+  Nanos host_of(const std::vector<KernelCall>& calls) const;
+
   std::shared_ptr<const ProfileIndex> index_;  // per-family sweeps built from the profile
+  std::shared_ptr<const HostCostIndex> host_;  // the profile's host times
+  bool timed_operators_ = false;
   std::shared_ptr<PriceCache> cache_;          // priced calls by (family, dtype, shape)
   std::shared_ptr<const CollectiveCalibration> collectives_;
 };

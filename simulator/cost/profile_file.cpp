@@ -143,6 +143,10 @@ ProfileEntry read_entry(const Node& n) {
   const Times t = read_times(r.required("time_ns"));
   e.p10_ns = t.p10, e.p50_ns = t.p50, e.p90_ns = t.p90;
   e.samples = r.integer("samples", 0, std::int64_t{1} << 40);
+  if (auto host = r.optional("host_ns")) {
+    e.host_ns = host->as_number();
+    if (!(e.host_ns > 0) || e.host_ns > 1e9) host->fail("must be > 0 and at most 1 s");
+  }
   r.finish();
   return e;
 }
@@ -217,10 +221,21 @@ Profile load_profile(const std::filesystem::path& file) {
     p.launch_gap = read_launch_gap(*gap);
   }
 
+  if (auto pair = r.optional("event_pair_host_ns")) {
+    if (p.source != "measured") pair->fail("only a measured profile has host times");
+    ObjectReader pr = object(*pair);
+    const Times t = read_ordered_times(pr, false);
+    pr.finish();
+    p.event_pair_host = ProfileEventPairHost{t.p10, t.p50, t.p90};
+  }
+
   std::map<std::string, std::string> seen;  // entry key -> its JSON path
   for (const Node& n : r.required("ops").as_array()) {
     ProfileEntry e = read_entry(n);
     if (p.source == "measured" && e.samples < 1) n.child("samples").fail("a measured entry needs at least 1 sample");
+    if (e.host_ns > 0 && !p.event_pair_host) {
+      n.child("host_ns").fail("an entry's host time needs the profile's \"event_pair_host_ns\"");
+    }
     auto [it, fresh] = seen.emplace(kernel_key(e.op, e.dtype, e.shape), n.path());
     if (!fresh) n.fail("duplicate of " + it->second + " (same op, dtype and shape)");
     p.ops.push_back(std::move(e));
@@ -242,6 +257,7 @@ Json profile_to_json(const Profile& p) {
                    {"shape", shape},
                    {"time_ns", times_json(e.p10_ns, e.p50_ns, e.p90_ns)},
                    {"samples", e.samples}});
+    if (e.host_ns > 0) ops.back()["host_ns"] = number(e.host_ns);
   }
   Json j = {{"schema", kProfileSchema},
             {"source", p.source},
@@ -262,6 +278,10 @@ Json profile_to_json(const Profile& p) {
     j["launch_gap_ns"] = times_json(p.launch_gap->p10_ns, p.launch_gap->p50_ns, p.launch_gap->p90_ns);
     j["launch_gap_ns"]["entries"] = p.launch_gap->entries;
   }
+  if (p.event_pair_host) {
+    const ProfileEventPairHost& e = *p.event_pair_host;
+    j["event_pair_host_ns"] = times_json(e.p10_ns, e.p50_ns, e.p90_ns);
+  }
   if (!p.collectives.empty()) {
     Json coll = Json::array();
     for (const auto& c : p.collectives) {
@@ -278,7 +298,9 @@ Json profile_to_json(const Profile& p) {
 std::string format_profile(const Profile& p) {
   const Json j = profile_to_json(p);
   // Header keys first in the schema's order, then the arrays with one element per line.
-  const std::array<const char*, 7> header{"schema", "source", "device", "created", "tool", "ceilings", "launch_gap_ns"};
+  const std::array<const char*, 8> header{"schema",   "source",        "device", "created",
+                                          "tool",     "ceilings",      "launch_gap_ns",
+                                          "event_pair_host_ns"};
   std::string out = "{\n";
   for (const char* key : header) {
     if (j.contains(key)) out += "  \"" + std::string(key) + "\": " + j.at(key).dump() + ",\n";

@@ -6,5 +6,6 @@ target_sources(ecsim_core PRIVATE
   cost/interpolation.cpp
   cost/kernel_sweep.cpp
   cost/analytic_profile.cpp
+  cost/host_cost.cpp
   cost/compute_cost.cpp
 )

@@ -1,5 +1,6 @@
 #include "engine/event_engine.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <queue>
@@ -47,6 +48,7 @@ class Engine {
         stage_pending_(g.tasks.size(), 0),
         stage_end_(g.tasks.size(), 0),
         streams_(static_cast<std::size_t>(g.ranks()) * kStreamCount),
+        host_free_(static_cast<std::size_t>(g.ranks()), 0),
         ports_(static_cast<std::size_t>(g.ranks()) * kTierCount),
         done_(g.tasks.size(), false) {
     for (std::size_t t = 0; t < g.tasks.size(); ++t) {
@@ -121,9 +123,19 @@ class Engine {
   void start(TaskId t) {
     const Task& task = g_.tasks[static_cast<std::size_t>(t)];
     if (!task.is_comm) {
-      // The stream is taken from now; the kernels start after the launch gap.
-      timing_[static_cast<std::size_t>(t)].start = Nanos{now_ + task.lead_in.value};
-      push(now_ + task.lead_in.value + task.duration.value, EventType::kComputeDone, t);
+      // The stream is taken from now; the kernels start after the launch gap, and not before the
+      // host begins to issue them; the task ends no earlier than the host has issued it all.
+      std::int64_t& host = host_free_[static_cast<std::size_t>(task.rank)];
+      const std::int64_t issue = host;
+      host += task.host.value;
+      const std::int64_t ready = now_ + task.lead_in.value;
+      const std::int64_t begin = std::max(ready, issue);
+      const std::int64_t end = std::max(begin + task.duration.value, host);
+      TaskTiming& tt = timing_[static_cast<std::size_t>(t)];
+      tt.start = Nanos{begin};
+      tt.host_wait_before = Nanos{begin - ready};
+      tt.host_wait_after = Nanos{end - begin - task.duration.value};
+      push(end, EventType::kComputeDone, t);
       return;
     }
     timing_[static_cast<std::size_t>(t)].start = Nanos{now_};
@@ -199,6 +211,10 @@ class Engine {
     const Task& task = g_.tasks[static_cast<std::size_t>(t)];
     timing_[static_cast<std::size_t>(t)].finish = Nanos{now_};
     done_[static_cast<std::size_t>(t)] = true;
+    if (task.host_waits) {
+      std::int64_t& host = host_free_[static_cast<std::size_t>(task.rank)];
+      host = std::max(host, now_);
+    }
     StreamState& own = stream(task);
     own.busy = false;
     for (TaskId d : dependents_[static_cast<std::size_t>(t)]) {
@@ -216,6 +232,7 @@ class Engine {
   std::vector<std::size_t> stage_end_;      // first phase after the current stage
   std::vector<Flow> flows_;
   std::vector<StreamState> streams_;
+  std::vector<std::int64_t> host_free_;    // per rank: when its host has issued all it has so far
   std::vector<std::vector<std::size_t>> ports_;
   std::vector<bool> done_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;

@@ -75,6 +75,8 @@ class StepBuilder {
     std::int32_t op_index;
     Nanos fwd, bwd;  // bwd: writing the weights' gradients (a step's first micro-batch)
     Nanos bwd_add;   // adding to them (the later micro-batches)
+    Nanos fwd_host, bwd_host;  // the host's time to issue them (Task::host)
+    bool host_waits = false;   // the forward's host waits for it (dropless routing's row counts)
     std::vector<CommHook> before, after;
   };
   struct Layer {
@@ -111,6 +113,9 @@ class StepBuilder {
           e.bwd = p_.training ? cost_.backward(op, WeightGrads::kWrite, grads) : Nanos{};
           const bool adds = p_.training && p_.micro_batches > 1 && later_micro_batches_add_grads(p_.layout);
           e.bwd_add = adds ? cost_.backward(op, WeightGrads::kAdd, grads) : e.bwd;
+          e.fwd_host = cost_.host_forward(op);
+          e.bwd_host = p_.training ? cost_.host_backward(op, grads) : Nanos{};
+          e.host_waits = op.name == "tc_route" && s_.model.moe.routing.dropless();
           (op.sharding == ParamSharding::kExpertParallel ? layer.params.expert : layer.params.dense) += op.params;
           if (p_.layout.tp > 1 && starts_tp_region(op.label)) {
             e.before.push_back({CollectiveKind::kAllGather, StreamKind::kTp, &p_.tp_group, act, "tp.all_gather"});
@@ -212,6 +217,8 @@ class StepBuilder {
     const bool bwd = phase == TaskPhase::kBackward;
     t.duration = bwd ? (adds_grads ? e.bwd_add : e.bwd) : e.fwd;
     t.lead_in = cost_.launch_gap();
+    t.host = bwd ? e.bwd_host : e.fwd_host;
+    t.host_waits = !bwd && e.host_waits;
     t.flops = bwd ? op.bwd_input + op.bwd_weight : op.fwd;
     t.bytes = bwd ? op.bwd_read + op.bwd_written : op.fwd_read + op.fwd_written;
     t.deps = std::move(deps);
@@ -387,6 +394,7 @@ class StepBuilder {
     t.label = "optimizer.step";
     t.duration = cost_.optimizer_step(params, s_.run.optimizer);
     t.lead_in = cost_.launch_gap();
+    t.host = cost_.host_optimizer(params, s_.run.optimizer);
     t.bytes = optimizer_kernel(params, s_.run.optimizer).bytes;  // kernel_calls.cpp: what the update moves
     t.deps = st.grad_syncs;
     t.deps.push_back(st.last_compute);

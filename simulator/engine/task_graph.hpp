@@ -31,6 +31,13 @@ struct Task {
   Nanos duration;              // compute tasks
   Nanos lead_in;               // compute tasks: the stream idles this long before the task starts
                                // (ComputeCostModel::launch_gap, the GPU's gap between timed ops)
+  // Compute tasks: the host's time to issue the task (ComputeCostModel::host_forward...). Each
+  // rank's host issues its compute tasks one after another, in stream order, from the step's
+  // start; a task starts no earlier than its issue begins and ends no earlier than it ends
+  // (event_engine.hpp). Zero: the host is never behind.
+  Nanos host;
+  bool host_waits = false;     // the host waits for the task to finish before issuing the next
+                               // (dropless routing copies its row counts to the host)
   std::int32_t plan = -1;      // comm tasks: index into TaskGraph::plans
   std::int32_t op = -1;        // compute tasks from a model operator: index into TaskGraph::ops
   std::string name;            // kernel family or collective ("gemm", "all_to_all", "adamw")

@@ -126,18 +126,28 @@ class Screen {
       const Seconds gap = to_seconds(cost_.launch_gap());
       for (const auto& ops : chunk.layers) {
         LayerOps lo;
+        Seconds host_fwd, host_bwd;  // the host lane's issue times (zero without host times)
+        const Dtype grads = s_.run.optimizer.grads;
         for (const Op& op : ops) {
           const Seconds f = to_seconds(cost_.forward(op)) + gap;
           lo.fwd += f;
-          const Dtype grads = s_.run.optimizer.grads;
           lo.bwd += to_seconds(cost_.backward(op, WeightGrads::kWrite, grads)) + gap;
           lo.bwd_add += to_seconds(cost_.backward(op, WeightGrads::kAdd, grads)) + gap;
+          if (cost_.prices_host()) {
+            host_fwd += to_seconds(cost_.host_forward(op));
+            host_bwd += to_seconds(cost_.host_backward(op, grads));
+          }
           if (recomputed_by_selective(op)) lo.recompute_selective += f;
           lo.tp_gathers += starts_tp_region(op.label) ? 1 : 0;
           lo.tp_scatters += ends_tp_region(op.label) ? 1 : 0;
           if (op.is_comm_boundary) lo.ep_rows.push_back(static_cast<double>(op.shape.at("rows")));
           (op.sharding == ParamSharding::kExpertParallel ? lo.expert : lo.dense) += op.params;
         }
+        // A layer whose kernels are shorter than the host's launches takes the host's time (the
+        // step builder's host lane, per operator; here per layer, the host's lead carried inside it).
+        lo.fwd = std::max(lo.fwd, host_fwd);
+        lo.bwd = std::max(lo.bwd, host_bwd);
+        lo.bwd_add = std::max(lo.bwd_add, host_bwd);
         layers.push_back(std::move(lo));
       }
       out.push_back(std::move(layers));

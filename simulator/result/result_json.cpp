@@ -44,6 +44,8 @@ Json result_to_json(const SimulationResult& r) {
   j["communication"] = {{"bytes_per_gpu", by_kind}, {"bytes_per_tier", by_tier}, {"busy_s", busy},
                         {"exposed_s", r.exposed_comm.value}};
   j["breakdown"] = {{"compute_s", r.compute.value}, {"exposed_comm_s", r.exposed_comm.value}, {"bubble_s", r.bubble.value}};
+  // The host lane (inside compute_s); priced only from a profile with host times.
+  j["host"] = {{"priced", r.host_priced}, {"gpu_wait_s", r.host_wait.value}, {"issue_s", r.host_issue.value}};
   Json top = Json::array();
   for (const auto& e : r.critical_top) {
     top.push_back({{"what", e.what}, {"time_s", e.time.value}, {"share", e.share}, {"count", e.count}});

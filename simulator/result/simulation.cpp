@@ -33,13 +33,16 @@ void attribute_idle(SimulationResult& out, const std::vector<TaskId>& binding) {
   std::sort(compute_tasks.begin(), compute_tasks.end(), [&](TaskId a, TaskId b) {
     return timing[static_cast<std::size_t>(a)].start < timing[static_cast<std::size_t>(b)].start;
   });
-  std::int64_t busy = 0, exposed = 0, bubble = 0;
+  std::int64_t busy = 0, exposed = 0, bubble = 0, host_wait = 0, host_issue = 0;
   Nanos cursor{0};
   for (TaskId t : compute_tasks) {
     const auto& tt = timing[static_cast<std::size_t>(t)];
-    // The launch gap before a task (Task::lead_in) counts as its compute: the stream is the task's.
-    const std::int64_t lead = g.tasks[static_cast<std::size_t>(t)].lead_in.value;
+    // The launch gap before a task (Task::lead_in) and any wait for the host to launch it count
+    // as its compute: the stream is the task's.
+    const std::int64_t lead = g.tasks[static_cast<std::size_t>(t)].lead_in.value + tt.host_wait_before.value;
     busy += (tt.finish - tt.start).value + lead;
+    host_wait += tt.host_wait().value;
+    host_issue += g.tasks[static_cast<std::size_t>(t)].host.value;
     const std::int64_t gap = (tt.start - cursor).value - lead;
     if (gap > 0) {
       const TaskId b = binding[static_cast<std::size_t>(t)];
@@ -63,6 +66,8 @@ void attribute_idle(SimulationResult& out, const std::vector<TaskId>& binding) {
   out.compute = to_seconds(Nanos{busy});
   out.exposed_comm = to_seconds(Nanos{exposed});
   out.bubble = to_seconds(Nanos{bubble});
+  out.host_wait = to_seconds(Nanos{host_wait});
+  out.host_issue = to_seconds(Nanos{host_issue});
 }
 
 void sum_communication(SimulationResult& out) {
@@ -85,8 +90,9 @@ void summarize_critical_path(SimulationResult& out, const std::vector<TaskId>& p
   std::map<std::string, CriticalPathEntry> by_what;
   for (TaskId t : path) {
     const Task& task = out.graph.tasks[static_cast<std::size_t>(t)];
-    // A compute task's launch gap is on the path with it.
-    const Seconds d = span(out.engine.timing[static_cast<std::size_t>(t)]) + to_seconds(task.lead_in);
+    // A compute task's launch gap and its wait for the host's launches are on the path with it.
+    const TaskTiming& tt = out.engine.timing[static_cast<std::size_t>(t)];
+    const Seconds d = span(tt) + to_seconds(task.lead_in + tt.host_wait_before);
     auto& e = by_what[describe(task)];
     e.what = describe(task);
     e.time += d;
@@ -112,6 +118,7 @@ SimulationResult simulate(const Scenario& s, const LayoutPlan& p, const ComputeC
   out.graph = build_step_graph(s, p, cost);
   out.engine = run_engine(out.graph);
   out.cost_description = cost.description();
+  out.host_priced = cost.prices_host();
   out.pricing = cost.stats();
   out.pass_time = to_seconds(out.engine.makespan);
   const bool training = p.training;

@@ -49,6 +49,11 @@ struct SimulationResult {
   MemoryBreakdown memory;
   CommTotals comm;
   Seconds compute, exposed_comm, bubble;  // on the rank that finishes last
+  // Of `compute`, the time its stream held tasks waiting for the host to launch them (the host
+  // lane, event_engine.hpp), and that rank's host time issuing its compute; both zero where the
+  // cost model prices no host (host_priced false).
+  Seconds host_wait, host_issue;
+  bool host_priced = false;
   std::int32_t critical_rank = 0;
   std::vector<CriticalPathEntry> critical_top;
   Seconds critical_compute, critical_comm;

@@ -65,6 +65,10 @@ void print_summary(const SimulationResult& r, std::ostream& out) {
   const double pass = r.pass_time.value;
   out << "time on the slowest rank (one " << (train ? "step" : "forward pass") << ")\n";
   out << "  compute            " << format_duration(r.compute, 4) << "  " << pct(r.compute.value, pass) << "\n";
+  if (r.host_priced) {
+    out << "    of which waiting for the host's launches " << format_duration(r.host_wait, 4) << "  "
+        << pct(r.host_wait.value, pass) << " (the host issues for " << format_duration(r.host_issue, 4) << ")\n";
+  }
   out << "  exposed comm       " << format_duration(r.exposed_comm, 4) << "  " << pct(r.exposed_comm.value, pass) << "\n";
   out << "  pipeline bubble    " << format_duration(r.bubble, 4) << "  " << pct(r.bubble.value, pass) << "\n\n";
 

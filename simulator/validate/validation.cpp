@@ -38,7 +38,10 @@ Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const 
   }
   require_run_of(s, run);
   const LayoutPlan plan = plan_layout(s, apply_layout_flag(s.layout.value_or(Layout{}), run.layout), "--layout");
-  const SimulationResult sim = simulate(s, plan, cost);
+  // The runner records an event pair around every operator: its host issues them too.
+  ComputeCostModel timed = cost;
+  timed.time_operators(true);
+  const SimulationResult sim = simulate(s, plan, timed);
 
   Validation v;
   v.scenario_name = s.name;
@@ -47,6 +50,8 @@ Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const 
   v.layout = layout_to_string(plan.layout);
   v.cost_description = sim.cost_description;
   v.predicted_step_s = sim.step_time.value;
+  v.host_priced = sim.host_priced;
+  v.predicted_gpu_wait_for_host_s = sim.host_wait.value;
   v.predicted_peak_memory_bytes = sim.memory.peak().value;
   const MemoryBreakdown& mem = sim.memory;
   v.predicted_frozen_bytes = mem.frozen_params * kBf16Bytes;
@@ -82,6 +87,7 @@ Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const 
     const auto& timing = sim.engine.timing[it->second[n - 1]];
     const MatchedOp pair{op.layer, op.phase, to_seconds(timing.finish - timing.start).value,
                          op.time_ns / kNanosPerSecond};
+    if (op.rank == run.ops.front().rank) v.predicted_host_in_ops_s += to_seconds(task.host).value;
     auto& k = kinds[kind_of(op.name, op.phase)];
     k.kind = kind_of(op.name, op.phase);
     k.predicted_s += pair.predicted_s;
@@ -154,6 +160,10 @@ Json validation_to_json(const Validation& v) {
           {"blocks", block_times_to_json(v.blocks)},
           {"between_operators", {{"predicted_s", v.predicted_between_ops_s}, {"measured_s", v.measured_between_ops_s}}},
           {"host_in_operators_s", v.host_in_ops_s},
+          {"host", {{"priced", v.host_priced},
+                    {"predicted_in_operators_s", v.predicted_host_in_ops_s},
+                    {"predicted_gpu_wait_s", v.predicted_gpu_wait_for_host_s},
+                    {"measured_in_operators_s", v.host_in_ops_s}}},
           {"memory", {{"predicted_peak_bytes", v.predicted_peak_memory_bytes},
                       {"predicted_buffers_bytes", v.predicted_buffers_bytes},
                       {"predicted_frozen_bytes", v.predicted_frozen_bytes},
@@ -201,9 +211,17 @@ void print_validation(const Validation& v, std::ostream& out) {
     // for the GPU too. Idle time between operators beside it does.
     std::snprintf(line, sizeof line, "host time inside the operators: %.3f ms (%.0f%% of the measured step)%s\n",
                   v.host_in_ops_s * 1e3, 100 * v.host_in_ops_s / step,
-                  idle && v.host_in_ops_s > kLaunchBoundShare * step
-                      ? ": the host's kernel launches pace the step, which the simulator does not price"
+                  idle && v.host_in_ops_s > kLaunchBoundShare * step && !v.host_priced
+                      ? ": the host's kernel launches pace the step, which this profile has no host times to price"
                       : "");
+    out << line;
+  }
+  if (v.host_priced) {
+    std::snprintf(line, sizeof line,
+                  "host lane (the profile's host times): the host issues the operators in %.3f ms, the GPU waits "
+                  "%.3f ms for it (%.1f%% of the predicted step)\n",
+                  v.predicted_host_in_ops_s * 1e3, v.predicted_gpu_wait_for_host_s * 1e3,
+                  100 * v.predicted_gpu_wait_for_host_s / v.predicted_step_s);
     out << line;
   }
   out << "\n";

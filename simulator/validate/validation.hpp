@@ -46,6 +46,11 @@ struct Validation {
   double predicted_between_ops_s = 0, measured_between_ops_s = 0;
   // That rank's host time inside its operators' scopes (0 in a run file without it).
   double host_in_ops_s = 0;
+  // Where the profile has host times (host_priced): the simulated host's time issuing the same
+  // rank's operators, each with its event pair as the runner times it, and how long the GPU
+  // waited for it (inside the step).
+  bool host_priced = false;
+  double predicted_host_in_ops_s = 0, predicted_gpu_wait_for_host_s = 0;
   double predicted_peak_memory_bytes = 0, measured_peak_memory_bytes = 0;
   // The predicted peak in three parts: what the runner's allocator peak holds (the trained
   // parameters, gradients, optimizer states, activations), compared with the measured peak; the

@@ -102,6 +102,11 @@ for name, families, roles in [("gemm", {"gemm"}, {"dX"}),
     # The idle time between timed runs, over every entry (timing.hpp's gap_ns).
     g = p["launch_gap_ns"]
     assert g["entries"] == len(ops) and 0 <= g["p10"] <= g["p50"] <= g["p90"], g
+    # The host's time to enqueue each entry's timed run (timing.hpp's host_ns), which holds the
+    # event pair the profile measures alone.
+    e = p["event_pair_host_ns"]
+    assert 0 < e["p10"] <= e["p50"] <= e["p90"], e
+    assert all(o["host_ns"] > 0 for o in ops), [o for o in ops if o.get("host_ns", 0) <= 0][:3]
     rows = list(csv.DictReader(open(f"{tmp}/{name}.csv")))
     assert len(rows) == len(ops), (len(rows), len(ops))
     assert {r["role"] for r in rows} >= roles, {r["role"] for r in rows}
@@ -109,6 +114,7 @@ for name, families, roles in [("gemm", {"gemm"}, {"dX"}),
     assert f"wrote {tmp}/{name}.json ({len(ops)} entries, 0 collectives)" in log, "the log's last line"
     assert f"launch gap (idle between one timed run's stop event and the next one's start) over {len(ops)} entries" in log
     assert "collectives: skipped, 1 GPU visible" in log
+    assert "host time to record an event pair: median" in log
     print(f"{name}: {len(ops)} entries, roles {sorted({r['role'] for r in rows})}")
 PY
 
@@ -126,6 +132,7 @@ import json, sys
 p = json.load(open(sys.argv[1]))
 assert p["ops"] == [], len(p["ops"])
 assert "launch_gap_ns" not in p  # no kernel entry measured one
+assert "event_pair_host_ns" not in p  # nor a host time
 c = p["collectives"]
 got = sorted((e["op"], e["ranks"], e["bytes"]) for e in c)
 want = sorted((op, 2, b) for op in ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")

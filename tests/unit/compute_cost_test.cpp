@@ -46,6 +46,20 @@ const Profile& h100_analytic_profile() {
   return p;
 }
 
+// A profile of no entries yet, with the H100's ceilings: "analytic" or "measured".
+Profile empty_h100_profile(const std::string& source) {
+  Profile p;
+  p.source = source;
+  p.device = {"H100-SXM", 132, parse_bytes("80GB"), 0, "none (analytic)", "none (analytic)"};
+  if (source == "measured") p.device = {"NVIDIA H100 80GB HBM3", 132, parse_bytes("80GB"), 1980, "580", "13.0"};
+  p.created = "2026-11-26T00:00:00Z";
+  p.git_sha = "test";
+  p.command = "compute_cost_test";
+  p.matmul_ceiling = h100().matmul_ceiling;
+  p.hbm_ceiling = h100().hbm_ceiling;
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("analytic: a large GEMM runs at the matmul ceiling times its efficiency") {
@@ -312,6 +326,10 @@ TEST_CASE("profile files: bad ones name the file and the JSON path") {
       {"p10_above_p50.json", "p10_above_p50.json: /ops/0/time_ns/p10", "p10 exceeds p50"},
       {"launch_gap_p90_below.json", "launch_gap_p90_below.json: /launch_gap_ns/p90", "p90 is below p50"},
       {"launch_gap_in_analytic.json", "launch_gap_in_analytic.json: /launch_gap_ns", "only a measured profile"},
+      {"host_without_event_pair.json", "host_without_event_pair.json: /ops/1/host_ns", "event_pair_host_ns"},
+      {"event_pair_in_analytic.json", "event_pair_in_analytic.json: /event_pair_host_ns",
+       "only a measured profile has host times"},
+      {"host_ns_zero.json", "host_ns_zero.json: /ops/2/host_ns", "must be > 0"},
       {"gemm_missing_dim.json", "gemm_missing_dim.json: /ops/0/shape", "gemm needs exactly the dimensions k, m, n"},
       {"bad_dtype.json", "bad_dtype.json: /ops/0/dtype", "must be one of"},
       {"duplicate_entry.json", "duplicate_entry.json: /ops/3", "duplicate of /ops/0"},
@@ -346,14 +364,7 @@ TEST_CASE("profile files: written and read back unchanged") {
       only_call(make_attention("a", Component::kSelfAttention, 8, 18, 6, 128, 128, 64, false)),
       only_call(make_elementwise("gelu", "act", Component::kFfn, 1 << 20, 1, 1, 8, 1)),
   };
-  Profile p;
-  p.source = "analytic";
-  p.device = {"H100-SXM", 132, parse_bytes("80GB"), 0, "none (analytic)", "none (analytic)"};
-  p.created = "2026-11-26T00:00:00Z";
-  p.git_sha = "test";
-  p.command = "compute_cost_test";
-  p.matmul_ceiling = h100().matmul_ceiling;
-  p.hbm_ceiling = h100().hbm_ceiling;
+  Profile p = empty_h100_profile("analytic");
   for (const auto& c : calls) {
     const auto t = static_cast<double>(analytic_kernel_time(h100(), c).value);
     p.ops.push_back({c.op, c.dtype, c.shape, t, t, t, 0});
@@ -391,6 +402,55 @@ TEST_CASE("profile files: written and read back unchanged") {
   }
   REQUIRE(back.collectives.size() == 1);
   CHECK(back.collectives[0].bytes == parse_bytes("256MiB"));
+}
+
+TEST_CASE("host times: written and read back, and priced per operator less the event pair") {
+  const Op fc1 = make_gemm("g", Component::kFfn, 1024, 4608, 1152, false);
+  const Op big = make_gemm("g", Component::kFfn, 16384, 4608, 1152, false);
+  const Op act = make_elementwise("gelu", "act", Component::kFfn, 1 << 20, 1, 1, 8, 1);
+  Profile p = empty_h100_profile("measured");
+  p.event_pair_host = ProfileEventPairHost{2000, 2500, 3500};
+  // Host times: a small and a large product (the nearest shape is taken), none for the dW product
+  // nor for gelu (the family in another dtype, then the median over all, stand in).
+  const KernelCall small_call = forward_kernels(fc1).front();
+  const KernelCall big_call = forward_kernels(big).front();
+  p.ops.push_back({small_call.op, small_call.dtype, small_call.shape, 9e3, 1e4, 11e3, 20, 12500});
+  p.ops.push_back({big_call.op, big_call.dtype, big_call.shape, 9e4, 1e5, 11e4, 20, 14500});
+  const KernelCall gelu_call = forward_kernels(act).front();
+  p.ops.push_back({gelu_call.op, "fp32", gelu_call.shape, 4e3, 5e3, 6e3, 20, 6500.25});
+
+  const auto file = std::filesystem::temp_directory_path() / "ecsim_compute_cost_host.json";
+  write_profile(file, p);
+  const Profile back = load_profile(file);
+  std::filesystem::remove(file);
+  REQUIRE(back.event_pair_host.has_value());
+  CHECK(back.event_pair_host->p50_ns == 2500);
+  CHECK(back.event_pair_host->p90_ns == 3500);
+  REQUIRE(back.ops.size() == 3);
+  CHECK(back.ops[0].host_ns == 12500);
+  CHECK(back.ops[2].host_ns == 6500.25);
+
+  ComputeCostModel model = ComputeCostModel::from_profile(back, h100());
+  CHECK(model.prices_host());
+  CHECK(model.description().find("the host's launch times from it") != std::string::npos);
+  CHECK(model.host_forward(fc1) == Nanos{10000});  // 12.5 us less the 2.5 us event pair
+  CHECK(model.host_forward(big) == Nanos{12000});
+  // gelu: no bf16 entry, the fp32 one stands in.
+  CHECK(model.host_forward(act) == Nanos{4000});
+  // A backward of dX (a gemm: its nearest entry, 10 us) and dW (no gemm_wgrad entry: the median
+  // of all three entries, 12.5 us, less the pair: 10 us).
+  REQUIRE(backward_kernels(fc1).size() == 2);
+  CHECK(model.host_backward(fc1) == Nanos{20000});
+  // Timed as the runner times them: one event pair per operator, whatever its calls.
+  model.time_operators(true);
+  CHECK(model.host_forward(fc1) == Nanos{12500});
+  CHECK(model.host_backward(fc1) == Nanos{22500});
+
+  // Without host times (an analytic profile, or a measured one from before them): nothing.
+  const ComputeCostModel analytic = ComputeCostModel::from_profile(h100_analytic_profile(), h100());
+  CHECK(!analytic.prices_host());
+  CHECK(analytic.host_forward(fc1) == Nanos{});
+  CHECK(ComputeCostModel::analytic(h100()).host_backward(fc1) == Nanos{});
 }
 
 TEST_CASE("pricing from a profile: inside the measured range from neighbours, above it at the top's rate, "

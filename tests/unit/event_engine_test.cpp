@@ -62,6 +62,64 @@ TEST_CASE("a stream runs its tasks in order, dependencies across streams wait") 
   CHECK(r.makespan.value == 21);
 }
 
+TEST_CASE("host lane: short kernels wait for the host's launches, long ones let the host run ahead") {
+  // Host 10 ns per task. Kernels of 2 ns: each starts when the host begins issuing it and ends when
+  // the host is done (the GPU waits 8 of every 10 ns); the step is the host's 3 x 10 = 30 ns.
+  TaskGraph g = one_rank();
+  std::vector<TaskId> short_ops;
+  for (int i = 0; i < 3; ++i) {
+    short_ops.push_back(compute(g, 0, 2, {}));
+    g.tasks.back().host = Nanos{10};
+  }
+  auto r = run_engine(g);
+  for (int i = 0; i < 3; ++i) {
+    const auto& t = r.timing[static_cast<std::size_t>(short_ops[static_cast<std::size_t>(i)])];
+    CHECK(t.start.value == 10 * i);
+    CHECK(t.finish.value == 10 * i + 10);
+    CHECK(t.host_wait().value == 8);
+  }
+  CHECK(r.makespan.value == 30);
+
+  // A long kernel (100 ns) first: the host issues the next two while it runs, and they follow it
+  // back to back, waiting for nothing.
+  TaskGraph h = one_rank();
+  const TaskId a = compute(h, 0, 100, {});
+  const TaskId b = compute(h, 0, 2, {});
+  const TaskId c = compute(h, 0, 2, {});
+  for (TaskId t : {a, b, c}) h.tasks[static_cast<std::size_t>(t)].host = Nanos{10};
+  r = run_engine(h);
+  CHECK(r.timing[static_cast<std::size_t>(a)].finish.value == 100);
+  CHECK(r.timing[static_cast<std::size_t>(b)].start.value == 100);
+  CHECK(r.timing[static_cast<std::size_t>(c)].start.value == 102);
+  CHECK(r.timing[static_cast<std::size_t>(c)].host_wait().value == 0);
+  CHECK(r.makespan.value == 104);
+
+  // The same, but the host waits for the long task (a copy to the host inside it): the next two
+  // are issued only after it ends, at 100 and 110.
+  h.tasks[static_cast<std::size_t>(a)].host_waits = true;
+  r = run_engine(h);
+  CHECK(r.timing[static_cast<std::size_t>(b)].start.value == 100);
+  CHECK(r.timing[static_cast<std::size_t>(b)].finish.value == 110);
+  CHECK(r.timing[static_cast<std::size_t>(c)].start.value == 110);
+  CHECK(r.makespan.value == 120);
+
+  // The launch gap comes before a kernel whose host is ahead, not on top of the host's wait.
+  TaskGraph k = one_rank();
+  const TaskId d = compute(k, 0, 50, {});
+  const TaskId e = compute(k, 0, 5, {});
+  const TaskId f = compute(k, 0, 5, {});
+  for (TaskId t : {d, e, f}) {
+    k.tasks[static_cast<std::size_t>(t)].host = Nanos{t == d ? 5 : 30};
+    k.tasks[static_cast<std::size_t>(t)].lead_in = Nanos{3};
+  }
+  r = run_engine(k);
+  CHECK(r.timing[static_cast<std::size_t>(d)].start.value == 3);   // after the gap; issued at 0
+  CHECK(r.timing[static_cast<std::size_t>(e)].start.value == 56);  // issued at 5, ready at 53 + 3
+  CHECK(r.timing[static_cast<std::size_t>(e)].finish.value == 61);
+  CHECK(r.timing[static_cast<std::size_t>(f)].start.value == 64);  // ready at 61 + 3; issued at 35
+  CHECK(r.timing[static_cast<std::size_t>(f)].finish.value == 69);  // its issue ended at 65
+}
+
 TEST_CASE("critical path of a known graph: A(10) -> {B(5), C(20)} -> D(1) is A, C, D = 31 ns") {
   TaskGraph g;
   g.rank_ids = {0, 1};

@@ -104,6 +104,61 @@ TEST_CASE("validate reports the time between operators and the host's time insid
   CHECK(old_text.str().find("host time inside") == std::string::npos);
 }
 
+TEST_CASE("a profile's host times pace a step of short kernels, in simulate and in validate") {
+  const Scenario s = load_scenario(kGolden / "xl-dense-1gpu.json");
+  // The analytic profile as if measured with a slow host: 60 us to enqueue each timed run, 2 us of
+  // it the event pair.
+  Profile p = load_profile(std::filesystem::path(ECSIM_SOURCE_DIR) / "profiles" / "h100-sxm-analytic.json");
+  const auto plain = ComputeCostModel::from_profile(p, s.cluster->gpu);
+  p.source = "measured";
+  p.event_pair_host = ProfileEventPairHost{2000, 2000, 2000};
+  for (ProfileEntry& e : p.ops) e.samples = 20, e.host_ns = 60000;
+  const auto slow_host = ComputeCostModel::from_profile(p, s.cluster->gpu);
+  const SimulationResult fast = simulate(s, plan_layout(s), plain);
+  const SimulationResult slow = simulate(s, plan_layout(s), slow_host);
+  CHECK(!fast.host_priced);
+  CHECK(fast.host_wait.value == 0);
+  REQUIRE(slow.host_priced);
+  // Every kernel call takes the host 58 us: the step is at least the host's issue of them all,
+  // and the GPU waits for it.
+  double calls = 0, tasks = 0;
+  for (const Task& t : slow.graph.tasks) {
+    if (t.is_comm) continue;
+    calls += static_cast<double>(t.host.value) / 58000.0;
+    ++tasks;
+  }
+  CHECK(calls >= tasks);  // each operator runs one kernel call or more
+  CHECK(slow.host_issue.value == doctest::Approx(calls * 58e-6));
+  CHECK(slow.step_time.value >= slow.host_issue.value);
+  CHECK(slow.step_time.value > fast.step_time.value);
+  CHECK(slow.host_wait.value > 0);
+  // The breakdown still adds up to the step; the wait is inside compute.
+  CHECK(slow.compute.value + slow.exposed_comm.value + slow.bubble.value ==
+        doctest::Approx(slow.pass_time.value).epsilon(1e-6));
+  CHECK(slow.host_wait.value <= slow.compute.value);
+
+  // validate prices each operator's event pair on top, and says how long the GPU waits.
+  const MeasuredRun run = run_from_simulation(fast, 1.0, {1.0});
+  const Validation v = validate_run(s, run, slow_host);
+  CHECK(v.host_priced);
+  CHECK(v.predicted_step_s > slow.step_time.value);
+  CHECK(v.predicted_host_in_ops_s == doctest::Approx(slow.host_issue.value + 2e-6 * static_cast<double>(run.ops.size())));
+  CHECK(v.predicted_gpu_wait_for_host_s > 0);
+  std::ostringstream text;
+  print_validation(v, text);
+  CHECK(text.str().find("host lane (the profile's host times): the host issues the operators in") != std::string::npos);
+  const Json j = validation_to_json(v);
+  CHECK(j["host"]["priced"] == true);
+  CHECK(j["host"]["predicted_gpu_wait_s"].get<double>() == doctest::Approx(v.predicted_gpu_wait_for_host_s));
+  // Without host times, no host lane and no such line.
+  const Validation none = validate_run(s, run, plain);
+  CHECK(!none.host_priced);
+  CHECK(none.predicted_step_s == doctest::Approx(fast.step_time.value));
+  std::ostringstream none_text;
+  print_validation(none, none_text);
+  CHECK(none_text.str().find("host lane") == std::string::npos);
+}
+
 TEST_CASE("validate matches the expert-parallel all-to-alls that ecsim-run times, and no other collective") {
   // ecsim-run times "all_to_all" labelled ep.dispatch / ep.combine (kernels/runner/op_plan.hpp).
   const auto file = std::filesystem::path(ECSIM_SOURCE_DIR) / "scenarios" / "validation" / "xl-8e-ep2.json";
