@@ -127,11 +127,11 @@ for c in "${configs[@]}"; do
   read -r name layers procs <<<"$c"
   procs=${procs:-1}
   scenario="$root/scenarios/validation/$name.json"
-  if (($(left) < 40)); then rows+=("$name|$layers|-|-|-|-|-|-|-|skipped: budget"); continue; fi
+  if (($(left) < 40)); then rows+=("$name|$layers|-|-|-|-|-|-|-|-|skipped: budget"); continue; fi
   launcher=()
   if ((procs > 1)); then
     if ((visible_gpus < procs)) || ! command -v mpirun >/dev/null; then
-      rows+=("$name|$layers|-|-|-|-|-|-|-|skipped: needs $procs GPUs and mpirun ($visible_gpus GPU(s) visible)")
+      rows+=("$name|$layers|-|-|-|-|-|-|-|-|skipped: needs $procs GPUs and mpirun ($visible_gpus GPU(s) visible)")
       continue
     fi
     launcher=(mpirun --allow-run-as-root --oversubscribe -np "$procs")
@@ -151,20 +151,20 @@ for c in "${configs[@]}"; do
     ((rc == 124)) && why="stopped after $run_timeout s"
     # The runner's own message (under mpirun the log ends in mpirun's banner), else the log's last line.
     said=$(grep -m 1 -E '^ecsim-run: |error' "$runs/$name.log" || tail -n 1 "$runs/$name.log")
-    rows+=("$name|$layers|-|-|-|-|-|-|-|run FAILED ($why): $said")
+    rows+=("$name|$layers|-|-|-|-|-|-|-|-|run FAILED ($why): $said")
     failed=1
     continue
   fi
   if ! "$bin/ecsim" validate --measured "$runs/$name.run.json" --scenario "$scenario" --profile "$profile" \
          --json "$runs/$name.validation.json" >"$runs/$name.validation.txt" 2>&1; then
-    rows+=("$name|$layers|-|-|-|-|-|-|-|validate FAILED: $(tail -n 1 "$runs/$name.validation.txt")")
+    rows+=("$name|$layers|-|-|-|-|-|-|-|-|validate FAILED: $(tail -n 1 "$runs/$name.validation.txt")")
     failed=1
     continue
   fi
   if row=$(python3 "$root/scripts/validation_row.py" "$runs/$name.validation.json" "$name" "$layers" 2>&1); then
     rows+=("$row")
   else
-    rows+=("$name|$layers|-|-|-|-|-|-|-|table row FAILED: $row")
+    rows+=("$name|$layers|-|-|-|-|-|-|-|-|table row FAILED: $row")
     failed=1
   fi
 done
@@ -177,13 +177,16 @@ done
   echo "step times in ms (measured: mean over the measured steps); memory in GiB: the runner's buffers, predicted" \
        "(the simulator's peak less the frozen remainder, context, workspaces and NCCL buffers) and measured" \
        "(the runner's allocator peak)"
-  echo "idle: measured time between one rank's operators; host: the host's time inside them (shares of the step)"
+  echo "idle: measured time between one rank's operators; host: the host's time inside them (shares of the step);" \
+       "wait: the predicted time the GPU waits for the host's launches (share of the predicted step; -: the profile" \
+       "has no host times)"
   echo
-  printf '%-21s %6s %12s %12s %8s %5s %5s %10s %10s  %s\n' config blocks predicted measured error idle host \
-    mem_pred mem_meas notes
+  printf '%-21s %6s %12s %12s %8s %5s %5s %5s %10s %10s  %s\n' config blocks predicted measured error idle host \
+    wait mem_pred mem_meas notes
   for r in "${rows[@]}"; do
-    IFS='|' read -r a b c d e f g h i j <<<"$r"
-    printf '%-21s %6s %12s %12s %8s %5s %5s %10s %10s  %s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j"
+    IFS='|' read -r a b c d e f g w h i j <<<"$r"
+    printf '%-21s %6s %12s %12s %8s %5s %5s %5s %10s %10s  %s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$w" "$h" "$i" \
+      "$j"
   done
   echo
   echo "GPU clocks while each run ran (nvidia-smi every 200 ms, warm-up steps included):"
