@@ -58,6 +58,10 @@ ResultInput read_result(const Node& root) {
   for (std::size_t t = 0; t < kTiers.size(); ++t) r.tier_bytes[t] = quantity(by_tier, kTiers[t]);
   r.exposed_comm_s = quantity(comm, "exposed_s");
   r.breakdown = read_breakdown(root.child("breakdown"));
+  if (root.json().contains("host")) {
+    const Node host = root.child("host");
+    if (host.child("priced").as_bool()) r.host_wait_s = quantity(host, "gpu_wait_s");
+  }
   return r;
 }
 

@@ -50,6 +50,9 @@ struct ResultInput {
   std::array<double, kTiers.size()> tier_bytes{};                // per GPU per step, by tier
   double exposed_comm_s = 0;
   StepBreakdown breakdown;
+  // Of the breakdown's compute, the time the GPU waited for the host's launches, where the result
+  // priced a host lane ("host": {"priced": true, "gpu_wait_s"}; absent in results from before it).
+  std::optional<double> host_wait_s;
 };
 
 struct PlanCandidate {

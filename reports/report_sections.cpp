@@ -53,6 +53,12 @@ Section results_section(const std::vector<ResultInput>& results) {
 
   Table steps{"Step time by part", {"layout", "compute", "exposed communication", "pipeline bubble", "total"},
               {false, true, true, true, true}, {}};
+  // Where a result priced the host's launches: how much of its compute the GPU spent waiting for them.
+  const bool host_lane = std::any_of(results.begin(), results.end(), [](const auto& r) { return r.host_wait_s; });
+  if (host_lane) {
+    steps.headers.insert(steps.headers.begin() + 2, "of which waiting for the host");
+    steps.numeric.insert(steps.numeric.begin() + 2, true);
+  }
   Table memory{"Memory per GPU by kind", {"layout"}, {false}, {}};
   for (const char* k : kMemoryKinds) {
     memory.headers.emplace_back(k);
@@ -81,6 +87,10 @@ Section results_section(const std::vector<ResultInput>& results) {
     const auto& b = r.breakdown;
     steps.rows.push_back({r.layout, format_with_unit(b.compute_s, tu), format_with_unit(b.exposed_comm_s, tu),
                           format_with_unit(b.bubble_s, tu), format_with_unit(b.total(), tu)});
+    if (host_lane) {
+      steps.rows.back().insert(steps.rows.back().begin() + 2,
+                               r.host_wait_s ? format_with_unit(*r.host_wait_s, tu) : "not priced");
+    }
     std::vector<std::string> m{r.layout};
     for (double v : r.memory_bytes) m.push_back(format_with_unit(v, mu));
     m.push_back(format_with_unit(r.memory_peak_bytes, mu));

@@ -240,6 +240,32 @@ TEST_CASE("a report from the fixtures holds every chart, fetches nothing, and wr
   CHECK(md.find("MAPE") != std::string::npos);
 }
 
+TEST_CASE("a result with a host lane shows the GPU's wait for the host beside its compute") {
+  const auto dir = std::filesystem::temp_directory_path() / "ecsim_report_test_host";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  nlohmann::json result = read_json(kFixtures / "result.json");
+  const double compute = result["breakdown"]["compute_s"].get<double>();
+  result["host"] = {{"priced", true}, {"gpu_wait_s", 0.25 * compute}, {"issue_s", 0.9 * compute}};
+  write_text(dir / "host.json", result.dump());
+  // The same result without a priced lane (as `ecsim simulate` writes it from a profile without host times).
+  result["host"] = {{"priced", false}, {"gpu_wait_s", 0.0}, {"issue_s", 0.0}};
+  write_text(dir / "plain.json", result.dump());
+
+  const ReportInputs in = load_report_inputs({(dir / "host.json").string(), (dir / "plain.json").string()});
+  REQUIRE(in.results.size() == 2);
+  REQUIRE(in.results[0].host_wait_s.has_value());
+  CHECK(*in.results[0].host_wait_s == doctest::Approx(0.25 * compute));
+  CHECK_FALSE(in.results[1].host_wait_s.has_value());
+  const std::string md = render_markdown_report(in, "host lane");
+  CHECK(md.find("| layout | compute | of which waiting for the host | exposed communication |") != std::string::npos);
+  CHECK(md.find("not priced") != std::string::npos);
+  // Without any priced lane the table keeps its four parts.
+  const std::string fixture_md = render_markdown_report(load_report_inputs(fixture_files()), "fixture report");
+  CHECK(fixture_md.find("waiting for the host") == std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("ecsim report writes HTML and Markdown from the fixtures") {
   const auto dir = std::filesystem::temp_directory_path() / "ecsim_report_test_ok";
   std::filesystem::remove_all(dir);
