@@ -133,6 +133,7 @@ class Engine {
       const std::int64_t end = std::max(begin + task.duration.value, host);
       TaskTiming& tt = timing_[static_cast<std::size_t>(t)];
       tt.start = Nanos{begin};
+      tt.issue = Nanos{issue};
       tt.host_wait_before = Nanos{begin - ready};
       tt.host_wait_after = Nanos{end - begin - task.duration.value};
       push(end, EventType::kComputeDone, t);

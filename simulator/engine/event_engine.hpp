@@ -24,6 +24,7 @@ struct TaskTiming {
   // start).
   Nanos host_wait_before;
   Nanos host_wait_after;
+  Nanos issue;  // compute tasks: when the host began to issue it (it ends Task::host later)
   Nanos host_wait() const { return host_wait_before + host_wait_after; }
 };
 

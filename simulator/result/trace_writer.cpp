@@ -11,6 +11,9 @@ Json shape_json(const OpShape& shape) {
   return j;
 }
 
+// The host lane's thread, after the streams.
+constexpr int kHostTid = kStreamCount;
+
 }  // namespace
 
 std::string trace_json(const SimulationResult& r) {
@@ -25,6 +28,10 @@ std::string trace_json(const SimulationResult& r) {
     for (int s = 0; s < kStreamCount; ++s) {
       events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", pid}, {"tid", s},
                         {"args", {{"name", stream_name(static_cast<StreamKind>(s))}}}});
+    }
+    if (r.host_priced) {
+      events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", pid}, {"tid", kHostTid},
+                        {"args", {{"name", "host (issuing the compute stream's kernels)"}}}});
     }
   }
   constexpr double kNanosPerMicro = 1e3;  // trace timestamps are microseconds
@@ -48,6 +55,19 @@ std::string trace_json(const SimulationResult& r) {
                       {"ts", static_cast<double>(tt.start.value) / kNanosPerMicro},
                       {"dur", static_cast<double>((tt.finish - tt.start).value) / kNanosPerMicro},
                       {"args", args}});
+    if (r.host_priced && !task.is_comm) {
+      // The host lane (event_engine.hpp): when the host issued the task, and how long the stream
+      // waited for it.
+      events.back()["args"]["host_wait_ns"] = tt.host_wait().value;
+      events.push_back({{"name", task.name},
+                        {"cat", "host"},
+                        {"ph", "X"},
+                        {"pid", g.rank_ids[static_cast<std::size_t>(task.rank)]},
+                        {"tid", kHostTid},
+                        {"ts", static_cast<double>(tt.issue.value) / kNanosPerMicro},
+                        {"dur", static_cast<double>(task.host.value) / kNanosPerMicro},
+                        {"args", {{"label", task.label}, {"phase", phase_name(task.phase)}}}});
+    }
   }
   Json doc = {{"traceEvents", events},
               {"displayTimeUnit", "ms"},

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "result/outputs.hpp"
 #include "validate/validation.hpp"
 
 using namespace ecsim;
@@ -136,6 +137,13 @@ TEST_CASE("a profile's host times pace a step of short kernels, in simulate and 
   CHECK(slow.compute.value + slow.exposed_comm.value + slow.bubble.value ==
         doctest::Approx(slow.pass_time.value).epsilon(1e-6));
   CHECK(slow.host_wait.value <= slow.compute.value);
+  // The trace shows the host's issue of each compute task on a thread of its own.
+  const Json trace = Json::parse(trace_json(slow));
+  std::int64_t host_events = 0;
+  for (const Json& e : trace["traceEvents"]) host_events += e.value("cat", "") == "host" ? 1 : 0;
+  CHECK(static_cast<double>(host_events) == tasks);
+  CHECK(trace_json(slow).find("host (issuing the compute stream's kernels)") != std::string::npos);
+  CHECK(trace_json(fast).find("\"host\"") == std::string::npos);
 
   // validate prices each operator's event pair on top, and says how long the GPU waits.
   const MeasuredRun run = run_from_simulation(fast, 1.0, {1.0});
