@@ -1,6 +1,7 @@
-// Device helpers shared by the kernels: warp and block sums, warp and block exclusive scans. The order
-// of every addition is fixed by the lane and warp indices, so results are bitwise reproducible
-// from run to run (no atomics). The butterfly leaves each lane with the same terms added in a
+// Device helpers shared by the kernels: warp and block sums, a warp's inclusive and a block's
+// exclusive scan, and the lane mask that counts a ballot's votes before a lane. The order of every
+// addition is fixed by the lane and warp indices, so results are bitwise reproducible from run to
+// run (no atomics). The butterfly leaves each lane with the same terms added in a
 // different order, so lane 0's result is broadcast: every thread then uses one identical value.
 #pragma once
 
@@ -21,10 +22,13 @@ __device__ inline float warp_max(float v) {
   return v;
 }
 
-__device__ inline int warp_sum(int v) {
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(kFullMask, v, offset);
-  return v;  // integer sums do not depend on the order
-}
+// One instruction on compute capability 8.0 and later (redux.sync), where the butterfly took five
+// dependent shuffles; integer sums do not depend on the order.
+__device__ inline int warp_sum(int v) { return __reduce_add_sync(kFullMask, v); }
+
+// The lanes below this one as a bit mask (lane i: bits 0 .. i-1), for counting a __ballot_sync's
+// votes before a lane: an exclusive scan of 0/1 values in two instructions.
+__device__ inline unsigned lanes_below() { return (1u << (threadIdx.x % kWarpSize)) - 1u; }
 
 // Inclusive prefix sum of one int per lane over the warp.
 __device__ inline int warp_inclusive_scan(int v) {
@@ -34,13 +38,6 @@ __device__ inline int warp_inclusive_scan(int v) {
     if (lane >= offset) v += other;
   }
   return v;
-}
-
-// Exclusive prefix sum of one int per lane over the warp; `total` gets the warp's sum.
-__device__ inline int warp_exclusive_scan(int v, int& total) {
-  const int inclusive = warp_inclusive_scan(v);
-  total = __shfl_sync(kFullMask, inclusive, kWarpSize - 1);
-  return inclusive - v;
 }
 
 // Sum over the block, returned to every thread. kThreads is the block size, a multiple of 32.

@@ -8,7 +8,10 @@
 // The choice is then every key above v and, of the keys equal to v, the lowest token indices, up
 // to C: exactly the CPU reference's order (affinity descending, ties to the lower token). One pass
 // over the group in token order, one warp scan per 32 tokens, places the chosen tokens in their
-// C slots in token order. No shared memory and no block barrier: about 33 G compares per (group,
+// C slots in token order. Every warp sum is one redux.sync, every count before a lane two ballots
+// (block_reduce.cuh), where five dependent shuffles each took their place until the sixth session
+// of 2026-11-28 (not yet timed on a GPU; ptxas: 80 registers at G 1024 either way, no spills).
+// No shared memory and no block barrier: about 33 G compares per (group,
 // expert), against a bitonic sort's (G/2) log2 G (log2 G + 1) / 2 shared-memory compare-swaps of
 // 64-bit keys, which ran at 0.31 ms for 65536 tokens and 64 experts on an H100 (2026-11-27;
 // replaced 2026-11-28). A block's warps take neighbouring experts of one group, so that their
@@ -70,8 +73,9 @@ __global__ void __launch_bounds__(kSelectWarps * kWarpSize)
   for (int k = 0; k < kPerLane; ++k) above += key[k] > v ? 1 : 0;
   const int ties_taken = capacity - warp_sum(above);  // >= 1: how many keys equal to v are chosen
   const int slot_base = (e * groups + g) * capacity;
-  // One scan per 32 tokens counts the keys above v (high 16 bits) and equal to v (low 16 bits)
-  // before each lane; ties are chosen in token order while ties_taken lasts.
+  // Two votes per 32 tokens count the keys above v and equal to v before each lane (a ballot's
+  // bits below the lane); ties are chosen in token order while ties_taken lasts.
+  const unsigned below = lanes_below();
   int placed = 0;       // chosen tokens in earlier passes
   int ties_before = 0;  // keys equal to v in earlier passes
 #pragma unroll
@@ -81,13 +85,13 @@ __global__ void __launch_bounds__(kSelectWarps * kWarpSize)
     const bool inside = i < group_tokens;
     const bool over = inside && key[k] > v;
     const bool tie = inside && key[k] == v;
-    int totals = 0;
-    const int before = warp_exclusive_scan((over ? 1 << 16 : 0) + (tie ? 1 : 0), totals);
+    const unsigned over_votes = __ballot_sync(kFullMask, over);
+    const unsigned tie_votes = __ballot_sync(kFullMask, tie);
     const int ties_chosen_before = min(ties_before, ties_taken);
-    const int tie_rank = ties_before + (before & 0xffff);
-    const int place = placed + (before >> 16) + min(tie_rank, ties_taken) - ties_chosen_before;
-    placed += (totals >> 16) + min(ties_before + (totals & 0xffff), ties_taken) - ties_chosen_before;
-    ties_before += totals & 0xffff;
+    const int tie_rank = ties_before + __popc(tie_votes & below);
+    const int place = placed + __popc(over_votes & below) + min(tie_rank, ties_taken) - ties_chosen_before;
+    placed += __popc(over_votes) + min(ties_before + __popc(tie_votes), ties_taken) - ties_chosen_before;
+    ties_before += __popc(tie_votes);
     if (!inside) continue;
     if (over || (tie && tie_rank < ties_taken)) {
       const int slot = slot_base + place;

@@ -79,6 +79,16 @@ __global__ void warp_shuffles_kernel(int* out) {
   out[4 * lane + 3] = __shfl_xor_sync(kFullMask, 10 * lane, 6);
 }
 
+// Two warps: a ballot of the lanes whose index is a multiple of 3, a count of those below each
+// lane (lanes_below), and the warp's sum of 10 * lane + warp.
+__global__ void warp_votes_kernel(unsigned* votes, int* below, int* sums) {
+  const int t = static_cast<int>(threadIdx.x);
+  const int lane = t % kWarpSize;
+  votes[t] = __ballot_sync(kFullMask, lane % 3 == 0);
+  below[t] = __popc(votes[t] & lanes_below());
+  sums[t] = warp_sum(10 * lane + t / kWarpSize);
+}
+
 // A whole uint4 copied from `from` to `to`, as the kernels copy rows (a field read alone would be a
 // 4-byte load). UBSan's own alignment check (sanitizer build) is off here, so that the emulation's
 // is the one seen to fail.
@@ -214,6 +224,13 @@ std::vector<int> warp_shuffles() {
   std::vector<int> out(4 * kWarpSize);
   CUDA_CHECK(launch_kernel(warp_shuffles_kernel, 1, kWarpSize, 0, nullptr, out.data()));
   return out;
+}
+
+WarpVotes warp_votes() {
+  WarpVotes v{std::vector<unsigned>(2 * kWarpSize), std::vector<int>(2 * kWarpSize), std::vector<int>(2 * kWarpSize)};
+  CUDA_CHECK(launch_kernel(warp_votes_kernel, 1, 2 * kWarpSize, 0, nullptr, v.votes.data(), v.below.data(),
+                           v.sums.data()));
+  return v;
 }
 
 BlockReductions block_reductions(const std::vector<int>& in, int blocks) {

@@ -18,6 +18,14 @@ std::vector<float> warp_matrix_product(const std::vector<float>& a, const std::v
 // __shfl_down_sync(10 l, 3, width 8) and __shfl_xor_sync(10 l, 6).
 std::vector<int> warp_shuffles();
 
+// __ballot_sync, __popc with lanes_below, and warp_sum (__reduce_add_sync) over two warps: per thread.
+struct WarpVotes {
+  std::vector<unsigned> votes;
+  std::vector<int> below;
+  std::vector<int> sums;
+};
+WarpVotes warp_votes();
+
 // Per block b of `blocks` blocks of 64 threads, thread t holding v = in[64 b + t]: the results of
 // block_reduce.cuh's block_exclusive_scan(v), block_exclusive_scan(2 v) and block_sum(v), whose
 // partials live in static __shared__ arrays, one copy per block. Each vector holds one value per

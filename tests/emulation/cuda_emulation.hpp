@@ -125,6 +125,23 @@ T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = warpSize) {
                                            width);
 }
 
+// Warp votes and sm_80's warp reductions (redux.sync), made of the emulated shuffles above, so the
+// same rule holds: the whole warp, every lane with the same mask.
+inline unsigned __ballot_sync(unsigned mask, int predicate) {
+  const uint3 t = threadIdx;
+  const unsigned lane = (t.x + blockDim.x * (t.y + blockDim.y * t.z)) % warpSize;
+  unsigned votes = predicate ? 1u << lane : 0u;
+  for (int offset = 1; offset < warpSize; offset *= 2) votes |= __shfl_xor_sync(mask, votes, offset);
+  return votes;
+}
+
+inline int __reduce_add_sync(unsigned mask, int value) {
+  for (int offset = 1; offset < warpSize; offset *= 2) value += __shfl_xor_sync(mask, value, offset);
+  return value;
+}
+
+inline int __popc(unsigned x) { return std::popcount(x); }
+
 // The bit reinterpretations of CUDA's device math (CUDA Math API, "Type Casting Intrinsics").
 inline unsigned __float_as_uint(float x) { return std::bit_cast<unsigned>(x); }
 inline float __uint_as_float(unsigned x) { return std::bit_cast<float>(x); }

@@ -60,6 +60,19 @@ TEST_CASE("emulated shuffles move values between lanes as CUDA defines them") {
   }
 }
 
+TEST_CASE("emulated ballots and warp sums: each lane sees the warp's votes and sum, as CUDA defines them") {
+  const auto v = ecsim::emulation_test::warp_votes();
+  unsigned every_third = 0;
+  for (int lane = 0; lane < 32; lane += 3) every_third |= 1u << lane;
+  for (int t = 0; t < 64; ++t) {
+    CAPTURE(t);
+    const int lane = t % 32, warp = t / 32;
+    CHECK(v.votes[static_cast<std::size_t>(t)] == every_third);
+    CHECK(v.below[static_cast<std::size_t>(t)] == (lane + 2) / 3);  // multiples of 3 below the lane
+    CHECK(v.sums[static_cast<std::size_t>(t)] == 10 * (31 * 32 / 2) + 32 * warp);
+  }
+}
+
 TEST_CASE("emulated static __shared__ arrays hold one copy per block: block_reduce.cuh's scans and sums") {
   // Three blocks of 64: the helpers' partials (static __shared__) must come from the running block only.
   constexpr int kBlocks = 3, kThreads = 64;
