@@ -550,6 +550,11 @@ KernelRun grouped_run(const PlannedCall& c, int variant, const RunContext& ctx) 
 }
 
 #ifdef ECSIM_PROFILE_ATTENTION
+// Attention over q, k and v where the runner keeps them (kernels/runner/device_block.cpp), read
+// and their gradients written in place: self-attention (q_len = kv_len) in slices of the fused
+// projection [B S, (H + 2 KVH) D]; cross-attention with q packed and k, v in slices of the fused
+// [B L, 2 KVH D]. (Masked training's 128 image tokens against 128 text tokens take the self layout.)
+// Until the sixth session of 2026-11-28 every entry was timed on packed q, k and v.
 KernelRun attention_run(const PlannedCall& c) {
   const OpShape& s = c.call.shape;
   AttentionDims d;
@@ -560,24 +565,47 @@ KernelRun attention_run(const PlannedCall& c) {
   d.kv_len = dim(s, "kv_len");
   d.head_dim = dim(s, "head_dim");
   d.causal = dim(s, "causal") != 0;
+  const std::int64_t qw = d.heads * d.head_dim, kvw = d.kv_heads * d.head_dim;
+  const bool self = d.q_len == d.kv_len;
+  d.q_row_stride = self ? qw + 2 * kvw : 0;
+  d.kv_row_stride = self ? qw + 2 * kvw : 2 * kvw;
   check_attention_dims(d, c.call.op.c_str());
   const std::int64_t nq = d.q_elements(), nkv = d.kv_elements(), nl = d.lse_elements();
+  // The q, k and v (or dq, dk, dv) pointers in a run's operands: one fused buffer at `first` (self),
+  // or q at `first` and the fused k, v after it (cross).
+  const auto slices = [qw, kvw, self](const OperandSet& o, std::size_t first) {
+    bf16* q = o.at<bf16>(first);
+    bf16* kv = self ? q + qw : o.at<bf16>(first + 1);
+    return std::array<bf16*, 3>{q, kv, kv + kvw};
+  };
+  // q, k and v: one fused [B S, (H + 2 KVH) D] buffer, or q [B Sq, H D] and kv [B L, 2 KVH D].
+  const auto qkv_operands = [&](auto make) -> std::vector<Operand> {
+    if (self) return {make(nq + 2 * nkv)};
+    return {make(nq), make(2 * nkv)};
+  };
+  const std::size_t n_qkv = self ? 1 : 2;
   if (!is_backward(c)) {
     // q, k, v -> out, lse
-    return {{bf16_in(nq), bf16_in(nkv), bf16_in(nkv), bf16_out(nq), fp32_out(nl)},
-            [d](const OperandSet& o, cudaStream_t st) {
-              flash_attention_forward(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3), o.at<float>(4), d,
-                                      st);
+    std::vector<Operand> ops = qkv_operands(bf16_in);
+    ops.insert(ops.end(), {bf16_out(nq), fp32_out(nl)});
+    return {std::move(ops),
+            [d, slices, n_qkv](const OperandSet& o, cudaStream_t st) {
+              const auto in = slices(o, 0);
+              flash_attention_forward(in[0], in[1], in[2], o.at<bf16>(n_qkv), o.at<float>(n_qkv + 1), d, st);
             },
             nullptr};
   }
   // q, k, v, out, lse, dout -> delta, dq, dk, dv
-  return {{bf16_in(nq), bf16_in(nkv), bf16_in(nkv), bf16_in(nq), fp32_in(nl), bf16_in(nq), fp32_out(nl),
-           bf16_out(nq), bf16_out(nkv), bf16_out(nkv)},
-          [d](const OperandSet& o, cudaStream_t st) {
-            flash_attention_backward(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3), o.at<float>(4),
-                                     o.at<bf16>(5), o.at<float>(6), o.at<bf16>(7), o.at<bf16>(8), o.at<bf16>(9), d,
-                                     st);
+  std::vector<Operand> ops = qkv_operands(bf16_in);
+  ops.insert(ops.end(), {bf16_in(nq), fp32_in(nl), bf16_in(nq), fp32_out(nl)});
+  const std::vector<Operand> grads = qkv_operands(bf16_out);
+  ops.insert(ops.end(), grads.begin(), grads.end());
+  return {std::move(ops),
+          [d, slices, n_qkv](const OperandSet& o, cudaStream_t st) {
+            const auto in = slices(o, 0);
+            const auto grad = slices(o, n_qkv + 4);
+            flash_attention_backward(in[0], in[1], in[2], o.at<bf16>(n_qkv), o.at<float>(n_qkv + 1),
+                                     o.at<bf16>(n_qkv + 2), o.at<float>(n_qkv + 3), grad[0], grad[1], grad[2], d, st);
           },
           nullptr};
 }
