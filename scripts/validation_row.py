@@ -6,8 +6,9 @@ Prints NAME|BLOCKS|predicted ms|measured ms|error|idle|host|wait|predicted GiB|m
 the fields the campaign's summary lays out in columns: idle is the measured time between one rank's
 operators and host the host's time inside them, each as a share of the measured step (a step paced
 by kernel launches shows both high); wait the predicted time the GPU waits for the host's launches,
-as a share of the predicted step ("-" where the profile has no host times to price it); the memory is the runner's buffers (the simulator's part of its
-peak that the runner's allocator peak holds, and that peak). Exit status 2 on a file that is not an
+as a share of the predicted step ("-" where the profile has no host times to price it); the memory
+is the runner's buffers (the simulator's part of its peak that the runner's allocator peak holds,
+and that peak). Exit status 2 on a file that is not an
 ecsim.validation/1 file with those keys (tests/emulation/run_validate_test.sh holds it to
 validate's real output).
 """

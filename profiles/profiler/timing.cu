@@ -117,8 +117,11 @@ Timing EventTimer::time(int sets, const TimingMethod& method, const std::functio
 
 Timing EventTimer::time_event_pairs(int pairs) {
   const int n = std::clamp(pairs, 1, static_cast<int>(start_.size()));
-  // Held long enough that no event waits on the GPU while the host records the next.
-  CUDA_CHECK(launch_kernel(hold_stream_kernel, 1, 1, 0, stream_, static_cast<unsigned long long>(n * 20e3 + kHoldSlackNs)));
+  // Held long enough (20 us a pair, several times the host's time) that no event is recorded on the
+  // GPU while the host still records the next.
+  constexpr double kHoldPerPairNs = 20e3;
+  const auto hold = static_cast<unsigned long long>(n * kHoldPerPairNs + kHoldSlackNs);
+  CUDA_CHECK(launch_kernel(hold_stream_kernel, 1, 1, 0, stream_, hold));
   std::vector<double> host(static_cast<std::size_t>(n));
   for (int s = 0; s < n; ++s) {
     const auto i = static_cast<std::size_t>(s);

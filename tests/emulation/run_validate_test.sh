@@ -75,7 +75,8 @@ PY
   row=$(python3 "$3/scripts/validation_row.py" "$tmp/$name.validation.json" "$name" 2 2>&1) ||
     fail "validation_row.py on $name: $row"
   echo "$row"
-  [[ $row =~ ^$name\|2\|[0-9.]+\|[0-9.]+\|[-+][0-9.]+%\|[0-9]+%\|[0-9]+%\|(-|[0-9]+%)\|[0-9.]+\|[0-9.]+\|matched\ [1-9][0-9]*,\ unmatched\ 0\ measured\ /\ 0\ predicted$ ]] ||
+  shares='[0-9]+%\|[0-9]+%\|(-|[0-9]+%)'  # idle, host, wait
+  [[ $row =~ ^$name\|2\|[0-9.]+\|[0-9.]+\|[-+][0-9.]+%\|$shares\|[0-9.]+\|[0-9.]+\|matched\ [1-9][0-9]*,\ unmatched\ 0\ measured\ /\ 0\ predicted$ ]] ||
     fail "validation_row.py's row for $name: $row"
 done
 

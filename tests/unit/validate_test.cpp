@@ -150,7 +150,8 @@ TEST_CASE("a profile's host times pace a step of short kernels, in simulate and 
   const Validation v = validate_run(s, run, slow_host);
   CHECK(v.host_priced);
   CHECK(v.predicted_step_s > slow.step_time.value);
-  CHECK(v.predicted_host_in_ops_s == doctest::Approx(slow.host_issue.value + 2e-6 * static_cast<double>(run.ops.size())));
+  const double event_pairs_s = 2e-6 * static_cast<double>(run.ops.size());
+  CHECK(v.predicted_host_in_ops_s == doctest::Approx(slow.host_issue.value + event_pairs_s));
   CHECK(v.predicted_gpu_wait_for_host_s > 0);
   std::ostringstream text;
   print_validation(v, text);
