@@ -92,6 +92,8 @@ Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const 
     k.kind = kind_of(op.name, op.phase);
     k.predicted_s += pair.predicted_s;
     k.measured_s += pair.measured_s;
+    k.predicted_host_s += to_seconds(task.host).value;
+    k.measured_host_s += op.host_ns / kNanosPerSecond;
     ++k.count;
     ++v.matched;
     // One rank's blocks: every rank of a data- or expert-parallel run does the same work.
@@ -141,7 +143,8 @@ Json validation_to_json(const Validation& v) {
   Json per_op = Json::array();
   for (const auto& k : v.per_kind) {
     per_op.push_back({{"name", k.kind}, {"predicted_s", k.predicted_s}, {"measured_s", k.measured_s},
-                      {"error", k.error()}, {"count", k.count}});
+                      {"error", k.error()}, {"count", k.count}, {"predicted_host_s", k.predicted_host_s},
+                      {"measured_host_s", k.measured_host_s}});
   }
   Json steps = Json::array();
   for (const auto& s : v.steps) {
@@ -225,13 +228,19 @@ void print_validation(const Validation& v, std::ostream& out) {
     out << line;
   }
   out << "\n";
-  std::snprintf(line, sizeof line, "%-40s %12s %12s %8s %6s\n", "operator kind (largest error first)", "predicted ms",
-                "measured ms", "error", "count");
+  // With a host lane, the host's time inside each kind, predicted and measured, beside its own.
+  std::snprintf(line, sizeof line, "%-40s %12s %12s %8s %6s%s\n", "operator kind (largest error first)", "predicted ms",
+                "measured ms", "error", "count", v.host_priced ? "   host: predicted ms  measured ms" : "");
   out << line;
   for (const auto& k : v.per_kind) {
-    std::snprintf(line, sizeof line, "%-40s %12.3f %12.3f %+7.1f%% %6lld\n", k.kind.c_str(), k.predicted_s * 1e3,
+    std::snprintf(line, sizeof line, "%-40s %12.3f %12.3f %+7.1f%% %6lld", k.kind.c_str(), k.predicted_s * 1e3,
                   k.measured_s * 1e3, 100 * k.error(), static_cast<long long>(k.count));
     out << line;
+    if (v.host_priced) {
+      std::snprintf(line, sizeof line, " %20.3f %12.3f", k.predicted_host_s * 1e3, k.measured_host_s * 1e3);
+      out << line;
+    }
+    out << "\n";
   }
   if (!v.blocks.empty()) {
     out << "\none block's training step (mean over its blocks; forward, backward and its parameters' share of the\n"

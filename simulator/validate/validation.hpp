@@ -19,6 +19,10 @@ struct KindError {
   double predicted_s = 0;
   double measured_s = 0;
   std::int64_t count = 0;
+  // The host's time inside these operators: the host lane's (0 where the profile prices none)
+  // and the runner's (0 in a run file without host times).
+  double predicted_host_s = 0;
+  double measured_host_s = 0;
   double error() const { return measured_s > 0 ? predicted_s / measured_s - 1 : 0; }  // signed
 };
 

@@ -85,6 +85,9 @@ TEST_CASE("validate reports the time between operators and the host's time insid
   CHECK(ahead.measured_between_ops_s == doctest::Approx(0.25 * sim.step_time.value).epsilon(0.01));
   CHECK(ahead.predicted_between_ops_s == doctest::Approx(0).epsilon(1e-9).scale(sim.step_time.value));
   CHECK(ahead.host_in_ops_s == doctest::Approx(1e-6 * static_cast<double>(run.ops.size())));
+  double kinds_host = 0;
+  for (const KindError& k : ahead.per_kind) kinds_host += k.measured_host_s;
+  CHECK(kinds_host == doctest::Approx(ahead.host_in_ops_s));
   std::ostringstream text;
   print_validation(ahead, text);
   CHECK(text.str().find("(20.0% of the step): the GPU idles there, beyond the prediction") != std::string::npos);
@@ -156,6 +159,11 @@ TEST_CASE("a profile's host times pace a step of short kernels, in simulate and 
   std::ostringstream text;
   print_validation(v, text);
   CHECK(text.str().find("host lane (the profile's host times): the host issues the operators in") != std::string::npos);
+  CHECK(text.str().find("host: predicted ms  measured ms") != std::string::npos);
+  // Per kind, the host times add up to the totals.
+  double kinds_host = 0;
+  for (const KindError& k : v.per_kind) kinds_host += k.predicted_host_s;
+  CHECK(kinds_host == doctest::Approx(v.predicted_host_in_ops_s));
   const Json j = validation_to_json(v);
   CHECK(j["host"]["priced"] == true);
   CHECK(j["host"]["predicted_gpu_wait_s"].get<double>() == doctest::Approx(v.predicted_gpu_wait_for_host_s));
@@ -166,6 +174,7 @@ TEST_CASE("a profile's host times pace a step of short kernels, in simulate and 
   std::ostringstream none_text;
   print_validation(none, none_text);
   CHECK(none_text.str().find("host lane") == std::string::npos);
+  CHECK(none_text.str().find("host: predicted") == std::string::npos);
 }
 
 TEST_CASE("validate matches the expert-parallel all-to-alls that ecsim-run times, and no other collective") {
