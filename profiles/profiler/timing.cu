@@ -64,6 +64,15 @@ EventTimer::~EventTimer() {
   }
 }
 
+double EventTimer::enqueue_timed(int sample, const std::function<void()>& between) {
+  const auto i = static_cast<std::size_t>(sample);
+  const auto t0 = std::chrono::steady_clock::now();
+  CUDA_CHECK(cudaEventRecord(start_[i], stream_));
+  between();
+  CUDA_CHECK(cudaEventRecord(stop_[i], stream_));
+  return host_ns_since(t0);
+}
+
 Timing EventTimer::time(int sets, const TimingMethod& method, const std::function<void(int set)>& run) {
   const int max_samples = std::min<int>(method.max_samples, static_cast<int>(start_.size()));
   int next = 0;
@@ -89,14 +98,7 @@ Timing EventTimer::time(int sets, const TimingMethod& method, const std::functio
   const double hold = std::min(kMaxHoldNs, 2.0 * samples * host_per_run + kHoldSlackNs);
   CUDA_CHECK(launch_kernel(hold_stream_kernel, 1, 1, 0, stream_, static_cast<unsigned long long>(hold)));
   std::vector<double> host(static_cast<std::size_t>(samples));
-  for (int s = 0; s < samples; ++s) {
-    const auto i = static_cast<std::size_t>(s);
-    const auto h0 = std::chrono::steady_clock::now();
-    CUDA_CHECK(cudaEventRecord(start_[i], stream_));
-    run(next_set());
-    CUDA_CHECK(cudaEventRecord(stop_[i], stream_));
-    host[i] = host_ns_since(h0);
-  }
+  for (int s = 0; s < samples; ++s) host[static_cast<std::size_t>(s)] = enqueue_timed(s, [&] { run(next_set()); });
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   last_.assign(static_cast<std::size_t>(samples), 0.0);
   std::vector<double> gaps;
@@ -123,13 +125,7 @@ Timing EventTimer::time_event_pairs(int pairs) {
   const auto hold = static_cast<unsigned long long>(n * kHoldPerPairNs + kHoldSlackNs);
   CUDA_CHECK(launch_kernel(hold_stream_kernel, 1, 1, 0, stream_, hold));
   std::vector<double> host(static_cast<std::size_t>(n));
-  for (int s = 0; s < n; ++s) {
-    const auto i = static_cast<std::size_t>(s);
-    const auto h0 = std::chrono::steady_clock::now();
-    CUDA_CHECK(cudaEventRecord(start_[i], stream_));
-    CUDA_CHECK(cudaEventRecord(stop_[i], stream_));
-    host[i] = host_ns_since(h0);
-  }
+  for (int s = 0; s < n; ++s) host[static_cast<std::size_t>(s)] = enqueue_timed(s, [] {});
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   return summarize(std::move(host));
 }

@@ -56,6 +56,9 @@ class EventTimer {
   const std::vector<double>& last_samples() const { return last_; }
 
  private:
+  // Enqueues sample's start event, between() and its stop event; returns the host's time for all three.
+  double enqueue_timed(int sample, const std::function<void()>& between);
+
   cudaStream_t stream_;
   std::vector<cudaEvent_t> start_, stop_;
   std::vector<double> last_;

@@ -223,9 +223,7 @@ Profile load_profile(const std::filesystem::path& file) {
 
   if (auto pair = r.optional("event_pair_host_ns")) {
     if (p.source != "measured") pair->fail("only a measured profile has host times");
-    ObjectReader pr = object(*pair);
-    const Times t = read_ordered_times(pr, false);
-    pr.finish();
+    const Times t = read_times(*pair);
     p.event_pair_host = ProfileEventPairHost{t.p10, t.p50, t.p90};
   }
 

@@ -60,6 +60,15 @@ Profile empty_h100_profile(const std::string& source) {
   return p;
 }
 
+// `p` written to a temporary file under `name` and read back by the strict reader.
+Profile round_trip(const Profile& p, const std::string& name) {
+  const auto file = std::filesystem::temp_directory_path() / name;
+  write_profile(file, p);
+  Profile back = load_profile(file);
+  std::filesystem::remove(file);
+  return back;
+}
+
 }  // namespace
 
 TEST_CASE("analytic: a large GEMM runs at the matmul ceiling times its efficiency") {
@@ -370,25 +379,19 @@ TEST_CASE("profile files: written and read back unchanged") {
     p.ops.push_back({c.op, c.dtype, c.shape, t, t, t, 0});
   }
   p.collectives.push_back({"all_reduce", 8, parse_bytes("256MiB"), 700e3, 710e3, 730e3});
-  const auto file = std::filesystem::temp_directory_path() / "ecsim_compute_cost_roundtrip.json";
   // A measured profile's launch gap, and none in an analytic one.
   Profile measured = p;
   measured.source = "measured";
   for (ProfileEntry& e : measured.ops) e.samples = 20;
   measured.launch_gap = ProfileLaunchGap{1400, 1550.5, 2100, 3};
-  const auto gap_file = std::filesystem::temp_directory_path() / "ecsim_compute_cost_roundtrip_gap.json";
-  write_profile(gap_file, measured);
-  const Profile gap_back = load_profile(gap_file);
-  std::filesystem::remove(gap_file);
+  const Profile gap_back = round_trip(measured, "ecsim_compute_cost_roundtrip_gap.json");
   REQUIRE(gap_back.launch_gap.has_value());
   CHECK(gap_back.launch_gap->p10_ns == 1400);
   CHECK(gap_back.launch_gap->p50_ns == 1550.5);
   CHECK(gap_back.launch_gap->p90_ns == 2100);
   CHECK(gap_back.launch_gap->entries == 3);
   CHECK(ComputeCostModel::from_profile(gap_back, h100()).launch_gap() == Nanos{1551});
-  write_profile(file, p);
-  const Profile back = load_profile(file);
-  std::filesystem::remove(file);
+  const Profile back = round_trip(p, "ecsim_compute_cost_roundtrip.json");
   CHECK(back.device.name == "H100-SXM");
   CHECK(!back.launch_gap.has_value());
   CHECK(ComputeCostModel::from_profile(back, h100()).launch_gap() == Nanos{});
@@ -419,10 +422,7 @@ TEST_CASE("host times: written and read back, and priced per operator less the e
   const KernelCall gelu_call = forward_kernels(act).front();
   p.ops.push_back({gelu_call.op, "fp32", gelu_call.shape, 4e3, 5e3, 6e3, 20, 6500.25});
 
-  const auto file = std::filesystem::temp_directory_path() / "ecsim_compute_cost_host.json";
-  write_profile(file, p);
-  const Profile back = load_profile(file);
-  std::filesystem::remove(file);
+  const Profile back = round_trip(p, "ecsim_compute_cost_host.json");
   REQUIRE(back.event_pair_host.has_value());
   CHECK(back.event_pair_host->p50_ns == 2500);
   CHECK(back.event_pair_host->p90_ns == 3500);
