@@ -1,8 +1,9 @@
 // One function per kernel family (kernel_runs.hpp): the profile key's shape -> the launcher's
 // arguments. Where a key does not carry every dimension a launcher needs, the choice is stated:
-//   gate_residual, layernorm         -> [B, S, d] with d the widest EC-DiT width dividing it and
-//     {elements}                        S = 128 tokens per image where that divides
-//   adaln_layernorm {tokens, hidden} -> B = tokens / 128 images where 128 divides
+//   gate_residual {elements}         -> [B, S, d] with d the widest EC-DiT width dividing it and
+//                                       S = 128 tokens per image where that divides
+//   adaln_layernorm, layernorm       -> B = tokens / 128 images where 128 divides
+//     {tokens, hidden}
 //   permute {rows, hidden}           -> expert choice with f_c = 2: T = rows / 2 tokens, 8 experts,
 //   unpermute {rows, tokens, hidden}    groups of up to 1024 tokens, C = G / 4: a real routing of
 //                                       random logits, made once (the gathers' indices)
@@ -167,15 +168,11 @@ KernelRun layernorm_run(const PlannedCall& c, std::int64_t batch, std::int64_t s
           nullptr};
 }
 
-KernelRun adaln_layernorm_run(const PlannedCall& c) {
+// adaln_layernorm and layernorm, keyed {tokens, hidden}.
+KernelRun norm_run(const PlannedCall& c, bool modulated) {
   const std::int64_t tokens = dim(c.call.shape, "tokens"), hidden = dim(c.call.shape, "hidden");
   const auto [batch, seq] = images(tokens);
-  return layernorm_run(c, batch, seq, hidden, true);
-}
-
-KernelRun plain_layernorm_run(const PlannedCall& c) {
-  const Rows r = rows_of_elements(dim(c.call.shape, "elements"));
-  return layernorm_run(c, r.batch, r.seq, r.hidden, false);
+  return layernorm_run(c, batch, seq, hidden, modulated);
 }
 
 KernelRun flow_loss_run(const PlannedCall& c) {
@@ -653,9 +650,9 @@ KernelRun make_run(const PlannedCall& c, int variant, const RunContext& ctx) {
   if (op == "gelu" || op == "gelu_bwd") return activation_run(c, gelu_fwd, gelu_bwd);
   if (op == "silu" || op == "silu_bwd") return activation_run(c, silu_fwd, silu_bwd);
   if (op == "residual_add") return residual_add_run(c);
-  if (op == "layernorm" || op == "layernorm_bwd") return plain_layernorm_run(c);
+  if (op == "layernorm" || op == "layernorm_bwd") return norm_run(c, false);
   if (op == "gate_residual" || op == "gate_residual_bwd") return gate_residual_run(c);
-  if (op == "adaln_layernorm" || op == "adaln_layernorm_bwd") return adaln_layernorm_run(c);
+  if (op == "adaln_layernorm" || op == "adaln_layernorm_bwd") return norm_run(c, true);
   if (op == "flow_loss" || op == "flow_loss_bwd") return flow_loss_run(c);
   if (op == "adamw") return adamw_run(c);
   if (op == "ec_route" || op == "ec_route_bwd") return ec_route_run(c, ctx);

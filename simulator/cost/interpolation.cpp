@@ -24,23 +24,46 @@ double dv(const OpShape& s, const char* name) {
   return it == s.end() ? 0.0 : static_cast<double>(it->second);
 }
 
-// The dimensions a family is swept along; memory-bound families along their work measure only.
+constexpr const char* kWorkAxis = "work";
+
+// Row kernels (a LayerNorm reduces each token's row): at equal work the row width sets their time
+// (an H200's adaLN-LayerNorm: 16384 x 1152 in 48.8 us, 6144 x 3072 in 34.6 us, 2026-11-28), so
+// they are swept along their tokens at a fixed width, not along their work.
+bool is_row_kernel(const std::string& family) {
+  return kernel_class(family) == KernelClass::kMemory && memory_kernel(family).kind == MemoryKernel::kRowReduction;
+}
+
+// The dimensions a family is swept along; other memory-bound families along their work measure only.
 const std::vector<std::string>& sweep_axes(const std::string& family) {
   static const std::vector<std::string> gemm{"m", "n", "k"};
   static const std::vector<std::string> batched{"m", "n", "k", "batch"};
   static const std::vector<std::string> grouped{"m_total", "n", "k", "groups"};
   static const std::vector<std::string> wgrad{"k_total", "m", "n", "groups"};
   static const std::vector<std::string> attention{"batch", "heads", "q_len", "kv_len"};
+  static const std::vector<std::string> rows{"tokens"};
   static const std::vector<std::string> none;
   if (is_single_gemm(family)) return gemm;
   if (is_batched_gemm(family)) return batched;
   if (family == "grouped_gemm") return grouped;
   if (family == "grouped_gemm_wgrad") return wgrad;
   if (family == "attention_fwd" || family == "attention_bwd") return attention;
+  if (is_row_kernel(family)) return rows;
   return none;
 }
 
-constexpr const char* kWorkAxis = "work";
+const std::vector<std::string>& work_axis() {
+  static const std::vector<std::string> work{kWorkAxis};
+  return work;
+}
+
+// The axes a family's entries are indexed along: its sweep axes, or the work measure where it has
+// none; a row kernel's work too, its last resort (a call of a width no sweep brackets, or an entry
+// keyed by elements, as `layernorm` was in profiles made before the seventh session of 2026-11-28).
+std::vector<std::string> index_axes(const std::string& family) {
+  std::vector<std::string> axes = sweep_axes(family);
+  if (axes.empty() || is_row_kernel(family)) axes.push_back(kWorkAxis);
+  return axes;
+}
 
 std::string axis_key(const std::string& family, const std::string& dtype, const std::string& axis) {
   return family + "|" + dtype + "|" + axis;
@@ -141,9 +164,7 @@ ProfileIndex::ProfileIndex(const Profile& profile)
   for (std::size_t i = 0; i < profile.ops.size(); ++i) {
     const ProfileEntry& e = profile.ops[i];
     const double log_t = std::log(e.p50_ns) - log_roofline(e.op, e.shape);
-    std::vector<std::string> axes = sweep_axes(e.op);
-    if (axes.empty()) axes.push_back(kWorkAxis);
-    for (const auto& axis : axes) {
+    for (const auto& axis : index_axes(e.op)) {
       if (axis != kWorkAxis && !e.shape.count(axis)) continue;
       Sweep& s = sweeps_[sweep_key(e.op, e.dtype, axis, e.shape)];
       if (s.points.empty()) {
@@ -232,27 +253,34 @@ std::optional<ProfileIndex::Bracket> ProfileIndex::across(const std::string& fam
 
 std::optional<double> ProfileIndex::price_ns(const std::string& family, const std::string& dtype,
                                              const OpShape& shape, std::optional<std::size_t> exclude) const {
-  std::vector<std::string> axes = sweep_axes(family);
-  if (axes.empty()) axes.push_back(kWorkAxis);
-  std::optional<Bracket> best;
-  for (const auto& axis : axes) {
-    if (axis != kWorkAxis && !shape.count(axis)) continue;
-    auto it = sweeps_.find(sweep_key(family, dtype, axis, shape));
-    if (it == sweeps_.end()) continue;
-    const auto b = bracket(it->second, log_size(family, axis, shape), exclude);
-    if (b && (!best || b->span < best->span)) best = b;
-  }
-  if (best) return std::exp(best->log_t + log_roofline(family, shape));
-  // No sweep passes through the shape: interpolate between the sweeps on either side of it in
-  // one other dimension (bilinear in log space), along the closest pair.
-  for (const auto& axis : axes) {
-    if (axis == kWorkAxis || !shape.count(axis)) continue;
-    for (const auto& [other, value] : shape) {
-      if (other == axis || is_flag(other)) continue;
-      const auto b = across(family, dtype, axis, other, shape, exclude);
+  // Along a sweep through the shape, the closest bracket of them.
+  const auto along = [&](const std::vector<std::string>& axes) {
+    std::optional<Bracket> best;
+    for (const auto& axis : axes) {
+      if (axis != kWorkAxis && !shape.count(axis)) continue;
+      auto it = sweeps_.find(sweep_key(family, dtype, axis, shape));
+      if (it == sweeps_.end()) continue;
+      const auto b = bracket(it->second, log_size(family, axis, shape), exclude);
       if (b && (!best || b->span < best->span)) best = b;
     }
+    return best;
+  };
+  const std::vector<std::string>& swept = sweep_axes(family);
+  std::optional<Bracket> best = along(swept.empty() ? work_axis() : swept);
+  // No sweep passes through the shape: interpolate between the sweeps on either side of it in
+  // one other dimension (bilinear in log size), along the closest pair.
+  if (!best) {
+    for (const auto& axis : swept) {
+      if (!shape.count(axis)) continue;
+      for (const auto& [other, value] : shape) {
+        if (other == axis || is_flag(other)) continue;
+        const auto b = across(family, dtype, axis, other, shape, exclude);
+        if (b && (!best || b->span < best->span)) best = b;
+      }
+    }
   }
+  // A row kernel of a width no sweep brackets: along its work, over every width.
+  if (!best && is_row_kernel(family)) best = along(work_axis());
   if (best) return std::exp(best->log_t + log_roofline(family, shape));
   return std::nullopt;
 }
@@ -274,27 +302,31 @@ ProfileIndex::SizeMean ProfileIndex::mean_at_size(const Sweep& s, std::size_t i,
 std::optional<double> ProfileIndex::beyond_ns(const std::string& family, const std::string& dtype,
                                               const OpShape& shape) const {
   const double saturated_slope = kernel_class(family) == KernelClass::kMemory ? 1.0 : 0.0;
-  std::vector<std::string> axes = sweep_axes(family);
-  if (axes.empty()) axes.push_back(kWorkAxis);
-  std::optional<std::pair<double, double>> best;  // (log-size distance past the top, log_t)
-  for (const auto& axis : axes) {
-    if (axis != kWorkAxis && !shape.count(axis)) continue;
-    auto it = sweeps_.find(sweep_key(family, dtype, axis, shape));
-    if (it == sweeps_.end()) continue;
-    const Sweep& s = it->second;
-    const double log_x = log_size(family, axis, shape);
-    const double top_x = s.points.back().log_x;
-    if (log_x <= top_x + kSameLogSize) continue;
-    const SizeMean top = mean_at_size(s, s.points.size() - 1);
-    if (top.first == 0) continue;  // one size: no step to show saturation
-    const double top_t = top.log_t;
-    const double below_x = s.points[top.first - 1].log_x;
-    const double below_t = mean_at_size(s, top.first - 1).log_t;
-    const double slope = (top_t - below_t) / (top_x - below_x);
-    if (std::fabs(slope - saturated_slope) > kSaturatedSlopeError) continue;
-    const double distance = log_x - top_x;
-    if (!best || distance < best->first) best = std::make_pair(distance, top_t + saturated_slope * distance);
-  }
+  const auto past_top = [&](const std::vector<std::string>& axes) {
+    std::optional<std::pair<double, double>> best;  // (log-size distance past the top, log_t)
+    for (const auto& axis : axes) {
+      if (axis != kWorkAxis && !shape.count(axis)) continue;
+      auto it = sweeps_.find(sweep_key(family, dtype, axis, shape));
+      if (it == sweeps_.end()) continue;
+      const Sweep& s = it->second;
+      const double log_x = log_size(family, axis, shape);
+      const double top_x = s.points.back().log_x;
+      if (log_x <= top_x + kSameLogSize) continue;
+      const SizeMean top = mean_at_size(s, s.points.size() - 1);
+      if (top.first == 0) continue;  // one size: no step to show saturation
+      const double top_t = top.log_t;
+      const double below_x = s.points[top.first - 1].log_x;
+      const double below_t = mean_at_size(s, top.first - 1).log_t;
+      const double slope = (top_t - below_t) / (top_x - below_x);
+      if (std::fabs(slope - saturated_slope) > kSaturatedSlopeError) continue;
+      const double distance = log_x - top_x;
+      if (!best || distance < best->first) best = std::make_pair(distance, top_t + saturated_slope * distance);
+    }
+    return best;
+  };
+  const std::vector<std::string>& swept = sweep_axes(family);
+  auto best = past_top(swept.empty() ? work_axis() : swept);
+  if (!best && is_row_kernel(family)) best = past_top(work_axis());
   if (!best) return std::nullopt;
   return std::exp(best->second + log_roofline(family, shape));
 }

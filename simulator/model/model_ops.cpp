@@ -80,6 +80,15 @@ Op adaln_layernorm(const std::string& label, std::int64_t tokens, std::int64_t h
   return op;
 }
 
+// LayerNorm without modulation (cross_attn.norm where the cross-attention is not modulated): the
+// same kernel with zero shift and scale, keyed like it by {tokens, hidden}, since a row kernel's
+// time depends on the row width, not on the elements alone (cost/interpolation.cpp, is_row_kernel).
+Op layernorm(const std::string& label, std::int64_t tokens, std::int64_t hidden) {
+  Op op = with_residual_gradient(make_elementwise("layernorm", label, Component::kNorm, tokens * hidden, 1, 1, 7, 1));
+  op.shape = {{"tokens", tokens}, {"hidden", hidden}};
+  return op;
+}
+
 // x + gate * y (gate is per sample and channel); saves y and the gate for backward. The backward
 // writes dy (and the gate's gradient, per sample): x's gradient is the output's, passed on, and the
 // norm that opened the branch adds it to its own (with_residual_gradient).
@@ -131,9 +140,7 @@ std::vector<Op> dit_block(const ModelSpec& m, std::int64_t layer, const OpContex
   append_attention(ops, m, Component::kSelfAttention, "self_attn.", t, t, s, d, m.attention.kv_heads, ctx);
   ops.push_back(gate_residual("self_attn.residual", t_sp, d));
   if (cross) {
-    ops.push_back(modulate_cross ? adaln_layernorm("cross_attn.norm", t_sp, d)
-                                 : with_residual_gradient(make_elementwise("layernorm", "cross_attn.norm",
-                                                                           Component::kNorm, t_sp * d, 1, 1, 7, 1)));
+    ops.push_back(modulate_cross ? adaln_layernorm("cross_attn.norm", t_sp, d) : layernorm("cross_attn.norm", t_sp, d));
     append_attention(ops, m, Component::kCrossAttention, "cross_attn.", t, ctx.samples * dit.text_tokens,
                      dit.text_tokens, dit.text_width, dit.cross_kv_heads, ctx);
     ops.push_back(modulate_cross ? gate_residual("cross_attn.residual", t_sp, d)

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -539,6 +540,63 @@ TEST_CASE("pricing above a profile's sweep: at its top entry's rate where the ra
   // The leave-one-out check prices from neighbours only: the ends of a sweep stay outside.
   const LeaveOneOutResult loo = leave_one_out(p);
   CHECK(loo.outside == 4);  // each sweep's two ends
+}
+
+TEST_CASE("pricing a row kernel: along its tokens at its own width, between two widths, else along its work") {
+  // adaLN-LayerNorm at two widths whose entries share their work two by two (4096 x 1152 and
+  // 1536 x 3072 are both 4718592 elements; 16384 x 1152 and 6144 x 3072 both 18874368), the
+  // narrower rows slower, as an H200 measured them (48.8 against 34.6 us at 18874368).
+  Profile p = empty_h100_profile("measured");
+  auto norm = [](std::int64_t tokens, std::int64_t hidden) { return OpShape{{"tokens", tokens}, {"hidden", hidden}}; };
+  auto entry = [&](const std::string& op, const OpShape& shape, double t) {
+    p.ops.push_back({op, "bf16", shape, t, t, t, 20});
+  };
+  entry("adaln_layernorm", norm(4096, 1152), 16000);
+  entry("adaln_layernorm", norm(16384, 1152), 48000);
+  entry("adaln_layernorm", norm(1536, 3072), 13000);
+  entry("adaln_layernorm", norm(6144, 3072), 34000);
+  // `layernorm` keyed by elements, as profiles made before the seventh session of 2026-11-28 have it.
+  entry("layernorm", {{"elements", 4718592}}, 10000);
+  entry("layernorm", {{"elements", 18874368}}, 30000);
+  const ProfileIndex index(p);
+  auto price = [&](const std::string& op, const OpShape& shape) {
+    const std::optional<double> t = index.price_ns(op, "bf16", shape);
+    REQUIRE(t);
+    return *t;
+  };
+  // Log time linear in log size between a and b (sizes xa < x < xb).
+  auto between = [](double xa, double ta, double x, double xb, double tb) {
+    return ta * std::pow(tb / ta, std::log(x / xa) / std::log(xb / xa));
+  };
+
+  // At a measured shape: its own entry, not the mean of the two widths of its work (40398 ns).
+  CHECK(price("adaln_layernorm", norm(16384, 1152)) == doctest::Approx(48000));
+  CHECK(price("adaln_layernorm", norm(1536, 3072)) == doctest::Approx(13000));
+  // Along the tokens of its width.
+  CHECK(price("adaln_layernorm", norm(8192, 1152)) == doctest::Approx(between(4096, 16000, 8192, 16384, 48000)));
+  // A width between two swept ones: at 4096 tokens along each width's sweep, then in log width.
+  const double at_3072 = between(1536, 13000, 4096, 6144, 34000);
+  CHECK(price("adaln_layernorm", norm(4096, 2048)) == doctest::Approx(between(1152, 16000, 2048, 3072, at_3072)));
+  // A width outside them: along the work over both widths (the geometric mean at each size).
+  const double low = std::sqrt(16000.0 * 13000.0), high = std::sqrt(48000.0 * 34000.0);
+  CHECK(price("adaln_layernorm", norm(2048, 4096)) ==
+        doctest::Approx(between(4718592, low, 2048.0 * 4096, 18874368, high)));
+  // Entries keyed by elements price a call keyed by tokens and width along the work.
+  CHECK(price("layernorm", norm(8192, 1152)) ==
+        doctest::Approx(between(4718592, 10000, 8192.0 * 1152, 18874368, 30000)));
+
+  // The committed H200 profile prices XL's adaLN-LayerNorm over 64 images of 256 tokens as measured
+  // (before the seventh session of 2026-11-28: 41.1 us, between it and M's 6144 x 3072; the runner took 49.7).
+  const Profile h200 = load_profile(kSource / "profiles" / "h200-sxm.json");
+  const ProfileIndex measured(h200);
+  int found = 0;
+  for (const ProfileEntry& e : h200.ops) {
+    if (e.op == "adaln_layernorm" && e.shape == norm(16384, 1152)) {
+      CHECK(*measured.price_ns(e.op, e.dtype, e.shape) == doctest::Approx(e.p50_ns));
+      ++found;
+    }
+  }
+  CHECK(found == 1);
 }
 
 TEST_CASE("the optimizer's update moves the bytes its recipe's dtypes say, under a key of its own") {
