@@ -24,64 +24,90 @@ double dv(const OpShape& s, const char* name) {
   return it == s.end() ? 0.0 : static_cast<double>(it->second);
 }
 
+// Memory-bound kernels are swept along their work. Those that reduce or gather rows or columns, or
+// route, are swept with their widths fixed (every dimension but their token, row, element and
+// parameter counts: hidden, n, experts, top_k, group, capacity), since at equal work the widths set
+// their time: an H200's adaLN-LayerNorm over 16384 x 1152 in 48.8 us, over 6144 x 3072 in 34.6 us;
+// a token-choice routing of 8192 tokens over 8 experts in 20.5 us at top 1, 28.7 at top 2; a bias
+// gradient of 98304 elements over 16 columns in 11.3 us, over 1536 in 4.8 (2026-11-28). Their work
+// over every width (kAnyWidthAxis) is their last resort, and the only axis of the kernels that
+// stream a tensor as flat (elementwise, a bias added, the optimizer), whose widths do not matter.
 constexpr const char* kWorkAxis = "work";
+constexpr const char* kAnyWidthAxis = "work over every width";
 
-// Row kernels (a LayerNorm reduces each token's row): at equal work the row width sets their time
-// (an H200's adaLN-LayerNorm: 16384 x 1152 in 48.8 us, 6144 x 3072 in 34.6 us, 2026-11-28), so
-// they are swept along their tokens at a fixed width, not along their work.
-bool is_row_kernel(const std::string& family) {
-  return kernel_class(family) == KernelClass::kMemory && memory_kernel(family).kind == MemoryKernel::kRowReduction;
+bool is_size_dim(const std::string& dim) {
+  return dim == "tokens" || dim == "rows" || dim == "elements" || dim == "params";
 }
 
-// The dimensions a family is swept along; other memory-bound families along their work measure only.
+bool is_width_sensitive(const std::string& family) {
+  if (kernel_class(family) != KernelClass::kMemory) return false;
+  if (family == "bias_add_bwd") return true;  // column sums
+  const MemoryKernel kind = memory_kernel(family).kind;
+  return kind == MemoryKernel::kRowReduction || kind == MemoryKernel::kGather || kind == MemoryKernel::kRouting;
+}
+
+const std::vector<std::string>& any_width_axis() {
+  static const std::vector<std::string> any{kAnyWidthAxis};
+  return any;
+}
+
+// The dimensions a family is swept along.
 const std::vector<std::string>& sweep_axes(const std::string& family) {
   static const std::vector<std::string> gemm{"m", "n", "k"};
   static const std::vector<std::string> batched{"m", "n", "k", "batch"};
   static const std::vector<std::string> grouped{"m_total", "n", "k", "groups"};
   static const std::vector<std::string> wgrad{"k_total", "m", "n", "groups"};
   static const std::vector<std::string> attention{"batch", "heads", "q_len", "kv_len"};
-  static const std::vector<std::string> rows{"tokens"};
-  static const std::vector<std::string> none;
+  static const std::vector<std::string> work{kWorkAxis};
   if (is_single_gemm(family)) return gemm;
   if (is_batched_gemm(family)) return batched;
   if (family == "grouped_gemm") return grouped;
   if (family == "grouped_gemm_wgrad") return wgrad;
   if (family == "attention_fwd" || family == "attention_bwd") return attention;
-  if (is_row_kernel(family)) return rows;
-  return none;
+  return is_width_sensitive(family) ? work : any_width_axis();
 }
 
-const std::vector<std::string>& work_axis() {
-  static const std::vector<std::string> work{kWorkAxis};
-  return work;
-}
-
-// The axes a family's entries are indexed along: its sweep axes, or the work measure where it has
-// none; a row kernel's work too, its last resort (a call of a width no sweep brackets, or an entry
-// keyed by elements, as `layernorm` was in profiles made before the seventh session of 2026-11-28).
+// The axes a family's entries are indexed along: its sweep axes, and a width-sensitive kernel's
+// work over every width.
 std::vector<std::string> index_axes(const std::string& family) {
   std::vector<std::string> axes = sweep_axes(family);
-  if (axes.empty() || is_row_kernel(family)) axes.push_back(kWorkAxis);
+  if (is_width_sensitive(family)) axes.push_back(kAnyWidthAxis);
   return axes;
+}
+
+// Whether a sweep along `axis` holds `dim` fixed: every other dimension; along the work, the widths;
+// over every width, none.
+bool holds_fixed(const std::string& axis, const std::string& dim) {
+  if (axis == kAnyWidthAxis) return false;
+  return axis == kWorkAxis ? !is_size_dim(dim) : dim != axis;
+}
+
+OpShape fixed_dims(const std::string& axis, const OpShape& shape) {
+  OpShape fixed;
+  for (const auto& [name, v] : shape) {
+    if (holds_fixed(axis, name)) fixed.emplace(name, v);
+  }
+  return fixed;
 }
 
 std::string axis_key(const std::string& family, const std::string& dtype, const std::string& axis) {
   return family + "|" + dtype + "|" + axis;
 }
 
-// The sweep through `shape` along `axis`: every other dimension fixed.
+// The sweep through `shape` along `axis` (fixed_dims held).
 std::string sweep_key(const std::string& family, const std::string& dtype, const std::string& axis,
                       const OpShape& shape) {
   std::string key = axis_key(family, dtype, axis);
-  if (axis == kWorkAxis) return key;
   for (const auto& [name, v] : shape) {
-    if (name != axis) key += "|" + name + "=" + std::to_string(v);
+    if (holds_fixed(axis, name)) key += "|" + name + "=" + std::to_string(v);
   }
   return key;
 }
 
+bool is_work_axis(const std::string& axis) { return axis == kWorkAxis || axis == kAnyWidthAxis; }
+
 double log_size(const std::string& family, const std::string& axis, const OpShape& shape) {
-  const double x = axis == kWorkAxis ? kernel_work(family, shape) : dv(shape, axis.c_str());
+  const double x = is_work_axis(axis) ? kernel_work(family, shape) : dv(shape, axis.c_str());
   return x > 0 ? std::log(x) : -1e300;
 }
 
@@ -165,15 +191,12 @@ ProfileIndex::ProfileIndex(const Profile& profile)
     const ProfileEntry& e = profile.ops[i];
     const double log_t = std::log(e.p50_ns) - log_roofline(e.op, e.shape);
     for (const auto& axis : index_axes(e.op)) {
-      if (axis != kWorkAxis && !e.shape.count(axis)) continue;
+      if (!is_work_axis(axis) && !e.shape.count(axis)) continue;
       Sweep& s = sweeps_[sweep_key(e.op, e.dtype, axis, e.shape)];
       if (s.points.empty()) {
         s.family = e.op;
         s.axis = axis;
-        if (axis != kWorkAxis) {
-          s.fixed = e.shape;
-          s.fixed.erase(axis);
-        }
+        s.fixed = fixed_dims(axis, e.shape);
         sweeps_by_axis_[axis_key(e.op, e.dtype, axis)].push_back(&s);
       }
       s.points.push_back({log_size(e.op, axis, e.shape), log_t, i});
@@ -222,17 +245,18 @@ std::optional<ProfileIndex::Bracket> ProfileIndex::across(const std::string& fam
   const std::int64_t target = shape.at(other);
   if (target <= 0) return std::nullopt;
   const double log_x = log_size(family, axis, shape);
+  const OpShape fixed = fixed_dims(axis, shape);
   // The nearest sweeps below and above in `other` that reach the call's size along `axis`.
   std::optional<std::pair<std::int64_t, Bracket>> lo, hi;
   for (const Sweep* s : it->second) {
     auto v = s->fixed.find(other);
     if (v == s->fixed.end() || v->second == target || v->second <= 0) continue;
-    if (s->fixed.size() + 1 != shape.size()) continue;
+    if (s->fixed.size() != fixed.size()) continue;
     bool same_elsewhere = true;
     for (const auto& [name, value] : s->fixed) {
       if (name == other) continue;
-      auto t = shape.find(name);
-      if (t == shape.end() || t->second != value) {
+      auto t = fixed.find(name);
+      if (t == fixed.end() || t->second != value) {
         same_elsewhere = false;
         break;
       }
@@ -257,7 +281,7 @@ std::optional<double> ProfileIndex::price_ns(const std::string& family, const st
   const auto along = [&](const std::vector<std::string>& axes) {
     std::optional<Bracket> best;
     for (const auto& axis : axes) {
-      if (axis != kWorkAxis && !shape.count(axis)) continue;
+      if (!is_work_axis(axis) && !shape.count(axis)) continue;
       auto it = sweeps_.find(sweep_key(family, dtype, axis, shape));
       if (it == sweeps_.end()) continue;
       const auto b = bracket(it->second, log_size(family, axis, shape), exclude);
@@ -266,21 +290,21 @@ std::optional<double> ProfileIndex::price_ns(const std::string& family, const st
     return best;
   };
   const std::vector<std::string>& swept = sweep_axes(family);
-  std::optional<Bracket> best = along(swept.empty() ? work_axis() : swept);
+  std::optional<Bracket> best = along(swept);
   // No sweep passes through the shape: interpolate between the sweeps on either side of it in
-  // one other dimension (bilinear in log size), along the closest pair.
+  // one other dimension it holds fixed (bilinear in log size), along the closest pair.
   if (!best) {
     for (const auto& axis : swept) {
-      if (!shape.count(axis)) continue;
-      for (const auto& [other, value] : shape) {
-        if (other == axis || is_flag(other)) continue;
+      if (!is_work_axis(axis) && !shape.count(axis)) continue;
+      for (const auto& [other, value] : fixed_dims(axis, shape)) {
+        if (is_flag(other)) continue;
         const auto b = across(family, dtype, axis, other, shape, exclude);
         if (b && (!best || b->span < best->span)) best = b;
       }
     }
   }
-  // A row kernel of a width no sweep brackets: along its work, over every width.
-  if (!best && is_row_kernel(family)) best = along(work_axis());
+  // A width-sensitive kernel of widths no sweep brackets: along its work, over every width.
+  if (!best && is_width_sensitive(family)) best = along(any_width_axis());
   if (best) return std::exp(best->log_t + log_roofline(family, shape));
   return std::nullopt;
 }
@@ -305,7 +329,7 @@ std::optional<double> ProfileIndex::beyond_ns(const std::string& family, const s
   const auto past_top = [&](const std::vector<std::string>& axes) {
     std::optional<std::pair<double, double>> best;  // (log-size distance past the top, log_t)
     for (const auto& axis : axes) {
-      if (axis != kWorkAxis && !shape.count(axis)) continue;
+      if (!is_work_axis(axis) && !shape.count(axis)) continue;
       auto it = sweeps_.find(sweep_key(family, dtype, axis, shape));
       if (it == sweeps_.end()) continue;
       const Sweep& s = it->second;
@@ -324,9 +348,8 @@ std::optional<double> ProfileIndex::beyond_ns(const std::string& family, const s
     }
     return best;
   };
-  const std::vector<std::string>& swept = sweep_axes(family);
-  auto best = past_top(swept.empty() ? work_axis() : swept);
-  if (!best && is_row_kernel(family)) best = past_top(work_axis());
+  auto best = past_top(sweep_axes(family));
+  if (!best && is_width_sensitive(family)) best = past_top(any_width_axis());
   if (!best) return std::nullopt;
   return std::exp(best->second + log_roofline(family, shape));
 }

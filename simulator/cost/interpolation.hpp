@@ -10,10 +10,13 @@
 // the efficiency, which varies slowly. Of several sweeps through
 // the shape (a GEMM can be swept in m, n or k), the one with the closest bracket wins. A shape that
 // no sweep passes through is priced between two sweeps that differ from it in one other dimension,
-// one below and one above (bilinear in log size), again the closest pair. Row kernels (the norms)
-// are swept along their tokens at a fixed width, since at equal work a narrower row runs slower; a
-// call of a width between two swept ones is priced between those sweeps, and only a width outside
-// them (or a profile keying a norm by elements) along the work measure over every width.
+// one below and one above (bilinear in log size), again the closest pair. Memory-bound kernels are
+// swept along their work; those that reduce or gather rows or columns, or route, with their widths
+// fixed (every dimension but their token, row, element and parameter counts: a norm's hidden, a bias
+// gradient's columns, a routing's experts and top_k), since at equal work the widths set their time.
+// A call of a width between two swept ones is priced between those sweeps at its work, and only
+// widths outside them (or entries keyed otherwise, as a profile of before the seventh session of
+// 2026-11-28 keys `layernorm` by elements) along its work over every width.
 // Above the largest size a sweep through the shape measured, where the sweep's last step shows the
 // rate saturated, the call is priced at that largest entry's rate (beyond_ns): a memory-bound
 // kernel's time grows with its work at the top entry's bandwidth, a matrix or attention kernel keeps

@@ -542,7 +542,8 @@ TEST_CASE("pricing above a profile's sweep: at its top entry's rate where the ra
   CHECK(loo.outside == 4);  // each sweep's two ends
 }
 
-TEST_CASE("pricing a row kernel: along its tokens at its own width, between two widths, else along its work") {
+TEST_CASE("pricing a memory-bound kernel: along its work at its own widths, between two widths, else over every "
+          "width") {
   // adaLN-LayerNorm at two widths whose entries share their work two by two (4096 x 1152 and
   // 1536 x 3072 are both 4718592 elements; 16384 x 1152 and 6144 x 3072 both 18874368), the
   // narrower rows slower, as an H200 measured them (48.8 against 34.6 us at 18874368).
@@ -574,9 +575,11 @@ TEST_CASE("pricing a row kernel: along its tokens at its own width, between two 
   CHECK(price("adaln_layernorm", norm(1536, 3072)) == doctest::Approx(13000));
   // Along the tokens of its width.
   CHECK(price("adaln_layernorm", norm(8192, 1152)) == doctest::Approx(between(4096, 16000, 8192, 16384, 48000)));
-  // A width between two swept ones: at 4096 tokens along each width's sweep, then in log width.
-  const double at_3072 = between(1536, 13000, 4096, 6144, 34000);
-  CHECK(price("adaln_layernorm", norm(4096, 2048)) == doctest::Approx(between(1152, 16000, 2048, 3072, at_3072)));
+  // A width between two swept ones: at the call's work along each width's sweep, then in log width.
+  const double work = 4096.0 * 2048;
+  const double at_1152 = between(4718592, 16000, work, 18874368, 48000);
+  const double at_3072 = between(4718592, 13000, work, 18874368, 34000);
+  CHECK(price("adaln_layernorm", norm(4096, 2048)) == doctest::Approx(between(1152, at_1152, 2048, 3072, at_3072)));
   // A width outside them: along the work over both widths (the geometric mean at each size).
   const double low = std::sqrt(16000.0 * 13000.0), high = std::sqrt(48000.0 * 34000.0);
   CHECK(price("adaln_layernorm", norm(2048, 4096)) ==
@@ -584,6 +587,27 @@ TEST_CASE("pricing a row kernel: along its tokens at its own width, between two 
   // Entries keyed by elements price a call keyed by tokens and width along the work.
   CHECK(price("layernorm", norm(8192, 1152)) ==
         doctest::Approx(between(4718592, 10000, 8192.0 * 1152, 18874368, 30000)));
+  // Token choice's routing at top 2 from the top-2 sweep, not the mean of both (an H200's: 20.5 us
+  // for 8192 tokens over 8 experts at top 1, 28.7 at top 2).
+  auto route = [](std::int64_t tokens, std::int64_t top_k) {
+    return OpShape{{"tokens", tokens}, {"experts", 8}, {"top_k", top_k}};
+  };
+  entry("tc_route", route(4096, 1), 16700);
+  entry("tc_route", route(8192, 1), 20500);
+  entry("tc_route", route(4096, 2), 19300);
+  entry("tc_route", route(8192, 2), 28700);
+  const ProfileIndex with_routes(p);
+  CHECK(*with_routes.price_ns("tc_route", "bf16", route(8192, 2)) == doctest::Approx(28700));
+  CHECK(*with_routes.price_ns("tc_route", "bf16", route(6144, 2)) ==
+        doctest::Approx(between(4096 * 8, 19300, 6144 * 8, 8192 * 8, 28700)));
+
+  // A kernel that streams its tensor as flat (the bias added after a product) keeps one sweep over
+  // every width: two entries of equal work are one size, priced at their geometric mean.
+  auto bias = [](std::int64_t rows, std::int64_t n) { return OpShape{{"rows", rows}, {"n", n}}; };
+  entry("bias_add", bias(1024, 1152), 9000);
+  entry("bias_add", bias(64, 18432), 8000);
+  const ProfileIndex with_bias(p);
+  CHECK(*with_bias.price_ns("bias_add", "bf16", bias(1024, 1152)) == doctest::Approx(std::sqrt(9000.0 * 8000.0)));
 
   // The committed H200 profile prices XL's adaLN-LayerNorm over 64 images of 256 tokens as measured
   // (before the seventh session of 2026-11-28: 41.1 us, between it and M's 6144 x 3072; the runner took 49.7).
