@@ -4,8 +4,11 @@
 // clock at 1500 MHz or less in a tenth of nvidia-smi's samples, where the runner's steps held
 // 1980, and the long GEMMs it timed came out 19 to 25% slower than the runner ran them. Before each
 // entry the profiler waits, up to a budget, while NVML reads the clock below kHeldDownShare of the
-// maximum (ClockCoolDown), and after it records the clock (profile.csv). A cluster that caps its
-// power through hours of training runs slower than such a profile prices.
+// maximum (ClockCoolDown), and after it records the clock (profile.csv). The waits did not keep the
+// clock up on that H200, since the long products throttled within their own timed runs: since the
+// seventh session of 2026-11-28 those runs each have a rest after them (timing.hpp,
+// TimingMethod::rest_above_ms). A cluster that caps its power through hours of training runs
+// slower than such a profile prices.
 // Without NVML (the emulated device, a machine without a driver) the clock reads 0 and nothing
 // waits.
 #pragma once

@@ -47,6 +47,12 @@ int main(int argc, char** argv) {
                  "of device memory); smaller only where 1024 would take too long (the CPU emulation)")
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));
+  app.add_option("--rest-above-ms", o.rest_above_ms,
+                 "time each entry whose run takes this long or longer at least 10 times, each run followed by a "
+                 "rest as long in which the GPU idles, so that back-to-back long products do not cap the card's "
+                 "power within their own runs (0: no rests, 20 runs back to back)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
   app.add_option("--collective-max-mib", o.collective_max_mib,
                  "largest collective buffer per rank, in MiB (the sweep's sizes above it are left out); smaller "
                  "only where the sweep's own would take too long or not fit")

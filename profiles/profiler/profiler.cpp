@@ -50,7 +50,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kDevice = 0;
 constexpr std::uint64_t kSeed = 0xEC51D0001ull;
-// Per entry: 3 warm-up runs, 20..100 timed ones, up to 5 ms of timed GPU work (timing.hpp).
+// Per entry: 3 warm-up runs, 20..100 timed ones, up to 5 ms of timed GPU work (timing.hpp); runs of
+// --rest-above-ms or more at least 10 times, each followed by a rest as long (entry_method). The
+// ceilings and the collectives without rests.
 constexpr TimingMethod kMethod{3, 20, 100, 5.0};
 constexpr double kEntryOverheadS = 0.5e-3;  // syncs, the hold kernel, cuBLAS's first call per shape
 constexpr double kProgressEveryS = 15;
@@ -104,11 +106,21 @@ ClusterSpec collective_cluster(const ProfilerOptions& o, const std::string& gpu_
   return parse_cluster(Node::root(load_json_file(file)));
 }
 
+TimingMethod entry_method(const ProfilerOptions& o) {
+  TimingMethod m = kMethod;
+  m.rest_above_ms = o.rest_above_ms;
+  m.rest_ratio = 1.0;
+  m.rested_min_samples = 10;
+  return m;
+}
+
 // Seconds the timing loop takes over a call predicted to run `ns` per run (timing.hpp's rule).
-double entry_seconds(double ns) {
-  const double samples = std::clamp(kMethod.target_ms * 1e6 / std::max(ns, 1.0), double(kMethod.min_samples),
-                                    double(kMethod.max_samples));
-  return (kMethod.warmup + samples) * ns / kNanosPerSecond + kEntryOverheadS;
+double entry_seconds(double ns, const TimingMethod& m) {
+  const bool rested = m.rest_above_ms > 0 && ns >= m.rest_above_ms * 1e6;
+  const double samples = std::clamp(m.target_ms * 1e6 / std::max(ns, 1.0),
+                                    double(rested ? m.rested_min_samples : m.min_samples), double(m.max_samples));
+  const double rests = rested ? (samples - 1) * m.rest_ratio : 0.0;
+  return (m.warmup + samples + rests) * ns / kNanosPerSecond + kEntryOverheadS;
 }
 
 bool selected(const ProfilerOptions& o, const std::string& family) {
@@ -128,11 +140,11 @@ void require_known_families(const ProfilerOptions& o) {
   }
 }
 
-void print_plan(const SweepPlan& plan, const std::string& gpu, std::ostream& log) {
+void print_plan(const SweepPlan& plan, const std::string& gpu, const TimingMethod& method, std::ostream& log) {
   std::map<std::string, std::pair<std::int64_t, double>> by_family;  // entries, predicted seconds
   double total = 0;
   for (const PlannedCall& c : plan.calls) {
-    const double s = entry_seconds(c.predicted_ns) * variant_count(c);
+    const double s = entry_seconds(c.predicted_ns, method) * variant_count(c);
     by_family[c.call.op].first += 1;
     by_family[c.call.op].second += s;
     total += s;
@@ -156,7 +168,7 @@ void print_collective_plan(const std::vector<PlannedCollective>& plan, int gpus,
                            std::ostream& log) {
   const auto ranks = collective_rank_counts(gpus);
   double total = kCommunicatorInitS * static_cast<double>(ranks.size());
-  for (const PlannedCollective& c : plan) total += entry_seconds(c.predicted_ns);
+  for (const PlannedCollective& c : plan) total += entry_seconds(c.predicted_ns, kMethod);
   log << "collectives (NCCL, measured when 2 or more GPUs are visible; planned for " << gpus << "): " << plan.size()
       << " entries, predicted " << std::fixed << std::setprecision(0) << total << " s (the model of " << cluster.name
       << ", plus " << kCommunicatorInitS << " s per rank count for the communicators)\n";
@@ -226,8 +238,9 @@ void reserve(OperandPools& pools, const std::vector<Operand>& operands, int sets
   }
 }
 
-std::optional<MeasuredEntry> measure(const PlannedCall& c, const RunContext& ctx, const DeviceInfo& device,
-                                     OperandPools& pools, EventTimer& timer, SkipLog& skips) {
+std::optional<MeasuredEntry> measure(const PlannedCall& c, const TimingMethod& method, const RunContext& ctx,
+                                     const DeviceInfo& device, OperandPools& pools, EventTimer& timer,
+                                     SkipLog& skips) {
   MeasuredEntry entry{&c, {}, 0};
   for (int v = 0; v < variant_count(c); ++v) {
     const std::string name = variant_name(c, v);
@@ -236,7 +249,8 @@ std::optional<MeasuredEntry> measure(const PlannedCall& c, const RunContext& ctx
       const int sets = rotation_sets(OperandPools::footprint(run.operands), device.l2_bytes,
                                      kMethod.warmup + kMethod.max_samples);
       reserve(pools, run.operands, sets, ctx.stream);
-      const Timing t = timer.time(sets, kMethod, [&](int set) { run.launch(pools.set(run.operands, set), ctx.stream); });
+      const Timing t =
+          timer.time(sets, method, [&](int set) { run.launch(pools.set(run.operands, set), ctx.stream); });
       entry.variants.push_back({name, t, current_sm_clock_mhz(device)});
     } catch (const UnsupportedShape& e) {
       skips.add(e.what(), c);
@@ -319,6 +333,23 @@ void report_grouped_methods(const std::vector<MeasuredEntry>& entries, std::ostr
         << name << " faster in " << faster << " of " << ratio.size() << " shapes (the profile keeps "
         << runner << ", what the runner runs)\n";
   }
+}
+
+// The entries whose timed runs each had a rest after them (TimingMethod::rest_above_ms), and how
+// many of those were still timed while the card held its clock down.
+void report_rests(const std::vector<MeasuredEntry>& entries, const TimingMethod& method, const DeviceInfo& device,
+                  std::ostream& log) {
+  int rested = 0, down = 0;
+  for (const MeasuredEntry& e : entries) {
+    const VariantTiming& v = e.variants[e.best];
+    if (!v.timing.rested) continue;
+    ++rested;
+    if (clock_held_down(v.sm_clock_mhz, device.max_sm_clock_mhz)) ++down;
+  }
+  if (rested == 0) return;
+  log << "rests: " << rested << " entries of runs of " << std::fixed << std::setprecision(2) << method.rest_above_ms
+      << " ms or more timed " << method.rested_min_samples << "+ times, a rest of " << method.rest_ratio
+      << " x a run's time after each; " << down << " of them timed with the SM clock held down\n";
 }
 
 // The SM clock after each entry's timed runs against the card's maximum: how many entries were
@@ -406,13 +437,14 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   const FamilyFilter kernel_exists = [](const std::string& family) { return has_kernel(family); };
   const FamilyFilter chosen = [&](const std::string& family) { return selected(options, family); };
   const std::int64_t collective_max_bytes = options.collective_max_mib << 20;
+  const TimingMethod method = entry_method(options);
   require_known_families(options);
 
   if (options.list_only) {
     const auto gpu = find_gpu(options.planning_gpu);
     if (!gpu) throw InputError("--gpu: unknown GPU '" + options.planning_gpu + "'");
     const SweepPlan plan = plan_sweep(options.models_dir, size, *gpu, kernel_exists, chosen);
-    print_plan(plan, gpu->name, log);
+    print_plan(plan, gpu->name, method, log);
     const ClusterSpec cluster = collective_cluster(options, gpu->name);
     print_collective_plan(plan_collectives(options.planning_gpu_count, size, collective_max_bytes, cluster, chosen),
                           options.planning_gpu_count, cluster, log);
@@ -429,7 +461,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
       << " MHz; driver " << device.driver << ", CUDA runtime " << device.cuda_runtime << " (driver supports "
       << device.cuda_driver << "), cuBLAS " << device.cublas << "; " << device.device_count << " GPU(s) visible\n";
   const SweepPlan plan = plan_sweep(options.models_dir, size, gpu, kernel_exists, chosen);
-  print_plan(plan, gpu.name, log);
+  print_plan(plan, gpu.name, method, log);
   // Read before measuring, so that a bad cluster file stops the run before it spends GPU time.
   const std::optional<ClusterSpec> cluster =
       device.device_count > 1 ? std::optional(collective_cluster(options, gpu.name)) : std::nullopt;
@@ -490,7 +522,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
     // but keep what was measured (the profile is written from host memory).
     try {
       cool_down.before_entry();
-      if (auto e = measure(plan.calls[i], ctx, device, pools, timer, skips)) entries.push_back(std::move(*e));
+      if (auto e = measure(plan.calls[i], method, ctx, device, pools, timer, skips)) entries.push_back(std::move(*e));
     } catch (const CudaError& e) {
       failure = plan.calls[i].call.op + " " + shape_text(plan.calls[i].call.shape) + ": " + e.what();
     } catch (const CublasError& e) {
@@ -549,7 +581,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
     const Timing& t = e.timing();
     profile.ops.push_back({e.call->call.op, e.call->call.dtype, e.call->call.shape, t.p10_ns, t.p50_ns, t.p90_ns,
                            t.samples, std::max(t.host_ns, 1.0)});
-    if (t.samples >= 2) gaps.push_back(t.gap_ns);
+    if (t.samples >= 2 && !t.rested) gaps.push_back(t.gap_ns);
   }
   if (!entries.empty()) {  // the entries' host times each hold one event pair
     profile.event_pair_host = ProfileEventPairHost{std::max(event_pair.p10_ns, 1.0),
@@ -580,6 +612,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   if (!entries.empty()) {  // else only collectives were measured (--family)
     report_families(entries, gpu, log);
     report_grouped_methods(entries, log);
+    report_rests(entries, method, device, log);
     report_clocks(entries, device, log);
     cool_down.report(log);
     log << "leave-one-out over the measured profile: ";

@@ -27,6 +27,7 @@ struct ProfilerOptions {
   std::int64_t ceiling_gemm = 8192;           // side of the square bf16 GEMM of the matmul ceiling
   std::int64_t ceiling_copy_mib = 1024;       // the bandwidth ceiling's copy, at most 1/16 of device memory
   std::int64_t collective_max_mib = 1024;     // no collective buffer above this many MiB per rank
+  double rest_above_ms = 0.5;                 // runs this long or longer rest after each; 0: never (timing.hpp)
   std::string command;                        // recorded in tool.command
   std::string git_sha;                        // recorded in tool.git_sha
 };

@@ -1,6 +1,8 @@
 // The profiler's measurement loop (timing.hpp).
 //   hold_stream_kernel: one thread spins on the global nanosecond timer (global_timer.cuh), so the
 //   stream stays busy while the host enqueues the timed runs behind it.
+//   rest_kernel: one thread sleeps in short naps until a span has passed, the GPU otherwise idle:
+//   the rest after each long timed run (TimingMethod::rest_above_ms).
 // Without a GPU: tests/emulation/profile_emulated_test.sh runs the profiler, this loop included,
 // on the emulated device (its logic; the times are the CPU's).
 #include <algorithm>
@@ -19,6 +21,7 @@ namespace {
 constexpr double kMaxHoldNs = 100e6;     // never hold the stream longer than 100 ms
 constexpr double kHoldSlackNs = 20e3;    // plus the first launch's own latency
 constexpr double kNsPerMs = 1e6;
+constexpr double kRestLaunchNs = 10e3;   // the host's time to enqueue one rest, generously
 // Events resolve about 0.5 us: a pair around a shorter kernel can read 0, and no kernel takes no
 // time (profiles require positive times).
 constexpr double kMinSampleNs = 1.0;
@@ -27,6 +30,11 @@ __global__ void hold_stream_kernel(unsigned long long ns) {
   const unsigned long long until = global_timer_ns() + ns;
   while (global_timer_ns() < until) {
   }
+}
+
+__global__ void rest_kernel(unsigned long long ns) {
+  const unsigned long long until = global_timer_ns() + ns;
+  while (global_timer_ns() < until) nap();
 }
 
 double host_ns_since(std::chrono::steady_clock::time_point t0) {
@@ -93,12 +101,19 @@ Timing EventTimer::time(int sets, const TimingMethod& method, const std::functio
   CUDA_CHECK(cudaEventElapsedTime(&ms, start_[0], stop_[0]));
   const double gpu_per_run = std::max(ms * kNsPerMs / estimate_runs, 1.0);
 
-  const int samples = static_cast<int>(std::clamp<double>(std::ceil(method.target_ms * kNsPerMs / gpu_per_run),
-                                                          method.min_samples, max_samples));
-  const double hold = std::min(kMaxHoldNs, 2.0 * samples * host_per_run + kHoldSlackNs);
+  const bool rested = method.rest_above_ms > 0 && gpu_per_run >= method.rest_above_ms * kNsPerMs;
+  const int min_samples = std::min(rested ? method.rested_min_samples : method.min_samples, max_samples);
+  const int samples = static_cast<int>(
+      std::clamp<double>(std::ceil(method.target_ms * kNsPerMs / gpu_per_run), min_samples, max_samples));
+  const auto rest = static_cast<unsigned long long>(rested ? method.rest_ratio * gpu_per_run : 0.0);
+  const double enqueue_per_run = host_per_run + (rested ? kRestLaunchNs : 0.0);
+  const double hold = std::min(kMaxHoldNs, 2.0 * samples * enqueue_per_run + kHoldSlackNs);
   CUDA_CHECK(launch_kernel(hold_stream_kernel, 1, 1, 0, stream_, static_cast<unsigned long long>(hold)));
   std::vector<double> host(static_cast<std::size_t>(samples));
-  for (int s = 0; s < samples; ++s) host[static_cast<std::size_t>(s)] = enqueue_timed(s, [&] { run(next_set()); });
+  for (int s = 0; s < samples; ++s) {
+    host[static_cast<std::size_t>(s)] = enqueue_timed(s, [&] { run(next_set()); });
+    if (rested && s + 1 < samples) CUDA_CHECK(launch_kernel(rest_kernel, 1, 1, 0, stream_, rest));
+  }
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   last_.assign(static_cast<std::size_t>(samples), 0.0);
   std::vector<double> gaps;
@@ -106,7 +121,7 @@ Timing EventTimer::time(int sets, const TimingMethod& method, const std::functio
     const auto i = static_cast<std::size_t>(s);
     CUDA_CHECK(cudaEventElapsedTime(&ms, start_[i], stop_[i]));
     last_[i] = std::max(ms * kNsPerMs, kMinSampleNs);
-    if (i + 1 < static_cast<std::size_t>(samples)) {
+    if (!rested && i + 1 < static_cast<std::size_t>(samples)) {
       CUDA_CHECK(cudaEventElapsedTime(&ms, stop_[i], start_[i + 1]));
       gaps.push_back(std::max(ms * kNsPerMs, 0.0));
     }
@@ -114,6 +129,9 @@ Timing EventTimer::time(int sets, const TimingMethod& method, const std::functio
   Timing t = summarize(last_);
   if (!gaps.empty()) t.gap_ns = summarize(std::move(gaps)).p50_ns;
   t.host_ns = summarize(std::move(host)).p50_ns;
+  t.rested = rested;
+  CUDA_CHECK(cudaEventElapsedTime(&ms, start_[0], stop_[static_cast<std::size_t>(samples - 1)]));
+  t.span_ns = ms * kNsPerMs;
   return t;
 }
 

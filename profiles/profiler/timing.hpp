@@ -16,6 +16,14 @@ struct TimingMethod {
   int min_samples = 20;
   int max_samples = 100;
   double target_ms = 5.0;     // cheap kernels get samples beyond the minimum up to this much GPU time
+  // Runs of at least rest_above_ms (0: none) are each followed by a rest of rest_ratio times their
+  // GPU time, in which one thread sleeps, and take at least rested_min_samples samples (the same GPU
+  // time as min_samples without rests at rest_ratio 1 and 10 of 20). Back to back, long products
+  // draw the card to its power cap within their own timed runs and are timed at a lowered clock
+  // that a training step, their neighbours there lighter, does not meet (clock_cool_down.hpp).
+  double rest_above_ms = 0;
+  double rest_ratio = 1.0;
+  int rested_min_samples = 10;
 };
 
 struct Timing {
@@ -24,9 +32,13 @@ struct Timing {
   double p90_ns = 0;
   int samples = 0;
   // EventTimer: the median time the GPU spent between one timed run's stop event and the next
-  // run's start event, enqueued back to back (0 with fewer than 2 samples): the gap a training
-  // step's event-timed operators leave between them (kernels/runner/op_timer.hpp).
+  // run's start event, enqueued back to back (0 with fewer than 2 samples or rested): the gap a
+  // training step's event-timed operators leave between them (kernels/runner/op_timer.hpp).
   double gap_ns = 0;
+  // EventTimer: whether each timed run was followed by a rest (TimingMethod::rest_above_ms), and
+  // the GPU's time from the first timed run's start to the last one's stop, rests included.
+  bool rested = false;
+  double span_ns = 0;
   // EventTimer: the median host time to enqueue one timed run, its start event, the run and its
   // stop event, as the runner's per-operator scope does (the profile entry's host_ns).
   double host_ns = 0;

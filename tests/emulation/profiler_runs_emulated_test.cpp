@@ -1,14 +1,17 @@
 // The profiler's kernel runs (profiles/profiler/kernel_runs.cpp) on the emulated device: what the
-// timed kernels read and write, which profile_emulated_test.sh's end-to-end run does not look at.
+// timed kernels read and write, which profile_emulated_test.sh's end-to-end run does not look at;
+// and its timing loop's rests (profiles/profiler/timing.cu).
 // A run that updates its operands in place (AdamW) times them again and again; its values must
 // stay those of training (finite, second moments not negative), or the timed kernel takes paths
 // training never takes (NaN through IEEE sqrt and division: their slow paths).
 #include <cuda_bf16.h>
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "attention.cuh"
@@ -16,6 +19,7 @@
 #include "cuda_check.hpp"
 #include "profiler/device_buffers.hpp"
 #include "profiler/kernel_runs.hpp"
+#include "profiler/timing.hpp"
 
 namespace ecsim::emulation_test {
 namespace {
@@ -165,6 +169,31 @@ TEST_CASE("the profiler's attention runs read q, k and v where the runner keeps 
     bwd.launch(pools.set(bwd.operands, 0), nullptr);
     CUDA_CHECK(cudaDeviceSynchronize());
   }
+}
+
+TEST_CASE("the timing loop rests after each long run, times the runs alone, and keeps no gap then") {
+  profiler::EventTimer timer(nullptr, 100);  // the default stream
+  // A run of 1 ms: the emulated device runs what a stream holds as it is enqueued (README.md), so
+  // the host's sleep lies between the run's events as a kernel would.
+  constexpr double kRunNs = 1e6;
+  const auto run = [](int) { std::this_thread::sleep_for(std::chrono::milliseconds(1)); };
+
+  // Runs of 0.5 ms or more: 10 samples (5 ms of target work would take 5), a rest as long as a run
+  // after each but the last: 10 runs and 9 rests of at least 1 ms each.
+  const profiler::TimingMethod rested_method{1, 20, 100, 5.0, 0.5, 1.0, 10};
+  const profiler::Timing rested = timer.time(1, rested_method, run);
+  CHECK(rested.span_ns >= 1.5 * rested.samples * rested.p50_ns);  // about 1.9: 10 runs, 9 rests
+  CHECK(rested.rested);
+  CHECK(rested.samples == 10);
+  CHECK(rested.gap_ns == 0);
+  CHECK(rested.p10_ns >= 0.99 * kRunNs);  // a sample holds its run, not the rest after it
+
+  // Without rests: the minimum of 20 samples, back to back, and the gap between them measured.
+  const profiler::Timing plain = timer.time(1, profiler::TimingMethod{1, 20, 100, 5.0}, run);
+  CHECK_FALSE(plain.rested);
+  CHECK(plain.samples == 20);
+  CHECK(plain.span_ns < 1.5 * plain.samples * plain.p50_ns);  // about 1: back to back
+  CHECK(plain.p10_ns >= 0.99 * kRunNs);
 }
 
 }  // namespace
