@@ -82,7 +82,8 @@ Op adaln_layernorm(const std::string& label, std::int64_t tokens, std::int64_t h
 
 // LayerNorm without modulation (cross_attn.norm where the cross-attention is not modulated): the
 // same kernel with zero shift and scale, keyed like it by {tokens, hidden}, since a row kernel's
-// time depends on the row width, not on the elements alone (cost/interpolation.cpp, is_row_kernel).
+// time depends on the row width, not on the elements alone (cost/interpolation.cpp,
+// is_width_sensitive).
 Op layernorm(const std::string& label, std::int64_t tokens, std::int64_t hidden) {
   Op op = with_residual_gradient(make_elementwise("layernorm", label, Component::kNorm, tokens * hidden, 1, 1, 7, 1));
   op.shape = {{"tokens", tokens}, {"hidden", hidden}};
