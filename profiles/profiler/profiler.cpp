@@ -107,10 +107,8 @@ ClusterSpec collective_cluster(const ProfilerOptions& o, const std::string& gpu_
 }
 
 TimingMethod entry_method(const ProfilerOptions& o) {
-  TimingMethod m = kMethod;
+  TimingMethod m = kMethod;  // with TimingMethod's rest ratio (1) and rested minimum (10 samples)
   m.rest_above_ms = o.rest_above_ms;
-  m.rest_ratio = 1.0;
-  m.rested_min_samples = 10;
   return m;
 }
 
