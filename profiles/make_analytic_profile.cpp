@@ -37,7 +37,9 @@ int main(int argc, char** argv) {
   if (auto rc = ecsim::cli::parse_or_exit(app, argc, argv)) return *rc;
   const std::string command = ecsim::cli::command_line(argc, argv);
   return ecsim::cli::run_reporting_errors("ecsim-analytic-profile", [&] {
-    const auto calls = ecsim::ecdit_kernel_calls(ecsim::load_ecdit_family(models_dir));
+    const auto calls = ecsim::ecdit_kernel_calls(
+        ecsim::load_ecdit_family(models_dir),
+        ecsim::load_validation_campaign(ecsim::validation_dir_beside(models_dir)));
     for (const auto& name : gpus) {
       const auto gpu = ecsim::find_gpu(name);
       if (!gpu) throw ecsim::InputError("--gpu: unknown GPU '" + name + "'");

@@ -150,6 +150,8 @@ void print_plan(const SweepPlan& plan, const std::string& gpu, const TimingMetho
   log << "plan: " << plan.calls.size() << " kernel shapes, predicted " << std::fixed << std::setprecision(0) << total
       << " s of measurement on " << gpu << " (analytic times; caps " << std::setprecision(1)
       << plan.matrix_cap_ns / 1e6 << " ms matrix, " << plan.memory_cap_ns / 1e6 << " ms memory-bound)\n";
+  log << "  with the layouts of the validation campaign's " << plan.campaign_configs << " configurations ("
+      << plan.campaign_dir.string() << ")\n";
   log << "  " << std::left << std::setw(22) << "family" << std::right << std::setw(8) << "shapes" << std::setw(12)
       << "predicted s" << "\n";
   for (const auto& [family, v] : by_family) {

@@ -165,7 +165,10 @@ SweepPlan plan_sweep(const std::filesystem::path& models_dir, SweepSize size, co
   const SweepConstants& k = constants(size);
   SweepPlan plan;
   CallCollector calls(gpu, k, has_kernel, selected, plan);
-  walk_kernel_sweep(load_models(models_dir, k), k.axes, calls);
+  plan.campaign_dir = validation_dir_beside(models_dir);
+  const std::vector<CampaignConfig> campaign = load_validation_campaign(plan.campaign_dir);
+  plan.campaign_configs = campaign.size();
+  walk_kernel_sweep(load_models(models_dir, k), k.axes, calls, campaign);
   calls.mark_layout_calls();
   // The shapes real steps run first, so that a run cut by its time limit has those; within each
   // part, cheap families first and each family by predicted time.

@@ -51,6 +51,10 @@ struct SweepPlan {
   std::map<std::string, std::int64_t> over_cap;
   double matrix_cap_ns = 0;  // the caps applied: matrix and attention kernels
   double memory_cap_ns = 0;  // memory-bound kernels
+  // The validation campaign's configurations walked as layouts (scenarios/validation/ beside the
+  // models' folder; none where it does not exist), and that folder.
+  std::size_t campaign_configs = 0;
+  std::filesystem::path campaign_dir;
 };
 
 // `models_dir` holds the EC-DiT model files (scenarios/models/). `gpu` prices calls for the caps

@@ -39,9 +39,10 @@ class CallSet : public SweepVisitor {
 
 }  // namespace
 
-std::vector<KernelCall> ecdit_kernel_calls(const std::vector<ModelSpec>& models) {
+std::vector<KernelCall> ecdit_kernel_calls(const std::vector<ModelSpec>& models,
+                                           const std::vector<CampaignConfig>& campaign) {
   CallSet calls;
-  walk_kernel_sweep(models, full_sweep_axes(), calls);
+  walk_kernel_sweep(models, full_sweep_axes(), calls, campaign);
   return calls.take();
 }
 

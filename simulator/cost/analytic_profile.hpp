@@ -13,9 +13,10 @@
 
 namespace ecsim {
 
-// Forward and backward kernel calls of the full sweep (full_sweep_axes) over `models`, without
-// duplicates, in key order.
-std::vector<KernelCall> ecdit_kernel_calls(const std::vector<ModelSpec>& models);
+// Forward and backward kernel calls of the full sweep (full_sweep_axes) over `models` and the
+// validation `campaign`, without duplicates, in key order.
+std::vector<KernelCall> ecdit_kernel_calls(const std::vector<ModelSpec>& models,
+                                           const std::vector<CampaignConfig>& campaign = {});
 
 // A profile with source "analytic" and each call's analytic time; device and ceilings from `gpu`.
 // The caller fills created, git_sha and command.

@@ -1,6 +1,6 @@
 // ComputeCostModel: an operator's kernels, each priced from the profile where it has measured
-// neighbours, at the top entry's rate above a saturated sweep, and from the analytic model
-// elsewhere; the three counts go into PricingStats.
+// neighbours, at the top entry's rate above a saturated sweep, past the bottom of a sweep from its
+// smallest entries, and from the analytic model elsewhere; the four counts go into PricingStats.
 #include "cost/compute_cost.hpp"
 
 #include <algorithm>
@@ -10,17 +10,37 @@
 #include <utility>
 
 #include "comm/collective_calibration.hpp"
+#include "cost/analytic_model.hpp"
 #include "cost/host_cost.hpp"
 #include "cost/interpolation.hpp"
 
 namespace ecsim {
 
-enum class PriceSource { kProfile, kBeyondProfile, kRoofline };
+enum class PriceSource { kProfile, kBeyondProfile, kBelowProfile, kRoofline };
 
 struct PriceCache {
   std::unordered_map<std::string, std::pair<Nanos, PriceSource>> prices;  // key -> (time, where from)
   std::unordered_map<std::string, double> host_ns;                        // key -> the host's time to issue it
 };
+
+std::string describe_outside(const std::map<std::string, OutsideProfile>& outside, std::size_t limit) {
+  std::vector<std::pair<std::string, const OutsideProfile*>> by_calls;
+  for (const auto& [family, o] : outside) by_calls.emplace_back(family, &o);
+  std::stable_sort(by_calls.begin(), by_calls.end(),
+                   [](const auto& a, const auto& b) { return a.second->calls > b.second->calls; });
+  std::string text;
+  for (std::size_t i = 0; i < by_calls.size() && i < limit; ++i) {
+    if (i > 0) text += "; ";
+    text += by_calls[i].first + " x" + std::to_string(by_calls[i].second->calls) + ", e.g.";
+    const char* sep = " ";
+    for (const auto& [name, v] : by_calls[i].second->first_shape) {
+      text += sep + name + " " + std::to_string(v);
+      sep = ", ";
+    }
+  }
+  if (by_calls.size() > limit) text += "; and " + std::to_string(by_calls.size() - limit) + " more families";
+  return text;
+}
 
 ComputeCostModel ComputeCostModel::analytic(const GpuSpec& gpu) {
   ComputeCostModel m;
@@ -64,15 +84,34 @@ Nanos ComputeCostModel::kernel(const KernelCall& call) const {
         priced = {Nanos{std::llround(*t)}, PriceSource::kProfile};
       } else if (auto beyond = index_->beyond_ns(call.op, call.dtype, call.shape)) {
         priced = {Nanos{std::llround(*beyond)}, PriceSource::kBeyondProfile};
+      } else if (auto below = index_->below_ns(call.op, call.dtype, call.shape)) {
+        priced = {Nanos{std::llround(*below)}, PriceSource::kBelowProfile};
       }
     }
-    if (priced.second == PriceSource::kRoofline) priced.first = analytic_kernel_time(gpu_, call);
+    if (priced.second == PriceSource::kRoofline) {
+      priced.first = analytic_kernel_time(gpu_, call);
+    } else if (priced.second != PriceSource::kProfile && kernel_class(call.op) == KernelClass::kMemory) {
+      // Carried past a sweep's end, a memory-bound kernel still moves its bytes no faster than the
+      // measured copy ceiling (a sweep that ends launch-bound is carried flat).
+      priced.first = std::max(priced.first, to_nanos(transfer_time(call.bytes, gpu_.hbm_ceiling)));
+    }
     it = cache_->prices.emplace(key, priced).first;
   }
   switch (it->second.second) {
     case PriceSource::kProfile: ++stats_->from_profile; break;
     case PriceSource::kBeyondProfile: ++stats_->beyond_profile; break;
-    case PriceSource::kRoofline: ++stats_->from_roofline; break;
+    case PriceSource::kBelowProfile: ++stats_->below_profile; break;
+    case PriceSource::kRoofline:
+      ++stats_->from_roofline;
+      if (index_) {
+        OutsideProfile& o = stats_->outside[call.op + " (" + call.dtype + ")"];
+        if (o.calls++ == 0) {
+          o.op = call.op;
+          o.dtype = call.dtype;
+          o.first_shape = call.shape;
+        }
+      }
+      break;
   }
   // The old gradient a later micro-batch's dW adds to, read at the HBM ceiling (the profile's
   // measured one where a profile prices) on top of the written gradient's price.

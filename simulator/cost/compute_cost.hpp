@@ -143,11 +143,25 @@ std::vector<KernelCall> backward_kernels(const Op& op, WeightGrads w = WeightGra
 // moments), or for another recipe its three dtypes ("master_bf16_moments_fp32_grads_fp32").
 KernelCall optimizer_kernel(double params, const OptimizerSpec& recipe = {});
 
+// The kernel calls of one family and dtype that a profile left to the analytic roofline, and the
+// first such call's shape: what a user extends the profiler's sweep with.
+struct OutsideProfile {
+  std::string op, dtype;
+  std::int64_t calls = 0;
+  OpShape first_shape;
+};
+
 struct PricingStats {
   std::int64_t from_profile = 0;    // kernel calls priced from measured neighbours
   std::int64_t beyond_profile = 0;  // above a saturated sweep's largest entry, at its rate
+  std::int64_t below_profile = 0;   // below a sweep's smallest entry, from it (ProfileIndex::below_ns)
   std::int64_t from_roofline = 0;   // outside the profile's range (or no profile): analytic
+  // With a profile: the calls priced by the roofline, by "family dtype" (none without a profile).
+  std::map<std::string, OutsideProfile> outside;
 };
+// "layernorm (bf16) x28, e.g. tokens 16384, hidden 1152; ..." over the `limit` families with the
+// most calls, and how many more.
+std::string describe_outside(const std::map<std::string, OutsideProfile>& outside, std::size_t limit = 4);
 
 class ProfileIndex;    // interpolation.hpp
 class HostCostIndex;   // host_cost.hpp

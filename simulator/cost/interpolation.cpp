@@ -323,35 +323,80 @@ ProfileIndex::SizeMean ProfileIndex::mean_at_size(const Sweep& s, std::size_t i,
   return {count > 0 ? sum / count : 0.0, count, first};
 }
 
-std::optional<double> ProfileIndex::beyond_ns(const std::string& family, const std::string& dtype,
-                                              const OpShape& shape) const {
-  const double saturated_slope = kernel_class(family) == KernelClass::kMemory ? 1.0 : 0.0;
-  const auto past_top = [&](const std::vector<std::string>& axes) {
-    std::optional<std::pair<double, double>> best;  // (log-size distance past the top, log_t)
+std::optional<ProfileIndex::SizeMean> ProfileIndex::size_at_or_below(const Sweep& s, std::size_t i,
+                                                                    std::optional<std::size_t> exclude) {
+  for (std::size_t j = i + 1; j-- > 0;) {
+    const SizeMean m = mean_at_size(s, j, exclude);
+    if (m.count > 0) return m;
+    j = m.first;  // past the other entries of this size
+  }
+  return std::nullopt;
+}
+
+std::optional<double> ProfileIndex::past_end(const std::string& family, const std::string& dtype,
+                                             const OpShape& shape, const EndRule& rule) const {
+  const auto closest = [&](const std::vector<std::string>& axes) {
+    std::optional<std::pair<double, double>> best;  // (log-size distance past the end, log_t)
     for (const auto& axis : axes) {
       if (!is_work_axis(axis) && !shape.count(axis)) continue;
       auto it = sweeps_.find(sweep_key(family, dtype, axis, shape));
       if (it == sweeps_.end()) continue;
-      const Sweep& s = it->second;
-      const double log_x = log_size(family, axis, shape);
-      const double top_x = s.points.back().log_x;
-      if (log_x <= top_x + kSameLogSize) continue;
-      const SizeMean top = mean_at_size(s, s.points.size() - 1);
-      if (top.first == 0) continue;  // one size: no step to show saturation
-      const double top_t = top.log_t;
-      const double below_x = s.points[top.first - 1].log_x;
-      const double below_t = mean_at_size(s, top.first - 1).log_t;
-      const double slope = (top_t - below_t) / (top_x - below_x);
-      if (std::fabs(slope - saturated_slope) > kSaturatedSlopeError) continue;
-      const double distance = log_x - top_x;
-      if (!best || distance < best->first) best = std::make_pair(distance, top_t + saturated_slope * distance);
+      const auto priced = rule(it->second, log_size(family, axis, shape));
+      if (priced && (!best || priced->first < best->first)) best = priced;
     }
     return best;
   };
-  auto best = past_top(sweep_axes(family));
-  if (!best && is_width_sensitive(family)) best = past_top(any_width_axis());
+  auto best = closest(sweep_axes(family));
+  if (!best && is_width_sensitive(family)) best = closest(any_width_axis());
   if (!best) return std::nullopt;
   return std::exp(best->second + log_roofline(family, shape));
+}
+
+std::optional<double> ProfileIndex::beyond_ns(const std::string& family, const std::string& dtype,
+                                              const OpShape& shape, std::optional<std::size_t> exclude) const {
+  const double saturated_slope = kernel_class(family) == KernelClass::kMemory ? 1.0 : 0.0;
+  return past_end(family, dtype, shape, [&](const Sweep& s, double log_x) -> std::optional<std::pair<double, double>> {
+    const auto top = size_at_or_below(s, s.points.size() - 1, exclude);
+    if (!top) return std::nullopt;
+    const double top_x = s.points[top->first].log_x;
+    if (log_x <= top_x + kSameLogSize) return std::nullopt;
+    if (top->first == 0) return std::nullopt;  // one size: no step to show saturation
+    const auto below = size_at_or_below(s, top->first - 1, exclude);
+    if (!below) return std::nullopt;
+    const double slope = (top->log_t - below->log_t) / (top_x - s.points[below->first].log_x);
+    const double distance = log_x - top_x;
+    if (std::fabs(slope - saturated_slope) <= kSaturatedSlopeError) {
+      return std::make_pair(distance, top->log_t + saturated_slope * distance);
+    }
+    // Not saturated: a memory-bound kernel continues the last step, its slope held between flat
+    // and proportional; a product's efficiency still changing says nothing past the top.
+    if (saturated_slope == 0) return std::nullopt;
+    return std::make_pair(distance, top->log_t + std::clamp(slope, 0.0, 1.0) * distance);
+  });
+}
+
+std::optional<double> ProfileIndex::below_ns(const std::string& family, const std::string& dtype,
+                                             const OpShape& shape, std::optional<std::size_t> exclude) const {
+  const bool memory = kernel_class(family) == KernelClass::kMemory;  // log_t is the log time
+  return past_end(family, dtype, shape, [&](const Sweep& s, double log_x) -> std::optional<std::pair<double, double>> {
+    // The two smallest sizes with entries left in.
+    std::optional<SizeMean> bottom, next;
+    for (std::size_t i = 0; i < s.points.size() && !next; ++i) {
+      const SizeMean m = mean_at_size(s, i, exclude);
+      if (m.count == 0 || (bottom && m.first == bottom->first)) continue;
+      (bottom ? next : bottom) = m;
+    }
+    if (!bottom) return std::nullopt;
+    const double bottom_x = s.points[bottom->first].log_x;
+    const double distance = bottom_x - log_x;
+    if (distance <= kSameLogSize) return std::nullopt;
+    // A memory-bound kernel's time continues the sweep's first step, its log-log slope held
+    // between flat (launch-bound) and proportional (bandwidth-bound); a matrix or attention
+    // kernel keeps the smallest entry's efficiency against the roofline.
+    if (!memory || !next) return std::make_pair(distance, bottom->log_t);
+    const double slope = (next->log_t - bottom->log_t) / (s.points[next->first].log_x - bottom_x);
+    return std::make_pair(distance, bottom->log_t - std::clamp(slope, 0.0, 1.0) * distance);
+  });
 }
 
 namespace {
@@ -371,7 +416,7 @@ LeaveOneOutResult leave_one_out(const Profile& profile) {
   const ProfileIndex index(profile);
   LeaveOneOutResult r;
   r.entries = profile.ops.size();
-  std::vector<double> errors;
+  std::vector<double> errors, below_errors, above_errors;
   std::map<std::string, std::vector<double>> family_errors;
   double worst = -1;
   for (std::size_t i = 0; i < profile.ops.size(); ++i) {
@@ -382,6 +427,11 @@ LeaveOneOutResult leave_one_out(const Profile& profile) {
     if (!t) {
       ++r.outside;
       ++family.outside;
+      if (const auto below = index.below_ns(e.op, e.dtype, e.shape, i)) {
+        below_errors.push_back(std::fabs(*below - e.p50_ns) / e.p50_ns);
+      } else if (const auto above = index.beyond_ns(e.op, e.dtype, e.shape, i)) {
+        above_errors.push_back(std::fabs(*above - e.p50_ns) / e.p50_ns);
+      }
       continue;
     }
     const double err = std::fabs(*t - e.p50_ns) / e.p50_ns;
@@ -394,6 +444,8 @@ LeaveOneOutResult leave_one_out(const Profile& profile) {
   }
   summarize_errors(r, errors);
   for (auto& [family, stats] : r.by_family) summarize_errors(stats, family_errors[family]);
+  summarize_errors(r.below, below_errors);
+  summarize_errors(r.above, above_errors);
   return r;
 }
 
@@ -402,6 +454,12 @@ void print_leave_one_out(const LeaveOneOutResult& r, std::ostream& out) {
   std::snprintf(line, sizeof line, "%zu of %zu entries priced from their neighbours, error median %.1f%%, p90 %.1f%%, max %.0f%%",
                 r.predicted, r.entries, 100 * r.median, 100 * r.p90, 100 * r.max);
   out << line << " (" << r.worst << ")\n";
+  for (const auto& [ends, e] : {std::make_pair("smallest", &r.below), std::make_pair("largest", &r.above)}) {
+    if (e->predicted == 0) continue;
+    std::snprintf(line, sizeof line, "  the %zu %s entries of their sweeps, priced past that end: median %.1f%%, p90 %.1f%%, max %.0f%%",
+                  e->predicted, ends, 100 * e->median, 100 * e->p90, 100 * e->max);
+    out << line << "\n";
+  }
   std::vector<std::pair<std::string, LeaveOneOutErrors>> families(r.by_family.begin(), r.by_family.end());
   std::stable_sort(families.begin(), families.end(), [](const auto& a, const auto& b) { return a.second.p90 > b.second.p90; });
   for (const auto& [family, e] : families) {

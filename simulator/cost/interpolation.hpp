@@ -25,16 +25,27 @@
 // 0 for the efficiency of the others). An optimizer step over 3 billion parameters, beyond a sweep
 // that ends at 2^30, thus runs at the bandwidth measured there (an H200 ran the runner's AdamW at
 // the profile's top rate, within 3.5%, at 0.3 to 2.7 billion parameters; the analytic model's
-// fraction of the copy ceiling, made on an H100, priced it 11% slower, 2026-11-28).
+// fraction of the copy ceiling, made on an H100, priced it 11% slower, 2026-11-28). A memory-bound
+// sweep that has not saturated is carried on at its last step's slope, held between flat and
+// proportional (a loss kernel launch-bound up to its largest entry stays so a step further); the
+// caller holds any call carried past an end to its bytes at the copy ceiling.
+// Below the smallest size a sweep through the shape measured (below_ns), a matrix or attention
+// kernel keeps that entry's efficiency against the roofline (small products are latency-bound: a
+// router GEMM over 8 experts costs about what the one over 16 does), a memory-bound kernel
+// continues the sweep's first step, its slope held between flat and proportional. Over the
+// committed H100 and H200 profiles, each sweep's smallest entry so priced from the next one in:
+// median error 8 to 9%, where the analytic model is off by 35 to 39% (2026-11-29).
 // Anything else is outside the measured range: the caller falls back to the analytic model.
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "cost/compute_cost.hpp"
@@ -55,12 +66,17 @@ class ProfileIndex {
                                  std::optional<std::size_t> exclude = std::nullopt) const;
   // Above the measured range of a saturated sweep through the shape: the call's time in nanoseconds
   // at the top entry's rate (see above), or nothing. For a call price_ns cannot price.
-  std::optional<double> beyond_ns(const std::string& family, const std::string& dtype, const OpShape& shape) const;
+  std::optional<double> beyond_ns(const std::string& family, const std::string& dtype, const OpShape& shape,
+                                  std::optional<std::size_t> exclude = std::nullopt) const;
+  // Below the smallest size a sweep through the shape measured: the call's time at that smallest
+  // entry's rate (see above), or nothing. For a call price_ns cannot price.
+  std::optional<double> below_ns(const std::string& family, const std::string& dtype, const OpShape& shape,
+                                 std::optional<std::size_t> exclude = std::nullopt) const;
 
  private:
   struct Point {
     double log_x;
-    double log_t;
+    double log_t;  // log(time / roofline time) for matrix and attention kernels, else log time (ns)
     std::size_t entry;
   };
   struct Sweep {
@@ -82,6 +98,14 @@ class ProfileIndex {
     std::size_t first;
   };
   static SizeMean mean_at_size(const Sweep& s, std::size_t i, std::optional<std::size_t> exclude = std::nullopt);
+  // Past one end of the sweeps through the shape (then, for a width-sensitive family, of its
+  // sweeps over every width): `rule` gives a sweep's (log-size distance past its end, log_t), or
+  // nothing where it cannot carry the call; the closest sweep's wins.
+  using EndRule = std::function<std::optional<std::pair<double, double>>(const Sweep&, double log_x)>;
+  std::optional<double> past_end(const std::string& family, const std::string& dtype, const OpShape& shape,
+                                 const EndRule& rule) const;
+  // The largest size at or below that of s.points[i] with an entry left in.
+  static std::optional<SizeMean> size_at_or_below(const Sweep& s, std::size_t i, std::optional<std::size_t> exclude);
   // Between the sweeps along `axis` that differ from the call in `other` only.
   std::optional<Bracket> across(const std::string& family, const std::string& dtype, const std::string& axis,
                                 const std::string& other, const OpShape& shape,
@@ -112,6 +136,10 @@ struct LeaveOneOutErrors {
 struct LeaveOneOutResult : LeaveOneOutErrors {
   std::string worst;  // the entry with the largest error, for the report
   std::map<std::string, LeaveOneOutErrors> by_family;
+  // The entries at a sweep's ends, left out and priced as a call past that end is: below the
+  // smallest at the next entry's rate (below_ns), above the largest where saturated (beyond_ns).
+  // Not in the figures above, which hold the interpolated entries only.
+  LeaveOneOutErrors below, above;
 };
 LeaveOneOutResult leave_one_out(const Profile& profile);
 // "1428 of 1905 entries priced from their neighbours, error median 1.4%, p90 20.8%, max 103% (worst)",

@@ -168,7 +168,8 @@ std::vector<KernelCall> bf16_weight_grad_kernels(const Op& op) {
   return out;
 }
 
-void walk_kernel_sweep(const std::vector<ModelSpec>& models, const SweepAxes& axes, SweepVisitor& visitor) {
+void walk_kernel_sweep(const std::vector<ModelSpec>& models, const SweepAxes& axes, SweepVisitor& visitor,
+                       const std::vector<CampaignConfig>& campaign) {
   std::set<std::pair<std::int64_t, std::int64_t>> expert_shapes;                    // (d, f/tp) swept already
   std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t>> attention_shapes;  // (d, heads, tp)
   for (const ModelSpec& m : models) {
@@ -183,6 +184,9 @@ void walk_kernel_sweep(const std::vector<ModelSpec>& models, const SweepAxes& ax
     }
   }
   walk_routing_sweeps(models, axes, visitor);
+  for (const CampaignConfig& c : campaign) {
+    for (const Op& op : swept_layout_ops(c.model, c.ctx)) visitor.layout_op(op);
+  }
   for (const OptimizerSpec& recipe : runner_optimizer_recipes()) {
     for (int log2 = kFirstParamsLog2; log2 <= kLastParamsLog2; log2 += axes.params_log2_step) {
       visitor.optimizer(optimizer_kernel(std::ldexp(1.0, log2), recipe));
@@ -194,6 +198,36 @@ std::vector<ModelSpec> load_ecdit_family(const std::filesystem::path& models_dir
   std::vector<ModelSpec> models;
   for (const char* file : kFamilyFiles) models.push_back(load_model_or_scenario(models_dir / file));
   return models;
+}
+
+std::vector<CampaignConfig> load_validation_campaign(const std::filesystem::path& dir) {
+  std::vector<CampaignConfig> campaign;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return campaign;
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".json") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    const Scenario s = load_scenario(file);
+    CampaignConfig c;
+    c.file = file.filename().string();
+    c.model = s.model;
+    const Layout layout = s.layout.value_or(Layout{});
+    c.ctx.samples = layout.mbs;
+    c.ctx.training = s.run.mode == RunMode::kTrain;
+    c.ctx.tp = layout.tp;
+    c.ctx.ep = layout.ep;
+    campaign.push_back(std::move(c));
+  }
+  return campaign;
+}
+
+std::filesystem::path validation_dir_beside(const std::filesystem::path& models_dir) {
+  std::filesystem::path dir = models_dir.lexically_normal();
+  if (!dir.has_filename()) dir = dir.parent_path();  // "scenarios/models/"
+  return dir.parent_path() / "validation";
 }
 
 bool tp_fits(const ModelSpec& m, std::int64_t tp) { return m.attention.heads % tp == 0 && m.ffn.width % tp == 0; }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "cost/compute_cost.hpp"  // KernelCall
@@ -49,9 +50,27 @@ std::vector<KernelCall> bf16_weight_grad_kernels(const Op& op);
 // or bf16 weights and moments, each with fp32 or bf16 gradients.
 std::vector<OptimizerSpec> runner_optimizer_recipes();
 
+// One configuration of the validation campaign (scenarios/validation/*.json): the scenario's model,
+// its overrides applied (e.g. unmasked images), under the scenario's own layout. A profile measures
+// these shapes as it does the models' layouts, so that `ecsim validate` prices every kernel of a
+// campaign run from a measurement, also from the quick sweep, which holds two models only.
+struct CampaignConfig {
+  std::string file;  // the scenario's file name
+  ModelSpec model;
+  OpContext ctx;     // the layout's micro-batch, tensor and expert parallel degrees; train or infer
+};
+
+// Every scenario of `dir` in file-name order; empty where the folder does not exist (a --models
+// folder outside the repository). A scenario that does not parse throws its InputError.
+std::vector<CampaignConfig> load_validation_campaign(const std::filesystem::path& dir);
+// The campaign's folder beside the models' (scenarios/validation/ beside scenarios/models/).
+std::filesystem::path validation_dir_beside(const std::filesystem::path& models_dir);
+
 // Per model: its layouts' operators, then its expert and attention sweeps (each (d, FFN width / TP)
-// and (d, heads, TP) once over all models); then the optimizer's range.
-void walk_kernel_sweep(const std::vector<ModelSpec>& models, const SweepAxes& axes, SweepVisitor& visitor);
+// and (d, heads, TP) once over all models); then the campaign's configurations (as layouts'
+// operators); then the optimizer's range.
+void walk_kernel_sweep(const std::vector<ModelSpec>& models, const SweepAxes& axes, SweepVisitor& visitor,
+                       const std::vector<CampaignConfig>& campaign = {});
 
 // The EC-DiT models (XL, XXL, 3XL, M; dense, 8-64 experts, inference variants, token-choice
 // baselines) read from `models_dir` (scenarios/models/).

@@ -11,6 +11,9 @@
 namespace ecsim {
 
 Json result_to_json(const SimulationResult& r);
+// Where the kernels' prices came from (cost_model in the result and the validation JSON): counts of
+// calls, and the families left to the roofline with their call counts and first shapes.
+Json pricing_to_json(const PricingStats& p);
 std::string trace_json(const SimulationResult& r);
 std::string operator_csv(const SimulationResult& r);
 void print_summary(const SimulationResult& r, std::ostream& out);

@@ -2,6 +2,20 @@
 
 namespace ecsim {
 
+Json pricing_to_json(const PricingStats& p) {
+  Json outside = Json::array();
+  for (const auto& [key, o] : p.outside) {
+    Json shape = Json::object();
+    for (const auto& [name, v] : o.first_shape) shape[name] = v;
+    outside.push_back({{"op", o.op}, {"dtype", o.dtype}, {"calls", o.calls}, {"first_shape", shape}});
+  }
+  return {{"kernels_from_profile", p.from_profile},
+          {"kernels_beyond_profile", p.beyond_profile},
+          {"kernels_below_profile", p.below_profile},
+          {"kernels_from_roofline", p.from_roofline},
+          {"outside_profile", outside}};
+}
+
 Json result_to_json(const SimulationResult& r) {
   const auto& m = r.memory;
   Json j;
@@ -54,10 +68,8 @@ Json result_to_json(const SimulationResult& r) {
                         {"compute_s", r.critical_compute.value},
                         {"comm_s", r.critical_comm.value},
                         {"top", top}};
-  j["cost_model"] = {{"description", r.cost_description},
-                     {"kernels_from_profile", r.pricing.from_profile},
-                     {"kernels_beyond_profile", r.pricing.beyond_profile},
-                     {"kernels_from_roofline", r.pricing.from_roofline}};
+  j["cost_model"] = pricing_to_json(r.pricing);
+  j["cost_model"]["description"] = r.cost_description;
   j["simulation"] = {{"simulated_ranks", r.graph.ranks()},
                      {"tasks", r.graph.tasks.size()},
                      {"events", r.engine.events},

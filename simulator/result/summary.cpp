@@ -107,12 +107,16 @@ void print_summary(const SimulationResult& r, std::ostream& out) {
     out << line;
   }
   if (r.pricing.beyond_profile > 0) {
-    out << "\nnote: " << r.pricing.beyond_profile << " kernel shapes lie above the largest the profile measured "
+    out << "\nnote: " << r.pricing.beyond_profile << " kernel calls lie above the largest the profile measured "
         << "and were priced at its rate there\n";
   }
-  if (r.pricing.from_roofline > 0 && r.pricing.from_profile + r.pricing.beyond_profile > 0) {
-    out << "\nnote: " << r.pricing.from_roofline << " kernel shapes lie outside the profile and were priced by the "
-        << "analytic roofline\n";
+  if (r.pricing.below_profile > 0) {
+    out << "\nnote: " << r.pricing.below_profile << " kernel calls lie below the smallest the profile measured "
+        << "and were priced from it (at its efficiency; a memory-bound kernel along its first step)\n";
+  }
+  if (r.pricing.from_roofline > 0 && r.pricing.from_profile + r.pricing.beyond_profile + r.pricing.below_profile > 0) {
+    out << "\nnote: " << r.pricing.from_roofline << " kernel calls lie outside the profile and were priced by the "
+        << "analytic roofline: " << describe_outside(r.pricing.outside) << "\n";
   }
 }
 

@@ -7,6 +7,7 @@
 #include <ostream>
 #include <tuple>
 
+#include "result/outputs.hpp"
 #include "validate/run_identity.hpp"
 
 namespace ecsim {
@@ -49,6 +50,7 @@ Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const 
   v.device = run.device;
   v.layout = layout_to_string(plan.layout);
   v.cost_description = sim.cost_description;
+  v.pricing = sim.pricing;
   v.predicted_step_s = sim.step_time.value;
   v.host_priced = sim.host_priced;
   v.predicted_gpu_wait_for_host_s = sim.host_wait.value;
@@ -154,6 +156,7 @@ Json validation_to_json(const Validation& v) {
           {"scenario", {{"name", v.scenario_name}}},
           {"run", {{"file", v.run_file}, {"device", v.device}, {"layout", v.layout}}},
           {"cost_model", v.cost_description},
+          {"pricing", pricing_to_json(v.pricing)},
           {"warnings", v.warnings},
           {"per_op", per_op},
           {"steps", steps},
@@ -180,6 +183,10 @@ void print_validation(const Validation& v, std::ostream& out) {
   char line[200];
   out << "validation of " << v.scenario_name << " against " << v.run_file << " (" << v.device << ")\n";
   out << "  layout " << v.layout << "\n  costs  " << v.cost_description << "\n";
+  if (v.pricing.from_roofline > 0 && v.pricing.from_profile + v.pricing.beyond_profile + v.pricing.below_profile > 0) {
+    out << "  outside the profile, priced by the analytic roofline: " << v.pricing.from_roofline << " kernel calls: "
+        << describe_outside(v.pricing.outside) << "\n";
+  }
   for (const std::string& w : v.warnings) out << "  WARNING: " << w << "\n";
   out << "\n";
   std::snprintf(line, sizeof line, "step time: predicted %.3f ms, measured %.3f ms (mean of %zu), error %+.1f%%, MAPE %.1f%%\n",

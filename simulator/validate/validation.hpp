@@ -64,6 +64,9 @@ struct Validation {
   // One block's step per kind (block_times.hpp); empty unless one pipeline stage ran the model.
   std::vector<BlockTime> blocks;
   std::string cost_description;
+  // Where the prediction's kernel prices came from; the calls a profile left to the roofline are
+  // the first suspects where an operator kind disagrees.
+  PricingStats pricing;
   // What makes the comparison less than it seems, printed and in the JSON (validate_command.cpp: a
   // measured profile made on another device than the one that ran).
   std::vector<std::string> warnings;

@@ -23,7 +23,8 @@ const std::filesystem::path kSource{ECSIM_SOURCE_DIR};
 }  // namespace
 
 TEST_CASE("analytic profiles: each committed file is what ecsim-analytic-profile writes from this tree") {
-  const std::vector<KernelCall> calls = ecdit_kernel_calls(load_ecdit_family(kSource / "scenarios" / "models"));
+  const std::vector<KernelCall> calls = ecdit_kernel_calls(load_ecdit_family(kSource / "scenarios" / "models"),
+                                                           load_validation_campaign(kSource / "scenarios" / "validation"));
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(kSource / "profiles")) {
     const std::string name = entry.path().filename().string();
