@@ -1,9 +1,7 @@
 // One function per kernel family (kernel_runs.hpp): the profile key's shape -> the launcher's
 // arguments. Where a key does not carry every dimension a launcher needs, the choice is stated:
-//   gate_residual {elements}         -> [B, S, d] with d the widest EC-DiT width dividing it and
-//                                       S = 128 tokens per image where that divides
-//   adaln_layernorm, layernorm       -> B = tokens / 128 images where 128 divides
-//     {tokens, hidden}
+//   adaln_layernorm, layernorm,      -> B = tokens / 128 images where 128 divides
+//     gate_residual {tokens, hidden}
 //   permute {rows, hidden}           -> expert choice with f_c = 2: T = rows / 2 tokens, 8 experts,
 //   unpermute {rows, tokens, hidden}    groups of up to 1024 tokens, C = G / 4: a real routing of
 //                                       random logits, made once (the gathers' indices)
@@ -51,7 +49,6 @@ namespace {
 using bf16 = __nv_bfloat16;
 
 constexpr std::int64_t kImageTokens = 128;  // tokens per image in training (MaskDiT masking of 256)
-constexpr std::array<std::int64_t, 10> kWidths{3072, 2304, 1536, 1152, 1024, 768, 512, 256, 128, 64};
 constexpr std::int64_t kRouteExperts = 8;
 constexpr std::int64_t kMaxRouteGroup = 1024;
 constexpr float kLayerNormEps = 1e-6f;
@@ -81,20 +78,6 @@ std::pair<std::int64_t, std::int64_t> images(std::int64_t tokens) {
   return {1, tokens};
 }
 
-struct Rows {
-  std::int64_t batch, seq, hidden;
-};
-
-Rows rows_of_elements(std::int64_t elements) {
-  for (const std::int64_t d : kWidths) {
-    if (elements % d == 0) {
-      const auto [b, s] = images(elements / d);
-      return {b, s, d};
-    }
-  }
-  throw UnsupportedShape("no model width divides " + std::to_string(elements) + " elements");
-}
-
 // --- memory-bound families ---------------------------------------------------------------------
 
 // An elementwise activation (gelu, silu): y = f(x); dx = dy f'(x).
@@ -122,20 +105,21 @@ KernelRun residual_add_run(const PlannedCall& c) {
 }
 
 KernelRun gate_residual_run(const PlannedCall& c) {
-  const Rows r = rows_of_elements(dim(c.call.shape, "elements"));
-  const std::int64_t n = r.batch * r.seq * r.hidden, nv = r.batch * r.hidden;
+  const std::int64_t hidden = dim(c.call.shape, "hidden");
+  const std::pair<std::int64_t, std::int64_t> image_rows = images(dim(c.call.shape, "tokens"));
+  const std::int64_t batch = image_rows.first, seq = image_rows.second;
+  const std::int64_t n = batch * seq * hidden, nv = batch * hidden;
   if (!is_backward(c)) {
     return {{bf16_in(n), bf16_in(n), bf16_in(nv), bf16_out(n)},
-            [r](const OperandSet& o, cudaStream_t s) {
-              gate_residual_fwd(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3), r.batch, r.seq, r.hidden,
-                                s);
+            [=](const OperandSet& o, cudaStream_t s) {
+              gate_residual_fwd(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3), batch, seq, hidden, s);
             },
             nullptr};
   }
   return {{bf16_in(n), bf16_in(nv), bf16_in(n), bf16_out(n), bf16_out(nv), fp32_out(kColumnSumPartials)},
-          [r](const OperandSet& o, cudaStream_t s) {
+          [=](const OperandSet& o, cudaStream_t s) {
             gate_residual_bwd(o.at<bf16>(0), o.at<bf16>(1), o.at<bf16>(2), o.at<bf16>(3), o.at<bf16>(4),
-                              o.at<float>(5), r.batch, r.seq, r.hidden, s);
+                              o.at<float>(5), batch, seq, hidden, s);
           },
           nullptr};
 }

@@ -41,7 +41,7 @@ bool is_size_dim(const std::string& dim) {
 
 bool is_width_sensitive(const std::string& family) {
   if (kernel_class(family) != KernelClass::kMemory) return false;
-  if (family == "bias_add_bwd") return true;  // column sums
+  if (family == "bias_add_bwd" || family == "gate_residual_bwd") return true;  // column sums
   const MemoryKernel kind = memory_kernel(family).kind;
   return kind == MemoryKernel::kRowReduction || kind == MemoryKernel::kGather || kind == MemoryKernel::kRouting;
 }

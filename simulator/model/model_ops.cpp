@@ -92,10 +92,13 @@ Op layernorm(const std::string& label, std::int64_t tokens, std::int64_t hidden)
 
 // x + gate * y (gate is per sample and channel); saves y and the gate for backward. The backward
 // writes dy (and the gate's gradient, per sample): x's gradient is the output's, passed on, and the
-// norm that opened the branch adds it to its own (with_residual_gradient).
+// norm that opened the branch adds it to its own (with_residual_gradient). Keyed {tokens, hidden}
+// like the norms: the gate's gradient sums each sample's column, whose time at equal elements
+// depends on the width (cost/interpolation.cpp, is_width_sensitive).
 Op gate_residual(const std::string& label, std::int64_t tokens, std::int64_t hidden) {
   Op op = make_elementwise("gate_residual", label, Component::kNorm, tokens * hidden, 2, 1, 2, 1);
   op.bwd_written = op.fwd_written;
+  op.shape = {{"tokens", tokens}, {"hidden", hidden}};
   return op;
 }
 
