@@ -1,6 +1,10 @@
 #include "reports/report_inputs.hpp"
 
+#include <map>
+#include <utility>
+
 #include "core/json_input.hpp"
+#include "cost/compute_cost.hpp"
 
 namespace ecsim {
 namespace {
@@ -34,6 +38,27 @@ ScenarioRef read_scenario(const Node& root) {
   return ref;
 }
 
+// cost_model.outside_profile (a result) or pricing.outside_profile (a validation): the families a
+// profile left to the roofline, worded as the simulator's summary words them.
+std::string read_outside_profile(const Node& pricing) {
+  if (!pricing.json().contains("outside_profile")) return {};
+  std::map<std::string, OutsideProfile> outside;
+  std::int64_t calls = 0;
+  for (const Node& f : pricing.child("outside_profile").as_array()) {
+    OutsideProfile o;
+    o.op = f.child("op").as_string();
+    o.dtype = f.child("dtype").as_string();
+    o.calls = f.child("calls").as_int();
+    const Node shape = f.child("first_shape");
+    if (!shape.is_object()) shape.fail("must be an object of named dimensions");
+    for (const auto& [name, v] : shape.json().items()) o.first_shape[name] = shape.child(name).as_int();
+    calls += o.calls;
+    outside[o.op + " (" + o.dtype + ")"] = std::move(o);
+  }
+  if (outside.empty()) return {};
+  return std::to_string(calls) + " kernel calls: " + describe_outside(outside);
+}
+
 StepBreakdown read_breakdown(const Node& n) {
   return {quantity(n, "compute_s"), quantity(n, "exposed_comm_s"), quantity(n, "bubble_s")};
 }
@@ -61,6 +86,11 @@ ResultInput read_result(const Node& root) {
   if (root.json().contains("host")) {
     const Node host = root.child("host");
     if (host.child("priced").as_bool()) r.host_wait_s = quantity(host, "gpu_wait_s");
+  }
+  if (root.json().contains("cost_model")) {
+    const Node costs = root.child("cost_model");
+    r.pricing.costs = costs.child("description").as_string();
+    r.pricing.outside_profile = read_outside_profile(costs);
   }
   return r;
 }
@@ -156,6 +186,8 @@ ValidationInput read_validation(const Node& root) {
   if (root.json().contains("warnings")) {
     for (const Node& w : root.child("warnings").as_array()) v.warnings.push_back(w.as_string());
   }
+  if (root.json().contains("cost_model")) v.pricing.costs = root.child("cost_model").as_string();
+  if (root.json().contains("pricing")) v.pricing.outside_profile = read_outside_profile(root.child("pricing"));
   return v;
 }
 

@@ -38,6 +38,15 @@ struct StepBreakdown {
   double total() const { return compute_s + exposed_comm_s + bubble_s; }
 };
 
+// What priced a simulation's kernels: the cost model's description ("cost_model"), and the calls a
+// profile left to the analytic roofline, as `describe_outside` words them ("42 kernel calls: gemm
+// (bf16) x28, e.g. ..."); empty where none was, or in files without them (the list is written since
+// 2026-11-29; the report's fixtures are hand-written without a cost model).
+struct Pricing {
+  std::string costs;
+  std::string outside_profile;
+};
+
 struct ResultInput {
   std::string file;
   ScenarioRef scenario;
@@ -53,6 +62,7 @@ struct ResultInput {
   // Of the breakdown's compute, the time the GPU waited for the host's launches, where the result
   // priced a host lane ("host": {"priced": true, "gpu_wait_s"}; absent in results from before it).
   std::optional<double> host_wait_s;
+  Pricing pricing;
 };
 
 struct PlanCandidate {
@@ -120,6 +130,7 @@ struct Comparison {
 struct ValidationInput {
   std::string file;
   ScenarioRef scenario;
+  Pricing pricing;
   std::vector<Comparison> per_op;
   std::vector<Comparison> steps;
   double mape = 0;

@@ -24,6 +24,17 @@ std::vector<std::pair<std::string, std::string>> scenario_facts(const ScenarioRe
   return facts;
 }
 
+// What priced the kernels, and the calls a profile left to the analytic roofline: `which` names the
+// layout, at the start of the value, where a section holds several (short keys keep the facts'
+// values wide).
+void add_pricing_facts(std::vector<std::pair<std::string, std::string>>& facts, const Pricing& p,
+                       const std::string& which = {}) {
+  const std::string prefix = which.empty() ? "" : which + ": ";
+  if (!p.costs.empty()) facts.emplace_back("costs", prefix + p.costs);
+  if (!p.outside_profile.empty()) facts.emplace_back("outside the profile", prefix + p.outside_profile +
+                                                                              " (priced by the analytic roofline)");
+}
+
 Section inputs_section(const ReportInputs& in) {
   Table t{"", {"file", "kind", "scenario", "what"}, {false, false, false, false}, {}};
   for (const auto& r : in.results) t.rows.push_back({r.file, "simulation result", r.scenario.name, r.layout});
@@ -102,7 +113,18 @@ Section results_section(const std::vector<ResultInput>& results) {
     comm.rows.push_back(std::move(c));
   }
   s.tables.insert(s.tables.end(), {std::move(steps), std::move(memory), std::move(comm)});
-  if (results.size() == 1) s.facts = scenario_facts(results[0].scenario, results[0].file);
+  if (results.size() == 1) {
+    s.facts = scenario_facts(results[0].scenario, results[0].file);
+    add_pricing_facts(s.facts, results[0].pricing);
+  } else {
+    // One "costs" line where every result was priced alike.
+    const bool same_costs = std::all_of(results.begin(), results.end(),
+                                        [&](const auto& r) { return r.pricing.costs == results[0].pricing.costs; });
+    if (same_costs) add_pricing_facts(s.facts, {results[0].pricing.costs, {}});
+    for (const auto& r : results) {
+      add_pricing_facts(s.facts, same_costs ? Pricing{{}, r.pricing.outside_profile} : r.pricing, r.layout);
+    }
+  }
   return s;
 }
 
@@ -179,6 +201,7 @@ Section routing_section(const RoutingInput& r, std::size_t n) {
 Section validation_section(const ValidationInput& v, std::size_t n) {
   Section s{"validation-" + std::to_string(n), "Predicted against measured: " + v.scenario.name,
             scenario_facts(v.scenario, v.file), {{"MAPE", percent_text(v.mape)}}, validation_figures(v, n), {}};
+  add_pricing_facts(s.facts, v.pricing);
   for (const std::string& w : v.warnings) s.facts.emplace_back("warning", w);
   const auto table = [](const std::string& caption, const std::string& first, const std::vector<Comparison>& rows) {
     Table t{caption, {first, "predicted", "measured", "error"}, {false, true, true, true}, {}};

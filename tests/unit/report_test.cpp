@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "core/errors.hpp"
 #include "reports/chart_scale.hpp"
 #include "reports/display_units.hpp"
 #include "reports/html_report.hpp"
@@ -263,6 +264,45 @@ TEST_CASE("a result with a host lane shows the GPU's wait for the host beside it
   // Without any priced lane the table keeps its four parts.
   const std::string fixture_md = render_markdown_report(load_report_inputs(fixture_files()), "fixture report");
   CHECK(fixture_md.find("waiting for the host") == std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a report names what priced each simulation, and the kernels a profile left to the roofline") {
+  const auto dir = std::filesystem::temp_directory_path() / "ecsim_report_test_pricing";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  nlohmann::json result = read_json(kFixtures / "result.json");
+  result["cost_model"]["description"] = "profile profiles/h200-sxm.json (measured, NVIDIA H200, 7309 kernel shapes)";
+  result["cost_model"]["outside_profile"] = {
+      {{"op", "gemm"}, {"dtype", "bf16"}, {"calls", 28}, {"first_shape", {{"m", 1024}, {"n", 8}, {"k", 1152}}}},
+      {{"op", "flow_loss"}, {"dtype", "bf16"}, {"calls", 1}, {"first_shape", {{"elements", 262144}}}}};
+  write_text(dir / "result.json", result.dump());
+  nlohmann::json validation = read_json(kFixtures / "validation.json");
+  validation["cost_model"] = "profile profiles/h100-sxm.json (measured, NVIDIA H100 80GB HBM3, 6657 kernel shapes)";
+  validation["pricing"] = {{"outside_profile", nlohmann::json::array()}};
+  write_text(dir / "validation.json", validation.dump());
+
+  const ReportInputs in = load_report_inputs({(dir / "result.json").string(), (dir / "validation.json").string()});
+  CHECK(in.results[0].pricing.outside_profile ==
+        "29 kernel calls: gemm (bf16) x28, e.g. k 1152, m 1024, n 8; flow_loss (bf16) x1, e.g. elements 262144");
+  CHECK(in.validations[0].pricing.outside_profile.empty());
+  const std::string md = render_markdown_report(in, "pricing");
+  CHECK(md.find("costs: profile profiles/h200-sxm.json (measured, NVIDIA H200, 7309 kernel shapes)") !=
+        std::string::npos);
+  CHECK(md.find("outside the profile: 29 kernel calls: gemm (bf16) x28") != std::string::npos);
+  CHECK(md.find("elements 262144 (priced by the analytic roofline)") != std::string::npos);
+  CHECK(md.find("costs: profile profiles/h100-sxm.json") != std::string::npos);
+  CHECK(count(md, "outside the profile") == 1);  // none for the validation, whose list is empty
+
+  // A shape that is not an object of dimensions: the file and its JSON path.
+  result["cost_model"]["outside_profile"][1]["first_shape"] = 262144;
+  write_text(dir / "bad.json", result.dump());
+  try {
+    load_report_inputs({(dir / "bad.json").string()});
+    FAIL("a bad first_shape was accepted");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("/cost_model/outside_profile/1/first_shape") != std::string::npos);
+  }
   std::filesystem::remove_all(dir);
 }
 
