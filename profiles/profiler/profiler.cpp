@@ -54,6 +54,9 @@ constexpr std::uint64_t kSeed = 0xEC51D0001ull;
 // --rest-above-ms or more at least 10 times, each followed by a rest as long (entry_method). The
 // ceilings and the collectives without rests.
 constexpr TimingMethod kMethod{3, 20, 100, 5.0};
+// A memory-bound entry's warm time: 20 runs on one operand set after 3 untimed ones, no more (a
+// few microseconds each; the cold time has its full method).
+constexpr TimingMethod kWarmMethod{3, 20, 20, 0.0};
 constexpr double kEntryOverheadS = 0.5e-3;  // syncs, the hold kernel, cuBLAS's first call per shape
 constexpr double kProgressEveryS = 15;
 // Waiting for a held-down SM clock before entries (clock_cool_down.hpp) may take this share of
@@ -192,6 +195,9 @@ void print_collective_plan(const std::vector<PlannedCollective>& plan, int gpus,
 struct VariantTiming {
   std::string name;
   Timing timing;
+  // A memory-bound call whose operands fit in the L2: the median re-run on one operand set, its
+  // inputs left in the L2 by the run before (the profile entry's warm_ns); 0 otherwise.
+  double warm_ns = 0;
   // NVML's SM clock right after the timed runs (0 without NVML); below the card's maximum, it was
   // capping its power (clock_cool_down.hpp).
   int sm_clock_mhz = 0;
@@ -251,7 +257,13 @@ std::optional<MeasuredEntry> measure(const PlannedCall& c, const TimingMethod& m
       reserve(pools, run.operands, sets, ctx.stream);
       const Timing t =
           timer.time(sets, method, [&](int set) { run.launch(pools.set(run.operands, set), ctx.stream); });
-      entry.variants.push_back({name, t, current_sm_clock_mhz(device)});
+      const int clock = current_sm_clock_mhz(device);
+      double warm_ns = 0;
+      if (kernel_class(c.call.op) == KernelClass::kMemory &&
+          OperandPools::footprint(run.operands) <= device.l2_bytes) {
+        warm_ns = timer.time(1, kWarmMethod, [&](int) { run.launch(pools.set(run.operands, 0), ctx.stream); }).p50_ns;
+      }
+      entry.variants.push_back({name, t, warm_ns, clock});
     } catch (const UnsupportedShape& e) {
       skips.add(e.what(), c);
     } catch (const PreconditionError& e) {
@@ -352,6 +364,30 @@ void report_rests(const std::vector<MeasuredEntry>& entries, const TimingMethod&
       << " x a run's time after each; " << down << " of them timed with the SM clock held down\n";
 }
 
+// The memory-bound entries timed warm too (VariantTiming::warm_ns): how many, and their warm time
+// over their cold one, the median per family, the smallest first (what the L2 saves them).
+void report_warm(const std::vector<MeasuredEntry>& entries, std::ostream& log) {
+  std::map<std::string, std::vector<double>> ratios;  // op -> warm / cold
+  std::size_t warm = 0;
+  for (const MeasuredEntry& e : entries) {
+    const VariantTiming& v = e.variants[e.best];
+    if (v.warm_ns <= 0 || v.timing.p50_ns <= 0) continue;
+    ++warm;
+    ratios[e.call->call.op].push_back(v.warm_ns / v.timing.p50_ns);
+  }
+  if (warm == 0) return;
+  std::vector<std::pair<double, std::string>> by_ratio;
+  for (auto& [op, r] : ratios) {
+    std::sort(r.begin(), r.end());
+    by_ratio.emplace_back(percentile(r, 0.5), op);
+  }
+  std::sort(by_ratio.begin(), by_ratio.end());
+  log << "warm: " << warm << " memory-bound entries whose operands fit in the L2 re-timed on one operand set; "
+      << "warm / cold, median by family:";
+  for (const auto& [ratio, op] : by_ratio) log << " " << op << " " << std::fixed << std::setprecision(2) << ratio;
+  log << "\n";
+}
+
 // The SM clock after each entry's timed runs against the card's maximum: how many entries were
 // timed while the card held its clocks down, by family. Nothing without NVML.
 void report_clocks(const std::vector<MeasuredEntry>& entries, const DeviceInfo& device, std::ostream& log) {
@@ -381,7 +417,8 @@ void report_clocks(const std::vector<MeasuredEntry>& entries, const DeviceInfo& 
 
 std::string csv_text(const std::vector<MeasuredEntry>& entries, const GpuSpec& gpu) {
   std::ostringstream os;
-  os << "op,dtype,shape,role,variant,chosen,p10_ns,p50_ns,p90_ns,samples,achieved,analytic_ns,sm_clock_mhz,host_ns\n";
+  os << "op,dtype,shape,role,variant,chosen,p10_ns,p50_ns,p90_ns,samples,achieved,analytic_ns,sm_clock_mhz,host_ns,"
+        "warm_ns\n";
   for (const MeasuredEntry& e : entries) {
     const KernelCall& call = e.call->call;
     const auto analytic = analytic_kernel_time(gpu, call).value;
@@ -390,7 +427,7 @@ std::string csv_text(const std::vector<MeasuredEntry>& entries, const GpuSpec& g
       os << call.op << "," << call.dtype << ",\"" << shape_text(call.shape) << "\"," << role_name(e.call->role) << ","
          << e.variants[i].name << "," << (i == e.best ? 1 : 0) << "," << std::fixed << std::setprecision(0) << t.p10_ns
          << "," << t.p50_ns << "," << t.p90_ns << "," << t.samples << "," << achieved(call, t.p50_ns) << ","
-         << analytic << "," << e.variants[i].sm_clock_mhz << "," << t.host_ns << "\n";
+         << analytic << "," << e.variants[i].sm_clock_mhz << "," << t.host_ns << "," << e.variants[i].warm_ns << "\n";
     }
   }
   return os.str();
@@ -580,7 +617,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
   for (const MeasuredEntry& e : entries) {
     const Timing& t = e.timing();
     profile.ops.push_back({e.call->call.op, e.call->call.dtype, e.call->call.shape, t.p10_ns, t.p50_ns, t.p90_ns,
-                           t.samples, std::max(t.host_ns, 1.0)});
+                           t.samples, std::max(t.host_ns, 1.0), e.variants[e.best].warm_ns});
     if (t.samples >= 2 && !t.rested) gaps.push_back(t.gap_ns);
   }
   if (!entries.empty()) {  // the entries' host times each hold one event pair
@@ -613,6 +650,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
     report_families(entries, gpu, log);
     report_grouped_methods(entries, log);
     report_rests(entries, method, device, log);
+    report_warm(entries, log);
     report_clocks(entries, device, log);
     cool_down.report(log);
     log << "leave-one-out over the measured profile: ";

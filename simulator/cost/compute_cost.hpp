@@ -40,6 +40,12 @@ struct ProfileEntry {
   // timed run, its start event, the call and its stop event, as the runner's per-operator scope
   // does (kernels/runner/op_timer.hpp); 0 where not measured.
   double host_ns = 0;
+  // Measured profiles since 2026-11-29 (optional "warm_ns"), memory-bound entries whose operands
+  // fit in the L2: the median time re-run on one operand set, its inputs left in the L2 by the run
+  // before, as a training step's small activations are when the kernel that wrote them ran just
+  // before (the entry's time rotates sets past 2x the L2, inputs from HBM). Recorded for the model
+  // of L2-resident steps to be fitted on; not priced from yet. 0 where not measured.
+  double warm_ns = 0;
 };
 
 // One entry of a profile's optional "collectives" array (measured on several GPUs).

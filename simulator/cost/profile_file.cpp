@@ -14,6 +14,7 @@
 #include "core/atomic_file.hpp"
 #include "core/errors.hpp"
 #include "core/input_files.hpp"
+#include "cost/analytic_model.hpp"
 #include "cost/compute_cost.hpp"
 
 namespace ecsim {
@@ -147,6 +148,10 @@ ProfileEntry read_entry(const Node& n) {
     e.host_ns = host->as_number();
     if (!(e.host_ns > 0) || e.host_ns > 1e9) host->fail("must be > 0 and at most 1 s");
   }
+  if (auto warm = r.optional("warm_ns")) {
+    e.warm_ns = warm->as_number();
+    if (!(e.warm_ns > 0) || e.warm_ns > 1e9) warm->fail("must be > 0 and at most 1 s");
+  }
   r.finish();
   return e;
 }
@@ -234,6 +239,10 @@ Profile load_profile(const std::filesystem::path& file) {
     if (e.host_ns > 0 && !p.event_pair_host) {
       n.child("host_ns").fail("an entry's host time needs the profile's \"event_pair_host_ns\"");
     }
+    if (e.warm_ns > 0 && p.source != "measured") n.child("warm_ns").fail("only a measured profile has warm times");
+    if (e.warm_ns > 0 && kernel_class(e.op) != KernelClass::kMemory) {
+      n.child("warm_ns").fail("only a memory-bound kernel's entry has a warm time, not " + e.op + "'s");
+    }
     auto [it, fresh] = seen.emplace(kernel_key(e.op, e.dtype, e.shape), n.path());
     if (!fresh) n.fail("duplicate of " + it->second + " (same op, dtype and shape)");
     p.ops.push_back(std::move(e));
@@ -256,6 +265,7 @@ Json profile_to_json(const Profile& p) {
                    {"time_ns", times_json(e.p10_ns, e.p50_ns, e.p90_ns)},
                    {"samples", e.samples}});
     if (e.host_ns > 0) ops.back()["host_ns"] = number(e.host_ns);
+    if (e.warm_ns > 0) ops.back()["warm_ns"] = number(e.warm_ns);
   }
   Json j = {{"schema", kProfileSchema},
             {"source", p.source},

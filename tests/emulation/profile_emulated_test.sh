@@ -124,6 +124,13 @@ for name, families, roles in [("gemm", {"gemm"}, {"dX"}),
     e = p["event_pair_host_ns"]
     assert 0 < e["p10"] <= e["p50"] <= e["p90"], e
     assert all(o["host_ns"] > 0 for o in ops), [o for o in ops if o.get("host_ns", 0) <= 0][:3]
+    # A memory-bound entry whose operands fit in the L2 is timed warm too (one operand set); a
+    # matrix one never.
+    warm = [o for o in ops if "warm_ns" in o]
+    assert all(o["warm_ns"] > 0 for o in warm), warm[:3]
+    assert name != "bias" or warm, "no bias_add_bwd entry timed warm"
+    assert name == "bias" or name == "ec_route_bwd" or not warm, warm[:3]
+    assert (f"warm: {len(warm)} memory-bound entries" in log) == bool(warm), "the log's warm line"
     rows = list(csv.DictReader(open(f"{tmp}/{name}.csv")))
     assert len(rows) == len(ops), (len(rows), len(ops))
     assert {r["role"] for r in rows} >= roles, {r["role"] for r in rows}

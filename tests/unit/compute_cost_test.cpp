@@ -340,6 +340,9 @@ TEST_CASE("profile files: bad ones name the file and the JSON path") {
       {"event_pair_in_analytic.json", "event_pair_in_analytic.json: /event_pair_host_ns",
        "only a measured profile has host times"},
       {"host_ns_zero.json", "host_ns_zero.json: /ops/2/host_ns", "must be > 0"},
+      {"warm_ns_zero.json", "warm_ns_zero.json: /ops/2/warm_ns", "must be > 0"},
+      {"warm_ns_on_gemm.json", "warm_ns_on_gemm.json: /ops/0/warm_ns", "only a memory-bound kernel's entry"},
+      {"warm_ns_in_analytic.json", "warm_ns_in_analytic.json: /ops/2/warm_ns", "only a measured profile has warm"},
       {"gemm_missing_dim.json", "gemm_missing_dim.json: /ops/0/shape", "gemm needs exactly the dimensions k, m, n"},
       {"bad_dtype.json", "bad_dtype.json: /ops/0/dtype", "must be one of"},
       {"duplicate_entry.json", "duplicate_entry.json: /ops/3", "duplicate of /ops/0"},
@@ -421,7 +424,7 @@ TEST_CASE("host times: written and read back, and priced per operator less the e
   p.ops.push_back({small_call.op, small_call.dtype, small_call.shape, 9e3, 1e4, 11e3, 20, 12500});
   p.ops.push_back({big_call.op, big_call.dtype, big_call.shape, 9e4, 1e5, 11e4, 20, 14500});
   const KernelCall gelu_call = forward_kernels(act).front();
-  p.ops.push_back({gelu_call.op, "fp32", gelu_call.shape, 4e3, 5e3, 6e3, 20, 6500.25});
+  p.ops.push_back({gelu_call.op, "fp32", gelu_call.shape, 4e3, 5e3, 6e3, 20, 6500.25, 3900.5});
 
   const Profile back = round_trip(p, "ecsim_compute_cost_host.json");
   REQUIRE(back.event_pair_host.has_value());
@@ -430,6 +433,9 @@ TEST_CASE("host times: written and read back, and priced per operator less the e
   REQUIRE(back.ops.size() == 3);
   CHECK(back.ops[0].host_ns == 12500);
   CHECK(back.ops[2].host_ns == 6500.25);
+  // A memory-bound entry's warm time (the L2-resident re-run), kept; none on the others.
+  CHECK(back.ops[2].warm_ns == 3900.5);
+  CHECK(back.ops[0].warm_ns == 0);
 
   ComputeCostModel model = ComputeCostModel::from_profile(back, h100());
   CHECK(model.prices_host());
