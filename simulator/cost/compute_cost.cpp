@@ -18,8 +18,16 @@ namespace ecsim {
 
 enum class PriceSource { kProfile, kBeyondProfile, kBelowProfile, kRoofline };
 
+struct Priced {
+  Nanos time;
+  PriceSource source = PriceSource::kRoofline;
+  // A call a profile left to the roofline: its family's record in the statistics (std::map nodes
+  // stay put), counted per call without building its name again.
+  OutsideProfile* outside = nullptr;
+};
+
 struct PriceCache {
-  std::unordered_map<std::string, std::pair<Nanos, PriceSource>> prices;  // key -> (time, where from)
+  std::unordered_map<std::string, Priced> prices;  // key -> its price and where it came from
   std::unordered_map<std::string, double> host_ns;                        // key -> the host's time to issue it
 };
 
@@ -78,7 +86,7 @@ Nanos ComputeCostModel::kernel(const KernelCall& call) const {
   const std::string key = kernel_key(call);
   auto it = cache_->prices.find(key);
   if (it == cache_->prices.end()) {
-    std::pair<Nanos, PriceSource> priced{Nanos{}, PriceSource::kRoofline};
+    Priced priced;
     if (index_) {
       if (auto t = index_->price_ns(call.op, call.dtype, call.shape)) {
         priced = {Nanos{std::llround(*t)}, PriceSource::kProfile};
@@ -88,34 +96,32 @@ Nanos ComputeCostModel::kernel(const KernelCall& call) const {
         priced = {Nanos{std::llround(*below)}, PriceSource::kBelowProfile};
       }
     }
-    if (priced.second == PriceSource::kRoofline) {
-      priced.first = analytic_kernel_time(gpu_, call);
-    } else if (priced.second != PriceSource::kProfile && kernel_class(call.op) == KernelClass::kMemory) {
+    if (priced.source == PriceSource::kRoofline) {
+      priced.time = analytic_kernel_time(gpu_, call);
+      if (index_) {
+        OutsideProfile& o = stats_->outside[call.op + " (" + call.dtype + ")"];
+        if (o.calls == 0) o = {call.op, call.dtype, 0, call.shape};
+        priced.outside = &o;
+      }
+    } else if (priced.source != PriceSource::kProfile && kernel_class(call.op) == KernelClass::kMemory) {
       // Carried past a sweep's end, a memory-bound kernel still moves its bytes no faster than the
       // measured copy ceiling (a sweep that ends launch-bound is carried flat).
-      priced.first = std::max(priced.first, to_nanos(transfer_time(call.bytes, gpu_.hbm_ceiling)));
+      priced.time = std::max(priced.time, to_nanos(transfer_time(call.bytes, gpu_.hbm_ceiling)));
     }
     it = cache_->prices.emplace(key, priced).first;
   }
-  switch (it->second.second) {
+  switch (it->second.source) {
     case PriceSource::kProfile: ++stats_->from_profile; break;
     case PriceSource::kBeyondProfile: ++stats_->beyond_profile; break;
     case PriceSource::kBelowProfile: ++stats_->below_profile; break;
     case PriceSource::kRoofline:
       ++stats_->from_roofline;
-      if (index_) {
-        OutsideProfile& o = stats_->outside[call.op + " (" + call.dtype + ")"];
-        if (o.calls++ == 0) {
-          o.op = call.op;
-          o.dtype = call.dtype;
-          o.first_shape = call.shape;
-        }
-      }
+      if (it->second.outside != nullptr) ++it->second.outside->calls;
       break;
   }
   // The old gradient a later micro-batch's dW adds to, read at the HBM ceiling (the profile's
   // measured one where a profile prices) on top of the written gradient's price.
-  return it->second.first + to_nanos(transfer_time(call.added_read, gpu_.hbm_ceiling));
+  return it->second.time + to_nanos(transfer_time(call.added_read, gpu_.hbm_ceiling));
 }
 
 Nanos ComputeCostModel::forward(const Op& op) const {
