@@ -28,7 +28,7 @@
 // fraction of the copy ceiling, made on an H100, priced it 11% slower, 2026-11-28). A memory-bound
 // sweep that has not saturated is carried on at its last step's slope, held between flat and
 // proportional (a loss kernel launch-bound up to its largest entry stays so a step further); the
-// caller holds any call carried past an end to its bytes at the copy ceiling.
+// caller holds a memory-bound call carried past either end to its bytes at the copy ceiling.
 // Below the smallest size a sweep through the shape measured (below_ns), a matrix or attention
 // kernel keeps that entry's efficiency against the roofline (small products are latency-bound: a
 // router GEMM over 8 experts costs about what the one over 16 does), a memory-bound kernel
