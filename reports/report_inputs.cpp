@@ -53,7 +53,8 @@ std::string read_outside_profile(const Node& pricing) {
     if (!shape.is_object()) shape.fail("must be an object of named dimensions");
     for (const auto& [name, v] : shape.json().items()) o.first_shape[name] = shape.child(name).as_int();
     calls += o.calls;
-    outside[o.op + " (" + o.dtype + ")"] = std::move(o);
+    const std::string key = outside_key(o.op, o.dtype);
+    outside[key] = std::move(o);
   }
   if (outside.empty()) return {};
   return std::to_string(calls) + " kernel calls: " + describe_outside(outside);

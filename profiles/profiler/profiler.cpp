@@ -252,15 +252,14 @@ std::optional<MeasuredEntry> measure(const PlannedCall& c, const TimingMethod& m
     const std::string name = variant_name(c, v);
     try {
       KernelRun run = make_run(c, v, ctx);
-      const int sets = rotation_sets(OperandPools::footprint(run.operands), device.l2_bytes,
-                                     kMethod.warmup + kMethod.max_samples);
+      const std::size_t footprint = OperandPools::footprint(run.operands);
+      const int sets = rotation_sets(footprint, device.l2_bytes, kMethod.warmup + kMethod.max_samples);
       reserve(pools, run.operands, sets, ctx.stream);
       const Timing t =
           timer.time(sets, method, [&](int set) { run.launch(pools.set(run.operands, set), ctx.stream); });
       const int clock = current_sm_clock_mhz(device);
       double warm_ns = 0;
-      if (kernel_class(c.call.op) == KernelClass::kMemory &&
-          OperandPools::footprint(run.operands) <= device.l2_bytes) {
+      if (kernel_class(c.call.op) == KernelClass::kMemory && footprint <= device.l2_bytes) {
         warm_ns = timer.time(1, kWarmMethod, [&](int) { run.launch(pools.set(run.operands, 0), ctx.stream); }).p50_ns;
       }
       entry.variants.push_back({name, t, warm_ns, clock});

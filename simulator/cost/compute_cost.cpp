@@ -31,6 +31,8 @@ struct PriceCache {
   std::unordered_map<std::string, double> host_ns;                        // key -> the host's time to issue it
 };
 
+std::string outside_key(const std::string& op, const std::string& dtype) { return op + " (" + dtype + ")"; }
+
 std::string describe_outside(const std::map<std::string, OutsideProfile>& outside, std::size_t limit) {
   std::vector<std::pair<std::string, const OutsideProfile*>> by_calls;
   for (const auto& [family, o] : outside) by_calls.emplace_back(family, &o);
@@ -99,7 +101,7 @@ Nanos ComputeCostModel::kernel(const KernelCall& call) const {
     if (priced.source == PriceSource::kRoofline) {
       priced.time = analytic_kernel_time(gpu_, call);
       if (index_) {
-        OutsideProfile& o = stats_->outside[call.op + " (" + call.dtype + ")"];
+        OutsideProfile& o = stats_->outside[outside_key(call.op, call.dtype)];
         if (o.calls == 0) o = {call.op, call.dtype, 0, call.shape};
         priced.outside = &o;
       }

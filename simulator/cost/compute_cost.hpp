@@ -162,9 +162,13 @@ struct PricingStats {
   std::int64_t beyond_profile = 0;  // above a saturated sweep's largest entry, at its rate
   std::int64_t below_profile = 0;   // below a sweep's smallest entry, from it (ProfileIndex::below_ns)
   std::int64_t from_roofline = 0;   // outside the profile's range (or no profile): analytic
-  // With a profile: the calls priced by the roofline, by "family dtype" (none without a profile).
+  // With a profile: the calls priced by the roofline, by outside_key (none without a profile).
   std::map<std::string, OutsideProfile> outside;
+  // Some calls left to the roofline where a profile priced others (what the outputs note).
+  bool partly_outside() const { return from_roofline > 0 && from_profile + beyond_profile + below_profile > 0; }
 };
+// A family's key in PricingStats::outside and its name in describe_outside: "gemm (bf16)".
+std::string outside_key(const std::string& op, const std::string& dtype);
 // "layernorm (bf16) x28, e.g. tokens 16384, hidden 1152; ..." over the `limit` families with the
 // most calls, and how many more.
 std::string describe_outside(const std::map<std::string, OutsideProfile>& outside, std::size_t limit = 4);

@@ -114,7 +114,7 @@ void print_summary(const SimulationResult& r, std::ostream& out) {
     out << "\nnote: " << r.pricing.below_profile << " kernel calls lie below the smallest the profile measured "
         << "and were priced from it (at its efficiency; a memory-bound kernel along its first step)\n";
   }
-  if (r.pricing.from_roofline > 0 && r.pricing.from_profile + r.pricing.beyond_profile + r.pricing.below_profile > 0) {
+  if (r.pricing.partly_outside()) {
     out << "\nnote: " << r.pricing.from_roofline << " kernel calls lie outside the profile and were priced by the "
         << "analytic roofline: " << describe_outside(r.pricing.outside) << "\n";
   }

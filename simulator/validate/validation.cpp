@@ -183,7 +183,7 @@ void print_validation(const Validation& v, std::ostream& out) {
   char line[200];
   out << "validation of " << v.scenario_name << " against " << v.run_file << " (" << v.device << ")\n";
   out << "  layout " << v.layout << "\n  costs  " << v.cost_description << "\n";
-  if (v.pricing.from_roofline > 0 && v.pricing.from_profile + v.pricing.beyond_profile + v.pricing.below_profile > 0) {
+  if (v.pricing.partly_outside()) {
     out << "  outside the profile, priced by the analytic roofline: " << v.pricing.from_roofline << " kernel calls: "
         << describe_outside(v.pricing.outside) << "\n";
   }
