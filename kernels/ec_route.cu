@@ -1,23 +1,27 @@
 // Expert-choice routing (EC-DiT; op `ec_route`): router softmax, then each expert takes the C
 // tokens of highest affinity within every routing group of G tokens.
 //   logits, probs [T, E] fp32; token, gate [E, groups, C]; slot_of [T, E] (-1: not taken)
-// ec_select gives each (group, expert) one warp, which holds the group's G affinities for that
-// expert in registers (token 32 k + lane in element k of the lane). Non-negative floats order like
-// their bit patterns, so the C-th largest affinity v is found bit by bit on the 32-bit patterns: 32
-// rounds of "do at least C keys reach v | bit?", each a count over the registers and a warp sum.
-// The choice is then every key above v and, of the keys equal to v, the lowest token indices, up
-// to C: exactly the CPU reference's order (affinity descending, ties to the lower token). One pass
-// over the group in token order, one warp scan per 32 tokens, places the chosen tokens in their
-// C slots in token order. Every warp sum is one redux.sync, every count before a lane two ballots
-// (block_reduce.cuh), where five dependent shuffles each took their place until the sixth session
-// of 2026-11-28 (not yet timed on a GPU; ptxas: 80 registers at G 1024 either way, no spills).
-// No shared memory and no block barrier: about 33 G compares per (group,
-// expert), against a bitonic sort's (G/2) log2 G (log2 G + 1) / 2 shared-memory compare-swaps of
-// 64-bit keys, which ran at 0.31 ms for 65536 tokens and 64 experts on an H100 (2026-11-27;
-// replaced 2026-11-28). A block's warps take neighbouring experts of one group, so that their
-// strided column reads of probs (one 4-byte value per token, stride E) share 32-byte sectors;
-// probs was written by the softmax just before (17 MB at 65536 tokens and 64 experts), so those
-// reads come from L2.
+// ec_select gives each (group, expert) one block, a thread per token (kPerThread tokens per thread
+// where G is over 1024: token k * blockDim + thread). Non-negative floats order like their bit
+// patterns, so the C-th largest affinity v is found bit by bit on the 32-bit patterns: 32 rounds of
+// "do at least C keys reach v | bit?", each one __syncthreads_count per key a thread holds (one
+// barrier with a vote count, bar.red.popc). The choice is then every key above v and, of the keys
+// equal to v, the lowest token indices, up to C: exactly the CPU reference's order (affinity
+// descending, ties to the lower token). Each chosen token's slot is the count of chosen tokens
+// before it in token order: two ballots count within a warp, a barrier and a warp sum over the
+// block's per-warp counts add the warps before it. Until the second session of 2026-11-29 one warp
+// held a group's G affinities for one expert (32 per lane at G 1024) and ran the same search as a
+// chain of 32 rounds of 32 compares and a warp sum, then 32 steps to place the tokens: about 5000
+// dependent instructions on one warp, which the H200 timed at 25 to 34 us for any number of tokens
+// up to 8192 (the profile of 2026-11-28 16:12, `ec_route` with its softmax): latency, not work. A
+// block of G threads runs the same search in 32 barrier rounds of a compare and a vote each (not
+// yet timed on a GPU); over many groups the work per key is about the same as the warp's. Before
+// 2026-11-28 a bitonic sort of each (group, expert) column in shared memory ran at 0.31 ms for
+// 65536 tokens and 64 experts on an H100.
+// A thread reads its token's affinity from probs, stride E (one 4-byte value per 32-byte sector),
+// and writes slot_of at the same place; probs was written by the softmax just before (17 MB at
+// 65536 tokens and 64 experts), so those reads come from L2. Blocks are numbered expert first, so
+// that the blocks of one group's neighbouring experts, which share those sectors, run together.
 // CPU reference: ref/expert_choice.hpp. Test: ctest -R "expert choice" (tests/kernels/
 // expert_choice_gpu_test.cpp; skipped without a GPU). Without a GPU: tests/emulation/
 // expert_choice_emulated_test.cpp runs this code under a CPU emulation of CUDA (its logic, not the numerics).
@@ -36,65 +40,76 @@
 namespace ecsim {
 namespace {
 
-constexpr int kSelectWarps = 8;  // experts per block
+constexpr int kSelectMaxThreads = 1024;  // a block per (group, expert): a thread per token up to G 1024
 constexpr int kThreads = 256;
 
-// grid = (groups, ceil(E / warps per block)); block = one warp per expert. A lane holds kPerLane
-// keys: 32 kPerLane >= G.
-template <int kPerLane>
-__global__ void __launch_bounds__(kSelectWarps * kWarpSize)
+// grid = groups x E blocks, expert first; block = min(G, 1024) threads rounded up to whole warps,
+// kPerThread = ceil(G / block) tokens per thread.
+template <int kPerThread>
+__global__ void __launch_bounds__(kSelectMaxThreads)
     ec_select_kernel(const float* __restrict__ probs, int* __restrict__ token, float* __restrict__ gate,
                      int* __restrict__ slot_of, int experts, int group_tokens, int capacity) {
+  __shared__ int warp_over[kSelectMaxThreads / kWarpSize];  // per warp: its keys above v
+  __shared__ int warp_tie[kSelectMaxThreads / kWarpSize];   // and equal to v
+  const int e = static_cast<int>(blockIdx.x % experts);
+  const int g = static_cast<int>(blockIdx.x / experts);
+  const int groups = static_cast<int>(gridDim.x / experts);
+  const int threads = static_cast<int>(blockDim.x);
   const int lane = threadIdx.x % kWarpSize;
-  const int e = blockIdx.y * (blockDim.x / kWarpSize) + threadIdx.x / kWarpSize;
-  if (e >= experts) return;  // a whole warp: the kernel has no block barrier
-  const int g = blockIdx.x;
-  const int groups = gridDim.x;
+  const int warp = threadIdx.x / kWarpSize;
   const int first = g * group_tokens;  // T E < 2^31 (check_expert_choice_dims): int offsets below
   const float* column = probs + static_cast<std::int64_t>(first) * experts + e;
   int* taken_slot = slot_of + static_cast<std::int64_t>(first) * experts + e;
-  unsigned key[kPerLane];  // 0 past the group: never counted, since every candidate below is >= 1
+  unsigned key[kPerThread];  // 0 past the group: never counted, since every candidate below is >= 1
 #pragma unroll
-  for (int k = 0; k < kPerLane; ++k) {
-    const int i = k * kWarpSize + lane;
+  for (int k = 0; k < kPerThread; ++k) {
+    const int i = k * threads + static_cast<int>(threadIdx.x);
     key[k] = i < group_tokens ? __float_as_uint(column[i * experts]) : 0u;
   }
-  // v: the largest pattern that at least C keys reach, i.e. the C-th largest key.
+  // v: the largest pattern that at least C keys reach, i.e. the C-th largest key. Every thread
+  // gets the same counts, so the loop and v are the same across the block.
   unsigned v = 0;
   for (int bit = 31; bit >= 0; --bit) {
     const unsigned candidate = v | (1u << bit);
     int reach = 0;
 #pragma unroll
-    for (int k = 0; k < kPerLane; ++k) reach += key[k] >= candidate ? 1 : 0;
-    if (warp_sum(reach) >= capacity) v = candidate;
+    for (int k = 0; k < kPerThread; ++k) reach += __syncthreads_count(key[k] >= candidate);
+    if (reach >= capacity) v = candidate;
   }
   int above = 0;
 #pragma unroll
-  for (int k = 0; k < kPerLane; ++k) above += key[k] > v ? 1 : 0;
-  const int ties_taken = capacity - warp_sum(above);  // >= 1: how many keys equal to v are chosen
+  for (int k = 0; k < kPerThread; ++k) above += __syncthreads_count(key[k] > v);
+  const int ties_taken = capacity - above;  // >= 1: how many keys equal to v are chosen
   const int slot_base = (e * groups + g) * capacity;
-  // Two votes per 32 tokens count the keys above v and equal to v before each lane (a ballot's
-  // bits below the lane); ties are chosen in token order while ties_taken lasts.
   const unsigned below = lanes_below();
-  int placed = 0;       // chosen tokens in earlier passes
+  const int warps = threads / kWarpSize;
+  int over_before = 0;  // keys above v in earlier passes of the block (tokens k * threads on)
   int ties_before = 0;  // keys equal to v in earlier passes
 #pragma unroll
-  for (int k = 0; k < kPerLane; ++k) {
-    if (k * kWarpSize >= group_tokens) break;  // the same for every lane
-    const int i = k * kWarpSize + lane;
+  for (int k = 0; k < kPerThread; ++k) {
+    const int i = k * threads + static_cast<int>(threadIdx.x);
     const bool inside = i < group_tokens;
     const bool over = inside && key[k] > v;
     const bool tie = inside && key[k] == v;
     const unsigned over_votes = __ballot_sync(kFullMask, over);
     const unsigned tie_votes = __ballot_sync(kFullMask, tie);
-    const int ties_chosen_before = min(ties_before, ties_taken);
-    const int tie_rank = ties_before + __popc(tie_votes & below);
-    const int place = placed + __popc(over_votes & below) + min(tie_rank, ties_taken) - ties_chosen_before;
-    placed += __popc(over_votes) + min(ties_before + __popc(tie_votes), ties_taken) - ties_chosen_before;
-    ties_before += __popc(tie_votes);
+    if (lane == 0) {
+      warp_over[warp] = __popc(over_votes);
+      warp_tie[warp] = __popc(tie_votes);
+    }
+    __syncthreads();
+    // Lane l of every warp reads warp l's counts: the sum over the lanes below this warp's index
+    // counts the warps before it, the sum over all lanes the pass.
+    const int lane_over = lane < warps ? warp_over[lane] : 0;
+    const int lane_tie = lane < warps ? warp_tie[lane] : 0;
+    const int over_rank = over_before + warp_sum(lane < warp ? lane_over : 0) + __popc(over_votes & below);
+    const int tie_rank = ties_before + warp_sum(lane < warp ? lane_tie : 0) + __popc(tie_votes & below);
+    over_before += warp_sum(lane_over);
+    ties_before += warp_sum(lane_tie);
+    if (k + 1 < kPerThread) __syncthreads();  // every warp has read the counts before the next pass writes them
     if (!inside) continue;
     if (over || (tie && tie_rank < ties_taken)) {
-      const int slot = slot_base + place;
+      const int slot = slot_base + over_rank + min(tie_rank, ties_taken);
       token[slot] = first + i;
       gate[slot] = __uint_as_float(key[k]);
       taken_slot[i * experts] = slot;
@@ -104,18 +119,20 @@ __global__ void __launch_bounds__(kSelectWarps * kWarpSize)
   }
 }
 
-// The instance whose lanes hold a group: the smallest power of two kPerLane with 32 kPerLane >= G.
-template <int kPerLane = 1>
+// The instance whose block holds a group: the smallest power of two kPerThread with 1024
+// kPerThread >= G.
+template <int kPerThread = 1>
 cudaError_t launch_select(const float* probs, int* token, float* gate, int* slot_of, const ExpertChoiceDims& d,
                           cudaStream_t stream) {
-  if constexpr (kPerLane < kMaxGroupTokens / kWarpSize) {
-    if (d.group_tokens > static_cast<std::int64_t>(kPerLane) * kWarpSize) {
-      return launch_select<2 * kPerLane>(probs, token, gate, slot_of, d, stream);
+  if constexpr (kPerThread < kMaxGroupTokens / kSelectMaxThreads) {
+    if (d.group_tokens > static_cast<std::int64_t>(kPerThread) * kSelectMaxThreads) {
+      return launch_select<2 * kPerThread>(probs, token, gate, slot_of, d, stream);
     }
   }
-  const int warps = static_cast<int>(std::min<std::int64_t>(kSelectWarps, d.experts));
-  const dim3 grid(static_cast<unsigned>(d.groups()), static_cast<unsigned>((d.experts + warps - 1) / warps));
-  return launch_kernel(ec_select_kernel<kPerLane>, grid, warps * kWarpSize, 0, stream, probs, token, gate, slot_of,
+  const std::int64_t rounded = (d.group_tokens + kWarpSize - 1) / kWarpSize * kWarpSize;
+  const int threads = static_cast<int>(std::min<std::int64_t>(kSelectMaxThreads, rounded));
+  const auto blocks = static_cast<unsigned>(d.groups() * d.experts);  // <= T E < 2^31
+  return launch_kernel(ec_select_kernel<kPerThread>, dim3(blocks), threads, 0, stream, probs, token, gate, slot_of,
                        static_cast<int>(d.experts), static_cast<int>(d.group_tokens), static_cast<int>(d.capacity));
 }
 

@@ -141,18 +141,31 @@ void require_known_families(const ProfilerOptions& o) {
   }
 }
 
-void print_plan(const SweepPlan& plan, const std::string& gpu, const TimingMethod& method, std::ostream& log) {
+// Whether measure() also times the call warm: memory-bound, its operands within the L2 (the call's
+// bytes read and written stand for its operands' footprint here, where no operand is allocated).
+bool timed_warm(const PlannedCall& c, Bytes l2) {
+  return kernel_class(c.call.op) == KernelClass::kMemory && c.call.bytes.value <= l2.value;
+}
+
+void print_plan(const SweepPlan& plan, const GpuSpec& gpu, const TimingMethod& method, std::ostream& log) {
   std::map<std::string, std::pair<std::int64_t, double>> by_family;  // entries, predicted seconds
   double total = 0;
+  std::int64_t warm = 0;
   for (const PlannedCall& c : plan.calls) {
-    const double s = entry_seconds(c.predicted_ns, method) * variant_count(c);
+    double s = entry_seconds(c.predicted_ns, method);
+    if (timed_warm(c, gpu.l2)) {
+      s += (kWarmMethod.warmup + kWarmMethod.max_samples) * c.predicted_ns / kNanosPerSecond;
+      ++warm;
+    }
+    s *= variant_count(c);
     by_family[c.call.op].first += 1;
     by_family[c.call.op].second += s;
     total += s;
   }
   log << "plan: " << plan.calls.size() << " kernel shapes, predicted " << std::fixed << std::setprecision(0) << total
-      << " s of measurement on " << gpu << " (analytic times; caps " << std::setprecision(1)
-      << plan.matrix_cap_ns / 1e6 << " ms matrix, " << plan.memory_cap_ns / 1e6 << " ms memory-bound)\n";
+      << " s of measurement on " << gpu.name << " (analytic times; caps " << std::setprecision(1)
+      << plan.matrix_cap_ns / 1e6 << " ms matrix, " << plan.memory_cap_ns / 1e6 << " ms memory-bound; " << warm
+      << " memory-bound shapes within the L2 timed warm too)\n";
   log << "  with the layouts of the validation campaign's " << plan.campaign_configs << " configurations ("
       << plan.campaign_dir.string() << ")\n";
   log << "  " << std::left << std::setw(22) << "family" << std::right << std::setw(8) << "shapes" << std::setw(12)
@@ -480,7 +493,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
     const auto gpu = find_gpu(options.planning_gpu);
     if (!gpu) throw InputError("--gpu: unknown GPU '" + options.planning_gpu + "'");
     const SweepPlan plan = plan_sweep(options.models_dir, size, *gpu, kernel_exists, chosen);
-    print_plan(plan, gpu->name, method, log);
+    print_plan(plan, *gpu, method, log);
     const ClusterSpec cluster = collective_cluster(options, gpu->name);
     print_collective_plan(plan_collectives(options.planning_gpu_count, size, collective_max_bytes, cluster, chosen),
                           options.planning_gpu_count, cluster, log);
@@ -497,7 +510,7 @@ std::filesystem::path run_profiler(const ProfilerOptions& options, std::ostream&
       << " MHz; driver " << device.driver << ", CUDA runtime " << device.cuda_runtime << " (driver supports "
       << device.cuda_driver << "), cuBLAS " << device.cublas << "; " << device.device_count << " GPU(s) visible\n";
   const SweepPlan plan = plan_sweep(options.models_dir, size, gpu, kernel_exists, chosen);
-  print_plan(plan, gpu.name, method, log);
+  print_plan(plan, gpu, method, log);
   // Read before measuring, so that a bad cluster file stops the run before it spends GPU time.
   const std::optional<ClusterSpec> cluster =
       device.device_count > 1 ? std::optional(collective_cluster(options, gpu.name)) : std::nullopt;

@@ -182,10 +182,4 @@ SweepPlan plan_sweep(const std::filesystem::path& models_dir, SweepSize size, co
   return plan;
 }
 
-double predicted_plan_seconds(const SweepPlan& plan, int runs_per_call) {
-  double ns = 0;
-  for (const PlannedCall& c : plan.calls) ns += c.predicted_ns * runs_per_call;
-  return ns * 1e-9;
-}
-
 }  // namespace ecsim::profiler

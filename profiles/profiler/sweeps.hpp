@@ -64,7 +64,4 @@ using FamilyFilter = std::function<bool(const std::string&)>;
 SweepPlan plan_sweep(const std::filesystem::path& models_dir, SweepSize size, const GpuSpec& gpu,
                      const FamilyFilter& has_kernel, const FamilyFilter& selected);
 
-// Predicted time of the whole plan: each call run warm-up + samples times.
-double predicted_plan_seconds(const SweepPlan& plan, int runs_per_call);
-
 }  // namespace ecsim::profiler

@@ -89,6 +89,15 @@ __global__ void warp_votes_kernel(unsigned* votes, int* below, int* sums) {
   sums[t] = warp_sum(10 * lane + t / kWarpSize);
 }
 
+// Three barriers with a vote count in a row, the second block's predicates shifted by one thread.
+__global__ void barrier_counts_kernel(int* counts) {
+  const int t = static_cast<int>(threadIdx.x) + static_cast<int>(blockIdx.x);
+  int* mine = counts + 3 * (blockIdx.x * blockDim.x + threadIdx.x);
+  mine[0] = __syncthreads_count(t % 3 == 0);
+  mine[1] = __syncthreads_count(t > 89);
+  mine[2] = __syncthreads_count(0);
+}
+
 // A whole uint4 copied from `from` to `to`, as the kernels copy rows (a field read alone would be a
 // 4-byte load). UBSan's own alignment check (sanitizer build) is off here, so that the emulation's
 // is the one seen to fail.
@@ -231,6 +240,13 @@ WarpVotes warp_votes() {
   CUDA_CHECK(launch_kernel(warp_votes_kernel, 1, 2 * kWarpSize, 0, nullptr, v.votes.data(), v.below.data(),
                            v.sums.data()));
   return v;
+}
+
+std::vector<int> barrier_counts() {
+  constexpr int kThreads = 96;
+  std::vector<int> counts(2 * 3 * kThreads);
+  CUDA_CHECK(launch_kernel(barrier_counts_kernel, 2, kThreads, 0, nullptr, counts.data()));
+  return counts;
 }
 
 BlockReductions block_reductions(const std::vector<int>& in, int blocks) {

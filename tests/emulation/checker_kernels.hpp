@@ -26,6 +26,10 @@ struct WarpVotes {
 };
 WarpVotes warp_votes();
 
+// Per thread of each of two blocks of 96 threads, three __syncthreads_count results in a row: of
+// the threads whose index is a multiple of 3, of those above 89, and of none.
+std::vector<int> barrier_counts();
+
 // Per block b of `blocks` blocks of 64 threads, thread t holding v = in[64 b + t]: the results of
 // block_reduce.cuh's block_exclusive_scan(v), block_exclusive_scan(2 v) and block_sum(v), whose
 // partials live in static __shared__ arrays, one copy per block. Each vector holds one value per

@@ -158,6 +158,8 @@ struct ActiveLaunch {
   std::vector<Warp> warps;
   std::deque<Thread*> runnable;
   int at_barrier = 0;
+  int barrier_votes = 0;   // __syncthreads_count: the threads at the barrier with a true predicate so far
+  int barrier_result = 0;  // and the count of the barrier last completed, which each thread returns
   int exited = 0;
   ucontext_t scheduler{};  // the launching thread's own context, where a block starts and ends
   Stack scheduler_stack = launching_thread_stack();
@@ -230,6 +232,7 @@ std::string run_block(ActiveLaunch& launch, uint3 block_index) {
   global_checker().begin_block(block_index);
   for (Warp& w : launch.warps) w.arrived = 0;
   launch.at_barrier = 0;
+  launch.barrier_votes = 0;
   launch.exited = 0;
   std::string().swap(launch.failure);  // empty, owning nothing: fail() swaps the message in
   launch.runnable.clear();
@@ -368,7 +371,7 @@ dim3 grid_dim() { return detail::active->grid; }
 
 unsigned char* dynamic_shared_memory() { return detail::active->shared; }
 
-void sync_threads() {
+int sync_threads_count(int predicate) {
   using namespace detail;
   ActiveLaunch& launch = *active;
   Thread& me = *running_thread;
@@ -377,18 +380,25 @@ void sync_threads() {
                        " threads of its block exited (undefined in CUDA: every thread must reach it)";
     fail(std::move(what));
   }
+  if (predicate != 0) ++launch.barrier_votes;
   if (++launch.at_barrier < launch.thread_count) {
     me.state = ThreadState::at_barrier;
     switch_from(me);
-    return;
+    // barrier_result changes only when the next barrier completes, which needs this thread too.
+    return launch.barrier_result;
   }
   launch.at_barrier = 0;
+  launch.barrier_result = launch.barrier_votes;
+  launch.barrier_votes = 0;
   shared_checker().barrier();
   global_checker().barrier();
   for (Thread& t : launch.threads) {
     if (t.state == ThreadState::at_barrier) make_runnable(t);
   }
+  return launch.barrier_result;
 }
+
+void sync_threads() { sync_threads_count(0); }
 
 std::uint32_t shuffle(ShuffleMode mode, unsigned mask, std::uint32_t value, int operand, int width) {
   using namespace detail;

@@ -51,6 +51,7 @@ dim3 block_dim();
 dim3 grid_dim();
 
 void sync_threads();
+int sync_threads_count(int predicate);  // __syncthreads_count: the threads whose predicate is true
 
 enum class ShuffleMode { index, up, down, exclusive_or };
 std::uint32_t shuffle(ShuffleMode mode, unsigned mask, std::uint32_t value, int operand, int width);
@@ -101,6 +102,7 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared
 constexpr int warpSize = 32;
 
 inline void __syncthreads() { ::ecsim::emulation::sync_threads(); }
+inline int __syncthreads_count(int predicate) { return ::ecsim::emulation::sync_threads_count(predicate); }
 
 template <class T>
 T __shfl_sync(unsigned mask, T value, int source_lane, int width = warpSize) {

@@ -73,6 +73,22 @@ TEST_CASE("emulated ballots and warp sums: each lane sees the warp's votes and s
   }
 }
 
+TEST_CASE("emulated __syncthreads_count gives every thread its block's count of true predicates, barrier by barrier") {
+  const auto counts = ecsim::emulation_test::barrier_counts();
+  for (int block = 0; block < 2; ++block) {
+    CAPTURE(block);
+    // Block b votes with t + b: t + b a multiple of 3 for 32 of 96 threads in either block; t + b
+    // above 89 for 6 threads in block 0 (90..95), 7 in block 1 (89..95).
+    for (int t = 0; t < 96; ++t) {
+      CAPTURE(t);
+      const auto at = static_cast<std::size_t>(3 * (96 * block + t));
+      CHECK(counts[at] == 32);
+      CHECK(counts[at + 1] == 6 + block);
+      CHECK(counts[at + 2] == 0);
+    }
+  }
+}
+
 TEST_CASE("emulated static __shared__ arrays hold one copy per block: block_reduce.cuh's scans and sums") {
   // Three blocks of 64: the helpers' partials (static __shared__) must come from the running block only.
   constexpr int kBlocks = 3, kThreads = 64;

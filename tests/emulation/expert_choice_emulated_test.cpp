@@ -1,5 +1,5 @@
 // The expert-choice routing kernels (kernels/router_softmax.cu, ec_route.cu, ec_permute.cu: softmax,
-// top-C per (group, expert) by a warp's bitwise search and scans, gather, deterministic
+// top-C per (group, expert) by a block's bitwise search and votes, gather, deterministic
 // combine, and the backward of each) run on the CPU under an emulation of the CUDA execution model
 // (README.md) and compared with the CPU references by the GPU test's rules
 // (tests/kernels/expert_choice_check.hpp, routing_check.hpp). An emulation, not a GPU test: it

@@ -81,10 +81,10 @@ struct ExpertChoiceCase {
 
 // Shapes that both tests run (EC-DiT's training shape, 2048 tokens x 64 experts x d 256, stays in
 // the GPU test: about 6 s emulated in the Release build, 15 s in the sanitizer build). ec_select
-// gives each (group, expert) a warp holding the group's keys in registers, 32 k >= G per lane with
-// k a power of two: G 384 (12 keys a lane, held in 16) with C 96, more than a warp; G 600 (19 in
-// 32, the last pass of 32 tokens partial) with E 6, not a power of two and fewer than a block's 8
-// warps; G 1024, EC-DiT's training group; G 4096, the largest a warp holds (128 keys a lane).
+// gives each (group, expert) a block of a thread per token, k tokens a thread past 1024 (k a power
+// of two): G 384 with C 96, more than a warp; G 600 with E 6, not a power of two, the block's last
+// warp partly past the group; G 1024, EC-DiT's training group, the largest block; G 4096, the
+// largest group (4 tokens a thread, four passes to place them).
 inline const ExpertChoiceCase kExpertChoiceGroupCases[] = {
     {{3 * 384, 8, 384, 96}, 72, Logits::kSpread},
     {{2 * 600, 6, 600, 40}, 40, Logits::kSpread},
