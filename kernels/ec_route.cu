@@ -1,27 +1,30 @@
 // Expert-choice routing (EC-DiT; op `ec_route`): router softmax, then each expert takes the C
 // tokens of highest affinity within every routing group of G tokens.
 //   logits, probs [T, E] fp32; token, gate [E, groups, C]; slot_of [T, E] (-1: not taken)
-// ec_select gives each (group, expert) one block, a thread per token (kPerThread tokens per thread
-// where G is over 1024: token k * blockDim + thread). Non-negative floats order like their bit
-// patterns, so the C-th largest affinity v is found bit by bit on the 32-bit patterns: 32 rounds of
-// "do at least C keys reach v | bit?", each one __syncthreads_count per key a thread holds (one
-// barrier with a vote count, bar.red.popc). The choice is then every key above v and, of the keys
-// equal to v, the lowest token indices, up to C: exactly the CPU reference's order (affinity
-// descending, ties to the lower token). Each chosen token's slot is the count of chosen tokens
-// before it in token order: two ballots count within a warp, a barrier and a warp sum over the
-// block's per-warp counts add the warps before it. Until the second session of 2026-11-29 one warp
-// held a group's G affinities for one expert (32 per lane at G 1024) and ran the same search as a
-// chain of 32 rounds of 32 compares and a warp sum, then 32 steps to place the tokens: about 5000
-// dependent instructions on one warp, which the H200 timed at 25 to 34 us for any number of tokens
-// up to 8192 (the profile of 2026-11-28 16:12, `ec_route` with its softmax): latency, not work. A
-// block of G threads runs the same search in 32 barrier rounds of a compare and a vote each (not
-// yet timed on a GPU); over many groups the work per key is about the same as the warp's. Before
-// 2026-11-28 a bitonic sort of each (group, expert) column in shared memory ran at 0.31 ms for
-// 65536 tokens and 64 experts on an H100.
-// A thread reads its token's affinity from probs, stride E (one 4-byte value per 32-byte sector),
-// and writes slot_of at the same place; probs was written by the softmax just before (17 MB at
-// 65536 tokens and 64 experts), so those reads come from L2. Blocks are numbered expert first, so
-// that the blocks of one group's neighbouring experts, which share those sectors, run together.
+// ec_select gives a block a routing group and a slice of kTeams neighbouring experts (8, or 4 for
+// groups over 1024 tokens), one team of 128 threads (4 warps) per expert; a team thread holds
+// kPerThread of the group's affinities for its expert (token k * 128 + thread), 8 at G 1024.
+//   1. Stage: the block reads its slice of probs [G, kTeams] (32 bytes a token at 8 experts: whole
+//      sectors, 4 per warp instruction) into shared memory expert-major, and each team thread takes
+//      its keys from there.
+//   2. Search: non-negative floats order like their bit patterns, so the C-th largest affinity v is
+//      found bit by bit on the 32-bit patterns: 32 rounds of "do at least C keys reach v | bit?",
+//      each a count over the registers, a warp sum, one block barrier and a sum over the team's 4
+//      warps (per-warp counts double-buffered by round, so one barrier a round).
+//   3. Place: the choice is every key above v and, of the keys equal to v, the lowest token
+//      indices, up to C: exactly the CPU reference's order (affinity descending, ties to the lower
+//      token). A chosen token's slot is the count of chosen tokens before it in token order: two
+//      ballots count within a warp, the team's per-warp counts add the warps before it, one barrier
+//      per 128 tokens.
+//   4. slot_of goes back through shared memory, so that it is written token-major, whole sectors.
+// No atomics; every count runs in a fixed order. History (H200 profile of 2026-11-28 16:12, which
+// times `ec_route` with its softmax): one warp per (group, expert) ran the same search over 32 keys
+// a lane, a chain of about 5000 dependent instructions, 25 to 34 us for any token count up to 8192
+// (latency, not work), 125 us at 65536 tokens and 64 experts, where each of its 4-byte reads and
+// writes of probs and slot_of, stride E, took a sector of its own; before 2026-11-28 a bitonic sort
+// per column in shared memory, 0.31 ms there on an H100. This layout (the second session of
+// 2026-11-29; not yet timed on a GPU) shortens the chain to 32 rounds of a few instructions and a
+// barrier across many warps, and moves probs and slot_of in whole sectors.
 // CPU reference: ref/expert_choice.hpp. Test: ctest -R "expert choice" (tests/kernels/
 // expert_choice_gpu_test.cpp; skipped without a GPU). Without a GPU: tests/emulation/
 // expert_choice_emulated_test.cpp runs this code under a CPU emulation of CUDA (its logic, not the numerics).
@@ -40,100 +43,163 @@
 namespace ecsim {
 namespace {
 
-constexpr int kSelectMaxThreads = 1024;  // a block per (group, expert): a thread per token up to G 1024
-constexpr int kThreads = 256;
+constexpr int kTeamThreads = 128;                     // the threads that search one expert's column
+constexpr int kTeamWarps = kTeamThreads / kWarpSize;  // 4
+constexpr int kMaxTeams = 8;                          // experts per block at G <= 1024
+constexpr int kThreads = 256;                         // the gate backward's blocks
 
-// grid = groups x E blocks, expert first; block = min(G, 1024) threads rounded up to whole warps,
-// kPerThread = ceil(G / block) tokens per thread.
+// A team's tokens, and a staging row's length in 4-byte words: a warp's 32 / kTeams tokens of
+// kTeams experts (staged and written back expert-fastest) then fall on 32 distinct banks.
 template <int kPerThread>
-__global__ void __launch_bounds__(kSelectMaxThreads)
+constexpr int kSpan = kPerThread * kTeamThreads;
+template <int kTeams, int kPerThread>
+constexpr int kStagingStride = kSpan<kPerThread> + kWarpSize / kTeams;
+template <int kTeams, int kPerThread>
+constexpr int kStagingBytes = kTeams * kStagingStride<kTeams, kPerThread> * 4;
+
+// grid = groups x ceil(E / kTeams) blocks, the expert slice fastest; block = kTeams teams of 128.
+// Dynamic shared memory: the staging, [kTeams][kStagingStride] 4-byte words (keys, then slots).
+template <int kTeams, int kPerThread>
+__global__ void __launch_bounds__(kTeams * kTeamThreads)
     ec_select_kernel(const float* __restrict__ probs, int* __restrict__ token, float* __restrict__ gate,
                      int* __restrict__ slot_of, int experts, int group_tokens, int capacity) {
-  __shared__ int warp_over[kSelectMaxThreads / kWarpSize];  // per warp: its keys above v
-  __shared__ int warp_tie[kSelectMaxThreads / kWarpSize];   // and equal to v
-  const int e = static_cast<int>(blockIdx.x % experts);
-  const int g = static_cast<int>(blockIdx.x / experts);
-  const int groups = static_cast<int>(gridDim.x / experts);
-  const int threads = static_cast<int>(blockDim.x);
-  const int lane = threadIdx.x % kWarpSize;
-  const int warp = threadIdx.x / kWarpSize;
+  constexpr int kBlockThreads = kTeams * kTeamThreads;
+  constexpr int kWarps = kBlockThreads / kWarpSize;
+  constexpr int kWords = kSpan<kPerThread> * kTeams;  // staged (token, expert) pairs
+  constexpr int kStride = kStagingStride<kTeams, kPerThread>;
+  __shared__ int warp_count[2][kWarps];  // keys reaching the round's candidate, by round parity
+  __shared__ int warp_over[2][kWarps];   // keys above v in a pass of 128 tokens, by pass parity
+  __shared__ int warp_tie[2][kWarps];    // and equal to v
+  unsigned* staging = reinterpret_cast<unsigned*>(dynamic_shared_memory());
+  const int thread = static_cast<int>(threadIdx.x);
+  const int lane = thread % kWarpSize;
+  const int warp = thread / kWarpSize;
+  const int team = thread / kTeamThreads;
+  const int member = thread % kTeamThreads;
+  const int team_warp = team * kTeamWarps;  // the team's first warp
+  const int slices = (experts + kTeams - 1) / kTeams;
+  const int g = static_cast<int>(blockIdx.x) / slices;
+  const int e0 = static_cast<int>(blockIdx.x) % slices * kTeams;
+  const int groups = static_cast<int>(gridDim.x) / slices;
   const int first = g * group_tokens;  // T E < 2^31 (check_expert_choice_dims): int offsets below
-  const float* column = probs + static_cast<std::int64_t>(first) * experts + e;
-  int* taken_slot = slot_of + static_cast<std::int64_t>(first) * experts + e;
-  unsigned key[kPerThread];  // 0 past the group: never counted, since every candidate below is >= 1
-#pragma unroll
-  for (int k = 0; k < kPerThread; ++k) {
-    const int i = k * threads + static_cast<int>(threadIdx.x);
-    key[k] = i < group_tokens ? __float_as_uint(column[i * experts]) : 0u;
+  const float* rows = probs + static_cast<std::int64_t>(first) * experts + e0;
+
+  // 1. Stage (token t, expert e0 + j) at staging[j][t]; 0 past the group or the experts: never
+  // counted, since every candidate below is >= 1.
+  for (int w = thread; w < kWords; w += kBlockThreads) {
+    const int t = w / kTeams, j = w % kTeams;
+    staging[j * kStride + t] = t < group_tokens && e0 + j < experts ? __float_as_uint(rows[t * experts + j]) : 0u;
   }
-  // v: the largest pattern that at least C keys reach, i.e. the C-th largest key. Every thread
-  // gets the same counts, so the loop and v are the same across the block.
+  __syncthreads();
+  unsigned key[kPerThread];
+#pragma unroll
+  for (int k = 0; k < kPerThread; ++k) key[k] = staging[team * kStride + k * kTeamThreads + member];
+
+  // The sum over the team of one int per warp, read by every thread of the team.
+  auto team_sum = [&](const int* per_warp) { return warp_sum(lane < kTeamWarps ? per_warp[team_warp + lane] : 0); };
+
+  // 2. v: the largest pattern that at least C of the team's keys reach, i.e. the C-th largest key.
+  // Each team's count is the same in all its threads, so v is too.
   unsigned v = 0;
+#pragma unroll 1  // unrolled by two, ptxas spilled 20 bytes at kPerThread 16 (CUDA 13.0)
   for (int bit = 31; bit >= 0; --bit) {
     const unsigned candidate = v | (1u << bit);
     int reach = 0;
 #pragma unroll
-    for (int k = 0; k < kPerThread; ++k) reach += __syncthreads_count(key[k] >= candidate);
-    if (reach >= capacity) v = candidate;
+    for (int k = 0; k < kPerThread; ++k) reach += key[k] >= candidate ? 1 : 0;
+    reach = warp_sum(reach);
+    int* counts = warp_count[bit & 1];
+    if (lane == 0) counts[warp] = reach;
+    __syncthreads();  // a round's counts are read before the barrier of the next, written after it
+    if (team_sum(counts) >= capacity) v = candidate;
   }
   int above = 0;
 #pragma unroll
-  for (int k = 0; k < kPerThread; ++k) above += __syncthreads_count(key[k] > v);
-  const int ties_taken = capacity - above;  // >= 1: how many keys equal to v are chosen
+  for (int k = 0; k < kPerThread; ++k) above += key[k] > v ? 1 : 0;
+  above = warp_sum(above);
+  if (lane == 0) warp_count[1][warp] = above;  // bit 0's round read [0]; [1] was read before its barrier
+  __syncthreads();
+  const int ties_taken = capacity - team_sum(warp_count[1]);  // >= 1: how many keys equal to v are chosen
+
+  // 3. Place the chosen tokens, 128 at a time; each thread's slot (or -1) to the staging, whose
+  // keys every thread read before the first barrier of the search.
+  const int e = e0 + team;
+  const bool real_expert = e < experts;  // a team past the last expert places nothing
   const int slot_base = (e * groups + g) * capacity;
   const unsigned below = lanes_below();
-  const int warps = threads / kWarpSize;
-  int over_before = 0;  // keys above v in earlier passes of the block (tokens k * threads on)
-  int ties_before = 0;  // keys equal to v in earlier passes
+  const int warp_in_team = warp % kTeamWarps;
+  int over_before = 0;  // the team's keys above v in earlier passes
+  int ties_before = 0;  // and equal to v
 #pragma unroll
   for (int k = 0; k < kPerThread; ++k) {
-    const int i = k * threads + static_cast<int>(threadIdx.x);
+    const int i = k * kTeamThreads + member;
     const bool inside = i < group_tokens;
     const bool over = inside && key[k] > v;
     const bool tie = inside && key[k] == v;
     const unsigned over_votes = __ballot_sync(kFullMask, over);
     const unsigned tie_votes = __ballot_sync(kFullMask, tie);
+    int* overs = warp_over[k & 1];
+    int* ties = warp_tie[k & 1];
     if (lane == 0) {
-      warp_over[warp] = __popc(over_votes);
-      warp_tie[warp] = __popc(tie_votes);
+      overs[warp] = __popc(over_votes);
+      ties[warp] = __popc(tie_votes);
     }
-    __syncthreads();
-    // Lane l of every warp reads warp l's counts: the sum over the lanes below this warp's index
-    // counts the warps before it, the sum over all lanes the pass.
-    const int lane_over = lane < warps ? warp_over[lane] : 0;
-    const int lane_tie = lane < warps ? warp_tie[lane] : 0;
-    const int over_rank = over_before + warp_sum(lane < warp ? lane_over : 0) + __popc(over_votes & below);
-    const int tie_rank = ties_before + warp_sum(lane < warp ? lane_tie : 0) + __popc(tie_votes & below);
+    __syncthreads();  // a pass's counts are read before the barrier of the next, written after it
+    const int lane_over = lane < kTeamWarps ? overs[team_warp + lane] : 0;  // lane l: the team's warp l
+    const int lane_tie = lane < kTeamWarps ? ties[team_warp + lane] : 0;
+    const int over_rank = over_before + warp_sum(lane < warp_in_team ? lane_over : 0) + __popc(over_votes & below);
+    const int tie_rank = ties_before + warp_sum(lane < warp_in_team ? lane_tie : 0) + __popc(tie_votes & below);
     over_before += warp_sum(lane_over);
     ties_before += warp_sum(lane_tie);
-    if (k + 1 < kPerThread) __syncthreads();  // every warp has read the counts before the next pass writes them
-    if (!inside) continue;
+    int slot = -1;
     if (over || (tie && tie_rank < ties_taken)) {
-      const int slot = slot_base + over_rank + min(tie_rank, ties_taken);
-      token[slot] = first + i;
-      gate[slot] = __uint_as_float(key[k]);
-      taken_slot[i * experts] = slot;
-    } else {
-      taken_slot[i * experts] = -1;
+      slot = slot_base + over_rank + min(tie_rank, ties_taken);
+      if (real_expert) {
+        token[slot] = first + i;
+        gate[slot] = __uint_as_float(key[k]);
+      }
     }
+    staging[team * kStride + i] = static_cast<unsigned>(slot);
+  }
+  __syncthreads();
+
+  // 4. slot_of [G, kTeams] token-major, as it was staged.
+  int* out = slot_of + static_cast<std::int64_t>(first) * experts + e0;
+  for (int w = thread; w < kWords; w += kBlockThreads) {
+    const int t = w / kTeams, j = w % kTeams;
+    if (t < group_tokens && e0 + j < experts) out[t * experts + j] = static_cast<int>(staging[j * kStride + t]);
   }
 }
 
-// The instance whose block holds a group: the smallest power of two kPerThread with 1024
-// kPerThread >= G.
+// The instance for a group: kTeams 8 up to G 1024, else 4; kPerThread the smallest power of two
+// with 128 kPerThread >= G.
+template <int kTeams, int kPerThread>
+cudaError_t launch_select_instance(const float* probs, int* token, float* gate, int* slot_of,
+                                   const ExpertChoiceDims& d, cudaStream_t stream) {
+  constexpr int kBytes = kStagingBytes<kTeams, kPerThread>;
+  constexpr int kDefaultShared = 48 * 1024;  // more needs the kernel's opt-in
+  if constexpr (kBytes > kDefaultShared) {
+    const cudaError_t allowed = allow_dynamic_shared(ec_select_kernel<kTeams, kPerThread>, kBytes);
+    if (allowed != cudaSuccess) return allowed;
+  }
+  const std::int64_t slices = (d.experts + kTeams - 1) / kTeams;
+  const auto blocks = static_cast<unsigned>(d.groups() * slices);  // <= T E < 2^31
+  return launch_kernel(ec_select_kernel<kTeams, kPerThread>, dim3(blocks), kTeams * kTeamThreads, kBytes, stream,
+                       probs, token, gate, slot_of, static_cast<int>(d.experts), static_cast<int>(d.group_tokens),
+                       static_cast<int>(d.capacity));
+}
+
 template <int kPerThread = 1>
 cudaError_t launch_select(const float* probs, int* token, float* gate, int* slot_of, const ExpertChoiceDims& d,
                           cudaStream_t stream) {
-  if constexpr (kPerThread < kMaxGroupTokens / kSelectMaxThreads) {
-    if (d.group_tokens > static_cast<std::int64_t>(kPerThread) * kSelectMaxThreads) {
+  static_assert(kMaxGroupTokens <= 32 * kTeamThreads, "kPerThread stops at 32");
+  if constexpr (kPerThread < 32) {
+    if (d.group_tokens > static_cast<std::int64_t>(kPerThread) * kTeamThreads) {
       return launch_select<2 * kPerThread>(probs, token, gate, slot_of, d, stream);
     }
   }
-  const std::int64_t rounded = (d.group_tokens + kWarpSize - 1) / kWarpSize * kWarpSize;
-  const int threads = static_cast<int>(std::min<std::int64_t>(kSelectMaxThreads, rounded));
-  const auto blocks = static_cast<unsigned>(d.groups() * d.experts);  // <= T E < 2^31
-  return launch_kernel(ec_select_kernel<kPerThread>, dim3(blocks), threads, 0, stream, probs, token, gate, slot_of,
-                       static_cast<int>(d.experts), static_cast<int>(d.group_tokens), static_cast<int>(d.capacity));
+  constexpr int kTeams = kPerThread * kTeamThreads <= 1024 ? kMaxTeams : kMaxTeams / 2;
+  return launch_select_instance<kTeams, kPerThread>(probs, token, gate, slot_of, d, stream);
 }
 
 __global__ void __launch_bounds__(kThreads)

@@ -1,5 +1,5 @@
 // The expert-choice routing kernels (kernels/router_softmax.cu, ec_route.cu, ec_permute.cu: softmax,
-// top-C per (group, expert) by a block's bitwise search and votes, gather, deterministic
+// top-C per (group, expert) by a team's bitwise search and votes, gather, deterministic
 // combine, and the backward of each) run on the CPU under an emulation of the CUDA execution model
 // (README.md) and compared with the CPU references by the GPU test's rules
 // (tests/kernels/expert_choice_check.hpp, routing_check.hpp). An emulation, not a GPU test: it
@@ -88,7 +88,7 @@ TEST_CASE("emulated router softmax matches the reference: T 4096 E 64, a partial
   }
 }
 
-TEST_CASE("emulated expert choice kernels match the reference: groups of 384, 600, 1024 and 4096 tokens") {
+TEST_CASE("emulated expert choice kernels match the reference: groups of 384, 600, 1024, 2000 and 4096 tokens") {
   const std::uint64_t seed = test::run_seed();
   for (std::size_t i = 0; i < std::size(test::kExpertChoiceGroupCases); ++i)
     check_emulated(test::kExpertChoiceGroupCases[i], seed + 100 * i);

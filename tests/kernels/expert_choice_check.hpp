@@ -81,15 +81,17 @@ struct ExpertChoiceCase {
 
 // Shapes that both tests run (EC-DiT's training shape, 2048 tokens x 64 experts x d 256, stays in
 // the GPU test: about 6 s emulated in the Release build, 15 s in the sanitizer build). ec_select
-// gives each (group, expert) a block of a thread per token, k tokens a thread past 1024 (k a power
-// of two): G 384 with C 96, more than a warp; G 600 with E 6, not a power of two, the block's last
-// warp partly past the group; G 1024, EC-DiT's training group, the largest block; G 4096, the
-// largest group (4 tokens a thread, four passes to place them).
+// gives each (group, slice of 8 experts, or 4 past G 1024) a block, 128 threads per expert holding
+// k tokens each (k a power of two): G 384 (k 4) with C 96, more than a warp; G 600 (k 8, the last
+// pass of 128 tokens partial) with E 6, not a power of two, two of the block's experts past the
+// last; G 1024, EC-DiT's training group; G 4096 (k 32, 4 experts a block) with E 3; G 2000 (k 16)
+// with E 10, three slices of 4, the last half empty.
 inline const ExpertChoiceCase kExpertChoiceGroupCases[] = {
     {{3 * 384, 8, 384, 96}, 72, Logits::kSpread},
     {{2 * 600, 6, 600, 40}, 40, Logits::kSpread},
     {{1024, 4, 1024, 32}, 32, Logits::kSpread},
     {{4096, 3, 4096, 700}, 16, Logits::kSpread},
+    {{2 * 2000, 10, 2000, 300}, 16, Logits::kSpread},
 };
 // Capacity at its bounds: C = 1, and C = G (every expert takes the whole group).
 inline const ExpertChoiceCase kExpertChoiceCapacityCases[] = {
