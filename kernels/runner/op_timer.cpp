@@ -44,6 +44,7 @@ OpTimer::~OpTimer() {
 void OpTimer::begin_step() {
   ops_.clear();
   CUDA_CHECK(cudaEventRecord(step_start_, stream_));
+  host_last_ = std::chrono::steady_clock::now();
 }
 
 void OpTimer::end_step() { CUDA_CHECK(cudaEventRecord(step_stop_, stream_)); }
@@ -57,8 +58,11 @@ OpTimer::Scope OpTimer::time(const std::string& name, const std::string& label, 
     CUDA_CHECK(cudaEventCreate(&s.stop));
     slots_.push_back(s);
   }
-  ops_.push_back({name, label, layer, micro_batch, phase, 0, 0, 0});
+  ops_.push_back({name, label, layer, micro_batch, phase, 0, 0, 0, 0});
   slots_[index].host_start = std::chrono::steady_clock::now();
+  // The gap holds the bookkeeping above: from the last scope's close to this one's open.
+  ops_[index].host_gap_ns = static_cast<double>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(slots_[index].host_start - host_last_).count());
   CUDA_CHECK(cudaEventRecord(slots_[index].start, stream_));
   return Scope(this, index);
 }
@@ -67,8 +71,9 @@ OpTimer::Scope::~Scope() noexcept(false) {
   // While an op's own error unwinds the stack, a second throw would terminate: that error is the one to report.
   if (std::uncaught_exceptions() > 0) return;
   CUDA_CHECK(cudaEventRecord(timer_->slots_[index_].stop, timer_->stream_));
-  const auto host = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                                         timer_->slots_[index_].host_start);
+  timer_->host_last_ = std::chrono::steady_clock::now();
+  const auto host =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(timer_->host_last_ - timer_->slots_[index_].host_start);
   timer_->ops_[index_].host_ns = static_cast<double>(host.count());
 }
 

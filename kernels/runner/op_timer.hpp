@@ -28,6 +28,9 @@ struct TimedOp {
   // device the op makes, e.g. dropless routing's row counts). Where it exceeds the GPU's time
   // for the ops, the GPU idles between them: the step is bound by kernel launches.
   double host_ns = 0;
+  // Host time before the op's scope opened, since the previous op's closed (since begin_step for
+  // the first): the runner's own work between operators, which a launch-bound step also waits for.
+  double host_gap_ns = 0;
 };
 
 class OpTimer {
@@ -68,6 +71,7 @@ class OpTimer {
   cudaEvent_t step_start_ = nullptr, step_stop_ = nullptr;
   std::vector<Slot> slots_;      // grows to the ops of one step, then reused
   std::vector<TimedOp> ops_;     // this step's tags
+  std::chrono::steady_clock::time_point host_last_;  // when the last scope closed, or the step began
 };
 
 }  // namespace ecsim::runner

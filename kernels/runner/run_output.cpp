@@ -25,7 +25,8 @@ MeasuredRun to_measured_run(const RunRecord& r) {
   for (std::size_t i = 0; i < r.ops.size(); ++i) {
     const TimedOp& op = r.ops[i];
     run.ops.push_back(
-        {r.op_ranks[i], op.name, op.label, op.layer, op.micro_batch, phase_name(op.phase), op.time_ns, op.host_ns});
+        {r.op_ranks[i], op.name, op.label, op.layer, op.micro_batch, phase_name(op.phase), op.time_ns, op.host_ns,
+         op.host_gap_ns});
   }
   run.peak_memory_bytes = r.peak_memory_bytes;
   run.model = r.model;

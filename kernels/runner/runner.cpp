@@ -115,15 +115,17 @@ void run(const RunOptions& options, ProcessGroup& group, std::ostream& out) {
   // Each op's median over the measured steps (the op lists are identical from step to step).
   record.ops = measured.front();
   for (std::size_t k = 0; k < record.ops.size(); ++k) {
-    std::vector<double> t, start, host;
+    std::vector<double> t, start, host, gap;
     for (const auto& step : measured) {
       t.push_back(step[k].time_ns);
       start.push_back(step[k].start_ns);
       host.push_back(step[k].host_ns);
+      gap.push_back(step[k].host_gap_ns);
     }
     record.ops[k].time_ns = median(t);
     record.ops[k].start_ns = median(start);
     record.ops[k].host_ns = median(host);
+    record.ops[k].host_gap_ns = median(gap);
   }
   record.op_ranks.assign(record.ops.size(), group.rank());
   const TrackedMemory mem = tracked_memory();

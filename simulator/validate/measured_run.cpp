@@ -40,6 +40,7 @@ MeasuredRun load_measured_run(const std::filesystem::path& file) {
     op.phase = o.choice("phase", {"forward", "backward", "recompute", "optimizer"});
     op.time_ns = o.number("time_ns", 0, 1e15);
     op.host_ns = o.number_or("host_ns", 0, 0, 1e15);
+    op.host_gap_ns = o.number_or("host_gap_ns", 0, 0, 1e15);
     o.finish();
     run.ops.push_back(std::move(op));
   }
@@ -64,7 +65,7 @@ Json measured_run_to_json(const MeasuredRun& run) {
   for (const auto& op : run.ops) {
     ops.push_back({{"rank", op.rank}, {"name", op.name}, {"label", op.label}, {"layer", op.layer},
                    {"micro_batch", op.micro_batch}, {"phase", op.phase}, {"time_ns", op.time_ns},
-                   {"host_ns", op.host_ns}});
+                   {"host_ns", op.host_ns}, {"host_gap_ns", op.host_gap_ns}});
   }
   Json j = {{"schema", kRunSchema},
             {"scenario", {{"name", run.scenario_name}}},

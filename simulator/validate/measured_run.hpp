@@ -23,6 +23,10 @@ struct MeasuredOp {
   // Host time inside the op's scope (enqueueing its work, and any wait for the device it makes);
   // absent (0) in run files from before 2026-11-27.
   double host_ns = 0;
+  // Host time before the op's scope, since the previous op's (or the step's start): the runner's
+  // own work between operators; absent (0) in run files from before the second session of
+  // 2026-11-29.
+  double host_gap_ns = 0;
 };
 
 struct MeasuredRun {

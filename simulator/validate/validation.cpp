@@ -133,6 +133,7 @@ Validation validate_run(const Scenario& scenario, const MeasuredRun& run, const 
     if (op.rank != run.ops.front().rank) continue;
     measured_ops += op.time_ns / kNanosPerSecond;
     v.host_in_ops_s += op.host_ns / kNanosPerSecond;
+    v.host_between_ops_s += op.host_gap_ns / kNanosPerSecond;
   }
   for (const MatchedOp& m : matched) predicted_ops += m.predicted_s;
   // Rounding (each task's time is whole nanoseconds) can leave a hair below zero.
@@ -169,7 +170,8 @@ Json validation_to_json(const Validation& v) {
           {"host", {{"priced", v.host_priced},
                     {"predicted_in_operators_s", v.predicted_host_in_ops_s},
                     {"predicted_gpu_wait_s", v.predicted_gpu_wait_for_host_s},
-                    {"measured_in_operators_s", v.host_in_ops_s}}},
+                    {"measured_in_operators_s", v.host_in_ops_s},
+                    {"measured_between_operators_s", v.host_between_ops_s}}},
           {"memory", {{"predicted_peak_bytes", v.predicted_peak_memory_bytes},
                       {"predicted_buffers_bytes", v.predicted_buffers_bytes},
                       {"predicted_frozen_bytes", v.predicted_frozen_bytes},
@@ -219,8 +221,13 @@ void print_validation(const Validation& v, std::ostream& out) {
   if (v.host_in_ops_s > 0) {
     // The host's time alone does not say it was the bottleneck: a full launch queue makes it wait
     // for the GPU too. Idle time between operators beside it does.
-    std::snprintf(line, sizeof line, "host time inside the operators: %.3f ms (%.0f%% of the measured step)%s\n",
-                  v.host_in_ops_s * 1e3, 100 * v.host_in_ops_s / step,
+    char between[96] = "";
+    if (v.host_between_ops_s > 0) {
+      std::snprintf(between, sizeof between, "; between them %.3f ms (%.0f%%)", v.host_between_ops_s * 1e3,
+                    100 * v.host_between_ops_s / step);
+    }
+    std::snprintf(line, sizeof line, "host time inside the operators: %.3f ms (%.0f%% of the measured step)%s%s\n",
+                  v.host_in_ops_s * 1e3, 100 * v.host_in_ops_s / step, between,
                   idle && v.host_in_ops_s > kLaunchBoundShare * step && !v.host_priced
                       ? ": the host's kernel launches pace the step, which this profile has no host times to price"
                       : "");

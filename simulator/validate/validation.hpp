@@ -48,8 +48,10 @@ struct Validation {
   // matched tasks' sum) and measured (mean step): time the GPU spends between operators, e.g.
   // idle while the host enqueues the next kernels, which a step of short kernels is bound by.
   double predicted_between_ops_s = 0, measured_between_ops_s = 0;
-  // That rank's host time inside its operators' scopes (0 in a run file without it).
-  double host_in_ops_s = 0;
+  // That rank's host time inside its operators' scopes (0 in a run file without it), and between
+  // them: the runner's own work from one scope's close to the next one's open (0 in a run file
+  // without it, from before the second session of 2026-11-29).
+  double host_in_ops_s = 0, host_between_ops_s = 0;
   // Where the profile has host times (host_priced): the simulated host's time issuing the same
   // rank's operators, each with its event pair as the runner times it, and how long the GPU
   // waited for it (inside the step).

@@ -51,6 +51,9 @@ assert m["unmatched_measured"] == 0 and m["unmatched_predicted"] == 0, m
 # Each op's host time (enqueueing it; here the emulation runs the kernels inside it) is recorded
 # and summed by validate beside the time between operators.
 assert all(op["host_ns"] > 0 for op in run["ops"]), "an op without host time"
+# and the host's time before each op since the previous one closed (the runner's own work)
+assert all(op["host_gap_ns"] > 0 for op in run["ops"]), "an op without the host time before it"
+assert v["host"]["measured_between_operators_s"] > 0, v["host"]
 assert v["host_in_operators_s"] > 0, v["host_in_operators_s"]
 assert set(v["between_operators"]) == {"predicted_s", "measured_s"}, v["between_operators"]
 route = "ec_route" if "-ec-" in name else "tc_route"

@@ -81,6 +81,7 @@ TEST_CASE("validate reports the time between operators and the host's time insid
   const double step_s = run.step_times_s.front();
   for (MeasuredOp& op : run.ops) op.host_ns = 1000;
   const Validation ahead = validate_run(s, run, cost);
+  CHECK(ahead.host_between_ops_s == 0);  // a run file without the runner's host time between operators
   CHECK(ahead.measured_between_ops_s == doctest::Approx(step_s - ops_s));
   CHECK(ahead.measured_between_ops_s == doctest::Approx(0.25 * sim.step_time.value).epsilon(0.01));
   CHECK(ahead.predicted_between_ops_s == doctest::Approx(0).epsilon(1e-9).scale(sim.step_time.value));
@@ -98,9 +99,25 @@ TEST_CASE("validate reports the time between operators and the host's time insid
   print_validation(paced, paced_text);
   CHECK(paced_text.str().find("(90% of the measured step): the host's kernel launches pace the step") !=
         std::string::npos);
+  CHECK(paced_text.str().find("; between them") == std::string::npos);
   const Json j = validation_to_json(paced);
   CHECK(j["between_operators"]["measured_s"].get<double>() == doctest::Approx(step_s - ops_s));
   CHECK(j["host_in_operators_s"].get<double>() == doctest::Approx(0.9 * step_s));
+  // The runner's host time between operators (since 2026-11-29): summed over the first rank, printed
+  // beside the time inside them, and in the JSON; it survives the run file's round trip.
+  for (MeasuredOp& op : run.ops) op.host_gap_ns = 0.05 * step_s * 1e9 / static_cast<double>(run.ops.size());
+  const Validation gapped = validate_run(s, run, cost);
+  CHECK(gapped.host_between_ops_s == doctest::Approx(0.05 * step_s));
+  std::ostringstream gapped_text;
+  print_validation(gapped, gapped_text);
+  CHECK(gapped_text.str().find("(90% of the measured step); between them ") != std::string::npos);
+  CHECK(gapped_text.str().find(" (5%): the host's kernel launches pace the step") != std::string::npos);
+  CHECK(validation_to_json(gapped)["host"]["measured_between_operators_s"].get<double>() ==
+        doctest::Approx(0.05 * step_s));
+  const auto round_trip_file = std::filesystem::temp_directory_path() / "ecsim_validate_gap_run.json";
+  std::ofstream(round_trip_file) << measured_run_to_json(run).dump();
+  CHECK(load_measured_run(round_trip_file).ops.front().host_gap_ns == doctest::Approx(run.ops.front().host_gap_ns));
+  std::filesystem::remove(round_trip_file);
   // A run file written before host times were recorded reads as 0 and prints no host line.
   for (MeasuredOp& op : run.ops) op.host_ns = 0;
   std::ostringstream old_text;
@@ -237,6 +254,13 @@ TEST_CASE("ecsim validate from files, a bad run file exits 2 naming its path") {
   CHECK(rejected.exit_code == 2);
   CHECK(rejected.output.find("bad.json: /ops/3/phase: must be one of") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "v2.json"));
+  Json negative_gap = measured_run_to_json(run_from_simulation(sim, 1.0, {1.0}));
+  negative_gap["ops"][2]["host_gap_ns"] = -5;
+  std::ofstream(dir / "gap.json") << negative_gap.dump();
+  const CliResult gap = run_ecsim("validate --measured " + (dir / "gap.json").string() + " --scenario " +
+                                  (kGolden / "xl-dense-1gpu.json").string());
+  CHECK(gap.exit_code == 2);
+  CHECK(gap.output.find("gap.json: /ops/2/host_gap_ns") != std::string::npos);
 
   // A measured profile of another device than the run's (the synthetic run's is "synthetic"): the
   // validation runs, and says so, in print and in its JSON.
