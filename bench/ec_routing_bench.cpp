@@ -5,7 +5,8 @@
 // groups of 1024 tokens, C = 2048 / E. Target: the PyTorch figures of ANCHORS.md (router GEMM,
 // softmax, top-k, gather on an H100 SXM): 0.11 ms at 4096 tokens, 0.25 ms at 16384, 0.70 ms at
 // 65536; goal (issue 4): 3x faster. ANCHORS does not state the expert count: 8 and 64 here.
-// Each stage is also timed alone (the gather with the indices of one routing made beforehand).
+// Each stage is also timed alone (the gather with the indices of one routing made beforehand), and
+// the selection without its softmax (ec_select, on that routing's probs).
 // Method: profiles/profiler/timing.hpp.
 // The goal meets a floor: whatever the kernels, x must be read once (the router GEMM) and the
 // gathered rows [T f_c, d] written once, with the chosen tokens and gates; that takes at least
@@ -136,6 +137,12 @@ void routing_case(Bench& b, const CopyCeiling& ceiling, const Anchor& anchor, st
   DeviceAllocation slot_of(bytes_of(te, sizeof(int)));
   fill_uniform_fp32(logits.get(), static_cast<std::size_t>(te), 0x10617ull, b.stream);
   ec_route(logits.as<float>(), probs.as<float>(), token.as<int>(), gate.as<float>(), slot_of.as<int>(), d, b.stream);
+  // The selection alone (ec_select) on that routing's probs, which ec_route reads right after its
+  // softmax wrote them (from L2 where they fit); its outputs rotated.
+  const std::vector<Operand> select_operands{all[4], all[5], all[6]};
+  const Timing select_only = b.time(select_operands, [&](const OperandSet& o) {
+    ec_select(probs.as<float>(), o.at<int>(0), o.at<float>(1), o.at<int>(2), d, b.stream);
+  });
   const std::vector<Operand> gather_operands{all[0], all[7]};
   const Timing gather_only = b.time(gather_operands, [&](const OperandSet& o) {
     ec_gather(o.at<bf16>(0), token.as<int>(), o.at<bf16>(1), d, kHidden, b.stream);
@@ -166,6 +173,7 @@ void routing_case(Bench& b, const CopyCeiling& ceiling, const Anchor& anchor, st
   print_row(label, total, note.str());
   print_row("  router GEMM [T,2048]x[2048,E]", gemm_only, "fp32 logits");
   print_row("  softmax + top-C (ec_route)", route_only, "");
+  print_row("    of which top-C (ec_select)", select_only, "on the softmax's probs");
   print_row("  gather " + std::to_string(slots) + " rows", gather_only,
             "16-byte vectors: " + bandwidth_note(gather_bytes, gather_only, ceiling));
   std::ostringstream ratio;
