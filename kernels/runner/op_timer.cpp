@@ -49,8 +49,8 @@ void OpTimer::begin_step() {
 
 void OpTimer::end_step() { CUDA_CHECK(cudaEventRecord(step_stop_, stream_)); }
 
-OpTimer::Scope OpTimer::time(const std::string& name, const std::string& label, std::int64_t layer,
-                             std::int64_t micro_batch, Phase phase) {
+OpTimer::Scope OpTimer::time(const char* name, const char* label, std::int64_t layer, std::int64_t micro_batch,
+                             Phase phase) {
   const std::size_t index = ops_.size();
   if (index == slots_.size()) {
     Slot s;
@@ -58,7 +58,7 @@ OpTimer::Scope OpTimer::time(const std::string& name, const std::string& label, 
     CUDA_CHECK(cudaEventCreate(&s.stop));
     slots_.push_back(s);
   }
-  ops_.push_back({name, label, layer, micro_batch, phase, 0, 0, 0, 0});
+  ops_.push_back({name, label, layer, micro_batch, phase, 0, 0});
   slots_[index].host_start = std::chrono::steady_clock::now();
   // The gap holds the bookkeeping above: from the last scope's close to this one's open.
   ops_[index].host_gap_ns = static_cast<double>(
@@ -79,7 +79,11 @@ OpTimer::Scope::~Scope() noexcept(false) {
 
 std::vector<TimedOp> OpTimer::collect() const {
   CUDA_CHECK(cudaEventSynchronize(step_stop_));
-  std::vector<TimedOp> out = ops_;
+  std::vector<TimedOp> out;
+  out.reserve(ops_.size());
+  for (const Tag& t : ops_) {
+    out.push_back({t.name, t.label, t.layer, t.micro_batch, t.phase, 0, 0, t.host_ns, t.host_gap_ns});
+  }
   for (std::size_t i = 0; i < out.size(); ++i) {
     out[i].start_ns = elapsed_ns(step_start_, slots_[i].start);
     out[i].time_ns = elapsed_ns(slots_[i].start, slots_[i].stop);

@@ -55,8 +55,10 @@ class OpTimer {
 
   void begin_step();
   void end_step();
-  [[nodiscard]] Scope time(const std::string& name, const std::string& label, std::int64_t layer,
-                           std::int64_t micro_batch, Phase phase);
+  // name and label are kept as pointers until collect(): string literals (static storage), so that
+  // timing an op builds no string on the host's path between kernel launches.
+  [[nodiscard]] Scope time(const char* name, const char* label, std::int64_t layer, std::int64_t micro_batch,
+                           Phase phase);
 
   // The last step's ops in the order they ran, and the step's time; both wait for the stream.
   std::vector<TimedOp> collect() const;
@@ -70,7 +72,15 @@ class OpTimer {
   cudaStream_t stream_;
   cudaEvent_t step_start_ = nullptr, step_stop_ = nullptr;
   std::vector<Slot> slots_;      // grows to the ops of one step, then reused
-  std::vector<TimedOp> ops_;     // this step's tags
+  // This step's ops as time() tags them; collect() turns them into TimedOps.
+  struct Tag {
+    const char* name;
+    const char* label;
+    std::int64_t layer, micro_batch;
+    Phase phase;
+    double host_ns, host_gap_ns;
+  };
+  std::vector<Tag> ops_;
   std::chrono::steady_clock::time_point host_last_;  // when the last scope closed, or the step began
 };
 
