@@ -60,7 +60,7 @@ constexpr int kStagingBytes = kTeams * kStagingStride<kTeams, kPerThread> * 4;
 // grid = groups x ceil(E / kTeams) blocks, the expert slice fastest; block = kTeams teams of 128.
 // Dynamic shared memory: the staging, [kTeams][kStagingStride] 4-byte words (keys, then slots).
 // ptxas (CUDA 13.0, sm_90): 32 registers up to 4 keys a thread, 43 at 8 (G 1024: one block of 1024
-// threads an SM; held to 32 for two, it spilled 68 bytes), 52 and 63 at 16 and 32; no spills.
+// threads an SM; held to 32 for two, it spilled 68 bytes), 52 and 62 at 16 and 32; no spills.
 template <int kTeams, int kPerThread>
 __global__ void __launch_bounds__(kTeams * kTeamThreads)
     ec_select_kernel(const float* __restrict__ probs, int* __restrict__ token, float* __restrict__ gate,

@@ -141,10 +141,9 @@ void require_known_families(const ProfilerOptions& o) {
   }
 }
 
-// Whether measure() also times the call warm: memory-bound, its operands within the L2 (the call's
-// bytes read and written stand for its operands' footprint here, where no operand is allocated).
-bool timed_warm(const PlannedCall& c, Bytes l2) {
-  return kernel_class(c.call.op) == KernelClass::kMemory && c.call.bytes.value <= l2.value;
+// Whether measure() also times a call warm: memory-bound, its operands' footprint within the L2.
+bool timed_warm(const std::string& op, double footprint_bytes, double l2_bytes) {
+  return kernel_class(op) == KernelClass::kMemory && footprint_bytes <= l2_bytes;
 }
 
 void print_plan(const SweepPlan& plan, const GpuSpec& gpu, const TimingMethod& method, std::ostream& log) {
@@ -153,7 +152,7 @@ void print_plan(const SweepPlan& plan, const GpuSpec& gpu, const TimingMethod& m
   std::int64_t warm = 0;
   for (const PlannedCall& c : plan.calls) {
     double s = entry_seconds(c.predicted_ns, method);
-    if (timed_warm(c, gpu.l2)) {
+    if (timed_warm(c.call.op, c.call.bytes.value, gpu.l2.value)) {  // bytes read + written: the footprint
       s += (kWarmMethod.warmup + kWarmMethod.max_samples) * c.predicted_ns / kNanosPerSecond;
       ++warm;
     }
@@ -272,7 +271,7 @@ std::optional<MeasuredEntry> measure(const PlannedCall& c, const TimingMethod& m
           timer.time(sets, method, [&](int set) { run.launch(pools.set(run.operands, set), ctx.stream); });
       const int clock = current_sm_clock_mhz(device);
       double warm_ns = 0;
-      if (kernel_class(c.call.op) == KernelClass::kMemory && footprint <= device.l2_bytes) {
+      if (timed_warm(c.call.op, static_cast<double>(footprint), static_cast<double>(device.l2_bytes))) {
         warm_ns = timer.time(1, kWarmMethod, [&](int) { run.launch(pools.set(run.operands, 0), ctx.stream); }).p50_ns;
       }
       entry.variants.push_back({name, t, warm_ns, clock});
